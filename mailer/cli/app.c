@@ -1,0 +1,133 @@
+/*
+ * app.c: what commands share: the database on first use, the progress bar.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "enc.h"
+#include "rnd.h"
+
+enum merr app_db(struct app *app)
+{
+    enum merr rc;
+    int v;
+
+    if (app->db)
+        return MERR_OK;
+    rc = db_open(app->cfg.db_path, app->cfg.db_busy_timeout_ms, &app->db);
+    if (rc)
+        return rc;
+    v = db_version(app->db);
+    if (v != db_latest_version()) {
+        rc = merr_set(MERR_CONFIG,
+                      "database %s is at schema version %d, this program needs %d: run "
+                      "`mailer init`",
+                      app->cfg.db_path, v, db_latest_version());
+        goto fail;
+    }
+    if (!app->cfg.secret) {
+        rc = db_setting_get(app->db, "secret", &app->cfg.secret);
+        if (rc) {
+            rc = merr_set(MERR_CONFIG, "no [mail] secret configured and none in the database: "
+                                       "run `mailer init`");
+            goto fail;
+        }
+    }
+    return MERR_OK;
+fail:
+    db_close(app->db);
+    app->db = NULL;
+    return rc;
+}
+
+int cli_init(struct app *app, int argc, char **argv)
+{
+    struct db *db = NULL;
+    enum merr rc;
+    int before;
+    char *secret = NULL;
+
+    if (argc > 1 && cli_is_help(argv[1])) {
+        printf("usage: mailer init\n\n"
+               "Creates the database named by [database] path, or upgrades it to this\n"
+               "program's schema. Generates the token secret if the config has none.\n");
+        return 0;
+    }
+    if (argc > 1)
+        return cli_usage("init", "init takes no arguments");
+    rc = db_open(app->cfg.db_path, app->cfg.db_busy_timeout_ms, &db);
+    if (rc)
+        return app_fail(rc, "init");
+    before = db_version(db);
+    rc = db_migrate(db, 0);
+    if (rc)
+        goto out;
+    if (!app->cfg.secret && db_setting_get(db, "secret", &secret) == MERR_NOTFOUND) {
+        char hex[65];
+        rnd_hex(hex, 32);
+        rc = db_setting_set(db, "secret", hex);
+        if (rc)
+            goto out;
+    }
+    if (before == db_latest_version())
+        printf("database %s is up to date (schema version %d)\n", app->cfg.db_path, before);
+    else
+        printf("database %s upgraded from schema version %d to %d\n", app->cfg.db_path, before,
+               db_latest_version());
+out:
+    free(secret);
+    db_close(db);
+    return rc ? app_fail(rc, "init") : 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void progress_start(struct progress *p, const char *label, long long total, int enabled)
+{
+    memset(p, 0, sizeof *p);
+    p->label = label;
+    p->total = total;
+    p->enabled = enabled;
+    p->started = now_s();
+}
+
+void progress_update(struct progress *p, long long done, const char *extra)
+{
+    double t = now_s(), el;
+    int width = 30, fill;
+    char bar[64];
+
+    p->done = done;
+    if (!p->enabled || (t - p->last_draw < 0.1 && done != p->total))
+        return;
+    p->last_draw = t;
+    el = t - p->started;
+    fill = p->total > 0 ? (int)(width * (done > p->total ? p->total : done) / p->total) : 0;
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    double rate = el > 0 ? (double)done / el : 0;
+    if (p->total > 0) {
+        double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
+        fprintf(stderr, "\r%s [%s] %lld/%lld %.0f/s ETA %.0fs %s\033[K", p->label, bar, done,
+                p->total, rate, eta, extra ? extra : "");
+    } else {
+        fprintf(stderr, "\r%s %lld %.0f/s %s\033[K", p->label, done, rate, extra ? extra : "");
+    }
+}
+
+void progress_end(struct progress *p, const char *summary)
+{
+    if (p->enabled)
+        fprintf(stderr, "\r\033[K");
+    if (summary)
+        fprintf(stderr, "%s\n", summary);
+}

@@ -1,0 +1,10 @@
+/* cli_digest.c: placeholder until the module's commands land. */
+#include "cli.h"
+
+int cli_digest(struct app *app, int argc, char **argv)
+{
+    (void)app;
+    (void)argc;
+    return app_fail(merr_set(MERR_UNSUPPORTED, "not built yet"), argv[0]);
+}
+

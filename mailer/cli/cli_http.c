@@ -1,0 +1,17 @@
+/* cli_http.c: placeholder until the module's commands land. */
+#include "cli.h"
+
+int cli_token(struct app *app, int argc, char **argv)
+{
+    (void)app;
+    (void)argc;
+    return app_fail(merr_set(MERR_UNSUPPORTED, "not built yet"), argv[0]);
+}
+
+int cli_serve(struct app *app, int argc, char **argv)
+{
+    (void)app;
+    (void)argc;
+    return app_fail(merr_set(MERR_UNSUPPORTED, "not built yet"), argv[0]);
+}
+

@@ -1,0 +1,105 @@
+/*
+ * config.h: the INI configuration (inih), its defaults and its checks.
+ *
+ * Every key is documented with its default in config.example. Loading is
+ * strict: an unknown section or key, or a bad value, stops the start with
+ * "FILE:LINE: [section] key: reason". Secrets may come from the environment
+ * instead of the file (MAILER_SECRET, MAILER_SMTP_USERNAME,
+ * MAILER_SMTP_PASSWORD), which then win over the file.
+ */
+#ifndef MAILER_CONFIG_CONFIG_H
+#define MAILER_CONFIG_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+enum cfg_tls { CFG_TLS_REQUIRED, CFG_TLS_OPPORTUNISTIC, CFG_TLS_NONE };
+
+struct config {
+    char *path; /* the file read, or NULL for built-in defaults */
+
+    /* [site] */
+    char *site_name;     /* shown in From and in every page */
+    char *site_base_url; /* public URL of this service: links in mail point here */
+    char *timezone;      /* IANA zone name */
+
+    /* [database] */
+    char *db_path;
+    int db_busy_timeout_ms;
+
+    /* [mail] */
+    char *from_address;
+    char *from_name;
+    char *secret;        /* HMAC key for tokens; >= 16 bytes */
+    char *bounce_domain; /* VERP return path domain; default: from_address's domain */
+    char *unsubscribe_mailto; /* mailto address for List-Unsubscribe; default unsubscribe@domain */
+
+    /* [delivery] */
+    char *transport; /* "dir:PATH" or "smtp://host:port" or "smtps://host:port" */
+    int connections;
+    double rate;            /* messages per second, 0 = unlimited */
+    double per_domain_rate; /* messages per second per recipient domain, 0 = unlimited */
+    int batch_size;         /* envelopes claimed per worker round */
+    int lease_seconds;
+    int retry_base_seconds;
+    int retry_max_seconds;
+    int max_age_seconds; /* deferred envelopes fail after this */
+
+    /* [smtp] */
+    enum cfg_tls smtp_tls;
+    char *smtp_username;
+    char *smtp_password;
+    char *smtp_ca_file;
+    char *smtp_helo;
+    int smtp_connect_timeout_ms;
+    int smtp_command_timeout_ms;
+    int smtp_messages_per_connection;
+
+    /* [http] */
+    char *http_listen; /* host:port */
+    int http_threads;
+    int http_max_connections;
+    int http_connection_timeout_s;
+    char *http_trusted_proxies; /* comma-separated IPs */
+
+    /* [limits] */
+    size_t image_max_bytes;
+    size_t embed_max_bytes;
+    size_t article_max_bytes;
+    size_t message_max_bytes;
+    size_t http_max_body;
+    int share_max_recipients;
+    int share_note_max_chars;
+    int share_per_ip_per_hour;
+    int share_per_sender_per_hour;
+    int share_global_per_hour;
+    int fetch_timeout_s;
+    int fetch_max_redirects;
+
+    /* [templates] */
+    char *templates_dir;      /* built-in templates */
+    char *templates_override; /* optional folder whose files win */
+
+    /* [media] */
+    char *media_root; /* optional root for relative image paths; default: the JSON's folder */
+};
+
+/* Fills `cfg` with the built-in defaults. Free with cfg_free. */
+enum merr cfg_defaults(struct config *cfg);
+
+/*
+ * Loads defaults, then `path` (if not NULL), then environment overrides, and
+ * checks every value. On failure returns MERR_CONFIG with
+ * "FILE:LINE: [section] key: reason" in merr_msg() and leaves nothing
+ * allocated in `cfg`.
+ */
+enum merr cfg_load(struct config *cfg, const char *path);
+
+/* Frees every string in `cfg`. NULL is ok. */
+void cfg_free(struct config *cfg);
+
+/* The domain part of from_address (borrowed from cfg). */
+const char *cfg_mail_domain(const struct config *cfg);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * enc.h: byte encodings shared by every module: hex, base64 (RFC 4648 §4,
+ * optionally folded for MIME at 76 columns with CRLF, RFC 2045 §6.8) and
+ * base64url without padding (RFC 4648 §5) for tokens in URLs.
+ */
+#ifndef MAILER_CORE_ENC_H
+#define MAILER_CORE_ENC_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Writes 2n lowercase hex digits and a NUL into `out`. */
+void enc_hex(char *out, const unsigned char *p, size_t n);
+
+/*
+ * Appends base64 of `p` to `out`. With `fold` set, lines are 76 characters
+ * and end with CRLF (the last line too), as a MIME body part needs.
+ */
+enum merr enc_base64(struct buf *out, const unsigned char *p, size_t n, int fold);
+
+/* Appends base64url (no padding) of `p` to `out`. */
+enum merr enc_base64url(struct buf *out, const unsigned char *p, size_t n);
+
+/*
+ * Decodes base64url (no padding, no whitespace) into `out`, which must hold
+ * at least n * 3 / 4 bytes; `*outlen` receives the length. MERR_INVAL on any
+ * character outside the alphabet or an impossible length.
+ */
+enum merr dec_base64url(unsigned char *out, size_t *outlen, const char *s, size_t n);
+
+#endif

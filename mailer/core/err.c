@@ -1,0 +1,120 @@
+/*
+ * err.c: result codes and the per-thread detail message.
+ *
+ * The detail lives in thread-local storage so that worker threads never see
+ * each other's messages and no handle has to be passed to leaf functions such
+ * as address validation.
+ */
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MERR_MSG_MAX 1024
+
+static _Thread_local char detail[MERR_MSG_MAX];
+
+const char *merr_str(enum merr rc)
+{
+    switch (rc) {
+    case MERR_OK:
+        return "ok";
+    case MERR_NOMEM:
+        return "out of memory";
+    case MERR_INVAL:
+        return "invalid input";
+    case MERR_IO:
+        return "input/output error";
+    case MERR_DB:
+        return "database error";
+    case MERR_TEMPFAIL:
+        return "temporary failure";
+    case MERR_PERMFAIL:
+        return "permanent failure";
+    case MERR_NOTFOUND:
+        return "not found";
+    case MERR_CONFIG:
+        return "configuration error";
+    case MERR_LIMIT:
+        return "limit exceeded";
+    case MERR_EXISTS:
+        return "already exists";
+    case MERR_UNSUPPORTED:
+        return "not supported";
+    case MERR_INTERNAL:
+        return "internal error";
+    }
+    return "unknown error";
+}
+
+enum merr merr_set(enum merr rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+enum merr merr_wrap(enum merr rc, const char *fmt, ...)
+{
+    char prefix[MERR_MSG_MAX];
+    char old[MERR_MSG_MAX];
+    va_list ap;
+
+    memcpy(old, detail, sizeof old);
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    size_t k = strlen(prefix);
+    if (k > sizeof detail - 3)
+        k = sizeof detail - 3;
+    memcpy(detail, prefix, k);
+    memcpy(detail + k, ": ", 2);
+    k += 2;
+    const char *rest = old[0] ? old : merr_str(rc);
+    size_t r = strlen(rest);
+    if (r > sizeof detail - 1 - k)
+        r = sizeof detail - 1 - k;
+    memcpy(detail + k, rest, r);
+    detail[k + r] = '\0';
+    return rc;
+}
+
+const char *merr_msg(void)
+{
+    return detail;
+}
+
+void merr_clear(void)
+{
+    detail[0] = '\0';
+}
+
+int merr_exit_code(enum merr rc)
+{
+    switch (rc) {
+    case MERR_OK:
+        return 0;
+    case MERR_CONFIG:
+        return 2;
+    case MERR_INVAL:
+    case MERR_LIMIT:
+    case MERR_EXISTS:
+        return 3;
+    case MERR_TEMPFAIL:
+        return 4;
+    case MERR_NOTFOUND:
+        return 5;
+    case MERR_PERMFAIL:
+        return 6;
+    case MERR_NOMEM:
+    case MERR_IO:
+    case MERR_DB:
+    case MERR_UNSUPPORTED:
+    case MERR_INTERNAL:
+        return 7;
+    }
+    return 7;
+}

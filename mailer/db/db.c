@@ -1,0 +1,311 @@
+/*
+ * db.c: open, configure, migrate, and cache statements.
+ *
+ * The statement cache is a small open-addressed table keyed by the SQL
+ * string's address: store files pass literals, so the pointer identifies the
+ * statement and no hashing of text is needed on the hot path.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "migrations.h"
+
+#define STMT_SLOTS 256
+
+struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *stmt;
+};
+
+struct db {
+    sqlite3 *h;
+    char *path;
+    struct stmt_slot slots[STMT_SLOTS];
+};
+
+enum merr db_fail(struct db *db, int src, const char *what)
+{
+    int base = src & 0xff;
+    const char *msg = db && db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(src);
+    if (src == SQLITE_OK || src == SQLITE_DONE || src == SQLITE_ROW)
+        return MERR_OK;
+    if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
+        return merr_set(MERR_TEMPFAIL, "%s: database busy: %s", what, msg);
+    if (base == SQLITE_CONSTRAINT)
+        return merr_set(MERR_EXISTS, "%s: %s", what, msg);
+    if (base == SQLITE_NOMEM)
+        return merr_set(MERR_NOMEM, "%s: %s", what, msg);
+    return merr_set(MERR_DB, "%s: %s", what, msg);
+}
+
+static enum merr make_parent(const char *path)
+{
+    char dir[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof dir)
+        return merr_set(MERR_INVAL, "database path too long");
+    memcpy(dir, path, n + 1);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+            return merr_set(MERR_IO, "cannot create %s: %s", dir, strerror(errno));
+        *p = '/';
+    }
+    return MERR_OK;
+}
+
+enum merr db_open(const char *path, int busy_timeout_ms, struct db **out)
+{
+    struct db *db;
+    enum merr rc;
+    int src;
+
+    *out = NULL;
+    if (strcmp(path, ":memory:") != 0) {
+        rc = make_parent(path);
+        if (rc)
+            return rc;
+    }
+    db = calloc(1, sizeof *db);
+    if (!db || !(db->path = strdup(path))) {
+        free(db);
+        return merr_set(MERR_NOMEM, "out of memory");
+    }
+    src = sqlite3_open_v2(path, &db->h,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_fail(db, src, path);
+        db_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db->h, busy_timeout_ms);
+    sqlite3_extended_result_codes(db->h, 1);
+    rc = db_exec(db, "PRAGMA journal_mode=WAL");
+    if (!rc)
+        rc = db_exec(db, "PRAGMA foreign_keys=ON");
+    if (!rc)
+        rc = db_exec(db, "PRAGMA synchronous=NORMAL");
+    if (rc) {
+        merr_wrap(rc, "%s", path);
+        db_close(db);
+        return rc;
+    }
+    *out = db;
+    return MERR_OK;
+}
+
+void db_close(struct db *db)
+{
+    if (!db)
+        return;
+    for (int i = 0; i < STMT_SLOTS; i++)
+        sqlite3_finalize(db->slots[i].stmt);
+    sqlite3_close(db->h);
+    free(db->path);
+    free(db);
+}
+
+sqlite3 *db_sqlite(struct db *db)
+{
+    return db->h;
+}
+
+sqlite3_stmt *db_stmt(struct db *db, const char *sql)
+{
+    size_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
+    for (int i = 0; i < STMT_SLOTS; i++) {
+        struct stmt_slot *s = &db->slots[(h + (size_t)i) % STMT_SLOTS];
+        if (s->sql == sql) {
+            sqlite3_reset(s->stmt);
+            sqlite3_clear_bindings(s->stmt);
+            return s->stmt;
+        }
+        if (!s->sql) {
+            int src = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt,
+                                         NULL);
+            if (src != SQLITE_OK) {
+                db_fail(db, src, "prepare");
+                s->stmt = NULL;
+                return NULL;
+            }
+            s->sql = sql;
+            return s->stmt;
+        }
+    }
+    merr_set(MERR_INTERNAL, "statement cache full");
+    return NULL;
+}
+
+enum merr db_exec(struct db *db, const char *sql)
+{
+    char *err = NULL;
+    int src = sqlite3_exec(db->h, sql, NULL, NULL, &err);
+    enum merr rc = MERR_OK;
+    if (src != SQLITE_OK) {
+        rc = db_fail(db, src, "exec");
+        if (err)
+            merr_set(rc, "%s", err);
+    }
+    sqlite3_free(err);
+    return rc;
+}
+
+enum merr db_begin(struct db *db)
+{
+    return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+enum merr db_commit(struct db *db)
+{
+    return db_exec(db, "COMMIT");
+}
+
+void db_rollback(struct db *db)
+{
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_changes(struct db *db)
+{
+    return sqlite3_changes(db->h);
+}
+
+int db_latest_version(void)
+{
+    int v = 0;
+    for (size_t i = 0; i < db_migrations_count; i++)
+        if (db_migrations[i].version > v)
+            v = db_migrations[i].version;
+    return v;
+}
+
+int db_version(struct db *db)
+{
+    sqlite3_stmt *st;
+    int v = 0;
+    if (sqlite3_prepare_v2(db->h,
+                           "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int exists = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!exists)
+        return 0;
+    if (sqlite3_prepare_v2(db->h, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+enum merr db_migrate(struct db *db, int target)
+{
+    int cur, latest = db_latest_version();
+    enum merr rc;
+
+    if (target <= 0 || target > latest)
+        target = latest;
+    rc = db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
+                     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT "
+                     "NULL)");
+    if (rc)
+        return rc;
+    cur = db_version(db);
+    if (cur < 0)
+        return merr_set(MERR_DB, "cannot read schema_version: %s", sqlite3_errmsg(db->h));
+    if (cur > latest)
+        return merr_set(MERR_DB,
+                        "database schema version %d is newer than this program (%d): upgrade "
+                        "the program",
+                        cur, latest);
+    for (int v = cur + 1; v <= target; v++) {
+        const struct db_migration *m = NULL;
+        sqlite3_stmt *st;
+        for (size_t i = 0; i < db_migrations_count; i++)
+            if (db_migrations[i].version == v)
+                m = &db_migrations[i];
+        if (!m)
+            return merr_set(MERR_INTERNAL, "migration %d is missing", v);
+        rc = db_begin(db);
+        if (rc)
+            return rc;
+        rc = db_exec(db, m->sql);
+        if (rc) {
+            merr_wrap(rc, "migration %04d_%s", m->version, m->name);
+            db_rollback(db);
+            return rc;
+        }
+        if (sqlite3_prepare_v2(db->h,
+                               "INSERT INTO schema_version(version, name, applied_at) VALUES "
+                               "(?, ?, strftime('%s','now'))",
+                               -1, &st, NULL) != SQLITE_OK) {
+            rc = db_fail(db, SQLITE_ERROR, "schema_version");
+            db_rollback(db);
+            return rc;
+        }
+        sqlite3_bind_int(st, 1, m->version);
+        sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+        int src = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (src != SQLITE_DONE) {
+            rc = db_fail(db, src, "schema_version");
+            db_rollback(db);
+            return rc;
+        }
+        rc = db_commit(db);
+        if (rc) {
+            db_rollback(db);
+            return rc;
+        }
+    }
+    return MERR_OK;
+}
+
+static const char SQL_SETTING_GET[] = "SELECT value FROM settings WHERE key = ?";
+static const char SQL_SETTING_SET[] =
+    "INSERT INTO settings(key, value) VALUES (?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+
+enum merr db_setting_get(struct db *db, const char *key, char **out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SETTING_GET);
+    int src;
+    *out = NULL;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *out = strdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        return *out ? MERR_OK : merr_set(MERR_NOMEM, "out of memory");
+    }
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE)
+        return merr_set(MERR_NOTFOUND, "setting %s not set", key);
+    return db_fail(db, src, "settings");
+}
+
+enum merr db_setting_set(struct db *db, const char *key, const char *value)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SETTING_SET);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "settings");
+}

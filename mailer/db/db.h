@@ -1,0 +1,80 @@
+/*
+ * db.h: the one SQLite handle module.
+ *
+ * db_open() opens (or creates) the database in WAL mode with foreign keys on
+ * and a busy timeout; db_migrate() applies the numbered migrations in
+ * mailer/db/migrations/NNNN_name.sql, each in its own transaction together
+ * with its schema_version row, forward only. One `struct db` belongs to one
+ * thread at a time: each worker opens its own.
+ *
+ * SQL lives in the store files of the module that owns the tables; they use
+ * db_sqlite() and db_stmt() to get at the connection and cached statements,
+ * and db_fail() to turn a SQLite result into an `enum merr` with the message.
+ */
+#ifndef MAILER_DB_DB_H
+#define MAILER_DB_DB_H
+
+#include <sqlite3.h>
+
+#include "err.h"
+
+struct db;
+
+/*
+ * Opens `path` (creating it and its parent folder if needed). The result is
+ * owned by the caller and closed with db_close(). MERR_DB / MERR_IO with the
+ * path in the message.
+ */
+enum merr db_open(const char *path, int busy_timeout_ms, struct db **out);
+
+/* Finalizes cached statements and closes. NULL is ok. */
+void db_close(struct db *db);
+
+/* The schema version the database is at (0 for a new file). */
+int db_version(struct db *db);
+
+/* The newest version this build knows. */
+int db_latest_version(void);
+
+/*
+ * Applies every migration above the current version up to `target`
+ * (0 = latest). A database newer than this build is refused (MERR_DB): an
+ * old binary must not write to a schema it does not know.
+ */
+enum merr db_migrate(struct db *db, int target);
+
+/* The raw connection, for store files. Borrowed. */
+sqlite3 *db_sqlite(struct db *db);
+
+/*
+ * A prepared statement for `sql`, cached on the handle and keyed by the
+ * pointer: pass string literals (or other static strings) only. The
+ * statement comes back reset with its bindings cleared; do not finalize it.
+ * NULL on failure with the message in merr_msg().
+ */
+sqlite3_stmt *db_stmt(struct db *db, const char *sql);
+
+/* Runs SQL without results. */
+enum merr db_exec(struct db *db, const char *sql);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. db_rollback never fails loudly. */
+enum merr db_begin(struct db *db);
+enum merr db_commit(struct db *db);
+void db_rollback(struct db *db);
+
+/*
+ * Maps a SQLite result to our codes (BUSY/LOCKED -> MERR_TEMPFAIL,
+ * CONSTRAINT -> MERR_EXISTS, others -> MERR_DB) and records
+ * "WHAT: sqlite message" as the detail. Returns MERR_OK for SQLITE_OK,
+ * SQLITE_DONE and SQLITE_ROW.
+ */
+enum merr db_fail(struct db *db, int sqlite_rc, const char *what);
+
+/* Key/value settings (table `settings`). `*out` is malloc'd; MERR_NOTFOUND if absent. */
+enum merr db_setting_get(struct db *db, const char *key, char **out);
+enum merr db_setting_set(struct db *db, const char *key, const char *value);
+
+/* Number of rows sqlite3_changes() reports for the last statement. */
+int db_changes(struct db *db);
+
+#endif

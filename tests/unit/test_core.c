@@ -1,0 +1,279 @@
+/*
+ * test_core.c: errors, buffers, encoders, UTF-8, dates, hashes, randomness.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "date.h"
+#include "enc.h"
+#include "err.h"
+#include "rnd.h"
+#include "utf8.h"
+
+static void err_codes_have_text_and_exit_codes(void **state)
+{
+    (void)state;
+    for (int rc = MERR_OK; rc <= MERR_INTERNAL; rc++) {
+        assert_non_null(merr_str((enum merr)rc));
+        assert_string_not_equal(merr_str((enum merr)rc), "unknown error");
+    }
+    assert_int_equal(merr_exit_code(MERR_OK), 0);
+    assert_int_equal(merr_exit_code(MERR_CONFIG), 2);
+    assert_int_equal(merr_exit_code(MERR_INVAL), 3);
+    assert_int_equal(merr_exit_code(MERR_TEMPFAIL), 4);
+    assert_int_equal(merr_exit_code(MERR_NOTFOUND), 5);
+}
+
+static void err_detail_and_wrap(void **state)
+{
+    (void)state;
+    assert_int_equal(merr_set(MERR_INVAL, "title: missing"), MERR_INVAL);
+    assert_string_equal(merr_msg(), "title: missing");
+    assert_int_equal(merr_wrap(MERR_INVAL, "%s", "a.json"), MERR_INVAL);
+    assert_string_equal(merr_msg(), "a.json: title: missing");
+    merr_clear();
+    assert_string_equal(merr_msg(), "");
+}
+
+static void buf_grows_and_respects_cap(void **state)
+{
+    struct buf b;
+    (void)state;
+    buf_init(&b, 10);
+    assert_int_equal(buf_puts(&b, "hello"), MERR_OK);
+    assert_int_equal(buf_printf(&b, "%d", 1234), MERR_OK);
+    assert_string_equal(b.data, "hello1234");
+    /* over the cap: refused, buffer unchanged */
+    assert_int_equal(buf_puts(&b, "xy"), MERR_LIMIT);
+    assert_string_equal(b.data, "hello1234");
+    assert_int_equal(b.len, 9);
+    assert_int_equal(buf_printf(&b, "%s", "abc"), MERR_LIMIT);
+    assert_string_equal(b.data, "hello1234");
+    assert_int_equal(buf_putc(&b, '!'), MERR_OK);
+    assert_int_equal(b.len, 10);
+    buf_truncate(&b, 5);
+    assert_string_equal(b.data, "hello");
+    size_t n;
+    char *s = buf_detach(&b, &n);
+    assert_string_equal(s, "hello");
+    assert_int_equal(n, 5);
+    assert_null(b.data);
+    free(s);
+    buf_free(&b);
+    buf_free(NULL);
+}
+
+static void buf_printf_large(void **state)
+{
+    struct buf b;
+    char big[5000];
+    (void)state;
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    buf_init(&b, 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(buf_printf(&b, "%s|", big), MERR_OK);
+    assert_int_equal(b.len, 10 * 5000);
+    assert_int_equal(b.data[4999], '|');
+    buf_free(&b);
+}
+
+static void base64_matches_rfc4648_vectors(void **state)
+{
+    static const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    struct buf b;
+    (void)state;
+    buf_init(&b, 0);
+    for (int i = 0; i < 7; i++) {
+        buf_reset(&b);
+        assert_int_equal(enc_base64(&b, (const unsigned char *)in[i], strlen(in[i]), 0), 0);
+        assert_string_equal(b.data ? b.data : "", out[i]);
+    }
+    buf_free(&b);
+}
+
+static void base64_folds_at_76_with_crlf(void **state)
+{
+    unsigned char data[200];
+    struct buf b;
+    (void)state;
+    for (int i = 0; i < 200; i++)
+        data[i] = (unsigned char)i;
+    buf_init(&b, 0);
+    assert_int_equal(enc_base64(&b, data, sizeof data, 1), 0);
+    /* 200 bytes = 268 chars: lines of 76, 76, 76, 40, each + CRLF */
+    assert_int_equal(b.len, 268 + 4 * 2);
+    assert_memory_equal(b.data + 76, "\r\n", 2);
+    assert_memory_equal(b.data + b.len - 2, "\r\n", 2);
+    buf_free(&b);
+}
+
+static void base64url_round_trip(void **state)
+{
+    unsigned char data[33], back[64];
+    size_t n;
+    struct buf b;
+    (void)state;
+    for (int i = 0; i < 33; i++)
+        data[i] = (unsigned char)(i * 37 + 250);
+    buf_init(&b, 0);
+    for (size_t len = 0; len <= 33; len++) {
+        buf_reset(&b);
+        assert_int_equal(enc_base64url(&b, data, len), 0);
+        assert_null(memchr(b.data, '=', b.len));
+        assert_int_equal(dec_base64url(back, &n, b.data, b.len), 0);
+        assert_int_equal(n, len);
+        assert_memory_equal(back, data, len);
+    }
+    assert_int_equal(dec_base64url(back, &n, "ab+c", 4), MERR_INVAL);
+    assert_int_equal(dec_base64url(back, &n, "abcde", 5), MERR_INVAL);
+    buf_free(&b);
+}
+
+static void utf8_validation(void **state)
+{
+    size_t bad;
+    uint32_t cp;
+    (void)state;
+    assert_true(utf8_valid("Gửi Email", strlen("Gửi Email"), NULL));
+    assert_false(utf8_valid("ab\xc3", 3, &bad));
+    assert_int_equal(bad, 2);
+    assert_false(utf8_valid("\xc0\xaf", 2, &bad));             /* overlong '/' */
+    assert_false(utf8_valid("\xed\xa0\x80", 3, &bad));         /* surrogate */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4, &bad));     /* > U+10FFFF */
+    assert_true(utf8_valid("\xf0\x9f\x93\xb0", 4, NULL));      /* 📰 */
+    assert_int_equal(utf8_decode("ử", 3, &cp), 3);
+    assert_int_equal(cp, 0x1EED);
+    assert_int_equal(utf8_count("Gửi", strlen("Gửi")), 3);
+    assert_true(utf8_has_crlf_nul("a\r\nb", 4));
+    assert_true(utf8_has_crlf_nul("a\0b", 3));
+    assert_false(utf8_has_crlf_nul("ab", 2));
+}
+
+static void date_rfc5322_offsets_in_zones(void **state)
+{
+    char out[DATE_RFC5322_LEN];
+    time_t t = 1640934900; /* 2021-12-31T07:15:00Z */
+    (void)state;
+    assert_int_equal(date_set_zone("Asia/Ho_Chi_Minh"), 0);
+    date_rfc5322(t, out);
+    assert_string_equal(out, "Fri, 31 Dec 2021 14:15:00 +0700");
+    assert_int_equal(date_set_zone("Asia/Kolkata"), 0);
+    date_rfc5322(t, out);
+    assert_string_equal(out, "Fri, 31 Dec 2021 12:45:00 +0530");
+    assert_int_equal(date_set_zone("Asia/Kathmandu"), 0);
+    date_rfc5322(t, out);
+    assert_string_equal(out, "Fri, 31 Dec 2021 13:00:00 +0545");
+    assert_int_equal(date_set_zone("America/St_Johns"), 0);
+    date_rfc5322(t, out);
+    assert_string_equal(out, "Fri, 31 Dec 2021 03:45:00 -0330");
+    assert_int_equal(date_set_zone("UTC"), 0);
+    date_rfc5322(t, out);
+    assert_string_equal(out, "Fri, 31 Dec 2021 07:15:00 +0000");
+    assert_int_equal(date_set_zone("Europe/Paris"), 0); /* summer time */
+    date_rfc5322(1625130000, out);                       /* 2021-07-01T09:00:00Z */
+    assert_string_equal(out, "Thu, 01 Jul 2021 11:00:00 +0200");
+    assert_int_equal(date_set_zone("Nowhere/Atlantis"), MERR_CONFIG);
+    assert_int_equal(date_set_zone("../../etc/passwd"), MERR_CONFIG);
+    assert_int_equal(date_set_zone("Asia/Ho_Chi_Minh"), 0);
+}
+
+static void date_iso8601_parse_and_format(void **state)
+{
+    time_t t;
+    int off;
+    char out[DATE_ISO_LEN];
+    (void)state;
+    assert_int_equal(date_parse_iso8601("2021-12-31T14:15:00+07:00", &t, &off), 0);
+    assert_int_equal(t, 1640934900);
+    assert_int_equal(off, 420);
+    assert_int_equal(date_parse_iso8601("2021-12-31T07:15:00Z", &t, &off), 0);
+    assert_int_equal(t, 1640934900);
+    assert_int_equal(date_parse_iso8601("2021-12-31T12:45:00.250+0530", &t, &off), 0);
+    assert_int_equal(t, 1640934900);
+    assert_int_equal(off, 330);
+    assert_int_equal(date_parse_iso8601("2021-12-31 03:45-03:30", &t, &off), 0);
+    assert_int_equal(t, 1640934900);
+    assert_int_equal(off, -210);
+    assert_int_equal(date_parse_iso8601("2021-12-31T14:15:00", &t, NULL), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "no UTC offset"));
+    assert_int_equal(date_parse_iso8601("31/12/2021 14:15", &t, NULL), MERR_INVAL);
+    assert_int_equal(date_parse_iso8601("2021-02-29T00:00:00Z", &t, NULL), MERR_INVAL);
+    assert_int_equal(date_parse_iso8601("2020-02-29T00:00:00Z", &t, NULL), 0);
+    assert_int_equal(date_parse_iso8601("2021-13-01T00:00:00Z", &t, NULL), MERR_INVAL);
+    assert_int_equal(date_parse_iso8601("2021-12-31T24:00:00Z", &t, NULL), MERR_INVAL);
+    assert_int_equal(date_parse_iso8601("2021-12-31T14:15:00+07:00x", &t, NULL), MERR_INVAL);
+    assert_int_equal(date_parse_iso8601("", &t, NULL), MERR_INVAL);
+    assert_int_equal(date_set_zone("Asia/Ho_Chi_Minh"), 0);
+    date_iso8601(1640934900, out);
+    assert_string_equal(out, "2021-12-31T14:15:00+07:00");
+    date_iso8601_utc(1640934900, out);
+    assert_string_equal(out, "2021-12-31T07:15:00Z");
+    date_display(1640934900, out);
+    assert_string_equal(out, "31/12/2021 14:15");
+}
+
+static void date_fake_now(void **state)
+{
+    (void)state;
+    date_set_fake_now(1000);
+    assert_int_equal(date_now(), 1000);
+    date_set_fake_now(0);
+    assert_true(date_now() > 1700000000);
+}
+
+static void crypto_vectors(void **state)
+{
+    char hex[65];
+    unsigned char mac[32];
+    (void)state;
+    crypto_sha256_hex(hex, "abc", 3);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* RFC 4231 test case 2 */
+    crypto_hmac_sha256(mac, "Jefe", 4, "what do ya want for nothing?", 28);
+    enc_hex(hex, mac, 32);
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert_true(crypto_equal("abc", "abc", 3));
+    assert_false(crypto_equal("abc", "abd", 3));
+}
+
+static void rnd_is_not_constant(void **state)
+{
+    char a[33], b[33];
+    (void)state;
+    rnd_hex(a, 16);
+    rnd_hex(b, 16);
+    assert_int_equal(strlen(a), 32);
+    assert_string_not_equal(a, b);
+    for (int i = 0; i < 1000; i++)
+        assert_true(rnd_uniform(7) < 7);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(err_codes_have_text_and_exit_codes),
+        cmocka_unit_test(err_detail_and_wrap),
+        cmocka_unit_test(buf_grows_and_respects_cap),
+        cmocka_unit_test(buf_printf_large),
+        cmocka_unit_test(base64_matches_rfc4648_vectors),
+        cmocka_unit_test(base64_folds_at_76_with_crlf),
+        cmocka_unit_test(base64url_round_trip),
+        cmocka_unit_test(utf8_validation),
+        cmocka_unit_test(date_rfc5322_offsets_in_zones),
+        cmocka_unit_test(date_iso8601_parse_and_format),
+        cmocka_unit_test(date_fake_now),
+        cmocka_unit_test(crypto_vectors),
+        cmocka_unit_test(rnd_is_not_constant),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,164 @@
+/*
+ * test_db.c: open, pragmas, migrations (fresh and from every earlier
+ * version), refusal of a newer schema, settings, statement cache.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "testutil.h"
+
+static char path[600];
+
+static struct db *fresh(const char *name)
+{
+    struct db *db;
+    snprintf(path, sizeof path, "%s/sub/dir/m.db", test_tmpdir(name));
+    assert_int_equal(db_open(path, 1000, &db), MERR_OK);
+    return db;
+}
+
+static int scalar_int(struct db *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void open_sets_wal_and_foreign_keys(void **state)
+{
+    struct db *db = fresh("db-open");
+    sqlite3_stmt *st;
+    (void)state;
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), "PRAGMA journal_mode", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    assert_int_equal(scalar_int(db, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(db_version(db), 0);
+    db_close(db);
+}
+
+static void migrate_empty_to_latest(void **state)
+{
+    struct db *db = fresh("db-migrate");
+    (void)state;
+    assert_true(db_latest_version() >= 2);
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    assert_int_equal(db_version(db), db_latest_version());
+    /* every table of the design exists */
+    const char *tables[] = {"articles", "article_images", "media", "lists", "subscribers",
+                            "subscriptions", "suppressions", "sends", "envelopes", "share_log",
+                            "api_tokens", "schema_version"};
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'",
+                 tables[i]);
+        if (scalar_int(db, sql) != 1)
+            fail_msg("table %s missing", tables[i]);
+    }
+    /* running again is a no-op */
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    assert_int_equal(scalar_int(db, "SELECT count(*) FROM schema_version"),
+                     db_latest_version());
+    db_close(db);
+}
+
+static void migrate_from_every_earlier_version(void **state)
+{
+    (void)state;
+    for (int v = 1; v < db_latest_version(); v++) {
+        struct db *db = fresh("db-upgrade");
+        assert_int_equal(db_migrate(db, v), MERR_OK);
+        assert_int_equal(db_version(db), v);
+        /* data written at the old version survives the upgrade */
+        assert_int_equal(db_setting_set(db, "marker", "kept"), MERR_OK);
+        db_close(db);
+        assert_int_equal(db_open(path, 1000, &db), MERR_OK);
+        assert_int_equal(db_migrate(db, 0), MERR_OK);
+        assert_int_equal(db_version(db), db_latest_version());
+        char *val = NULL;
+        assert_int_equal(db_setting_get(db, "marker", &val), MERR_OK);
+        assert_string_equal(val, "kept");
+        free(val);
+        db_close(db);
+    }
+}
+
+static void newer_schema_is_refused(void **state)
+{
+    struct db *db = fresh("db-newer");
+    (void)state;
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO schema_version VALUES (9999, 'future', 0)"), 0);
+    assert_int_equal(db_migrate(db, 0), MERR_DB);
+    assert_non_null(strstr(merr_msg(), "newer than this program"));
+    db_close(db);
+}
+
+static void failed_statement_maps_errors(void **state)
+{
+    struct db *db = fresh("db-errors");
+    (void)state;
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    assert_int_equal(db_exec(db, "SELECT * FROM no_such_table"), MERR_DB);
+    assert_non_null(strstr(merr_msg(), "no_such_table"));
+    assert_int_equal(db_exec(db, "INSERT INTO settings VALUES ('a','1')"), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO settings VALUES ('a','2')"), MERR_EXISTS);
+    /* a failed transaction leaves nothing behind */
+    assert_int_equal(db_begin(db), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO settings VALUES ('b','1')"), MERR_OK);
+    db_rollback(db);
+    assert_int_equal(scalar_int(db, "SELECT count(*) FROM settings WHERE key='b'"), 0);
+    db_close(db);
+}
+
+static void settings_and_statement_cache(void **state)
+{
+    struct db *db = fresh("db-settings");
+    char *v = NULL;
+    static const char sql[] = "SELECT count(*) FROM settings";
+    (void)state;
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    assert_int_equal(db_setting_get(db, "secret", &v), MERR_NOTFOUND);
+    assert_int_equal(db_setting_set(db, "secret", "s1"), MERR_OK);
+    assert_int_equal(db_setting_set(db, "secret", "s2"), MERR_OK);
+    assert_int_equal(db_setting_get(db, "secret", &v), MERR_OK);
+    assert_string_equal(v, "s2");
+    free(v);
+    sqlite3_stmt *a = db_stmt(db, sql), *b;
+    assert_non_null(a);
+    assert_int_equal(sqlite3_step(a), SQLITE_ROW);
+    b = db_stmt(db, sql);
+    assert_ptr_equal(a, b); /* reused, and reset */
+    assert_int_equal(sqlite3_step(b), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(b, 0), 1);
+    assert_null(db_stmt(db, "SELECT nonsense FROM"));
+    db_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(open_sets_wal_and_foreign_keys),
+        cmocka_unit_test(migrate_empty_to_latest),
+        cmocka_unit_test(migrate_from_every_earlier_version),
+        cmocka_unit_test(newer_schema_is_refused),
+        cmocka_unit_test(failed_statement_maps_errors),
+        cmocka_unit_test(settings_and_statement_cache),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
