@@ -1,0 +1,87 @@
+/*
+ * articles.h: article data from the CMS and the photos that go with it.
+ *
+ * An article arrives as JSON (docs/articles.md): id, url, title, category,
+ * author, published_at (ISO 8601 with offset), summary, body_html and
+ * images[] of {src, caption, alt}. Adding upserts by id in one transaction:
+ * the same id again updates, never duplicates; any bad field refuses the
+ * whole article and leaves the database unchanged. Image bytes are read from
+ * a path relative to the JSON file's folder (or [media] root), or fetched by
+ * http(s) URL, and stored once by SHA-256 in `media` with the content type
+ * sniffed from the bytes.
+ */
+#ifndef MAILER_ARTICLES_ARTICLES_H
+#define MAILER_ARTICLES_ARTICLES_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "err.h"
+
+struct article_image {
+    char *src;          /* as in the JSON and in body_html's <img src> */
+    char *caption;
+    char *alt;
+    char *filename;     /* ASCII file name for the MIME part, e.g. "pccc.jpg" */
+    char sha256[65];    /* media key */
+    char content_type[32]; /* "image/jpeg", "image/png", "image/gif", "image/webp" */
+    size_t size;        /* bytes */
+    int width, height;  /* from the image header; 0 if unknown */
+};
+
+struct article {
+    char *id;
+    char *url;
+    char *title;
+    char *category;
+    char *author;
+    char *summary;
+    char *body_html;    /* as given by the CMS: sanitize before use */
+    time_t published_at;
+    int published_offset; /* minutes east of UTC, as given */
+    struct article_image *images;
+    size_t nimages;
+};
+
+/*
+ * Parses and stores one article from JSON text. `base_dir` resolves relative
+ * image paths (cfg->media_root wins when set); `origin` names the input in
+ * error messages (a file name, "-" or "request"). On success `*id_out` (if
+ * not NULL) receives the id (caller frees). On failure: MERR_INVAL /
+ * MERR_LIMIT with "ORIGIN: FIELD: reason", nothing written.
+ */
+enum merr article_upsert_json(struct db *db, const struct config *cfg, const char *json,
+                              size_t len, const char *base_dir, const char *origin,
+                              char **id_out);
+
+/* Reads the file and calls article_upsert_json with its folder as base_dir. */
+enum merr article_add_file(struct db *db, const struct config *cfg, const char *path,
+                           char **id_out);
+
+/* Loads one article with its images (ordered). MERR_NOTFOUND. Free with article_free. */
+enum merr article_load(struct db *db, const char *id, struct article **out);
+
+void article_free(struct article *a);
+
+/*
+ * Articles published in (since, until], newest first, at most `max`
+ * (0 = no limit), optionally only `category` (NULL = all). `*out` is an
+ * array of `*n` loaded articles; free with article_list_free.
+ */
+enum merr article_list(struct db *db, time_t since, time_t until, const char *category,
+                       size_t max, struct article ***out, size_t *n);
+void article_list_free(struct article **list, size_t n);
+
+/* An image's bytes, appended to `out`. MERR_NOTFOUND. */
+enum merr media_bytes(struct db *db, const char *sha256, struct buf *out);
+
+/*
+ * An image's MIME base64 form (76-column lines, each ending CRLF), appended
+ * to `out`; computed once and cached in media.b64.
+ */
+enum merr media_base64(struct db *db, const char *sha256, struct buf *out);
+
+#endif

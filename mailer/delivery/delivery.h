@@ -1,0 +1,33 @@
+/*
+ * delivery.h: the workers that turn envelopes into sent mail.
+ *
+ * `connections` worker threads each own a database handle and a transport.
+ * A worker claims a batch of due envelopes, builds (and caches) the plan of
+ * each send, renders each message, hands the batch to the transport, and
+ * passes the results to the single writer, which records them in group
+ * commits. On start, expired leases go back to queued. 2xx -> sent; 4xx,
+ * connection failure, timeout -> deferred with exponential backoff until
+ * max_age, then failed; 5xx -> failed, and a 5.1.x on a subscriber adds a
+ * hard_bounce suppression.
+ */
+#ifndef MAILER_DELIVERY_DELIVERY_H
+#define MAILER_DELIVERY_DELIVERY_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "err.h"
+
+struct delivery_stats {
+    long long sent, deferred, failed, cancelled;
+};
+
+/*
+ * Runs the workers. With `once`, delivers everything due now and returns;
+ * otherwise runs until *stop becomes non-zero (SIGTERM), finishing the
+ * batches in flight. `stats` (may be NULL) receives the totals.
+ */
+enum merr delivery_run(const struct config *cfg, int once, volatile sig_atomic_t *stop,
+                       struct delivery_stats *stats);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * outbox.h: sends and envelopes in SQLite, the unit of delivery and truth.
+ *
+ * A send (share, digest, confirm) keeps its plan's inputs as JSON and a
+ * random salt; each recipient gets one envelope:
+ *
+ *   queued -> sending -> sent | deferred -> ... -> failed ; cancelled
+ *
+ * Handlers only create sends and envelopes (inside the caller's
+ * transaction) and return; delivery workers claim due envelopes with a
+ * lease, and one writer records results in batches. UNIQUE(send_id,
+ * subscriber_id) makes a digest impossible to enqueue twice for one person.
+ * The Message-ID of an envelope is derived from the send's salt and the
+ * envelope id, so it is fixed at creation and a retry is the same message.
+ */
+#ifndef MAILER_OUTBOX_OUTBOX_H
+#define MAILER_OUTBOX_OUTBOX_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "db.h"
+#include "err.h"
+
+enum outbox_state {
+    OUTBOX_QUEUED,
+    OUTBOX_SENDING,
+    OUTBOX_SENT,
+    OUTBOX_DEFERRED,
+    OUTBOX_FAILED,
+    OUTBOX_CANCELLED,
+};
+
+const char *outbox_state_name(enum outbox_state s);
+int outbox_state_parse(const char *name); /* -1 if unknown */
+
+/*
+ * Creates a send row. Call inside a transaction together with its
+ * envelopes. `kind` is "share", "digest" or "confirm"; `list_id` 0 = none;
+ * `plan_json` as compose_plan_new expects.
+ */
+enum merr outbox_send_create(struct db *db, const char *kind, long long list_id,
+                             const char *plan_json, long long *send_id);
+
+/*
+ * Adds one envelope, due now. `subscriber_id` 0 = not a subscriber (share).
+ * `recipient` must be a validated ASCII address. MERR_EXISTS if that
+ * subscriber already has an envelope in this send.
+ */
+enum merr outbox_envelope_add(struct db *db, long long send_id, long long subscriber_id,
+                              const char *recipient, const char *name, long long *envelope_id);
+
+/*
+ * Adds one envelope per confirmed, non-suppressed subscriber of `list_id`
+ * in one statement (INSERT ... SELECT ... ON CONFLICT DO NOTHING): safe to
+ * run twice. `*added` receives the count.
+ */
+enum merr outbox_enqueue_list(struct db *db, long long send_id, long long list_id,
+                              long long *added);
+
+/* An envelope as a worker sees it. */
+struct outbox_envelope {
+    long long id;
+    long long send_id;
+    long long subscriber_id; /* 0 if none */
+    char *recipient;
+    char *name;
+    int attempts;
+    time_t created_at;
+};
+
+/*
+ * Claims up to `max` due envelopes (queued, or deferred with
+ * next_attempt_at <= now, of sends that are active) by setting them to
+ * sending with lease_until = now + lease. `*out` is an array of `*n`; free
+ * with outbox_envelopes_free.
+ */
+enum merr outbox_claim(struct db *db, time_t now, int lease_seconds, size_t max,
+                       struct outbox_envelope **out, size_t *n);
+void outbox_envelopes_free(struct outbox_envelope *v, size_t n);
+
+/* Returns envelopes whose lease expired (a crashed worker's) to queued. */
+enum merr outbox_reclaim_expired(struct db *db, time_t now, long long *reclaimed);
+
+/* One delivery result, written by outbox_record. */
+struct outbox_result {
+    long long envelope_id;
+    enum outbox_state state; /* SENT, DEFERRED or FAILED */
+    int code;                /* SMTP reply code, 0 if none */
+    char text[256];          /* SMTP reply or error text */
+    time_t next_attempt_at;  /* for DEFERRED */
+};
+
+/* Writes results in one transaction (group commit), marking finished sends done. */
+enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, time_t now);
+
+/* "local@domain" Message-ID for an envelope (no angle brackets); out holds 128. */
+void outbox_message_id(const char *salt, long long envelope_id, const char *domain,
+                       char out[128]);
+
+/*
+ * VERP return path "bounces+ID.MAC@domain" where MAC authenticates ID with
+ * HMAC-SHA256 under `secret`; out holds 128. outbox_verp_parse returns the
+ * envelope id of a genuine address, MERR_INVAL otherwise.
+ */
+void outbox_verp(const char *secret, long long envelope_id, const char *domain, char out[128]);
+enum merr outbox_verp_parse(const char *secret, const char *address, long long *envelope_id);
+
+/* Cancels the not-yet-sent envelopes of a subscriber (all lists if list_id 0). */
+enum merr outbox_cancel_subscriber(struct db *db, long long subscriber_id, long long list_id,
+                                   long long *cancelled);
+
+/* Counts per state, optionally for one send (0 = all). */
+struct outbox_counts {
+    long long by_state[OUTBOX_CANCELLED + 1];
+};
+enum merr outbox_counts(struct db *db, long long send_id, struct outbox_counts *out);
+
+#endif
