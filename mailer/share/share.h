@@ -1,0 +1,45 @@
+/*
+ * share.h: "Gửi Email" - a reader sends an article to colleagues.
+ *
+ * The one place a share is validated and enqueued, used by both
+ * `mailer share` and POST /share/{id}: the article must exist; 1 to
+ * [limits] share_max_recipients addresses (addr_parse, duplicates merged);
+ * the sender's name without URLs, CR or LF; the sender's email valid; the
+ * note plain text of at most share_note_max_chars characters, valid UTF-8.
+ * Recipients on the suppression list are dropped silently (the sender is
+ * not told). One send and its envelopes are written in one transaction,
+ * with a share_log row. The message will be From the site's address with
+ * Reply-To the sender.
+ */
+#ifndef MAILER_SHARE_SHARE_H
+#define MAILER_SHARE_SHARE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "db.h"
+#include "err.h"
+
+struct share_request {
+    const char *article_id;
+    const char *const *to; /* recipient addresses as typed */
+    size_t nto;
+    const char *sender_name;  /* may be NULL or "" */
+    const char *sender_email; /* required */
+    const char *note;         /* may be NULL or "" */
+    const char *client_ip;    /* for the share log; NULL from the CLI */
+};
+
+/*
+ * Validates and enqueues. On success `*send_id` is the new send and
+ * `*accepted` the number of envelopes (suppressed recipients excluded).
+ * MERR_NOTFOUND for an unknown article; MERR_INVAL / MERR_LIMIT with the
+ * field named in share_error_field() and the reason in merr_msg().
+ */
+enum merr share_enqueue(struct db *db, const struct config *cfg, const struct share_request *req,
+                        long long *send_id, size_t *accepted);
+
+/* The form/JSON field the last refusal in this thread was about ("to", "note", ...). */
+const char *share_error_field(void);
+
+#endif
