@@ -95,8 +95,7 @@ struct outbox_result {
 enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, time_t now);
 
 /* "local@domain" Message-ID for an envelope (no angle brackets); out holds 128. */
-void outbox_message_id(const char *salt, long long envelope_id, const char *domain,
-                       char out[128]);
+void outbox_message_id(const char *salt, long long envelope_id, const char *domain, char out[128]);
 
 /*
  * VERP return path "bounces+ID.MAC@domain" where MAC authenticates ID with
@@ -115,5 +114,89 @@ struct outbox_counts {
     long long by_state[OUTBOX_CANCELLED + 1];
 };
 enum merr outbox_counts(struct db *db, long long send_id, struct outbox_counts *out);
+
+/* ---- beyond the contract: what delivery and `mailer queue` need ---- */
+
+/*
+ * Like outbox_claim, and also re-checks each claimed envelope against the
+ * subscriber tables right before sending: a suppressed address, a digest
+ * recipient no longer confirmed on the send's list, a confirmation no longer
+ * pending, or an erased subscriber is set to cancelled (not returned) and
+ * counted in `*cancelled` (may be NULL). Runs in one transaction.
+ */
+enum merr outbox_claim_checked(struct db *db, time_t now, int lease_seconds, size_t max,
+                               struct outbox_envelope **out, size_t *n, long long *cancelled);
+
+/* A send as delivery needs it. Strings are owned; free with outbox_send_clear. */
+struct outbox_send {
+    long long id;
+    char kind[16];
+    char status[16];
+    long long list_id; /* 0 if none */
+    char *plan_json;
+    char *salt;
+    time_t created_at;
+};
+
+/* Loads a send. MERR_NOTFOUND. */
+enum merr outbox_send_get(struct db *db, long long send_id, struct outbox_send *out);
+void outbox_send_clear(struct outbox_send *s);
+
+/* Marks the send done (finished_at = now) if it is active and none of its
+ * envelopes is queued, sending or deferred. */
+enum merr outbox_send_finish_if_idle(struct db *db, long long send_id, time_t now);
+
+/*
+ * Cancels a send: status cancelled, its queued and deferred envelopes
+ * cancelled (envelopes being sent finish and keep their outcome).
+ * `*cancelled` (may be NULL) = envelopes cancelled. MERR_NOTFOUND; MERR_INVAL
+ * if it is already done or cancelled.
+ */
+enum merr outbox_send_cancel(struct db *db, long long send_id, time_t now, long long *cancelled);
+
+/*
+ * Makes one deferred or failed envelope due now (a failed one goes back to
+ * queued and its send to active). MERR_NOTFOUND; MERR_INVAL if the envelope
+ * is in another state.
+ */
+enum merr outbox_retry(struct db *db, long long envelope_id, time_t now);
+
+/* Makes every deferred envelope due now; `*n` = how many. */
+enum merr outbox_retry_all_deferred(struct db *db, time_t now, long long *n);
+
+/* One envelope as `mailer queue ls` shows it. */
+struct outbox_row {
+    long long id;
+    long long send_id;
+    enum outbox_state state;
+    int attempts;
+    int last_code; /* 0 if none */
+    time_t next_attempt_at;
+    time_t updated_at;
+    char recipient[256];
+    char last_text[256];
+};
+
+/*
+ * Lists envelopes by id, optionally only one state (`state` < 0: all) and
+ * one send (0: all), at most `limit` (0: 100). `*out` is malloc'd (free()),
+ * `*n` rows.
+ */
+enum merr outbox_list(struct db *db, int state, long long send_id, size_t limit,
+                      struct outbox_row **out, size_t *n);
+
+/*
+ * Result of one temporary failure at `now` after `attempts` attempts of an
+ * envelope created at `created_at`: OUTBOX_DEFERRED with `*next` = now +
+ * min(base * 2^(attempts-1), max), never past created_at + max_age (so the
+ * last try is at max_age), or OUTBOX_FAILED once max_age has passed.
+ */
+enum outbox_state outbox_backoff(time_t now, time_t created_at, int attempts, int base_seconds,
+                                 int max_seconds, int max_age_seconds, time_t *next);
+
+/*
+ * The VERP token "ID.MAC" (also the DSN ENVID, RFC 3461 §4.4); out holds 64.
+ */
+void outbox_verp_token(const char *secret, long long envelope_id, char out[64]);
 
 #endif

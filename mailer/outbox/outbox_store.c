@@ -1,0 +1,731 @@
+/*
+ * outbox_store.c: every SQL statement on `sends` and `envelopes`.
+ *
+ * Claims are one UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING
+ * inside BEGIN IMMEDIATE: the row locks SQLite lacks are replaced by its
+ * single writer, so two workers (threads or processes) can never claim the
+ * same envelope. The SELECT walks the (state, next_attempt_at) index with
+ * no ORDER BY, so a claim costs the same with ten or a million envelopes
+ * queued. A claimed envelope carries lease_until; a crashed worker's
+ * envelopes return to queued once it passes (outbox_reclaim_expired).
+ *
+ * outbox_record applies a batch of results in one transaction (the group
+ * commit of the delivery writer) and then closes the sends left without
+ * work. A result never turns a `sent` envelope back into something else: if
+ * a lease expired and the message went out twice, the first success stands.
+ *
+ * outbox_enqueue_list copies a list's confirmed, unsuppressed subscribers
+ * into envelopes with a single INSERT ... SELECT; UNIQUE(send_id,
+ * subscriber_id) with ON CONFLICT DO NOTHING makes a second run add nothing.
+ * These statements read the subscriber tables: the check right before
+ * sending (outbox_claim_checked) does too, so that a person who left since
+ * the enqueue is not mailed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "date.h"
+#include "outbox.h"
+#include "rnd.h"
+
+static const char SQL_SEND_CREATE[] =
+    "INSERT INTO sends(kind, list_id, plan, salt, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+static const char SQL_ENVELOPE_ADD[] =
+    "INSERT INTO envelopes(send_id, subscriber_id, recipient, name, next_attempt_at, "
+    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)";
+
+static const char SQL_ENQUEUE_LIST[] =
+    "INSERT INTO envelopes(send_id, subscriber_id, recipient, name, next_attempt_at, "
+    "created_at, updated_at) "
+    "SELECT ?1, s.id, s.email_ascii, s.name, ?3, ?3, ?3 "
+    "FROM subscriptions t JOIN subscribers s ON s.id = t.subscriber_id "
+    "WHERE t.list_id = ?2 AND t.status = 'confirmed' "
+    "AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.email_key = s.email_key) "
+    "ON CONFLICT (send_id, subscriber_id) DO NOTHING";
+
+static const char SQL_CLAIM[] =
+    "UPDATE envelopes SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1, "
+    "updated_at = ?1 "
+    "WHERE id IN (SELECT e.id FROM envelopes e JOIN sends s ON s.id = e.send_id "
+    "WHERE e.state IN ('deferred', 'queued') AND e.next_attempt_at <= ?1 "
+    "AND s.status = 'active' LIMIT ?3) "
+    "RETURNING id, send_id, subscriber_id, recipient, name, attempts, created_at";
+
+/* Why a claimed envelope must not be sent any more (NULL: send it). */
+static const char SQL_UNWANTED[] =
+    "SELECT CASE "
+    "WHEN EXISTS (SELECT 1 FROM suppressions p WHERE p.email_key = lower(e.recipient)) "
+    "THEN 'address is on the suppression list' "
+    "WHEN s.kind IN ('digest', 'confirm') AND e.subscriber_id IS NULL "
+    "THEN 'subscriber was erased' "
+    "WHEN s.kind = 'digest' AND s.list_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+    "subscriptions t WHERE t.list_id = s.list_id AND t.subscriber_id = e.subscriber_id AND "
+    "t.status = 'confirmed') THEN 'no longer subscribed to the list' "
+    "WHEN s.kind = 'confirm' AND s.list_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+    "subscriptions t WHERE t.list_id = s.list_id AND t.subscriber_id = e.subscriber_id AND "
+    "t.status = 'unconfirmed') THEN 'subscription no longer awaits confirmation' "
+    "END FROM envelopes e JOIN sends s ON s.id = e.send_id WHERE e.id = ?1";
+
+static const char SQL_CANCEL_ONE[] =
+    "UPDATE envelopes SET state = 'cancelled', lease_until = NULL, attempts = attempts - 1, "
+    "last_code = NULL, last_text = ?2, updated_at = ?3 WHERE id = ?1";
+
+static const char SQL_RECLAIM[] =
+    "UPDATE envelopes SET state = 'queued', lease_until = NULL, updated_at = ?1 "
+    "WHERE state = 'sending' AND lease_until < ?1";
+
+static const char SQL_RECORD[] =
+    "UPDATE envelopes SET state = ?2, lease_until = NULL, last_code = ?3, last_text = ?4, "
+    "next_attempt_at = ?5, updated_at = ?6, "
+    "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END "
+    "WHERE id = ?1 AND state <> 'sent' RETURNING send_id";
+
+static const char SQL_SEND_FINISH[] =
+    "UPDATE sends SET status = 'done', finished_at = ?2 WHERE id = ?1 AND status = 'active' "
+    "AND NOT EXISTS (SELECT 1 FROM envelopes WHERE send_id = ?1 "
+    "AND state IN ('queued', 'sending', 'deferred'))";
+
+static const char SQL_CANCEL_SUBSCRIBER[] =
+    "UPDATE envelopes SET state = 'cancelled', lease_until = NULL, "
+    "last_text = 'subscriber left', updated_at = ?3 "
+    "WHERE subscriber_id = ?1 AND state IN ('queued', 'deferred') AND send_id IN "
+    "(SELECT id FROM sends WHERE status IN ('active', 'paused') "
+    "AND (?2 = 0 OR list_id = ?2)) RETURNING send_id";
+
+static const char SQL_COUNTS_ALL[] = "SELECT state, count(*) FROM envelopes GROUP BY state";
+static const char SQL_COUNTS_SEND[] =
+    "SELECT state, count(*) FROM envelopes WHERE send_id = ?1 GROUP BY state";
+
+static const char SQL_SEND_GET[] =
+    "SELECT kind, status, list_id, plan, salt, created_at FROM sends WHERE id = ?1";
+
+static const char SQL_SEND_STATUS[] = "SELECT status FROM sends WHERE id = ?1";
+static const char SQL_SEND_CANCEL[] =
+    "UPDATE sends SET status = 'cancelled', finished_at = ?2 WHERE id = ?1";
+static const char SQL_SEND_CANCEL_ENVELOPES[] =
+    "UPDATE envelopes SET state = 'cancelled', lease_until = NULL, "
+    "last_text = 'send cancelled', updated_at = ?2 "
+    "WHERE send_id = ?1 AND state IN ('queued', 'deferred')";
+
+static const char SQL_ENVELOPE_STATE[] = "SELECT state, send_id FROM envelopes WHERE id = ?1";
+static const char SQL_RETRY_ONE[] =
+    "UPDATE envelopes SET state = CASE state WHEN 'failed' THEN 'queued' ELSE state END, "
+    "next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1";
+static const char SQL_SEND_REOPEN[] =
+    "UPDATE sends SET status = 'active', finished_at = NULL WHERE id = ?1 AND status = 'done'";
+static const char SQL_RETRY_DEFERRED[] =
+    "UPDATE envelopes SET next_attempt_at = ?1, updated_at = ?1 WHERE state = 'deferred'";
+
+static const char SQL_LIST[] =
+    "SELECT id, send_id, state, attempts, coalesce(last_code, 0), next_attempt_at, updated_at, "
+    "recipient, coalesce(last_text, '') FROM envelopes "
+    "WHERE (?1 IS NULL OR state = ?1) AND (?2 = 0 OR send_id = ?2) ORDER BY id LIMIT ?3";
+
+static enum merr step_done(struct db *db, sqlite3_stmt *st, const char *what)
+{
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE || src == SQLITE_ROW)
+        return MERR_OK;
+    return db_fail(db, src, what);
+}
+
+static char *dup_col(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return strdup(t ? t : "");
+}
+
+static void copy_col(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    snprintf(out, size, "%s", t ? t : "");
+}
+
+enum merr outbox_send_create(struct db *db, const char *kind, long long list_id,
+                             const char *plan_json, long long *send_id)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SEND_CREATE);
+    char salt[33];
+    enum merr rc;
+
+    *send_id = 0;
+    if (!st)
+        return MERR_DB;
+    rnd_hex(salt, 16);
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    if (list_id > 0)
+        sqlite3_bind_int64(st, 2, list_id);
+    sqlite3_bind_text(st, 3, plan_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, salt, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)date_now());
+    rc = step_done(db, st, "create send");
+    if (rc == MERR_EXISTS)
+        return merr_set(MERR_INVAL, "send: kind \"%s\" or list %lld refused", kind, list_id);
+    if (!rc)
+        *send_id = sqlite3_last_insert_rowid(db_sqlite(db));
+    return rc;
+}
+
+enum merr outbox_envelope_add(struct db *db, long long send_id, long long subscriber_id,
+                              const char *recipient, const char *name, long long *envelope_id)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_ENVELOPE_ADD);
+    enum merr rc;
+
+    if (envelope_id)
+        *envelope_id = 0;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, send_id);
+    if (subscriber_id > 0)
+        sqlite3_bind_int64(st, 2, subscriber_id);
+    sqlite3_bind_text(st, 3, recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, name ? name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)date_now());
+    rc = step_done(db, st, "add envelope");
+    if (rc == MERR_EXISTS)
+        return merr_set(MERR_EXISTS, "subscriber %lld already has an envelope in send %lld",
+                        subscriber_id, send_id);
+    if (!rc && envelope_id)
+        *envelope_id = sqlite3_last_insert_rowid(db_sqlite(db));
+    return rc;
+}
+
+enum merr outbox_enqueue_list(struct db *db, long long send_id, long long list_id, long long *added)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_ENQUEUE_LIST);
+    enum merr rc;
+
+    *added = 0;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, send_id);
+    sqlite3_bind_int64(st, 2, list_id);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)date_now());
+    rc = step_done(db, st, "enqueue list");
+    if (!rc)
+        *added = db_changes(db);
+    return rc;
+}
+
+void outbox_envelopes_free(struct outbox_envelope *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].recipient);
+        free(v[i].name);
+    }
+    free(v);
+}
+
+/* Drops the envelopes that must not be sent any more; runs inside the claim. */
+static enum merr claim_check(struct db *db, time_t now, struct outbox_envelope *v, size_t *n,
+                             long long *cancelled)
+{
+    size_t kept = 0;
+    long long last_send = 0;
+    enum merr rc = MERR_OK;
+
+    for (size_t i = 0; i < *n; i++) {
+        sqlite3_stmt *st = db_stmt(db, SQL_UNWANTED);
+        char reason[128] = "";
+        int src;
+        if (!st)
+            return MERR_DB;
+        sqlite3_bind_int64(st, 1, v[i].id);
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            copy_col(st, 0, reason, sizeof reason);
+        sqlite3_reset(st);
+        if (src != SQLITE_ROW && src != SQLITE_DONE)
+            return db_fail(db, src, "check envelope");
+        if (!reason[0]) {
+            v[kept++] = v[i];
+            continue;
+        }
+        st = db_stmt(db, SQL_CANCEL_ONE);
+        if (!st)
+            return MERR_DB;
+        sqlite3_bind_int64(st, 1, v[i].id);
+        sqlite3_bind_text(st, 2, reason, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+        rc = step_done(db, st, "cancel envelope");
+        if (rc)
+            return rc;
+        if (cancelled)
+            (*cancelled)++;
+        if (v[i].send_id != last_send) {
+            last_send = v[i].send_id;
+            rc = outbox_send_finish_if_idle(db, v[i].send_id, now);
+            if (rc)
+                return rc;
+        }
+        free(v[i].recipient);
+        free(v[i].name);
+    }
+    *n = kept;
+    return MERR_OK;
+}
+
+enum merr outbox_claim_checked(struct db *db, time_t now, int lease_seconds, size_t max,
+                               struct outbox_envelope **out, size_t *n, long long *cancelled)
+{
+    struct outbox_envelope *v = NULL;
+    size_t count = 0;
+    sqlite3_stmt *st;
+    enum merr rc;
+    int src;
+
+    *out = NULL;
+    *n = 0;
+    if (cancelled)
+        *cancelled = 0;
+    if (max == 0)
+        return MERR_OK;
+    v = calloc(max, sizeof *v);
+    if (!v)
+        return merr_set(MERR_NOMEM, "out of memory");
+    rc = db_begin(db);
+    if (rc)
+        goto out;
+    st = db_stmt(db, SQL_CLAIM);
+    if (!st) {
+        rc = MERR_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+    sqlite3_bind_int(st, 2, lease_seconds);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        struct outbox_envelope *e;
+        if (count == max)
+            continue; /* cannot happen: LIMIT; step to the end all the same */
+        e = &v[count++];
+        e->id = sqlite3_column_int64(st, 0);
+        e->send_id = sqlite3_column_int64(st, 1);
+        e->subscriber_id = sqlite3_column_int64(st, 2);
+        e->recipient = dup_col(st, 3);
+        e->name = dup_col(st, 4);
+        e->attempts = sqlite3_column_int(st, 5);
+        e->created_at = (time_t)sqlite3_column_int64(st, 6);
+        if (!e->recipient || !e->name) {
+            sqlite3_reset(st);
+            rc = merr_set(MERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE) {
+        rc = db_fail(db, src, "claim envelopes");
+        goto out;
+    }
+    rc = claim_check(db, now, v, &count, cancelled);
+    if (rc)
+        goto out;
+    rc = db_commit(db);
+out:
+    if (rc) {
+        db_rollback(db);
+        outbox_envelopes_free(v, count);
+        if (cancelled)
+            *cancelled = 0;
+        return rc;
+    }
+    if (count == 0) {
+        free(v);
+        v = NULL;
+    }
+    *out = v;
+    *n = count;
+    return MERR_OK;
+}
+
+enum merr outbox_claim(struct db *db, time_t now, int lease_seconds, size_t max,
+                       struct outbox_envelope **out, size_t *n)
+{
+    return outbox_claim_checked(db, now, lease_seconds, max, out, n, NULL);
+}
+
+enum merr outbox_reclaim_expired(struct db *db, time_t now, long long *reclaimed)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_RECLAIM);
+    enum merr rc;
+
+    if (reclaimed)
+        *reclaimed = 0;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+    rc = step_done(db, st, "reclaim leases");
+    if (!rc && reclaimed)
+        *reclaimed = db_changes(db);
+    return rc;
+}
+
+enum merr outbox_send_finish_if_idle(struct db *db, long long send_id, time_t now)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SEND_FINISH);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, send_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+    return step_done(db, st, "finish send");
+}
+
+static int has_id(const long long *v, size_t n, long long id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == id)
+            return 1;
+    return 0;
+}
+
+enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, time_t now)
+{
+    long long *sends = NULL;
+    size_t nsends = 0;
+    enum merr rc;
+
+    if (n == 0)
+        return MERR_OK;
+    sends = calloc(n, sizeof *sends);
+    if (!sends)
+        return merr_set(MERR_NOMEM, "out of memory");
+    rc = db_begin(db);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = db_stmt(db, SQL_RECORD);
+        int src;
+        if (!st) {
+            rc = MERR_DB;
+            goto out;
+        }
+        sqlite3_bind_int64(st, 1, r[i].envelope_id);
+        sqlite3_bind_text(st, 2, outbox_state_name(r[i].state), -1, SQLITE_STATIC);
+        if (r[i].code)
+            sqlite3_bind_int(st, 3, r[i].code);
+        sqlite3_bind_text(st, 4, r[i].text, (int)strnlen(r[i].text, sizeof r[i].text),
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(
+            st, 5, (sqlite3_int64)(r[i].state == OUTBOX_DEFERRED ? r[i].next_attempt_at : now));
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            long long sid = sqlite3_column_int64(st, 0);
+            if (!has_id(sends, nsends, sid))
+                sends[nsends++] = sid;
+            src = sqlite3_step(st);
+        }
+        sqlite3_reset(st);
+        if (src != SQLITE_DONE) {
+            rc = db_fail(db, src, "record result");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < nsends; i++) {
+        rc = outbox_send_finish_if_idle(db, sends[i], now);
+        if (rc)
+            goto out;
+    }
+    rc = db_commit(db);
+out:
+    if (rc)
+        db_rollback(db);
+    free(sends);
+    return rc;
+}
+
+enum merr outbox_cancel_subscriber(struct db *db, long long subscriber_id, long long list_id,
+                                   long long *cancelled)
+{
+    sqlite3_stmt *st;
+    long long *sends = NULL, count = 0;
+    size_t nsends = 0, cap = 0;
+    time_t now = date_now();
+    enum merr rc = MERR_OK;
+    int src;
+
+    if (cancelled)
+        *cancelled = 0;
+    st = db_stmt(db, SQL_CANCEL_SUBSCRIBER);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, subscriber_id);
+    sqlite3_bind_int64(st, 2, list_id);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        long long sid = sqlite3_column_int64(st, 0);
+        count++;
+        if (has_id(sends, nsends, sid))
+            continue;
+        if (nsends == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            long long *p = realloc(sends, ncap * sizeof *p);
+            if (!p) {
+                rc = merr_set(MERR_NOMEM, "out of memory");
+                break;
+            }
+            sends = p;
+            cap = ncap;
+        }
+        sends[nsends++] = sid;
+    }
+    sqlite3_reset(st);
+    if (!rc && src != SQLITE_DONE)
+        rc = db_fail(db, src, "cancel subscriber's envelopes");
+    for (size_t i = 0; !rc && i < nsends; i++)
+        rc = outbox_send_finish_if_idle(db, sends[i], now);
+    free(sends);
+    if (!rc && cancelled)
+        *cancelled = count;
+    return rc;
+}
+
+enum merr outbox_counts(struct db *db, long long send_id, struct outbox_counts *out)
+{
+    sqlite3_stmt *st = db_stmt(db, send_id ? SQL_COUNTS_SEND : SQL_COUNTS_ALL);
+    int src;
+
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return MERR_DB;
+    if (send_id)
+        sqlite3_bind_int64(st, 1, send_id);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        int s = outbox_state_parse((const char *)sqlite3_column_text(st, 0));
+        if (s >= 0)
+            out->by_state[s] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "count envelopes");
+}
+
+enum merr outbox_send_get(struct db *db, long long send_id, struct outbox_send *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SEND_GET);
+    enum merr rc = MERR_OK;
+    int src;
+
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, send_id);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        out->id = send_id;
+        copy_col(st, 0, out->kind, sizeof out->kind);
+        copy_col(st, 1, out->status, sizeof out->status);
+        out->list_id = sqlite3_column_int64(st, 2);
+        out->plan_json = dup_col(st, 3);
+        out->salt = dup_col(st, 4);
+        out->created_at = (time_t)sqlite3_column_int64(st, 5);
+        if (!out->plan_json || !out->salt)
+            rc = merr_set(MERR_NOMEM, "out of memory");
+    } else if (src == SQLITE_DONE) {
+        rc = merr_set(MERR_NOTFOUND, "no send %lld", send_id);
+    } else {
+        rc = db_fail(db, src, "load send");
+    }
+    sqlite3_reset(st);
+    if (rc)
+        outbox_send_clear(out);
+    return rc;
+}
+
+void outbox_send_clear(struct outbox_send *s)
+{
+    if (!s)
+        return;
+    free(s->plan_json);
+    free(s->salt);
+    s->plan_json = NULL;
+    s->salt = NULL;
+}
+
+enum merr outbox_send_cancel(struct db *db, long long send_id, time_t now, long long *cancelled)
+{
+    sqlite3_stmt *st;
+    char status[16] = "";
+    enum merr rc;
+    int src;
+
+    if (cancelled)
+        *cancelled = 0;
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    st = db_stmt(db, SQL_SEND_STATUS);
+    if (!st) {
+        rc = MERR_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, send_id);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        copy_col(st, 0, status, sizeof status);
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE) {
+        rc = merr_set(MERR_NOTFOUND, "no send %lld", send_id);
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = db_fail(db, src, "load send");
+        goto out;
+    }
+    if (!strcmp(status, "done") || !strcmp(status, "cancelled")) {
+        rc = merr_set(MERR_INVAL, "send %lld is already %s", send_id, status);
+        goto out;
+    }
+    st = db_stmt(db, SQL_SEND_CANCEL);
+    if (!st) {
+        rc = MERR_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, send_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+    rc = step_done(db, st, "cancel send");
+    if (rc)
+        goto out;
+    st = db_stmt(db, SQL_SEND_CANCEL_ENVELOPES);
+    if (!st) {
+        rc = MERR_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, send_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+    rc = step_done(db, st, "cancel envelopes");
+    if (rc)
+        goto out;
+    if (cancelled)
+        *cancelled = db_changes(db);
+    rc = db_commit(db);
+out:
+    if (rc)
+        db_rollback(db);
+    return rc;
+}
+
+enum merr outbox_retry(struct db *db, long long envelope_id, time_t now)
+{
+    sqlite3_stmt *st;
+    char state[16] = "";
+    long long send_id = 0;
+    enum merr rc;
+    int src;
+
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    st = db_stmt(db, SQL_ENVELOPE_STATE);
+    if (!st) {
+        rc = MERR_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, envelope_id);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        copy_col(st, 0, state, sizeof state);
+        send_id = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE) {
+        rc = merr_set(MERR_NOTFOUND, "no envelope %lld", envelope_id);
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = db_fail(db, src, "load envelope");
+        goto out;
+    }
+    if (strcmp(state, "deferred") != 0 && strcmp(state, "failed") != 0) {
+        rc = merr_set(MERR_INVAL, "envelope %lld is %s: only deferred or failed ones are retried",
+                      envelope_id, state);
+        goto out;
+    }
+    st = db_stmt(db, SQL_RETRY_ONE);
+    if (!st) {
+        rc = MERR_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, envelope_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+    rc = step_done(db, st, "retry envelope");
+    if (rc)
+        goto out;
+    st = db_stmt(db, SQL_SEND_REOPEN);
+    if (!st) {
+        rc = MERR_DB;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, send_id);
+    rc = step_done(db, st, "reopen send");
+    if (rc)
+        goto out;
+    rc = db_commit(db);
+out:
+    if (rc)
+        db_rollback(db);
+    return rc;
+}
+
+enum merr outbox_retry_all_deferred(struct db *db, time_t now, long long *n)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_RETRY_DEFERRED);
+    enum merr rc;
+
+    *n = 0;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+    rc = step_done(db, st, "retry deferred");
+    if (!rc)
+        *n = db_changes(db);
+    return rc;
+}
+
+enum merr outbox_list(struct db *db, int state, long long send_id, size_t limit,
+                      struct outbox_row **out, size_t *n)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_LIST);
+    struct outbox_row *v;
+    size_t count = 0;
+    int src;
+
+    *out = NULL;
+    *n = 0;
+    if (!st)
+        return MERR_DB;
+    if (limit == 0)
+        limit = 100;
+    v = calloc(limit, sizeof *v);
+    if (!v)
+        return merr_set(MERR_NOMEM, "out of memory");
+    if (state >= 0)
+        sqlite3_bind_text(st, 1, outbox_state_name((enum outbox_state)state), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, send_id);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW && count < limit) {
+        struct outbox_row *r = &v[count++];
+        r->id = sqlite3_column_int64(st, 0);
+        r->send_id = sqlite3_column_int64(st, 1);
+        r->state = (enum outbox_state)outbox_state_parse((const char *)sqlite3_column_text(st, 2));
+        r->attempts = sqlite3_column_int(st, 3);
+        r->last_code = sqlite3_column_int(st, 4);
+        r->next_attempt_at = (time_t)sqlite3_column_int64(st, 5);
+        r->updated_at = (time_t)sqlite3_column_int64(st, 6);
+        copy_col(st, 7, r->recipient, sizeof r->recipient);
+        copy_col(st, 8, r->last_text, sizeof r->last_text);
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE && src != SQLITE_ROW) {
+        free(v);
+        return db_fail(db, src, "list envelopes");
+    }
+    *out = v;
+    *n = count;
+    return MERR_OK;
+}
