@@ -1,0 +1,263 @@
+/*
+ * share.c: validate a "Gửi Email" request and enqueue it, for the CLI and
+ * the web form alike.
+ *
+ * Everything is checked before anything is written: the article exists,
+ * the recipients parse (addr_parse) and, once duplicates are merged (by
+ * their lower-cased key), number between 1 and share_max_recipients; the
+ * sender's name is short UTF-8 text without line breaks, control
+ * characters or anything looking like a link (a share form is a favourite
+ * spam relay: the name lands in the message, so no URL may ride in it); the
+ * sender's address parses; the note is UTF-8 plain text within
+ * share_note_max_chars code points, line breaks allowed (it is body text,
+ * never a header). Suppressed recipients are then dropped without telling
+ * the sender, who must not learn who unsubscribed. The send (with the plan
+ * JSON compose_plan_new reads), its envelopes and the share_log row are
+ * written in one transaction: a refusal or failure leaves nothing.
+ *
+ * The refused field's name is kept per thread for the HTTP layer, next to
+ * the reason in merr_msg().
+ */
+#include "share.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "articles.h"
+#include "date.h"
+#include "outbox.h"
+#include "share_store.h"
+#include "subs.h"
+#include "utf8.h"
+
+#define NAME_MAX_CHARS 100
+#define ARTICLE_ID_MAX 200
+
+static _Thread_local const char *error_field = "";
+
+const char *share_error_field(void)
+{
+    return error_field;
+}
+
+static enum merr refuse(enum merr rc, const char *field)
+{
+    error_field = field;
+    return rc;
+}
+
+/* Copies `s` without surrounding spaces and tabs into a new string. */
+static char *trimmed(const char *s)
+{
+    const char *e;
+    char *out;
+    if (!s)
+        s = "";
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    out = malloc((size_t)(e - s) + 1);
+    if (out) {
+        memcpy(out, s, (size_t)(e - s));
+        out[e - s] = '\0';
+    }
+    return out;
+}
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    return strcasestr(hay, needle) != NULL;
+}
+
+static enum merr check_name(const char *name)
+{
+    size_t len = strlen(name), bad;
+    if (!utf8_valid(name, len, &bad))
+        return merr_set(MERR_INVAL, "sender name: invalid UTF-8 at byte %zu", bad);
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p == '\r' || *p == '\n')
+            return merr_set(MERR_INVAL, "sender name: line breaks are not allowed");
+        if (*p < 0x20 || *p == 0x7f)
+            return merr_set(MERR_INVAL, "sender name: control characters are not allowed");
+    }
+    if (contains_nocase(name, "http") || contains_nocase(name, "www.") || strstr(name, "://"))
+        return merr_set(MERR_INVAL, "sender name: links are not allowed in a name");
+    if (utf8_count(name, len) > NAME_MAX_CHARS)
+        return merr_set(MERR_LIMIT, "sender name: longer than %d characters", NAME_MAX_CHARS);
+    return MERR_OK;
+}
+
+static enum merr check_note(const char *note, int max_chars)
+{
+    size_t len = strlen(note), bad, chars;
+    if (!utf8_valid(note, len, &bad))
+        return merr_set(MERR_INVAL, "note: invalid UTF-8 at byte %zu", bad);
+    for (const unsigned char *p = (const unsigned char *)note; *p; p++)
+        if ((*p < 0x20 && *p != '\r' && *p != '\n' && *p != '\t') || *p == 0x7f)
+            return merr_set(MERR_INVAL, "note: control characters are not allowed");
+    chars = utf8_count(note, len);
+    if (chars > (size_t)max_chars)
+        return merr_set(MERR_LIMIT, "note: %zu characters, at most %d allowed", chars, max_chars);
+    return MERR_OK;
+}
+
+static enum merr check_article_id(const char *id)
+{
+    size_t len = id ? strlen(id) : 0;
+    if (!len)
+        return merr_set(MERR_INVAL, "article: missing");
+    if (len > ARTICLE_ID_MAX || !utf8_valid(id, len, NULL) || utf8_has_crlf_nul(id, len))
+        return merr_set(MERR_INVAL, "article: not a valid article id");
+    return MERR_OK;
+}
+
+/* Parses and merges the recipients into `out` (room for `max`), `*n` kept. */
+static enum merr parse_recipients(const struct share_request *req, int max, struct addr *out,
+                                  size_t *n)
+{
+    struct addr a;
+    size_t count = 0, typed = 0;
+
+    *n = 0;
+    if (req->nto > (size_t)max * 4 + 16)
+        return merr_set(MERR_LIMIT, "to: at most %d recipients", max);
+    for (size_t i = 0; i < req->nto; i++) {
+        const char *s = req->to[i];
+        int dup = 0;
+        if (!s || !s[strspn(s, " \t")])
+            continue; /* an empty field of the form */
+        typed++;
+        enum merr rc = addr_parse(s, &a);
+        if (rc)
+            return merr_wrap(rc, "to: recipient %zu", typed);
+        for (size_t k = 0; k < count; k++)
+            if (!strcmp(out[k].key, a.key))
+                dup = 1;
+        if (dup)
+            continue;
+        if (count == (size_t)max)
+            return merr_set(MERR_LIMIT, "to: at most %d recipients", max);
+        out[count++] = a;
+    }
+    if (!count)
+        return merr_set(MERR_INVAL, "to: at least one recipient is needed");
+    *n = count;
+    return MERR_OK;
+}
+
+static char *plan_json(const char *article, const char *name, const char *email, const char *note)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "share", "article", article,
+                          "sender_name", name, "sender_email", email, "note", note);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+enum merr share_enqueue(struct db *db, const struct config *cfg, const struct share_request *req,
+                        long long *send_id, size_t *accepted)
+{
+    struct addr *to = NULL, sender;
+    struct article *art = NULL;
+    char *name = NULL, *note = NULL, *plan = NULL;
+    size_t nto = 0, kept = 0;
+    int max = cfg->share_max_recipients > 0 ? cfg->share_max_recipients : 1;
+    int in_tx = 0;
+    enum merr rc;
+
+    *send_id = 0;
+    *accepted = 0;
+    error_field = "";
+    rc = check_article_id(req->article_id);
+    if (rc)
+        return refuse(rc, "article");
+    rc = article_load(db, req->article_id, &art);
+    if (rc == MERR_NOTFOUND)
+        return refuse(merr_set(MERR_NOTFOUND, "article: no article \"%s\"", req->article_id),
+                      "article");
+    if (rc)
+        return refuse(rc, "article");
+    article_free(art);
+
+    to = calloc((size_t)max, sizeof *to);
+    name = trimmed(req->sender_name);
+    note = trimmed(req->note);
+    if (!to || !name || !note) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = parse_recipients(req, max, to, &nto);
+    if (rc) {
+        refuse(rc, "to");
+        goto out;
+    }
+    rc = check_name(name);
+    if (rc) {
+        refuse(rc, "sender_name");
+        goto out;
+    }
+    if (!req->sender_email || !req->sender_email[strspn(req->sender_email, " \t")]) {
+        rc = refuse(merr_set(MERR_INVAL, "sender email: missing"), "sender_email");
+        goto out;
+    }
+    rc = addr_parse(req->sender_email, &sender);
+    if (rc) {
+        merr_wrap(rc, "sender email");
+        refuse(rc, "sender_email");
+        goto out;
+    }
+    rc = check_note(note, cfg->share_note_max_chars);
+    if (rc) {
+        refuse(rc, "note");
+        goto out;
+    }
+    plan = plan_json(req->article_id, name, sender.ascii, note);
+    if (!plan) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+
+    rc = db_begin(db);
+    if (rc)
+        goto out;
+    in_tx = 1;
+    rc = outbox_send_create(db, "share", 0, plan, send_id);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < nto; i++) {
+        if (subs_is_suppressed(db, to[i].key))
+            continue; /* dropped silently: the sender must not learn who left */
+        rc = outbox_envelope_add(db, *send_id, 0, to[i].ascii, "", NULL);
+        if (rc)
+            goto out;
+        kept++;
+    }
+    rc = share_store_log(db, req->article_id, *send_id, sender.ascii, name, req->client_ip, kept);
+    if (rc)
+        goto out;
+    if (!kept) {
+        rc = outbox_send_finish_if_idle(db, *send_id, date_now());
+        if (rc)
+            goto out;
+    }
+    rc = db_commit(db);
+    if (rc)
+        goto out;
+    in_tx = 0;
+    *accepted = kept;
+out:
+    if (rc) {
+        if (in_tx)
+            db_rollback(db);
+        *send_id = 0;
+    }
+    free(to);
+    free(name);
+    free(note);
+    free(plan);
+    return rc;
+}
