@@ -1,0 +1,496 @@
+/*
+ * media.c: where an article's image bytes come from and what they are.
+ *
+ * Bytes come from one of two places and nowhere else. A relative path is
+ * resolved under one root folder (the JSON file's folder or [media] root):
+ * `..` that climbs above the root is refused before the file system is
+ * touched, and the realpath() of the result must still lie under the
+ * realpath() of the root, which also catches symlinks that point outside.
+ * An http(s) URL is fetched with libcurl, limited to http and https on every
+ * hop, with a redirect count, a time-out and a byte cap that the write
+ * callback enforces while the body arrives, so an oversize or endless
+ * response costs at most the cap.
+ *
+ * What the bytes are is decided by their first bytes only (the name and the
+ * server's Content-Type are never trusted); the dimensions are read from the
+ * format's own header when it is within reach. Nothing here touches the
+ * database except through media_store.c.
+ */
+#include "media.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "utf8.h"
+
+/* ---- sniffing ---------------------------------------------------------- */
+
+static unsigned be16(const unsigned char *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+static unsigned long be32(const unsigned char *p)
+{
+    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
+}
+
+static unsigned le16(const unsigned char *p)
+{
+    return (unsigned)p[1] << 8 | p[0];
+}
+
+static unsigned long le24(const unsigned char *p)
+{
+    return (unsigned long)p[2] << 16 | (unsigned long)p[1] << 8 | p[0];
+}
+
+/*
+ * JPEG (ITU T.81 §B.1.1): markers FF xx, most followed by a 2-byte length;
+ * the frame header SOFn (C0..CF except C4 DHT, C8 JPG, CC DAC) holds
+ * precision(1), height(2), width(2). Stops at SOS/EOI: no SOF before the scan
+ * means unknown dimensions.
+ */
+static void jpeg_size(const unsigned char *p, size_t n, int *w, int *h)
+{
+    size_t i = 2;
+    while (i + 1 < n) {
+        unsigned m;
+        if (p[i] != 0xFF)
+            return;
+        while (i < n && p[i] == 0xFF)
+            i++;
+        if (i >= n)
+            return;
+        m = p[i++];
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7))
+            continue;
+        if (m == 0xD9 || m == 0xDA || i + 2 > n)
+            return;
+        unsigned len = be16(p + i);
+        if (len < 2)
+            return;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            if (i + 7 > n)
+                return;
+            *h = (int)be16(p + i + 3);
+            *w = (int)be16(p + i + 5);
+            return;
+        }
+        i += len;
+    }
+}
+
+/* WebP container (RFC 9649 §2.5..2.7): the first chunk after "WEBP" decides. */
+static void webp_size(const unsigned char *p, size_t n, int *w, int *h)
+{
+    if (n < 30)
+        return;
+    if (!memcmp(p + 12, "VP8 ", 4)) {
+        /* lossy: 3-byte frame tag, start code 9D 01 2A, then 14-bit sizes (RFC 6386 §9.1) */
+        if (p[23] == 0x9D && p[24] == 0x01 && p[25] == 0x2A) {
+            *w = (int)(le16(p + 26) & 0x3FFF);
+            *h = (int)(le16(p + 28) & 0x3FFF);
+        }
+    } else if (!memcmp(p + 12, "VP8L", 4)) {
+        /* lossless: signature 0x2F, then width-1 and height-1 in 14 bits each (§3.2.1) */
+        if (p[20] == 0x2F) {
+            unsigned long b = (unsigned long)p[21] | (unsigned long)p[22] << 8 |
+                              (unsigned long)p[23] << 16 | (unsigned long)p[24] << 24;
+            *w = (int)(b & 0x3FFF) + 1;
+            *h = (int)((b >> 14) & 0x3FFF) + 1;
+        }
+    } else if (!memcmp(p + 12, "VP8X", 4)) {
+        /* extended: flags(1) reserved(3), canvas width-1 and height-1 in 24 bits */
+        *w = (int)le24(p + 24) + 1;
+        *h = (int)le24(p + 27) + 1;
+    }
+}
+
+enum merr media_sniff(const unsigned char *p, size_t n, struct media_info *info)
+{
+    const char *type = NULL;
+    int w = 0, h = 0;
+
+    memset(info, 0, sizeof *info);
+    if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) {
+        type = "image/jpeg";
+        jpeg_size(p, n, &w, &h);
+    } else if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) {
+        type = "image/png";
+        /* PNG §11.2.2: IHDR is the first chunk: length, "IHDR", width, height */
+        if (n >= 24 && !memcmp(p + 12, "IHDR", 4) && be32(p + 16) <= INT_MAX &&
+            be32(p + 20) <= INT_MAX) {
+            w = (int)be32(p + 16);
+            h = (int)be32(p + 20);
+        }
+    } else if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6))) {
+        type = "image/gif";
+        /* GIF89a §18: logical screen width and height, little-endian */
+        if (n >= 10) {
+            w = (int)le16(p + 6);
+            h = (int)le16(p + 8);
+        }
+    } else if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4)) {
+        type = "image/webp";
+        webp_size(p, n, &w, &h);
+    }
+    if (!type)
+        return merr_set(MERR_INVAL, "not an image (the bytes are not JPEG, PNG, GIF or WebP)");
+    snprintf(info->content_type, sizeof info->content_type, "%s", type);
+    info->size = n;
+    info->width = w;
+    info->height = h;
+    crypto_sha256_hex(info->sha256, p, n);
+    return MERR_OK;
+}
+
+const char *media_extension(const char *content_type)
+{
+    if (!strcmp(content_type, "image/jpeg"))
+        return "jpg";
+    if (!strcmp(content_type, "image/png"))
+        return "png";
+    if (!strcmp(content_type, "image/gif"))
+        return "gif";
+    if (!strcmp(content_type, "image/webp"))
+        return "webp";
+    return "bin";
+}
+
+/* ---- names ------------------------------------------------------------- */
+
+int media_is_http_url(const char *src)
+{
+    const char *host;
+    if (!strncasecmp(src, "http://", 7))
+        host = src + 7;
+    else if (!strncasecmp(src, "https://", 8))
+        host = src + 8;
+    else
+        return 0;
+    if (!*host || strchr("/?#:@", *host))
+        return 0;
+    for (const unsigned char *q = (const unsigned char *)src; *q; q++)
+        if (*q <= 0x20 || *q == 0x7F)
+            return 0;
+    return 1;
+}
+
+/* 1 if `src` starts with a URI scheme (RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+ * ":"). */
+static int has_scheme(const char *src)
+{
+    const char *q = src;
+    if (!isalpha((unsigned char)*q))
+        return 0;
+    while (isalnum((unsigned char)*q) || *q == '+' || *q == '-' || *q == '.')
+        q++;
+    return *q == ':';
+}
+
+static int ext_matches(const char *ext, const char *content_type)
+{
+    if (!strcmp(content_type, "image/jpeg"))
+        return !strcasecmp(ext, "jpg") || !strcasecmp(ext, "jpeg") || !strcasecmp(ext, "jpe");
+    return !strcasecmp(ext, media_extension(content_type));
+}
+
+static int ext_is_image(const char *ext)
+{
+    static const char *const known[] = {"jpg", "jpeg", "jpe", "png", "gif", "webp"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (!strcasecmp(ext, known[i]))
+            return 1;
+    return 0;
+}
+
+char *media_safe_filename(const char *src, const char *content_type)
+{
+    const char *base = src, *end, *q;
+    char name[128];
+    size_t k = 0;
+    char *dot, *out;
+    const char *ext = media_extension(content_type);
+
+    if (media_is_http_url(src)) {
+        /* the last path segment, without query or fragment (RFC 3986 §3.3) */
+        const char *host = strstr(src, "://") + 3;
+        end = src + strcspn(src, "?#");
+        base = end; /* no path after the host: no name */
+        for (q = host; q < end; q++)
+            if (*q == '/')
+                base = q + 1;
+    } else {
+        end = src + strlen(src);
+        q = strrchr(src, '/');
+        base = q ? q + 1 : src;
+    }
+    for (q = base; q < end && k < 100;) {
+        unsigned char c = (unsigned char)*q;
+        uint32_t cp;
+        size_t len = 1;
+        if (c >= 0x80) {
+            len = utf8_decode(q, (size_t)(end - q), &cp);
+            if (len == 0)
+                len = 1;
+        }
+        if (isalnum(c) || c == '.' || c == '_' || c == '-')
+            name[k++] = (char)c;
+        else
+            name[k++] = '_';
+        q += len;
+    }
+    name[k] = '\0';
+    for (size_t i = 0; i < k && name[i] == '.'; i++)
+        name[i] = '_';
+    dot = strrchr(name, '.');
+    if (dot && dot != name) {
+        if (ext_matches(dot + 1, content_type)) {
+            return strdup(name);
+        }
+        if (ext_is_image(dot + 1))
+            *dot = '\0';
+    }
+    if (!name[0])
+        snprintf(name, sizeof name, "image");
+    size_t need = strlen(name) + 1 + strlen(ext) + 1;
+    out = malloc(need);
+    if (out)
+        snprintf(out, need, "%s.%s", name, ext);
+    return out;
+}
+
+/* ---- reading files ----------------------------------------------------- */
+
+/* 1 if the `..` components of relative `src` climb above its start. */
+static int climbs_out(const char *src)
+{
+    int depth = 0;
+    const char *p = src;
+    while (*p) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            if (--depth < 0)
+                return 1;
+        } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+            depth++;
+        }
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return 0;
+}
+
+enum merr media_read_file(const char *root, const char *src, size_t max, struct buf *out)
+{
+    char rootreal[PATH_MAX], joined[PATH_MAX], real[PATH_MAX];
+    size_t rlen, start = out->len;
+    struct stat st;
+    enum merr rc = MERR_OK;
+    int fd = -1;
+
+    if (!src[0])
+        return merr_set(MERR_INVAL, "empty image path");
+    if (src[0] == '/')
+        return merr_set(MERR_INVAL,
+                        "\"%.200s\": absolute paths are refused: give a path relative to the "
+                        "article's folder",
+                        src);
+    if (climbs_out(src))
+        return merr_set(MERR_INVAL, "\"%.200s\" escapes its folder", src);
+    if (!realpath(root, rootreal))
+        return merr_set(MERR_IO, "image folder %.200s: %s", root, strerror(errno));
+    if ((size_t)snprintf(joined, sizeof joined, "%s/%s", rootreal, src) >= sizeof joined)
+        return merr_set(MERR_INVAL, "\"%.200s\": path too long", src);
+    if (!realpath(joined, real)) {
+        if (errno == ENOENT || errno == ENOTDIR) /* bad data, not a missing article */
+            return merr_set(MERR_INVAL, "%.200s: no such file", src);
+        return merr_set(MERR_IO, "%.200s: %s", src, strerror(errno));
+    }
+    rlen = strlen(rootreal);
+    if (strcmp(rootreal, "/") != 0 && (strncmp(real, rootreal, rlen) != 0 || real[rlen] != '/'))
+        return merr_set(MERR_INVAL, "\"%.200s\" escapes its folder (it resolves to %.200s)", src,
+                        real);
+    /* O_NONBLOCK: a FIFO planted under the root must not hang us before fstat */
+    fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return merr_set(MERR_IO, "%.200s: %s", src, strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        rc = merr_set(MERR_IO, "%.200s: %s", src, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = merr_set(MERR_INVAL, "%.200s: not a regular file", src);
+        goto out;
+    }
+    if ((unsigned long long)st.st_size > max) {
+        rc = merr_set(MERR_LIMIT,
+                      "%.200s: %lld bytes is over the image size limit of %zu bytes "
+                      "([limits] image_max_bytes)",
+                      src, (long long)st.st_size, max);
+        goto out;
+    }
+    for (;;) {
+        char tmp[65536];
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = merr_set(MERR_IO, "%.200s: %s", src, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (out->len - start + (size_t)n > max) {
+            rc = merr_set(MERR_LIMIT,
+                          "%.200s: over the image size limit of %zu bytes ([limits] "
+                          "image_max_bytes)",
+                          src, max);
+            goto out;
+        }
+        rc = buf_append(out, tmp, (size_t)n);
+        if (rc)
+            goto out;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc)
+        buf_truncate(out, start);
+    return rc;
+}
+
+/* ---- fetching URLs ----------------------------------------------------- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct fetch {
+    struct buf *out;
+    size_t start;
+    size_t max;
+    int over;
+    enum merr rc;
+};
+
+static size_t fetch_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+    struct fetch *f = arg;
+    size_t n = size * nmemb;
+    if (f->out->len - f->start + n > f->max) {
+        f->over = 1;
+        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+    }
+    f->rc = buf_append(f->out, p, n);
+    return f->rc ? 0 : n;
+}
+
+enum merr media_fetch(const struct config *cfg, const char *url, struct buf *out)
+{
+    struct fetch f = {out, out->len, cfg->image_max_bytes, 0, MERR_OK};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURL *h = NULL;
+    CURLcode cc;
+    long status = 0;
+    enum merr rc = MERR_OK;
+
+    if (!media_is_http_url(url))
+        return merr_set(MERR_INVAL, "%.200s: not an http(s) URL", url);
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK || !(h = curl_easy_init()))
+        return merr_set(MERR_INTERNAL, "%.200s: cannot initialise libcurl", url);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)cfg->fetch_max_redirects);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)cfg->fetch_timeout_s);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)cfg->fetch_timeout_s);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->image_max_bytes);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "mailer/" MAILER_VERSION);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &f);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (f.over || cc == CURLE_FILESIZE_EXCEEDED) {
+        rc = merr_set(MERR_LIMIT,
+                      "%.200s: response is over the image size limit of %zu bytes ([limits] "
+                      "image_max_bytes)",
+                      url, cfg->image_max_bytes);
+    } else if (f.rc) {
+        rc = merr_wrap(f.rc, "%.200s", url);
+    } else if (cc == CURLE_OPERATION_TIMEDOUT) {
+        rc = merr_set(MERR_TEMPFAIL, "%.200s: timed out after %d s ([limits] fetch_timeout)", url,
+                      cfg->fetch_timeout_s);
+    } else if (cc == CURLE_TOO_MANY_REDIRECTS) {
+        rc = merr_set(MERR_INVAL, "%.200s: more than %d redirects ([limits] fetch_max_redirects)",
+                      url, cfg->fetch_max_redirects);
+    } else if (cc == CURLE_UNSUPPORTED_PROTOCOL) {
+        rc = merr_set(MERR_INVAL, "%.200s: redirected to a scheme other than http(s): %s", url,
+                      errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+               cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING ||
+               cc == CURLE_PARTIAL_FILE) {
+        rc =
+            merr_set(MERR_TEMPFAIL, "%.200s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    } else if (cc != CURLE_OK) {
+        rc = merr_set(MERR_INVAL, "%.200s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    } else if (status >= 500) {
+        rc = merr_set(MERR_TEMPFAIL, "%.200s: HTTP status %ld", url, status);
+    } else if (status >= 300) {
+        rc = merr_set(MERR_INVAL, "%.200s: HTTP status %ld", url, status);
+    } else if (out->len == f.start) {
+        rc = merr_set(MERR_INVAL, "%.200s: empty response", url);
+    }
+    curl_easy_cleanup(h);
+    if (rc)
+        buf_truncate(out, f.start);
+    return rc;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+enum merr media_load(const struct config *cfg, const char *base_dir, const char *src,
+                     struct buf *out, struct media_info *info)
+{
+    size_t start = out->len;
+    enum merr rc;
+
+    if (media_is_http_url(src)) {
+        rc = media_fetch(cfg, src, out);
+    } else if (has_scheme(src) || !strncmp(src, "//", 2)) {
+        rc = merr_set(MERR_INVAL, "\"%.200s\": only a relative path or an http(s) URL is allowed",
+                      src);
+    } else {
+        const char *root = cfg->media_root && cfg->media_root[0] ? cfg->media_root : base_dir;
+        rc = media_read_file(root, src, cfg->image_max_bytes, out);
+    }
+    if (rc)
+        return rc;
+    rc = media_sniff((const unsigned char *)out->data + start, out->len - start, info);
+    if (rc) {
+        merr_wrap(rc, "%.200s", src);
+        buf_truncate(out, start);
+    }
+    return rc;
+}

@@ -1,0 +1,105 @@
+/*
+ * media_store.c: the SQL for table `media` (mailer/db/migrations/0001).
+ *
+ * A row is keyed by the SHA-256 of its bytes, so storing the same photo
+ * twice is a no-op (INSERT ... ON CONFLICT DO NOTHING) and rows are never
+ * updated except to fill the `b64` cache. The cache holds the MIME base64
+ * form exactly as a message part needs it (76-column lines ending CRLF), so
+ * a send encodes each photo at most once in the life of the database; a
+ * failure to write the cache (e.g. the database is busy) is logged and the
+ * freshly encoded text is still returned.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "articles.h"
+#include "date.h"
+#include "enc.h"
+#include "log.h"
+#include "media.h"
+
+static const char SQL_MEDIA_PUT[] =
+    "INSERT INTO media(sha256, content_type, size, width, height, bytes, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING";
+static const char SQL_MEDIA_BYTES[] = "SELECT bytes FROM media WHERE sha256 = ?";
+static const char SQL_MEDIA_B64[] = "SELECT b64, bytes FROM media WHERE sha256 = ?";
+static const char SQL_MEDIA_B64_SET[] = "UPDATE media SET b64 = ? WHERE sha256 = ? AND b64 IS NULL";
+
+enum merr media_store_put(struct db *db, const struct media_info *info, const void *bytes)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_MEDIA_PUT);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, info->sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, info->content_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)info->size);
+    if (info->width > 0 && info->height > 0) {
+        sqlite3_bind_int(st, 4, info->width);
+        sqlite3_bind_int(st, 5, info->height);
+    }
+    sqlite3_bind_blob64(st, 6, bytes, info->size, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)date_now());
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "media");
+}
+
+enum merr media_bytes(struct db *db, const char *sha256, struct buf *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_MEDIA_BYTES);
+    enum merr rc;
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        rc = buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    } else if (src == SQLITE_DONE) {
+        rc = merr_set(MERR_NOTFOUND, "media %.64s: not found", sha256);
+    } else {
+        rc = db_fail(db, src, "media");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+enum merr media_base64(struct db *db, const char *sha256, struct buf *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_MEDIA_B64);
+    size_t start = out->len;
+    enum merr rc;
+    int src, cached = 0;
+
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        cached = 1;
+        rc = buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    } else if (src == SQLITE_ROW) {
+        rc = enc_base64(out, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), 1);
+    } else if (src == SQLITE_DONE) {
+        rc = merr_set(MERR_NOTFOUND, "media %.64s: not found", sha256);
+    } else {
+        rc = db_fail(db, src, "media");
+    }
+    sqlite3_reset(st);
+    if (rc || cached)
+        return rc;
+
+    st = db_stmt(db, SQL_MEDIA_B64_SET);
+    if (!st) {
+        log_warn("media %.64s: cannot cache base64: %s", sha256, merr_msg());
+        return MERR_OK;
+    }
+    sqlite3_bind_blob64(st, 1, out->data + start, out->len - start, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src != SQLITE_DONE)
+        log_warn("media %.64s: cannot cache base64: %s", sha256, sqlite3_errmsg(db_sqlite(db)));
+    sqlite3_reset(st);
+    return MERR_OK;
+}
