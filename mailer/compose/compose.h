@@ -32,8 +32,8 @@
 
 struct compose_env {
     const struct config *cfg;
-    struct db *db;         /* articles and media are read while planning only */
-    struct tpl_set *tpls;  /* templates/email/<name>.html and .txt, and the subject */
+    struct db *db;        /* articles and media are read while planning only */
+    struct tpl_set *tpls; /* templates/email/<name>.html and .txt, and the subject */
 };
 
 struct compose_plan;
@@ -54,14 +54,14 @@ enum merr compose_plan_new(const struct compose_env *env, json_t *inputs,
 void compose_plan_free(struct compose_plan *plan);
 
 struct compose_recipient {
-    const char *email;      /* ASCII address for To: (punycode domain) */
-    const char *name;       /* display name, may be NULL or "" */
-    const char *message_id; /* "local@domain", without angle brackets */
-    const char *list_id;    /* list mail: "<slug>.<domain>" for List-Id, else NULL */
+    const char *email;              /* ASCII address for To: (punycode domain) */
+    const char *name;               /* display name, may be NULL or "" */
+    const char *message_id;         /* "local@domain", without angle brackets */
+    const char *list_id;            /* list mail: "<slug>.<domain>" for List-Id, else NULL */
     const char *unsubscribe_url;    /* list mail: https one-click URL, else NULL */
     const char *unsubscribe_mailto; /* list mail: mailto: URI, else NULL */
-    json_t *vars;           /* personal template data (name, unsubscribe_url,
-                               confirm_url, ...), may be NULL */
+    json_t *vars;                   /* personal template data (name, unsubscribe_url,
+                                       confirm_url, ...), may be NULL */
 };
 
 /*

@@ -1,0 +1,41 @@
+/*
+ * compose_int.h: the plan's inside, shared by compose_plan.c (builds it)
+ * and compose.c (renders from it). Not for other modules.
+ */
+#ifndef MAILER_COMPOSE_COMPOSE_INT_H
+#define MAILER_COMPOSE_COMPOSE_INT_H
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "tpl.h"
+
+enum compose_kind { COMPOSE_SHARE, COMPOSE_DIGEST, COMPOSE_CONFIRM };
+
+/* One distinct photo of the send (by SHA-256). */
+struct compose_image {
+    char sha256[65];
+    char cid[96];    /* Content-ID without angle brackets: HEX@domain */
+    char *link;      /* absolute URL used when not embedded */
+    char *src;       /* what <img src> gets: "cid:CID" or the link */
+    int embedded;    /* 1: `part` holds its MIME part */
+    int referenced;  /* 1: some cid: in the HTML points at it */
+    struct buf part; /* fields, blank line, base64 body (written by libetpan) */
+};
+
+struct compose_plan {
+    enum compose_kind kind;
+    char *from_name;    /* cfg [mail] from_name */
+    char *from_address; /* cfg [mail] from_address */
+    char *reply_name;   /* share: the sender; else NULL */
+    char *reply_address;
+    struct tpl_set *set;                         /* borrowed: parents and partials of html/txt */
+    const struct tpl *html, *txt, *subject_file; /* borrowed from set */
+    struct tpl *subject;                         /* owned: from the inputs' "subject", else NULL */
+    json_t *shared;                              /* template data every recipient shares */
+    struct compose_image *images;
+    size_t nimages;
+    size_t max_bytes; /* [limits] message_max_bytes */
+};
+
+#endif

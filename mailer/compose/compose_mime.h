@@ -1,0 +1,48 @@
+/*
+ * compose_mime.h: the MIME pieces of a message (RFC 2045-2047, RFC 2387).
+ *
+ * Shared by compose_plan.c (image parts, written once per plan) and
+ * compose.c (the per-recipient message). Not part of the module's contract
+ * but public so the unit tests and the benchmark can reach the pieces.
+ */
+#ifndef MAILER_COMPOSE_COMPOSE_MIME_H
+#define MAILER_COMPOSE_COMPOSE_MIME_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+/* "=_" + 32 hex digits + NUL: cannot occur in QP or base64 output. */
+#define COMPOSE_BOUNDARY_LEN 40
+
+/*
+ * Writes a fresh boundary from the CSPRNG (rnd_hex) into `out`. The "=_"
+ * prefix makes it impossible in quoted-printable (where '=' is always
+ * followed by hex digits or a line end) and in base64.
+ */
+void compose_boundary(char out[COMPOSE_BOUNDARY_LEN]);
+
+/*
+ * Appends `text` (UTF-8, lines ending "\n" or "\r\n") quoted-printable
+ * encoded (RFC 2045 §6.7): CRLF hard line breaks, lines of at most 76
+ * characters with soft breaks, '=' and non-ASCII as =XX, trailing spaces
+ * encoded, a '.' or "From " at a line start encoded so no line can end an
+ * SMTP DATA or be mangled by mbox. Output always ends with CRLF.
+ * MERR_LIMIT past out's cap (out unchanged).
+ */
+enum merr compose_qp(struct buf *out, const char *text, size_t n);
+
+/*
+ * Appends one inline image part (its MIME header fields, a blank line and
+ * the body) written by libetpan: Content-Type `content_type`,
+ * Content-Transfer-Encoding: base64, Content-ID <cid>, Content-Disposition:
+ * inline; filename="..." (made ASCII-safe), and `b64[0..len)` which is
+ * already MIME base64 (76-column CRLF lines), written as is. MERR_INVAL for
+ * a bad content type, MERR_INTERNAL if libetpan fails (its code in the
+ * message); `out` unchanged on failure.
+ */
+enum merr compose_image_part(struct buf *out, const char *content_type, const char *filename,
+                             const char *cid, const char *b64, size_t len);
+
+#endif

@@ -1,0 +1,694 @@
+/*
+ * compose_plan.c: everything a send's recipients share, built once.
+ *
+ * compose_plan_new reads the send's inputs, loads its articles, sanitizes
+ * each article's HTML once (html_sanitize, with every <img src> of a photo
+ * we embed rewritten to cid:), makes the text forms once (html_to_text,
+ * html_wrap_text), and fetches each distinct photo's base64 once
+ * (media_base64, cached in the database) to have libetpan write its MIME
+ * part once (compose_image_part). All of it lands in `shared`, the JSON
+ * that is the bottom of every recipient's template data stack, and in the
+ * image parts that compose_render copies into each message.
+ *
+ * Photos: one part per SHA-256 however often it is used. A photo larger
+ * than [limits] embed_max_bytes is linked (site_base_url/media/SHA, which
+ * the HTTP service serves, or its own http(s) src); a photo whose bytes are
+ * missing is linked to its absolutized src, never given a cid. A trial
+ * render at the end loads the layouts and partials the templates use (so
+ * the plan can be rendered from several threads) and drops any photo part
+ * that the HTML does not reference, so every part is referenced and every
+ * cid: resolves.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "articles.h"
+#include "compose.h"
+#include "compose_int.h"
+#include "compose_mime.h"
+#include "date.h"
+#include "hdr.h"
+#include "html.h"
+#include "log.h"
+#include "rnd.h"
+#include "utf8.h"
+
+#define TEXT_WIDTH  72
+#define IMG_WIDTH   560 /* content column of the 600 px layout */
+#define THUMB_WIDTH 120
+
+struct planner {
+    const struct compose_env *env;
+    struct compose_plan *plan;
+    const struct article *article; /* during html_sanitize */
+    int failed;                    /* an error inside the callback */
+    enum merr cb_rc;
+};
+
+static char *xstrdup(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+static int is_http_url(const char *s)
+{
+    return !strncmp(s, "https://", 8) || !strncmp(s, "http://", 7);
+}
+
+/*
+ * The plan's image for `img`, fetching and writing its part on first use.
+ * `*out` NULL means "no usable photo" (missing bytes and no URL).
+ */
+static enum merr plan_image(struct planner *p, const struct article_image *img,
+                            struct compose_image **out)
+{
+    struct compose_plan *plan = p->plan;
+    const struct config *cfg = p->env->cfg;
+    struct compose_image *im, *grown;
+    struct buf b64;
+    enum merr rc;
+
+    *out = NULL;
+    for (size_t i = 0; i < plan->nimages; i++)
+        if (!strcmp(plan->images[i].sha256, img->sha256)) {
+            *out = &plan->images[i];
+            return MERR_OK;
+        }
+    grown = realloc(plan->images, (plan->nimages + 1) * sizeof *grown);
+    if (!grown)
+        return merr_set(MERR_NOMEM, "out of memory planning images");
+    plan->images = grown;
+    im = &plan->images[plan->nimages];
+    memset(im, 0, sizeof *im);
+    buf_init(&im->part, 0);
+    snprintf(im->sha256, sizeof im->sha256, "%s", img->sha256);
+    {
+        char hex[33];
+        rnd_hex(hex, 16);
+        snprintf(im->cid, sizeof im->cid, "%s@%s", hex, cfg_mail_domain(cfg));
+    }
+    plan->nimages++;
+
+    buf_init(&b64, 0);
+    if (img->size <= cfg->embed_max_bytes) {
+        rc = media_base64(p->env->db, img->sha256, &b64);
+        if (rc == MERR_OK) {
+            rc = compose_image_part(&im->part, img->content_type, img->filename, im->cid, b64.data,
+                                    b64.len);
+            buf_free(&b64);
+            if (rc)
+                return rc;
+            im->embedded = 1;
+            if (asprintf(&im->src, "cid:%s", im->cid) < 0) {
+                im->src = NULL;
+                return merr_set(MERR_NOMEM, "out of memory planning images");
+            }
+            *out = im;
+            return MERR_OK;
+        }
+        buf_free(&b64);
+        if (rc != MERR_NOTFOUND)
+            return rc;
+        /* Bytes missing: link the original, or give up on the photo. */
+        log_warn("compose: photo %s (%s) has no bytes; linked instead", img->sha256, img->src);
+        if (!is_http_url(img->src))
+            return MERR_OK;
+        im->link = strdup(img->src);
+    } else if (is_http_url(img->src)) {
+        im->link = strdup(img->src);
+    } else {
+        size_t n = strlen(cfg->site_base_url);
+        while (n > 0 && cfg->site_base_url[n - 1] == '/')
+            n--;
+        if (asprintf(&im->link, "%.*s/media/%s", (int)n, cfg->site_base_url, img->sha256) < 0)
+            im->link = NULL;
+    }
+    if (!im->link || !(im->src = strdup(im->link)))
+        return merr_set(MERR_NOMEM, "out of memory planning images");
+    *out = im;
+    return MERR_OK;
+}
+
+/* The src to use for a photo: "cid:..." or its link; NULL if none. Stable. */
+static const char *image_src(const struct compose_image *im)
+{
+    return im ? im->src : NULL;
+}
+
+/* html_img_fn: <img src> of the article body -> cid: or a link. */
+static const char *img_cb(void *arg, const char *src)
+{
+    struct planner *p = arg;
+    const struct article *a = p->article;
+    size_t n = strlen(src);
+    while (n && (src[0] == ' ' || src[0] == '\t'))
+        src++, n--;
+    while (n && (src[n - 1] == ' ' || src[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < a->nimages; i++) {
+        struct compose_image *im;
+        enum merr rc;
+        if (strlen(a->images[i].src) != n || memcmp(a->images[i].src, src, n))
+            continue;
+        rc = plan_image(p, &a->images[i], &im);
+        if (rc) {
+            p->failed = 1;
+            p->cb_rc = rc;
+            return NULL;
+        }
+        return image_src(im);
+    }
+    return NULL;
+}
+
+/*
+ * Mail clients (Outlook) size images by their width attribute: every <img>
+ * of the sanitized body gets width <= IMG_WIDTH, no height, an inline style
+ * that scales it down on small screens, and an alt. The input is the
+ * sanitizer's output, whose attributes are name="value".
+ */
+static enum merr fix_imgs(const char *in, size_t len, struct buf *out)
+{
+    const char *p = in, *end = in + len;
+    enum merr rc = MERR_OK;
+    while (p < end && !rc) {
+        const char *t = strstr(p, "<img");
+        const char *q;
+        int has_alt = 0;
+        long width = 0;
+        if (!t || t >= end || (t[4] != ' ' && t[4] != '>' && t[4] != '/')) {
+            if (!t || t >= end)
+                return buf_append(out, p, (size_t)(end - p));
+            rc = buf_append(out, p, (size_t)(t + 4 - p));
+            p = t + 4;
+            continue;
+        }
+        rc = buf_append(out, p, (size_t)(t - p));
+        if (!rc)
+            rc = buf_puts(out, "<img");
+        q = t + 4;
+        while (!rc && q < end && *q != '>') {
+            const char *ns, *ne, *vs = NULL, *ve = NULL;
+            while (q < end && (*q == ' ' || *q == '\n' || *q == '\t' || *q == '/'))
+                q++;
+            if (q >= end || *q == '>')
+                break;
+            ns = q;
+            while (q < end && *q != '=' && *q != ' ' && *q != '>' && *q != '/')
+                q++;
+            ne = q;
+            if (q < end && *q == '=') {
+                char quote = *++q;
+                if (quote == '"' || quote == '\'') {
+                    vs = ++q;
+                    while (q < end && *q != quote)
+                        q++;
+                    ve = q;
+                    if (q < end)
+                        q++;
+                } else {
+                    vs = q;
+                    while (q < end && *q != ' ' && *q != '>')
+                        q++;
+                    ve = q;
+                }
+            }
+            if (ne - ns == 5 && !strncasecmp(ns, "width", 5)) {
+                if (vs)
+                    width = strtol(vs, NULL, 10);
+                continue;
+            }
+            if ((ne - ns == 6 && !strncasecmp(ns, "height", 6)) ||
+                (ne - ns == 5 && !strncasecmp(ns, "style", 5)))
+                continue;
+            if (ne - ns == 3 && !strncasecmp(ns, "alt", 3))
+                has_alt = 1;
+            rc = buf_putc(out, ' ');
+            if (!rc)
+                rc = buf_append(out, ns, (size_t)(ne - ns));
+            if (!rc && vs) {
+                rc = buf_puts(out, "=\"");
+                if (!rc)
+                    rc = buf_append(out, vs, (size_t)(ve - vs));
+                if (!rc)
+                    rc = buf_putc(out, '"');
+            }
+        }
+        if (width <= 0 || width > IMG_WIDTH)
+            width = IMG_WIDTH;
+        if (!rc && !has_alt)
+            rc = buf_puts(out, " alt=\"\"");
+        if (!rc)
+            rc = buf_printf(out,
+                            " width=\"%ld\" style=\"display:block;width:100%%;max-width:%ldpx;"
+                            "height:auto;border:0\">",
+                            width, width);
+        p = q < end ? q + 1 : end;
+    }
+    return rc;
+}
+
+static enum merr set_str(json_t *o, const char *key, const char *s)
+{
+    json_t *v = json_string(s ? s : "");
+    if (!v)
+        return merr_set(MERR_INVAL, "%s: not valid UTF-8 text", key);
+    if (json_object_set_new(o, key, v))
+        return merr_set(MERR_NOMEM, "out of memory");
+    return MERR_OK;
+}
+
+static enum merr set_buf(json_t *o, const char *key, const struct buf *b)
+{
+    json_t *v = json_stringn(b->data ? b->data : "", b->len);
+    if (!v)
+        return merr_set(MERR_INVAL, "%s: not valid UTF-8 text", key);
+    if (json_object_set_new(o, key, v))
+        return merr_set(MERR_NOMEM, "out of memory");
+    return MERR_OK;
+}
+
+static enum merr set_wrapped(json_t *o, const char *key, const char *s)
+{
+    struct buf b;
+    enum merr rc;
+    buf_init(&b, 0);
+    rc = html_wrap_text(s, strlen(s), TEXT_WIDTH, &b);
+    /* The wrapper ends paragraphs with "\n"; the template places the breaks. */
+    while (!rc && b.len && b.data[b.len - 1] == '\n')
+        b.data[--b.len] = 0;
+    if (!rc)
+        rc = set_str(o, key, b.data ? b.data : "");
+    buf_free(&b);
+    return rc;
+}
+
+/* The template data of one article (shared). `full`: body too (share). */
+static enum merr article_json(struct planner *p, const struct article *a, int full, json_t **out)
+{
+    json_t *o = json_object();
+    struct buf raw, html, text;
+    char date[DATE_ISO_LEN];
+    enum merr rc;
+
+    buf_init(&raw, 0);
+    buf_init(&html, 0);
+    buf_init(&text, 0);
+    if (!o)
+        return merr_set(MERR_NOMEM, "out of memory");
+    date_display(a->published_at, date);
+    rc = set_str(o, "id", a->id);
+    if (!rc)
+        rc = set_str(o, "url", a->url);
+    if (!rc)
+        rc = set_str(o, "title", a->title);
+    if (!rc)
+        rc = set_wrapped(o, "title_text", a->title);
+    if (!rc)
+        rc = set_str(o, "author", a->author);
+    if (!rc)
+        rc = set_str(o, "category", a->category);
+    if (!rc)
+        rc = set_str(o, "summary", a->summary);
+    if (!rc)
+        rc = set_wrapped(o, "summary_text", a->summary);
+    if (!rc)
+        rc = set_str(o, "date", date);
+    if (rc)
+        goto out;
+
+    if (full) {
+        json_t *photos = json_array();
+        p->article = a;
+        p->failed = 0;
+        rc = html_sanitize(a->body_html, strlen(a->body_html), a->url, img_cb, p, &raw);
+        if (!rc && p->failed)
+            rc = p->cb_rc;
+        if (!rc)
+            rc = fix_imgs(raw.data ? raw.data : "", raw.len, &html);
+        if (!rc)
+            rc = html_to_text(html.data ? html.data : "", html.len, TEXT_WIDTH, &text);
+        if (!rc)
+            rc = set_buf(o, "body_html", &html);
+        if (!rc)
+            rc = set_buf(o, "body_text", &text);
+        /* Photos the body does not show go after it, with their captions. */
+        for (size_t i = 0; !rc && i < a->nimages; i++) {
+            const struct article_image *img = &a->images[i];
+            struct compose_image *im;
+            const char *src;
+            json_t *ph;
+            if (strstr(a->body_html, img->src))
+                continue;
+            rc = plan_image(p, img, &im);
+            if (rc || !(src = image_src(im)))
+                continue;
+            ph = json_object();
+            if (!ph || json_array_append_new(photos, ph)) {
+                rc = merr_set(MERR_NOMEM, "out of memory");
+                break;
+            }
+            rc = set_str(ph, "src", src);
+            if (!rc)
+                rc = set_str(ph, "alt", img->alt[0] ? img->alt : img->caption);
+            if (!rc)
+                rc = set_str(ph, "caption", img->caption);
+        }
+        if (!photos || json_object_set_new(o, "photos", photos))
+            rc = rc ? rc : merr_set(MERR_NOMEM, "out of memory");
+    } else if (a->nimages > 0) {
+        /* Digest: the first photo as a thumbnail, like the site's "Tin khác". */
+        struct compose_image *im;
+        const char *src;
+        rc = plan_image(p, &a->images[0], &im);
+        if (!rc && (src = image_src(im))) {
+            json_t *th = json_object();
+            if (!th || json_object_set_new(o, "thumb", th)) {
+                rc = merr_set(MERR_NOMEM, "out of memory");
+                goto out;
+            }
+            rc = set_str(th, "src", src);
+            if (!rc)
+                rc = set_str(th, "alt", a->images[0].alt[0] ? a->images[0].alt : a->title);
+            if (!rc)
+                rc = json_object_set_new(th, "width", json_integer(THUMB_WIDTH))
+                         ? merr_set(MERR_NOMEM, "out of memory")
+                         : MERR_OK;
+        }
+    }
+out:
+    buf_free(&raw);
+    buf_free(&html);
+    buf_free(&text);
+    if (rc)
+        json_decref(o);
+    else
+        *out = o;
+    return rc;
+}
+
+/* The note: HTML-escaped with its line breaks kept, and wrapped for text. */
+static enum merr note_json(json_t *shared, const char *note)
+{
+    struct buf h;
+    const char *s = note, *nl;
+    enum merr rc = MERR_OK;
+    buf_init(&h, 0);
+    while (!rc && (nl = strchr(s, '\n'))) {
+        size_t n = (size_t)(nl - s);
+        if (n && s[n - 1] == '\r')
+            n--;
+        rc = tpl_escape_html(&h, s, n);
+        if (!rc)
+            rc = buf_puts(&h, "<br>\n");
+        s = nl + 1;
+    }
+    if (!rc)
+        rc = tpl_escape_html(&h, s, strlen(s));
+    if (!rc)
+        rc = set_buf(shared, "note_html", &h);
+    if (!rc)
+        rc = set_wrapped(shared, "note_text", note);
+    if (!rc)
+        rc = set_str(shared, "note", note);
+    buf_free(&h);
+    return rc;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static enum merr list_json(json_t *shared, json_t *inputs)
+{
+    json_t *list = json_object_get(inputs, "list"), *copy;
+    if (!json_is_object(list))
+        return merr_set(MERR_INVAL, "list: missing");
+    if (!jstr(list, "name") || !*jstr(list, "name"))
+        return merr_set(MERR_INVAL, "list.name: missing");
+    copy = json_deep_copy(list);
+    if (!copy || json_object_set_new(shared, "list", copy))
+        return merr_set(MERR_NOMEM, "out of memory");
+    return MERR_OK;
+}
+
+static enum merr plan_share(struct planner *p, json_t *inputs, json_t *shared)
+{
+    struct compose_plan *plan = p->plan;
+    const char *id = jstr(inputs, "article"), *name = jstr(inputs, "sender_name");
+    const char *email = jstr(inputs, "sender_email"), *note = jstr(inputs, "note");
+    struct article *a = NULL;
+    json_t *aj = NULL, *sender;
+    enum merr rc;
+
+    if (!id || !*id)
+        return merr_set(MERR_INVAL, "article: missing");
+    name = name ? name : "";
+    email = email ? email : "";
+    note = note ? note : "";
+    rc = hdr_check("sender_name", name);
+    if (!rc)
+        rc = hdr_check("sender_email", email);
+    if (!rc && !utf8_valid(note, strlen(note), NULL))
+        rc = merr_set(MERR_INVAL, "note: is not valid UTF-8");
+    if (rc)
+        return rc;
+    rc = article_load(p->env->db, id, &a);
+    if (rc)
+        return rc == MERR_NOTFOUND ? merr_set(rc, "article %s: not found", id) : rc;
+    rc = article_json(p, a, 1, &aj);
+    if (rc)
+        goto out;
+    if (json_object_set_new(shared, "article", aj)) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    sender = json_object();
+    if (!sender || json_object_set_new(shared, "sender", sender)) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = set_str(sender, "name", name);
+    if (!rc)
+        rc = set_str(sender, "email", email);
+    /* Who to name in the copy: the name, else the address, else "một bạn đọc". */
+    if (!rc)
+        rc = set_str(sender, "display", *name ? name : *email ? email : "Một bạn đọc");
+    if (!rc && *note)
+        rc = note_json(shared, note);
+    if (!rc && *email) {
+        plan->reply_name = xstrdup(name);
+        plan->reply_address = xstrdup(email);
+        if (!plan->reply_name || !plan->reply_address)
+            rc = merr_set(MERR_NOMEM, "out of memory");
+    }
+out:
+    article_free(a);
+    return rc;
+}
+
+static enum merr plan_digest(struct planner *p, json_t *inputs, json_t *shared)
+{
+    json_t *ids = json_object_get(inputs, "articles"), *list, *v;
+    const char *week = jstr(inputs, "week");
+    size_t i;
+    enum merr rc;
+
+    if (!json_is_array(ids) || json_array_size(ids) == 0)
+        return merr_set(MERR_INVAL, "articles: an array of article ids is needed");
+    rc = list_json(shared, inputs);
+    if (rc)
+        return rc;
+    list = json_array();
+    if (!list || json_object_set_new(shared, "articles", list))
+        return merr_set(MERR_NOMEM, "out of memory");
+    json_array_foreach(ids, i, v)
+    {
+        struct article *a = NULL;
+        json_t *aj;
+        if (!json_is_string(v))
+            return merr_set(MERR_INVAL, "articles[%zu]: not a string", i);
+        rc = article_load(p->env->db, json_string_value(v), &a);
+        if (rc)
+            return rc == MERR_NOTFOUND ? merr_set(rc, "article %s: not found", json_string_value(v))
+                                       : rc;
+        rc = article_json(p, a, 0, &aj);
+        article_free(a);
+        if (rc)
+            return rc;
+        if (json_array_append_new(list, aj))
+            return merr_set(MERR_NOMEM, "out of memory");
+    }
+    if (!week) {
+        char w[8];
+        time_t now = date_now();
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(w, sizeof w, "%V", &tm);
+        return set_str(shared, "week", w);
+    }
+    return set_str(shared, "week", week);
+}
+
+/* The recipient-independent part of the template data. */
+static enum merr shared_base(const struct config *cfg, json_t *shared)
+{
+    json_t *site = json_object();
+    enum merr rc;
+    if (!site || json_object_set_new(shared, "site", site))
+        return merr_set(MERR_NOMEM, "out of memory");
+    rc = set_str(site, "name", cfg->site_name);
+    if (!rc)
+        rc = set_str(site, "url", cfg->site_base_url);
+    if (!rc)
+        rc = set_str(shared, "site_name", cfg->site_name); /* digest_subject's {{site}} too */
+    if (!rc)
+        rc = set_str(shared, "site", cfg->site_name);
+    if (!rc)
+        rc = set_str(shared, "from_name", cfg->from_name);
+    return rc;
+}
+
+/*
+ * Renders once with empty personal data: loads every layout and partial
+ * (thread safety), checks the templates, and keeps only photo parts the
+ * HTML references.
+ */
+static enum merr trial_render(struct compose_plan *plan)
+{
+    json_t *personal = json_pack("{s:{s:s,s:s},s:s,s:s}", "recipient", "name", "", "email", "",
+                                 "unsubscribe_url", "", "confirm_url", "");
+    json_t *ctx[2] = {plan->shared, personal};
+    struct buf out;
+    enum merr rc;
+
+    if (!personal)
+        return merr_set(MERR_NOMEM, "out of memory");
+    buf_init(&out, plan->max_bytes);
+    rc = tpl_render(plan->txt, plan->set, NULL, ctx, 2, &out);
+    if (!rc && plan->subject_file)
+        rc = tpl_render(plan->subject_file, plan->set, NULL, ctx, 2, &out);
+    buf_reset(&out);
+    if (!rc)
+        rc = tpl_render(plan->html, plan->set, NULL, ctx, 2, &out);
+    for (size_t i = 0; !rc && i < plan->nimages; i++) {
+        struct compose_image *im = &plan->images[i];
+        char ref[110];
+        if (!im->embedded)
+            continue;
+        snprintf(ref, sizeof ref, "cid:%s", im->cid);
+        im->referenced = out.data && strstr(out.data, ref) != NULL;
+        if (!im->referenced) {
+            im->embedded = 0;
+            buf_free(&im->part);
+        }
+    }
+    buf_free(&out);
+    json_decref(personal);
+    return rc;
+}
+
+enum merr compose_plan_new(const struct compose_env *env, json_t *inputs, struct compose_plan **out)
+{
+    struct compose_plan *plan;
+    struct planner p;
+    const char *kind = jstr(inputs, "kind"), *tname, *subject;
+    char name[128];
+    enum merr rc;
+
+    *out = NULL;
+    if (!json_is_object(inputs) || !kind)
+        return merr_set(MERR_INVAL, "plan: kind: missing");
+    plan = calloc(1, sizeof *plan);
+    if (!plan)
+        return merr_set(MERR_NOMEM, "out of memory");
+    memset(&p, 0, sizeof p);
+    p.env = env;
+    p.plan = plan;
+    plan->set = env->tpls;
+    plan->max_bytes = env->cfg->message_max_bytes;
+    plan->from_name = xstrdup(env->cfg->from_name);
+    plan->from_address = xstrdup(env->cfg->from_address);
+    plan->shared = json_object();
+    if (!plan->from_name || !plan->from_address || !plan->shared) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (!strcmp(kind, "share"))
+        plan->kind = COMPOSE_SHARE;
+    else if (!strcmp(kind, "digest"))
+        plan->kind = COMPOSE_DIGEST;
+    else if (!strcmp(kind, "confirm"))
+        plan->kind = COMPOSE_CONFIRM;
+    else {
+        rc = merr_set(MERR_INVAL, "plan: kind: \"%s\" is not share, digest or confirm", kind);
+        goto out;
+    }
+    tname = jstr(inputs, "template");
+    if (!tname || !*tname)
+        tname = kind;
+    for (const char *c = tname; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_')) {
+            rc = merr_set(MERR_INVAL, "plan: template: \"%s\" is not a template name", tname);
+            goto out;
+        }
+    rc = shared_base(env->cfg, plan->shared);
+    if (rc)
+        goto out;
+    if (plan->kind == COMPOSE_SHARE)
+        rc = plan_share(&p, inputs, plan->shared);
+    else if (plan->kind == COMPOSE_DIGEST)
+        rc = plan_digest(&p, inputs, plan->shared);
+    else
+        rc = list_json(plan->shared, inputs);
+    if (rc)
+        goto out;
+
+    snprintf(name, sizeof name, "email/%s.html", tname);
+    rc = tpl_get(env->tpls, name, &plan->html);
+    if (!rc) {
+        snprintf(name, sizeof name, "email/%s.txt", tname);
+        rc = tpl_get(env->tpls, name, &plan->txt);
+    }
+    subject = jstr(inputs, "subject");
+    if (!rc && subject && *subject) {
+        rc = tpl_parse(subject, strlen(subject), TPL_ESCAPE_NONE, &plan->subject);
+        if (rc)
+            rc = merr_wrap(rc, "subject");
+    } else if (!rc) {
+        snprintf(name, sizeof name, "email/%s.subject.txt", tname);
+        rc = tpl_get(env->tpls, name, &plan->subject_file);
+    }
+    if (rc)
+        goto out;
+    rc = trial_render(plan);
+out:
+    if (rc) {
+        compose_plan_free(plan);
+        return rc;
+    }
+    *out = plan;
+    return MERR_OK;
+}
+
+void compose_plan_free(struct compose_plan *plan)
+{
+    if (!plan)
+        return;
+    for (size_t i = 0; i < plan->nimages; i++) {
+        buf_free(&plan->images[i].part);
+        free(plan->images[i].link);
+        free(plan->images[i].src);
+    }
+    free(plan->images);
+    free(plan->from_name);
+    free(plan->from_address);
+    free(plan->reply_name);
+    free(plan->reply_address);
+    tpl_free(plan->subject);
+    json_decref(plan->shared);
+    free(plan);
+}
