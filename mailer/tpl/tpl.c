@@ -349,29 +349,34 @@ static enum merr push(struct parser *p, enum tpl_kind kind, const char *name, si
     return MERR_OK;
 }
 
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 static enum merr set_delims(struct parser *p, const char *s, size_t n, unsigned line)
 {
     size_t i = 0, a, b, c, d;
 
-    while (i < n && is_blank(s[i]))
+    while (i < n && is_space(s[i]))
         i++;
     a = i;
-    while (i < n && !is_blank(s[i]))
+    while (i < n && !is_space(s[i]))
         i++;
     b = i;
-    while (i < n && is_blank(s[i]))
+    while (i < n && is_space(s[i]))
         i++;
     c = i;
-    while (i < n && !is_blank(s[i]))
+    while (i < n && !is_space(s[i]))
         i++;
     d = i;
-    while (i < n && is_blank(s[i]))
+    while (i < n && is_space(s[i]))
         i++;
     if (b == a || d == c || i != n || b - a > TPL_MAX_DELIM || d - c > TPL_MAX_DELIM ||
         memchr(s + a, '=', b - a) || memchr(s + c, '=', d - c))
         return perr(p, line,
                     "bad set-delimiters tag (expected two delimiters of 1 to %d "
-                    "characters, without blanks or '=')",
+                    "characters, without spaces or '=')",
                     TPL_MAX_DELIM);
     memcpy(p->otag, s + a, b - a);
     p->otag[b - a] = '\0';
@@ -380,11 +385,6 @@ static enum merr set_delims(struct parser *p, const char *s, size_t n, unsigned 
     p->ctag[d - c] = '\0';
     p->clen = d - c;
     return MERR_OK;
-}
-
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 static const char *kind_name(uint8_t kind)

@@ -414,6 +414,52 @@ static void inheritance_layout(void **state)
     json_decref(data);
 }
 
+static void random_templates_never_crash(void **state)
+{
+    static const char *const frag[] = {
+        "{{",          "}}",      "{{#a}}", "{{/a}}", "{{^b}}",      "{{/b}}",     "{{>p}}",
+        "{{<q}}",      "{{/q}}",  "{{$c}}", "{{/c}}", "{{=<% %>=}}", "<%a%>",      "<%/a%>",
+        "<%={{ }}=%>", "\n",      "  ",     "text",   "{{{x}}}",     "{{&x}}",     "{{!c}}",
+        "{{.}}",       "{{a.b}}", "\r\n",   "{",      "}",           "%>",         "<%#a%>",
+        "{{>q}}",      "\t",      "{{#.}}", "{{/.}}", "{{$c}}\n",    "\n{{/c}}\n", "{{x",
+    };
+    json_t *partials =
+        json_pack("{s:s, s:s}", "p", "{{>p}}{{$c}}x{{/c}}\n", "q", "{{$c}}d{{/c}}\n  {{>p}}\n");
+    json_t *data = json_loads("{\"a\": [{\"b\": 1}, {\"x\": \"<\"}], \"x\": \"y\"}", 0, NULL);
+    unsigned seed = 12345;
+    struct buf text, out;
+    int parsed = 0;
+    (void)state;
+    buf_init(&text, 0);
+    buf_init(&out, 1 << 16);
+    for (int i = 0; i < 3000; i++) {
+        struct tpl *t = NULL;
+        int n = 1 + rand_r(&seed) % 30;
+        enum merr rc;
+        buf_reset(&text);
+        for (int j = 0; j < n; j++)
+            assert_int_equal(
+                buf_puts(&text, frag[(size_t)rand_r(&seed) % (sizeof frag / sizeof frag[0])]),
+                MERR_OK);
+        rc = tpl_parse(text.data, text.len, TPL_ESCAPE_HTML, &t);
+        if (rc) {
+            assert_int_equal(rc, MERR_INVAL);
+            assert_non_null(strstr(merr_msg(), "line "));
+            continue;
+        }
+        parsed++;
+        buf_reset(&out);
+        rc = tpl_render(t, NULL, partials, &data, 1, &out);
+        assert_true(rc == MERR_OK || rc == MERR_INVAL || rc == MERR_LIMIT);
+        tpl_free(t);
+    }
+    assert_true(parsed > 100); /* the mix exercises rendering, not only the parser */
+    buf_free(&text);
+    buf_free(&out);
+    json_decref(partials);
+    json_decref(data);
+}
+
 struct worker {
     struct tpl_set *set;
     int id;
@@ -480,6 +526,7 @@ int main(void)
         cmocka_unit_test(hostile_exponential_partials_stop),
         cmocka_unit_test(output_is_bounded_by_the_buffer_cap),
         cmocka_unit_test(inheritance_layout),
+        cmocka_unit_test(random_templates_never_crash),
         cmocka_unit_test(set_renders_from_many_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
