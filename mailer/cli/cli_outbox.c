@@ -1,24 +1,345 @@
-/* cli_outbox.c: placeholder until the module's commands land. */
+/*
+ * cli_outbox.c: `mailer share`, `mailer deliver` and `mailer queue`.
+ *
+ * `share` goes through share_enqueue, exactly like the web form, so the CLI
+ * can never accept what the form refuses. `deliver` runs the delivery
+ * workers (--once: what is due now, then exit; otherwise until SIGTERM or
+ * SIGINT, finishing the batches in flight). `queue` reads and adjusts the
+ * outbox for an admin: counts per state, a listing, retry, cancel.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "date.h"
+#include "delivery.h"
+#include "outbox.h"
+#include "share.h"
+
+#define SHARE_MAX_ARGS 64
+
+static int parse_id(const char *s, long long *out)
+{
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v <= 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i. NULL if not this option. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing)
+{
+    size_t n = strlen(name);
+    *missing = 0;
+    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (strcmp(argv[*i], name) != 0)
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* ---- share ---- */
+
+static void share_help(void)
+{
+    printf("usage: mailer share ARTICLE --to ADDR [--to ADDR...] [--from-name NAME]\n"
+           "                    [--from-email ADDR] [--note TEXT]\n\n"
+           "Enqueues a share of ARTICLE exactly as the web form's \"Gửi Email\" does:\n"
+           "1 to [limits] share_max_recipients recipients (duplicates merged), a sender\n"
+           "name without links or line breaks, a plain-text note of at most\n"
+           "[limits] share_note_max_chars characters. Recipients on the suppression\n"
+           "list are dropped silently. Prints the send id and the number of envelopes;\n"
+           "`mailer deliver --once` then sends them.\n\n"
+           "options:\n"
+           "  --to ADDR          a recipient (repeat for more)\n"
+           "  --from-name NAME   the sender's name shown in the message\n"
+           "  --from-email ADDR  the sender's address (Reply-To); default [mail] from_address\n"
+           "  --note TEXT        a short note to the recipients\n");
+}
 
 int cli_share(struct app *app, int argc, char **argv)
 {
-    (void)app;
-    (void)argc;
-    return app_fail(merr_set(MERR_UNSUPPORTED, "not built yet"), argv[0]);
+    const char *to[SHARE_MAX_ARGS];
+    struct share_request req;
+    long long send_id;
+    size_t nto = 0, accepted;
+    enum merr rc;
+
+    memset(&req, 0, sizeof req);
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int missing;
+        if (cli_is_help(argv[i])) {
+            share_help();
+            return 0;
+        }
+        if ((v = opt_value(argc, argv, &i, "--to", &missing))) {
+            if (nto == SHARE_MAX_ARGS)
+                return cli_usage("share", "too many --to options");
+            to[nto++] = v;
+        } else if ((v = opt_value(argc, argv, &i, "--from-name", &missing))) {
+            req.sender_name = v;
+        } else if ((v = opt_value(argc, argv, &i, "--from-email", &missing))) {
+            req.sender_email = v;
+        } else if ((v = opt_value(argc, argv, &i, "--note", &missing))) {
+            req.note = v;
+        } else if (missing) {
+            return cli_usage("share", "%s needs a value", argv[i]);
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("share", "unknown option %s", argv[i]);
+        } else if (!req.article_id) {
+            req.article_id = argv[i];
+        } else {
+            return cli_usage("share", "one article at a time (got \"%s\" too)", argv[i]);
+        }
+    }
+    if (!req.article_id)
+        return cli_usage("share", "which article? mailer share ARTICLE --to ADDR");
+    if (!nto)
+        return cli_usage("share", "at least one --to ADDR is needed");
+    if (!req.sender_email)
+        req.sender_email = app->cfg.from_address;
+    req.to = to;
+    req.nto = nto;
+    rc = app_db(app);
+    if (rc)
+        return app_fail(rc, "share");
+    rc = share_enqueue(app->db, &app->cfg, &req, &send_id, &accepted);
+    if (rc)
+        return app_fail(rc, "share");
+    printf("send %lld: %zu envelope%s queued\n", send_id, accepted, accepted == 1 ? "" : "s");
+    return 0;
+}
+
+/* ---- deliver ---- */
+
+static volatile sig_atomic_t deliver_stop;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    deliver_stop = 1;
 }
 
 int cli_deliver(struct app *app, int argc, char **argv)
 {
-    (void)app;
-    (void)argc;
-    return app_fail(merr_set(MERR_UNSUPPORTED, "not built yet"), argv[0]);
+    struct delivery_stats st;
+    struct sigaction sa;
+    int once = 0;
+    enum merr rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            printf("usage: mailer deliver [--once]\n\n"
+                   "Runs the delivery workers ([delivery] connections of them) over the\n"
+                   "transport named in [delivery] transport. Envelopes whose lease expired\n"
+                   "(a crashed run's) go back to the queue first.\n\n"
+                   "  --once   deliver everything due now, then exit (cron, tests)\n\n"
+                   "Without --once it runs until SIGTERM or SIGINT, finishing the batches in\n"
+                   "flight. Prints the totals: sent N, deferred N, failed N.\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--once"))
+            once = 1;
+        else
+            return cli_usage("deliver", "unknown argument %s", argv[i]);
+    }
+    rc = app_db(app);
+    if (rc)
+        return app_fail(rc, "deliver");
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rc = delivery_run(&app->cfg, once, &deliver_stop, &st);
+    printf("sent %lld, deferred %lld, failed %lld", st.sent, st.deferred, st.failed);
+    if (st.cancelled)
+        printf(", cancelled %lld", st.cancelled);
+    printf("\n");
+    fflush(stdout);
+    if (rc)
+        return app_fail(rc, "deliver");
+    return 0;
+}
+
+/* ---- queue ---- */
+
+static void queue_help(FILE *f)
+{
+    fprintf(f, "usage: mailer queue <command>\n\n"
+               "commands:\n"
+               "  status [SEND]                          envelopes per state (all, or one send)\n"
+               "  ls [--state S] [--send ID] [--limit N] list envelopes (default 100)\n"
+               "  retry ID | --all-deferred              make deferred (or failed) envelopes due "
+               "now\n"
+               "  cancel SEND                            cancel a send's unsent envelopes\n\n"
+               "states: queued, sending, sent, deferred, failed, cancelled\n");
+}
+
+static int queue_status(struct app *app, int argc, char **argv)
+{
+    struct outbox_counts c;
+    long long send_id = 0;
+    enum merr rc;
+
+    if (argc > 1 && cli_is_help(argv[1])) {
+        printf("usage: mailer queue status [SEND]\n\n"
+               "Prints one line per state (queued, sending, sent, deferred, failed,\n"
+               "cancelled) with its envelope count, for all sends or one.\n");
+        return 0;
+    }
+    if (argc > 2)
+        return cli_usage("queue status", "one send at most");
+    if (argc == 2 && parse_id(argv[1], &send_id))
+        return cli_usage("queue status", "\"%s\" is not a send id", argv[1]);
+    rc = app_db(app);
+    if (!rc)
+        rc = outbox_counts(app->db, send_id, &c);
+    if (rc)
+        return app_fail(rc, "queue status");
+    for (int s = OUTBOX_QUEUED; s <= OUTBOX_CANCELLED; s++)
+        printf("%s %lld\n", outbox_state_name((enum outbox_state)s), c.by_state[s]);
+    return 0;
+}
+
+static int queue_ls(struct app *app, int argc, char **argv)
+{
+    struct outbox_row *rows = NULL;
+    size_t n = 0;
+    long long send_id = 0, limit = 100;
+    int state = -1;
+    enum merr rc;
+
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int missing;
+        if (cli_is_help(argv[i])) {
+            printf("usage: mailer queue ls [--state S] [--send ID] [--limit N]\n\n"
+                   "Lists envelopes by id: id, send, state, attempts, last SMTP code, next\n"
+                   "attempt, recipient and the last reply or error text (tab-separated).\n");
+            return 0;
+        }
+        if ((v = opt_value(argc, argv, &i, "--state", &missing))) {
+            state = outbox_state_parse(v);
+            if (state < 0)
+                return cli_usage("queue ls", "unknown state \"%s\"", v);
+        } else if ((v = opt_value(argc, argv, &i, "--send", &missing))) {
+            if (parse_id(v, &send_id))
+                return cli_usage("queue ls", "\"%s\" is not a send id", v);
+        } else if ((v = opt_value(argc, argv, &i, "--limit", &missing))) {
+            if (parse_id(v, &limit) || limit > 1000000)
+                return cli_usage("queue ls", "--limit needs a number from 1 to 1000000");
+        } else if (missing) {
+            return cli_usage("queue ls", "%s needs a value", argv[i]);
+        } else {
+            return cli_usage("queue ls", "unknown argument %s", argv[i]);
+        }
+    }
+    rc = app_db(app);
+    if (!rc)
+        rc = outbox_list(app->db, state, send_id, (size_t)limit, &rows, &n);
+    if (rc)
+        return app_fail(rc, "queue ls");
+    printf("id\tsend\tstate\tattempts\tcode\tnext_attempt\trecipient\ttext\n");
+    for (size_t i = 0; i < n; i++) {
+        char next[DATE_ISO_LEN] = "-";
+        if (rows[i].state == OUTBOX_DEFERRED || rows[i].state == OUTBOX_QUEUED)
+            date_iso8601(rows[i].next_attempt_at, next);
+        /* the text came from a server: never let it draw on the terminal */
+        for (char *p = rows[i].last_text; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = ' ';
+        printf("%lld\t%lld\t%s\t%d\t%d\t%s\t%s\t%s\n", rows[i].id, rows[i].send_id,
+               outbox_state_name(rows[i].state), rows[i].attempts, rows[i].last_code, next,
+               rows[i].recipient, rows[i].last_text);
+    }
+    free(rows);
+    return 0;
+}
+
+static int queue_retry(struct app *app, int argc, char **argv)
+{
+    long long id = 0, n = 0;
+    enum merr rc;
+
+    if (argc > 1 && cli_is_help(argv[1])) {
+        printf("usage: mailer queue retry ID | --all-deferred\n\n"
+               "Makes envelope ID (deferred or failed) due now, or every deferred one.\n");
+        return 0;
+    }
+    if (argc != 2)
+        return cli_usage("queue retry", "give one envelope id or --all-deferred");
+    if (strcmp(argv[1], "--all-deferred") != 0 && parse_id(argv[1], &id))
+        return cli_usage("queue retry", "\"%s\" is not an envelope id", argv[1]);
+    rc = app_db(app);
+    if (rc)
+        return app_fail(rc, "queue retry");
+    if (id) {
+        rc = outbox_retry(app->db, id, date_now());
+        if (rc)
+            return app_fail(rc, "queue retry");
+        printf("envelope %lld is due now\n", id);
+    } else {
+        rc = outbox_retry_all_deferred(app->db, date_now(), &n);
+        if (rc)
+            return app_fail(rc, "queue retry");
+        printf("%lld deferred envelope%s due now\n", n, n == 1 ? "" : "s");
+    }
+    return 0;
+}
+
+static int queue_cancel(struct app *app, int argc, char **argv)
+{
+    long long id, n = 0;
+    enum merr rc;
+
+    if (argc > 1 && cli_is_help(argv[1])) {
+        printf("usage: mailer queue cancel SEND\n\n"
+               "Cancels a send: its queued and deferred envelopes will never be sent\n"
+               "(those being sent right now finish).\n");
+        return 0;
+    }
+    if (argc != 2 || parse_id(argv[1], &id))
+        return cli_usage("queue cancel", "give one send id");
+    rc = app_db(app);
+    if (!rc)
+        rc = outbox_send_cancel(app->db, id, date_now(), &n);
+    if (rc)
+        return app_fail(rc, "queue cancel");
+    printf("send %lld cancelled: %lld envelope%s will not be sent\n", id, n, n == 1 ? "" : "s");
+    return 0;
 }
 
 int cli_queue(struct app *app, int argc, char **argv)
 {
-    (void)app;
-    (void)argc;
-    return app_fail(merr_set(MERR_UNSUPPORTED, "not built yet"), argv[0]);
+    if (argc < 2) {
+        queue_help(stderr);
+        return EXIT_USAGE;
+    }
+    if (cli_is_help(argv[1])) {
+        queue_help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "status"))
+        return queue_status(app, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ls"))
+        return queue_ls(app, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "retry"))
+        return queue_retry(app, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "cancel"))
+        return queue_cancel(app, argc - 1, argv + 1);
+    return cli_usage("queue", "unknown queue command \"%s\"", argv[1]);
 }
-

@@ -1,0 +1,957 @@
+/*
+ * delivery.c: worker threads, the single result writer, rate limits.
+ *
+ * Threads: `connections` workers and one writer. Each worker owns a
+ * database handle and a transport and loops: claim a batch of due envelopes
+ * (outbox_claim_checked: a lease, and a last check that the person still
+ * wants the mail), render each message from its send's plan, wait for the
+ * rate limits, hand the batch to the transport (one connection), turn each
+ * outcome into a result, and pass the results to the writer.
+ *
+ * The writer applies everybody's results in one transaction per round
+ * (group commit, outbox_record with cached statements). A worker does not
+ * start its next transport batch before the writer has committed its
+ * previous one; it claims and renders the next batch meanwhile. So at any
+ * moment a worker has at most one batch that reached the server but is not
+ * yet recorded: after a crash (SIGKILL, power loss) at most
+ * connections x batch envelopes are sent twice, never lost, because their
+ * leases expire and they are claimed again. With batch_size = 1 that is at
+ * most one duplicate per connection.
+ *
+ * Plans: a send's compose plan (templates, sanitized article, photos in
+ * base64) is built once, on first need, by whichever worker needs it, under
+ * the cache lock (which also serializes the template set's lazy loading),
+ * and then rendered from by every worker at once (a plan is immutable).
+ * Unused plans are freed least recently used first; a plan that could not
+ * be built for good (article deleted, bad inputs) is cached as that error,
+ * so the send's envelopes fail fast; a temporary failure is retried.
+ *
+ * Outcomes (OpenSMTPD's OK / TEMPFAIL / PERMFAIL): sent; deferred with
+ * backoff (outbox_backoff) until max_age, then failed; failed. A 5xx with an
+ * enhanced status 5.1.x (RFC 3463 §3.2: bad destination mailbox) on a
+ * subscriber's envelope adds a hard_bounce suppression.
+ *
+ * Rate limits are token buckets shared by all workers: one for everything
+ * and one per recipient domain (a small table, least recently used entry
+ * replaced). A worker reserves its tokens and sleeps until they are due, so
+ * the average rate holds across threads.
+ */
+#include "delivery.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "compose.h"
+#include "date.h"
+#include "log.h"
+#include "outbox.h"
+#include "subs.h"
+#include "tpl.h"
+#include "transport.h"
+
+#define PLAN_CACHE_KEEP 8
+#define DOMAIN_SLOTS    64
+#define IDLE_SLEEP_MS   1000
+#define BUSY_RETRIES    100
+
+struct bucket {
+    double rate;   /* tokens per second; 0 = unlimited */
+    double burst;  /* most tokens kept */
+    double tokens; /* may go negative: reserved ahead */
+    double last;   /* monotonic seconds of the last refill */
+};
+
+struct domain_bucket {
+    char domain[256];
+    struct bucket b;
+};
+
+struct plan_entry {
+    long long send_id;
+    struct compose_plan *plan; /* NULL when `err` */
+    json_t *inputs;
+    char kind[16];
+    long long list_id;
+    char list_slug[128];
+    char *salt;
+    enum merr err;
+    int temporary; /* err may go away: drop the entry when unused */
+    char errmsg[256];
+    int refs;
+    unsigned long long last_use;
+};
+
+struct shared {
+    const struct config *cfg;
+    int once;
+    volatile sig_atomic_t *stop;
+    struct tpl_set *tpls;
+    const char *mail_domain;
+    const char *bounce_domain;
+    char mailto[320];
+    size_t batch_max;
+
+    pthread_mutex_t plans_mu;
+    struct plan_entry **plans;
+    size_t nplans, plans_cap;
+    unsigned long long clock;
+
+    pthread_mutex_t rate_mu;
+    struct bucket global;
+    struct domain_bucket domains[DOMAIN_SLOTS];
+    size_t ndomains;
+
+    pthread_mutex_t w_mu;
+    pthread_cond_t w_work, w_done;
+    struct outbox_result *q;
+    size_t qn, qcap;
+    unsigned long long submitted, committed;
+    int w_stop;
+    int fatal;
+    struct db *wdb;
+
+    pthread_mutex_t st_mu;
+    struct delivery_stats stats;
+};
+
+struct worker {
+    struct shared *sh;
+    int index;
+    struct db *db;
+    struct transport *tp;
+    pthread_t th;
+    int started;
+    enum merr rc;
+    char errmsg[512];
+    unsigned long long ticket; /* last batch handed to the writer */
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Sleeps `seconds`, in short steps; returns 1 if *stop was set meanwhile. */
+static int sleep_unless_stopped(struct shared *sh, double seconds)
+{
+    while (seconds > 0) {
+        if (*sh->stop)
+            return 1;
+        double step = seconds > 0.1 ? 0.1 : seconds;
+        sleep_ms((long)(step * 1000) + 1);
+        seconds -= step;
+    }
+    return *sh->stop != 0;
+}
+
+/* ---- rate limits ---- */
+
+static void bucket_init(struct bucket *b, double rate, double now)
+{
+    b->rate = rate;
+    b->burst = rate >= 1 ? rate : 1;
+    b->tokens = b->burst;
+    b->last = now;
+}
+
+/* Takes one token; returns the seconds until it is due (0 = now). */
+static double bucket_take(struct bucket *b, double now)
+{
+    if (b->rate <= 0)
+        return 0;
+    b->tokens += (now - b->last) * b->rate;
+    if (b->tokens > b->burst)
+        b->tokens = b->burst;
+    b->last = now;
+    b->tokens -= 1;
+    return b->tokens >= 0 ? 0 : -b->tokens / b->rate;
+}
+
+static struct bucket *domain_bucket(struct shared *sh, const char *domain, double now)
+{
+    struct domain_bucket *slot = NULL;
+    for (size_t i = 0; i < sh->ndomains; i++)
+        if (!strcasecmp(sh->domains[i].domain, domain))
+            return &sh->domains[i].b;
+    if (sh->ndomains < DOMAIN_SLOTS) {
+        slot = &sh->domains[sh->ndomains++];
+    } else {
+        /* replace the domain served longest ago */
+        slot = &sh->domains[0];
+        for (size_t i = 1; i < DOMAIN_SLOTS; i++)
+            if (sh->domains[i].b.last < slot->b.last)
+                slot = &sh->domains[i];
+    }
+    snprintf(slot->domain, sizeof slot->domain, "%s", domain);
+    bucket_init(&slot->b, sh->cfg->per_domain_rate, now);
+    return &slot->b;
+}
+
+/* Reserves a token for one message to `rcpt`; the wait in seconds. */
+static double rate_reserve(struct shared *sh, const char *rcpt)
+{
+    const char *at = strrchr(rcpt, '@');
+    double now, wait = 0, w;
+
+    if (sh->cfg->rate <= 0 && sh->cfg->per_domain_rate <= 0)
+        return 0;
+    pthread_mutex_lock(&sh->rate_mu);
+    now = mono_now();
+    wait = bucket_take(&sh->global, now);
+    if (sh->cfg->per_domain_rate > 0 && at) {
+        w = bucket_take(domain_bucket(sh, at + 1, now), now);
+        if (w > wait)
+            wait = w;
+    }
+    pthread_mutex_unlock(&sh->rate_mu);
+    return wait;
+}
+
+/* ---- the writer ---- */
+
+static void writer_fail(struct shared *sh, const char *what)
+{
+    log_error("delivery: %s: %s; stopping (leased envelopes return to the queue)", what,
+              merr_msg());
+    sh->fatal = 1;
+}
+
+static void *writer_main(void *arg)
+{
+    struct shared *sh = arg;
+    struct outbox_result *batch = NULL;
+    size_t bcap = 0;
+
+    pthread_mutex_lock(&sh->w_mu);
+    for (;;) {
+        while (sh->qn == 0 && !sh->w_stop)
+            pthread_cond_wait(&sh->w_work, &sh->w_mu);
+        if (sh->qn == 0 && sh->w_stop)
+            break;
+        /* take everything queued: one transaction for all of it */
+        struct outbox_result *tmp = batch;
+        size_t tcap = bcap, n = sh->qn;
+        unsigned long long upto = sh->submitted;
+        batch = sh->q;
+        bcap = sh->qcap;
+        sh->q = tmp;
+        sh->qcap = tcap;
+        sh->qn = 0;
+        pthread_mutex_unlock(&sh->w_mu);
+
+        enum merr rc = MERR_OK;
+        for (int tries = 0; tries < BUSY_RETRIES; tries++) {
+            rc = outbox_record(sh->wdb, batch, n, date_now());
+            if (rc != MERR_TEMPFAIL)
+                break;
+            sleep_ms(50);
+        }
+        if (rc)
+            writer_fail(sh, "recording results");
+
+        pthread_mutex_lock(&sh->w_mu);
+        sh->committed = upto;
+        pthread_cond_broadcast(&sh->w_done);
+    }
+    pthread_mutex_unlock(&sh->w_mu);
+    free(batch);
+    return NULL;
+}
+
+/* Queues results for the writer; returns the ticket to wait for. */
+static unsigned long long writer_submit(struct shared *sh, const struct outbox_result *r, size_t n)
+{
+    unsigned long long ticket;
+    pthread_mutex_lock(&sh->w_mu);
+    if (sh->qn + n > sh->qcap) {
+        size_t ncap = sh->qcap ? sh->qcap : 256;
+        while (ncap < sh->qn + n)
+            ncap *= 2;
+        struct outbox_result *p = realloc(sh->q, ncap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&sh->w_mu);
+            merr_set(MERR_NOMEM, "out of memory");
+            writer_fail(sh, "queueing results");
+            return 0;
+        }
+        sh->q = p;
+        sh->qcap = ncap;
+    }
+    memcpy(sh->q + sh->qn, r, n * sizeof *r);
+    sh->qn += n;
+    ticket = ++sh->submitted;
+    pthread_cond_signal(&sh->w_work);
+    pthread_mutex_unlock(&sh->w_mu);
+    return ticket;
+}
+
+/* Waits until the writer committed everything up to `ticket`. */
+static void writer_wait(struct shared *sh, unsigned long long ticket)
+{
+    pthread_mutex_lock(&sh->w_mu);
+    while (sh->committed < ticket && !sh->fatal)
+        pthread_cond_wait(&sh->w_done, &sh->w_mu);
+    pthread_mutex_unlock(&sh->w_mu);
+}
+
+/* ---- plans ---- */
+
+static void plan_entry_free(struct plan_entry *e)
+{
+    if (!e)
+        return;
+    compose_plan_free(e->plan);
+    json_decref(e->inputs);
+    free(e->salt);
+    free(e);
+}
+
+static int temporary_error(enum merr rc)
+{
+    return rc == MERR_TEMPFAIL || rc == MERR_NOMEM || rc == MERR_IO || rc == MERR_DB;
+}
+
+static struct plan_entry *plan_build(struct worker *w, long long send_id)
+{
+    struct shared *sh = w->sh;
+    struct plan_entry *e = calloc(1, sizeof *e);
+    struct outbox_send s;
+    json_error_t jerr;
+    enum merr rc;
+
+    if (!e)
+        return NULL;
+    e->send_id = send_id;
+    rc = outbox_send_get(w->db, send_id, &s);
+    if (rc) {
+        e->err = rc;
+        e->temporary = temporary_error(rc);
+        snprintf(e->errmsg, sizeof e->errmsg, "send %lld: %s", send_id, merr_msg());
+        return e;
+    }
+    snprintf(e->kind, sizeof e->kind, "%s", s.kind);
+    e->list_id = s.list_id;
+    e->salt = s.salt;
+    s.salt = NULL;
+    e->inputs = json_loads(s.plan_json, 0, &jerr);
+    outbox_send_clear(&s);
+    if (!e->inputs) {
+        e->err = MERR_INVAL;
+        snprintf(e->errmsg, sizeof e->errmsg, "send %lld: plan is not JSON: %s", send_id,
+                 jerr.text);
+        return e;
+    }
+    json_t *list = json_object_get(e->inputs, "list");
+    const char *slug = json_string_value(json_object_get(list, "slug"));
+    if (slug)
+        snprintf(e->list_slug, sizeof e->list_slug, "%s", slug);
+    if (!e->list_id && json_is_integer(json_object_get(list, "id")))
+        e->list_id = json_integer_value(json_object_get(list, "id"));
+
+    struct compose_env env = {sh->cfg, w->db, sh->tpls};
+    rc = compose_plan_new(&env, e->inputs, &e->plan);
+    if (rc) {
+        e->plan = NULL;
+        e->err = rc;
+        e->temporary = temporary_error(rc);
+        snprintf(e->errmsg, sizeof e->errmsg, "send %lld: %s", send_id, merr_msg());
+        log_warn("delivery: cannot plan %s", e->errmsg);
+    }
+    return e;
+}
+
+/* Drops unused entries beyond PLAN_CACHE_KEEP, oldest first, and unused temporary errors. */
+static void plans_trim(struct shared *sh)
+{
+    for (size_t i = 0; i < sh->nplans;) {
+        struct plan_entry *e = sh->plans[i];
+        if (e->refs == 0 && e->err && e->temporary) {
+            plan_entry_free(e);
+            sh->plans[i] = sh->plans[--sh->nplans];
+            continue;
+        }
+        i++;
+    }
+    while (sh->nplans > PLAN_CACHE_KEEP) {
+        size_t victim = sh->nplans;
+        for (size_t i = 0; i < sh->nplans; i++)
+            if (sh->plans[i]->refs == 0 &&
+                (victim == sh->nplans || sh->plans[i]->last_use < sh->plans[victim]->last_use))
+                victim = i;
+        if (victim == sh->nplans)
+            break;
+        plan_entry_free(sh->plans[victim]);
+        sh->plans[victim] = sh->plans[--sh->nplans];
+    }
+}
+
+/* The plan entry of a send, built on first use; NULL only without memory. */
+static struct plan_entry *plan_get(struct worker *w, long long send_id)
+{
+    struct shared *sh = w->sh;
+    struct plan_entry *e = NULL;
+
+    pthread_mutex_lock(&sh->plans_mu);
+    for (size_t i = 0; i < sh->nplans; i++)
+        if (sh->plans[i]->send_id == send_id)
+            e = sh->plans[i];
+    if (!e) {
+        if (sh->nplans == sh->plans_cap) {
+            size_t ncap = sh->plans_cap ? sh->plans_cap * 2 : 16;
+            struct plan_entry **p = realloc(sh->plans, ncap * sizeof *p);
+            if (!p)
+                goto out;
+            sh->plans = p;
+            sh->plans_cap = ncap;
+        }
+        e = plan_build(w, send_id);
+        if (!e)
+            goto out;
+        sh->plans[sh->nplans++] = e;
+    }
+    e->refs++;
+    e->last_use = ++sh->clock;
+out:
+    pthread_mutex_unlock(&sh->plans_mu);
+    return e;
+}
+
+static void plan_put(struct shared *sh, struct plan_entry *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&sh->plans_mu);
+    e->refs--;
+    plans_trim(sh);
+    pthread_mutex_unlock(&sh->plans_mu);
+}
+
+/* ---- one envelope ---- */
+
+static void lower_copy(char *out, size_t size, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < size; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[i] = '\0';
+}
+
+static void set_text(struct outbox_result *r, const char *text)
+{
+    snprintf(r->text, sizeof r->text, "%s", text ? text : "");
+}
+
+/* A temporary failure of envelope `e`: deferred with backoff, or failed past max_age. */
+static void temp_failure(const struct config *cfg, const struct outbox_envelope *e, time_t now,
+                         struct outbox_result *r)
+{
+    r->state = outbox_backoff(now, e->created_at, e->attempts, cfg->retry_base_seconds,
+                              cfg->retry_max_seconds, cfg->max_age_seconds, &r->next_attempt_at);
+}
+
+/*
+ * Renders envelope `e` into `out`. On failure fills `r` (deferred or
+ * failed) and returns non-zero.
+ */
+static int render_one(struct worker *w, const struct outbox_envelope *e, struct plan_entry *p,
+                      struct buf *out, struct outbox_result *r, time_t now)
+{
+    struct shared *sh = w->sh;
+    const struct config *cfg = sh->cfg;
+    struct buf unsub, confirm;
+    char msgid[128], list_id[300];
+    json_t *vars = NULL;
+    enum merr rc = MERR_OK;
+    int is_list = !strcmp(p->kind, "digest"), is_confirm = !strcmp(p->kind, "confirm");
+    struct compose_recipient rcpt = {0};
+
+    buf_init(&unsub, 4096);
+    buf_init(&confirm, 4096);
+    outbox_message_id(p->salt, e->id, sh->mail_domain, msgid);
+    rcpt.email = e->recipient;
+    rcpt.name = e->name;
+    rcpt.message_id = msgid;
+    vars = json_pack("{s:s}", "name", e->name ? e->name : "");
+    if (!vars) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (is_list) {
+        if (!p->list_slug[0] || !p->list_id || !e->subscriber_id) {
+            rc = merr_set(MERR_INVAL, "list mail without a list slug, list id or subscriber");
+            goto out;
+        }
+        snprintf(list_id, sizeof list_id, "%s.%s", p->list_slug, sh->mail_domain);
+        rcpt.list_id = list_id;
+        rc = subs_unsubscribe_url(cfg, e->subscriber_id, p->list_id, &unsub);
+        if (rc)
+            goto out;
+        rcpt.unsubscribe_url = unsub.data;
+        rcpt.unsubscribe_mailto = sh->mailto;
+        json_object_set_new(vars, "unsubscribe_url", json_string(unsub.data));
+    } else if (is_confirm) {
+        if (!p->list_id || !e->subscriber_id) {
+            rc = merr_set(MERR_INVAL, "confirmation without a list or subscriber");
+            goto out;
+        }
+        rc = subs_confirm_url(cfg, e->subscriber_id, p->list_id, e->created_at, &confirm);
+        if (rc)
+            goto out;
+        json_object_set_new(vars, "confirm_url", json_string(confirm.data));
+    }
+    rcpt.vars = vars;
+    rc = compose_render(p->plan, &rcpt, out);
+out:
+    if (rc) {
+        r->code = 0;
+        if (temporary_error(rc)) {
+            temp_failure(cfg, e, now, r);
+            snprintf(r->text, sizeof r->text, "render: %s", merr_msg());
+        } else {
+            r->state = OUTBOX_FAILED;
+            snprintf(r->text, sizeof r->text, "message refused before sending: %s", merr_msg());
+        }
+        log_warn("delivery: envelope %lld: %s", e->id, r->text);
+    }
+    json_decref(vars);
+    buf_free(&unsub);
+    buf_free(&confirm);
+    return rc != MERR_OK;
+}
+
+/* RFC 3463 §3.2: X.1.X is "addressing status"; 5.1.x says the mailbox is bad for good. */
+static int is_bad_mailbox(int code, const char *text)
+{
+    const char *p = text;
+    if (code < 500 || code > 599)
+        return 0;
+    if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+        isdigit((unsigned char)p[2]) && (p[3] == ' ' || p[3] == '-'))
+        p += 4;
+    while (*p == ' ')
+        p++;
+    return p[0] == '5' && p[1] == '.' && p[2] == '1' && p[3] == '.' && isdigit((unsigned char)p[4]);
+}
+
+/* ---- the worker ---- */
+
+struct batch {
+    struct outbox_envelope *env;
+    size_t n;
+    struct outbox_result *res;
+    struct transport_msg *msgs;
+    size_t *msg_env; /* msgs[k] belongs to env[msg_env[k]] */
+    size_t nmsgs;
+    struct buf *bufs;
+    char (*verp)[128];
+    char (*envid)[64];
+    size_t cap;
+};
+
+static enum merr batch_reserve(struct batch *b, size_t n, size_t max_bytes)
+{
+    if (n <= b->cap)
+        return MERR_OK;
+    struct outbox_result *res = realloc(b->res, n * sizeof *res);
+    if (res)
+        b->res = res;
+    struct transport_msg *msgs = realloc(b->msgs, n * sizeof *msgs);
+    if (msgs)
+        b->msgs = msgs;
+    size_t *me = realloc(b->msg_env, n * sizeof *me);
+    if (me)
+        b->msg_env = me;
+    char(*verp)[128] = realloc(b->verp, n * sizeof *verp);
+    if (verp)
+        b->verp = verp;
+    char(*envid)[64] = realloc(b->envid, n * sizeof *envid);
+    if (envid)
+        b->envid = envid;
+    struct buf *bufs = realloc(b->bufs, n * sizeof *bufs);
+    if (bufs) {
+        for (size_t i = b->cap; i < n; i++)
+            buf_init(&bufs[i], max_bytes);
+        b->bufs = bufs;
+    }
+    if (!res || !msgs || !me || !verp || !envid || !bufs)
+        return merr_set(MERR_NOMEM, "out of memory");
+    b->cap = n;
+    return MERR_OK;
+}
+
+static void batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->cap; i++)
+        buf_free(&b->bufs[i]);
+    free(b->res);
+    free(b->msgs);
+    free(b->msg_env);
+    free(b->verp);
+    free(b->envid);
+    free(b->bufs);
+}
+
+static void count(struct shared *sh, const struct outbox_result *r, size_t n, long long cancelled)
+{
+    pthread_mutex_lock(&sh->st_mu);
+    sh->stats.cancelled += cancelled;
+    for (size_t i = 0; i < n; i++) {
+        switch (r[i].state) {
+        case OUTBOX_SENT:
+            sh->stats.sent++;
+            break;
+        case OUTBOX_DEFERRED:
+            sh->stats.deferred++;
+            break;
+        case OUTBOX_FAILED:
+            sh->stats.failed++;
+            break;
+        case OUTBOX_CANCELLED:
+            sh->stats.cancelled++;
+            break;
+        default:
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sh->st_mu);
+}
+
+/* Renders the claimed envelopes; those that cannot go get their result now. */
+static void prepare(struct worker *w, struct batch *b, time_t now)
+{
+    struct shared *sh = w->sh;
+    const struct config *cfg = sh->cfg;
+
+    b->nmsgs = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct outbox_envelope *e = &b->env[i];
+        struct outbox_result *r = &b->res[i];
+        char key[256];
+        struct plan_entry *p;
+
+        memset(r, 0, sizeof *r);
+        r->envelope_id = e->id;
+        r->state = OUTBOX_SENDING; /* not decided yet */
+        lower_copy(key, sizeof key, e->recipient);
+        if (subs_is_suppressed(w->db, key)) {
+            r->state = OUTBOX_CANCELLED;
+            set_text(r, "address is on the suppression list");
+            continue;
+        }
+        p = plan_get(w, e->send_id);
+        if (!p) {
+            temp_failure(cfg, e, now, r);
+            set_text(r, "out of memory planning the send");
+            continue;
+        }
+        if (p->err) {
+            if (p->temporary)
+                temp_failure(cfg, e, now, r);
+            else
+                r->state = OUTBOX_FAILED;
+            set_text(r, p->errmsg);
+            plan_put(sh, p);
+            continue;
+        }
+        struct buf *out = &b->bufs[b->nmsgs];
+        buf_reset(out);
+        if (render_one(w, e, p, out, r, now)) {
+            plan_put(sh, p);
+            continue;
+        }
+        plan_put(sh, p);
+        size_t k = b->nmsgs++;
+        struct transport_msg *m = &b->msgs[k];
+        memset(m, 0, sizeof *m);
+        outbox_verp(cfg->secret, e->id, sh->bounce_domain, b->verp[k]);
+        outbox_verp_token(cfg->secret, e->id, b->envid[k]);
+        m->envelope_id = e->id;
+        m->mail_from = b->verp[k];
+        m->rcpt = e->recipient;
+        m->envid = b->envid[k];
+        m->data = out->data;
+        m->len = out->len;
+        b->msg_env[k] = i;
+    }
+}
+
+/* Maps the transport's outcomes to results; suppresses bad mailboxes. */
+static void outcomes(struct worker *w, struct batch *b, time_t now)
+{
+    const struct config *cfg = w->sh->cfg;
+    for (size_t k = 0; k < b->nmsgs; k++) {
+        const struct transport_msg *m = &b->msgs[k];
+        const struct outbox_envelope *e = &b->env[b->msg_env[k]];
+        struct outbox_result *r = &b->res[b->msg_env[k]];
+
+        r->code = m->code;
+        set_text(r, m->text);
+        switch (m->rc) {
+        case MERR_OK:
+            r->state = OUTBOX_SENT;
+            break;
+        case MERR_PERMFAIL:
+        case MERR_INVAL:
+            r->state = OUTBOX_FAILED;
+            if (e->subscriber_id && is_bad_mailbox(m->code, m->text)) {
+                char key[256];
+                lower_copy(key, sizeof key, e->recipient);
+                if (subs_suppress(w->db, key, "hard_bounce", m->text))
+                    log_warn("delivery: could not suppress envelope %lld's address: %s", e->id,
+                             merr_msg());
+            }
+            break;
+        default: /* TEMPFAIL, and anything the transport could not finish */
+            temp_failure(cfg, e, now, r);
+            break;
+        }
+    }
+}
+
+/* Releases envelopes left unsent because we are stopping: back to queued. */
+static void release_unsent(struct batch *b, size_t from)
+{
+    for (size_t k = from; k < b->nmsgs; k++) {
+        struct outbox_result *r = &b->res[b->msg_env[k]];
+        r->state = OUTBOX_QUEUED;
+        r->code = 0;
+        set_text(r, "delivery stopped before sending");
+    }
+    b->nmsgs = from;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct shared *sh = w->sh;
+    const struct config *cfg = sh->cfg;
+    struct batch b;
+
+    double reclaim_every = cfg->lease_seconds / 2.0, last_reclaim = mono_now();
+
+    memset(&b, 0, sizeof b);
+    if (reclaim_every < 5)
+        reclaim_every = 5;
+    while (!*sh->stop && !sh->fatal) {
+        long long cancelled = 0;
+        time_t now = date_now();
+        enum merr rc;
+
+        /* a long-running service also picks up other processes' expired leases */
+        if (!sh->once && w->index == 0 && mono_now() - last_reclaim >= reclaim_every) {
+            long long back = 0;
+            last_reclaim = mono_now();
+            if (!outbox_reclaim_expired(w->db, now, &back) && back)
+                log_info("delivery: %lld expired leases returned to the queue", back);
+        }
+
+        rc = outbox_claim_checked(w->db, now, cfg->lease_seconds, sh->batch_max, &b.env, &b.n,
+                                  &cancelled);
+        if (rc == MERR_TEMPFAIL) {
+            sleep_ms(20);
+            continue;
+        }
+        if (rc) {
+            w->rc = rc;
+            snprintf(w->errmsg, sizeof w->errmsg, "claim: %s", merr_msg());
+            break;
+        }
+        if (cancelled)
+            count(sh, NULL, 0, cancelled);
+        if (b.n == 0) {
+            if (sh->once)
+                break;
+            sleep_unless_stopped(sh, IDLE_SLEEP_MS / 1000.0);
+            continue;
+        }
+        rc = batch_reserve(&b, b.n, cfg->message_max_bytes);
+        if (rc) {
+            w->rc = rc;
+            snprintf(w->errmsg, sizeof w->errmsg, "%s", merr_msg());
+            outbox_envelopes_free(b.env, b.n);
+            break;
+        }
+        prepare(w, &b, now);
+
+        /* rate limits: reserve and wait; if told to stop, give the rest back */
+        for (size_t k = 0; k < b.nmsgs; k++) {
+            double wait = rate_reserve(sh, b.msgs[k].rcpt);
+            if (wait > 0 && sleep_unless_stopped(sh, wait)) {
+                release_unsent(&b, k);
+                break;
+            }
+        }
+        /* at most one unrecorded batch per connection (see the top) */
+        writer_wait(sh, w->ticket);
+        if (b.nmsgs) {
+            transport_send(w->tp, b.msgs, b.nmsgs);
+            outcomes(w, &b, date_now());
+        }
+        count(sh, b.res, b.n, 0);
+        w->ticket = writer_submit(sh, b.res, b.n);
+        outbox_envelopes_free(b.env, b.n);
+        b.env = NULL;
+        b.n = 0;
+    }
+    writer_wait(sh, w->ticket);
+    batch_free(&b);
+    return NULL;
+}
+
+/* ---- setup ---- */
+
+static enum merr shared_init(struct shared *sh, const struct config *cfg, int once,
+                             volatile sig_atomic_t *stop)
+{
+    enum merr rc;
+    const char *unsub;
+
+    memset(sh, 0, sizeof *sh);
+    sh->cfg = cfg;
+    sh->once = once;
+    sh->stop = stop;
+    sh->mail_domain = cfg_mail_domain(cfg);
+    sh->bounce_domain =
+        cfg->bounce_domain && cfg->bounce_domain[0] ? cfg->bounce_domain : sh->mail_domain;
+    unsub = cfg->unsubscribe_mailto;
+    if (unsub && unsub[0])
+        snprintf(sh->mailto, sizeof sh->mailto, "mailto:%s?subject=unsubscribe", unsub);
+    else
+        snprintf(sh->mailto, sizeof sh->mailto, "mailto:unsubscribe@%s?subject=unsubscribe",
+                 sh->mail_domain);
+    sh->batch_max = (size_t)(cfg->batch_size > 0 ? cfg->batch_size : 1);
+    if (cfg->smtp_messages_per_connection > 0 &&
+        (size_t)cfg->smtp_messages_per_connection < sh->batch_max)
+        sh->batch_max = (size_t)cfg->smtp_messages_per_connection;
+    if (cfg->rate > 0 && (double)sh->batch_max > ceil(cfg->rate))
+        sh->batch_max = (size_t)ceil(cfg->rate);
+    pthread_mutex_init(&sh->plans_mu, NULL);
+    pthread_mutex_init(&sh->rate_mu, NULL);
+    pthread_mutex_init(&sh->w_mu, NULL);
+    pthread_mutex_init(&sh->st_mu, NULL);
+    pthread_cond_init(&sh->w_work, NULL);
+    pthread_cond_init(&sh->w_done, NULL);
+    bucket_init(&sh->global, cfg->rate, mono_now());
+    if (!cfg->secret || !cfg->secret[0])
+        return merr_set(MERR_CONFIG, "[mail] secret: needed for VERP addresses");
+    rc = tpl_set_open(cfg->templates_dir, cfg->templates_override, &sh->tpls);
+    if (rc)
+        return merr_wrap(rc, "templates");
+    return MERR_OK;
+}
+
+static void shared_free(struct shared *sh)
+{
+    for (size_t i = 0; i < sh->nplans; i++)
+        plan_entry_free(sh->plans[i]);
+    free(sh->plans);
+    free(sh->q);
+    tpl_set_free(sh->tpls);
+    db_close(sh->wdb);
+    pthread_mutex_destroy(&sh->plans_mu);
+    pthread_mutex_destroy(&sh->rate_mu);
+    pthread_mutex_destroy(&sh->w_mu);
+    pthread_mutex_destroy(&sh->st_mu);
+    pthread_cond_destroy(&sh->w_work);
+    pthread_cond_destroy(&sh->w_done);
+}
+
+enum merr delivery_run(const struct config *cfg, int once, volatile sig_atomic_t *stop,
+                       struct delivery_stats *stats)
+{
+    static volatile sig_atomic_t never;
+    struct shared sh;
+    struct worker *w = NULL;
+    pthread_t writer;
+    int nw = cfg->connections > 0 ? cfg->connections : 1, writer_started = 0;
+    long long reclaimed = 0;
+    enum merr rc;
+
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    rc = shared_init(&sh, cfg, once, stop ? stop : &never);
+    if (rc)
+        goto out;
+    rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &sh.wdb);
+    if (rc)
+        goto out;
+    /* a crashed run's envelopes: back to queued before anything is claimed */
+    rc = outbox_reclaim_expired(sh.wdb, date_now(), &reclaimed);
+    if (rc)
+        goto out;
+    if (reclaimed)
+        log_info("delivery: %lld envelopes with expired leases returned to the queue", reclaimed);
+    w = calloc((size_t)nw, sizeof *w);
+    if (!w) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nw; i++) {
+        w[i].sh = &sh;
+        w[i].index = i;
+        rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &w[i].db);
+        if (!rc)
+            rc = transport_open(cfg, &w[i].tp);
+        if (rc)
+            goto out;
+    }
+    if (pthread_create(&writer, NULL, writer_main, &sh) != 0) {
+        rc = merr_set(MERR_INTERNAL, "cannot start the writer thread");
+        goto out;
+    }
+    writer_started = 1;
+    for (int i = 0; i < nw; i++) {
+        if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0) {
+            rc = merr_set(MERR_INTERNAL, "cannot start worker thread %d", i);
+            sh.fatal = 1;
+            break;
+        }
+        w[i].started = 1;
+    }
+    for (int i = 0; i < nw; i++)
+        if (w[i].started)
+            pthread_join(w[i].th, NULL);
+    for (int i = 0; !rc && i < nw; i++)
+        if (w[i].rc) {
+            rc = merr_set(w[i].rc, "delivery worker %d: %s", i, w[i].errmsg);
+            break;
+        }
+    if (!rc && sh.fatal)
+        rc = merr_set(MERR_DB, "delivery stopped: results could not be recorded");
+out:
+    if (writer_started) {
+        pthread_mutex_lock(&sh.w_mu);
+        sh.w_stop = 1;
+        pthread_cond_signal(&sh.w_work);
+        pthread_mutex_unlock(&sh.w_mu);
+        pthread_join(writer, NULL);
+    }
+    if (w) {
+        for (int i = 0; i < nw; i++) {
+            transport_close(w[i].tp);
+            db_close(w[i].db);
+        }
+        free(w);
+    }
+    if (stats)
+        *stats = sh.stats;
+    log_info("delivery: sent %lld, deferred %lld, failed %lld, cancelled %lld", sh.stats.sent,
+             sh.stats.deferred, sh.stats.failed, sh.stats.cancelled);
+    shared_free(&sh);
+    return rc;
+}
