@@ -367,8 +367,8 @@ enum merr article_upsert(struct db *db, const struct config *cfg, const char *js
     if (rc)
         goto out;
     in_tx = 0;
-    log_info("article %s %s (%zu images) from %s", a->id, exists ? "updated" : "added", a->nimages,
-             origin);
+    log_debug("article %s %s (%zu images) from %s", a->id, exists ? "updated" : "added", a->nimages,
+              origin);
     if (created)
         *created = !exists;
     if (id_out) {

@@ -318,6 +318,8 @@ enum merr media_read_file(const char *root, const char *src, size_t max, struct 
     if (!realpath(joined, real)) {
         if (errno == ENOENT || errno == ENOTDIR) /* bad data, not a missing article */
             return merr_set(MERR_INVAL, "%.200s: no such file", src);
+        if (errno == ELOOP || errno == ENAMETOOLONG)
+            return merr_set(MERR_INVAL, "%.200s: %s", src, strerror(errno));
         return merr_set(MERR_IO, "%.200s: %s", src, strerror(errno));
     }
     rlen = strlen(rootreal);

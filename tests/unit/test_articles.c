@@ -417,7 +417,7 @@ static void refusals_name_field_and_change_nothing(void **state)
         {"not ISO 8601",
          "{\"id\": \"probe\", \"url\": \"https://a.vn/\", \"title\": \"T\", \"body_html\": "
          "\"x\", \"published_at\": \"05/10/2021 19:18\"}",
-         MERR_INVAL, "published_at: ", 0, 0},
+         MERR_INVAL, "published_at: \"05/10/2021 19:18\" is not an ISO 8601 date-time", 0, 0},
         {"date without offset",
          "{\"id\": \"probe\", \"url\": \"https://a.vn/\", \"title\": \"T\", \"body_html\": "
          "\"x\", \"published_at\": \"2021-10-05T19:18:00\"}",
