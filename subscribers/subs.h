@@ -5,13 +5,32 @@
  * kind | subscriber id | list id | expiry, followed by a truncated
  * HMAC-SHA256 under [mail] secret; they need no table and cannot be forged
  * or altered (one changed character is refused).
+ *
+ * Flows (each writes in one transaction of its own):
+ *   subs_subscribe     the public form and `sub add`: single opt-in lists
+ *                      confirm at once, double opt-in ones get an
+ *                      unconfirmed subscription and a confirm mail in the
+ *                      outbox.
+ *   subs_token_inspect what a GET on /confirm/T or /unsubscribe/T may do:
+ *                      read only, never changes anything.
+ *   subs_confirm       POST /confirm/T.
+ *   subs_unsubscribe   POST /unsubscribe/T (page or RFC 8058 one-click).
+ *   subs_erase         `sub erase`: the person goes, a hashed suppression
+ *                      stays if they had asked not to be mailed.
+ *
+ * Suppression (table `suppressions`): addresses never to mail, keyed by the
+ * hex SHA-256 of the email key (the lower-cased ASCII address), with the key
+ * itself kept until the person is erased. Every send consults it.
  */
 #ifndef MAILER_SUBSCRIBERS_SUBS_H
 #define MAILER_SUBSCRIBERS_SUBS_H
 
+#include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "config.h"
 #include "db.h"
@@ -20,6 +39,9 @@
 enum subs_token_kind { SUBS_TOKEN_CONFIRM = 1, SUBS_TOKEN_UNSUBSCRIBE = 2 };
 
 #define SUBS_CONFIRM_TTL (7 * 86400)
+
+/* A new confirm mail for the same pending subscription is not sent sooner. */
+#define SUBS_CONFIRM_RESEND_S 600
 
 /*
  * Makes a token for (kind, subscriber, list) valid until `expires` (0 =
@@ -36,8 +58,8 @@ enum merr subs_token_check(const char *secret, const char *token, enum subs_toke
                            time_t now, long long *subscriber_id, long long *list_id);
 
 /* "BASE/unsubscribe/TOKEN" for list mail, appended to out. */
-enum merr subs_unsubscribe_url(const struct config *cfg, long long subscriber_id,
-                               long long list_id, struct buf *out);
+enum merr subs_unsubscribe_url(const struct config *cfg, long long subscriber_id, long long list_id,
+                               struct buf *out);
 
 /* "BASE/confirm/TOKEN", valid SUBS_CONFIRM_TTL from `now`, appended to out. */
 enum merr subs_confirm_url(const struct config *cfg, long long subscriber_id, long long list_id,
@@ -46,8 +68,281 @@ enum merr subs_confirm_url(const struct config *cfg, long long subscriber_id, lo
 /* 1 if the address (its lower-cased ASCII key) is suppressed, else 0. */
 int subs_is_suppressed(struct db *db, const char *email_key);
 
-/* Adds a suppression (reason: hard_bounce, complaint, manual, unsubscribed_all). */
+/*
+ * Adds a suppression (reason: hard_bounce, complaint, manual,
+ * unsubscribed_all). An existing entry is kept as it was (the first reason
+ * wins). MERR_INVAL for an unknown reason.
+ */
 enum merr subs_suppress(struct db *db, const char *email_key, const char *reason,
                         const char *detail);
+
+/* ---- lists ---------------------------------------------------------- */
+
+#define SUBS_SLUG_MAX 64
+
+struct subs_list {
+    long long id;
+    char slug[SUBS_SLUG_MAX + 1];
+    char *name;        /* owned */
+    char *description; /* owned */
+    int double_optin;  /* 1: double, 0: single */
+    /* digest settings (mailer/digest) */
+    int digest_weekday; /* 0 = Sunday */
+    char digest_time[8];
+    char *digest_category; /* owned, NULL: all categories */
+    int digest_max_articles;
+    char *digest_subject;  /* owned */
+    char *digest_template; /* owned */
+    int digest_enabled;
+    time_t created_at;
+    time_t updated_at;
+    /* counts, filled by subs_list_get / subs_list_all */
+    long long n_confirmed, n_unconfirmed, n_unsubscribed;
+};
+
+/* Frees what a subs_list owns (not the struct). NULL is ok. */
+void subs_list_clear(struct subs_list *l);
+
+/* Frees an array from subs_list_all. */
+void subs_lists_free(struct subs_list *v, size_t n);
+
+/*
+ * Creates a list. `slug` is [a-z0-9-], 1..64, not starting or ending with
+ * a hyphen; `name` 1..200 characters of UTF-8 without control characters;
+ * `optin` "single" or "double" (NULL: double). MERR_INVAL naming the field,
+ * MERR_EXISTS if the slug is taken.
+ */
+enum merr subs_list_create(struct db *db, const char *slug, const char *name,
+                           const char *description, const char *optin, time_t now,
+                           long long *list_id);
+
+/* Loads a list by slug / id into `out` (clear with subs_list_clear). MERR_NOTFOUND. */
+enum merr subs_list_get(struct db *db, const char *slug, struct subs_list *out);
+enum merr subs_list_get_id(struct db *db, long long id, struct subs_list *out);
+
+/* Every list ordered by slug; `*out` freed with subs_lists_free. */
+enum merr subs_list_all(struct db *db, struct subs_list **out, size_t *n);
+
+/*
+ * Deletes a list and its subscriptions (its sends keep list_id NULL).
+ * Queued envelopes of its sends are not touched here. MERR_NOTFOUND.
+ */
+enum merr subs_list_remove(struct db *db, const char *slug);
+
+/* ---- subscribing ----------------------------------------------------- */
+
+enum subs_status { SUBS_NONE = 0, SUBS_UNCONFIRMED, SUBS_CONFIRMED, SUBS_UNSUBSCRIBED };
+
+const char *subs_status_name(enum subs_status s); /* "unconfirmed", ..., "none" */
+int subs_status_parse(const char *s);             /* -1 if unknown */
+
+enum subs_outcome {
+    SUBS_OUT_CONFIRMED,       /* subscribed and confirmed now (single opt-in or admin) */
+    SUBS_OUT_PENDING,         /* unconfirmed; a confirm mail was enqueued */
+    SUBS_OUT_RESENT_TOO_SOON, /* still unconfirmed, last confirm mail < SUBS_CONFIRM_RESEND_S ago */
+    SUBS_OUT_ALREADY,         /* was confirmed already: nothing changed */
+    SUBS_OUT_SUPPRESSED,      /* address is suppressed: nothing written, nothing sent */
+};
+
+struct subs_result {
+    enum subs_outcome outcome;
+    long long subscriber_id; /* 0 if SUPPRESSED */
+    long long list_id;
+    long long send_id; /* the confirm send, 0 if none */
+};
+
+/* Flags for subs_subscribe. */
+#define SUBS_ADD_CONFIRMED 1 /* admin: confirmed now, whatever the list's opt-in */
+
+/*
+ * Subscribes `email` (as typed; addr_parse) with `name` (may be NULL; at
+ * most 200 characters, no control characters) to the list `list_slug`.
+ * `ip` is recorded as the opt-in IP (may be NULL: "cli").
+ *
+ * - single opt-in list: confirmed at once; double: unconfirmed and one
+ *   confirm send with one envelope enqueued (outbox) in the same
+ *   transaction. Someone who had unsubscribed from this list, or who left
+ *   all lists, must confirm by mail again even on a single opt-in list, so a
+ *   third party cannot put them back silently. Confirming removes an
+ *   `unsubscribed_all` suppression.
+ * - a suppressed address (hard bounce, complaint, manual block) is not
+ *   written nor mailed: outcome SUBS_OUT_SUPPRESSED with MERR_OK. The
+ *   public page must answer it exactly like SUBS_OUT_PENDING so the form
+ *   does not reveal who is blocked; the CLI reports it.
+ * - already confirmed: SUBS_OUT_ALREADY (the page should answer as for
+ *   PENDING too: the form must not tell who is subscribed).
+ * With SUBS_ADD_CONFIRMED (admin) the subscription is confirmed at once,
+ *   except for a suppressed address.
+ * MERR_INVAL (address or name refused, reason in merr_msg()),
+ * MERR_NOTFOUND (no such list), MERR_DB / MERR_TEMPFAIL.
+ */
+enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *list_slug,
+                         const char *email, const char *name, const char *ip, time_t now, int flags,
+                         struct subs_result *res);
+
+/* What a confirm or unsubscribe link points at, for its page. */
+struct subs_token_info {
+    long long subscriber_id;
+    long long list_id;
+    char list_slug[SUBS_SLUG_MAX + 1];
+    char list_name[256];      /* "" if the list is gone */
+    char email[ADDR_MAX * 4]; /* Unicode form, for display; "" if erased */
+    enum subs_status status;  /* of this subscription now */
+    int expired;              /* confirm token past its expiry */
+};
+
+/*
+ * GET on a link: checks the token and fills `info`; changes nothing.
+ * MERR_INVAL: malformed or forged (show "link not valid");
+ * MERR_LIMIT: expired confirm link, `info` filled (offer to subscribe again
+ *   to info->list_slug);
+ * MERR_NOTFOUND: the subscriber or list no longer exists (for unsubscribe,
+ *   the page can say "you are not subscribed").
+ */
+enum merr subs_token_inspect(struct db *db, const struct config *cfg, const char *token,
+                             enum subs_token_kind kind, time_t now, struct subs_token_info *info);
+
+/*
+ * POST on /confirm/TOKEN: confirms the subscription (records time and IP).
+ * Idempotent: confirming a confirmed subscription is MERR_OK. Errors as
+ * subs_token_inspect; also MERR_NOTFOUND when the subscription was left
+ * (unsubscribed) after the mail was sent: an old confirm link does not undo
+ * an unsubscribe. `info` (may be NULL) is filled as by subs_token_inspect,
+ * with the new status.
+ */
+enum merr subs_confirm(struct db *db, const struct config *cfg, const char *token, const char *ip,
+                       time_t now, struct subs_token_info *info);
+
+/*
+ * POST on /unsubscribe/TOKEN (the page's button or the RFC 8058 one-click
+ * POST): marks the subscription unsubscribed and cancels that subscriber's
+ * envelopes of this list still queued (outbox_cancel_subscriber); with
+ * `all_lists` every subscription of the person, all their queued list
+ * envelopes, and an `unsubscribed_all` suppression. Idempotent: a second
+ * call is MERR_OK. MERR_INVAL for a bad token; MERR_NOTFOUND if the person
+ * was erased (nothing left to do: a one-click handler may answer 200).
+ * `info` (may be NULL) is filled as by subs_token_inspect.
+ */
+enum merr subs_unsubscribe(struct db *db, const struct config *cfg, const char *token,
+                           int all_lists, time_t now, struct subs_token_info *info);
+
+/*
+ * Removes `email` from the list `list_slug` (deletes the subscription), or
+ * when `list_slug` is NULL deletes the subscriber with all subscriptions.
+ * Queued envelopes are cancelled first. MERR_NOTFOUND if not there.
+ */
+enum merr subs_remove(struct db *db, const char *email, const char *list_slug);
+
+/* ---- listing, export, privacy ---------------------------------------- */
+
+struct subs_row {
+    long long subscriber_id;
+    const char *email; /* Unicode form */
+    const char *email_ascii;
+    const char *name;
+    const char *attributes; /* JSON object text */
+    const char *list_slug;  /* NULL: no subscription (export without --list) */
+    enum subs_status status;
+    time_t created_at; /* the subscriber's */
+    time_t optin_at;   /* 0 if none */
+    time_t confirmed_at;
+};
+
+struct subs_filter {
+    const char *list_slug; /* NULL: all lists (one row per subscription; subscribers
+                              without any subscription get one row with list NULL) */
+    int status;            /* enum subs_status, 0: any */
+    const char *search;    /* substring of the email or the name, case-insensitive
+                              for ASCII; NULL: all */
+};
+
+/*
+ * Calls `fn` for each matching row in (email, list) order, streaming: the
+ * row's strings are valid during the call only. A non-zero return from
+ * `fn` stops with that code. MERR_NOTFOUND for an unknown list.
+ */
+enum merr subs_each(struct db *db, const struct subs_filter *f,
+                    enum merr (*fn)(void *arg, const struct subs_row *row), void *arg);
+
+/*
+ * Writes CSV (RFC 4180, CRLF) to `out`: a header
+ * `email,name,status,list,created_at,attributes` and one row per
+ * subscription (created_at ISO 8601 UTC; attributes the JSON object as
+ * text), streaming in constant memory. `*rows` (may be NULL) = rows written.
+ */
+enum merr subs_export_csv(struct db *db, const struct subs_filter *f, FILE *out, long long *rows);
+
+/*
+ * Everything stored about `email` as a new JSON object (caller json_decref):
+ * {"subscriber":{...,"attributes":{...}} or null, "subscriptions":[...],
+ *  "suppression":{...} or null}. MERR_NOTFOUND if nothing is stored at all.
+ */
+enum merr subs_show(struct db *db, const char *email, json_t **out);
+
+struct subs_erase_result {
+    int subscriber_deleted; /* a subscriber row was deleted */
+    int subscriptions;      /* number deleted with it */
+    int suppression_kept;   /* a hashed suppression remains (email_key NULL) */
+    long long envelopes_cancelled;
+};
+
+/*
+ * Deletes the person and their subscriptions; their queued envelopes are
+ * cancelled. If they had asked not to be mailed (an unsubscribed
+ * subscription, or a suppression), only the hash of the address stays in
+ * suppressions (email_key and detail cleared) so they are never mailed
+ * again. MERR_NOTFOUND if nothing was stored. Note: sent envelopes keep
+ * their recipient address (owned by the outbox; subscriber_id becomes NULL).
+ */
+enum merr subs_erase(struct db *db, const char *email, time_t now, struct subs_erase_result *res);
+
+/* ---- import ------------------------------------------------------------ */
+
+enum subs_import_mode {
+    SUBS_IMPORT_CONFIRMED,   /* subscribed and confirmed */
+    SUBS_IMPORT_UNCONFIRMED, /* unconfirmed; one confirm send, one envelope each */
+    SUBS_IMPORT_BLOCKLIST,   /* suppressions (reason manual), no subscribers */
+};
+
+struct subs_import_opts {
+    const char *list_slug; /* required except for BLOCKLIST */
+    enum subs_import_mode mode;
+    int dry_run; /* everything is done in the transaction, then rolled back */
+    /* a bad row: physical line where its record starts, and why */
+    void (*on_bad)(void *arg, long long line, const char *reason);
+    /* progress: bytes of the file read, rows done; called every 4096 rows */
+    void (*on_progress)(void *arg, long long bytes, long long rows);
+    void *arg;
+};
+
+struct subs_import_report {
+    long long rows;          /* data records read (not the header) */
+    long long bad;           /* refused rows, each reported to on_bad */
+    long long created;       /* new subscribers */
+    long long subscribed;    /* new subscriptions to the list */
+    long long upgraded;      /* unconfirmed -> confirmed (mode confirmed) */
+    long long existing;      /* already subscribed as asked: nothing changed */
+    long long left;          /* had unsubscribed from the list: left alone */
+    long long suppressed;    /* suppressed addresses: not subscribed */
+    long long blocked;       /* blocklist mode: new suppressions */
+    long long confirm_mails; /* envelopes enqueued (mode unconfirmed) */
+};
+
+/*
+ * Imports CSV from `in` (RFC 4180; UTF-8 with or without BOM; header row
+ * with an `email` column, optional `name`, optional `attributes` holding a
+ * JSON object; the export-only columns status, list, created_at are
+ * ignored; every other column becomes a string attribute). All rows go in
+ * ONE transaction: a crash or kill leaves the database as before. Good
+ * rows go in while bad rows are reported (line and reason) and counted.
+ * Importing the same file again adds nobody twice. Existing subscribers
+ * keep their data; a non-empty name fills an empty one and new attributes
+ * are merged in. Memory does not grow with the file.
+ * MERR_INVAL for a file that cannot be imported at all (no header, no
+ * email column), MERR_NOTFOUND for an unknown list, MERR_IO.
+ */
+enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
+                          const struct subs_import_opts *o, time_t now,
+                          struct subs_import_report *rep);
 
 #endif

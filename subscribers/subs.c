@@ -1,0 +1,518 @@
+/*
+ * subs.c: the subscriber flows: subscribe, inspect a link, confirm,
+ * unsubscribe, remove, show and erase, and the suppression list.
+ *
+ * Each flow is one transaction (BEGIN IMMEDIATE ... COMMIT) so that what
+ * it writes to subscribers and to the outbox lands together or not at all.
+ * Reading a link (subs_token_inspect) is split from applying it
+ * (subs_confirm, subs_unsubscribe): the HTTP layer answers GET with the
+ * first only, so a mail scanner that follows links changes nothing.
+ *
+ * Suppression decisions (documented in subs.h): hard bounces, complaints
+ * and manual blocks are never re-subscribed; the public form is told the
+ * same as for a pending subscription so it reveals nothing. Someone who
+ * left all lists may come back, but only by confirming from their mailbox.
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "date.h"
+#include "log.h"
+#include "outbox.h"
+#include "subs.h"
+#include "subs_store.h"
+#include "utf8.h"
+
+enum merr subs_check_name(const char *s, size_t n)
+{
+    if (!utf8_valid(s, n, NULL))
+        return merr_set(MERR_INVAL, "name is not valid UTF-8");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\r' || c == '\n')
+            return merr_set(MERR_INVAL, "name contains a line break");
+        if (c == '\0')
+            return merr_set(MERR_INVAL, "name contains a NUL byte");
+        if (c < 0x20 || c == 0x7f)
+            return merr_set(MERR_INVAL, "name contains a control character");
+    }
+    if (utf8_count(s, n) > 200)
+        return merr_set(MERR_INVAL, "name is longer than 200 characters");
+    return MERR_OK;
+}
+
+enum merr subs_confirm_send(struct db *db, const struct subs_list *l, long long *send_id)
+{
+    json_t *plan =
+        json_pack("{s:s, s:{s:I, s:s, s:s}, s:s}", "kind", "confirm", "list", "id",
+                  (json_int_t)l->id, "slug", l->slug, "name", l->name, "template", "confirm");
+    char *text = plan ? json_dumps(plan, JSON_COMPACT) : NULL;
+    enum merr rc;
+    json_decref(plan);
+    if (!text)
+        return merr_set(MERR_NOMEM, "out of memory");
+    rc = outbox_send_create(db, "confirm", l->id, text, send_id);
+    free(text);
+    return rc;
+}
+
+static void lower_key(const char *in, char out[ADDR_MAX])
+{
+    size_t i = 0;
+    for (; in[i] && i < ADDR_MAX - 1; i++)
+        out[i] = (char)tolower((unsigned char)in[i]);
+    out[i] = '\0';
+}
+
+int subs_is_suppressed(struct db *db, const char *email_key)
+{
+    char key[ADDR_MAX], hash[65];
+    enum merr rc;
+    if (!email_key)
+        return 0;
+    lower_key(email_key, key);
+    subs_store_key_hash(key, hash);
+    rc = subs_store_supp_get(db, hash, NULL);
+    if (rc == MERR_OK)
+        return 1;
+    if (rc == MERR_NOTFOUND)
+        return 0;
+    /* fail closed: better not to mail than to mail someone who asked not */
+    log_warn("subs: suppression lookup failed (%s): treating as suppressed", merr_msg());
+    return 1;
+}
+
+static int reason_known(const char *r)
+{
+    return r && (!strcmp(r, "hard_bounce") || !strcmp(r, "complaint") || !strcmp(r, "manual") ||
+                 !strcmp(r, "unsubscribed_all"));
+}
+
+enum merr subs_suppress(struct db *db, const char *email_key, const char *reason,
+                        const char *detail)
+{
+    char key[ADDR_MAX], hash[65];
+    if (!email_key || !email_key[0])
+        return merr_set(MERR_INVAL, "suppression: no address");
+    if (!reason_known(reason))
+        return merr_set(MERR_INVAL,
+                        "suppression reason \"%s\" is not one of hard_bounce, "
+                        "complaint, manual, unsubscribed_all",
+                        reason ? reason : "");
+    if (utf8_has_crlf_nul(email_key, strlen(email_key)))
+        return merr_set(MERR_INVAL, "suppression: address contains CR, LF or NUL");
+    lower_key(email_key, key);
+    subs_store_key_hash(key, hash);
+    return subs_store_supp_insert(db, hash, key, reason, detail, date_now(), NULL);
+}
+
+static enum merr parse_email(const char *email, struct addr *a)
+{
+    enum merr rc = addr_parse(email, a);
+    if (rc)
+        return merr_wrap(rc, "address \"%.300s\"", email ? email : "");
+    return MERR_OK;
+}
+
+enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *list_slug,
+                         const char *email, const char *name, const char *ip, time_t now, int flags,
+                         struct subs_result *res)
+{
+    struct addr a;
+    struct subs_list l;
+    struct subs_store_subscription sn;
+    char hash[65], reason[32];
+    int begun = 0, must_confirm = 0;
+    enum merr rc;
+
+    (void)cfg;
+    memset(res, 0, sizeof *res);
+    memset(&l, 0, sizeof l);
+    rc = parse_email(email, &a);
+    if (rc)
+        return rc;
+    if (!name)
+        name = "";
+    rc = subs_check_name(name, strlen(name));
+    if (rc)
+        return rc;
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    begun = 1;
+    rc = subs_list_get(db, list_slug, &l);
+    if (rc)
+        goto out;
+    res->list_id = l.id;
+    subs_store_key_hash(a.key, hash);
+    rc = subs_store_supp_get(db, hash, reason);
+    if (rc == MERR_OK) {
+        if (strcmp(reason, "unsubscribed_all") != 0 || (flags & SUBS_ADD_CONFIRMED)) {
+            res->outcome = SUBS_OUT_SUPPRESSED;
+            goto out; /* nothing written: rolled back below */
+        }
+        must_confirm = 1;
+    } else if (rc != MERR_NOTFOUND) {
+        goto out;
+    }
+    rc = subs_store_sub_find(db, a.key, &res->subscriber_id);
+    if (rc == MERR_NOTFOUND)
+        rc = subs_store_sub_insert(db, &a, name, NULL, now, &res->subscriber_id);
+    else if (rc == MERR_OK)
+        rc = subs_store_sub_merge(db, res->subscriber_id, name, NULL, now);
+    if (rc)
+        goto out;
+    rc = subs_store_subn_get(db, l.id, res->subscriber_id, &sn);
+    if (rc)
+        goto out;
+    if (sn.status == SUBS_CONFIRMED) {
+        res->outcome = SUBS_OUT_ALREADY;
+    } else if ((flags & SUBS_ADD_CONFIRMED) ||
+               (!l.double_optin && !must_confirm && sn.status != SUBS_UNSUBSCRIBED)) {
+        rc = subs_store_subn_put(db, l.id, res->subscriber_id, SUBS_CONFIRMED, ip, now);
+        res->outcome = SUBS_OUT_CONFIRMED;
+    } else if (sn.status == SUBS_UNCONFIRMED && sn.optin_at > now - SUBS_CONFIRM_RESEND_S) {
+        res->outcome = SUBS_OUT_RESENT_TOO_SOON;
+    } else {
+        long long env;
+        rc = subs_store_subn_put(db, l.id, res->subscriber_id, SUBS_UNCONFIRMED, ip, now);
+        if (!rc)
+            rc = subs_confirm_send(db, &l, &res->send_id);
+        if (!rc)
+            rc = outbox_envelope_add(db, res->send_id, res->subscriber_id, a.ascii, name, &env);
+        res->outcome = SUBS_OUT_PENDING;
+    }
+    if (rc)
+        goto out;
+    rc = db_commit(db);
+    if (!rc)
+        begun = 0;
+out:
+    if (begun)
+        db_rollback(db);
+    if (res->outcome == SUBS_OUT_SUPPRESSED)
+        res->subscriber_id = 0;
+    subs_list_clear(&l);
+    return rc;
+}
+
+enum merr subs_token_inspect(struct db *db, const struct config *cfg, const char *token,
+                             enum subs_token_kind kind, time_t now, struct subs_token_info *info)
+{
+    struct subs_list l;
+    struct subs_store_sub s;
+    struct subs_store_subscription sn;
+    enum merr rc, trc;
+
+    memset(info, 0, sizeof *info);
+    trc = subs_token_check(cfg->secret, token, kind, now, &info->subscriber_id, &info->list_id);
+    if (trc && trc != MERR_LIMIT)
+        return trc;
+    info->expired = trc == MERR_LIMIT;
+    rc = subs_list_get_id(db, info->list_id, &l);
+    if (rc == MERR_OK) {
+        snprintf(info->list_slug, sizeof info->list_slug, "%s", l.slug);
+        snprintf(info->list_name, sizeof info->list_name, "%s", l.name);
+        subs_list_clear(&l);
+    } else if (rc != MERR_NOTFOUND) {
+        return rc;
+    }
+    if (rc == MERR_NOTFOUND)
+        return merr_set(MERR_NOTFOUND, "the list of this link no longer exists");
+    rc = subs_store_sub_get(db, info->subscriber_id, &s);
+    if (rc == MERR_NOTFOUND)
+        return merr_set(MERR_NOTFOUND, "the subscriber of this link no longer exists");
+    if (rc)
+        return rc;
+    snprintf(info->email, sizeof info->email, "%s", s.email);
+    rc = subs_store_subn_get(db, info->list_id, info->subscriber_id, &sn);
+    if (rc)
+        return rc;
+    info->status = sn.status;
+    if (info->expired)
+        return merr_set(MERR_LIMIT, "this confirmation link has expired: subscribe again to "
+                                    "get a new one");
+    return MERR_OK;
+}
+
+enum merr subs_confirm(struct db *db, const struct config *cfg, const char *token, const char *ip,
+                       time_t now, struct subs_token_info *info)
+{
+    struct subs_token_info local;
+    struct subs_store_sub s;
+    int begun = 0, changed = 0;
+    char hash[65];
+    enum merr rc;
+
+    if (!info)
+        info = &local;
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    begun = 1;
+    rc = subs_token_inspect(db, cfg, token, SUBS_TOKEN_CONFIRM, now, info);
+    if (rc)
+        goto out;
+    if (info->status == SUBS_CONFIRMED)
+        goto out;
+    if (info->status != SUBS_UNCONFIRMED) {
+        rc = merr_set(MERR_NOTFOUND, "this subscription was cancelled: subscribe again");
+        goto out;
+    }
+    rc = subs_store_subn_confirm(db, info->list_id, info->subscriber_id, ip, now, &changed);
+    if (rc)
+        goto out;
+    /* coming back after leaving all lists, from their own mailbox */
+    rc = subs_store_sub_get(db, info->subscriber_id, &s);
+    if (rc)
+        goto out;
+    subs_store_key_hash(s.email_key, hash);
+    rc = subs_store_supp_delete_if(db, hash, "unsubscribed_all");
+    if (rc)
+        goto out;
+    info->status = SUBS_CONFIRMED;
+    rc = db_commit(db);
+    if (!rc)
+        begun = 0;
+out:
+    if (begun)
+        db_rollback(db);
+    return rc;
+}
+
+enum merr subs_unsubscribe(struct db *db, const struct config *cfg, const char *token,
+                           int all_lists, time_t now, struct subs_token_info *info)
+{
+    struct subs_token_info local;
+    struct subs_store_sub s;
+    long long cancelled = 0;
+    int begun = 0;
+    char hash[65];
+    enum merr rc;
+
+    if (!info)
+        info = &local;
+    memset(info, 0, sizeof *info);
+    rc = subs_token_check(cfg->secret, token, SUBS_TOKEN_UNSUBSCRIBE, now, &info->subscriber_id,
+                          &info->list_id);
+    if (rc)
+        return rc;
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    begun = 1;
+    rc = subs_store_sub_get(db, info->subscriber_id, &s);
+    if (rc == MERR_NOTFOUND) {
+        rc = merr_set(MERR_NOTFOUND, "not subscribed (any more)");
+        goto out;
+    }
+    if (rc)
+        goto out;
+    if (all_lists) {
+        rc = subs_store_subn_unsub_all(db, s.id, now);
+        if (!rc)
+            rc = outbox_cancel_subscriber(db, s.id, 0, &cancelled);
+        if (!rc) {
+            subs_store_key_hash(s.email_key, hash);
+            rc = subs_store_supp_insert(db, hash, s.email_key, "unsubscribed_all",
+                                        "unsubscribe link", now, NULL);
+        }
+    } else {
+        rc = subs_store_subn_unsub(db, info->list_id, s.id, now);
+        if (!rc)
+            rc = outbox_cancel_subscriber(db, s.id, info->list_id, &cancelled);
+    }
+    if (rc)
+        goto out;
+    rc = subs_token_inspect(db, cfg, token, SUBS_TOKEN_UNSUBSCRIBE, now, info);
+    if (rc == MERR_NOTFOUND) /* the list is gone: still a success */
+        rc = MERR_OK;
+    if (rc)
+        goto out;
+    rc = db_commit(db);
+    if (!rc) {
+        begun = 0;
+        log_info("subs: subscriber %lld left %s (%lld queued cancelled)", s.id,
+                 all_lists ? "all lists" : info->list_slug, cancelled);
+    }
+out:
+    if (begun)
+        db_rollback(db);
+    return rc;
+}
+
+enum merr subs_remove(struct db *db, const char *email, const char *list_slug)
+{
+    struct addr a;
+    struct subs_list l;
+    long long sid, cancelled;
+    int begun = 0, deleted = 0;
+    enum merr rc;
+
+    memset(&l, 0, sizeof l);
+    rc = parse_email(email, &a);
+    if (rc)
+        return rc;
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    begun = 1;
+    rc = subs_store_sub_find(db, a.key, &sid);
+    if (rc == MERR_NOTFOUND)
+        rc = merr_set(MERR_NOTFOUND, "no subscriber %s", a.unicode);
+    if (rc)
+        goto out;
+    if (list_slug) {
+        rc = subs_list_get(db, list_slug, &l);
+        if (!rc)
+            rc = outbox_cancel_subscriber(db, sid, l.id, &cancelled);
+        if (!rc)
+            rc = subs_store_subn_delete(db, l.id, sid, &deleted);
+        if (!rc && !deleted)
+            rc = merr_set(MERR_NOTFOUND, "%s is not on list %s", a.unicode, list_slug);
+    } else {
+        rc = outbox_cancel_subscriber(db, sid, 0, &cancelled);
+        if (!rc)
+            rc = subs_store_sub_delete(db, sid);
+    }
+    if (rc)
+        goto out;
+    rc = db_commit(db);
+    if (!rc)
+        begun = 0;
+out:
+    if (begun)
+        db_rollback(db);
+    subs_list_clear(&l);
+    return rc;
+}
+
+enum merr subs_show(struct db *db, const char *email, json_t **out)
+{
+    struct addr a;
+    char hash[65];
+    long long sid = 0;
+    json_t *o = NULL, *sub = NULL, *subns = NULL, *supp = NULL;
+    enum merr rc;
+
+    *out = NULL;
+    rc = parse_email(email, &a);
+    if (rc)
+        return rc;
+    subs_store_key_hash(a.key, hash);
+    rc = subs_store_sub_find(db, a.key, &sid);
+    if (rc == MERR_OK) {
+        rc = subs_store_sub_json(db, sid, &sub);
+        if (!rc)
+            rc = subs_store_subn_json(db, sid, &subns);
+    } else if (rc == MERR_NOTFOUND) {
+        rc = MERR_OK;
+    }
+    if (rc)
+        goto out;
+    rc = subs_store_supp_json(db, hash, &supp);
+    if (rc == MERR_NOTFOUND)
+        rc = MERR_OK;
+    if (rc)
+        goto out;
+    if (!sub && !supp) {
+        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %s", a.unicode);
+        goto out;
+    }
+    o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "email_key", a.key, "email_hash", hash, "subscriber",
+                  sub ? sub : json_null(), "subscriptions", subns ? subns : json_array(),
+                  "suppression", supp ? supp : json_null());
+    sub = subns = supp = NULL;
+    if (!o) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    *out = o;
+out:
+    json_decref(sub);
+    json_decref(subns);
+    json_decref(supp);
+    return rc;
+}
+
+enum merr subs_erase(struct db *db, const char *email, time_t now, struct subs_erase_result *res)
+{
+    struct addr a;
+    char hash[65], reason[32];
+    long long sid = 0;
+    int begun = 0, asked = 0, has_supp = 0, found = 0, total = 0, unsub = 0;
+    enum merr rc;
+
+    memset(res, 0, sizeof *res);
+    rc = parse_email(email, &a);
+    if (rc)
+        return rc;
+    subs_store_key_hash(a.key, hash);
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    begun = 1;
+    rc = subs_store_sub_find(db, a.key, &sid);
+    if (rc == MERR_OK) {
+        found = 1;
+        rc = subs_store_subn_count(db, sid, &total, &unsub);
+        asked = unsub > 0;
+    } else if (rc == MERR_NOTFOUND) {
+        rc = MERR_OK;
+    }
+    if (rc)
+        goto out;
+    rc = subs_store_supp_get(db, hash, reason);
+    if (rc == MERR_OK)
+        has_supp = asked = 1;
+    else if (rc == MERR_NOTFOUND)
+        rc = MERR_OK;
+    if (rc)
+        goto out;
+    if (!found && !has_supp) {
+        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %s", a.unicode);
+        goto out;
+    }
+    if (found) {
+        rc = outbox_cancel_subscriber(db, sid, 0, &res->envelopes_cancelled);
+        if (!rc)
+            rc = subs_store_sub_delete(db, sid);
+        if (rc)
+            goto out;
+        res->subscriber_deleted = 1;
+        res->subscriptions = total;
+    }
+    if (asked) {
+        if (!has_supp)
+            rc = subs_store_supp_insert(db, hash, NULL, "unsubscribed_all", "", now, NULL);
+        else
+            rc = subs_store_supp_anonymise(db, hash);
+        if (rc)
+            goto out;
+        res->suppression_kept = 1;
+    }
+    rc = db_commit(db);
+    if (!rc)
+        begun = 0;
+out:
+    if (begun)
+        db_rollback(db);
+    return rc;
+}
+
+enum merr subs_each(struct db *db, const struct subs_filter *f,
+                    enum merr (*fn)(void *arg, const struct subs_row *row), void *arg)
+{
+    long long list_id = 0;
+    if (f && f->list_slug) {
+        struct subs_list l;
+        enum merr rc = subs_list_get(db, f->list_slug, &l);
+        if (rc)
+            return rc;
+        list_id = l.id;
+        subs_list_clear(&l);
+    }
+    return subs_store_each(db, list_id, f, fn, arg);
+}

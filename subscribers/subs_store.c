@@ -1,0 +1,740 @@
+/*
+ * subs_store.c: all SQL on lists, subscribers, subscriptions, suppressions.
+ *
+ * Every statement is a `static const char SQL_X[]` literal handed to
+ * db_stmt(), so it is prepared once per connection and reused: the import
+ * of a million rows runs the same five statements a million times each.
+ * Functions here never begin or commit: the flows own their transactions.
+ * Suppressions are looked up by the hash of the email key (the primary
+ * key), so an erased person, whose key is gone, is still found.
+ */
+#include "subs_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+
+#define STEP_FAIL(st, src, what) (sqlite3_reset(st), db_fail(db, (src), (what)))
+
+static char *dup_col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+/* ---- lists ---------------------------------------------------------- */
+
+static const char SQL_LIST_INSERT[] =
+    "INSERT INTO lists(slug, name, description, optin, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)";
+
+enum merr subs_store_list_insert(struct db *db, const char *slug, const char *name,
+                                 const char *description, int double_optin, time_t now,
+                                 long long *id)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_LIST_INSERT);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, description ? description : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, double_optin ? "double" : "single", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    sqlite3_bind_int64(st, 6, now);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE) {
+        enum merr rc = db_fail(db, src, "lists");
+        if (rc == MERR_EXISTS)
+            return merr_set(MERR_EXISTS, "list \"%s\" exists already", slug);
+        return rc;
+    }
+    *id = sqlite3_last_insert_rowid(db_sqlite(db));
+    return MERR_OK;
+}
+
+#define LIST_COLS                                                                                  \
+    "l.id, l.slug, l.name, l.description, l.optin, l.digest_weekday, l.digest_time, "              \
+    "l.digest_category, l.digest_max_articles, l.digest_subject, l.digest_template, "              \
+    "l.digest_enabled, l.created_at, l.updated_at, "                                               \
+    "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = 'confirmed'), "   \
+    "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = 'unconfirmed'), " \
+    "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = 'unsubscribed') "
+
+static const char SQL_LIST_BY_SLUG[] = "SELECT " LIST_COLS "FROM lists l WHERE l.slug = ?";
+static const char SQL_LIST_BY_ID[] = "SELECT " LIST_COLS "FROM lists l WHERE l.id = ?";
+static const char SQL_LIST_ALL[] = "SELECT " LIST_COLS "FROM lists l ORDER BY l.slug";
+
+static enum merr list_row(sqlite3_stmt *st, struct subs_list *l)
+{
+    memset(l, 0, sizeof *l);
+    l->id = sqlite3_column_int64(st, 0);
+    copy_col(l->slug, sizeof l->slug, st, 1);
+    l->name = dup_col(st, 2);
+    l->description = dup_col(st, 3);
+    const unsigned char *optin = sqlite3_column_text(st, 4);
+    l->double_optin = optin && !strcmp((const char *)optin, "double");
+    l->digest_weekday = sqlite3_column_int(st, 5);
+    copy_col(l->digest_time, sizeof l->digest_time, st, 6);
+    l->digest_category = dup_col(st, 7);
+    l->digest_max_articles = sqlite3_column_int(st, 8);
+    l->digest_subject = dup_col(st, 9);
+    l->digest_template = dup_col(st, 10);
+    l->digest_enabled = sqlite3_column_int(st, 11);
+    l->created_at = (time_t)sqlite3_column_int64(st, 12);
+    l->updated_at = (time_t)sqlite3_column_int64(st, 13);
+    l->n_confirmed = sqlite3_column_int64(st, 14);
+    l->n_unconfirmed = sqlite3_column_int64(st, 15);
+    l->n_unsubscribed = sqlite3_column_int64(st, 16);
+    if (!l->name || !l->description || !l->digest_subject || !l->digest_template ||
+        (sqlite3_column_type(st, 7) != SQLITE_NULL && !l->digest_category)) {
+        subs_list_clear(l);
+        return merr_set(MERR_NOMEM, "out of memory");
+    }
+    return MERR_OK;
+}
+
+static enum merr list_one(struct db *db, sqlite3_stmt *st, struct subs_list *out, const char *what)
+{
+    int src = sqlite3_step(st);
+    enum merr rc;
+    if (src == SQLITE_ROW) {
+        rc = list_row(st, out);
+        sqlite3_reset(st);
+        return rc;
+    }
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE)
+        return merr_set(MERR_NOTFOUND, "no list %s", what);
+    return db_fail(db, src, "lists");
+}
+
+enum merr subs_store_list_by_slug(struct db *db, const char *slug, struct subs_list *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_LIST_BY_SLUG);
+    char what[100];
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+    snprintf(what, sizeof what, "\"%.64s\"", slug);
+    return list_one(db, st, out, what);
+}
+
+enum merr subs_store_list_by_id(struct db *db, long long id, struct subs_list *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_LIST_BY_ID);
+    char what[40];
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    snprintf(what, sizeof what, "with id %lld", id);
+    return list_one(db, st, out, what);
+}
+
+enum merr subs_store_list_all(struct db *db, struct subs_list **out, size_t *n)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_LIST_ALL);
+    struct subs_list *v = NULL;
+    size_t len = 0, cap = 0;
+    enum merr rc = MERR_OK;
+    int src;
+
+    *out = NULL;
+    *n = 0;
+    if (!st)
+        return MERR_DB;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            struct subs_list *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                rc = merr_set(MERR_NOMEM, "out of memory");
+                goto fail;
+            }
+            v = nv;
+            cap = nc;
+        }
+        rc = list_row(st, &v[len]);
+        if (rc)
+            goto fail;
+        len++;
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE) {
+        rc = db_fail(db, src, "lists");
+        goto fail;
+    }
+    *out = v;
+    *n = len;
+    return MERR_OK;
+fail:
+    sqlite3_reset(st);
+    subs_lists_free(v, len);
+    return rc;
+}
+
+static const char SQL_LIST_DELETE[] = "DELETE FROM lists WHERE id = ?";
+
+enum merr subs_store_list_delete(struct db *db, long long id)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_LIST_DELETE);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "lists");
+}
+
+/* ---- subscribers ------------------------------------------------------ */
+
+static const char SQL_SUB_FIND[] = "SELECT id FROM subscribers WHERE email_key = ?";
+
+enum merr subs_store_sub_find(struct db *db, const char *key, long long *id)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUB_FIND);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return MERR_OK;
+    }
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE) {
+        *id = 0;
+        return MERR_NOTFOUND;
+    }
+    return db_fail(db, src, "subscribers");
+}
+
+static const char SQL_SUB_GET[] = "SELECT id, email, email_ascii, email_key, name, created_at "
+                                  "FROM subscribers WHERE id = ?";
+
+enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUB_GET);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        copy_col(out->email, sizeof out->email, st, 1);
+        copy_col(out->email_ascii, sizeof out->email_ascii, st, 2);
+        copy_col(out->email_key, sizeof out->email_key, st, 3);
+        copy_col(out->name, sizeof out->name, st, 4);
+        out->created_at = (time_t)sqlite3_column_int64(st, 5);
+        sqlite3_reset(st);
+        return MERR_OK;
+    }
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE)
+        return merr_set(MERR_NOTFOUND, "no subscriber with id %lld", id);
+    return db_fail(db, src, "subscribers");
+}
+
+static const char SQL_SUB_INSERT[] =
+    "INSERT INTO subscribers(email, email_ascii, email_key, name, attributes, created_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char *name,
+                                const char *attrs_json, time_t now, long long *id)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUB_INSERT);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, a->unicode, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->ascii, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, name ? name : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, attrs_json ? attrs_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, now);
+    sqlite3_bind_int64(st, 7, now);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE)
+        return db_fail(db, src, "subscribers");
+    *id = sqlite3_last_insert_rowid(db_sqlite(db));
+    return MERR_OK;
+}
+
+static const char SQL_SUB_MERGE[] =
+    "UPDATE subscribers SET "
+    " name = CASE WHEN name = '' THEN ?2 ELSE name END,"
+    " attributes = CASE WHEN ?3 IS NULL THEN attributes ELSE json_patch(attributes, ?3) END,"
+    " updated_at = ?4 "
+    "WHERE id = ?1 AND ((name = '' AND ?2 <> '') OR"
+    " (?3 IS NOT NULL AND json_patch(attributes, ?3) <> attributes))";
+
+enum merr subs_store_sub_merge(struct db *db, long long id, const char *name,
+                               const char *attrs_json, time_t now)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUB_MERGE);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_STATIC);
+    if (attrs_json && strcmp(attrs_json, "{}") != 0)
+        sqlite3_bind_text(st, 3, attrs_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscribers");
+}
+
+static const char SQL_SUB_DELETE[] = "DELETE FROM subscribers WHERE id = ?";
+
+enum merr subs_store_sub_delete(struct db *db, long long id)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUB_DELETE);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscribers");
+}
+
+static const char SQL_SUB_JSON[] =
+    "SELECT id, email, email_ascii, email_key, name, attributes, created_at, updated_at "
+    "FROM subscribers WHERE id = ?";
+
+enum merr subs_store_sub_json(struct db *db, long long id, json_t **out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUB_JSON);
+    json_t *o = NULL, *attrs;
+    int src;
+    *out = NULL;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return src == SQLITE_DONE ? merr_set(MERR_NOTFOUND, "no subscriber %lld", id)
+                                  : db_fail(db, src, "subscribers");
+    }
+    attrs = json_loads((const char *)sqlite3_column_text(st, 5), 0, NULL);
+    o = json_pack(
+        "{s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:I}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+        "email", (const char *)sqlite3_column_text(st, 1), "email_ascii",
+        (const char *)sqlite3_column_text(st, 2), "email_key",
+        (const char *)sqlite3_column_text(st, 3), "name", (const char *)sqlite3_column_text(st, 4),
+        "attributes", attrs ? attrs : json_object(), "created_at",
+        (json_int_t)sqlite3_column_int64(st, 6), "updated_at",
+        (json_int_t)sqlite3_column_int64(st, 7));
+    sqlite3_reset(st);
+    if (!o)
+        return merr_set(MERR_NOMEM, "out of memory");
+    *out = o;
+    return MERR_OK;
+}
+
+/* ---- subscriptions ----------------------------------------------------- */
+
+static enum subs_status status_of(const unsigned char *t)
+{
+    int s = t ? subs_status_parse((const char *)t) : -1;
+    return s < 0 ? SUBS_NONE : (enum subs_status)s;
+}
+
+static const char SQL_SUBN_GET[] =
+    "SELECT status, optin_at FROM subscriptions WHERE list_id = ? AND subscriber_id = ?";
+
+enum merr subs_store_subn_get(struct db *db, long long list_id, long long sub_id,
+                              struct subs_store_subscription *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_GET);
+    int src;
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, list_id);
+    sqlite3_bind_int64(st, 2, sub_id);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        out->status = status_of(sqlite3_column_text(st, 0));
+        out->optin_at = (time_t)sqlite3_column_int64(st, 1);
+        sqlite3_reset(st);
+        return MERR_OK;
+    }
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+}
+
+static const char SQL_SUBN_PUT[] =
+    "INSERT INTO subscriptions(list_id, subscriber_id, status, optin_at, optin_ip, "
+    " confirmed_at, confirmed_ip, unsubscribed_at, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?3 = 'confirmed' THEN ?4 END,"
+    " CASE WHEN ?3 = 'confirmed' THEN ?5 END, NULL, ?4, ?4) "
+    "ON CONFLICT(list_id, subscriber_id) DO UPDATE SET status = excluded.status,"
+    " optin_at = excluded.optin_at, optin_ip = excluded.optin_ip,"
+    " confirmed_at = excluded.confirmed_at, confirmed_ip = excluded.confirmed_ip,"
+    " unsubscribed_at = NULL, updated_at = excluded.updated_at";
+
+enum merr subs_store_subn_put(struct db *db, long long list_id, long long sub_id,
+                              enum subs_status status, const char *ip, time_t now)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_PUT);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, list_id);
+    sqlite3_bind_int64(st, 2, sub_id);
+    sqlite3_bind_text(st, 3, subs_status_name(status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_text(st, 5, ip ? ip : "cli", -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+}
+
+static const char SQL_SUBN_CONFIRM[] =
+    "UPDATE subscriptions SET status = 'confirmed', confirmed_at = ?3, confirmed_ip = ?4,"
+    " updated_at = ?3 WHERE list_id = ?1 AND subscriber_id = ?2 AND status = 'unconfirmed'";
+
+enum merr subs_store_subn_confirm(struct db *db, long long list_id, long long sub_id,
+                                  const char *ip, time_t now, int *changed)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_CONFIRM);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, list_id);
+    sqlite3_bind_int64(st, 2, sub_id);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_text(st, 4, ip ? ip : "cli", -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    *changed = src == SQLITE_DONE && db_changes(db) > 0;
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+}
+
+static const char SQL_SUBN_UNSUB[] =
+    "UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = ?3, updated_at = ?3 "
+    "WHERE list_id = ?1 AND subscriber_id = ?2 AND status <> 'unsubscribed'";
+static const char SQL_SUBN_UNSUB_ALL[] =
+    "UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = ?2, updated_at = ?2 "
+    "WHERE subscriber_id = ?1 AND status <> 'unsubscribed'";
+
+enum merr subs_store_subn_unsub(struct db *db, long long list_id, long long sub_id, time_t now)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_UNSUB);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, list_id);
+    sqlite3_bind_int64(st, 2, sub_id);
+    sqlite3_bind_int64(st, 3, now);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+}
+
+enum merr subs_store_subn_unsub_all(struct db *db, long long sub_id, time_t now)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_UNSUB_ALL);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, sub_id);
+    sqlite3_bind_int64(st, 2, now);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+}
+
+static const char SQL_SUBN_DELETE[] =
+    "DELETE FROM subscriptions WHERE list_id = ? AND subscriber_id = ?";
+
+enum merr subs_store_subn_delete(struct db *db, long long list_id, long long sub_id, int *deleted)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_DELETE);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, list_id);
+    sqlite3_bind_int64(st, 2, sub_id);
+    src = sqlite3_step(st);
+    *deleted = src == SQLITE_DONE ? db_changes(db) : 0;
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+}
+
+static const char SQL_SUBN_COUNT[] =
+    "SELECT count(*), count(*) FILTER (WHERE status = 'unsubscribed') FROM subscriptions "
+    "WHERE subscriber_id = ?";
+
+enum merr subs_store_subn_count(struct db *db, long long sub_id, int *total, int *unsubscribed)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_COUNT);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, sub_id);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *total = sqlite3_column_int(st, 0);
+        *unsubscribed = sqlite3_column_int(st, 1);
+    }
+    sqlite3_reset(st);
+    return src == SQLITE_ROW ? MERR_OK : db_fail(db, src, "subscriptions");
+}
+
+static const char SQL_SUBN_JSON[] =
+    "SELECT l.slug, l.name, s.status, s.optin_at, s.optin_ip, s.confirmed_at, s.confirmed_ip,"
+    " s.unsubscribed_at, s.created_at, s.updated_at "
+    "FROM subscriptions s JOIN lists l ON l.id = s.list_id WHERE s.subscriber_id = ? "
+    "ORDER BY l.slug";
+
+static json_t *int_or_null(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL
+               ? json_null()
+               : json_integer((json_int_t)sqlite3_column_int64(st, i));
+}
+
+static json_t *text_or_null(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? json_string((const char *)t) : json_null();
+}
+
+enum merr subs_store_subn_json(struct db *db, long long sub_id, json_t **out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_JSON);
+    json_t *arr = json_array();
+    int src;
+    *out = NULL;
+    if (!st || !arr) {
+        json_decref(arr);
+        return st ? merr_set(MERR_NOMEM, "out of memory") : MERR_DB;
+    }
+    sqlite3_bind_int64(st, 1, sub_id);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_pack(
+            "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "list", text_or_null(st, 0),
+            "list_name", text_or_null(st, 1), "status", text_or_null(st, 2), "optin_at",
+            int_or_null(st, 3), "optin_ip", text_or_null(st, 4), "confirmed_at", int_or_null(st, 5),
+            "confirmed_ip", text_or_null(st, 6), "unsubscribed_at", int_or_null(st, 7),
+            "created_at", int_or_null(st, 8), "updated_at", int_or_null(st, 9));
+        if (!o || json_array_append_new(arr, o)) {
+            sqlite3_reset(st);
+            json_decref(arr);
+            return merr_set(MERR_NOMEM, "out of memory");
+        }
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE) {
+        json_decref(arr);
+        return db_fail(db, src, "subscriptions");
+    }
+    *out = arr;
+    return MERR_OK;
+}
+
+/* ---- suppressions -------------------------------------------------------- */
+
+void subs_store_key_hash(const char *key, char hash[65])
+{
+    crypto_sha256_hex(hash, key, strlen(key));
+}
+
+static const char SQL_SUPP_GET[] = "SELECT reason FROM suppressions WHERE email_hash = ?";
+
+enum merr subs_store_supp_get(struct db *db, const char *hash, char reason[32])
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUPP_GET);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        if (reason)
+            copy_col(reason, 32, st, 0);
+        sqlite3_reset(st);
+        return MERR_OK;
+    }
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_NOTFOUND : db_fail(db, src, "suppressions");
+}
+
+static const char SQL_SUPP_INSERT[] =
+    "INSERT INTO suppressions(email_hash, email_key, reason, detail, created_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+
+enum merr subs_store_supp_insert(struct db *db, const char *hash, const char *key,
+                                 const char *reason, const char *detail, time_t now, int *added)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUPP_INSERT);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    if (key)
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    src = sqlite3_step(st);
+    if (added)
+        *added = src == SQLITE_DONE && db_changes(db) > 0;
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "suppressions");
+}
+
+static const char SQL_SUPP_DELETE_IF[] =
+    "DELETE FROM suppressions WHERE email_hash = ? AND reason = ?";
+
+enum merr subs_store_supp_delete_if(struct db *db, const char *hash, const char *reason)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUPP_DELETE_IF);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "suppressions");
+}
+
+static const char SQL_SUPP_ANON[] =
+    "UPDATE suppressions SET email_key = NULL, detail = '' WHERE email_hash = ?";
+
+enum merr subs_store_supp_anonymise(struct db *db, const char *hash)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUPP_ANON);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "suppressions");
+}
+
+static const char SQL_SUPP_JSON[] = "SELECT email_hash, email_key, reason, detail, created_at "
+                                    "FROM suppressions WHERE email_hash = ?";
+
+enum merr subs_store_supp_json(struct db *db, const char *hash, json_t **out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUPP_JSON);
+    int src;
+    *out = NULL;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *out = json_pack("{s:o, s:o, s:o, s:o, s:o}", "email_hash", text_or_null(st, 0),
+                         "email_key", text_or_null(st, 1), "reason", text_or_null(st, 2), "detail",
+                         text_or_null(st, 3), "created_at", int_or_null(st, 4));
+        sqlite3_reset(st);
+        return *out ? MERR_OK : merr_set(MERR_NOMEM, "out of memory");
+    }
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_NOTFOUND : db_fail(db, src, "suppressions");
+}
+
+/* ---- iteration ------------------------------------------------------------ */
+
+/*
+ * One list: walk its subscriptions in primary-key order (list_id,
+ * subscriber_id), so no sort is needed and memory stays constant however
+ * long the list. All lists: walk subscribers by id and their subscriptions.
+ */
+static const char SQL_EACH_LIST[] =
+    "SELECT s.id, s.email, s.email_ascii, s.name, s.attributes, l.slug, sn.status,"
+    " s.created_at, sn.optin_at, sn.confirmed_at "
+    "FROM subscriptions sn JOIN subscribers s ON s.id = sn.subscriber_id"
+    " JOIN lists l ON l.id = sn.list_id "
+    "WHERE sn.list_id = ?1 AND (?2 IS NULL OR sn.status = ?2)"
+    " AND (?3 IS NULL OR s.email LIKE ?3 ESCAPE '\\' OR s.name LIKE ?3 ESCAPE '\\') "
+    "ORDER BY sn.subscriber_id";
+static const char SQL_EACH_ALL[] =
+    "SELECT s.id, s.email, s.email_ascii, s.name, s.attributes, l.slug, sn.status,"
+    " s.created_at, sn.optin_at, sn.confirmed_at "
+    "FROM subscribers s LEFT JOIN subscriptions sn ON sn.subscriber_id = s.id"
+    " LEFT JOIN lists l ON l.id = sn.list_id "
+    "WHERE (?2 IS NULL OR sn.status = ?2)"
+    " AND (?3 IS NULL OR s.email LIKE ?3 ESCAPE '\\' OR s.name LIKE ?3 ESCAPE '\\') "
+    "ORDER BY s.id, l.slug";
+
+enum merr subs_store_each(struct db *db, long long list_id, const struct subs_filter *f,
+                          enum merr (*fn)(void *arg, const struct subs_row *row), void *arg)
+{
+    sqlite3_stmt *st = db_stmt(db, list_id ? SQL_EACH_LIST : SQL_EACH_ALL);
+    char *pattern = NULL;
+    enum merr rc = MERR_OK;
+    int src;
+
+    if (!st)
+        return MERR_DB;
+    if (list_id)
+        sqlite3_bind_int64(st, 1, list_id);
+    if (f && f->status > 0)
+        sqlite3_bind_text(st, 2, subs_status_name((enum subs_status)f->status), -1, SQLITE_STATIC);
+    if (f && f->search && f->search[0]) {
+        size_t n = strlen(f->search), o = 0;
+        pattern = malloc(2 * n + 3);
+        if (!pattern)
+            return merr_set(MERR_NOMEM, "out of memory");
+        pattern[o++] = '%';
+        for (size_t i = 0; i < n; i++) {
+            char c = f->search[i];
+            if (c == '%' || c == '_' || c == '\\')
+                pattern[o++] = '\\';
+            pattern[o++] = c;
+        }
+        pattern[o++] = '%';
+        pattern[o] = '\0';
+        sqlite3_bind_text(st, 3, pattern, -1, SQLITE_STATIC);
+    }
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        struct subs_row r;
+        r.subscriber_id = sqlite3_column_int64(st, 0);
+        r.email = (const char *)sqlite3_column_text(st, 1);
+        r.email_ascii = (const char *)sqlite3_column_text(st, 2);
+        r.name = (const char *)sqlite3_column_text(st, 3);
+        r.attributes = (const char *)sqlite3_column_text(st, 4);
+        r.list_slug = (const char *)sqlite3_column_text(st, 5);
+        r.status = status_of(sqlite3_column_text(st, 6));
+        r.created_at = (time_t)sqlite3_column_int64(st, 7);
+        r.optin_at = (time_t)sqlite3_column_int64(st, 8);
+        r.confirmed_at = (time_t)sqlite3_column_int64(st, 9);
+        rc = fn(arg, &r);
+        if (rc)
+            break;
+    }
+    sqlite3_reset(st);
+    free(pattern);
+    if (rc)
+        return rc;
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscribers");
+}
+
+enum merr subs_store_cache_size(struct db *db, int kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", kib);
+    return db_exec(db, sql);
+}

@@ -1,0 +1,91 @@
+/*
+ * subs_store.h: every SQL statement on lists, subscribers, subscriptions
+ * and suppressions (private to subscribers/). The flows in subs*.c call
+ * these inside their own transactions; nothing here begins or commits.
+ */
+#ifndef MAILER_SUBSCRIBERS_SUBS_STORE_H
+#define MAILER_SUBSCRIBERS_SUBS_STORE_H
+
+#include <jansson.h>
+#include <time.h>
+
+#include "addr.h"
+#include "db.h"
+#include "err.h"
+#include "subs.h"
+
+/* lists */
+enum merr subs_store_list_insert(struct db *db, const char *slug, const char *name,
+                                 const char *description, int double_optin, time_t now,
+                                 long long *id);
+enum merr subs_store_list_by_slug(struct db *db, const char *slug, struct subs_list *out);
+enum merr subs_store_list_by_id(struct db *db, long long id, struct subs_list *out);
+enum merr subs_store_list_all(struct db *db, struct subs_list **out, size_t *n);
+enum merr subs_store_list_delete(struct db *db, long long id);
+
+/* subscribers */
+struct subs_store_sub {
+    long long id;
+    char email[ADDR_MAX * 4];
+    char email_ascii[ADDR_MAX];
+    char email_key[ADDR_MAX];
+    char name[1024];
+    time_t created_at;
+};
+enum merr subs_store_sub_find(struct db *db, const char *key, long long *id); /* NOTFOUND */
+enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub *out);
+enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char *name,
+                                const char *attrs_json, time_t now, long long *id);
+/* Fills an empty name with `name` (if not empty) and merges `attrs_json` (may be NULL). */
+enum merr subs_store_sub_merge(struct db *db, long long id, const char *name,
+                               const char *attrs_json, time_t now);
+enum merr subs_store_sub_delete(struct db *db, long long id);
+/* The subscriber row as JSON (attributes parsed). */
+enum merr subs_store_sub_json(struct db *db, long long id, json_t **out);
+
+/* subscriptions */
+struct subs_store_subscription {
+    enum subs_status status; /* SUBS_NONE if there is none */
+    time_t optin_at;
+};
+enum merr subs_store_subn_get(struct db *db, long long list_id, long long sub_id,
+                              struct subs_store_subscription *out);
+/* Upsert: a fresh opt-in as `status` (UNCONFIRMED or CONFIRMED) by `ip` now. */
+enum merr subs_store_subn_put(struct db *db, long long list_id, long long sub_id,
+                              enum subs_status status, const char *ip, time_t now);
+/* unconfirmed -> confirmed; *changed = 1 if it was unconfirmed. */
+enum merr subs_store_subn_confirm(struct db *db, long long list_id, long long sub_id,
+                                  const char *ip, time_t now, int *changed);
+enum merr subs_store_subn_unsub(struct db *db, long long list_id, long long sub_id, time_t now);
+enum merr subs_store_subn_unsub_all(struct db *db, long long sub_id, time_t now);
+enum merr subs_store_subn_delete(struct db *db, long long list_id, long long sub_id, int *deleted);
+/* Number of subscriptions and of unsubscribed ones. */
+enum merr subs_store_subn_count(struct db *db, long long sub_id, int *total, int *unsubscribed);
+enum merr subs_store_subn_json(struct db *db, long long sub_id, json_t **out);
+
+/* suppressions, keyed by hex SHA-256 of the email key */
+void subs_store_key_hash(const char *key, char hash[65]);
+/* `reason` (holds 32) receives the reason; MERR_NOTFOUND if not suppressed. */
+enum merr subs_store_supp_get(struct db *db, const char *hash, char reason[32]);
+enum merr subs_store_supp_insert(struct db *db, const char *hash, const char *key,
+                                 const char *reason, const char *detail, time_t now, int *added);
+enum merr subs_store_supp_delete_if(struct db *db, const char *hash, const char *reason);
+enum merr subs_store_supp_anonymise(struct db *db, const char *hash);
+enum merr subs_store_supp_json(struct db *db, const char *hash, json_t **out);
+
+/* iteration for ls and export */
+enum merr subs_store_each(struct db *db, long long list_id, const struct subs_filter *f,
+                          enum merr (*fn)(void *arg, const struct subs_row *row), void *arg);
+
+/* ---- helpers shared by the flows (not SQL; in subs.c) ---- */
+
+/* A person's name: UTF-8, at most 200 characters, no control characters. */
+enum merr subs_check_name(const char *s, size_t n);
+
+/* Creates the confirm send of list `l` (outbox_send_create with its plan). */
+enum merr subs_confirm_send(struct db *db, const struct subs_list *l, long long *send_id);
+
+/* import tuning: a bigger page cache while one big transaction runs */
+enum merr subs_store_cache_size(struct db *db, int kib);
+
+#endif

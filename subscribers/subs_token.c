@@ -1,0 +1,120 @@
+/*
+ * subs_token.c: confirm and unsubscribe tokens without a table.
+ *
+ * A token is base64url (RFC 4648 §5, no padding) of 41 bytes:
+ *
+ *   kind (1) | subscriber id (8, big-endian) | list id (8) | expiry (8) |
+ *   MAC (16) = HMAC-SHA256(secret, "mailer-subs-token\0" | first 25 bytes)
+ *              truncated to 128 bits
+ *
+ * The MAC covers the kind, so a confirm token is no unsubscribe token and
+ * the other way round. dec_base64url refuses non-canonical trailing bits,
+ * so every one of the 55 characters matters: changing any one changes the
+ * bytes and the MAC check fails (compared in constant time). Expiry 0 means
+ * never (unsubscribe links must keep working in old mail).
+ */
+#include <string.h>
+
+#include "crypto.h"
+#include "enc.h"
+#include "subs.h"
+
+#define TOK_BODY 25
+#define TOK_MAC  16
+#define TOK_LEN  (TOK_BODY + TOK_MAC)
+
+static const char TOK_DOMAIN[] = "mailer-subs-token";
+
+static void put64(unsigned char *p, unsigned long long v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)(v & 0xff);
+}
+
+static unsigned long long get64(const unsigned char *p)
+{
+    unsigned long long v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void mac(const char *secret, const unsigned char *body, unsigned char out[TOK_MAC])
+{
+    unsigned char msg[sizeof TOK_DOMAIN + TOK_BODY], full[CRYPTO_SHA256_LEN];
+    memcpy(msg, TOK_DOMAIN, sizeof TOK_DOMAIN); /* with its NUL as separator */
+    memcpy(msg + sizeof TOK_DOMAIN, body, TOK_BODY);
+    crypto_hmac_sha256(full, secret, strlen(secret), msg, sizeof msg);
+    memcpy(out, full, TOK_MAC);
+}
+
+enum merr subs_token_make(const char *secret, enum subs_token_kind kind, long long subscriber_id,
+                          long long list_id, time_t expires, struct buf *out)
+{
+    unsigned char t[TOK_LEN];
+    if (!secret || !secret[0])
+        return merr_set(MERR_CONFIG, "no [mail] secret for tokens");
+    t[0] = (unsigned char)kind;
+    put64(t + 1, (unsigned long long)subscriber_id);
+    put64(t + 9, (unsigned long long)list_id);
+    put64(t + 17, (unsigned long long)(expires > 0 ? expires : 0));
+    mac(secret, t, t + TOK_BODY);
+    return enc_base64url(out, t, sizeof t);
+}
+
+enum merr subs_token_check(const char *secret, const char *token, enum subs_token_kind kind,
+                           time_t now, long long *subscriber_id, long long *list_id)
+{
+    unsigned char t[TOK_LEN + 8], m[TOK_MAC];
+    size_t n, len;
+    unsigned long long exp;
+
+    if (!secret || !secret[0])
+        return merr_set(MERR_CONFIG, "no [mail] secret for tokens");
+    if (!token || (len = strlen(token)) != (TOK_LEN * 4 + 2) / 3)
+        return merr_set(MERR_INVAL, "link is not valid (wrong length)");
+    if (dec_base64url(t, &n, token, len) || n != TOK_LEN)
+        return merr_set(MERR_INVAL, "link is not valid (bad characters)");
+    mac(secret, t, m);
+    if (!crypto_equal(m, t + TOK_BODY, TOK_MAC))
+        return merr_set(MERR_INVAL, "link is not valid (signature does not match)");
+    if (t[0] != (unsigned char)kind)
+        return merr_set(MERR_INVAL, "link is not valid (wrong kind of link)");
+    *subscriber_id = (long long)get64(t + 1);
+    *list_id = (long long)get64(t + 9);
+    exp = get64(t + 17);
+    if (exp && (unsigned long long)now > exp)
+        return merr_set(MERR_LIMIT, "link has expired");
+    return MERR_OK;
+}
+
+static enum merr url(const struct config *cfg, const char *path, enum subs_token_kind kind,
+                     long long sid, long long lid, time_t expires, struct buf *out)
+{
+    const char *base = cfg->site_base_url ? cfg->site_base_url : "";
+    size_t bl = strlen(base), mark = out->len;
+    enum merr rc;
+    while (bl && base[bl - 1] == '/')
+        bl--;
+    rc = buf_append(out, base, bl);
+    if (!rc)
+        rc = buf_puts(out, path);
+    if (!rc)
+        rc = subs_token_make(cfg->secret, kind, sid, lid, expires, out);
+    if (rc)
+        buf_truncate(out, mark);
+    return rc;
+}
+
+enum merr subs_unsubscribe_url(const struct config *cfg, long long subscriber_id, long long list_id,
+                               struct buf *out)
+{
+    return url(cfg, "/unsubscribe/", SUBS_TOKEN_UNSUBSCRIBE, subscriber_id, list_id, 0, out);
+}
+
+enum merr subs_confirm_url(const struct config *cfg, long long subscriber_id, long long list_id,
+                           time_t now, struct buf *out)
+{
+    return url(cfg, "/confirm/", SUBS_TOKEN_CONFIRM, subscriber_id, list_id, now + SUBS_CONFIRM_TTL,
+               out);
+}

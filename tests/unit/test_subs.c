@@ -1,0 +1,896 @@
+/*
+ * test_subs.c: lists, tokens, the subscribe / confirm / unsubscribe flows
+ * with their outbox effects, suppression, erase and show, the CSV reader
+ * and writer, and imports (bad rows by line, twice adds nobody twice, dry
+ * run, blocklist, unconfirmed mode's confirm mails). Each test checks the
+ * rows in the database, not just return codes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "date.h"
+#include "db.h"
+#include "enc.h"
+#include "outbox.h"
+#include "subs.h"
+#include "subs_csv.h"
+#include "testutil.h"
+
+#define NOW ((time_t)1764000000) /* 2025-11-24 */
+
+struct fx {
+    struct db *db;
+    struct config cfg;
+    char dir[600];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    char path[700];
+    snprintf(f->dir, sizeof f->dir, "%s", test_tmpdir("subs"));
+    snprintf(path, sizeof path, "%s/m.db", f->dir);
+    assert_int_equal(db_open(path, 2000, &f->db), MERR_OK);
+    assert_int_equal(db_migrate(f->db, 0), MERR_OK);
+    assert_int_equal(cfg_defaults(&f->cfg), MERR_OK);
+    free(f->cfg.secret);
+    f->cfg.secret = strdup("test-secret-0123456789abcdef");
+    free(f->cfg.site_base_url);
+    f->cfg.site_base_url = strdup("https://tin.example.vn/");
+    date_set_fake_now(NOW);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    db_close(f->db);
+    cfg_free(&f->cfg);
+    free(f);
+    date_set_fake_now(0);
+    return 0;
+}
+
+static long long q(struct db *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long v = -1;
+    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db_sqlite(db)));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static char *qs(struct db *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    char *v = NULL;
+    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db_sqlite(db)));
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return v;
+}
+
+static long long mklist(struct fx *f, const char *slug, const char *optin)
+{
+    long long id;
+    assert_int_equal(subs_list_create(f->db, slug, "Bản tin Tuần", "Tin mới", optin, NOW, &id),
+                     MERR_OK);
+    return id;
+}
+
+/* ---- tokens ---------------------------------------------------------- */
+
+static void token_roundtrip_and_every_single_change_refused(void **state)
+{
+    struct buf b;
+    const char *alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    long long sid = 0, lid = 0;
+    size_t refused = 0, tried = 0;
+    (void)state;
+    buf_init(&b, 0);
+    assert_int_equal(
+        subs_token_make("k-0123456789abcdef", SUBS_TOKEN_CONFIRM, 42, 7, NOW + 100, &b), MERR_OK);
+    assert_int_equal(
+        subs_token_check("k-0123456789abcdef", b.data, SUBS_TOKEN_CONFIRM, NOW, &sid, &lid),
+        MERR_OK);
+    assert_int_equal(sid, 42);
+    assert_int_equal(lid, 7);
+    /* every position, every other character of the alphabet: all refused */
+    for (size_t i = 0; i < b.len; i++) {
+        char orig = b.data[i];
+        for (const char *c = alpha; *c; c++) {
+            if (*c == orig)
+                continue;
+            b.data[i] = *c;
+            tried++;
+            if (subs_token_check("k-0123456789abcdef", b.data, SUBS_TOKEN_CONFIRM, NOW, &sid,
+                                 &lid) == MERR_INVAL)
+                refused++;
+        }
+        b.data[i] = orig;
+    }
+    assert_int_equal(refused, tried);
+    assert_true(tried > 3000);
+    /* wrong secret, wrong kind, truncated, extended */
+    assert_int_equal(
+        subs_token_check("other-secret-xxxxxxx", b.data, SUBS_TOKEN_CONFIRM, NOW, &sid, &lid),
+        MERR_INVAL);
+    assert_int_equal(
+        subs_token_check("k-0123456789abcdef", b.data, SUBS_TOKEN_UNSUBSCRIBE, NOW, &sid, &lid),
+        MERR_INVAL);
+    b.data[b.len - 1] = '\0';
+    assert_int_equal(
+        subs_token_check("k-0123456789abcdef", b.data, SUBS_TOKEN_CONFIRM, NOW, &sid, &lid),
+        MERR_INVAL);
+    assert_int_equal(
+        subs_token_check("k-0123456789abcdef", "", SUBS_TOKEN_CONFIRM, NOW, &sid, &lid),
+        MERR_INVAL);
+    buf_free(&b);
+}
+
+static void token_expired_is_limit_with_ids(void **state)
+{
+    struct buf b;
+    long long sid = 0, lid = 0;
+    (void)state;
+    buf_init(&b, 0);
+    assert_int_equal(subs_token_make("k-0123456789abcdef", SUBS_TOKEN_CONFIRM, 5, 9, NOW + 10, &b),
+                     MERR_OK);
+    assert_int_equal(
+        subs_token_check("k-0123456789abcdef", b.data, SUBS_TOKEN_CONFIRM, NOW + 10, &sid, &lid),
+        MERR_OK);
+    sid = lid = 0;
+    assert_int_equal(
+        subs_token_check("k-0123456789abcdef", b.data, SUBS_TOKEN_CONFIRM, NOW + 11, &sid, &lid),
+        MERR_LIMIT);
+    assert_int_equal(sid, 5);
+    assert_int_equal(lid, 9);
+    /* unsubscribe tokens never expire */
+    buf_reset(&b);
+    assert_int_equal(subs_token_make("k-0123456789abcdef", SUBS_TOKEN_UNSUBSCRIBE, 5, 9, 0, &b),
+                     MERR_OK);
+    assert_int_equal(subs_token_check("k-0123456789abcdef", b.data, SUBS_TOKEN_UNSUBSCRIBE,
+                                      NOW + 100L * 365 * 86400, &sid, &lid),
+                     MERR_OK);
+    buf_free(&b);
+}
+
+static void urls_have_base_and_token(void **state)
+{
+    struct fx *f = *state;
+    struct buf b;
+    long long sid, lid;
+    buf_init(&b, 0);
+    assert_int_equal(subs_unsubscribe_url(&f->cfg, 3, 4, &b), MERR_OK);
+    assert_int_equal(strncmp(b.data, "https://tin.example.vn/unsubscribe/", 35), 0);
+    assert_int_equal(
+        subs_token_check(f->cfg.secret, b.data + 35, SUBS_TOKEN_UNSUBSCRIBE, NOW, &sid, &lid),
+        MERR_OK);
+    assert_int_equal(sid, 3);
+    buf_reset(&b);
+    assert_int_equal(subs_confirm_url(&f->cfg, 3, 4, NOW, &b), MERR_OK);
+    assert_int_equal(strncmp(b.data, "https://tin.example.vn/confirm/", 31), 0);
+    assert_int_equal(subs_token_check(f->cfg.secret, b.data + 31, SUBS_TOKEN_CONFIRM,
+                                      NOW + SUBS_CONFIRM_TTL + 1, &sid, &lid),
+                     MERR_LIMIT);
+    buf_free(&b);
+}
+
+/* ---- lists ------------------------------------------------------------ */
+
+static void list_create_validate_get_remove(void **state)
+{
+    struct fx *f = *state;
+    struct subs_list l, *all;
+    size_t n;
+    long long id;
+    assert_int_equal(subs_list_create(f->db, "Tin-Tuc", "x", NULL, NULL, NOW, &id), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "slug"));
+    assert_int_equal(subs_list_create(f->db, "-tin", "x", NULL, NULL, NOW, &id), MERR_INVAL);
+    assert_int_equal(subs_list_create(f->db, "tin", "", NULL, NULL, NOW, &id), MERR_INVAL);
+    assert_int_equal(subs_list_create(f->db, "tin", "x\ny", NULL, NULL, NOW, &id), MERR_INVAL);
+    assert_int_equal(subs_list_create(f->db, "tin", "x", NULL, "triple", NOW, &id), MERR_INVAL);
+    assert_int_equal(subs_list_create(f->db,
+                                      "a234567890123456789012345678901234567890123456789012345678"
+                                      "901234567",
+                                      "x", NULL, NULL, NOW, &id),
+                     MERR_INVAL);
+    id = mklist(f, "tin-tuc", "single");
+    mklist(f, "ban-tin-tuan", NULL);
+    assert_int_equal(subs_list_create(f->db, "tin-tuc", "again", NULL, NULL, NOW, &id),
+                     MERR_EXISTS);
+    assert_int_equal(subs_list_get(f->db, "tin-tuc", &l), MERR_OK);
+    assert_string_equal(l.name, "Bản tin Tuần");
+    assert_int_equal(l.double_optin, 0);
+    assert_int_equal(l.digest_weekday, 1);
+    assert_string_equal(l.digest_time, "07:00");
+    subs_list_clear(&l);
+    assert_int_equal(subs_list_get(f->db, "ban-tin-tuan", &l), MERR_OK);
+    assert_int_equal(l.double_optin, 1);
+    subs_list_clear(&l);
+    assert_int_equal(subs_list_all(f->db, &all, &n), MERR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(all[0].slug, "ban-tin-tuan");
+    subs_lists_free(all, n);
+    assert_int_equal(subs_list_remove(f->db, "tin-tuc"), MERR_OK);
+    assert_int_equal(subs_list_get(f->db, "tin-tuc", &l), MERR_NOTFOUND);
+    assert_int_equal(subs_list_remove(f->db, "tin-tuc"), MERR_NOTFOUND);
+}
+
+/* ---- subscribe, confirm, unsubscribe --------------------------------------- */
+
+static void single_optin_confirms_at_once(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    mklist(f, "tin", "single");
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "An.Nguyen@BưuĐiện.VN", "Nguyễn An",
+                                    "203.0.113.5", NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(r.outcome, SUBS_OUT_CONFIRMED);
+    assert_int_equal(r.send_id, 0);
+    char *s = qs(f->db, "SELECT email || '|' || email_ascii || '|' || email_key || '|' || name "
+                        "FROM subscribers");
+    assert_string_equal(s, "An.Nguyen@bưuđiện.vn|An.Nguyen@xn--buin-1ua66gr30m.vn|"
+                           "an.nguyen@xn--buin-1ua66gr30m.vn|Nguyễn An");
+    free(s);
+    s = qs(f->db, "SELECT status || '|' || optin_ip || '|' || optin_at || '|' || confirmed_at "
+                  "FROM subscriptions");
+    assert_string_equal(s, "confirmed|203.0.113.5|1764000000|1764000000");
+    free(s);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM sends"), 0);
+    /* again: already, nothing new, no duplicate by case */
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "an.nguyen@xn--buin-1ua66gr30m.vn", NULL,
+                                    NULL, NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(r.outcome, SUBS_OUT_ALREADY);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 1);
+    /* refused address: the reason names the problem; nothing written */
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "người@x.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "SMTPUTF8"));
+    assert_int_equal(
+        subs_subscribe(f->db, &f->cfg, "tin", "a@x.vn", "A\r\nBcc: x", NULL, NOW, 0, &r),
+        MERR_INVAL);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "nope", "a@x.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_NOTFOUND);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 1);
+}
+
+static void double_optin_flow(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    struct subs_token_info info;
+    struct buf tok;
+    long long lid = mklist(f, "tuan", "double");
+    buf_init(&tok, 0);
+
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tuan", "reader@example.vn", "Bạn đọc",
+                                    "198.51.100.7", NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(r.outcome, SUBS_OUT_PENDING);
+    assert_true(r.send_id > 0);
+    /* the confirm send and its envelope landed with the subscription */
+    char *plan = qs(f->db, "SELECT plan FROM sends");
+    assert_non_null(strstr(plan, "\"kind\":\"confirm\""));
+    assert_non_null(strstr(plan, "\"slug\":\"tuan\""));
+    assert_non_null(strstr(plan, "\"template\":\"confirm\""));
+    free(plan);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued' AND "
+                              "recipient='reader@example.vn'"),
+                     1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
+    /* subscribing again at once does not mail again */
+    assert_int_equal(
+        subs_subscribe(f->db, &f->cfg, "tuan", "reader@example.vn", NULL, NULL, NOW + 60, 0, &r),
+        MERR_OK);
+    assert_int_equal(r.outcome, SUBS_OUT_RESENT_TOO_SOON);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes"), 1);
+
+    assert_int_equal(subs_token_make(f->cfg.secret, SUBS_TOKEN_CONFIRM, r.subscriber_id, lid,
+                                     NOW + SUBS_CONFIRM_TTL, &tok),
+                     MERR_OK);
+    /* inspecting (GET) changes nothing */
+    assert_int_equal(
+        subs_token_inspect(f->db, &f->cfg, tok.data, SUBS_TOKEN_CONFIRM, NOW + 5, &info), MERR_OK);
+    assert_string_equal(info.list_name, "Bản tin Tuần");
+    assert_string_equal(info.email, "reader@example.vn");
+    assert_int_equal(info.status, SUBS_UNCONFIRMED);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
+    /* an altered token confirms nobody */
+    tok.data[3] = tok.data[3] == 'A' ? 'B' : 'A';
+    assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "1.1.1.1", NOW + 5, &info), MERR_INVAL);
+    tok.data[3] = tok.data[3] == 'A' ? 'B' : 'A';
+    buf_reset(&tok);
+    assert_int_equal(subs_token_make(f->cfg.secret, SUBS_TOKEN_CONFIRM, r.subscriber_id, lid,
+                                     NOW + SUBS_CONFIRM_TTL, &tok),
+                     MERR_OK);
+    /* expired: refused, and the page learns which list to offer */
+    assert_int_equal(
+        subs_confirm(f->db, &f->cfg, tok.data, "1.1.1.1", NOW + SUBS_CONFIRM_TTL + 1, &info),
+        MERR_LIMIT);
+    assert_int_equal(info.expired, 1);
+    assert_string_equal(info.list_slug, "tuan");
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
+    /* POST: confirmed, with time and IP; twice is fine */
+    assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "192.0.2.9", NOW + 100, &info),
+                     MERR_OK);
+    assert_int_equal(info.status, SUBS_CONFIRMED);
+    assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "192.0.2.9", NOW + 200, NULL), MERR_OK);
+    char *s = qs(f->db, "SELECT status || '|' || confirmed_ip || '|' || confirmed_at || '|' || "
+                        "optin_ip FROM subscriptions");
+    assert_string_equal(s, "confirmed|192.0.2.9|1764000100|198.51.100.7");
+    free(s);
+    buf_free(&tok);
+}
+
+static void unsubscribe_cancels_queued_and_is_idempotent(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    struct subs_token_info info;
+    struct buf tok;
+    long long lid = mklist(f, "tin", "single"), lid2 = mklist(f, "the-thao", "single");
+    long long send, env;
+    buf_init(&tok, 0);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "a@x.vn", "A", NULL, NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "the-thao", "a@x.vn", "A", NULL, NOW, 0, &r),
+                     MERR_OK);
+    /* a digest already queued for each list */
+    assert_int_equal(outbox_send_create(f->db, "digest", lid, "{}", &send), MERR_OK);
+    assert_int_equal(outbox_envelope_add(f->db, send, r.subscriber_id, "a@x.vn", "A", &env),
+                     MERR_OK);
+    assert_int_equal(outbox_send_create(f->db, "digest", lid2, "{}", &send), MERR_OK);
+    assert_int_equal(outbox_envelope_add(f->db, send, r.subscriber_id, "a@x.vn", "A", &env),
+                     MERR_OK);
+
+    assert_int_equal(subs_unsubscribe_url(&f->cfg, r.subscriber_id, lid, &tok), MERR_OK);
+    const char *t = strrchr(tok.data, '/') + 1;
+    /* GET: inspect only */
+    assert_int_equal(subs_token_inspect(f->db, &f->cfg, t, SUBS_TOKEN_UNSUBSCRIBE, NOW, &info),
+                     MERR_OK);
+    assert_int_equal(info.status, SUBS_CONFIRMED);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 2);
+    /* POST */
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, t, 0, NOW + 1, &info), MERR_OK);
+    assert_int_equal(info.status, SUBS_UNSUBSCRIBED);
+    assert_int_equal(
+        q(f->db, "SELECT count(*) FROM envelopes e JOIN sends s ON s.id = e.send_id WHERE "
+                 "e.state='cancelled' AND s.list_id = (SELECT id FROM lists WHERE slug='tin')"),
+        1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 1);
+    assert_int_equal(q(f->db, "SELECT unsubscribed_at FROM subscriptions s JOIN lists l ON "
+                              "l.id=s.list_id WHERE l.slug='tin'"),
+                     NOW + 1);
+    /* again: same result, no error */
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, t, 0, NOW + 2, &info), MERR_OK);
+    assert_int_equal(q(f->db, "SELECT unsubscribed_at FROM subscriptions s JOIN lists l ON "
+                              "l.id=s.list_id WHERE l.slug='tin'"),
+                     NOW + 1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 1);
+    /* leave all lists: everything cancelled, suppression added */
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, t, 1, NOW + 3, &info), MERR_OK);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 0);
+    assert_int_equal(subs_is_suppressed(f->db, "a@x.vn"), 1);
+    char *reason = qs(f->db, "SELECT reason FROM suppressions");
+    assert_string_equal(reason, "unsubscribed_all");
+    free(reason);
+    /* a forged token changes nothing */
+    char bad[128];
+    snprintf(bad, sizeof bad, "%s", t);
+    bad[10] = bad[10] == 'x' ? 'y' : 'x';
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, bad, 1, NOW, &info), MERR_INVAL);
+    buf_free(&tok);
+}
+
+static void resubscribe_after_leaving_needs_confirmation(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    struct buf tok;
+    long long lid = mklist(f, "tin", "single"), sid;
+    buf_init(&tok, 0);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "b@x.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_OK);
+    sid = r.subscriber_id;
+    assert_int_equal(subs_unsubscribe_url(&f->cfg, sid, lid, &tok), MERR_OK);
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, strrchr(tok.data, '/') + 1, 1, NOW, NULL),
+                     MERR_OK);
+    /* single opt-in list, but they left: a confirm mail, not a silent re-subscribe */
+    assert_int_equal(
+        subs_subscribe(f->db, &f->cfg, "tin", "b@x.vn", NULL, "10.0.0.1", NOW + 5000, 0, &r),
+        MERR_OK);
+    assert_int_equal(r.outcome, SUBS_OUT_PENDING);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes e JOIN sends s ON s.id=e.send_id "
+                              "WHERE s.kind='confirm' AND e.state='queued'"),
+                     1);
+    /* confirming from the mailbox lifts their own unsubscribed_all suppression */
+    buf_reset(&tok);
+    assert_int_equal(subs_token_make(f->cfg.secret, SUBS_TOKEN_CONFIRM, sid, lid,
+                                     NOW + 5000 + SUBS_CONFIRM_TTL, &tok),
+                     MERR_OK);
+    assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "10.0.0.1", NOW + 5100, NULL), MERR_OK);
+    assert_int_equal(subs_is_suppressed(f->db, "b@x.vn"), 0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 1);
+    buf_free(&tok);
+}
+
+static void old_confirm_link_does_not_undo_unsubscribe(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    struct buf tok, ut;
+    long long lid = mklist(f, "tuan", "double");
+    buf_init(&tok, 0);
+    buf_init(&ut, 0);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tuan", "c@x.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(subs_token_make(f->cfg.secret, SUBS_TOKEN_CONFIRM, r.subscriber_id, lid,
+                                     NOW + SUBS_CONFIRM_TTL, &tok),
+                     MERR_OK);
+    assert_int_equal(
+        subs_token_make(f->cfg.secret, SUBS_TOKEN_UNSUBSCRIBE, r.subscriber_id, lid, 0, &ut),
+        MERR_OK);
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, ut.data, 0, NOW + 1, NULL), MERR_OK);
+    /* the pending confirm mail was cancelled too */
+    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='cancelled'"), 1);
+    assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "1.2.3.4", NOW + 2, NULL),
+                     MERR_NOTFOUND);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unsubscribed'"), 1);
+    buf_free(&tok);
+    buf_free(&ut);
+}
+
+static void suppressed_address_is_refused_quietly(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    mklist(f, "tin", "single");
+    assert_int_equal(subs_suppress(f->db, "Bounced@X.VN", "hard_bounce", "550 5.1.1"), MERR_OK);
+    assert_int_equal(subs_is_suppressed(f->db, "bounced@x.vn"), 1);
+    assert_int_equal(subs_is_suppressed(f->db, "other@x.vn"), 0);
+    assert_int_equal(subs_suppress(f->db, "x@x.vn", "because", NULL), MERR_INVAL);
+    /* the first reason stays */
+    assert_int_equal(subs_suppress(f->db, "bounced@x.vn", "manual", NULL), MERR_OK);
+    char *s = qs(f->db, "SELECT reason || '|' || email_key FROM suppressions");
+    assert_string_equal(s, "hard_bounce|bounced@x.vn");
+    free(s);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "BOUNCED@x.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(r.outcome, SUBS_OUT_SUPPRESSED);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "bounced@x.vn", NULL, NULL, NOW,
+                                    SUBS_ADD_CONFIRMED, &r),
+                     MERR_OK);
+    assert_int_equal(r.outcome, SUBS_OUT_SUPPRESSED);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM sends"), 0);
+}
+
+static void remove_show_and_erase(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    struct subs_erase_result er;
+    struct buf tok;
+    json_t *o;
+    long long lid = mklist(f, "tin", "single");
+    buf_init(&tok, 0);
+    mklist(f, "tuan", "single");
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "d@x.vn", "Dũng", "9.9.9.9", NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tuan", "d@x.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(subs_show(f->db, "D@X.VN", &o), MERR_OK);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(o, "subscriber"), "name")), "Dũng");
+    assert_int_equal(json_array_size(json_object_get(o, "subscriptions")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(o, "subscriptions"), 0), "optin_ip")),
+                        "9.9.9.9");
+    assert_true(json_is_null(json_object_get(o, "suppression")));
+    json_decref(o);
+
+    assert_int_equal(subs_remove(f->db, "d@x.vn", "tuan"), MERR_OK);
+    assert_int_equal(subs_remove(f->db, "d@x.vn", "tuan"), MERR_NOTFOUND);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions"), 1);
+
+    /* erase someone who never asked not to be mailed: nothing stays */
+    assert_int_equal(subs_erase(f->db, "d@x.vn", NOW, &er), MERR_OK);
+    assert_int_equal(er.subscriber_deleted, 1);
+    assert_int_equal(er.suppression_kept, 0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions"), 0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions"), 0);
+    assert_int_equal(subs_show(f->db, "d@x.vn", &o), MERR_NOTFOUND);
+    assert_int_equal(subs_erase(f->db, "d@x.vn", NOW, &er), MERR_NOTFOUND);
+
+    /* erase someone who unsubscribed: only the hash stays, and it still works */
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "e@x.vn", "Em", NULL, NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(subs_unsubscribe_url(&f->cfg, r.subscriber_id, lid, &tok), MERR_OK);
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, strrchr(tok.data, '/') + 1, 0, NOW, NULL),
+                     MERR_OK);
+    assert_int_equal(subs_erase(f->db, "e@x.vn", NOW, &er), MERR_OK);
+    assert_int_equal(er.suppression_kept, 1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE email_key IS NULL AND "
+                              "length(email_hash) = 64"),
+                     1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE email_key LIKE '%e@x%' "
+                              "OR detail LIKE '%e@x%'"),
+                     0);
+    assert_int_equal(subs_is_suppressed(f->db, "E@x.vn"), 1);
+    /* the unsubscribe link of an erased person: nothing to do */
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, strrchr(tok.data, '/') + 1, 0, NOW, NULL),
+                     MERR_NOTFOUND);
+    /* a blocked address is erased to its hash too */
+    assert_int_equal(subs_suppress(f->db, "g@x.vn", "complaint", "abuse report"), MERR_OK);
+    assert_int_equal(subs_erase(f->db, "g@x.vn", NOW, &er), MERR_OK);
+    assert_int_equal(er.subscriber_deleted, 0);
+    assert_int_equal(er.suppression_kept, 1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE email_key IS NOT NULL OR "
+                              "detail <> ''"),
+                     0);
+    assert_int_equal(subs_is_suppressed(f->db, "g@x.vn"), 1);
+    buf_free(&tok);
+}
+
+/* ---- CSV ----------------------------------------------------------------- */
+
+static FILE *mem(const char *s, size_t n)
+{
+    FILE *f = fmemopen((void *)s, n, "r");
+    assert_non_null(f);
+    return f;
+}
+
+static void csv_reader_rfc4180(void **state)
+{
+    static const char text[] = "\xEF\xBB\xBF"
+                               "email,name,note\r\n"
+                               "a@x.vn,\"Nguyễn, Văn A\",\"line1\r\nline2\"\r\n"
+                               "\n"
+                               "b@x.vn,\"say \"\"hi\"\"\",\n"
+                               "c@x.vn,bad\"quote,x\n"
+                               "d@x.vn,\"closed\"junk,x\r"
+                               "e@x.vn,,\"unterminated\n"
+                               "more";
+    struct subs_csv r;
+    FILE *in = mem(text, sizeof text - 1);
+    size_t n;
+    (void)state;
+    subs_csv_init(&r, in);
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.nfields, 3);
+    assert_string_equal(subs_csv_field(&r, 0, NULL), "email");
+    assert_int_equal(r.record_line, 1);
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.bad, 0);
+    assert_string_equal(subs_csv_field(&r, 1, NULL), "Nguyễn, Văn A");
+    assert_string_equal(subs_csv_field(&r, 2, &n), "line1\r\nline2");
+    assert_int_equal(n, 12);
+    assert_int_equal(r.record_line, 2);
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.record_line, 5); /* after the quoted break and a blank line */
+    assert_string_equal(subs_csv_field(&r, 1, NULL), "say \"hi\"");
+    assert_int_equal(r.nfields, 3);
+    assert_string_equal(subs_csv_field(&r, 2, NULL), "");
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.record_line, 6);
+    assert_int_equal(r.bad, 1);
+    assert_non_null(strstr(r.reason, "quote inside an unquoted field"));
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.record_line, 7);
+    assert_int_equal(r.bad, 1);
+    assert_non_null(strstr(r.reason, "after a closing quote"));
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.record_line, 8);
+    assert_int_equal(r.bad, 1);
+    assert_non_null(strstr(r.reason, "not closed"));
+    assert_int_equal(subs_csv_next(&r), MERR_NOTFOUND);
+    subs_csv_free(&r);
+    fclose(in);
+}
+
+static void csv_writer_quotes_what_it_must(void **state)
+{
+    struct buf b;
+    (void)state;
+    buf_init(&b, 0);
+    assert_int_equal(subs_csv_put(&b, "plain", 5), MERR_OK);
+    assert_int_equal(buf_putc(&b, '|'), MERR_OK);
+    assert_int_equal(subs_csv_put(&b, "a,b", 3), MERR_OK);
+    assert_int_equal(buf_putc(&b, '|'), MERR_OK);
+    assert_int_equal(subs_csv_put(&b, "say \"hi\"", 8), MERR_OK);
+    assert_int_equal(buf_putc(&b, '|'), MERR_OK);
+    assert_int_equal(subs_csv_put(&b, "l1\nl2", 5), MERR_OK);
+    assert_int_equal(buf_putc(&b, '|'), MERR_OK);
+    assert_int_equal(subs_csv_put(&b, " pad", 4), MERR_OK);
+    assert_string_equal(b.data, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"l1\nl2\"|\" pad\"");
+    buf_free(&b);
+}
+
+/* ---- import ------------------------------------------------------------------ */
+
+struct bads {
+    long long lines[16];
+    char reasons[16][200];
+    int n;
+};
+
+static void on_bad(void *arg, long long line, const char *reason)
+{
+    struct bads *b = arg;
+    if (b->n < 16) {
+        b->lines[b->n] = line;
+        snprintf(b->reasons[b->n], sizeof b->reasons[0], "%s", reason);
+    }
+    b->n++;
+}
+
+/* 1,000 rows; rows 101, 502 and 999 (data rows) are bad. */
+static char *thousand(size_t *len)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(buf_puts(&b, "email,name,city\r\n"), MERR_OK);
+    for (int i = 1; i <= 1000; i++) {
+        if (i == 101)
+            buf_printf(&b, "not-an-address,Bad %d,X\r\n", i);
+        else if (i == 502)
+            buf_printf(&b, "user%d@-bad.vn,Bad %d,X\r\n", i, i);
+        else if (i == 999)
+            buf_printf(&b, "người%d@x.vn,Bad %d,X\r\n", i, i);
+        else if (i == 10)
+            buf_printf(&b, "user%d@example.vn,\"Trần, Thị %d\",\"Hà\r\nNội\"\r\n", i, i);
+        else
+            buf_printf(&b, "User%d@Example.VN,Người %d,Huế\r\n", i, i);
+    }
+    return buf_detach(&b, len);
+}
+
+static void import_thousand_with_three_bad(void **state)
+{
+    struct fx *f = *state;
+    struct subs_import_report rep;
+    struct bads bads = {0};
+    struct subs_import_opts o = {
+        .list_slug = "tin", .mode = SUBS_IMPORT_CONFIRMED, .on_bad = on_bad, .arg = &bads};
+    size_t len;
+    char *csv = thousand(&len);
+    FILE *in;
+    mklist(f, "tin", "double");
+    assert_non_null(csv);
+
+    in = mem(csv, len);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.rows, 1000);
+    assert_int_equal(rep.bad, 3);
+    assert_int_equal(rep.created, 997);
+    assert_int_equal(rep.subscribed, 997);
+    assert_int_equal(bads.n, 3);
+    /* physical lines: header is line 1, data row i starts on line i + 1, plus one for
+       the quoted line break in row 10 */
+    assert_int_equal(bads.lines[0], 103);
+    assert_non_null(strstr(bads.reasons[0], "no @"));
+    assert_int_equal(bads.lines[1], 504);
+    assert_non_null(strstr(bads.reasons[1], "hyphen"));
+    assert_int_equal(bads.lines[2], 1001);
+    assert_non_null(strstr(bads.reasons[2], "SMTPUTF8"));
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 997);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed' AND "
+                              "optin_ip='import'"),
+                     997);
+    char *s = qs(f->db, "SELECT name || '|' || attributes FROM subscribers WHERE "
+                        "email_key='user10@example.vn'");
+    assert_string_equal(s, "Trần, Thị 10|{\"city\":\"Hà\\r\\nNội\"}");
+    free(s);
+    s = qs(f->db, "SELECT email FROM subscribers WHERE email_key='user7@example.vn'");
+    assert_string_equal(s, "User7@example.vn");
+    free(s);
+
+    /* twice: nobody added twice, nothing changed */
+    bads.n = 0;
+    in = mem(csv, len);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW + 60, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.created, 0);
+    assert_int_equal(rep.subscribed, 0);
+    assert_int_equal(rep.existing, 997);
+    assert_int_equal(rep.bad, 3);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 997);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions"), 997);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers WHERE updated_at <> created_at"),
+                     0);
+    free(csv);
+}
+
+static void import_modes_and_dry_run(void **state)
+{
+    struct fx *f = *state;
+    struct subs_import_report rep;
+    struct subs_import_opts o = {.list_slug = "tuan", .mode = SUBS_IMPORT_UNCONFIRMED};
+    static const char csv[] = "Email , Name,attributes,status,list,created_at\n"
+                              "a@x.vn,An,\"{\"\"tier\"\":\"\"gold\"\"}\",confirmed,tin,2020\n"
+                              "b@x.vn,Bình,,,,\n"
+                              "blocked@x.vn,,,,,\n";
+    FILE *in;
+    mklist(f, "tuan", "double");
+    assert_int_equal(subs_suppress(f->db, "blocked@x.vn", "complaint", NULL), MERR_OK);
+
+    /* dry run: exact report, nothing written */
+    o.dry_run = 1;
+    in = mem(csv, sizeof csv - 1);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.subscribed, 2);
+    assert_int_equal(rep.suppressed, 1);
+    assert_int_equal(rep.confirm_mails, 2);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM sends"), 0);
+
+    o.dry_run = 0;
+    in = mem(csv, sizeof csv - 1);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.confirm_mails, 2);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM sends WHERE kind='confirm'"), 1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 2);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 2);
+    char *s = qs(f->db, "SELECT attributes FROM subscribers WHERE email_key='a@x.vn'");
+    assert_string_equal(s, "{\"tier\":\"gold\"}");
+    free(s);
+
+    /* confirmed mode upgrades the unconfirmed ones */
+    o.mode = SUBS_IMPORT_CONFIRMED;
+    in = mem(csv, sizeof csv - 1);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.upgraded, 2);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 2);
+
+    /* blocklist: suppressions only */
+    o.mode = SUBS_IMPORT_BLOCKLIST;
+    o.list_slug = NULL;
+    in = mem(csv, sizeof csv - 1);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.blocked, 2);
+    assert_int_equal(rep.existing, 1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE reason='manual'"), 2);
+    assert_int_equal(subs_is_suppressed(f->db, "a@x.vn"), 1);
+}
+
+static void import_refuses_unusable_files(void **state)
+{
+    struct fx *f = *state;
+    struct subs_import_report rep;
+    struct subs_import_opts o = {.list_slug = "tin"};
+    FILE *in;
+    mklist(f, "tin", "single");
+    in = mem("", 0);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "header"));
+    fclose(in);
+    in = mem("name,mail\nA,a@x.vn\n", 19);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "email"));
+    fclose(in);
+    in = mem("email,email\na@x.vn,b@x.vn\n", 26);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "twice"));
+    fclose(in);
+    o.list_slug = "nope";
+    in = mem("email\na@x.vn\n", 13);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_NOTFOUND);
+    fclose(in);
+    /* a row with the wrong number of fields is bad, the others go in */
+    o.list_slug = "tin";
+    static const char t[] = "email,name\na@x.vn,A,extra\nb@x.vn,B\n";
+    in = mem(t, sizeof t - 1);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.bad, 1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 1);
+}
+
+static void export_streams_quoted_csv(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    struct subs_filter flt = {0};
+    char *out = NULL;
+    size_t outlen = 0;
+    long long rows;
+    FILE *fo;
+    mklist(f, "tin", "single");
+    mklist(f, "tuan", "single");
+    assert_int_equal(
+        subs_subscribe(f->db, &f->cfg, "tin", "a@bưuđiện.vn", "Lê, \"Bé\"", NULL, NOW, 0, &r),
+        MERR_OK);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tuan", "a@bưuđiện.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_OK);
+    fo = open_memstream(&out, &outlen);
+    assert_int_equal(subs_export_csv(f->db, &flt, fo, &rows), MERR_OK);
+    fclose(fo);
+    assert_int_equal(rows, 2);
+    assert_string_equal(out,
+                        "email,name,status,list,created_at,attributes\r\n"
+                        "a@bưuđiện.vn,\"Lê, \"\"Bé\"\"\",confirmed,tin,2025-11-24T16:00:00Z,{}\r\n"
+                        "a@bưuđiện.vn,\"Lê, \"\"Bé\"\"\",confirmed,tuan,2025-11-24T16:00:00Z,"
+                        "{}\r\n");
+    free(out);
+    flt.list_slug = "tuan";
+    flt.search = "BƯU";
+    fo = open_memstream(&out, &outlen);
+    assert_int_equal(subs_export_csv(f->db, &flt, fo, &rows), MERR_OK);
+    fclose(fo);
+    free(out);
+    flt.search = "bưu";
+    fo = open_memstream(&out, &outlen);
+    assert_int_equal(subs_export_csv(f->db, &flt, fo, &rows), MERR_OK);
+    fclose(fo);
+    assert_int_equal(rows, 1);
+    free(out);
+    /* the export imports back without adding anyone */
+    flt.list_slug = NULL;
+    flt.search = NULL;
+    fo = open_memstream(&out, &outlen);
+    assert_int_equal(subs_export_csv(f->db, &flt, fo, &rows), MERR_OK);
+    fclose(fo);
+    struct subs_import_report rep;
+    struct subs_import_opts o = {.list_slug = "tin"};
+    FILE *in = mem(out, outlen);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.bad, 0);
+    assert_int_equal(rep.existing, 2);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 1);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(token_roundtrip_and_every_single_change_refused),
+        cmocka_unit_test(token_expired_is_limit_with_ids),
+        cmocka_unit_test_setup_teardown(urls_have_base_and_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_create_validate_get_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(single_optin_confirms_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(double_optin_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(unsubscribe_cancels_queued_and_is_idempotent, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(resubscribe_after_leaving_needs_confirmation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(old_confirm_link_does_not_undo_unsubscribe, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(suppressed_address_is_refused_quietly, setup, teardown),
+        cmocka_unit_test_setup_teardown(remove_show_and_erase, setup, teardown),
+        cmocka_unit_test(csv_reader_rfc4180),
+        cmocka_unit_test(csv_writer_quotes_what_it_must),
+        cmocka_unit_test_setup_teardown(import_thousand_with_three_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_modes_and_dry_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_refuses_unusable_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(export_streams_quoted_csv, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
