@@ -1,4 +1,4 @@
--- Admin API tokens, the share log and rate-limit counters.
+-- Admin API tokens, the share log, rate-limit counters and used CSRF tokens.
 -- Owner: mailer/http (http_store.c).
 
 CREATE TABLE api_tokens (
@@ -28,3 +28,11 @@ CREATE TABLE rate_counters (
     count        INTEGER NOT NULL,
     PRIMARY KEY (key, window_start)
 ) WITHOUT ROWID;
+
+-- Share-form CSRF tokens already used: a token is accepted once. Rows older
+-- than the token lifetime are deleted by the server's housekeeping.
+CREATE TABLE csrf_used (
+    nonce   TEXT PRIMARY KEY,               -- hex of the token's random part
+    used_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX csrf_used_by_time ON csrf_used(used_at);

@@ -1,0 +1,591 @@
+/*
+ * http_api.c: the admin JSON API under /api/, for the CMS and the editors.
+ *
+ * Every request needs `Authorization: Bearer TOKEN` (RFC 6750 §2.1) where
+ * TOKEN was printed by `mailer token create`; the table keeps only its
+ * SHA-256, so the check hashes what came and looks the hash up among the
+ * tokens not revoked. A missing, unknown or revoked token gets 401 with
+ * `WWW-Authenticate: Bearer` (RFC 6750 §3). The token is never logged.
+ *
+ * Resources (JSON in and out; errors {"error": {code, message, field}}):
+ *   GET/POST /api/articles, GET /api/articles/ID
+ *   GET/POST /api/lists, GET/DELETE /api/lists/SLUG
+ *   GET/POST /api/subscribers (?list, status, q), GET/DELETE
+ *     /api/subscribers/EMAIL (?list), POST /api/subscribers/import
+ *     (text/csv; ?list, mode), GET /api/subscribers/export (?list, status)
+ *   GET /api/sends/ID (counters), POST /api/sends/ID/cancel
+ *   GET /api/queue
+ *   /api/digests/...: 501 until the digest module offers preview and send.
+ * Handlers call the owning modules (articles, subs, outbox); none has SQL.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "articles.h"
+#include "crypto.h"
+#include "date.h"
+#include "http_int.h"
+#include "log.h"
+#include "media.h"
+#include "outbox.h"
+#include "subs.h"
+
+#define API_LIST_MAX 1000
+
+static void fail(struct http_req *r, enum merr rc, const char *field)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", merr_msg()[0] ? merr_msg() : merr_str(rc));
+    switch (rc) {
+    case MERR_INVAL:
+        return http_reply_error(r, 400, "invalid", msg, field);
+    case MERR_LIMIT:
+        return http_reply_error(r, 413, "too_large", msg, field);
+    case MERR_NOTFOUND:
+        return http_reply_error(r, 404, "not_found", msg, field);
+    case MERR_EXISTS:
+        return http_reply_error(r, 409, "exists", msg, field);
+    case MERR_TEMPFAIL:
+        http_header(r, "Retry-After", "5");
+        return http_reply_error(r, 503, "unavailable", msg, NULL);
+    case MERR_UNSUPPORTED:
+        return http_reply_error(r, 501, "not_implemented", msg, NULL);
+    default:
+        log_error("http: api %s %s: %s", r->method, r->logpath, msg);
+        return http_reply_error(r, 500, "internal", "internal error", NULL);
+    }
+}
+
+static int method(const struct http_req *r, const char *m)
+{
+    return strcmp(r->method, m) == 0 || (strcmp(m, "GET") == 0 && strcmp(r->method, "HEAD") == 0);
+}
+
+static void bad_method(struct http_req *r, const char *allow)
+{
+    http_header(r, "Allow", allow);
+    http_reply_error(r, 405, "method_not_allowed", "method not allowed here", NULL);
+}
+
+/* Parses a JSON object body; answers 415/400 itself and returns NULL on refusal. */
+static json_t *json_body(struct http_req *r)
+{
+    json_t *j = NULL;
+    if (!r->content_type || strcmp(r->content_type, "application/json") != 0) {
+        http_reply_error(r, 415, "unsupported_media_type", "send application/json", NULL);
+        return NULL;
+    }
+    if (http_form_json(r->body.data ? r->body.data : "", r->body.len, &j)) {
+        http_reply_error(r, 400, "invalid", merr_msg(), NULL);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        http_reply_error(r, 400, "invalid", "the body must be a JSON object", NULL);
+        return NULL;
+    }
+    return j;
+}
+
+static const char *str_field(json_t *j, const char *name)
+{
+    json_t *v = json_object_get(j, name);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static json_t *time_json(time_t t)
+{
+    char s[DATE_ISO_LEN];
+    if (!t)
+        return json_null();
+    date_iso8601_utc(t, s);
+    return json_string(s);
+}
+
+/* 1 if the Authorization header names an active token. */
+static int authenticated(struct http_req *r, struct db *db)
+{
+    const char *h = r->authorization, *tok;
+    char hash[2 * CRYPTO_SHA256_LEN + 1];
+    long long id;
+    enum merr rc;
+
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        http_header(r, "WWW-Authenticate", "Bearer realm=\"mailer\"");
+        http_reply_error(r, 401, "unauthorized", "a bearer token is required", NULL);
+        return 0;
+    }
+    tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    crypto_sha256_hex(hash, tok, strlen(tok));
+    rc = http_store_token_find(db, hash, time(NULL), &id);
+    if (rc == MERR_NOTFOUND) {
+        http_header(r, "WWW-Authenticate", "Bearer realm=\"mailer\", error=\"invalid_token\"");
+        http_reply_error(r, 401, "unauthorized", "the token is not valid or was revoked", NULL);
+        return 0;
+    }
+    if (rc) {
+        fail(r, rc, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- articles ---- */
+
+static json_t *article_summary(const struct article *a)
+{
+    char pub[DATE_ISO_LEN];
+    date_iso8601_utc(a->published_at, pub);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", a->id, "title", a->title, "url",
+                     a->url ? a->url : "", "category", a->category ? a->category : "",
+                     "published_at", pub, "images", (json_int_t)a->nimages);
+}
+
+static void api_articles(struct http_req *r, struct db *db, const char *rest)
+{
+    enum merr rc;
+
+    if (!*rest) {
+        if (method(r, "GET")) {
+            struct article **list = NULL;
+            size_t n = 0;
+            const char *cat = http_query(r, "category");
+            json_t *arr;
+            rc = article_list(db, 0, time(NULL) + 366 * 86400, cat, API_LIST_MAX, &list, &n);
+            if (rc)
+                return fail(r, rc, NULL);
+            arr = json_array();
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(arr, article_summary(list[i]));
+            article_list_free(list, n);
+            return http_reply_json(r, 200, json_pack("{s:o}", "articles", arr));
+        }
+        if (method(r, "POST")) {
+            json_t *j = json_body(r), *imgs, *img;
+            char *id = NULL;
+            int created = 0;
+            size_t i;
+            if (!j)
+                return;
+            /* Without [media] root a path would resolve against nothing: refuse it. */
+            imgs = json_object_get(j, "images");
+            if (!r->ctx->cfg->media_root && json_is_array(imgs)) {
+                json_array_foreach(imgs, i, img)
+                {
+                    const char *src = str_field(img, "src");
+                    if (src && !media_is_http_url(src)) {
+                        json_decref(j);
+                        return http_reply_error(
+                            r, 400, "invalid",
+                            "images: a relative image path needs [media] root on the server; "
+                            "send http(s) URLs",
+                            "images");
+                    }
+                }
+            }
+            json_decref(j);
+            pthread_mutex_lock(&r->ctx->write_lock);
+            rc = article_upsert(db, r->ctx->cfg, r->body.data, r->body.len, r->ctx->cfg->media_root,
+                                "request", &id, &created);
+            pthread_mutex_unlock(&r->ctx->write_lock);
+            if (rc)
+                return fail(r, rc, NULL);
+            http_reply_json(r, created ? 201 : 200,
+                            json_pack("{s:s, s:b}", "id", id, "created", created));
+            free(id);
+            return;
+        }
+        return bad_method(r, "GET, POST");
+    }
+    if (!method(r, "GET"))
+        return bad_method(r, "GET");
+    {
+        struct article *a = NULL;
+        struct buf out;
+        char *id = strdup(rest);
+        if (!id || http_form_unescape_segment(id)) {
+            free(id);
+            return http_reply_error(r, 400, "invalid", "bad article id", "id");
+        }
+        rc = article_load(db, id, &a);
+        free(id);
+        if (rc)
+            return fail(r, rc, NULL);
+        buf_init(&out, 0);
+        rc = article_to_json(a, &out);
+        article_free(a);
+        if (rc) {
+            buf_free(&out);
+            return fail(r, rc, NULL);
+        }
+        http_reply(r, 200, "application/json", out.data, out.len);
+        buf_free(&out);
+    }
+}
+
+/* ---- lists ---- */
+
+static json_t *list_json(const struct subs_list *l)
+{
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I}, s:o}", "id", (json_int_t)l->id,
+                     "slug", l->slug, "name", l->name ? l->name : "", "description",
+                     l->description ? l->description : "", "optin",
+                     l->double_optin ? "double" : "single", "subscribers", "confirmed",
+                     (json_int_t)l->n_confirmed, "unconfirmed", (json_int_t)l->n_unconfirmed,
+                     "unsubscribed", (json_int_t)l->n_unsubscribed, "created_at",
+                     time_json(l->created_at));
+}
+
+static void api_lists(struct http_req *r, struct db *db, const char *rest)
+{
+    enum merr rc;
+    struct subs_list l;
+
+    memset(&l, 0, sizeof l);
+    if (!*rest) {
+        if (method(r, "GET")) {
+            struct subs_list *v = NULL;
+            size_t n = 0;
+            json_t *arr;
+            rc = subs_list_all(db, &v, &n);
+            if (rc)
+                return fail(r, rc, NULL);
+            arr = json_array();
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(arr, list_json(&v[i]));
+            subs_lists_free(v, n);
+            return http_reply_json(r, 200, json_pack("{s:o}", "lists", arr));
+        }
+        if (method(r, "POST")) {
+            json_t *j = json_body(r);
+            long long id;
+            if (!j)
+                return;
+            if (!str_field(j, "slug") || !str_field(j, "name")) {
+                json_decref(j);
+                return http_reply_error(r, 400, "invalid", "slug and name are required",
+                                        str_field(j, "slug") ? "name" : "slug");
+            }
+            pthread_mutex_lock(&r->ctx->write_lock);
+            rc = subs_list_create(db, str_field(j, "slug"), str_field(j, "name"),
+                                  str_field(j, "description"), str_field(j, "optin"), time(NULL),
+                                  &id);
+            pthread_mutex_unlock(&r->ctx->write_lock);
+            if (!rc)
+                rc = subs_list_get_id(db, id, &l);
+            json_decref(j);
+            if (rc)
+                return fail(r, rc, NULL);
+            http_reply_json(r, 201, list_json(&l));
+            subs_list_clear(&l);
+            return;
+        }
+        return bad_method(r, "GET, POST");
+    }
+    if (method(r, "GET")) {
+        rc = subs_list_get(db, rest, &l);
+        if (rc)
+            return fail(r, rc, NULL);
+        http_reply_json(r, 200, list_json(&l));
+        subs_list_clear(&l);
+        return;
+    }
+    if (method(r, "DELETE")) {
+        pthread_mutex_lock(&r->ctx->write_lock);
+        rc = subs_list_remove(db, rest);
+        pthread_mutex_unlock(&r->ctx->write_lock);
+        if (rc)
+            return fail(r, rc, NULL);
+        return http_reply(r, 204, NULL, NULL, 0);
+    }
+    return bad_method(r, "GET, DELETE");
+}
+
+/* ---- subscribers ---- */
+
+struct rows {
+    json_t *arr;
+    size_t n;
+};
+
+static enum merr add_row(void *arg, const struct subs_row *row)
+{
+    struct rows *rs = arg;
+    json_t *attrs = json_loads(row->attributes ? row->attributes : "{}", 0, NULL);
+    if (rs->n == API_LIST_MAX) {
+        json_decref(attrs);
+        return MERR_LIMIT; /* enough for one page */
+    }
+    json_array_append_new(
+        rs->arr,
+        json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o, s:o}", "id", (json_int_t)row->subscriber_id,
+                  "email", row->email, "email_ascii", row->email_ascii, "name",
+                  row->name ? row->name : "", "list",
+                  row->list_slug ? json_string(row->list_slug) : json_null(), "status",
+                  subs_status_name(row->status), "confirmed_at", time_json(row->confirmed_at),
+                  "attributes", attrs ? attrs : json_object()));
+    rs->n++;
+    return MERR_OK;
+}
+
+static int filter_from_query(struct http_req *r, struct subs_filter *f)
+{
+    const char *st = http_query(r, "status");
+    memset(f, 0, sizeof *f);
+    f->list_slug = http_query(r, "list");
+    f->search = http_query(r, "q");
+    if (st) {
+        int s = subs_status_parse(st);
+        if (s < 0) {
+            http_reply_error(r, 400, "invalid", "status: unknown", "status");
+            return -1;
+        }
+        f->status = s;
+    }
+    return 0;
+}
+
+static void api_subscribers(struct http_req *r, struct db *db, const char *rest)
+{
+    enum merr rc;
+    struct subs_filter f;
+
+    if (!*rest) {
+        if (method(r, "GET")) {
+            struct rows rs = {json_array(), 0};
+            if (filter_from_query(r, &f)) {
+                json_decref(rs.arr);
+                return;
+            }
+            rc = subs_each(db, &f, add_row, &rs);
+            if (rc && rc != MERR_LIMIT) {
+                json_decref(rs.arr);
+                return fail(r, rc, NULL);
+            }
+            return http_reply_json(
+                r, 200,
+                json_pack("{s:o, s:b}", "subscribers", rs.arr, "truncated", rc == MERR_LIMIT));
+        }
+        if (method(r, "POST")) {
+            json_t *j = json_body(r);
+            struct subs_result res;
+            json_t *c;
+            if (!j)
+                return;
+            if (!str_field(j, "email") || !str_field(j, "list")) {
+                json_decref(j);
+                return http_reply_error(r, 400, "invalid", "email and list are required",
+                                        str_field(j, "email") ? "list" : "email");
+            }
+            c = json_object_get(j, "confirmed");
+            pthread_mutex_lock(&r->ctx->write_lock);
+            rc = subs_subscribe(db, r->ctx->cfg, str_field(j, "list"), str_field(j, "email"),
+                                str_field(j, "name"), NULL, time(NULL),
+                                json_is_true(c) ? SUBS_ADD_CONFIRMED : 0, &res);
+            pthread_mutex_unlock(&r->ctx->write_lock);
+            json_decref(j);
+            if (rc)
+                return fail(r, rc, NULL);
+            static const char *const outcomes[] = {"confirmed", "pending", "pending", "already",
+                                                   "suppressed"};
+            return http_reply_json(
+                r, 201,
+                json_pack("{s:I, s:I, s:s}", "subscriber_id", (json_int_t)res.subscriber_id,
+                          "list_id", (json_int_t)res.list_id, "outcome", outcomes[res.outcome]));
+        }
+        return bad_method(r, "GET, POST");
+    }
+    if (strcmp(rest, "export") == 0) {
+        char *data = NULL;
+        size_t len = 0;
+        FILE *out;
+        if (!method(r, "GET"))
+            return bad_method(r, "GET");
+        if (filter_from_query(r, &f))
+            return;
+        out = open_memstream(&data, &len);
+        if (!out)
+            return fail(r, merr_set(MERR_NOMEM, "out of memory"), NULL);
+        rc = subs_export_csv(db, &f, out, NULL);
+        fclose(out);
+        if (!rc)
+            http_reply(r, 200, "text/csv; charset=utf-8", data, len);
+        free(data);
+        if (rc)
+            return fail(r, rc, NULL);
+        http_header(r, "Content-Disposition", "attachment; filename=\"subscribers.csv\"");
+        return;
+    }
+    if (strcmp(rest, "import") == 0) {
+        struct subs_import_opts o;
+        struct subs_import_report rep;
+        const char *mode = http_query(r, "mode");
+        FILE *in;
+        if (!method(r, "POST"))
+            return bad_method(r, "POST");
+        if (!r->content_type || strcmp(r->content_type, "text/csv") != 0)
+            return http_reply_error(r, 415, "unsupported_media_type", "send text/csv", NULL);
+        memset(&o, 0, sizeof o);
+        memset(&rep, 0, sizeof rep);
+        o.list_slug = http_query(r, "list");
+        o.mode = SUBS_IMPORT_CONFIRMED;
+        if (mode && strcmp(mode, "unconfirmed") == 0)
+            o.mode = SUBS_IMPORT_UNCONFIRMED;
+        else if (mode && strcmp(mode, "blocklist") == 0)
+            o.mode = SUBS_IMPORT_BLOCKLIST;
+        else if (mode && strcmp(mode, "confirmed") != 0)
+            return http_reply_error(r, 400, "invalid", "mode: confirmed, unconfirmed or blocklist",
+                                    "mode");
+        if (!o.list_slug && o.mode != SUBS_IMPORT_BLOCKLIST)
+            return http_reply_error(r, 400, "invalid", "list: required", "list");
+        in = fmemopen(r->body.data ? r->body.data : (char *)"", r->body.len, "r");
+        if (!in)
+            return fail(r, merr_set(MERR_NOMEM, "out of memory"), NULL);
+        pthread_mutex_lock(&r->ctx->write_lock);
+        rc = subs_import_csv(db, r->ctx->cfg, in, &o, time(NULL), &rep);
+        pthread_mutex_unlock(&r->ctx->write_lock);
+        fclose(in);
+        if (rc)
+            return fail(r, rc, NULL);
+        return http_reply_json(
+            r, 200,
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rows", (json_int_t)rep.rows,
+                      "bad", (json_int_t)rep.bad, "created", (json_int_t)rep.created, "subscribed",
+                      (json_int_t)rep.subscribed, "upgraded", (json_int_t)rep.upgraded, "existing",
+                      (json_int_t)rep.existing, "suppressed", (json_int_t)rep.suppressed, "blocked",
+                      (json_int_t)rep.blocked, "confirm_mails", (json_int_t)rep.confirm_mails));
+    }
+    {
+        char *email = strdup(rest);
+        if (!email || http_form_unescape_segment(email)) {
+            free(email);
+            return http_reply_error(r, 400, "invalid", "bad address in the path", "email");
+        }
+        if (method(r, "GET")) {
+            json_t *j = NULL;
+            rc = subs_show(db, email, &j);
+            free(email);
+            if (rc)
+                return fail(r, rc, NULL);
+            return http_reply_json(r, 200, j);
+        }
+        if (method(r, "DELETE")) {
+            pthread_mutex_lock(&r->ctx->write_lock);
+            rc = subs_remove(db, email, http_query(r, "list"));
+            pthread_mutex_unlock(&r->ctx->write_lock);
+            free(email);
+            if (rc)
+                return fail(r, rc, NULL);
+            return http_reply(r, 204, NULL, NULL, 0);
+        }
+        free(email);
+        return bad_method(r, "GET, DELETE");
+    }
+}
+
+/* ---- sends and queue ---- */
+
+static json_t *counts_json(const struct outbox_counts *c)
+{
+    json_t *o = json_object();
+    for (int i = 0; i <= OUTBOX_CANCELLED; i++)
+        json_object_set_new(o, outbox_state_name((enum outbox_state)i),
+                            json_integer(c->by_state[i]));
+    return o;
+}
+
+static void api_sends(struct http_req *r, struct db *db, const char *rest)
+{
+    long long id;
+    char *end;
+    enum merr rc;
+    struct outbox_send s;
+    struct outbox_counts c;
+
+    if (!*rest)
+        return http_reply_error(r, 501, "not_implemented",
+                                "listing sends needs an outbox listing function "
+                                "(outbox_send_list); use GET /api/sends/ID",
+                                NULL);
+    id = strtoll(rest, &end, 10);
+    if (id <= 0 || (*end && strcmp(end, "/cancel") != 0))
+        return http_reply_error(r, 404, "not_found", "no such send", NULL);
+    if (*end) {
+        long long cancelled = 0;
+        if (!method(r, "POST"))
+            return bad_method(r, "POST");
+        pthread_mutex_lock(&r->ctx->write_lock);
+        rc = outbox_send_cancel(db, id, time(NULL), &cancelled);
+        pthread_mutex_unlock(&r->ctx->write_lock);
+        if (rc == MERR_INVAL)
+            return http_reply_error(r, 409, "conflict", merr_msg(), NULL);
+        if (rc)
+            return fail(r, rc, NULL);
+        return http_reply_json(
+            r, 200,
+            json_pack("{s:I, s:I}", "id", (json_int_t)id, "cancelled", (json_int_t)cancelled));
+    }
+    if (!method(r, "GET"))
+        return bad_method(r, "GET");
+    memset(&s, 0, sizeof s);
+    rc = outbox_send_get(db, id, &s);
+    if (!rc)
+        rc = outbox_counts(db, id, &c);
+    if (rc) {
+        outbox_send_clear(&s);
+        return fail(r, rc, NULL);
+    }
+    http_reply_json(r, 200,
+                    json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)s.id, "kind",
+                              s.kind, "status", s.status, "list_id",
+                              s.list_id ? json_integer(s.list_id) : json_null(), "created_at",
+                              time_json(s.created_at), "envelopes", counts_json(&c)));
+    outbox_send_clear(&s);
+}
+
+static void api_queue(struct http_req *r, struct db *db)
+{
+    struct outbox_counts c;
+    enum merr rc;
+    if (!method(r, "GET"))
+        return bad_method(r, "GET");
+    rc = outbox_counts(db, 0, &c);
+    if (rc)
+        return fail(r, rc, NULL);
+    http_reply_json(r, 200,
+                    json_pack("{s:o, s:b}", "envelopes", counts_json(&c), "workers",
+                              !r->ctx->workers_wanted || atomic_load(&r->ctx->workers_alive)));
+}
+
+void http_api(struct http_req *r, const char *rest)
+{
+    struct db *db = http_db(r);
+    const char *sub;
+
+    if (!db) {
+        http_header(r, "Retry-After", "5");
+        return http_reply_error(r, 503, "unavailable", "database unavailable", NULL);
+    }
+    if (!authenticated(r, db))
+        return;
+    if (strcmp(rest, "articles") == 0 || strncmp(rest, "articles/", 9) == 0) {
+        sub = rest[8] ? rest + 9 : "";
+        return api_articles(r, db, sub);
+    }
+    if (strcmp(rest, "lists") == 0 || strncmp(rest, "lists/", 6) == 0)
+        return api_lists(r, db, rest[5] ? rest + 6 : "");
+    if (strcmp(rest, "subscribers") == 0 || strncmp(rest, "subscribers/", 12) == 0)
+        return api_subscribers(r, db, rest[11] ? rest + 12 : "");
+    if (strcmp(rest, "sends") == 0 || strncmp(rest, "sends/", 6) == 0)
+        return api_sends(r, db, rest[5] ? rest + 6 : "");
+    if (strcmp(rest, "queue") == 0)
+        return api_queue(r, db);
+    if (strcmp(rest, "digests") == 0 || strncmp(rest, "digests/", 8) == 0)
+        return http_reply_error(r, 501, "not_implemented",
+                                "digest preview and send are not available in this build yet",
+                                NULL);
+    http_reply_error(r, 404, "not_found", "no such API resource", NULL);
+}

@@ -1,0 +1,223 @@
+/*
+ * http_int.h: what the files of the HTTP module share (not for other modules).
+ *
+ * http.c owns the daemon and turns each libmicrohttpd request into a
+ * `struct http_req`: method, path, client address, the body (already capped
+ * at [limits] http_max_body) and, once a handler ran, the response. Handlers
+ * (http_share.c, http_subs.c, http_api.c, http_metrics.c) fill the response
+ * with the http_reply_* helpers and never touch libmicrohttpd themselves,
+ * so they can be unit-tested without a socket.
+ */
+#ifndef MAILER_HTTP_HTTP_INT_H
+#define MAILER_HTTP_HTTP_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "err.h"
+#include "http_metrics.h"
+
+struct tpl_set;
+
+/* What every request of one server shares. */
+struct http_ctx {
+    const struct config *cfg;
+    struct tpl_set *tpl;
+    atomic_int workers_alive; /* delivery thread running (1) or not (0) */
+    int workers_wanted;       /* serve started them */
+    time_t started;
+    pthread_mutex_t write_lock; /* serialises this process's write transactions */
+};
+
+#define HTTP_MAX_HEADERS 6
+
+struct http_req {
+    struct http_ctx *ctx;
+    void *conn;         /* struct MHD_Connection *, NULL in unit tests */
+    const char *method; /* "GET", "POST", ... */
+    char *path;         /* without the query string */
+    char client_ip[64];
+    char *content_type;  /* the media type only, lower-cased; NULL if none */
+    char *authorization; /* the Authorization header; never logged */
+    char *accept;        /* the Accept header, or NULL */
+    char *query;         /* the raw query string, or NULL (unit tests) */
+    struct buf body;
+    int too_big;       /* the body passed http_max_body */
+    double t0;         /* monotonic start, seconds */
+    const char *route; /* metrics label of the matched route */
+    char logpath[160]; /* the path as logged: tokens replaced by "…" */
+
+    /* the response */
+    int status; /* 0 until a handler answers */
+    struct buf out;
+    const char *out_type;
+    int nheaders;
+    char *hname[HTTP_MAX_HEADERS];
+    char *hvalue[HTTP_MAX_HEADERS];
+};
+
+/* Initialises a request (unit tests and http.c). Free with http_req_free. */
+void http_req_init(struct http_req *r, struct http_ctx *ctx, const char *method, const char *path);
+void http_req_free(struct http_req *r);
+
+/*
+ * This thread's database handle, opened on first use and closed when the
+ * server stops. NULL (with merr_msg) if it cannot be opened.
+ */
+struct db *http_db(struct http_req *r);
+
+/* Response helpers: each sets status, type and body (replacing any earlier one). */
+void http_reply(struct http_req *r, int status, const char *type, const char *body, size_t n);
+void http_reply_json(struct http_req *r, int status, json_t *j); /* steals j */
+/* {"error": {"code": CODE, "message": MESSAGE, "field": FIELD}}; field may be NULL. */
+void http_reply_error(struct http_req *r, int status, const char *code, const char *message,
+                      const char *field);
+/* Adds a response header (copied). Silently ignored past HTTP_MAX_HEADERS. */
+void http_header(struct http_req *r, const char *name, const char *value);
+/* 303 See Other to `location` (a path on this site). */
+void http_redirect(struct http_req *r, const char *location);
+
+/*
+ * Renders the page template "pages/NAME.html" with `data` (borrowed; the
+ * site's name and base URL are added as `site`) and answers with `status`.
+ * A rendering failure answers 500 with a plain text.
+ */
+void http_page(struct http_req *r, int status, const char *name, json_t *data);
+
+/* An error page (pages/error.html) with a Vietnamese title and message. */
+void http_page_error(struct http_req *r, int status, const char *title, const char *message);
+
+/* 1 if the client prefers JSON (an /api/ path or Content-Type application/json). */
+int http_wants_json(const struct http_req *r);
+
+/*
+ * The query-string argument `name` (decoded by libmicrohttpd), or NULL if
+ * absent, not valid UTF-8 or containing CR/LF/NUL. Borrowed until the
+ * request ends.
+ */
+const char *http_query(struct http_req *r, const char *name);
+
+/* Monotonic seconds. */
+double http_now(void);
+
+/* ---- http_form.c: request bodies ---- */
+
+struct http_field {
+    char *name;
+    char *value;
+};
+
+struct http_form {
+    struct http_field *v;
+    size_t n;
+    size_t cap;
+};
+
+/*
+ * Parses application/x-www-form-urlencoded text (WHATWG URL §5.1: '+' is a
+ * space, %XX bytes) into name/value pairs in order; repeated names are kept.
+ * Every name and value must be valid UTF-8 without NUL: MERR_INVAL naming
+ * the field otherwise (see http_form_error_field). Free with http_form_free.
+ */
+enum merr http_form_parse(const char *body, size_t len, struct http_form *out);
+void http_form_free(struct http_form *f);
+
+/* The first value of `name`, or NULL. Borrowed from the form. */
+const char *http_form_get(const struct http_form *f, const char *name);
+
+/*
+ * Parses a JSON body: valid UTF-8 first (MERR_INVAL "body is not valid
+ * UTF-8 at byte N"), then JSON (MERR_INVAL "malformed JSON at line L column
+ * C: reason"). `*out` is a new reference.
+ */
+enum merr http_form_json(const char *body, size_t len, json_t **out);
+
+/* The field of the last http_form_* refusal in this thread, or NULL. */
+const char *http_form_error_field(void);
+
+/* Percent-decodes a path segment in place (no '+' rule). MERR_INVAL on a bad escape. */
+enum merr http_form_unescape_segment(char *s);
+
+/* Appends `s` percent-encoded for a URL path segment (RFC 3986 §2.3 unreserved kept). */
+enum merr http_form_escape(struct buf *out, const char *s);
+
+/* ---- handlers ---- */
+
+void http_share_get(struct http_req *r, const char *article_id);
+void http_share_post(struct http_req *r, const char *article_id);
+void http_share_thanks(struct http_req *r, const char *article_id);
+void http_share_media(struct http_req *r, const char *sha256);
+
+/* ---- http_csrf.c ---- */
+
+/*
+ * Appends a new CSRF token for the share form: base64url of a 16-byte
+ * nonce, the issue time and a truncated HMAC-SHA256 of both under `secret`.
+ */
+enum merr http_csrf_make(const char *secret, time_t now, struct buf *out);
+/*
+ * Verifies a token (MERR_INVAL missing, malformed or forged; MERR_LIMIT
+ * expired) and marks it used in `db` (MERR_EXISTS if it already was).
+ */
+enum merr http_csrf_check(struct db *db, const char *secret, const char *token, time_t now);
+#define HTTP_CSRF_TTL (2 * 3600)
+
+void http_subs_subscribe_get(struct http_req *r);
+void http_subs_subscribe_post(struct http_req *r);
+void http_subs_confirm(struct http_req *r, const char *token);
+void http_subs_unsubscribe(struct http_req *r, const char *token);
+
+/* Everything under /api/: authenticates, then routes `rest` (the path after /api/). */
+void http_api(struct http_req *r, const char *rest);
+
+/* GET /metrics (Prometheus text) and GET /healthz (http.c). */
+void http_prometheus(struct http_req *r);
+void http_healthz(struct http_req *r);
+
+/* Routes a request whose body is complete (or too large) to its handler. */
+void http_route(struct http_req *r);
+
+/* ---- http_store.c: the module's tables ---- */
+
+struct http_token_row {
+    long long id;
+    char name[128];
+    time_t created_at;
+    time_t last_used_at; /* 0 = never */
+    time_t revoked_at;   /* 0 = active */
+};
+
+/* Stores a new token's hash under `name`; `*id` receives its id. */
+enum merr http_store_token_create(struct db *db, const char *name, const char *hash_hex, time_t now,
+                                  long long *id);
+/* The id of the active token with this hash (and notes its use); MERR_NOTFOUND otherwise. */
+enum merr http_store_token_find(struct db *db, const char *hash_hex, time_t now, long long *id);
+/* Every token, oldest first. `*out` is malloc'd (free()). */
+enum merr http_store_token_list(struct db *db, struct http_token_row **out, size_t *n);
+/* Revokes the token with this id (all digits) or name. MERR_NOTFOUND if none active. */
+enum merr http_store_token_revoke(struct db *db, const char *id_or_name, time_t now, int *revoked);
+
+/*
+ * Takes one unit of each of `n` counters (key, limit per window) in one
+ * BEGIN IMMEDIATE transaction with INSERT ... ON CONFLICT DO UPDATE ...
+ * RETURNING count, so parallel requests are counted exactly. If any count
+ * would pass its limit nothing is taken, `*refused` is that counter's index
+ * and MERR_LIMIT is returned. A limit of 0 refuses always.
+ */
+enum merr http_store_rate_take(struct db *db, const char *const *keys, const int *limits, size_t n,
+                               time_t window_start, size_t *refused);
+/* Gives back one unit of each counter (a request that failed after taking them). */
+enum merr http_store_rate_give_back(struct db *db, const char *const *keys, size_t n,
+                                    time_t window_start);
+/* Marks a CSRF nonce used; MERR_EXISTS if it already was. */
+enum merr http_store_csrf_use(struct db *db, const char *nonce_hex, time_t now);
+/* Deletes rate windows and used nonces older than `before`. */
+enum merr http_store_housekeep(struct db *db, time_t before);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * http_store.c: every SQL statement on the HTTP module's tables
+ * (api_tokens, rate_counters, csrf_used; migration 0004).
+ *
+ * API tokens are stored only as the hex SHA-256 of the token: a leaked
+ * database does not leak working tokens. Rate counters are fixed windows
+ * keyed by text ("ip:1.2.3.4", "sender:a@b", "global"); a request takes one
+ * unit of each counter it is subject to in a single BEGIN IMMEDIATE
+ * transaction with an UPSERT that RETURNs the new count, so the check and
+ * the increment cannot be separated by another request, in this process or
+ * another one. Used CSRF nonces are a primary key: the second INSERT of the
+ * same nonce fails with a constraint error, which is how reuse is refused.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_int.h"
+
+static const char SQL_TOKEN_INSERT[] =
+    "INSERT INTO api_tokens(name, token_hash, created_at) VALUES (?, ?, ?)";
+static const char SQL_TOKEN_FIND[] =
+    "UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL "
+    "RETURNING id";
+static const char SQL_TOKEN_LIST[] =
+    "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id";
+static const char SQL_TOKEN_REVOKE_ID[] =
+    "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
+static const char SQL_TOKEN_REVOKE_NAME[] =
+    "UPDATE api_tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL";
+static const char SQL_RATE_TAKE[] =
+    "INSERT INTO rate_counters(key, window_start, count) VALUES (?1, ?2, 1) "
+    "ON CONFLICT(key, window_start) DO UPDATE SET count = count + 1 RETURNING count";
+static const char SQL_RATE_GIVE_BACK[] =
+    "UPDATE rate_counters SET count = count - 1 WHERE key = ?1 AND window_start = ?2 "
+    "AND count > 0";
+static const char SQL_CSRF_USE[] = "INSERT INTO csrf_used(nonce, used_at) VALUES (?, ?)";
+static const char SQL_RATE_OLD[] = "DELETE FROM rate_counters WHERE window_start < ?";
+static const char SQL_CSRF_OLD[] = "DELETE FROM csrf_used WHERE used_at < ?";
+
+static sqlite3_stmt *stmt(struct db *db, const char *sql, enum merr *rc)
+{
+    sqlite3_stmt *st = db_stmt(db, sql);
+    *rc = st ? MERR_OK : MERR_DB;
+    return st;
+}
+
+enum merr http_store_token_create(struct db *db, const char *name, const char *hash_hex, time_t now,
+                                  long long *id)
+{
+    enum merr rc;
+    sqlite3_stmt *st = stmt(db, SQL_TOKEN_INSERT, &rc);
+    if (!st)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hash_hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    rc = db_fail(db, sqlite3_step(st), "token create");
+    if (!rc)
+        *id = sqlite3_last_insert_rowid(db_sqlite(db));
+    sqlite3_reset(st);
+    return rc;
+}
+
+enum merr http_store_token_find(struct db *db, const char *hash_hex, time_t now, long long *id)
+{
+    enum merr rc;
+    int src;
+    sqlite3_stmt *st = stmt(db, SQL_TOKEN_FIND, &rc);
+    if (!st)
+        return rc;
+    sqlite3_bind_text(st, 1, hash_hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        src = sqlite3_step(st);
+        rc = db_fail(db, src, "token check");
+    } else if (src == SQLITE_DONE) {
+        rc = merr_set(MERR_NOTFOUND, "no such token");
+    } else {
+        rc = db_fail(db, src, "token check");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+enum merr http_store_token_list(struct db *db, struct http_token_row **out, size_t *n)
+{
+    enum merr rc;
+    int src;
+    struct http_token_row *v = NULL, *nv;
+    size_t cnt = 0, cap = 0;
+    sqlite3_stmt *st = stmt(db, SQL_TOKEN_LIST, &rc);
+
+    *out = NULL;
+    *n = 0;
+    if (!st)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 8;
+            nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                rc = merr_set(MERR_NOMEM, "out of memory");
+                goto out;
+            }
+            v = nv;
+        }
+        memset(&v[cnt], 0, sizeof v[cnt]);
+        v[cnt].id = sqlite3_column_int64(st, 0);
+        snprintf(v[cnt].name, sizeof v[cnt].name, "%s", (const char *)sqlite3_column_text(st, 1));
+        v[cnt].created_at = (time_t)sqlite3_column_int64(st, 2);
+        v[cnt].last_used_at = (time_t)sqlite3_column_int64(st, 3);
+        v[cnt].revoked_at = (time_t)sqlite3_column_int64(st, 4);
+        cnt++;
+    }
+    rc = db_fail(db, src, "token list");
+out:
+    sqlite3_reset(st);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return MERR_OK;
+}
+
+enum merr http_store_token_revoke(struct db *db, const char *id_or_name, time_t now, int *revoked)
+{
+    enum merr rc;
+    sqlite3_stmt *st;
+    int numeric = *id_or_name != '\0' && strspn(id_or_name, "0123456789") == strlen(id_or_name);
+
+    *revoked = 0;
+    st = stmt(db, numeric ? SQL_TOKEN_REVOKE_ID : SQL_TOKEN_REVOKE_NAME, &rc);
+    if (!st)
+        return rc;
+    if (numeric)
+        sqlite3_bind_int64(st, 1, strtoll(id_or_name, NULL, 10));
+    else
+        sqlite3_bind_text(st, 1, id_or_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    rc = db_fail(db, sqlite3_step(st), "token revoke");
+    sqlite3_reset(st);
+    if (rc)
+        return rc;
+    *revoked = db_changes(db);
+    if (*revoked == 0)
+        return merr_set(MERR_NOTFOUND, "no active token %s", id_or_name);
+    return MERR_OK;
+}
+
+enum merr http_store_rate_take(struct db *db, const char *const *keys, const int *limits, size_t n,
+                               time_t window_start, size_t *refused)
+{
+    enum merr rc;
+    sqlite3_stmt *st;
+
+    for (size_t i = 0; i < n; i++) {
+        if (limits[i] <= 0) {
+            *refused = i;
+            return merr_set(MERR_LIMIT, "%s: no requests allowed", keys[i]);
+        }
+    }
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        long long count;
+        int src;
+        st = stmt(db, SQL_RATE_TAKE, &rc);
+        if (!st)
+            goto fail;
+        sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, window_start);
+        src = sqlite3_step(st);
+        if (src != SQLITE_ROW) {
+            rc = db_fail(db, src, "rate limit");
+            sqlite3_reset(st);
+            goto fail;
+        }
+        count = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (count > limits[i]) {
+            *refused = i;
+            rc = merr_set(MERR_LIMIT, "%s: more than %d requests in this window", keys[i],
+                          limits[i]);
+            goto fail;
+        }
+    }
+    return db_commit(db);
+fail:
+    db_rollback(db);
+    return rc;
+}
+
+enum merr http_store_rate_give_back(struct db *db, const char *const *keys, size_t n,
+                                    time_t window_start)
+{
+    enum merr rc = db_begin(db);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = stmt(db, SQL_RATE_GIVE_BACK, &rc);
+        if (!st)
+            goto fail;
+        sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, window_start);
+        rc = db_fail(db, sqlite3_step(st), "rate give back");
+        sqlite3_reset(st);
+        if (rc)
+            goto fail;
+    }
+    return db_commit(db);
+fail:
+    db_rollback(db);
+    return rc;
+}
+
+enum merr http_store_csrf_use(struct db *db, const char *nonce_hex, time_t now)
+{
+    enum merr rc;
+    sqlite3_stmt *st = stmt(db, SQL_CSRF_USE, &rc);
+    if (!st)
+        return rc;
+    sqlite3_bind_text(st, 1, nonce_hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    rc = db_fail(db, sqlite3_step(st), "csrf");
+    sqlite3_reset(st);
+    if (rc == MERR_EXISTS)
+        return merr_set(MERR_EXISTS, "the form was already sent once");
+    return rc;
+}
+
+enum merr http_store_housekeep(struct db *db, time_t before)
+{
+    enum merr rc;
+    const char *sqls[] = {SQL_RATE_OLD, SQL_CSRF_OLD};
+    for (size_t i = 0; i < 2; i++) {
+        sqlite3_stmt *st = stmt(db, sqls[i], &rc);
+        if (!st)
+            return rc;
+        sqlite3_bind_int64(st, 1, before);
+        rc = db_fail(db, sqlite3_step(st), "housekeeping");
+        sqlite3_reset(st);
+        if (rc)
+            return rc;
+    }
+    return MERR_OK;
+}

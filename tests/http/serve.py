@@ -1,0 +1,207 @@
+"""Helpers for tests that run `mailer serve` (tests/http, bench/http).
+
+    with Mailer(tmpdir, limits={"share_per_ip_per_hour": 10}) as m:
+        m.cli("article", "add", path)
+        status, headers, body = m.request("GET", "/healthz")
+
+The server gets a fresh database, a config file naming a free loopback port
+(found by binding port 0 and closing: `listen = 127.0.0.1:0` would not tell
+us the port), and by default the dir transport under the test folder.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+MAILER = os.environ.get("MAILER_BIN")
+SOURCE = os.environ.get("MAILER_SOURCE_DIR",
+                        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BUILD = os.environ.get("MAILER_BUILD_DIR", "/tmp")
+SAMPLE = os.path.join(SOURCE, "examples", "articles", "tin-pccc-20211005.json")
+SAMPLE_ID = None  # filled from the JSON
+
+
+def sample_id():
+    with open(SAMPLE, encoding="utf-8") as f:
+        return json.load(f)["id"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def fail(msg):
+    print("FAIL:", msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+class Mailer:
+    def __init__(self, name, limits=None, http=None, delivery=None, smtp=None, workers=True,
+                 extra=""):
+        self.dir = os.path.join(BUILD, "testtmp", "%s.%d" % (name, os.getpid()))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.outbox = os.path.join(self.dir, "outbox")
+        self.limits = {"share_per_ip_per_hour": 1000, "share_per_sender_per_hour": 1000,
+                       "share_global_per_hour": 100000}
+        self.limits.update(limits or {})
+        self.http = {"listen": "127.0.0.1:%d" % self.port, "threads": 4,
+                     "trusted_proxies": "127.0.0.1"}
+        self.http.update(http or {})
+        self.delivery = {"transport": "dir:" + self.outbox}
+        self.delivery.update(delivery or {})
+        self.smtp = smtp or {}
+        self.workers = workers
+        self.extra = extra
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "serve.log")
+        self.config = os.path.join(self.dir, "mailer.ini")
+        self.db = os.path.join(self.dir, "mailer.db")
+
+    def write_config(self):
+        def section(name, d):
+            return "[%s]\n%s\n" % (name, "".join("%s = %s\n" % kv for kv in d.items()))
+        text = (
+            section("site", {"name": "Cổng Thông tin điện tử tỉnh Hà Giang",
+                             "base_url": "http://127.0.0.1:%d" % self.port,
+                             "timezone": "Asia/Ho_Chi_Minh"})
+            + section("database", {"path": self.db})
+            + section("mail", {"from_address": "tin-tuc@hagiang.example",
+                               "from_name": "Cổng TTĐT Hà Giang",
+                               "secret": "test-secret-0123456789abcdef"})
+            + section("delivery", self.delivery)
+            + (section("smtp", self.smtp) if self.smtp else "")
+            + section("http", self.http)
+            + section("limits", self.limits)
+            + section("media", {"root": os.path.join(SOURCE, "examples", "articles")})
+            + self.extra)
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def cli(self, *args, check_rc=True):
+        p = subprocess.run([MAILER, "--config", self.config] + list(args), capture_output=True,
+                           text=True)
+        if check_rc and p.returncode != 0:
+            fail("mailer %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
+        return p
+
+    def __enter__(self):
+        if not MAILER:
+            print("MAILER_BIN not set", file=sys.stderr)
+            sys.exit(77)
+        self.write_config()
+        self.cli("init")
+        return self
+
+    def start(self):
+        self.logf = open(self.log_path, "w")
+        args = [MAILER, "--config", self.config, "serve"]
+        if not self.workers:
+            args.append("--no-workers")
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                fail("mailer serve exited %d:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                st, _, _ = self.request("GET", "/healthz")
+                if st in (200, 503):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        fail("mailer serve did not answer:\n" + self.log())
+
+    def stop(self, timeout=20):
+        if not self.proc:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            fail("mailer serve did not stop on SIGTERM:\n" + self.log())
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def __exit__(self, *exc):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.logf.close()
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            if isinstance(body, str):
+                body = body.encode("utf-8")
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def post_json(self, path, obj, headers=None, raw=None):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        body = raw if raw is not None else json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        return self.request("POST", path, body, h)
+
+    def post_form(self, path, body, headers=None):
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        h.update(headers or {})
+        return self.request("POST", path, body, h)
+
+    def healthy(self):
+        st, _, body = self.request("GET", "/healthz")
+        return st == 200 and json.loads(body)["status"] == "ok"
+
+    def sql(self, query, *args):
+        import sqlite3
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            return con.execute(query, args).fetchall()
+        finally:
+            con.close()
+
+    def eml_files(self):
+        out = []
+        for root, _, files in os.walk(self.outbox):
+            for n in files:
+                if n.endswith(".eml"):
+                    out.append(os.path.join(root, n))
+        return sorted(out)
+
+    def wait_for(self, pred, what, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = pred()
+            if v:
+                return v
+            time.sleep(0.1)
+        fail("timed out waiting for " + what + "\n" + self.log()[-3000:])

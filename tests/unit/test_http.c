@@ -1,0 +1,400 @@
+/*
+ * test_http.c: the parts of the HTTP module that need no socket: form and
+ * JSON body parsing, the single-use CSRF token, the rate counters (exact
+ * under 100 threads), API token storage, the Prometheus text and the
+ * error answers of the router.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+#include "http_int.h"
+#include "http_metrics.h"
+#include "testutil.h"
+#include "tpl.h"
+
+static char dbpath[600];
+
+static struct db *fresh_db(const char *name)
+{
+    struct db *db;
+    snprintf(dbpath, sizeof dbpath, "%s/m.db", test_tmpdir(name));
+    assert_int_equal(db_open(dbpath, 5000, &db), MERR_OK);
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    return db;
+}
+
+static void form_decodes_pairs_in_order(void **state)
+{
+    struct http_form f;
+    const char body[] = "to=a%40b.vn&to=&to=c%40d.vn&sender_name=Nguy%E1%BB%85n+V%C4%83n+A&x";
+    (void)state;
+    assert_int_equal(http_form_parse(body, strlen(body), &f), MERR_OK);
+    assert_int_equal(f.n, 5);
+    assert_string_equal(f.v[0].value, "a@b.vn");
+    assert_string_equal(f.v[1].value, "");
+    assert_string_equal(f.v[2].value, "c@d.vn");
+    assert_string_equal(http_form_get(&f, "sender_name"), "Nguyễn Văn A");
+    assert_string_equal(http_form_get(&f, "x"), "");
+    assert_null(http_form_get(&f, "note"));
+    http_form_free(&f);
+}
+
+static void form_refuses_bad_utf8_nul_and_escapes(void **state)
+{
+    struct http_form f;
+    (void)state;
+    assert_int_equal(http_form_parse("note=%C3%28", 11, &f), MERR_INVAL);
+    assert_string_equal(http_form_error_field(), "note");
+    assert_non_null(strstr(merr_msg(), "UTF-8"));
+    assert_int_equal(http_form_parse("sender_name=a%00b", 17, &f), MERR_INVAL);
+    assert_string_equal(http_form_error_field(), "sender_name");
+    assert_int_equal(http_form_parse("note=%4", 7, &f), MERR_INVAL);
+    assert_int_equal(http_form_parse("note=%zz", 8, &f), MERR_INVAL);
+    /* raw invalid bytes, not escaped */
+    assert_int_equal(http_form_parse("note=\xff", 6, &f), MERR_INVAL);
+}
+
+static void json_body_errors_name_the_problem(void **state)
+{
+    json_t *j = NULL;
+    (void)state;
+    assert_int_equal(http_form_json("{\"a\": 1,", 8, &j), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "malformed JSON"));
+    assert_int_equal(http_form_json("{\"a\": \"\xc3\x28\"}", 11, &j), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "not valid UTF-8 at byte 7"));
+    assert_int_equal(http_form_json("{\"a\": \"Hà Giang\"}", strlen("{\"a\": \"Hà Giang\"}"), &j),
+                     MERR_OK);
+    assert_string_equal(json_string_value(json_object_get(j, "a")), "Hà Giang");
+    json_decref(j);
+}
+
+static void escape_and_unescape_segments(void **state)
+{
+    struct buf b;
+    char seg[] = "tin%20m%E1%BB%9Bi";
+    char bad[] = "a%ff";
+    (void)state;
+    buf_init(&b, 0);
+    assert_int_equal(http_form_escape(&b, "tin mới/1"), MERR_OK);
+    assert_string_equal(b.data, "tin%20m%E1%BB%9Bi%2F1");
+    buf_free(&b);
+    assert_int_equal(http_form_unescape_segment(seg), MERR_OK);
+    assert_string_equal(seg, "tin mới");
+    assert_int_equal(http_form_unescape_segment(bad), MERR_INVAL);
+}
+
+static const char SECRET[] = "0123456789abcdef0123456789abcdef";
+
+static void csrf_token_is_single_use(void **state)
+{
+    struct db *db = fresh_db("http-csrf");
+    struct buf t;
+    time_t now = 1700000000;
+    (void)state;
+    buf_init(&t, 0);
+    assert_int_equal(http_csrf_make(SECRET, now, &t), MERR_OK);
+    assert_int_equal(http_csrf_check(db, SECRET, t.data, now + 5), MERR_OK);
+    /* the same token again: refused */
+    assert_int_equal(http_csrf_check(db, SECRET, t.data, now + 6), MERR_EXISTS);
+    buf_free(&t);
+    db_close(db);
+}
+
+static void csrf_token_refuses_missing_forged_expired(void **state)
+{
+    struct db *db = fresh_db("http-csrf2");
+    struct buf t;
+    time_t now = 1700000000;
+    (void)state;
+    buf_init(&t, 0);
+    assert_int_equal(http_csrf_check(db, SECRET, NULL, now), MERR_INVAL);
+    assert_int_equal(http_csrf_check(db, SECRET, "", now), MERR_INVAL);
+    assert_int_equal(http_csrf_check(db, SECRET, "abc", now), MERR_INVAL);
+    assert_int_equal(http_csrf_make(SECRET, now, &t), MERR_OK);
+    /* another secret: not genuine */
+    assert_int_equal(http_csrf_check(db, "another-secret-of-16+", t.data, now), MERR_INVAL);
+    /* one character changed */
+    t.data[3] = t.data[3] == 'A' ? 'B' : 'A';
+    assert_int_equal(http_csrf_check(db, SECRET, t.data, now), MERR_INVAL);
+    buf_reset(&t);
+    assert_int_equal(http_csrf_make(SECRET, now, &t), MERR_OK);
+    assert_int_equal(http_csrf_check(db, SECRET, t.data, now + HTTP_CSRF_TTL + 1), MERR_LIMIT);
+    /* expired is refused before being marked: still unused when in time */
+    assert_int_equal(http_csrf_check(db, SECRET, t.data, now + 10), MERR_OK);
+    buf_free(&t);
+    db_close(db);
+}
+
+struct racer {
+    pthread_barrier_t *go;
+    int ok;
+    int limited;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    struct db *db;
+    const char *keys[] = {"ip:10.0.0.1", "sender:a@b.vn", "global"};
+    int limits[] = {10, 1000, 1000};
+    size_t refused;
+    enum merr rc;
+    if (db_open(dbpath, 10000, &db))
+        return NULL;
+    pthread_barrier_wait(r->go);
+    rc = http_store_rate_take(db, keys, limits, 3, 3600, &refused);
+    if (rc == MERR_OK)
+        r->ok = 1;
+    else if (rc == MERR_LIMIT && refused == 0)
+        r->limited = 1;
+    db_close(db);
+    return NULL;
+}
+
+static long long scalar(struct db *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long v = -1;
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void rate_limit_is_exact_under_100_threads(void **state)
+{
+    enum { N = 100 };
+    struct db *db = fresh_db("http-rate");
+    pthread_t th[N];
+    struct racer rs[N];
+    pthread_barrier_t go;
+    int ok = 0, limited = 0;
+    (void)state;
+    pthread_barrier_init(&go, NULL, N);
+    for (int i = 0; i < N; i++) {
+        rs[i] = (struct racer){&go, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, race, &rs[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ok += rs[i].ok;
+        limited += rs[i].limited;
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(ok, 10);
+    assert_int_equal(limited, 90);
+    /* a refusal takes nothing: the other counters moved only for the 10 */
+    assert_int_equal(scalar(db, "SELECT count FROM rate_counters WHERE key='ip:10.0.0.1'"), 10);
+    assert_int_equal(scalar(db, "SELECT count FROM rate_counters WHERE key='global'"), 10);
+    db_close(db);
+}
+
+static void rate_give_back_and_zero_limit(void **state)
+{
+    struct db *db = fresh_db("http-rate2");
+    const char *keys[] = {"ip:1.2.3.4"};
+    int one[] = {1}, zero[] = {0};
+    size_t refused = 99;
+    (void)state;
+    assert_int_equal(http_store_rate_take(db, keys, one, 1, 0, &refused), MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, one, 1, 0, &refused), MERR_LIMIT);
+    assert_int_equal(refused, 0);
+    assert_int_equal(http_store_rate_give_back(db, keys, 1, 0), MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, one, 1, 0, &refused), MERR_OK);
+    /* a new window starts from zero */
+    assert_int_equal(http_store_rate_take(db, keys, one, 1, 3600, &refused), MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, zero, 1, 7200, &refused), MERR_LIMIT);
+    assert_int_equal(http_store_housekeep(db, 3600), MERR_OK);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM rate_counters"), 1);
+    db_close(db);
+}
+
+static void tokens_are_stored_hashed_and_revocable(void **state)
+{
+    struct db *db = fresh_db("http-token");
+    char h1[65], h2[65];
+    long long id1, id2, found;
+    struct http_token_row *v;
+    size_t n;
+    int revoked;
+    (void)state;
+    crypto_sha256_hex(h1, "mlr_one", 7);
+    crypto_sha256_hex(h2, "mlr_two", 7);
+    assert_int_equal(http_store_token_create(db, "cms", h1, 100, &id1), MERR_OK);
+    assert_int_equal(http_store_token_create(db, "editor", h2, 100, &id2), MERR_OK);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'mlr%'"), 0);
+    assert_int_equal(http_store_token_find(db, h1, 200, &found), MERR_OK);
+    assert_int_equal(found, id1);
+    assert_int_equal(http_store_token_revoke(db, "cms", 300, &revoked), MERR_OK);
+    assert_int_equal(revoked, 1);
+    assert_int_equal(http_store_token_find(db, h1, 400, &found), MERR_NOTFOUND);
+    assert_int_equal(http_store_token_revoke(db, "cms", 300, &revoked), MERR_NOTFOUND);
+    char idtxt[32];
+    snprintf(idtxt, sizeof idtxt, "%lld", id2);
+    assert_int_equal(http_store_token_revoke(db, idtxt, 500, &revoked), MERR_OK);
+    assert_int_equal(http_store_token_list(db, &v, &n), MERR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].name, "cms");
+    assert_int_equal(v[0].last_used_at, 200);
+    assert_int_equal(v[0].revoked_at, 300);
+    assert_int_equal(v[1].revoked_at, 500);
+    free(v);
+    db_close(db);
+}
+
+static void metrics_render_prometheus_text(void **state)
+{
+    struct buf b;
+    const char *names[] = {"queued", "sent"};
+    long long counts[] = {3, 7};
+    (void)state;
+    http_metrics_reset();
+    http_metrics_request("share_post", 202);
+    http_metrics_request("share_post", 202);
+    http_metrics_request("share_post", 429);
+    http_metrics_share(NULL);
+    http_metrics_share("rate_ip");
+    http_metrics_smtp_result(250);
+    http_metrics_smtp_result(451);
+    http_metrics_delivery_latency(0.3);
+    http_metrics_delivery_latency(42);
+    buf_init(&b, 0);
+    assert_int_equal(http_metrics_render(&b, names, counts, 2), MERR_OK);
+    assert_non_null(strstr(b.data, "# TYPE mailer_http_requests_total counter\n"));
+    assert_non_null(
+        strstr(b.data, "mailer_http_requests_total{route=\"share_post\",status=\"202\"} 2\n"));
+    assert_non_null(
+        strstr(b.data, "mailer_http_requests_total{route=\"share_post\",status=\"429\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_shares_total{outcome=\"accepted\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_shares_total{outcome=\"rate_ip\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_envelopes{state=\"sent\"} 7\n"));
+    assert_non_null(strstr(b.data, "mailer_smtp_results_total{class=\"2xx\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_smtp_results_total{class=\"4xx\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"0.1\"} 0\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"0.5\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"60\"} 2\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"+Inf\"} 2\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_count 2\n"));
+    assert_int_equal(http_metrics_request_count("share_post", 202), 2);
+    buf_free(&b);
+}
+
+/* Router answers that need templates but no database. */
+static struct config cfg;
+static struct http_ctx ctx;
+
+static int setup_ctx(void **state)
+{
+    char tdir[700];
+    (void)state;
+    assert_int_equal(cfg_defaults(&cfg), MERR_OK);
+    snprintf(tdir, sizeof tdir, "%s/templates", test_source_dir());
+    memset(&ctx, 0, sizeof ctx);
+    ctx.cfg = &cfg;
+    pthread_mutex_init(&ctx.write_lock, NULL);
+    assert_int_equal(tpl_set_open(tdir, NULL, &ctx.tpl), MERR_OK);
+    return 0;
+}
+
+static int teardown_ctx(void **state)
+{
+    (void)state;
+    tpl_set_free(ctx.tpl);
+    pthread_mutex_destroy(&ctx.write_lock);
+    cfg_free(&cfg);
+    return 0;
+}
+
+static void router_answers_errors(void **state)
+{
+    struct http_req r;
+    (void)state;
+
+    http_req_init(&r, &ctx, "GET", "/nowhere");
+    http_route(&r);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.out.data, "Không tìm thấy trang"));
+    assert_non_null(strstr(r.out.data, "<html lang=\"vi\">"));
+    http_req_free(&r);
+
+    http_req_init(&r, &ctx, "DELETE", "/share/abc");
+    http_route(&r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.hname[0], "Allow");
+    http_req_free(&r);
+
+    /* wrong content type on the share POST: 415 before anything else */
+    http_req_init(&r, &ctx, "POST", "/share/abc");
+    r.content_type = strdup("text/plain");
+    http_route(&r);
+    assert_int_equal(r.status, 415);
+    assert_non_null(strstr(r.out.data, "\"code\":\"unsupported_media_type\""));
+    http_req_free(&r);
+
+    /* a body over the cap, flagged by the reader */
+    http_req_init(&r, &ctx, "POST", "/share/abc");
+    r.too_big = 1;
+    http_route(&r);
+    assert_int_equal(r.status, 413);
+    http_req_free(&r);
+
+    /* link tokens never reach the log path */
+    http_req_init(&r, &ctx, "POST", "/unsubscribe/SECRET-TOKEN");
+    r.too_big = 1;
+    http_route(&r);
+    assert_null(strstr(r.logpath, "SECRET"));
+    assert_string_equal(r.logpath, "/unsubscribe/…");
+    http_req_free(&r);
+}
+
+static void every_page_template_renders(void **state)
+{
+    static const char *const pages[] = {"share",      "share_sent", "error",      "subscribe",
+                                        "subscribed", "confirm",    "unsubscribe"};
+    struct http_req r;
+    json_t *d = json_pack("{s:{s:s, s:s, s:{s:s, s:s}}, s:s, s:s, s:b}", "article", "title",
+                          "Hà Giang <b>", "id", "x", "image", "src", "/media/ab", "alt", "ảnh",
+                          "csrf", "tok", "email", "a@b.vn", "ask", 1);
+    (void)state;
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        http_req_init(&r, &ctx, "GET", "/");
+        http_page(&r, 200, pages[i], d);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.out.data, "</html>"));
+        assert_non_null(strstr(r.out.data, cfg.site_name));
+        assert_null(strstr(r.out.data, "<b>"));
+        http_req_free(&r);
+    }
+    json_decref(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(form_decodes_pairs_in_order),
+        cmocka_unit_test(form_refuses_bad_utf8_nul_and_escapes),
+        cmocka_unit_test(json_body_errors_name_the_problem),
+        cmocka_unit_test(escape_and_unescape_segments),
+        cmocka_unit_test(csrf_token_is_single_use),
+        cmocka_unit_test(csrf_token_refuses_missing_forged_expired),
+        cmocka_unit_test(rate_limit_is_exact_under_100_threads),
+        cmocka_unit_test(rate_give_back_and_zero_limit),
+        cmocka_unit_test(tokens_are_stored_hashed_and_revocable),
+        cmocka_unit_test(metrics_render_prometheus_text),
+        cmocka_unit_test_setup_teardown(router_answers_errors, setup_ctx, teardown_ctx),
+        cmocka_unit_test_setup_teardown(every_page_template_renders, setup_ctx, teardown_ctx),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
