@@ -34,6 +34,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -644,6 +645,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
+/* libmicrohttpd's own messages go to our log, one line each. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+    (void)cls;
+    vsnprintf(line, sizeof line, fmt, ap);
+    n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_warn("http: libmicrohttpd: %s", line);
+}
+
 /* Splits cfg->http_trusted_proxies into s->proxies. */
 static enum merr parse_proxies(struct server *s, const char *list)
 {
@@ -784,7 +798,7 @@ enum merr http_serve(const struct config *cfg, volatile sig_atomic_t *stop, int 
         (unsigned)cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->http_connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, &s, MHD_OPTION_END);
+        on_completed, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!s.d) {
         rc = merr_set(MERR_IO, "cannot listen on %s: %s", cfg->http_listen, strerror(errno));
         goto out;

@@ -15,7 +15,9 @@
  *     (text/csv; ?list, mode), GET /api/subscribers/export (?list, status)
  *   GET /api/sends/ID (counters), POST /api/sends/ID/cancel
  *   GET /api/queue
- *   /api/digests/...: 501 until the digest module offers preview and send.
+ *   GET /api/digests/LIST/preview, POST /api/digests/LIST/send, GET
+ *     /api/digests/ID, POST /api/digests/ID/pause|resume|cancel (501 in a
+ *     build without the digest module)
  * Handlers call the owning modules (articles, subs, outbox); none has SQL.
  */
 #include <stdio.h>
@@ -25,6 +27,9 @@
 #include "articles.h"
 #include "crypto.h"
 #include "date.h"
+#ifdef MAILER_HTTP_HAS_DIGEST
+#include "digest.h"
+#endif
 #include "http_int.h"
 #include "log.h"
 #include "media.h"
@@ -560,6 +565,113 @@ static void api_queue(struct http_req *r, struct db *db)
                               !r->ctx->workers_wanted || atomic_load(&r->ctx->workers_alive)));
 }
 
+/* ---- digests ---- */
+
+#ifdef MAILER_HTTP_HAS_DIGEST
+static json_t *digest_json(const struct digest_info *d)
+{
+    return json_pack("{s:I, s:I, s:s, s:o, s:i, s:I, s:o, s:o}", "id", (json_int_t)d->id, "list_id",
+                     (json_int_t)d->list_id, "period", d->period, "send_id",
+                     d->send_id ? json_integer(d->send_id) : json_null(), "articles", d->articles,
+                     "recipients", (json_int_t)d->recipients, "since", time_json(d->since), "until",
+                     time_json(d->until));
+}
+
+/*
+ * GET  /api/digests/LIST/preview[?to=ADDR]  the message as text (RFC 5322)
+ * POST /api/digests/LIST/send  {"period": "2026-W48", "since": ISO 8601}  (both optional)
+ * GET  /api/digests/ID;  POST /api/digests/ID/pause|resume|cancel
+ */
+static void api_digests(struct http_req *r, struct db *db, const char *rest)
+{
+    const char *slash = strchr(rest, '/');
+    char first[128];
+    enum merr rc;
+    struct digest_info d;
+    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    const char *action = slash ? slash + 1 : "";
+    int numeric;
+
+    if (!n || n >= sizeof first)
+        return http_reply_error(r, 404, "not_found",
+                                "GET /api/digests/LIST/preview, POST "
+                                "/api/digests/LIST/send or /api/digests/ID",
+                                NULL);
+    memcpy(first, rest, n);
+    first[n] = '\0';
+    numeric = strspn(first, "0123456789") == n;
+    memset(&d, 0, sizeof d);
+    if (!numeric && strcmp(action, "preview") == 0) {
+        struct buf out;
+        if (!method(r, "GET"))
+            return bad_method(r, "GET");
+        buf_init(&out, 0);
+        rc = digest_preview(db, r->ctx->cfg, first, http_query(r, "to"), time(NULL), &out);
+        if (rc) {
+            buf_free(&out);
+            return fail(r, rc, NULL);
+        }
+        http_reply(r, 200, "message/rfc822", out.data, out.len);
+        buf_free(&out);
+        return;
+    }
+    if (!numeric && strcmp(action, "send") == 0) {
+        json_t *j = NULL;
+        const char *period = NULL, *since_s = NULL;
+        time_t since = 0;
+        if (!method(r, "POST"))
+            return bad_method(r, "POST");
+        if (r->body.len) {
+            if (!(j = json_body(r)))
+                return;
+            period = str_field(j, "period");
+            since_s = str_field(j, "since");
+            if (since_s && date_parse_iso8601(since_s, &since, NULL)) {
+                json_decref(j);
+                return http_reply_error(r, 400, "invalid", merr_msg(), "since");
+            }
+        }
+        pthread_mutex_lock(&r->ctx->write_lock);
+        rc = digest_create(db, r->ctx->cfg, first, period, since, time(NULL), &d);
+        pthread_mutex_unlock(&r->ctx->write_lock);
+        json_decref(j);
+        if (rc)
+            return fail(r, rc, NULL);
+        return http_reply_json(r, 201, digest_json(&d));
+    }
+    if (numeric) {
+        long long id = strtoll(first, NULL, 10);
+        if (!*action) {
+            if (!method(r, "GET"))
+                return bad_method(r, "GET");
+        } else {
+            if (!method(r, "POST"))
+                return bad_method(r, "POST");
+            pthread_mutex_lock(&r->ctx->write_lock);
+            rc = strcmp(action, "pause") == 0    ? digest_pause(db, id)
+                 : strcmp(action, "resume") == 0 ? digest_resume(db, id)
+                 : strcmp(action, "cancel") == 0 ? digest_cancel(db, id)
+                                                 : merr_set(MERR_NOTFOUND, "no such action");
+            pthread_mutex_unlock(&r->ctx->write_lock);
+            if (rc)
+                return fail(r, rc, NULL);
+        }
+        rc = digest_get(db, id, &d);
+        if (rc)
+            return fail(r, rc, NULL);
+        return http_reply_json(r, 200, digest_json(&d));
+    }
+    http_reply_error(r, 404, "not_found", "no such digest resource", NULL);
+}
+#else
+static void api_digests(struct http_req *r, struct db *db, const char *rest)
+{
+    (void)db, (void)rest;
+    http_reply_error(r, 501, "not_implemented",
+                     "digest preview and send are not available in this build yet", NULL);
+}
+#endif
+
 void http_api(struct http_req *r, const char *rest)
 {
     struct db *db = http_db(r);
@@ -584,8 +696,6 @@ void http_api(struct http_req *r, const char *rest)
     if (strcmp(rest, "queue") == 0)
         return api_queue(r, db);
     if (strcmp(rest, "digests") == 0 || strncmp(rest, "digests/", 8) == 0)
-        return http_reply_error(r, 501, "not_implemented",
-                                "digest preview and send are not available in this build yet",
-                                NULL);
+        return api_digests(r, db, rest[7] ? rest + 8 : "");
     http_reply_error(r, 404, "not_found", "no such API resource", NULL);
 }

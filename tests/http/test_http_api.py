@@ -1,0 +1,241 @@
+"""The admin API (bearer tokens, articles, lists, subscribers, sends, queue)
+and the subscription pages (subscribe, confirm, unsubscribe incl. RFC 8058
+one-click) against a running `mailer serve`, checked in the database and in
+the delivered mail.
+"""
+import email
+import email.policy
+import json
+import os
+import re
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve import Mailer, SAMPLE, check, fail, sample_id  # noqa: E402
+
+LIST = "ban-tin-tuan"
+
+
+def api(m, method, path, token, body=None, ctype="application/json", headers=None):
+    h = {"Authorization": "Bearer " + token} if token else {}
+    h.update(headers or {})
+    if body is not None:
+        h["Content-Type"] = ctype
+        if not isinstance(body, (bytes, str)):
+            body = json.dumps(body, ensure_ascii=False)
+    st, hd, data = m.request(method, path, body, h)
+    return st, hd, data
+
+
+def test_auth(m):
+    st, h, body = api(m, "GET", "/api/lists", None)
+    check(st == 401 and h.get("www-authenticate", "").startswith("Bearer"),
+          "no token: %d %s" % (st, h))
+    check(json.loads(body)["error"]["code"] == "unauthorized", "401 body")
+    st, h, _ = api(m, "GET", "/api/lists", "mlr_not-a-real-token")
+    check(st == 401 and 'error="invalid_token"' in h.get("www-authenticate", ""),
+          "wrong token: %d" % st)
+    st, _, _ = m.request("GET", "/api/lists", headers={"Authorization": "Basic YTpi"})
+    check(st == 401, "basic auth: %d" % st)
+    p = m.cli("token", "create", "cms")
+    token = p.stdout.strip()
+    check(re.fullmatch(r"mlr_[A-Za-z0-9_-]{43}", token), "token format: %r" % token)
+    st, _, _ = api(m, "GET", "/api/lists", token)
+    check(st == 200, "good token: %d" % st)
+    check(m.sql("SELECT count(*) FROM api_tokens WHERE token_hash = ?", token)[0][0] == 0,
+          "the token itself is stored")
+    p = m.cli("token", "create", "old")
+    old = p.stdout.strip()
+    ls = m.cli("token", "ls").stdout
+    check("cms" in ls and "old" in ls and old not in ls, "token ls: %s" % ls)
+    m.cli("token", "revoke", "old")
+    st, _, _ = api(m, "GET", "/api/lists", old)
+    check(st == 401, "revoked token: %d" % st)
+    check("revoked" in m.cli("token", "ls").stdout, "revoked not shown")
+    return token, old
+
+
+def test_articles(m, token):
+    with open(SAMPLE, "rb") as f:
+        raw = f.read()
+    st, _, body = api(m, "POST", "/api/articles", token, raw)
+    check(st == 201 and json.loads(body)["created"] is True, "article upsert: %d %s" % (st, body))
+    st, _, body = api(m, "POST", "/api/articles", token, raw)
+    check(st == 200 and json.loads(body)["created"] is False, "second upsert: %d" % st)
+    check(m.sql("SELECT count(*) FROM articles")[0][0] == 1, "article duplicated")
+    st, _, body = api(m, "GET", "/api/articles", token)
+    ids = [a["id"] for a in json.loads(body)["articles"]]
+    check(st == 200 and sample_id() in ids, "article list: %s" % ids)
+    st, _, body = api(m, "GET", "/api/articles/" + urllib.parse.quote(sample_id()), token)
+    check(st == 200 and json.loads(body)["title"] == json.load(open(SAMPLE))["title"],
+          "article get: %d" % st)
+    st, _, body = api(m, "GET", "/api/articles/khong-co", token)
+    check(st == 404 and json.loads(body)["error"]["code"] == "not_found", "unknown: %d" % st)
+    st, _, body = api(m, "POST", "/api/articles", token, b'{"id": "x", ')
+    check(st == 400 and "malformed JSON" in json.loads(body)["error"]["message"], "bad JSON")
+    st, _, body = api(m, "POST", "/api/articles", token, "id=x", "application/x-www-form-urlencoded")
+    check(st == 415, "articles wrong type: %d" % st)
+    bad = json.loads(raw)
+    bad["title"] = ""
+    st, _, body = api(m, "POST", "/api/articles", token, bad)
+    check(st == 400 and "title" in json.loads(body)["error"]["message"], "empty title: %s" % body)
+
+
+def test_lists_and_subscribers(m, token):
+    st, _, body = api(m, "POST", "/api/lists", token,
+                      {"slug": LIST, "name": "Bản tin tuần", "optin": "double",
+                       "description": "Tin mới trong tuần"})
+    check(st == 201 and json.loads(body)["slug"] == LIST, "list create: %d %s" % (st, body))
+    st, _, body = api(m, "POST", "/api/lists", token, {"slug": LIST, "name": "Lặp"})
+    check(st == 409, "duplicate list: %d" % st)
+    st, _, body = api(m, "POST", "/api/lists", token, {"slug": "Sai Slug", "name": "x"})
+    check(st == 400, "bad slug: %d" % st)
+    st, _, body = api(m, "GET", "/api/lists", token)
+    check([l["slug"] for l in json.loads(body)["lists"]] == [LIST], "list ls")
+    st, _, body = api(m, "POST", "/api/subscribers", token,
+                      {"email": "doc.gia@example.vn", "name": "Độc Giả", "list": LIST,
+                       "confirmed": True})
+    check(st == 201 and json.loads(body)["outcome"] == "confirmed", "sub add: %s" % body)
+    csv = "email,name\r\nmot@example.vn,Một\r\nhai@example.vn,Hai\r\nkhong-hop-le,Ba\r\n"
+    st, _, body = api(m, "POST", "/api/subscribers/import?list=" + LIST, token, csv, "text/csv")
+    rep = json.loads(body)
+    check(st == 200 and rep["rows"] == 3 and rep["bad"] == 1 and rep["created"] == 2,
+          "import: %d %s" % (st, body))
+    st, _, body = api(m, "GET", "/api/subscribers?list=%s&q=hai" % LIST, token)
+    subs = json.loads(body)["subscribers"]
+    check(st == 200 and [s["email"] for s in subs] == ["hai@example.vn"], "search: %s" % body)
+    st, h, body = api(m, "GET", "/api/subscribers/export?list=" + LIST, token)
+    text = body.decode()
+    check(st == 200 and h["content-type"].startswith("text/csv") and
+          text.startswith("email,name,status,list,created_at,attributes\r\n") and
+          "Độc Giả" in text and text.count("\r\n") == 4, "export: %d %r" % (st, text[:200]))
+    st, _, body = api(m, "GET", "/api/subscribers/hai%40example.vn", token)
+    check(st == 200 and json.loads(body)["subscriber"] is not None, "show: %d" % st)
+    st, _, _ = api(m, "DELETE", "/api/subscribers/hai%40example.vn", token)
+    check(st == 204, "delete subscriber: %d" % st)
+    check(not m.sql("SELECT 1 FROM subscribers WHERE email_key = 'hai@example.vn'"),
+          "subscriber not deleted")
+    st, _, _ = api(m, "DELETE", "/api/subscribers/hai%40example.vn", token)
+    check(st == 404, "delete again: %d" % st)
+
+
+def test_sends_and_queue(m, token):
+    st, _, body = m.post_json("/share/" + urllib.parse.quote(sample_id()),
+                              {"to": ["a@example.vn", "b@example.vn"],
+                               "sender_email": "gui@example.vn"})
+    check(st == 202, "share for sends: %d %s" % (st, body))
+    send_id = json.loads(body)["send_id"]
+    st, _, body = api(m, "GET", "/api/sends/%d" % send_id, token)
+    s = json.loads(body)
+    check(st == 200 and s["kind"] == "share" and sum(s["envelopes"].values()) == 2,
+          "send status: %s" % body)
+    st, _, body = api(m, "GET", "/api/queue", token)
+    check(st == 200 and "queued" in json.loads(body)["envelopes"], "queue: %s" % body)
+    st, _, _ = api(m, "GET", "/api/sends/999999", token)
+    check(st == 404, "unknown send: %d" % st)
+
+
+def mails_to(m, addr):
+    out = []
+    for p in m.eml_files():
+        with open(p, "rb") as f:
+            data = f.read()
+        msg = email.message_from_bytes(data, policy=email.policy.default)
+        if addr in str(msg["To"]):
+            out.append(msg)
+    return out
+
+
+def link_in(msg, kind):
+    text = msg.get_body(("plain",)).get_content()
+    mt = re.search(r"http://127\.0\.0\.1:\d+(/%s/[A-Za-z0-9_.~-]+)" % kind, text)
+    return mt.group(1) if mt else None
+
+
+def test_subscription_pages(m, token):
+    who = "ban.moi@example.vn"
+    st, _, page = m.request("GET", "/subscribe")
+    check(st == 200 and "Bản tin tuần" in page.decode(), "subscribe page: %d" % st)
+    st, _, page = m.post_form("/subscribe", urllib.parse.urlencode(
+        {"list": LIST, "email": who, "name": "Bạn Mới"}))
+    check(st == 200 and "kiểm tra hộp thư" in page.decode(), "subscribe: %d" % st)
+    st, _, page = m.post_form("/subscribe", urllib.parse.urlencode(
+        {"list": LIST, "email": "sai@@example.vn"}))
+    check(st == 400, "bad address on the form: %d" % st)
+    msg = m.wait_for(lambda: mails_to(m, who), "the confirm mail")[0]
+    link = link_in(msg, "confirm")
+    check(link, "no confirm link in the mail")
+    status = lambda: m.sql("SELECT s.status FROM subscriptions s JOIN subscribers u ON "
+                           "u.id = s.subscriber_id WHERE u.email_key = ?", who)[0][0]
+    st, _, page = m.request("GET", link)
+    check(st == 200 and "<form method=\"post\"" in page.decode(), "confirm page: %d" % st)
+    check(status() == "unconfirmed", "GET on the confirm link changed something")
+    st, _, page = m.request("POST", link, b"", {"Content-Type": "application/x-www-form-urlencoded"})
+    check(st == 200 and "Đã xác nhận" in page.decode(), "confirm POST: %d" % st)
+    check(status() == "confirmed", "not confirmed: %s" % status())
+    st, _, _ = m.request("GET", link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
+    check(st == 400, "altered confirm link: %d" % st)
+
+    # list mail with its unsubscribe link (a digest of the sample article)
+    st, _, body = api(m, "POST", "/api/digests/%s/send" % LIST, token,
+                      {"since": "2000-01-01T00:00:00Z"})
+    if st == 501:
+        print("note: this build has no digest module: no list mail to unsubscribe from")
+        st, _, _ = m.request("GET", "/unsubscribe/not-a-token")
+        check(st == 400, "bad unsubscribe link: %d" % st)
+        return
+    check(st == 201, "digest send: %d %s" % (st, body))
+    msg = m.wait_for(lambda: [x for x in mails_to(m, who) if link_in(x, "unsubscribe")],
+                     "the list mail")[0]
+    check(msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", "no one-click header")
+    unsub = re.search(r"<(http://[^>]+/unsubscribe/[^>]+)>", str(msg["List-Unsubscribe"]))
+    check(unsub, "List-Unsubscribe: %s" % msg["List-Unsubscribe"])
+    path = urllib.parse.urlsplit(unsub.group(1)).path
+    st, _, page = m.request("GET", path)
+    check(st == 200 and 'name="all"' in page.decode(), "unsubscribe page: %d" % st)
+    check(status() == "confirmed", "GET on the unsubscribe link changed something")
+    # RFC 8058 one-click: 200, no redirect
+    st, h, body = m.request("POST", path, b"List-Unsubscribe=One-Click",
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+    check(st == 200 and "location" not in h, "one-click: %d %s" % (st, h))
+    check(status() == "unsubscribed", "one-click did not unsubscribe")
+    st, _, page = m.request("GET", path)
+    check(st == 200 and "trước đó" in page.decode(), "page after unsubscribing: %d" % st)
+    # the page's button with "leave all lists"
+    st, _, page = m.post_form(path, "all=1")
+    check(st == 200 and "mọi đăng ký" in page.decode(), "leave all: %d" % st)
+    check(m.sql("SELECT reason FROM suppressions WHERE email_key = ?", who) ==
+          [("unsubscribed_all",)], "no unsubscribed_all suppression")
+
+
+def test_log_has_no_secrets(m, tokens):
+    log = m.log()
+    for t in tokens:
+        check(t not in log, "a bearer token is in the log")
+    check("Bearer" not in log, "an Authorization header is in the log")
+    for line in log.splitlines():
+        if "/confirm/" in line or "/unsubscribe/" in line:
+            check(re.search(r"/(confirm|unsubscribe)/… ", line) or "not-a-token" in line,
+                  "a link token is in the log: " + line)
+
+
+def main():
+    with Mailer("http-api") as m:
+        m.start()
+        token, old = test_auth(m)
+        test_articles(m, token)
+        test_lists_and_subscribers(m, token)
+        test_sends_and_queue(m, token)
+        test_subscription_pages(m, token)
+        test_log_has_no_secrets(m, [token, old])
+        st, _, body = m.request("GET", "/healthz")
+        h = json.loads(body)
+        check(st == 200 and h["database"] == "ok" and h["workers"] == "running",
+              "healthz: %s" % body)
+        check(m.stop() == 0, "serve did not stop cleanly")
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
