@@ -18,6 +18,7 @@ struct compose_image {
     char cid[96];    /* Content-ID without angle brackets: HEX@domain */
     char *link;      /* absolute URL used when not embedded */
     char *src;       /* what <img src> gets: "cid:CID" or the link */
+    char *caption;   /* the article's caption for it ("" if none) */
     int embedded;    /* 1: `part` holds its MIME part */
     int referenced;  /* 1: some cid: in the HTML points at it */
     struct buf part; /* fields, blank line, base64 body (written by libetpan) */

@@ -83,6 +83,7 @@ static enum merr plan_image(struct planner *p, const struct article_image *img,
     memset(im, 0, sizeof *im);
     buf_init(&im->part, 0);
     snprintf(im->sha256, sizeof im->sha256, "%s", img->sha256);
+    im->caption = strdup(img->caption ? img->caption : "");
     {
         char hex[33];
         rnd_hex(hex, 16);
@@ -162,19 +163,57 @@ static const char *img_cb(void *arg, const char *src)
     return NULL;
 }
 
+/* The caption after an <img> whose figure has none (see fix_imgs). */
+static enum merr add_caption(const struct compose_plan *plan, const char *src, size_t n,
+                             const char *rest, const char *end, struct buf *out)
+{
+    const struct compose_image *im = NULL;
+    const char *fig_end, *next_img, *fig_open, *cap;
+    size_t left = (size_t)(end - rest);
+    enum merr rc;
+    for (size_t i = 0; i < plan->nimages && !im; i++)
+        if (plan->images[i].src && strlen(plan->images[i].src) == n &&
+            !memcmp(plan->images[i].src, src, n))
+            im = &plan->images[i];
+    if (!im || !im->caption || !im->caption[0])
+        return MERR_OK;
+    fig_end = memmem(rest, left, "</figure>", 9);
+    next_img = memmem(rest, left, "<img", 4);
+    fig_open = memmem(rest, left, "<figure", 7);
+    cap = memmem(rest, left, "<figcaption", 11);
+    if (fig_end && (!next_img || fig_end < next_img) && (!fig_open || fig_end < fig_open)) {
+        if (cap && cap < fig_end)
+            return MERR_OK; /* the body has its own caption */
+        rc = buf_puts(out, "<figcaption style=\"padding:6px 0;font-size:13px;line-height:18px;"
+                           "color:#555555;font-style:italic;\">");
+        if (!rc)
+            rc = tpl_escape_html(out, im->caption, strlen(im->caption));
+        return rc ? rc : buf_puts(out, "</figcaption>");
+    }
+    rc = buf_puts(out, "<span style=\"display:block;padding:6px 0;font-size:13px;"
+                       "line-height:18px;color:#555555;font-style:italic;\">");
+    if (!rc)
+        rc = tpl_escape_html(out, im->caption, strlen(im->caption));
+    return rc ? rc : buf_puts(out, "</span>");
+}
+
 /*
  * Mail clients (Outlook) size images by their width attribute: every <img>
  * of the sanitized body gets width <= IMG_WIDTH, no height, an inline style
- * that scales it down on small screens, and an alt. The input is the
- * sanitizer's output, whose attributes are name="value".
+ * that scales it down on small screens, and an alt. A photo whose caption
+ * the body does not show (no <figcaption> in its <figure>) gets one right
+ * after it, so captions reach both parts. The input is the sanitizer's
+ * output, whose attributes are name="value".
  */
-static enum merr fix_imgs(const char *in, size_t len, struct buf *out)
+static enum merr fix_imgs(const struct compose_plan *plan, const char *in, size_t len,
+                          struct buf *out)
 {
     const char *p = in, *end = in + len;
     enum merr rc = MERR_OK;
     while (p < end && !rc) {
         const char *t = strstr(p, "<img");
-        const char *q;
+        const char *q, *src = NULL;
+        size_t srclen = 0;
         int has_alt = 0;
         long width = 0;
         if (!t || t >= end || (t[4] != ' ' && t[4] != '>' && t[4] != '/')) {
@@ -224,6 +263,10 @@ static enum merr fix_imgs(const char *in, size_t len, struct buf *out)
                 continue;
             if (ne - ns == 3 && !strncasecmp(ns, "alt", 3))
                 has_alt = 1;
+            if (ne - ns == 3 && !strncasecmp(ns, "src", 3) && vs) {
+                src = vs;
+                srclen = (size_t)(ve - vs);
+            }
             rc = buf_putc(out, ' ');
             if (!rc)
                 rc = buf_append(out, ns, (size_t)(ne - ns));
@@ -245,6 +288,8 @@ static enum merr fix_imgs(const char *in, size_t len, struct buf *out)
                             "height:auto;border:0\">",
                             width, width);
         p = q < end ? q + 1 : end;
+        if (!rc && src)
+            rc = add_caption(plan, src, srclen, p, end, out);
     }
     return rc;
 }
@@ -326,7 +371,7 @@ static enum merr article_json(struct planner *p, const struct article *a, int fu
         if (!rc && p->failed)
             rc = p->cb_rc;
         if (!rc)
-            rc = fix_imgs(raw.data ? raw.data : "", raw.len, &html);
+            rc = fix_imgs(p->plan, raw.data ? raw.data : "", raw.len, &html);
         if (!rc)
             rc = html_to_text(html.data ? html.data : "", html.len, TEXT_WIDTH, &text);
         if (!rc)
@@ -536,17 +581,12 @@ static enum merr plan_digest(struct planner *p, json_t *inputs, json_t *shared)
 /* The recipient-independent part of the template data. */
 static enum merr shared_base(const struct config *cfg, json_t *shared)
 {
-    json_t *site = json_object();
-    enum merr rc;
-    if (!site || json_object_set_new(shared, "site", site))
-        return merr_set(MERR_NOMEM, "out of memory");
-    rc = set_str(site, "name", cfg->site_name);
+    /* {{site}} is the name, as the lists' digest_subject default uses it. */
+    enum merr rc = set_str(shared, "site", cfg->site_name);
     if (!rc)
-        rc = set_str(site, "url", cfg->site_base_url);
+        rc = set_str(shared, "site_name", cfg->site_name);
     if (!rc)
-        rc = set_str(shared, "site_name", cfg->site_name); /* digest_subject's {{site}} too */
-    if (!rc)
-        rc = set_str(shared, "site", cfg->site_name);
+        rc = set_str(shared, "site_url", cfg->site_base_url);
     if (!rc)
         rc = set_str(shared, "from_name", cfg->from_name);
     return rc;
@@ -682,6 +722,7 @@ void compose_plan_free(struct compose_plan *plan)
         buf_free(&plan->images[i].part);
         free(plan->images[i].link);
         free(plan->images[i].src);
+        free(plan->images[i].caption);
     }
     free(plan->images);
     free(plan->from_name);

@@ -1,0 +1,332 @@
+#!/usr/bin/python3
+"""Composes share and digest messages with the built mailer and checks them.
+
+Every message must parse with Python's email package (policy=default) with
+no defect on the message or any part; the decoded Subject, From display name,
+Reply-To name and body text must equal the input exactly; every cid: in the
+HTML resolves to exactly one image part and every image part is referenced;
+embedded photos decode to the original bytes; only CRLF line ends and no line
+over 998 octets. Edge cases: 1- and 300-character Vietnamese titles, names
+with quotes, commas and emoji, an article without images, a photo whose bytes
+are missing, a 10 MB photo (linked over the embed limit, embedded under a
+raised one), and header injection through CR/LF (refused, nothing written).
+"""
+import email
+import email.policy
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+MAILER = os.environ.get("MAILER_BIN")
+SRC = os.environ.get("MAILER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+SAMPLES = ["ha-giang-tong-ket-thi-dua-2021", "tin-bac-me-lam-san-20210813",
+           "tin-ca-do-bong-da-20210928", "tin-cuu-chien-binh-20211008",
+           "tin-nguoi-khuyet-tat-20211020", "tin-pccc-20211005"]
+BASE_URL = "https://tin.hagiang.example"
+FAILS = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def run(cfg, *args, ok=True):
+    p = subprocess.run([MAILER, "--config", cfg, *args], capture_output=True)
+    if ok and p.returncode != 0:
+        sys.exit("mailer %s failed (%d): %s" % (" ".join(args), p.returncode,
+                                               p.stderr.decode(errors="replace")))
+    return p
+
+
+def write_config(d, name, from_name, embed="2MB"):
+    path = os.path.join(d, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[site]\nbase_url = %s\n[database]\npath = %s\n[mail]\nfrom_name = %s\n"
+                "from_address = tin-tuc@hagiang.example\n[limits]\nimage_max_bytes = 16MB\n"
+                "embed_max_bytes = %s\n" % (BASE_URL, os.path.join(d, "mailer.db"), from_name,
+                                            embed))
+    return path
+
+
+def raw_checks(data, label):
+    check(b"\r\n" in data, label + ": CRLF line ends")
+    check(re.search(rb"(?<!\r)\n", data) is None, label + ": no bare LF")
+    check(re.search(rb"\r(?!\n)", data) is None, label + ": no bare CR")
+    longest = max(len(l) for l in data.split(b"\r\n"))
+    check(longest <= 998, label + ": no line over 998 octets (longest %d)" % longest)
+    head = data.split(b"\r\n\r\n", 1)[0]
+    for line in head.split(b"\r\n"):
+        check(len(line) <= 78 or b"<https://" in line or b"<mailto:" in line,
+              label + ": header line over 78: %r" % line[:90])
+    check(all(b < 0x80 for b in head), label + ": header is ASCII")
+
+
+def parse(data, label):
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    check(not msg.defects, label + ": message defects %r" % msg.defects)
+    for part in msg.walk():
+        check(not part.defects, label + ": part %s defects %r" % (part.get_content_type(),
+                                                                  part.defects))
+    return msg
+
+
+def parts_of(msg, label):
+    """(plain text, html, {cid: image part}) with the structure checked."""
+    images = {}
+    if msg.get_content_type() == "multipart/related":
+        kids = list(msg.iter_parts())
+        alt = kids[0]
+        check(alt.get_content_type() == "multipart/alternative", label + ": related[0] alt")
+        for p in kids[1:]:
+            check(p.get_content_maintype() == "image", label + ": related part is an image")
+            cid = p["Content-ID"].strip()[1:-1]
+            check(cid not in images, label + ": Content-ID unique")
+            check(p.get_content_disposition() == "inline", label + ": image inline")
+            fn = p.get_filename()
+            check(fn is not None and fn.isascii(), label + ": ASCII filename")
+            check(p["Content-Transfer-Encoding"] == "base64", label + ": image base64")
+            images[cid] = p
+    else:
+        alt = msg
+        check(msg.get_content_type() == "multipart/alternative", label + ": root alternative")
+    sub = list(alt.iter_parts())
+    check([p.get_content_type() for p in sub] == ["text/plain", "text/html"],
+          label + ": alternative is text/plain then text/html")
+    for p in sub:
+        check(p.get_content_charset() == "utf-8", label + ": charset UTF-8")
+        check(p["Content-Transfer-Encoding"] == "quoted-printable", label + ": QP")
+    text = sub[0].get_content().replace("\r\n", "\n")
+    htm = sub[1].get_content().replace("\r\n", "\n")
+    refs = set(re.findall(r'cid:([^"\'\s>]+)', htm))
+    check(refs == set(images), label + ": cid references %r == parts %r" % (refs, set(images)))
+    check("<script" not in htm.lower(), label + ": no script")
+    check('<html lang="vi">' in htm and "<meta charset" in htm.lower(), label + ": lang, charset")
+    check('width="600"' in htm, label + ": 600 px table")
+    check("<link" not in htm.lower(), label + ": no external CSS")
+    for img in re.findall(r"<img\b[^>]*>", htm):
+        check(" width=" in img and " alt=" in img, label + ": img has width and alt: " + img)
+    return text, htm, images
+
+
+def main():
+    if not MAILER or not os.access(MAILER, os.X_OK):
+        sys.exit("MAILER_BIN is not set to the built mailer")
+    d = tempfile.mkdtemp(prefix="compose-test-")
+    try:
+        run_all(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    if FAILS:
+        sys.exit("%d check(s) failed" % len(FAILS))
+    print("compose messages: all checks passed")
+
+
+def make_articles(d):
+    """Edge-case articles next to copies of the sample photos."""
+    img_dir = os.path.join(d, "art", "images")
+    os.makedirs(img_dir)
+    sample = os.path.join(SRC, "examples", "articles", "images", "pccc.jpg")
+    shutil.copy(sample, os.path.join(img_dir, "a.jpg"))
+    shutil.copy(sample, os.path.join(img_dir, "a-copy.jpg"))  # same bytes: one part
+    shutil.copy(os.path.join(SRC, "examples", "articles", "images", "logo.png"),
+                os.path.join(img_dir, "gone.png"))
+    with open(sample, "rb") as f:
+        big = f.read()
+    big += os.urandom(10 * 1024 * 1024 - len(big))  # a 10 MB JPEG (trailing data)
+    with open(os.path.join(img_dir, "big.jpg"), "wb") as f:
+        f.write(big)
+    unit = "Tỉnh Hà Giang tổ chức hội nghị tổng kết thi đua khen thưởng năm 2021 "
+    title300 = (unit * 10)[:300]
+    assert len(title300) == 300
+    arts = {
+        "mot-ky-tu": dict(title="Á", images=[]),
+        "dai-300": dict(title=title300, images=[
+            {"src": "images/a.jpg", "caption": "Ảnh một", "alt": "Ảnh một"},
+            {"src": "images/a-copy.jpg", "caption": "Ảnh hai", "alt": "Ảnh hai"}]),
+        "khong-anh": dict(title="Bài viết không có ảnh: \"trích dẫn\", dấu phẩy & <thẻ>",
+                          images=[]),
+        "anh-thieu": dict(title="Ảnh bị thiếu", images=[
+            {"src": "images/gone.png", "caption": "Ảnh thiếu", "alt": "Ảnh thiếu"}]),
+        "anh-10mb": dict(title="Ảnh 10 MB", images=[
+            {"src": "images/big.jpg", "caption": "Ảnh lớn", "alt": "Ảnh lớn"}]),
+    }
+    paths = []
+    for aid, a in arts.items():
+        body = "<p>Đoạn một của bài %s.</p>\n" % aid
+        for im in a["images"]:
+            body += '<figure><img src="%s" alt="%s"><figcaption>%s</figcaption></figure>\n' % (
+                im["src"], im["alt"], im["caption"])
+        if aid == "dai-300":  # the same photo referenced twice
+            body += '<p><img src="images/a.jpg" alt="lại"></p>\n'
+        doc = {"id": aid, "url": "https://hagiang.gov.vn/tin/%s" % aid, "title": a["title"],
+               "category": "Tin tức", "author": "Như Quỳnh",
+               "published_at": "2021-12-31T14:15:00+07:00",
+               "summary": "Tóm tắt của bài %s." % aid, "body_html": body, "images": a["images"]}
+        p = os.path.join(d, "art", aid + ".json")
+        with open(p, "w", encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        paths.append(p)
+    return paths, title300, hashlib.sha256(big).hexdigest(), big
+
+
+def compose(cfg, out, *args):
+    run(cfg, "compose", *args, "-o", out)
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def run_all(d):
+    from_name = 'Tòa soạn "Hà Giang", tin nóng 😀'
+    cfg = write_config(d, "a.ini", from_name)
+    run(cfg, "init")
+    run(cfg, "article", "add", *[os.path.join(SRC, "examples", "articles", s + ".json")
+                                 for s in SAMPLES])
+    paths, title300, big_sha, big = make_articles(d)
+    run(cfg, "article", "add", *paths)
+    # A photo whose bytes are gone (missing on disk when fetched / pruned).
+    db = sqlite3.connect(os.path.join(d, "mailer.db"))
+    sha = db.execute("SELECT media_sha256 FROM article_images WHERE article_id='anh-thieu'"
+                     ).fetchone()[0]
+    db.execute("DELETE FROM media WHERE sha256=?", (sha,))
+    db.commit()
+    db.close()
+    out = os.path.join(d, "m.eml")
+
+    sender = 'Nguyễn Văn "Bình", 😀 phóng viên'
+    note = "Anh xem bài này nhé <b>quan trọng</b> & hay!\nDòng thứ hai của lời nhắn."
+    samples = {s: json.load(open(os.path.join(SRC, "examples", "articles", s + ".json"),
+                                 encoding="utf-8")) for s in SAMPLES}
+
+    # Share of every sample: exact headers and text, photos once each, bytes intact.
+    for s in SAMPLES:
+        label = "share " + s
+        data = compose(cfg, out, "share", s, "--to", "an@example.com", "--to-name",
+                       "Trần An, 🇻🇳", "--from-name", sender, "--from-email",
+                       "binh@example.org", "--note", note)
+        raw_checks(data, label)
+        msg = parse(data, label)
+        check(str(msg["Subject"]) == samples[s]["title"], label + ": Subject exact")
+        check(msg["From"].addresses[0].display_name == from_name, label + ": From name exact")
+        check(msg["From"].addresses[0].addr_spec == "tin-tuc@hagiang.example", label + ": From")
+        check(msg["To"].addresses[0].display_name == "Trần An, 🇻🇳", label + ": To name exact")
+        check(msg["Reply-To"].addresses[0].display_name == sender, label + ": Reply-To name")
+        check(msg["Reply-To"].addresses[0].addr_spec == "binh@example.org", label + ": Reply-To")
+        check(msg["MIME-Version"] == "1.0", label + ": MIME-Version")
+        check(re.fullmatch(r"<[0-9a-f]{32}@hagiang\.example>", msg["Message-ID"]) is not None,
+              label + ": Message-ID on the sending domain")
+        check(re.search(r"[+-]\d{4}$", msg["Date"]) and "+0700" in msg["Date"],
+              label + ": Date with +0700")
+        check(msg["List-Unsubscribe"] is None, label + ": a share is not list mail")
+        text, htm, images = parts_of(msg, label)
+        srcs = {im["src"] for im in samples[s]["images"]}
+        check(len(images) == len(srcs), label + ": one part per photo (%d)" % len(images))
+        want = {hashlib.sha256(open(os.path.join(SRC, "examples", "articles", p), "rb").read())
+                .hexdigest() for p in srcs}
+        got = {hashlib.sha256(p.get_content()).hexdigest() for p in images.values()}
+        check(want == got, label + ": photos decode to the original bytes")
+        plain = html.unescape(htm)
+        check(samples[s]["title"] in plain, label + ": title in HTML")
+        check("Anh xem bài này nhé &lt;b&gt;quan trọng&lt;/b&gt; &amp; hay!<br>" in htm,
+              label + ": note escaped, line break kept")
+        check(note.split("\n")[0] in text and note.split("\n")[1] in text,
+              label + ": note in the text part")
+        check("Đọc bài gốc" in htm and samples[s]["url"] in htm, label + ": link to the article")
+        check("31/12/2021" in text or "/20" in text, label + ": date shown")
+        check(samples[s]["author"] in text, label + ": author")
+        check("Bạn nhận được thư này vì " + sender + " đã chia sẻ bài viết từ" in plain,
+              label + ": why-you-got-it footer")
+        for im in samples[s]["images"]:
+            cap = im["caption"].split("\xa0")[0]
+            check(cap in plain and cap in text.replace("\n", " "), label + ": caption kept")
+
+    # Digest of the six samples.
+    data = compose(cfg, out, "digest", "--articles", ",".join(SAMPLES), "--to",
+                   "an@example.com", "--to-name", 'Lê "Út" Ba')
+    label = "digest"
+    raw_checks(data, label)
+    msg = parse(data, label)
+    text, htm, images = parts_of(msg, label)
+    check(len(images) == 6, label + ": six thumbnails")
+    lu = msg["List-Unsubscribe"]
+    check(lu is not None and re.search(r"<https://[^>]+/unsubscribe/[^>]+>", lu)
+          and "<mailto:" in lu, label + ": List-Unsubscribe https and mailto")
+    check(msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", label + ": one-click")
+    check(msg["List-Id"] is not None, label + ": List-Id")
+    check(msg["To"].addresses[0].display_name == 'Lê "Út" Ba', label + ": To name exact")
+    plain = html.unescape(htm)
+    check("Tin mới trong tuần" in plain and "Hủy đăng ký" in plain, label + ": heading, unsub")
+    url = re.search(r"<(https://[^>]+)>", lu).group(1)
+    check(url in htm and url in text, label + ": unsubscribe link in both parts")
+    check('Chào Lê "Út" Ba' in plain, label + ": greeting by name")
+    for s in SAMPLES:
+        check(samples[s]["title"] in plain, label + ": title of " + s)
+        check(samples[s]["url"] in htm, label + ": link of " + s)
+
+    # Edge cases.
+    for aid, title, nimg in [("mot-ky-tu", "Á", 0), ("dai-300", title300, 1),
+                             ("khong-anh", None, 0), ("anh-thieu", "Ảnh bị thiếu", 0),
+                             ("anh-10mb", "Ảnh 10 MB", 0)]:
+        label = "share " + aid
+        data = compose(cfg, out, "share", aid, "--to", "an@example.com", "--from-name",
+                       'Smith, "JJ"', "--from-email", "jj@example.org")
+        raw_checks(data, label)
+        msg = parse(data, label)
+        if title:
+            check(str(msg["Subject"]) == title, label + ": Subject exact")
+        check(msg["Reply-To"].addresses[0].display_name == 'Smith, "JJ"', label + ": ASCII name")
+        text, htm, images = parts_of(msg, label)
+        check(len(images) == nimg, label + ": %d image part(s), got %d" % (nimg, len(images)))
+        if aid == "khong-anh":
+            check(msg.get_content_type() == "multipart/alternative", label + ": no related")
+            check(str(msg["Subject"]) ==
+                  "Bài viết không có ảnh: \"trích dẫn\", dấu phẩy & <thẻ>", label + ": Subject")
+        if aid == "dai-300":
+            check(len(re.findall(r"cid:", htm)) >= 3, label + ": photo referenced three times")
+        if aid == "anh-10mb":
+            check("%s/media/%s" % (BASE_URL, big_sha) in htm, label + ": big photo linked")
+    # The subject's encoded words and folding for the 300-character title.
+    data = compose(cfg, out, "share", "dai-300", "--to", "an@example.com")
+    head = data.split(b"\r\n\r\n", 1)[0].decode()
+    subj = re.search(r"\r\nSubject:(.*?)\r\n(?! )", head, re.S).group(1)
+    for w in re.findall(r"=\?[^?]+\?[BQ]\?[^?]*\?=", subj):
+        check(len(w) <= 75, "300: encoded word <= 75")
+    check(len(("Subject:" + subj).split("\r\n")) > 3, "300: subject folded")
+
+    # Under a raised embed limit the 10 MB photo is embedded, bytes intact.
+    cfg2 = write_config(d, "b.ini", "Smith, \"JJ\"", embed="16MB")
+    data = compose(cfg2, out, "share", "anh-10mb", "--to", "an@example.com")
+    raw_checks(data, "10mb embedded")
+    msg = parse(data, "10mb embedded")
+    check(msg["From"].addresses[0].display_name == 'Smith, "JJ"', "10mb: ASCII From name")
+    text, htm, images = parts_of(msg, "10mb embedded")
+    check(len(images) == 1 and list(images.values())[0].get_content() == big,
+          "10mb: embedded and decodes to the original bytes")
+
+    # Header injection: refused with the field named, nothing written.
+    os.unlink(out)
+    for args, field in [(["--from-name", "Evil\r\nBcc: victim@example.net"], "sender_name"),
+                        (["--to-name", "Evil\nBcc: victim@example.net"], "name"),
+                        (["--from-email", "a@b.example\r\nBcc: v@x.example"], "")]:
+        p = run(cfg, "compose", "share", "tin-pccc-20211005", "--to", "an@example.com", *args,
+                "-o", out, ok=False)
+        check(p.returncode == 3, "injection %r: exit 3 (got %d)" % (args, p.returncode))
+        check(field in p.stderr.decode(), "injection %r: names the field" % (args,))
+        check(not os.path.exists(out), "injection %r: nothing written" % (args,))
+    p = run(cfg, "compose", "share", "tin-pccc-20211005", "--to", "an@example.com\r\nBcc: x@y.z",
+            ok=False)
+    check(p.returncode == 3 and not p.stdout, "injection in --to refused")
+    p = run(cfg, "compose", "share", "no-such", "--to", "an@example.com", ok=False)
+    check(p.returncode == 5, "unknown article: exit 5")
+
+
+if __name__ == "__main__":
+    main()
