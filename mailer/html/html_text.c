@@ -37,12 +37,13 @@
 
 enum {
     FR_LINK = 1 << 0,       /* <a href>: mark = where its text starts */
-    FR_LIST = 1 << 1,       /* <ul>/<ol>: counter = next number, 0 for ul */
+    FR_LIST = 1 << 1,       /* <ul>/<ol>: counter = next number of an <ol> */
     FR_ITEM = 1 << 2,       /* <li> */
     FR_ROW = 1 << 3,        /* <tr>: counter = cells so far */
     FR_FIGURE = 1 << 4,     /* <figure>: counter = 1 if it has a figcaption */
     FR_FIGCAPTION = 1 << 5, /* mark = start of the caption in para */
     FR_PRE = 1 << 6,
+    FR_ORDERED = 1 << 7, /* <ol> */
 };
 
 struct frame {
@@ -50,7 +51,7 @@ struct frame {
     int brk;           /* 0 inline, 1 own line, 2 blank line around */
     size_t indent_len; /* indent to restore at the end */
     size_t mark;
-    int counter;
+    long counter;
     char *href; /* FR_LINK, xmlFree'd */
 };
 
@@ -339,7 +340,8 @@ static enum merr txt_enter(void *arg, xmlNode *n, int *descend)
         rc = put_text(t, "* * *", 5);
     } else if (!strcmp(name, "a")) {
         f->href = html_doc_attr(n, "href");
-        if (f->href && *f->href) {
+        /* a URL with spaces or controls (unsanitized input) is not listed */
+        if (f->href && *f->href && !strpbrk(f->href, " \t\n\r\f\v")) {
             f->flags |= FR_LINK;
             f->mark = t->para.len;
         }
@@ -347,14 +349,17 @@ static enum merr txt_enter(void *arg, xmlNode *n, int *descend)
         f->flags |= FR_LIST;
         if (!strcmp(name, "ol")) {
             char *start = html_doc_attr(n, "start");
-            f->counter = start ? atoi(start) : 1;
+            f->flags |= FR_ORDERED;
+            f->counter = start ? strtol(start, NULL, 10) : 1;
+            if (f->counter < 0 || f->counter > 1000000)
+                f->counter = 1;
             xmlFree(start);
         }
     } else if (!strcmp(name, "li")) {
         up = nearest(t, FR_LIST);
         f->flags |= FR_ITEM;
-        if (up && up->counter)
-            snprintf(t->marker, sizeof t->marker, "%d. ", up->counter++);
+        if (up && (up->flags & FR_ORDERED) && up->counter < 100000000)
+            snprintf(t->marker, sizeof t->marker, "%ld. ", up->counter++);
         else
             strcpy(t->marker, "- ");
         t->marker_at = t->indent.len;

@@ -645,6 +645,11 @@ static void text_exact_output(void **state)
                 "  mã   nguồn\n    thụt lề\n\n* * *\n\nx\n");
     expect_text("<p>a<script>bí mật</script><style>p{}</style>b</p>", "ab\n");
     expect_text("Chữ &amp; số &lt;3 &#7913;", "Chữ & số <3 ứ\n");
+    /* what unsanitized input may hold: odd list starts, hrefs with spaces */
+    expect_text("<ol start=99999999999><li>a</li></ol><ol start=0><li>b</li></ol>"
+                "<ol start=7><li>c</li><li>d</li></ol>",
+                "1. a\n\n0. b\n\n7. c\n8. d\n");
+    expect_text("<a href=\"https://a.vn/x y\nz\">a</a> <a href=\"\">b</a> <a>c</a>", "a b c\n");
 }
 
 static void text_wraps_vietnamese(void **state)
