@@ -163,7 +163,15 @@ enum merr compose_render(const struct compose_plan *plan, const struct compose_r
     buf_init(&w.subject, plan->max_bytes);
     buf_init(&w.text, plan->max_bytes);
     buf_init(&w.html, plan->max_bytes);
-    rc = hdr_check("To", r->email);
+    /* Sized from the plan's trial render: no regrowth for the usual recipient. */
+    if (buf_reserve(&w.text, plan->text_hint) || buf_reserve(&w.html, plan->html_hint))
+        rc = merr_set(MERR_NOMEM, "out of memory");
+    else
+        rc = MERR_OK;
+    if (rc)
+        goto out;
+    if (!rc)
+        rc = hdr_check("To", r->email);
     if (!rc)
         rc = hdr_check("name", r->name);
     if (!rc)

@@ -36,7 +36,8 @@ struct compose_plan {
     json_t *shared;                              /* template data every recipient shares */
     struct compose_image *images;
     size_t nimages;
-    size_t max_bytes; /* [limits] message_max_bytes */
+    size_t max_bytes;            /* [limits] message_max_bytes */
+    size_t text_hint, html_hint; /* trial render sizes: one allocation per body */
 };
 
 #endif

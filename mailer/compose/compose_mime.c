@@ -22,6 +22,7 @@
 #include "compose_mime.h"
 
 #include <libetpan/libetpan.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,38 @@ static const unsigned char qp_lit[256] = {
 
 #define QP_LINE 76
 
+/*
+ * Per byte: its output (1 or 3 characters, padded to 4 so one fixed-size
+ * copy writes it) and its width; width 0 marks the bytes that need the
+ * careful path (space, tab, CR, LF). Vietnamese text is half non-ASCII
+ * bytes, so the common path must not branch on the byte's class.
+ */
+struct qp_code {
+    char b[4];
+    unsigned char w;
+};
+static struct qp_code qp_tab[256];
+static pthread_once_t qp_once = PTHREAD_ONCE_INIT;
+
+static void qp_init(void)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (int c = 0; c < 256; c++) {
+        struct qp_code *e = &qp_tab[c];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            e->w = 0;
+        } else if (qp_lit[c]) {
+            e->b[0] = (char)c;
+            e->w = 1;
+        } else {
+            e->b[0] = '=';
+            e->b[1] = hex[c >> 4];
+            e->b[2] = hex[c & 15];
+            e->w = 3;
+        }
+    }
+}
+
 enum merr compose_qp(struct buf *out, const char *text, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -61,10 +94,19 @@ enum merr compose_qp(struct buf *out, const char *text, size_t n)
     enum merr rc = buf_reserve(out, 4 * n + 8);
     if (rc)
         return rc;
+    pthread_once(&qp_once, qp_init);
     p = out->data + out->len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = s[i];
+        const struct qp_code *e = &qp_tab[c];
         int lit;
+        /* Fast path: mid-line, an ordinary byte, room left before the soft break. */
+        if (e->w && col && col + e->w <= QP_LINE - 1) {
+            memcpy(p, e->b, 4);
+            p += e->w;
+            col += e->w;
+            continue;
+        }
         if (c == '\n' || (c == '\r' && i + 1 < n && s[i + 1] == '\n')) {
             if (c == '\r')
                 i++;

@@ -609,11 +609,13 @@ static enum merr trial_render(struct compose_plan *plan)
         return merr_set(MERR_NOMEM, "out of memory");
     buf_init(&out, plan->max_bytes);
     rc = tpl_render(plan->txt, plan->set, NULL, ctx, 2, &out);
+    plan->text_hint = out.len + 1024;
     if (!rc && plan->subject_file)
         rc = tpl_render(plan->subject_file, plan->set, NULL, ctx, 2, &out);
     buf_reset(&out);
     if (!rc)
         rc = tpl_render(plan->html, plan->set, NULL, ctx, 2, &out);
+    plan->html_hint = out.len + 1024;
     for (size_t i = 0; !rc && i < plan->nimages; i++) {
         struct compose_image *im = &plan->images[i];
         char ref[110];

@@ -1,0 +1,37 @@
+#!/bin/bash
+# bench/compose/run.sh: personalized messages per second on one core, C vs
+# Python's email package, in the same run. One command, not part of CTest:
+#   bench/compose/run.sh [SECONDS]     (default 3 seconds per measurement)
+# Builds a Release tree in build-bench/, the bench program against the
+# module libraries, and pins both runs to one CPU with taskset.
+set -euo pipefail
+SECONDS_PER=${1:-3}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${MAILER_BENCH_BUILD:-$SRC/build-bench}
+WORK=$(mktemp -d /tmp/bench-compose.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" --target compose articles html tpl db config core -j"$(nproc)" >/dev/null
+L=$BUILD/mailer
+gcc -std=c11 -O2 -D_GNU_SOURCE -DMAILER_SOURCE_DIR="\"$SRC\"" \
+  -I"$SRC/mailer/core" -I"$SRC/mailer/config" -I"$SRC/mailer/db" -I"$SRC/mailer/tpl" \
+  -I"$SRC/mailer/articles" -I"$SRC/mailer/compose" $(pkg-config --cflags jansson) \
+  "$SRC/bench/compose/bench_compose.c" -o "$WORK/bench_compose" \
+  "$L/compose/libcompose.a" "$L/articles/libarticles.a" "$L/html/libhtml.a" "$L/tpl/libtpl.a" \
+  "$L/config/libconfig.a" "$L/db/libdb.a" "$L/core/libcore.a" \
+  $(pkg-config --libs jansson libxml-2.0 libcurl sqlite3 openssl inih) -letpan -lpthread
+
+PIN=""
+command -v taskset >/dev/null && PIN="taskset -c 0"
+echo "compose benchmark: $SECONDS_PER s per measurement, one core ($(nproc) available)"
+C=$(MAILER_LOG=warn $PIN "$WORK/bench_compose" "$SRC" "$WORK" "$SECONDS_PER")
+P=$($PIN /usr/bin/python3 "$SRC/bench/compose/baseline.py" "$WORK" "$SECONDS_PER")
+printf '%-8s %12s %12s %12s %10s\n' kind "C msgs/s" "Py msgs/s" "ratio" "bytes/msg"
+for kind in share digest; do
+  c=$(awk -v k=$kind '$1==k{print $2}' <<<"$C"); cb=$(awk -v k=$kind '$1==k{print $3}' <<<"$C")
+  p=$(awk -v k=$kind '$1==k{print $2}' <<<"$P")
+  printf '%-8s %12s %12s %11.1fx %10s\n' "$kind" "$c" "$p" "$(echo "$c / $p" | bc -l)" "$cb"
+done
+d=$(awk '$1=="digest"{print $2}' <<<"$C")
+echo "goal: >= 20000 personalized digests/s on one core: $([ "$d" -ge 20000 ] && echo met || echo NOT met) ($d)"
