@@ -511,6 +511,36 @@ static void test_digest_message(void **state)
     compose_plan_free(plan);
 }
 
+static void test_confirm_message(void **state)
+{
+    (void)state;
+    struct compose_plan *plan = plan_from(
+        "{\"kind\":\"confirm\",\"list\":{\"id\":1,\"slug\":\"tin-tuc\",\"name\":\"Tin tức\"}}");
+    json_t *vars = json_pack("{s:s}", "confirm_url", "https://tin.example/confirm/TOK123");
+    struct compose_recipient r = {.email = "an@example.com",
+                                  .message_id = "c1@hagiang.example",
+                                  .list_id = "tin-tuc.hagiang.example",
+                                  .unsubscribe_url = "https://tin.example/unsubscribe/X",
+                                  .vars = vars};
+    struct buf m;
+    char *u;
+    buf_init(&m, 0);
+    assert_int_equal(compose_render(plan, &r, &m), MERR_OK);
+    assert_lines(m.data, m.len, 998);
+    /* transactional: no list headers even when given */
+    assert_null(strstr(m.data, "List-Unsubscribe"));
+    assert_null(strstr(m.data, "List-Id"));
+    assert_non_null(strstr(m.data, "Content-Type: multipart/alternative"));
+    assert_null(strstr(m.data, "multipart/related"));
+    u = unfold_qp(&m);
+    assert_non_null(strstr(u, "https://tin.example/confirm/TOK123"));
+    assert_non_null(strstr(u, "7 ng=C3=A0y")); /* "7 ngày" */
+    free(u);
+    buf_free(&m);
+    json_decref(vars);
+    compose_plan_free(plan);
+}
+
 struct job {
     const struct compose_plan *plan;
     int ok;
@@ -576,9 +606,8 @@ int main(void)
         cmocka_unit_test(test_image_part),         cmocka_unit_test(test_boundary_random),
     };
     const struct CMUnitTest msgs[] = {
-        cmocka_unit_test(test_share_message),
-        cmocka_unit_test(test_digest_message),
-        cmocka_unit_test(test_render_threads),
+        cmocka_unit_test(test_share_message),   cmocka_unit_test(test_digest_message),
+        cmocka_unit_test(test_confirm_message), cmocka_unit_test(test_render_threads),
         cmocka_unit_test(test_plan_errors),
     };
     int failed = cmocka_run_group_tests_name("compose.hdr_mime", unit, NULL, NULL);
