@@ -1,0 +1,276 @@
+#!/usr/bin/python3
+"""Delivery through the real test SMTP server (tests/smtpd/smtpd.py).
+
+    test_smtp.py CASE
+
+share_bytes: a share delivered by `mailer deliver --once` is byte for byte
+  the message `mailer compose share` writes for the same inputs at the same
+  (fake) time, once the two random parts are set aside (Message-ID and MIME
+  boundaries); VERP return path, DSN ENVID and NOTIFY as designed.
+digest: a digest to two subscribers equals `mailer compose digest` for the
+  same list (decoded parts compared, the personal unsubscribe link set
+  aside), with List-Id, List-Unsubscribe (one-click) and the greeting name.
+greeting_421, rcpt_451, rcpt_550, data_552, drop_mid_data, silent_server:
+  the envelope's final state, attempts, next attempt, and the SMTP code and
+  text recorded; a 5.1.1 on a subscriber's address adds a hard_bounce
+  suppression (not for a share's recipient); a deferred envelope past
+  max_age fails.
+"""
+import email
+import email.policy
+import os
+import re
+import shutil
+import sys
+
+from dlib import ARTICLE, DOMAIN, T0, Env, SmtpServer, build_dir, check, fail, verp_token
+
+CASE = sys.argv[1]
+STORE = os.path.join(build_dir(), "testtmp", "delivery-smtpd-" + CASE)
+shutil.rmtree(STORE, ignore_errors=True)
+SHARE = ["--from-name", "Trần Thị Hoa", "--from-email", "hoa@example.org",
+         "--note", "Bài này viết về tỉnh mình.\nĐọc nhé!\n. (một dấu chấm)"]
+
+
+def normalize(raw):
+    """Sets aside what is random per message or per plan: the Message-ID, the
+    MIME boundaries and the photos' Content-IDs (which may be cut by a
+    quoted-printable soft line break where the HTML cites them)."""
+    raw = re.sub(rb"\r\nMessage-ID: <[^>]*>\r\n", b"\r\nMessage-ID: <X>\r\n", raw)
+    seen = []
+    for b in re.findall(rb'boundary="([^"]+)"', raw) + re.findall(rb"Content-ID: <([^>]+)>",
+                                                                     raw):
+        if b not in seen:
+            seen.append(b)
+    for i, b in enumerate(seen):
+        pattern = b"(?:=\r\n)?".join(re.escape(bytes([c])) for c in b)
+        tag = b"RANDOM-%03d-" % i
+        tag += b"x" * (len(b) - len(tag))
+        raw = re.sub(pattern, lambda m: tag[:len(b)], raw)
+    return raw
+
+
+def env_for(srv, **delivery):
+    e = Env("smtp-" + CASE, transport="smtp://127.0.0.1:%d" % srv.port, delivery=delivery)
+    e.add_article()
+    return e
+
+
+def envelope(e, eid):
+    r = e.q("SELECT state, attempts, last_code, last_text, next_attempt_at, subscriber_id "
+            "FROM envelopes WHERE id=?", eid)
+    check(r, "no envelope %d" % eid)
+    return dict(zip(("state", "attempts", "code", "text", "next", "subscriber"), r[0]))
+
+
+def expect_env(e, eid, state, code, text_re, attempts=1):
+    got = envelope(e, eid)
+    if got["state"] != state or got["code"] != code or got["attempts"] != attempts or \
+            not re.search(text_re, got["text"] or ""):
+        fail("envelope %d: %r, wanted %s %r %r attempts %d" % (eid, got, state, code, text_re,
+                                                                attempts))
+    # `mailer queue ls` shows the same
+    for line in e.mailer("queue", "ls").stdout.decode().splitlines()[1:]:
+        f = line.split("\t")
+        if int(f[0]) == eid:
+            check(f[2] == state and int(f[4]) == (code or 0) and f[7] == (got["text"] or ""),
+                  "queue ls row %r for %r" % (f, got))
+            return got
+    fail("envelope %d not in queue ls" % eid)
+
+
+def case_share_bytes():
+    with SmtpServer(STORE, "--dsn") as srv:
+        e = env_for(srv)
+        rcpt = "doc-gia@example.net"
+        e.mailer("share", ARTICLE, "--to", rcpt, *SHARE, now=T0)
+        out = e.mailer("deliver", "--once", now=T0).stdout
+        check(out == b"sent 1, deferred 0, failed 0\n", "deliver: %r" % out)
+        got = srv.messages()
+        check(len(got) == 1, "server got %d messages" % len(got))
+        eid = e.q("SELECT id FROM envelopes")[0][0]
+        composed = e.mailer("compose", "share", ARTICLE, "--to", rcpt, *SHARE, now=T0).stdout
+        a, b = normalize(got[0]["data"]), normalize(composed)
+        if a != b:
+            for i, (x, y) in enumerate(zip(a.split(b"\r\n"), b.split(b"\r\n"))):
+                if x != y:
+                    fail("line %d differs:\nsent:     %r\ncomposed: %r" % (i, x, y))
+            fail("lengths differ: sent %d, composed %d" % (len(a), len(b)))
+        mid = re.search(rb"\r\nMessage-ID: <(\d+)\.[0-9a-f]{20}@([^>]+)>\r\n", got[0]["data"])
+        check(mid and int(mid.group(1)) == eid and mid.group(2) == DOMAIN.encode(),
+              "Message-ID not derived from the envelope")
+        tok = verp_token(eid)
+        check(got[0]["mail_from"] == "bounces+%s@%s" % (tok, DOMAIN),
+              "MAIL FROM %r, wanted VERP with %s" % (got[0]["mail_from"], tok))
+        check(got[0]["mail_params"].get("ENVID") == tok, "ENVID %r" % got[0]["mail_params"])
+        check(got[0]["rcpt_params"] == [{"NOTIFY": "FAILURE,DELAY"}],
+              "RCPT params %r" % got[0]["rcpt_params"])
+        check(got[0]["rcpt_tos"] == [rcpt], "RCPT %r" % got[0]["rcpt_tos"])
+        expect_env(e, eid, "sent", 250, r"^2\.0\.0 Ok: queued as 000001")
+
+
+def parts(raw):
+    """The decoded leaf parts, with the personal unsubscribe link and the
+    per-plan Content-IDs replaced by placeholders."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    leaves = [p for p in msg.walk() if not p.is_multipart()]
+    cids = [str(p["Content-ID"]).strip("<>") for p in leaves if p["Content-ID"]]
+    out = []
+    for p in leaves:
+        c = p.get_content()
+        if isinstance(c, str):
+            c = re.sub(r"https://tin\.hagiang\.example/unsubscribe/[A-Za-z0-9_\-.=]+",
+                       "UNSUB", c)
+            for i, cid in enumerate(cids):
+                c = c.replace(cid, "CID-%d" % i)
+        cid = str(p["Content-ID"]).strip("<>") if p["Content-ID"] else None
+        out.append((p.get_content_type(), cids.index(cid) if cid else None, c))
+    return msg, out
+
+
+def case_digest():
+    with SmtpServer(STORE) as srv:
+        e = env_for(srv)
+        e.add_article("tin-pccc-20211005")
+        subs = [("ban-doc@example.net", "Nguyễn Văn An"), ("chi@example.org", "Lê Thị Chi")]
+        e.add_digest(subs, articles=(ARTICLE, "tin-pccc-20211005"), now=T0)
+        out = e.mailer("deliver", "--once", now=T0).stdout
+        check(out == b"sent 2, deferred 0, failed 0\n", "deliver: %r" % out)
+        got = {m["rcpt_tos"][0]: m for m in srv.messages()}
+        check(sorted(got) == sorted(s[0] for s in subs), "received %r" % sorted(got))
+        for rcpt, name in subs:
+            composed = e.mailer("compose", "digest", "--articles",
+                                ARTICLE + ",tin-pccc-20211005", "--list", "tin-tuc", "--to",
+                                rcpt, "--to-name", name, now=T0, code=None)
+            if composed.returncode != 0:
+                fail("compose digest: %s" % composed.stderr.decode())
+            sent_msg, sent_parts = parts(got[rcpt]["data"])
+            comp_msg, comp_parts = parts(composed.stdout)
+            skip = {"message-id", "list-unsubscribe"}
+            def heads(m):
+                return [(k, re.sub(r'boundary="[^"]*"', "", str(v))) for k, v in m.items()
+                        if k.lower() not in skip]
+            hs, hc = heads(sent_msg), heads(comp_msg)
+            check(hs == hc, "headers differ:\n%r\n%r" % (hs, hc))
+            check(len(sent_parts) == len(comp_parts) and len(sent_parts) >= 3,
+                  "parts: %d vs %d" % (len(sent_parts), len(comp_parts)))
+            for x, y in zip(sent_parts, comp_parts):
+                check(x == y, "part %s differs" % x[0])
+            check(sent_msg["List-Id"] == "<tin-tuc.%s>" % DOMAIN, "List-Id %r" % sent_msg["List-Id"])
+            lu = str(sent_msg["List-Unsubscribe"])
+            check(re.fullmatch(r"<https://tin\.hagiang\.example/unsubscribe/[A-Za-z0-9_\-]+>, "
+                               r"<mailto:unsubscribe@hagiang\.example\?subject=unsubscribe>", lu),
+                  "List-Unsubscribe %r" % lu)
+            check(sent_msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click",
+                  "no one-click")
+            text = sent_msg.get_body(("plain",)).get_content()
+            check(name in text, "greeting without %s" % name)
+            url = lu[1:lu.index(">")]
+            check(url in text.replace("\n", "") or "UNSUB" in text, "unsubscribe link")
+        check(e.q("SELECT status FROM sends WHERE id=100")[0][0] == "done", "send not done")
+
+
+def share_one(e, rcpt):
+    e.mailer("share", ARTICLE, "--to", rcpt, *SHARE, now=T0)
+    return e.q("SELECT max(id) FROM envelopes")[0][0]
+
+
+def deferred_next(e, eid, base):
+    got = envelope(e, eid)
+    check(got["next"] == T0 + base, "next attempt %r, wanted T0 + %d" % (got["next"], base))
+
+
+def case_greeting_421():
+    with SmtpServer(STORE, "--greeting-421") as srv:
+        e = env_for(srv, retry_base="10m", max_age="1h")
+        eid = share_one(e, "a@example.net")
+        out = e.mailer("deliver", "--once", now=T0).stdout
+        check(out == b"sent 0, deferred 1, failed 0\n", "deliver: %r" % out)
+        expect_env(e, eid, "deferred", 421, r"^4\.3\.2 Service not available")
+        deferred_next(e, eid, 600)
+        # not due yet: nothing happens
+        out = e.mailer("deliver", "--once", now=T0 + 599).stdout
+        check(out == b"sent 0, deferred 0, failed 0\n", "early deliver: %r" % out)
+        # second try doubles the wait
+        e.mailer("deliver", "--once", now=T0 + 600)
+        expect_env(e, eid, "deferred", 421, r"^4\.3\.2", attempts=2)
+        check(envelope(e, eid)["next"] == T0 + 600 + 1200, "no doubling")
+        # past max_age: failed with the last reply kept
+        out = e.mailer("deliver", "--once", now=T0 + 3600).stdout
+        check(out == b"sent 0, deferred 0, failed 1\n", "max_age deliver: %r" % out)
+        expect_env(e, eid, "failed", 421, r"^4\.3\.2", attempts=3)
+        check(e.q("SELECT status FROM sends")[0][0] == "done", "send not done")
+
+
+def case_rcpt_451():
+    with SmtpServer(STORE, "--rcpt-451", "later*@example.net") as srv:
+        e = env_for(srv, retry_base="5m")
+        later = share_one(e, "later@example.net")
+        now_ = share_one(e, "now@example.net")
+        out = e.mailer("deliver", "--once", now=T0).stdout
+        check(out == b"sent 1, deferred 1, failed 0\n", "deliver: %r" % out)
+        expect_env(e, later, "deferred", 451,
+                   r"^4\.3\.0 <later@example\.net>: temporary failure")
+        deferred_next(e, later, 300)
+        expect_env(e, now_, "sent", 250, r"^2\.0\.0")
+        check([m["rcpt_tos"] for m in srv.messages()] == [["now@example.net"]], "received")
+        # an admin retry makes it due now
+        e.mailer("queue", "retry", later, now=T0 + 10)
+        check(envelope(e, later)["next"] == T0 + 10, "retry did not make it due")
+
+
+def case_rcpt_550():
+    with SmtpServer(STORE, "--rcpt-550", "gone*") as srv:
+        e = env_for(srv)
+        e.add_digest([("gone@example.net", "Người Đi"), ("here@example.net", "Người Ở")],
+                     now=T0)
+        shared = share_one(e, "gone-too@example.net")
+        out = e.mailer("deliver", "--once", now=T0).stdout
+        check(out == b"sent 1, deferred 0, failed 2\n", "deliver: %r" % out)
+        gone = e.q("SELECT id FROM envelopes WHERE recipient='gone@example.net'")[0][0]
+        expect_env(e, gone, "failed", 550, r"^5\.1\.1 <gone@example\.net>: user unknown")
+        expect_env(e, shared, "failed", 550, r"^5\.1\.1 <gone-too@example\.net>")
+        sup = e.q("SELECT email_key, reason FROM suppressions ORDER BY email_key")
+        check(sup == [("gone@example.net", "hard_bounce")],
+              "suppressions %r (a subscriber's 5.1.1 only)" % sup)
+        # the suppressed address is dropped from the next share, silently
+        out = e.mailer("share", ARTICLE, "--to", "gone@example.net", "--to", "x@example.net",
+                       now=T0).stdout
+        check(out.endswith(b": 1 envelope queued\n"), "share after suppression: %r" % out)
+
+
+def case_data_552():
+    with SmtpServer(STORE, "--data-552") as srv:
+        e = env_for(srv)
+        e.add_digest([("big@example.net", "An")], now=T0)
+        eid = e.q("SELECT id FROM envelopes")[0][0]
+        out = e.mailer("deliver", "--once", now=T0).stdout
+        check(out == b"sent 0, deferred 0, failed 1\n", "deliver: %r" % out)
+        expect_env(e, eid, "failed", 552, r"^5\.3\.4 Message too big")
+        check(e.q("SELECT count(*) FROM suppressions")[0][0] == 0, "5.3.4 suppressed")
+
+
+def case_drop_mid_data():
+    with SmtpServer(STORE, "--drop-mid-data") as srv:
+        e = env_for(srv, retry_base="2m")
+        eid = share_one(e, "a@example.net")
+        out = e.mailer("deliver", "--once", now=T0).stdout
+        check(out == b"sent 0, deferred 1, failed 0\n", "deliver: %r" % out)
+        expect_env(e, eid, "deferred", None, r"connection lost")
+        deferred_next(e, eid, 120)
+        check(srv.messages() == [], "a dropped message was stored")
+
+
+def case_silent_server():
+    with SmtpServer(STORE, "--silent") as srv:
+        e = Env("smtp-" + CASE, transport="smtp://127.0.0.1:%d" % srv.port,
+                smtp={"command_timeout_ms": "700", "connect_timeout_ms": "700"})
+        e.add_article()
+        eid = share_one(e, "a@example.net")
+        out = e.mailer("deliver", "--once", now=T0, timeout=60).stdout
+        check(out == b"sent 0, deferred 1, failed 0\n", "deliver: %r" % out)
+        expect_env(e, eid, "deferred", None, r"timeout")
+
+
+globals()["case_" + CASE]()
+print("ok")
