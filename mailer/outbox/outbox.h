@@ -199,4 +199,21 @@ enum outbox_state outbox_backoff(time_t now, time_t created_at, int attempts, in
  */
 void outbox_verp_token(const char *secret, long long envelope_id, char out[64]);
 
+/* ---- pausing a send (mailer/outbox/outbox_send_status.c) ---- */
+
+/*
+ * Pauses an active send: outbox_claim skips its envelopes until it is
+ * resumed; envelopes being sent finish. Pausing a paused send is MERR_OK.
+ * MERR_NOTFOUND; MERR_INVAL if the send is done or cancelled.
+ */
+enum merr outbox_send_pause(struct db *db, long long send_id);
+
+/*
+ * Resumes a paused send: its queued and deferred envelopes become
+ * claimable again (sent ones are never claimed again). A send with nothing
+ * left to deliver is marked done at `now`. Resuming an active send is
+ * MERR_OK. MERR_NOTFOUND; MERR_INVAL if it is done or cancelled.
+ */
+enum merr outbox_send_resume(struct db *db, long long send_id, time_t now);
+
 #endif

@@ -1,0 +1,814 @@
+/*
+ * digest.c: creating digests (by the scheduler or by hand), their life
+ * (pause, resume, cancel, counters) and the preview.
+ *
+ * Exactly once. Everything a digest writes happens in one BEGIN IMMEDIATE
+ * transaction: the check that its (list, period) is free, the choice of
+ * articles, the send with its plan, the envelopes (one INSERT ... SELECT,
+ * outbox_enqueue_list) and the digest row whose UNIQUE(list_id, period)
+ * settles any race. A crash before the commit leaves nothing; after it,
+ * everything, and delivery takes it from there.
+ *
+ * Which articles: those published in (since, now], newest first, at most
+ * the list's max (default 10), optionally one category, where `since` is
+ * the end of the list's previous digest (a skipped one too), so a week's
+ * article is in exactly one digest even when a digest comes late.
+ *
+ * The subject is the list's Mustache template (digest_subject, e.g. "Bản
+ * tin tuần {{week}} – {{site}}") rendered here with week, year, period,
+ * site and list; the plan carries the rendered text. Compose treats the
+ * plan's subject as a template too, so a rendered subject that still holds
+ * "{{" (a site name with braces) is given a set-delimiter prefix that makes
+ * it literal there.
+ *
+ * The scheduler's rules (which occurrence is due, skipped weeks, clocks set
+ * back) are described in digest.h; digest_tick applies them list by list.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "articles.h"
+#include "compose.h"
+#include "date.h"
+#include "digest.h"
+#include "digest_store.h"
+#include "log.h"
+#include "rnd.h"
+#include "subs.h"
+#include "tpl.h"
+
+#define DIGEST_DEFAULT_MAX  10
+#define DIGEST_FIRST_SPAN   (7 * 86400) /* a list's first digest looks back a week */
+#define DIGEST_SUBJECT_MAX  998         /* one header line (RFC 5322 §2.1.1) */
+#define DIGEST_SAMPLE_NAME  "Bạn đọc"
+#define DIGEST_SAMPLE_LOCAL "ban-doc"
+#define SCHEDULER_PERIOD_S  60
+#define SCHEDULER_NAP_US    200000
+
+int digest_period_valid(const char *s)
+{
+    int week;
+    if (!s || strlen(s) != 8 || s[4] != '-' || s[5] != 'W')
+        return 0;
+    for (int i = 0; i < 8; i++)
+        if (i != 4 && i != 5 && (s[i] < '0' || s[i] > '9'))
+            return 0;
+    week = (s[6] - '0') * 10 + (s[7] - '0');
+    return week >= 1 && week <= 53;
+}
+
+/* "2026-W08" -> "8": the week as people write it. */
+static const char *week_of(const char *period)
+{
+    return period[6] == '0' ? period + 7 : period + 6;
+}
+
+static enum merr list_load(struct db *db, const char *slug, struct subs_list *l)
+{
+    enum merr rc;
+    memset(l, 0, sizeof *l);
+    if (!slug || !*slug)
+        return merr_set(MERR_INVAL, "list: missing");
+    rc = subs_list_get(db, slug, l);
+    if (rc == MERR_NOTFOUND)
+        return merr_set(rc, "list %s: not found", slug);
+    return rc;
+}
+
+/* Where the next digest of the list starts. */
+static enum merr next_since(struct db *db, const struct subs_list *l, time_t since_arg, time_t now,
+                            time_t *since)
+{
+    time_t last;
+    int found;
+    enum merr rc;
+
+    if (since_arg > 0) {
+        *since = since_arg;
+        return MERR_OK;
+    }
+    rc = digest_store_last_until(db, l->id, &last, &found);
+    if (rc)
+        return rc;
+    *since = found ? last : now - DIGEST_FIRST_SPAN;
+    return MERR_OK;
+}
+
+/* The ids of the list's articles in (since, until] as a JSON array (newest first). */
+static enum merr pick_articles(struct db *db, const struct subs_list *l, time_t since, time_t until,
+                               json_t **ids)
+{
+    struct article **v = NULL;
+    size_t n = 0;
+    int max = l->digest_max_articles > 0 ? l->digest_max_articles : DIGEST_DEFAULT_MAX;
+    const char *category = l->digest_category && *l->digest_category ? l->digest_category : NULL;
+    enum merr rc;
+
+    *ids = json_array();
+    if (!*ids)
+        return merr_set(MERR_NOMEM, "out of memory");
+    if (since >= until)
+        return MERR_OK;
+    rc = article_index(db, since, until, category, (size_t)max, &v, &n);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (json_array_append_new(*ids, json_string(v[i]->id)))
+            rc = merr_set(MERR_NOMEM, "out of memory");
+    article_list_free(v, n);
+    if (rc) {
+        json_decref(*ids);
+        *ids = NULL;
+    }
+    return rc;
+}
+
+/* Makes a rendered subject literal for compose, which parses it again. */
+static enum merr subject_literal(struct buf *subject)
+{
+    static const char *const delims[][2] = {{"<%", "%>"}, {"[[", "]]"}, {"(#", "#)"}};
+    struct buf b;
+    enum merr rc;
+
+    if (!strstr(subject->data, "{{"))
+        return MERR_OK;
+    for (size_t i = 0; i < sizeof delims / sizeof delims[0]; i++) {
+        if (strstr(subject->data, delims[i][0]) || strstr(subject->data, delims[i][1]))
+            continue;
+        buf_init(&b, subject->max);
+        rc = buf_printf(&b, "{{=%s %s=}}%s", delims[i][0], delims[i][1], subject->data);
+        if (rc) {
+            buf_free(&b);
+            return rc;
+        }
+        buf_free(subject);
+        *subject = b;
+        return MERR_OK;
+    }
+    return merr_set(MERR_INVAL, "subject: the rendered text \"%s\" cannot be made literal",
+                    subject->data);
+}
+
+/* The list's subject template rendered for `period` ("2026-W48"). */
+static enum merr render_subject(const struct config *cfg, const struct subs_list *l,
+                                const char *period, struct buf *out)
+{
+    struct tpl *t = NULL;
+    json_t *ctx = NULL;
+    const char *src = l->digest_subject && *l->digest_subject ? l->digest_subject
+                                                              : "Bản tin tuần {{week}} – {{site}}";
+    enum merr rc;
+
+    rc = tpl_parse(src, strlen(src), TPL_ESCAPE_NONE, &t);
+    if (rc) {
+        rc = merr_wrap(rc, "list %s: digest subject", l->slug);
+        goto out;
+    }
+    ctx = json_pack("{s:s, s:s%, s:s, s:s, s:s, s:{s:s, s:s}}", "week", week_of(period), "year",
+                    period, (size_t)4, "period", period, "site", cfg->site_name, "site_name",
+                    cfg->site_name, "list", "name", l->name, "slug", l->slug);
+    if (!ctx) {
+        rc = merr_set(MERR_INVAL, "list %s: digest subject: list name or site name is not UTF-8",
+                      l->slug);
+        goto out;
+    }
+    rc = tpl_render(t, NULL, NULL, &ctx, 1, out);
+    if (rc) {
+        rc = merr_wrap(rc, "list %s: digest subject", l->slug);
+        goto out;
+    }
+    if (!out->data || !out->len) {
+        rc = merr_set(MERR_INVAL, "list %s: digest subject renders empty", l->slug);
+        goto out;
+    }
+    if (strpbrk(out->data, "\r\n") || strlen(out->data) != out->len) {
+        rc = merr_set(MERR_INVAL, "list %s: digest subject contains a line break or NUL", l->slug);
+        goto out;
+    }
+    rc = subject_literal(out);
+out:
+    json_decref(ctx);
+    tpl_free(t);
+    return rc;
+}
+
+/* Checks that the list's template exists and parses (else every envelope would fail). */
+static enum merr check_template(const struct config *cfg, const struct subs_list *l,
+                                const char **name)
+{
+    struct tpl_set *set = NULL;
+    const struct tpl *t;
+    char path[160];
+    enum merr rc;
+
+    *name = l->digest_template && *l->digest_template ? l->digest_template : "digest";
+    for (const char *c = *name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+            return merr_set(MERR_INVAL, "list %s: digest template \"%s\" is not a template name",
+                            l->slug, *name);
+    if (strlen(*name) > 100)
+        return merr_set(MERR_INVAL, "list %s: digest template name is too long", l->slug);
+    rc = tpl_set_open(cfg->templates_dir, cfg->templates_override, &set);
+    if (rc)
+        return merr_wrap(rc, "templates");
+    snprintf(path, sizeof path, "email/%s.html", *name);
+    rc = tpl_get(set, path, &t);
+    if (!rc) {
+        snprintf(path, sizeof path, "email/%s.txt", *name);
+        rc = tpl_get(set, path, &t);
+    }
+    if (rc)
+        rc = merr_wrap(rc, "list %s: digest template %s", l->slug, *name);
+    tpl_set_free(set);
+    return rc;
+}
+
+/* The send's inputs (compose.h: the digest plan). `*out` malloc'd. */
+static enum merr plan_text(const struct subs_list *l, const char *period, const char *tname,
+                           json_t *ids, const char *subject, char **out)
+{
+    json_t *plan =
+        json_pack("{s:s, s:O, s:{s:I, s:s, s:s}, s:s, s:s, s:s, s:s}", "kind", "digest", "articles",
+                  ids, "list", "id", (json_int_t)l->id, "slug", l->slug, "name", l->name, "subject",
+                  subject, "template", tname, "week", week_of(period), "period", period);
+    if (!plan)
+        return merr_set(MERR_INVAL, "digest plan: a value is not UTF-8");
+    *out = json_dumps(plan, JSON_COMPACT);
+    json_decref(plan);
+    if (!*out)
+        return merr_set(MERR_NOMEM, "out of memory");
+    return MERR_OK;
+}
+
+static void info_from_row(const struct digest_row *r, const char *slug, struct digest_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = r->id;
+    out->list_id = r->list_id;
+    snprintf(out->period, sizeof out->period, "%s", r->period);
+    out->send_id = r->send_id;
+    out->since = r->since;
+    out->until = r->until;
+    out->articles = r->articles;
+    out->created_at = r->created_at;
+    snprintf(out->list_slug, sizeof out->list_slug, "%s", slug ? slug : "");
+    snprintf(out->status, sizeof out->status, "%s", r->send_id ? "" : "skipped");
+}
+
+/*
+ * The one way a digest comes to be. `manual`: by hand (no articles is an
+ * error and writes nothing; a skipped row may be filled in); else the
+ * scheduler (no articles is recorded as skipped).
+ */
+static enum merr digest_make(struct db *db, const struct config *cfg, const struct subs_list *l,
+                             const char *period, time_t since_arg, time_t now, int manual,
+                             struct digest_info *out)
+{
+    struct digest_row row, old;
+    struct buf subject;
+    json_t *ids = NULL;
+    char *plan = NULL, when[DATE_ISO_LEN];
+    const char *tname;
+    long long added = 0;
+    int fill = 0, began = 0, race = 0;
+    enum merr rc;
+
+    memset(out, 0, sizeof *out);
+    memset(&row, 0, sizeof row);
+    buf_init(&subject, DIGEST_SUBJECT_MAX);
+    if (!digest_period_valid(period)) {
+        rc = merr_set(MERR_INVAL, "period \"%s\" is not YYYY-Www", period ? period : "");
+        goto out;
+    }
+    /* Checked before taking the write lock: a broken template or subject fails here. */
+    rc = check_template(cfg, l, &tname);
+    if (!rc)
+        rc = render_subject(cfg, l, period, &subject);
+    if (rc)
+        goto out;
+
+    rc = db_begin(db);
+    if (rc)
+        goto out;
+    began = 1;
+    rc = digest_store_find(db, l->id, period, &old);
+    if (rc == MERR_OK) {
+        if (!(manual && old.send_id == 0 && old.articles == 0)) {
+            rc = merr_set(MERR_EXISTS, "list %s already has the digest of %s (digest %lld)",
+                          l->slug, period, old.id);
+            goto out;
+        }
+        fill = 1;
+        row.id = old.id;
+    } else if (rc != MERR_NOTFOUND) {
+        goto out;
+    }
+    row.list_id = l->id;
+    snprintf(row.period, sizeof row.period, "%s", period);
+    row.until = now;
+    row.created_at = now;
+    rc = next_since(db, l, since_arg, now, &row.since);
+    if (!rc)
+        rc = pick_articles(db, l, row.since, now, &ids);
+    if (rc)
+        goto out;
+    row.articles = (int)json_array_size(ids);
+    date_iso8601(row.since, when);
+
+    if (row.articles == 0) {
+        if (manual) {
+            rc = merr_set(MERR_NOTFOUND, "list %s: no new articles since %s", l->slug, when);
+            goto out;
+        }
+        rc = digest_store_insert(db, &row);
+        race = rc == MERR_EXISTS;
+        if (!rc)
+            rc = db_commit(db);
+        if (rc)
+            goto out;
+        began = 0;
+        log_info("digest: list %s, %s: no new articles since %s; week skipped", l->slug, period,
+                 when);
+    } else {
+        rc = plan_text(l, period, tname, ids, subject.data, &plan);
+        if (!rc)
+            rc = outbox_send_create(db, "digest", l->id, plan, &row.send_id);
+        if (!rc)
+            rc = outbox_enqueue_list(db, row.send_id, l->id, &added);
+        if (!rc && added == 0)
+            rc = outbox_send_finish_if_idle(db, row.send_id, now);
+        if (!rc) {
+            rc = fill ? digest_store_fill_skipped(db, &row) : digest_store_insert(db, &row);
+            race = rc == MERR_EXISTS;
+        }
+        if (!rc)
+            rc = db_commit(db);
+        if (rc)
+            goto out;
+        began = 0;
+        log_info("digest %lld: list %s, %s: %d articles since %s, %lld recipients (send %lld)",
+                 row.id, l->slug, period, row.articles, when, added, row.send_id);
+    }
+    info_from_row(&row, l->slug, out);
+    out->recipients = added;
+    if (row.send_id)
+        snprintf(out->status, sizeof out->status, "%s", added ? "active" : "done");
+    out->counts.by_state[OUTBOX_QUEUED] = added;
+out:
+    if (began)
+        db_rollback(db);
+    if (rc == MERR_EXISTS && race) /* the UNIQUE key: another process was first */
+        merr_set(rc, "list %s already has the digest of %s", l->slug, period);
+    json_decref(ids);
+    free(plan);
+    buf_free(&subject);
+    return rc;
+}
+
+enum merr digest_create(struct db *db, const struct config *cfg, const char *list_slug,
+                        const char *period, time_t since, time_t now, struct digest_info *out)
+{
+    struct subs_list l;
+    char p[16];
+    enum merr rc;
+
+    memset(out, 0, sizeof *out);
+    rc = list_load(db, list_slug, &l);
+    if (rc)
+        return rc;
+    if (period)
+        snprintf(p, sizeof p, "%s", period);
+    else
+        digest_period(now, p);
+    if (period && !digest_period_valid(period))
+        rc = merr_set(MERR_INVAL, "period \"%s\" is not YYYY-Www (e.g. 2026-W48)", period);
+    else if (since > now)
+        rc = merr_set(MERR_INVAL, "since is in the future");
+    else
+        rc = digest_make(db, cfg, &l, p, since, now, 1, out);
+    subs_list_clear(&l);
+    return rc;
+}
+
+/* Whether the list's digest is due at `now`; `period` receives its key. */
+static enum merr due(struct db *db, const struct subs_list *l, time_t now, char period[16],
+                     int *is_due)
+{
+    struct digest_schedule s;
+    struct digest_row old;
+    time_t occ, last;
+    int found;
+    enum merr rc;
+
+    *is_due = 0;
+    rc = digest_schedule_parse(l->digest_weekday, l->digest_time, &s);
+    if (rc)
+        return merr_wrap(rc, "list %s: digest schedule", l->slug);
+    occ = digest_last_occurrence(&s, now);
+    /* a new list's first digest is its first occurrence after it was created */
+    if (occ < l->created_at)
+        return MERR_OK;
+    digest_period(occ, period);
+    rc = digest_store_find(db, l->id, period, &old);
+    if (rc != MERR_NOTFOUND)
+        return rc; /* MERR_OK: exists already */
+    /* a clock set back: an occurrence the list's newest digest is not older than */
+    rc = digest_store_last_until(db, l->id, &last, &found);
+    if (rc)
+        return rc;
+    if (found && last >= occ)
+        return MERR_OK;
+    *is_due = 1;
+    return MERR_OK;
+}
+
+enum merr digest_tick(struct db *db, const struct config *cfg, time_t now, int *created)
+{
+    struct subs_list *lists = NULL;
+    size_t n = 0;
+    enum merr rc, first = MERR_OK;
+    int made = 0;
+
+    if (created)
+        *created = 0;
+    rc = subs_list_all(db, &lists, &n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct digest_info info;
+        char period[16];
+        int is_due;
+        if (!lists[i].digest_enabled)
+            continue;
+        rc = due(db, &lists[i], now, period, &is_due);
+        if (!rc && is_due)
+            rc = digest_make(db, cfg, &lists[i], period, 0, now, 0, &info);
+        if (rc == MERR_EXISTS) /* another scheduler was first */
+            continue;
+        if (rc) {
+            log_error("digest: list %s: %s", lists[i].slug, merr_msg());
+            if (!first)
+                first = rc;
+            continue;
+        }
+        if (is_due)
+            made++;
+    }
+    subs_lists_free(lists, n);
+    if (created)
+        *created = made;
+    return first;
+}
+
+enum merr digest_scheduler_run(const struct config *cfg, volatile sig_atomic_t *stop)
+{
+    struct db *db = NULL;
+    time_t last = 0;
+    enum merr rc;
+
+    rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &db);
+    if (rc)
+        return rc;
+    log_info("digest: scheduler started");
+    while (!*stop) {
+        time_t now = date_now();
+        if (!last || now / SCHEDULER_PERIOD_S != last / SCHEDULER_PERIOD_S) {
+            int made = 0;
+            last = now;
+            if (digest_tick(db, cfg, now, &made))
+                log_warn("digest: scheduler step failed: %s", merr_msg());
+            else if (made)
+                log_info("digest: scheduler created %d digest%s", made, made == 1 ? "" : "s");
+        }
+        usleep(SCHEDULER_NAP_US);
+    }
+    db_close(db);
+    log_info("digest: scheduler stopped");
+    return MERR_OK;
+}
+
+/* Fills the parts of `out` that come from the send and the list. */
+static enum merr info_details(struct db *db, struct digest_info *out, int with_counts)
+{
+    struct outbox_send s;
+    struct subs_list l;
+    enum merr rc;
+
+    if (subs_list_get_id(db, out->list_id, &l) == MERR_OK) {
+        snprintf(out->list_slug, sizeof out->list_slug, "%s", l.slug);
+        subs_list_clear(&l);
+    }
+    if (!out->send_id)
+        return MERR_OK;
+    memset(&s, 0, sizeof s);
+    rc = outbox_send_get(db, out->send_id, &s);
+    if (rc == MERR_NOTFOUND) {
+        snprintf(out->status, sizeof out->status, "deleted");
+        return MERR_OK;
+    }
+    if (rc)
+        return rc;
+    snprintf(out->status, sizeof out->status, "%s", s.status);
+    outbox_send_clear(&s);
+    if (!with_counts)
+        return MERR_OK;
+    rc = outbox_counts(db, out->send_id, &out->counts);
+    if (rc)
+        return rc;
+    out->recipients = 0;
+    for (int i = OUTBOX_QUEUED; i <= OUTBOX_CANCELLED; i++)
+        out->recipients += out->counts.by_state[i];
+    return MERR_OK;
+}
+
+enum merr digest_get(struct db *db, long long id, struct digest_info *out)
+{
+    struct digest_row r;
+    enum merr rc;
+
+    memset(out, 0, sizeof *out);
+    rc = digest_store_get(db, id, &r);
+    if (rc)
+        return rc;
+    info_from_row(&r, NULL, out);
+    return info_details(db, out, 1);
+}
+
+enum merr digest_list(struct db *db, const char *list_slug, size_t limit, struct digest_info **out,
+                      size_t *n)
+{
+    struct digest_row *rows = NULL;
+    struct digest_info *v = NULL;
+    long long list_id = 0;
+    size_t k = 0;
+    enum merr rc;
+
+    *out = NULL;
+    *n = 0;
+    if (list_slug) {
+        struct subs_list l;
+        rc = list_load(db, list_slug, &l);
+        if (rc)
+            return rc;
+        list_id = l.id;
+        subs_list_clear(&l);
+    }
+    rc = digest_store_list(db, list_id, limit, &rows, &k);
+    if (rc)
+        return rc;
+    v = calloc(k ? k : 1, sizeof *v);
+    if (!v) {
+        free(rows);
+        return merr_set(MERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; !rc && i < k; i++) {
+        info_from_row(&rows[i], NULL, &v[i]);
+        rc = info_details(db, &v[i], 0);
+    }
+    free(rows);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return MERR_OK;
+}
+
+/* The send of a digest that has one. */
+static enum merr send_of(struct db *db, long long id, long long *send_id)
+{
+    struct digest_row r;
+    enum merr rc = digest_store_get(db, id, &r);
+    if (rc)
+        return rc;
+    if (!r.send_id)
+        return merr_set(MERR_INVAL,
+                        "digest %lld (%s) was skipped or its send deleted: nothing "
+                        "to send",
+                        id, r.period);
+    *send_id = r.send_id;
+    return MERR_OK;
+}
+
+enum merr digest_pause(struct db *db, long long id)
+{
+    long long send_id;
+    enum merr rc = send_of(db, id, &send_id);
+    if (!rc)
+        rc = outbox_send_pause(db, send_id);
+    if (rc == MERR_INVAL)
+        rc = merr_wrap(rc, "digest %lld", id);
+    else if (!rc)
+        log_info("digest %lld: paused", id);
+    return rc;
+}
+
+enum merr digest_resume(struct db *db, long long id)
+{
+    long long send_id;
+    enum merr rc = send_of(db, id, &send_id);
+    if (!rc)
+        rc = outbox_send_resume(db, send_id, date_now());
+    if (rc == MERR_INVAL)
+        rc = merr_wrap(rc, "digest %lld", id);
+    else if (!rc)
+        log_info("digest %lld: resumed", id);
+    return rc;
+}
+
+enum merr digest_cancel(struct db *db, long long id)
+{
+    struct outbox_send s;
+    long long send_id, cancelled = 0;
+    enum merr rc = send_of(db, id, &send_id);
+
+    if (rc)
+        return rc;
+    memset(&s, 0, sizeof s);
+    rc = outbox_send_get(db, send_id, &s);
+    if (rc)
+        return rc;
+    if (!strcmp(s.status, "cancelled")) {
+        outbox_send_clear(&s);
+        return MERR_OK;
+    }
+    outbox_send_clear(&s);
+    rc = outbox_send_cancel(db, send_id, date_now(), &cancelled);
+    if (rc == MERR_INVAL)
+        return merr_wrap(rc, "digest %lld", id);
+    if (!rc)
+        log_info("digest %lld: cancelled, %lld envelopes not sent", id, cancelled);
+    return rc;
+}
+
+/* ---- preview ---- */
+
+/* A confirmed subscriber of the list with this address: id and name. */
+struct who {
+    const char *key;
+    long long id;
+    char name[256];
+};
+
+static enum merr find_subscriber(void *arg, const struct subs_row *row)
+{
+    struct who *w = arg;
+    if (row->email_ascii && !strcasecmp(row->email_ascii, w->key)) {
+        w->id = row->subscriber_id;
+        snprintf(w->name, sizeof w->name, "%s", row->name ? row->name : "");
+    }
+    return MERR_OK;
+}
+
+static enum merr preview_render(struct db *db, const struct config *cfg, const struct subs_list *l,
+                                const char *plan_json, const char *to, struct buf *out)
+{
+    struct tpl_set *set = NULL;
+    struct compose_plan *plan = NULL;
+    struct compose_env env;
+    struct compose_recipient r;
+    struct buf unsub;
+    struct addr a;
+    struct who who;
+    json_t *inputs = NULL, *vars = NULL;
+    json_error_t jerr;
+    char msgid[128], list_id[300], mailto[300], salt[33];
+    const char *domain = cfg_mail_domain(cfg);
+    enum merr rc;
+
+    buf_init(&unsub, 4096);
+    memset(&who, 0, sizeof who);
+    memset(&r, 0, sizeof r);
+    if (to) {
+        rc = addr_parse(to, &a);
+        if (rc) {
+            rc = merr_wrap(rc, "--to %s", to);
+            goto out;
+        }
+        /* search by the local part: it is the same in the Unicode and ASCII forms */
+        char local[ADDR_MAX];
+        struct subs_filter f;
+        snprintf(local, sizeof local, "%s", a.key);
+        *strchr(local, '@') = '\0';
+        memset(&f, 0, sizeof f);
+        f.list_slug = l->slug;
+        f.status = SUBS_CONFIRMED;
+        f.search = local;
+        who.key = a.key;
+        rc = subs_each(db, &f, find_subscriber, &who);
+        if (rc)
+            goto out;
+    } else {
+        snprintf(a.ascii, sizeof a.ascii, "%s@%s", DIGEST_SAMPLE_LOCAL, domain);
+    }
+    if (!who.id)
+        snprintf(who.name, sizeof who.name, "%s", DIGEST_SAMPLE_NAME);
+
+    inputs = json_loads(plan_json, 0, &jerr);
+    if (!inputs) {
+        rc = merr_set(MERR_INTERNAL, "digest plan: %s", jerr.text);
+        goto out;
+    }
+    rc = tpl_set_open(cfg->templates_dir, cfg->templates_override, &set);
+    if (rc) {
+        rc = merr_wrap(rc, "templates");
+        goto out;
+    }
+    env.cfg = cfg;
+    env.db = db;
+    env.tpls = set;
+    rc = compose_plan_new(&env, inputs, &plan);
+    if (rc)
+        goto out;
+
+    rnd_hex(salt, 16);
+    outbox_message_id(salt, 0, domain, msgid);
+    snprintf(list_id, sizeof list_id, "%s.%s", l->slug, domain);
+    if (cfg->unsubscribe_mailto && cfg->unsubscribe_mailto[0])
+        snprintf(mailto, sizeof mailto, "mailto:%s?subject=unsubscribe", cfg->unsubscribe_mailto);
+    else
+        snprintf(mailto, sizeof mailto, "mailto:unsubscribe@%s?subject=unsubscribe", domain);
+    rc = subs_unsubscribe_url(cfg, who.id, l->id, &unsub);
+    if (rc)
+        goto out;
+    vars = json_pack("{s:s, s:s}", "name", who.name, "unsubscribe_url", unsub.data);
+    if (!vars) {
+        rc = merr_set(MERR_INVAL, "subscriber name is not UTF-8");
+        goto out;
+    }
+    r.email = a.ascii;
+    r.name = who.name;
+    r.message_id = msgid;
+    r.list_id = list_id;
+    r.unsubscribe_url = unsub.data;
+    r.unsubscribe_mailto = mailto;
+    r.vars = vars;
+    rc = compose_render(plan, &r, out);
+out:
+    json_decref(vars);
+    json_decref(inputs);
+    compose_plan_free(plan);
+    tpl_set_free(set);
+    buf_free(&unsub);
+    return rc;
+}
+
+enum merr digest_preview(struct db *db, const struct config *cfg, const char *list_slug,
+                         const char *to, time_t now, struct buf *out)
+{
+    return digest_preview_since(db, cfg, list_slug, to, 0, now, out);
+}
+
+enum merr digest_preview_since(struct db *db, const struct config *cfg, const char *list_slug,
+                               const char *to, time_t since_arg, time_t now, struct buf *out)
+{
+    struct subs_list l;
+    struct buf subject;
+    json_t *ids = NULL;
+    char period[16], when[DATE_ISO_LEN], *plan = NULL;
+    const char *tname;
+    time_t since;
+    enum merr rc;
+    int began = 0;
+
+    buf_init(&subject, DIGEST_SUBJECT_MAX);
+    rc = list_load(db, list_slug, &l);
+    if (rc)
+        return rc;
+    digest_period(now, period);
+    rc = check_template(cfg, &l, &tname);
+    if (!rc)
+        rc = render_subject(cfg, &l, period, &subject);
+    /* Everything below may cache (photos' base64): roll it all back. */
+    if (!rc)
+        rc = db_begin(db);
+    if (rc)
+        goto out;
+    began = 1;
+    rc = next_since(db, &l, since_arg, now, &since);
+    if (!rc)
+        rc = pick_articles(db, &l, since, now, &ids);
+    if (rc)
+        goto out;
+    if (json_array_size(ids) == 0) {
+        date_iso8601(since, when);
+        rc = merr_set(MERR_NOTFOUND, "list %s: no new articles since %s", l.slug, when);
+        goto out;
+    }
+    rc = plan_text(&l, period, tname, ids, subject.data, &plan);
+    if (!rc)
+        rc = preview_render(db, cfg, &l, plan, to, out);
+out:
+    if (began)
+        db_rollback(db);
+    json_decref(ids);
+    free(plan);
+    buf_free(&subject);
+    subs_list_clear(&l);
+    return rc;
+}
