@@ -146,8 +146,59 @@ static int has_ace_label(const char *d, size_t n)
  * ASCII form and Unicode form. IDNA 2008 (RFC 5891) with the UTS #46
  * mapping, which lower-cases and NFC-normalises what people type.
  */
+/*
+ * A few recent conversions per thread: imports repeat the same domains and
+ * libidn2 (NFC, mapping, punycode both ways) costs far more than the rest
+ * of the parse. Only successes are kept.
+ */
+#define IDN_CACHE 8
+struct idn_entry {
+    char in[256];
+    char ascii[256];
+    char uni[ADDR_MAX * 4];
+};
+static _Thread_local struct idn_entry idn_cache[IDN_CACHE];
+static _Thread_local unsigned idn_next;
+
+static const struct idn_entry *idn_cached(const char *dom, size_t n)
+{
+    for (int i = 0; i < IDN_CACHE; i++)
+        if (idn_cache[i].in[0] && strlen(idn_cache[i].in) == n && !memcmp(idn_cache[i].in, dom, n))
+            return &idn_cache[i];
+    return NULL;
+}
+
+static enum merr idn_convert(const char *dom, size_t n, char *ascii, size_t asz, char *uni,
+                             size_t usz);
+
 static enum merr idn_domain(const char *dom, size_t n, char *ascii, size_t asz, char *uni,
                             size_t usz)
+{
+    const struct idn_entry *e = idn_cached(dom, n);
+    char key[256];
+    enum merr rc;
+    if (e && strlen(e->ascii) < asz && strlen(e->uni) < usz) {
+        strcpy(ascii, e->ascii);
+        strcpy(uni, e->uni);
+        return MERR_OK;
+    }
+    if (n >= sizeof key)
+        return idn_convert(dom, n, ascii, asz, uni, usz);
+    memcpy(key, dom, n); /* dom may be the same buffer as ascii */
+    key[n] = '\0';
+    rc = idn_convert(key, n, ascii, asz, uni, usz);
+    if (rc == MERR_OK && n < sizeof idn_cache[0].in && strlen(ascii) < sizeof idn_cache[0].ascii &&
+        strlen(uni) < sizeof idn_cache[0].uni) {
+        struct idn_entry *slot = &idn_cache[idn_next++ % IDN_CACHE];
+        memcpy(slot->in, key, n + 1);
+        strcpy(slot->ascii, ascii);
+        strcpy(slot->uni, uni);
+    }
+    return rc;
+}
+
+static enum merr idn_convert(const char *dom, size_t n, char *ascii, size_t asz, char *uni,
+                             size_t usz)
 {
     char tmp[1024];
     char *a = NULL, *u = NULL;

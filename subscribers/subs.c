@@ -176,12 +176,17 @@ enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *li
     } else if (sn.status == SUBS_UNCONFIRMED && sn.optin_at > now - SUBS_CONFIRM_RESEND_S) {
         res->outcome = SUBS_OUT_RESENT_TOO_SOON;
     } else {
+        struct subs_store_sub s;
         long long env;
-        rc = subs_store_subn_put(db, l.id, res->subscriber_id, SUBS_UNCONFIRMED, ip, now);
+        /* mail the address as stored (first typed), like every list mail */
+        rc = subs_store_sub_get(db, res->subscriber_id, &s);
+        if (!rc)
+            rc = subs_store_subn_put(db, l.id, res->subscriber_id, SUBS_UNCONFIRMED, ip, now);
         if (!rc)
             rc = subs_confirm_send(db, &l, &res->send_id);
         if (!rc)
-            rc = outbox_envelope_add(db, res->send_id, res->subscriber_id, a.ascii, name, &env);
+            rc = outbox_envelope_add(db, res->send_id, res->subscriber_id, s.email_ascii, s.name,
+                                     &env);
         res->outcome = SUBS_OUT_PENDING;
     }
     if (rc)

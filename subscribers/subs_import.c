@@ -25,7 +25,7 @@
 #include "subs_store.h"
 #include "utf8.h"
 
-#define IMPORT_CACHE_KIB  (64 * 1024)
+#define IMPORT_CACHE_KIB  (16 * 1024)
 #define DEFAULT_CACHE_KIB 2000
 #define PROGRESS_EVERY    4096
 
@@ -42,6 +42,7 @@ struct import {
     int has_attr_cols, has_json_col;
     struct subs_list list;
     long long send_id; /* confirm send, created on first need */
+    int supp_any;      /* the suppression list is not empty */
     struct buf attrs;
     time_t now;
 };
@@ -297,21 +298,21 @@ static enum merr import_row(struct import *im)
             im->rep->existing++;
         return MERR_OK;
     }
-    rc = subs_store_supp_get(im->db, hash, NULL);
-    if (rc == MERR_OK) {
-        im->rep->suppressed++;
-        return MERR_OK;
-    }
-    if (rc != MERR_NOTFOUND)
-        return rc;
-    rc = subs_store_sub_find(im->db, a.key, &sid);
-    if (rc == MERR_NOTFOUND) {
-        rc = subs_store_sub_insert(im->db, &a, namez, attrs, im->now, &sid);
-        if (rc)
+    if (im->supp_any) {
+        rc = subs_store_supp_get(im->db, hash, NULL);
+        if (rc == MERR_OK) {
+            im->rep->suppressed++;
+            return MERR_OK;
+        }
+        if (rc != MERR_NOTFOUND)
             return rc;
+    }
+    /* insert first: new people cost one statement, existing ones two */
+    rc = subs_store_sub_insert(im->db, &a, namez, attrs, im->now, &sid);
+    if (rc == MERR_OK) {
         im->rep->created++;
         sn.status = SUBS_NONE;
-    } else if (rc == MERR_OK) {
+    } else if (rc == MERR_EXISTS) {
         rc = subs_store_sub_merge(im->db, sid, namez, attrs, im->now);
         if (!rc)
             rc = subs_store_subn_get(im->db, im->list.id, sid, &sn);
@@ -385,6 +386,7 @@ enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
     rc = subs_store_cache_size(db, IMPORT_CACHE_KIB);
     if (rc)
         goto out;
+    im.supp_any = subs_store_supp_any(db);
     for (;;) {
         rc = subs_csv_next(&im.csv);
         if (rc == MERR_NOTFOUND) {

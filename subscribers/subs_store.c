@@ -249,7 +249,7 @@ enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub 
 
 static const char SQL_SUB_INSERT[] =
     "INSERT INTO subscribers(email, email_ascii, email_key, name, attributes, created_at, "
-    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(email_key) DO NOTHING";
 
 enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char *name,
                                 const char *attrs_json, time_t now, long long *id)
@@ -266,6 +266,12 @@ enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char 
     sqlite3_bind_int64(st, 6, now);
     sqlite3_bind_int64(st, 7, now);
     src = sqlite3_step(st);
+    if (src == SQLITE_DONE && db_changes(db) == 0) {
+        sqlite3_reset(st);
+        return subs_store_sub_find(db, a->key, id) == MERR_OK ? MERR_EXISTS
+                                                              : merr_set(MERR_DB, "subscribers: "
+                                                                                  "insert lost");
+    }
     sqlite3_reset(st);
     if (src != SQLITE_DONE)
         return db_fail(db, src, "subscribers");
@@ -730,6 +736,19 @@ enum merr subs_store_each(struct db *db, long long list_id, const struct subs_fi
     if (rc)
         return rc;
     return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscribers");
+}
+
+static const char SQL_SUPP_ANY[] = "SELECT EXISTS (SELECT 1 FROM suppressions)";
+
+int subs_store_supp_any(struct db *db)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUPP_ANY);
+    int any = 1;
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        any = sqlite3_column_int(st, 0);
+    if (st)
+        sqlite3_reset(st);
+    return any;
 }
 
 enum merr subs_store_cache_size(struct db *db, int kib)

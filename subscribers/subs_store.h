@@ -34,6 +34,7 @@ struct subs_store_sub {
 };
 enum merr subs_store_sub_find(struct db *db, const char *key, long long *id); /* NOTFOUND */
 enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub *out);
+/* MERR_EXISTS (and *id set) if the key is taken already. */
 enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char *name,
                                 const char *attrs_json, time_t now, long long *id);
 /* Fills an empty name with `name` (if not empty) and merges `attrs_json` (may be NULL). */
@@ -70,6 +71,8 @@ enum merr subs_store_supp_get(struct db *db, const char *hash, char reason[32]);
 enum merr subs_store_supp_insert(struct db *db, const char *hash, const char *key,
                                  const char *reason, const char *detail, time_t now, int *added);
 enum merr subs_store_supp_delete_if(struct db *db, const char *hash, const char *reason);
+/* 1 if the table has any row (or on error), 0 if empty. */
+int subs_store_supp_any(struct db *db);
 enum merr subs_store_supp_anonymise(struct db *db, const char *hash);
 enum merr subs_store_supp_json(struct db *db, const char *hash, json_t **out);
 

@@ -1,17 +1,614 @@
-/* cli_subs.c: placeholder until the module's commands land. */
+/*
+ * cli_subs.c: `mailer list ...` and `mailer sub ...`.
+ *
+ * Thin wrappers over subscribers/subs.h: parse the options, call one
+ * function, print the result. Everything a person may read goes to stdout
+ * (tables, JSON, CSV); problems go to stderr as "mailer: <cmd>: <reason>"
+ * with the exit code of merr_exit_code (3 for a refused address, 5 for an
+ * unknown list or subscriber). `sub import` draws a progress bar when
+ * stderr is a terminal (or with --progress) and reports each bad row as
+ * "line N: reason" on stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "date.h"
+#include "subs.h"
+
+/* "--name value" or "--name=value": 1 and *val set if argv[*i] is that option. */
+static int opt(int argc, char **argv, int *i, const char *name, const char **val, int *err)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        *err = 1;
+        return 1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+/* ---- mailer list ------------------------------------------------------ */
+
+static const char LIST_USAGE[] =
+    "usage: mailer list <command> [options]\n\n"
+    "commands:\n"
+    "  create SLUG --name NAME [--description TEXT] [--optin single|double]\n"
+    "                  create a list (slug: a-z, 0-9, hyphens; opt-in default double)\n"
+    "  ls              all lists with their subscriber counts\n"
+    "  show SLUG       one list: settings, digest settings, counts\n"
+    "  rm SLUG         delete a list and its subscriptions\n";
+
+static int list_create(struct app *app, int argc, char **argv)
+{
+    const char *slug = NULL, *name = NULL, *desc = NULL, *optin = NULL;
+    long long id;
+    enum merr rc;
+    int err = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            printf("usage: mailer list create SLUG --name NAME [--description TEXT] "
+                   "[--optin single|double]\n\n"
+                   "Creates a mailing list. SLUG is 1-64 characters of a-z, 0-9 and hyphens;\n"
+                   "double opt-in (the default) sends a confirmation mail on subscribe.\n");
+            return 0;
+        }
+        if (opt(argc, argv, &i, "--name", &name, &err) ||
+            opt(argc, argv, &i, "--description", &desc, &err) ||
+            opt(argc, argv, &i, "--optin", &optin, &err)) {
+            if (err)
+                return cli_usage("list create", "%s needs a value", argv[i]);
+        } else if (argv[i][0] == '-') {
+            return cli_usage("list create", "unknown option %s", argv[i]);
+        } else if (!slug) {
+            slug = argv[i];
+        } else {
+            return cli_usage("list create", "unexpected argument \"%s\"", argv[i]);
+        }
+    }
+    if (!slug)
+        return cli_usage("list create", "missing SLUG");
+    if (!name)
+        return cli_usage("list create", "missing --name");
+    rc = app_db(app);
+    if (!rc)
+        rc = subs_list_create(app->db, slug, name, desc, optin, date_now(), &id);
+    if (rc)
+        return app_fail(rc, "list create");
+    printf("list %s created (id %lld, %s opt-in)\n", slug, id,
+           optin && !strcmp(optin, "single") ? "single" : "double");
+    return 0;
+}
+
+static int list_ls(struct app *app)
+{
+    struct subs_list *v;
+    size_t n;
+    enum merr rc = app_db(app);
+    if (!rc)
+        rc = subs_list_all(app->db, &v, &n);
+    if (rc)
+        return app_fail(rc, "list ls");
+    printf("%-24s %-7s %10s %11s %12s  %s\n", "SLUG", "OPTIN", "CONFIRMED", "UNCONFIRMED",
+           "UNSUBSCRIBED", "NAME");
+    for (size_t i = 0; i < n; i++)
+        printf("%-24s %-7s %10lld %11lld %12lld  %s\n", v[i].slug,
+               v[i].double_optin ? "double" : "single", v[i].n_confirmed, v[i].n_unconfirmed,
+               v[i].n_unsubscribed, v[i].name);
+    subs_lists_free(v, n);
+    return 0;
+}
+
+static int list_show(struct app *app, const char *slug)
+{
+    struct subs_list l;
+    char created[DATE_ISO_LEN];
+    enum merr rc = app_db(app);
+    if (!rc)
+        rc = subs_list_get(app->db, slug, &l);
+    if (rc)
+        return app_fail(rc, "list show");
+    date_iso8601(l.created_at, created);
+    printf("slug:          %s\nid:            %lld\nname:          %s\ndescription:   %s\n"
+           "opt-in:        %s\ncreated:       %s\n"
+           "subscribers:   %lld confirmed, %lld unconfirmed, %lld unsubscribed\n"
+           "digest:        %s, weekday %d at %s, up to %d articles, category %s\n"
+           "digest subject: %s\ndigest template: %s\n",
+           l.slug, l.id, l.name, l.description, l.double_optin ? "double" : "single", created,
+           l.n_confirmed, l.n_unconfirmed, l.n_unsubscribed,
+           l.digest_enabled ? "enabled" : "disabled", l.digest_weekday, l.digest_time,
+           l.digest_max_articles, l.digest_category ? l.digest_category : "(all)", l.digest_subject,
+           l.digest_template);
+    subs_list_clear(&l);
+    return 0;
+}
 
 int cli_list(struct app *app, int argc, char **argv)
 {
-    (void)app;
-    (void)argc;
-    return app_fail(merr_set(MERR_UNSUPPORTED, "not built yet"), argv[0]);
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    if (!cmd) {
+        fputs(LIST_USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    if (cli_is_help(cmd)) {
+        fputs(LIST_USAGE, stdout);
+        return 0;
+    }
+    argc--;
+    argv++;
+    if (!strcmp(cmd, "create"))
+        return list_create(app, argc, argv);
+    if (argc > 1 && cli_is_help(argv[1])) {
+        if (!strcmp(cmd, "ls"))
+            printf("usage: mailer list ls\n\nAll lists with their subscriber counts.\n");
+        else if (!strcmp(cmd, "show"))
+            printf("usage: mailer list show SLUG\n\nOne list's settings and counts.\n");
+        else if (!strcmp(cmd, "rm"))
+            printf("usage: mailer list rm SLUG\n\nDeletes the list and its subscriptions "
+                   "(subscribers stay).\n");
+        else
+            return cli_usage("list", "unknown command \"%s\"", cmd);
+        return 0;
+    }
+    if (!strcmp(cmd, "ls")) {
+        if (argc > 1)
+            return cli_usage("list ls", "ls takes no arguments");
+        return list_ls(app);
+    }
+    if (!strcmp(cmd, "show") || !strcmp(cmd, "rm")) {
+        enum merr rc;
+        if (argc != 2 || argv[1][0] == '-')
+            return cli_usage("list", "%s needs exactly one SLUG", cmd);
+        if (!strcmp(cmd, "show"))
+            return list_show(app, argv[1]);
+        rc = app_db(app);
+        if (!rc)
+            rc = subs_list_remove(app->db, argv[1]);
+        if (rc)
+            return app_fail(rc, "list rm");
+        printf("list %s removed\n", argv[1]);
+        return 0;
+    }
+    return cli_usage("list", "unknown command \"%s\"", cmd);
+}
+
+/* ---- mailer sub --------------------------------------------------------- */
+
+static const char SUB_USAGE[] =
+    "usage: mailer sub <command> [options]\n\n"
+    "commands:\n"
+    "  add EMAIL --list L [--name N] [--confirmed]\n"
+    "                  subscribe (double opt-in lists get a confirmation mail unless\n"
+    "                  --confirmed); a refused address exits 3 with the reason\n"
+    "  ls [--list L] [--status S] [--search Q]\n"
+    "                  list subscriptions (S: confirmed, unconfirmed, unsubscribed)\n"
+    "  rm EMAIL [--list L]\n"
+    "                  remove from one list, or delete the subscriber entirely\n"
+    "  import FILE --list L [--mode confirmed|unconfirmed|blocklist] [--dry-run]\n"
+    "                  import CSV (header row with an email column; see --help)\n"
+    "  export [--list L] [--status S] [--output FILE]\n"
+    "                  write CSV: email,name,status,list,created_at,attributes\n"
+    "  show EMAIL      everything stored about one person, as JSON\n"
+    "  erase EMAIL     delete the person and their data (a hashed suppression stays\n"
+    "                  if they had asked not to be mailed)\n";
+
+static int sub_add(struct app *app, int argc, char **argv)
+{
+    const char *email = NULL, *list = NULL, *name = NULL;
+    struct subs_result r;
+    int flags = 0, err = 0;
+    enum merr rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            printf("usage: mailer sub add EMAIL --list L [--name N] [--confirmed]\n\n"
+                   "Subscribes EMAIL to list L. Single opt-in lists confirm at once; double\n"
+                   "opt-in lists get an unconfirmed subscription and a confirmation mail,\n"
+                   "unless --confirmed (you have their consent already). Suppressed\n"
+                   "addresses (bounced, complained, blocked) are refused.\n");
+            return 0;
+        }
+        if (opt(argc, argv, &i, "--list", &list, &err) ||
+            opt(argc, argv, &i, "--name", &name, &err)) {
+            if (err)
+                return cli_usage("sub add", "%s needs a value", argv[i]);
+        } else if (!strcmp(argv[i], "--confirmed")) {
+            flags |= SUBS_ADD_CONFIRMED;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("sub add", "unknown option %s", argv[i]);
+        } else if (!email) {
+            email = argv[i];
+        } else {
+            return cli_usage("sub add", "unexpected argument \"%s\"", argv[i]);
+        }
+    }
+    if (!email)
+        return cli_usage("sub add", "missing EMAIL");
+    if (!list)
+        return cli_usage("sub add", "missing --list");
+    rc = app_db(app);
+    if (!rc)
+        rc = subs_subscribe(app->db, &app->cfg, list, email, name, NULL, date_now(), flags, &r);
+    if (rc)
+        return app_fail(rc, "sub add");
+    switch (r.outcome) {
+    case SUBS_OUT_CONFIRMED:
+        printf("%s subscribed to %s (confirmed)\n", email, list);
+        return 0;
+    case SUBS_OUT_PENDING:
+        printf("%s subscribed to %s (unconfirmed: confirmation mail queued, send %lld)\n", email,
+               list, r.send_id);
+        return 0;
+    case SUBS_OUT_RESENT_TOO_SOON:
+        printf("%s is waiting for confirmation on %s (a confirmation mail was queued less than "
+               "%d minutes ago)\n",
+               email, list, SUBS_CONFIRM_RESEND_S / 60);
+        return 0;
+    case SUBS_OUT_ALREADY:
+        printf("%s is already subscribed to %s\n", email, list);
+        return 0;
+    case SUBS_OUT_SUPPRESSED:
+        return app_fail(merr_set(MERR_PERMFAIL,
+                                 "%s is on the suppression list (bounced, complained, blocked or "
+                                 "left all lists): not subscribed",
+                                 email),
+                        "sub add");
+    }
+    return 0;
+}
+
+struct ls_ctx {
+    long long n;
+};
+
+static enum merr ls_row(void *arg, const struct subs_row *row)
+{
+    struct ls_ctx *x = arg;
+    char when[DATE_ISO_LEN] = "";
+    if (row->optin_at)
+        date_iso8601(row->optin_at, when);
+    printf("%-40s %-14s %-13s %-25s %s\n", row->email, row->list_slug ? row->list_slug : "-",
+           row->list_slug ? subs_status_name(row->status) : "-", when[0] ? when : "-", row->name);
+    x->n++;
+    return MERR_OK;
+}
+
+static int parse_filter(const char *cmd, int argc, char **argv, struct subs_filter *f,
+                        const char **output, int allow_search)
+{
+    const char *status = NULL;
+    int err = 0;
+    memset(f, 0, sizeof *f);
+    for (int i = 1; i < argc; i++) {
+        if (opt(argc, argv, &i, "--list", &f->list_slug, &err) ||
+            opt(argc, argv, &i, "--status", &status, &err) ||
+            (allow_search && opt(argc, argv, &i, "--search", &f->search, &err)) ||
+            (output && opt(argc, argv, &i, "--output", output, &err))) {
+            if (err)
+                return cli_usage(cmd, "%s needs a value", argv[i]);
+        } else {
+            return cli_usage(cmd, "unexpected argument \"%s\"", argv[i]);
+        }
+    }
+    if (status) {
+        f->status = subs_status_parse(status);
+        if (f->status < 0)
+            return cli_usage(cmd, "--status must be confirmed, unconfirmed or unsubscribed");
+    }
+    return -1;
+}
+
+static int sub_ls(struct app *app, int argc, char **argv)
+{
+    struct subs_filter f;
+    struct ls_ctx x = {0};
+    enum merr rc;
+    int u = parse_filter("sub ls", argc, argv, &f, NULL, 1);
+    if (u >= 0)
+        return u;
+    rc = app_db(app);
+    if (rc)
+        return app_fail(rc, "sub ls");
+    printf("%-40s %-14s %-13s %-25s %s\n", "EMAIL", "LIST", "STATUS", "OPT-IN", "NAME");
+    rc = subs_each(app->db, &f, ls_row, &x);
+    if (rc)
+        return app_fail(rc, "sub ls");
+    fprintf(stderr, "%lld row%s\n", x.n, x.n == 1 ? "" : "s");
+    return 0;
+}
+
+static int sub_export(struct app *app, int argc, char **argv)
+{
+    struct subs_filter f;
+    const char *output = NULL;
+    FILE *out = stdout;
+    long long rows = 0;
+    enum merr rc;
+    int u = parse_filter("sub export", argc, argv, &f, &output, 0);
+    if (u >= 0)
+        return u;
+    rc = app_db(app);
+    if (rc)
+        return app_fail(rc, "sub export");
+    if (output && strcmp(output, "-") != 0) {
+        out = fopen(output, "w");
+        if (!out)
+            return app_fail(merr_set(MERR_IO, "cannot write %s", output), "sub export");
+    }
+    rc = subs_export_csv(app->db, &f, out, &rows);
+    if (out != stdout && fclose(out) != 0 && !rc)
+        rc = merr_set(MERR_IO, "cannot write %s", output);
+    if (rc)
+        return app_fail(rc, "sub export");
+    fprintf(stderr, "exported %lld row%s\n", rows, rows == 1 ? "" : "s");
+    return 0;
+}
+
+struct import_ui {
+    struct progress p;
+    char extra[64];
+};
+
+static void on_bad(void *arg, long long line, const char *reason)
+{
+    struct import_ui *ui = arg;
+    if (ui->p.enabled)
+        fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "line %lld: %s\n", line, reason);
+}
+
+static void on_progress(void *arg, long long bytes, long long rows)
+{
+    struct import_ui *ui = arg;
+    snprintf(ui->extra, sizeof ui->extra, "bytes, %lld rows", rows);
+    progress_update(&ui->p, bytes, ui->extra);
+}
+
+static const char IMPORT_HELP[] =
+    "usage: mailer sub import FILE --list L [--mode confirmed|unconfirmed|blocklist]\n"
+    "                         [--dry-run] [--progress]\n\n"
+    "Imports a CSV file (RFC 4180; UTF-8 with or without BOM; FILE - reads stdin).\n"
+    "The header row needs an `email` column; `name` is optional; an `attributes`\n"
+    "column may hold a JSON object; every other column becomes an attribute. The\n"
+    "columns status, list and created_at written by `sub export` are ignored.\n\n"
+    "modes:\n"
+    "  confirmed    (default) subscribed and confirmed\n"
+    "  unconfirmed  subscribed unconfirmed; each new one gets a confirmation mail\n"
+    "  blocklist    the addresses are added to the suppression list (no --list)\n\n"
+    "Bad rows are reported as \"line N: reason\" (N: the line where the record\n"
+    "starts) and skipped; the good rows go in, all in one transaction, so an\n"
+    "interrupted import changes nothing. Importing a file again adds nobody\n"
+    "twice; people who unsubscribed or are suppressed are not subscribed again.\n"
+    "--dry-run does everything, reports, and writes nothing. --progress draws the\n"
+    "progress bar even when stderr is not a terminal.\n";
+
+static int sub_import(struct app *app, int argc, char **argv)
+{
+    struct subs_import_opts o;
+    struct subs_import_report rep;
+    struct import_ui ui;
+    const char *file = NULL, *mode = NULL;
+    int err = 0, force_progress = 0;
+    long long total = 0;
+    FILE *in = NULL;
+    enum merr rc;
+    char summary[512];
+
+    memset(&o, 0, sizeof o);
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(IMPORT_HELP, stdout);
+            return 0;
+        }
+        if (opt(argc, argv, &i, "--list", &o.list_slug, &err) ||
+            opt(argc, argv, &i, "--mode", &mode, &err)) {
+            if (err)
+                return cli_usage("sub import", "%s needs a value", argv[i]);
+        } else if (!strcmp(argv[i], "--dry-run")) {
+            o.dry_run = 1;
+        } else if (!strcmp(argv[i], "--progress")) {
+            force_progress = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("sub import", "unknown option %s", argv[i]);
+        } else if (!file) {
+            file = argv[i];
+        } else {
+            return cli_usage("sub import", "unexpected argument \"%s\"", argv[i]);
+        }
+    }
+    if (!file)
+        return cli_usage("sub import", "missing FILE");
+    if (!mode || !strcmp(mode, "confirmed"))
+        o.mode = SUBS_IMPORT_CONFIRMED;
+    else if (!strcmp(mode, "unconfirmed"))
+        o.mode = SUBS_IMPORT_UNCONFIRMED;
+    else if (!strcmp(mode, "blocklist"))
+        o.mode = SUBS_IMPORT_BLOCKLIST;
+    else
+        return cli_usage("sub import", "--mode must be confirmed, unconfirmed or blocklist");
+    if (o.mode != SUBS_IMPORT_BLOCKLIST && !o.list_slug)
+        return cli_usage("sub import", "missing --list");
+    if (o.mode == SUBS_IMPORT_BLOCKLIST && o.list_slug)
+        return cli_usage("sub import", "--mode blocklist takes no --list");
+    rc = app_db(app);
+    if (rc)
+        return app_fail(rc, "sub import");
+    if (!strcmp(file, "-")) {
+        in = stdin;
+    } else {
+        struct stat sb;
+        in = fopen(file, "rb");
+        if (!in)
+            return app_fail(merr_set(MERR_IO, "cannot read %s", file), "sub import");
+        if (fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode))
+            total = (long long)sb.st_size;
+    }
+    memset(&ui, 0, sizeof ui);
+    progress_start(&ui.p, "import", total, app->tty || force_progress);
+    o.on_bad = on_bad;
+    o.on_progress = on_progress;
+    o.arg = &ui;
+    rc = subs_import_csv(app->db, &app->cfg, in, &o, date_now(), &rep);
+    if (in != stdin)
+        fclose(in);
+    if (rc) {
+        progress_end(&ui.p, NULL);
+        return app_fail(rc, "sub import");
+    }
+    if (o.mode == SUBS_IMPORT_BLOCKLIST)
+        snprintf(summary, sizeof summary,
+                 "%s%lld rows: %lld added to the suppression list, %lld were on it already, "
+                 "%lld bad",
+                 o.dry_run ? "dry run (nothing written): " : "", rep.rows, rep.blocked,
+                 rep.existing, rep.bad);
+    else
+        snprintf(summary, sizeof summary,
+                 "%s%lld rows: %lld new subscribers, %lld subscribed to %s, %lld confirmed "
+                 "now, %lld already there, %lld unsubscribed earlier (left alone), %lld "
+                 "suppressed (skipped), %lld bad, %lld confirmation mails queued",
+                 o.dry_run ? "dry run (nothing written): " : "", rep.rows, rep.created,
+                 rep.subscribed, o.list_slug, rep.upgraded, rep.existing, rep.left, rep.suppressed,
+                 rep.bad, rep.confirm_mails);
+    progress_end(&ui.p, NULL);
+    printf("%s\n", summary);
+    return 0;
+}
+
+static int one_email(const char *cmd, int argc, char **argv, const char **email, const char **list)
+{
+    int err = 0;
+    *email = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (list && opt(argc, argv, &i, "--list", list, &err)) {
+            if (err)
+                return cli_usage(cmd, "%s needs a value", argv[i]);
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage(cmd, "unknown option %s", argv[i]);
+        } else if (!*email) {
+            *email = argv[i];
+        } else {
+            return cli_usage(cmd, "unexpected argument \"%s\"", argv[i]);
+        }
+    }
+    if (!*email)
+        return cli_usage(cmd, "missing EMAIL");
+    return -1;
 }
 
 int cli_sub(struct app *app, int argc, char **argv)
 {
-    (void)app;
-    (void)argc;
-    return app_fail(merr_set(MERR_UNSUPPORTED, "not built yet"), argv[0]);
-}
+    const char *cmd = argc > 1 ? argv[1] : NULL, *email, *list = NULL;
+    enum merr rc;
+    int u;
 
+    if (!cmd) {
+        fputs(SUB_USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    if (cli_is_help(cmd)) {
+        fputs(SUB_USAGE, stdout);
+        return 0;
+    }
+    argc--;
+    argv++;
+    if (!strcmp(cmd, "add"))
+        return sub_add(app, argc, argv);
+    if (!strcmp(cmd, "import"))
+        return sub_import(app, argc, argv);
+    if (argc > 1 && cli_is_help(argv[1])) {
+        if (!strcmp(cmd, "ls"))
+            printf("usage: mailer sub ls [--list L] [--status S] [--search Q]\n\n"
+                   "One line per subscription: email, list, status, opt-in time, name.\n"
+                   "Q matches part of the email or the name.\n");
+        else if (!strcmp(cmd, "rm"))
+            printf("usage: mailer sub rm EMAIL [--list L]\n\n"
+                   "With --list: removes the subscription to L. Without: deletes the\n"
+                   "subscriber and all their subscriptions. Queued mail to them is "
+                   "cancelled.\n");
+        else if (!strcmp(cmd, "export"))
+            printf("usage: mailer sub export [--list L] [--status S] [--output FILE]\n\n"
+                   "Writes CSV (RFC 4180, CRLF) to stdout or FILE, streaming:\n"
+                   "email,name,status,list,created_at,attributes (a JSON object).\n"
+                   "Without --list: one row per subscription; subscribers without any\n"
+                   "get one row with empty status and list.\n");
+        else if (!strcmp(cmd, "show"))
+            printf("usage: mailer sub show EMAIL\n\n"
+                   "Prints everything stored about EMAIL as JSON: the subscriber row with\n"
+                   "its attributes, each subscription with opt-in/confirm times and IPs,\n"
+                   "and any suppression.\n");
+        else if (!strcmp(cmd, "erase"))
+            printf("usage: mailer sub erase EMAIL\n\n"
+                   "Deletes the person, their attributes and subscriptions, and cancels\n"
+                   "their queued mail. If they had unsubscribed or are suppressed, only\n"
+                   "a SHA-256 hash of the address stays, so they are never mailed again.\n");
+        else
+            return cli_usage("sub", "unknown command \"%s\"", cmd);
+        return 0;
+    }
+    if (!strcmp(cmd, "ls"))
+        return sub_ls(app, argc, argv);
+    if (!strcmp(cmd, "export"))
+        return sub_export(app, argc, argv);
+    if (!strcmp(cmd, "rm")) {
+        if ((u = one_email("sub rm", argc, argv, &email, &list)) >= 0)
+            return u;
+        rc = app_db(app);
+        if (!rc)
+            rc = subs_remove(app->db, email, list);
+        if (rc)
+            return app_fail(rc, "sub rm");
+        if (list)
+            printf("%s removed from %s\n", email, list);
+        else
+            printf("%s deleted\n", email);
+        return 0;
+    }
+    if (!strcmp(cmd, "show")) {
+        json_t *o;
+        char *text;
+        if ((u = one_email("sub show", argc, argv, &email, NULL)) >= 0)
+            return u;
+        rc = app_db(app);
+        if (!rc)
+            rc = subs_show(app->db, email, &o);
+        if (rc)
+            return app_fail(rc, "sub show");
+        text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+        json_decref(o);
+        if (!text)
+            return app_fail(merr_set(MERR_NOMEM, "out of memory"), "sub show");
+        printf("%s\n", text);
+        free(text);
+        return 0;
+    }
+    if (!strcmp(cmd, "erase")) {
+        struct subs_erase_result er;
+        if ((u = one_email("sub erase", argc, argv, &email, NULL)) >= 0)
+            return u;
+        rc = app_db(app);
+        if (!rc)
+            rc = subs_erase(app->db, email, date_now(), &er);
+        if (rc)
+            return app_fail(rc, "sub erase");
+        printf("%s erased: %s, %d subscription%s deleted, %lld queued mail%s cancelled%s\n", email,
+               er.subscriber_deleted ? "subscriber deleted" : "no subscriber row", er.subscriptions,
+               er.subscriptions == 1 ? "" : "s", er.envelopes_cancelled,
+               er.envelopes_cancelled == 1 ? "" : "s",
+               er.suppression_kept ? "; a hashed suppression entry stays (they asked not to be "
+                                     "mailed)"
+                                   : "");
+        return 0;
+    }
+    return cli_usage("sub", "unknown command \"%s\"", cmd);
+}
