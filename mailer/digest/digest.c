@@ -407,7 +407,7 @@ static enum merr due(struct db *db, const struct subs_list *l, time_t now, char 
     *is_due = 0;
     rc = digest_schedule_parse(l->digest_weekday, l->digest_time, &s);
     if (rc)
-        return merr_wrap(rc, "list %s: digest schedule", l->slug);
+        return merr_wrap(rc, "digest schedule");
     occ = digest_last_occurrence(&s, now);
     /* a new list's first digest is its first occurrence after it was created */
     if (occ < l->created_at)
