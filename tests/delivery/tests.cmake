@@ -13,3 +13,4 @@ foreach(c ${DELIVERY_SMTP_CASES})
 endforeach()
 mailer_script_test(delivery.crash_sigkill delivery/test_crash.py LABELS integration
   TIMEOUT 180)
+mailer_script_test(delivery.rate_limits delivery/test_rate.py LABELS integration TIMEOUT 60)
