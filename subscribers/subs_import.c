@@ -287,7 +287,8 @@ static enum merr import_row(struct import *im)
         return MERR_OK;
     attrs = im->attrs.len ? im->attrs.data : NULL;
 
-    subs_store_key_hash(a.key, hash);
+    if (im->o->mode == SUBS_IMPORT_BLOCKLIST || im->supp_any)
+        subs_store_key_hash(a.key, hash);
     if (im->o->mode == SUBS_IMPORT_BLOCKLIST) {
         rc = subs_store_supp_insert(im->db, hash, a.key, "manual", "import", im->now, &added);
         if (rc)
