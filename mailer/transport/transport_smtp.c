@@ -35,6 +35,13 @@
  *   SMTP_EV_CONNECT disarms it. SIGPIPE is blocked during the session and
  *   a pending one discarded, so a server closing mid-DATA is an error, not
  *   the end of the process.
+ * - TLS 1.2 at most. With TLS 1.3 the server sends its session tickets
+ *   after the handshake; when they arrive before libESMTP's next poll(),
+ *   it reads "data" first, finds no reply, and blocks in SSL_read with the
+ *   EHLO still unflushed in its buffer until the command timeout: about
+ *   one STARTTLS session in three failed that way against aiosmtpd, and a
+ *   TLS 1.3 client cannot stop a server from sending tickets. TLS 1.2 has
+ *   no post-handshake messages (its ticket comes inside the handshake).
  * - Timeouts of every later phase are [smtp] command_timeout_ms, in
  *   milliseconds, with Timeout_OVERRIDE_RFC2822_MINIMUM (else libESMTP
  *   silently raises them to minutes).
@@ -91,7 +98,9 @@ struct session_state {
     int mail_seen;    /* a MAIL reply was reported */
     int early_code;   /* the first failure reply before MAIL */
     char early_text[160];
-    char line[200]; /* monitor: the reply line being assembled */
+    long last_ms;    /* monotonic ms of the last sign of life of the session */
+    long silence_ms; /* from then to the end of smtp_start_session() */
+    char line[200];  /* monitor: the reply line being assembled */
     size_t line_len;
     timer_t timer;
     int timer_armed;
@@ -168,6 +177,10 @@ static enum merr make_ssl_ctx(struct transport_smtp *t, const char *ca_file)
         return merr_set(MERR_NOMEM, "[smtp] tls: cannot create an OpenSSL context");
     t->ssl = ctx;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* Not TLS 1.3: its session tickets arrive after the handshake, wake
+     * libESMTP's poll() before it has flushed the EHLO, and the reader then
+     * blocks until the command timeout (see the top of the file). */
+    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
     if (t->tls == CFG_TLS_OPPORTUNISTIC) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
         return MERR_OK;
@@ -296,6 +309,13 @@ void transport_smtp_close(struct transport_smtp *t)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
 static void disarm(struct session_state *s)
 {
     struct itimerspec zero;
@@ -312,6 +332,8 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
     va_list ap;
 
     (void)session;
+    if (event != SMTP_EV_DISCONNECT)
+        s->last_ms = now_ms();
     va_start(ap, arg);
     switch (event) {
     case SMTP_EV_CONNECT:
@@ -407,6 +429,7 @@ static void monitor_cb(const char *buf, int buflen, int writing, void *arg)
 {
     struct session_state *s = arg;
 
+    s->last_ms = now_ms();
     /* Only server replies; what we write (AUTH credentials among it) is
      * never looked at, copied or logged. */
     if (writing != SMTP_CB_READING || buflen <= 0)
@@ -450,6 +473,7 @@ static const char *message_cb(void **ctx, int *len, void *arg)
     struct session_state *s = sm->s;
 
     (void)ctx;
+    s->last_ms = now_ms();
     if (!len) {
         sm->given = 0;
         return NULL;
@@ -534,10 +558,12 @@ static void unfinished(struct session_state *s, struct transport_msg *m, int err
         transport_outcome(m, MERR_TEMPFAIL, s->early_code, "%s", s->early_text);
         return;
     }
-    if (err == SMTP_ERR_DROPPED_CONNECTION || err == 0)
+    if ((err == SMTP_ERR_DROPPED_CONNECTION || err == 0) && s->silence_ms + 50 >= t->command_ms)
         transport_outcome(m, MERR_TEMPFAIL, 0,
-                          "%s: connection lost or no reply within %d ms (timeout)", phase,
+                          "%s: no reply from the server within %d ms (timeout)", phase,
                           t->command_ms);
+    else if (err == SMTP_ERR_DROPPED_CONNECTION || err == 0)
+        transport_outcome(m, MERR_TEMPFAIL, 0, "%s: connection lost", phase);
     else
         transport_outcome(m, MERR_TEMPFAIL, 0, "%s: %s", phase,
                           smtp_strerror(err, buf, sizeof buf));
@@ -693,8 +719,10 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     pthread_sigmask(SIG_BLOCK, &block, &old);
     pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
     arm_watchdog(&s);
+    s.last_ms = now_ms();
     started = smtp_start_session(session);
     err = smtp_errno();
+    s.silence_ms = now_ms() - s.last_ms;
     if (s.timer_armed) {
         disarm(&s);
         timer_delete(s.timer);

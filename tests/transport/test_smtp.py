@@ -1,0 +1,425 @@
+#!/usr/bin/python3
+"""SMTP transport against the real test server (tests/smtpd/smtpd.py).
+
+    test_smtp.py CASE
+
+Each CASE starts the server in one mode, delivers through transport_tool
+(the C transport, built with the tests) and checks what the server stored,
+byte for byte, and the outcome (rc, code, text) of every message. CTest
+runs one test per case (tests.cmake).
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("MAILER_SOURCE_DIR", os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "tests", "smtpd"))
+from harness import SmtpServer, build_dir, certs, fail  # noqa: E402
+
+TOOL = os.environ.get("TRANSPORT_TOOL") or os.path.join(build_dir(), "tests", "transport_tool")
+import faulthandler
+faulthandler.dump_traceback_later(100, exit=True)  # a hang shows where
+CASE = sys.argv[1]
+TMP = os.path.join(build_dir(), "testtmp", "transport-" + CASE)
+shutil.rmtree(TMP, ignore_errors=True)
+os.makedirs(TMP)
+
+FROM = "bounces+t0k3n@news.example.org"
+
+
+def message(n, body_extra=b""):
+    """A message in the shape compose produces: CRLF, Date/From/Message-ID,
+    a QP body with a line holding a single '.' and lines starting with '.'."""
+    m = (b"Date: Thu, 26 Nov 2026 10:00:00 +0700\r\n"
+         b"From: =?UTF-8?Q?B=C3=A1o_T=E1=BB=89nh?= <news@news.example.org>\r\n"
+         b"To: reader%d@example.net\r\n"
+         b"Subject: =?UTF-8?B?VGluIG3hu5tpIHRyb25nIHR14bqnbg==?=\r\n"
+         b"Message-ID: <%d.abc@news.example.org>\r\n"
+         b"MIME-Version: 1.0\r\n"
+         b"Content-Type: text/plain; charset=utf-8\r\n"
+         b"Content-Transfer-Encoding: quoted-printable\r\n"
+         b"\r\n"
+         b"Xin ch=C3=A0o, b=E1=BA=A1n %d\r\n"
+         b".\r\n"
+         b"..starts with two dots\r\n"
+         b". a dot and a space\r\n" % (n, n, n)) + body_extra + b"end\r\n"
+    path = os.path.join(TMP, "msg%d.eml" % n)
+    with open(path, "wb") as f:
+        f.write(m)
+    return path, m
+
+
+def run(port, rcpts, *opts, host="localhost", scheme="smtp", tls="none", expect_exit=0,
+        envid=None):
+    args = [TOOL, "--transport", "%s://%s:%d" % (scheme, host, port), "--tls", tls,
+            "--from", FROM, "--helo", "mailer.test"]
+    if envid:
+        args += ["--envid", envid]
+    args += [str(o) for o in opts]
+    bodies = []
+    for i, r in enumerate(rcpts):
+        path, data = message(i + 1)
+        bodies.append(data)
+        args += ["--rcpt", r, "--msg", path]
+    t0 = time.monotonic()
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - t0
+    if p.returncode != expect_exit:
+        fail("transport_tool exit %d (want %d)\nstdout:\n%s\nstderr:\n%s"
+             % (p.returncode, expect_exit, p.stdout, p.stderr))
+    if p.stderr.strip() and expect_exit == 0:
+        fail("unexpected stderr (sanitizer?):\n" + p.stderr)
+    results = []
+    for line in p.stdout.splitlines():
+        m = re.match(r"send (\d+) id (\d+) rc (\S+) code (\d+) text ?(.*)$", line)
+        if m:
+            results.append({"send": int(m[1]), "id": int(m[2]), "rc": m[3],
+                            "code": int(m[4]), "text": m[5]})
+        elif line.startswith("open "):
+            results.append({"open": line})
+    return results, bodies, elapsed
+
+
+def expect(res, rc, code=None, text=None):
+    if res.get("rc") != rc or (code is not None and res["code"] != code) or \
+            (text is not None and not re.search(text, res["text"])):
+        fail("outcome %r, want rc=%s code=%s text~%r" % (res, rc, code, text))
+
+
+def expect_received(srv, bodies, rcpts):
+    got = srv.messages()
+    if len(got) != len(bodies):
+        fail("server stored %d messages, want %d" % (len(got), len(bodies)))
+    for g, b, r in zip(got, bodies, rcpts):
+        if g["data"] != b:
+            fail("bytes differ for %s:\n%r\n!=\n%r" % (r, g["data"], b))
+        if g["rcpt_tos"] != [r] or g["mail_from"] != FROM:
+            fail("envelope %r %r, want %s -> %s" % (g["mail_from"], g["rcpt_tos"], FROM, r))
+    return got
+
+
+def store(name="srv"):
+    return os.path.join(TMP, name)
+
+
+# ---- cases -------------------------------------------------------------------
+
+def case_plain_bytes():
+    """Plain SMTP on loopback: exact bytes (dot lines survive), envelope, EHLO name."""
+    with SmtpServer(store()) as srv:
+        rcpts = ["reader1@example.net"]
+        res, bodies, _ = run(srv.port, rcpts)
+        expect(res[0], "ok", 250, r"^2\.0\.0 Ok: queued as 000001$|^Ok: queued")
+        got = expect_received(srv, bodies, rcpts)
+        if got[0]["helo"] != "mailer.test":
+            fail("EHLO name %r" % got[0]["helo"])
+
+
+def case_one_connection_many_messages():
+    """20 messages in one transport_send: one connection, all bytes exact."""
+    with SmtpServer(store()) as srv:
+        rcpts = ["r%d@example.net" % i for i in range(20)]
+        res, bodies, _ = run(srv.port, rcpts)
+        for r in res:
+            expect(r, "ok", 250)
+        expect_received(srv, bodies, rcpts)
+        st = srv.stats()
+        if st["connections"] != 1 or st["sessions"] != 1:
+            fail("want 1 connection, got %r" % st)
+
+
+def case_batch_split_per_connection():
+    """messages_per_connection = 3 splits 7 messages over 3 connections."""
+    with SmtpServer(store()) as srv:
+        rcpts = ["r%d@example.net" % i for i in range(7)]
+        res, bodies, _ = run(srv.port, rcpts, "--per-conn", 3)
+        for r in res:
+            expect(r, "ok", 250)
+        got = expect_received(srv, bodies, rcpts)
+        if srv.stats()["connections"] != 3 or [g["connection"] for g in got] != \
+                [1, 1, 1, 2, 2, 2, 3]:
+            fail("connections %r" % srv.stats())
+
+
+def case_dsn_parameters():
+    """A DSN server gets RET=HDRS, ENVID and NOTIFY=FAILURE,DELAY."""
+    with SmtpServer(store(), "--dsn") as srv:
+        rcpts = ["reader1@example.net"]
+        res, bodies, _ = run(srv.port, rcpts, envid="env-42")
+        expect(res[0], "ok", 250)
+        got = expect_received(srv, bodies, rcpts)
+        if got[0]["mail_params"] != {"RET": "HDRS", "ENVID": "env-42"}:
+            fail("MAIL params %r" % got[0]["mail_params"])
+        if got[0]["rcpt_params"] != [{"NOTIFY": "FAILURE,DELAY"}]:
+            fail("RCPT params %r" % got[0]["rcpt_params"])
+
+
+def case_starttls_verified():
+    """tls = required with the test CA: delivered over TLS, bytes exact."""
+    c = certs()
+    with SmtpServer(store(), "--starttls", c + "/server.pem", c + "/server.key",
+                    "--require-tls") as srv:
+        rcpts = ["reader1@example.net", "reader2@example.net"]
+        res, bodies, _ = run(srv.port, rcpts, "--ca", c + "/ca.pem", tls="required")
+        for r in res:
+            expect(r, "ok", 250)
+        got = expect_received(srv, bodies, rcpts)
+        if not all(g["tls"] for g in got):
+            fail("not over TLS: %r" % got)
+
+
+def case_starttls_ip_san():
+    """Connecting to 127.0.0.1 verifies against the certificate's IP SAN."""
+    c = certs()
+    with SmtpServer(store(), "--starttls", c + "/server.pem", c + "/server.key") as srv:
+        rcpts = ["reader1@example.net"]
+        res, bodies, _ = run(srv.port, rcpts, "--ca", c + "/ca.pem", tls="required",
+                             host="127.0.0.1")
+        expect(res[0], "ok", 250)
+        expect_received(srv, bodies, rcpts)
+
+
+def case_starttls_untrusted():
+    """A self-signed certificate fails with a clear text; nothing is sent."""
+    c = certs()
+    with SmtpServer(store(), "--starttls", c + "/untrusted.pem", c + "/untrusted.key") as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net", "reader2@example.net"],
+                        "--ca", c + "/ca.pem", tls="required")
+        for r in res:
+            expect(r, "tempfail", 0,
+                   r"^STARTTLS: certificate verification failed: self[- ]signed certificate")
+        if srv.messages():
+            fail("a message was delivered over an untrusted connection")
+
+
+def case_starttls_wrong_name():
+    """A trusted certificate for another name fails (the name is checked):
+    the certificate is for localhost and 127.0.0.1, the server is 127.0.0.2."""
+    c = certs()
+    with SmtpServer(store(), "--host", "127.0.0.2", "--starttls", c + "/server.pem",
+                    c + "/server.key") as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net"], "--ca", c + "/ca.pem",
+                        tls="required", host="127.0.0.2")
+        expect(res[0], "tempfail", 0, r"^STARTTLS: certificate verification failed: "
+                                      r"IP address mismatch")
+        if srv.messages() or srv.stats()["connections"] != 1:
+            fail("delivered to a server with the wrong name, or never connected")
+
+
+def case_starttls_not_offered():
+    """tls = required against a server without STARTTLS: refused, nothing sent."""
+    with SmtpServer(store()) as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net"], tls="required")
+        expect(res[0], "tempfail", 0, r"^STARTTLS: the server does not offer STARTTLS")
+        if srv.messages():
+            fail("delivered without TLS")
+
+
+def case_starttls_opportunistic():
+    """opportunistic encrypts even with an untrusted certificate."""
+    c = certs()
+    with SmtpServer(store(), "--starttls", c + "/untrusted.pem", c + "/untrusted.key") as srv:
+        rcpts = ["reader1@example.net"]
+        res, bodies, _ = run(srv.port, rcpts, tls="opportunistic")
+        expect(res[0], "ok", 250)
+        got = expect_received(srv, bodies, rcpts)
+        if not got[0]["tls"]:
+            fail("opportunistic did not use TLS")
+
+
+def case_two_tls_sessions():
+    """Two STARTTLS sessions in one process (LIBNOTES: the global ctx crashes)."""
+    c = certs()
+    with SmtpServer(store(), "--starttls", c + "/server.pem", c + "/server.key") as srv:
+        rcpts = ["reader1@example.net", "reader2@example.net"]
+        res, bodies, _ = run(srv.port, rcpts, "--ca", c + "/ca.pem", "--sends", 3,
+                             tls="required")
+        if len(res) != 6:
+            fail("want 6 outcomes, got %r" % res)
+        for r in res:
+            expect(r, "ok", 250)
+        if srv.stats()["connections"] != 3 or len(srv.messages()) != 6:
+            fail("stats %r" % srv.stats())
+
+
+def case_auth_ok():
+    """AUTH with the right password: delivered, the server saw the user."""
+    with SmtpServer(store(), "--auth", "mailer:s3cret pass", "--require-auth") as srv:
+        rcpts = ["reader1@example.net"]
+        res, bodies, _ = run(srv.port, rcpts, "--user", "mailer", "--pass", "s3cret pass")
+        expect(res[0], "ok", 250)
+        got = expect_received(srv, bodies, rcpts)
+        if got[0]["auth_user"] != "mailer":
+            fail("auth user %r" % got[0]["auth_user"])
+
+
+def case_auth_over_tls():
+    """AUTH after STARTTLS with verification."""
+    c = certs()
+    with SmtpServer(store(), "--starttls", c + "/server.pem", c + "/server.key",
+                    "--auth", "mailer:pw", "--require-auth", "--require-tls") as srv:
+        rcpts = ["reader1@example.net"]
+        res, bodies, _ = run(srv.port, rcpts, "--ca", c + "/ca.pem", "--user", "mailer",
+                             "--pass", "pw", tls="required")
+        expect(res[0], "ok", 250)
+        got = expect_received(srv, bodies, rcpts)
+        if got[0]["auth_user"] != "mailer" or not got[0]["tls"]:
+            fail("meta %r" % got[0])
+
+
+def case_auth_failed_not_sent():
+    """A wrong password on a server that would accept mail anyway: libESMTP
+    would carry on unauthenticated; the transport refuses and says why."""
+    with SmtpServer(store(), "--auth", "mailer:right") as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net", "reader2@example.net"],
+                        "--user", "mailer", "--pass", "wrong")
+        for r in res:
+            expect(r, "tempfail", 535, r"^AUTH failed: 535 5\.7\.8 Authentication credentials "
+                                       r"invalid")
+            if "wrong" in r["text"]:
+                fail("password in the outcome text")
+        if srv.messages():
+            fail("a message was sent unauthenticated")
+
+
+def case_auth_required_no_credentials():
+    """No credentials configured, the server wants AUTH: 530, temporary."""
+    with SmtpServer(store(), "--auth", "mailer:pw", "--require-auth") as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net"])
+        expect(res[0], "tempfail", 530, r"^MAIL: 530 the server requires AUTH")
+
+
+def case_greeting_421():
+    with SmtpServer(store(), "--greeting-421") as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net", "reader2@example.net"])
+        for r in res:
+            expect(r, "tempfail", 421, r"^4\.3\.2 Service not available")
+
+
+def case_rcpt_451():
+    with SmtpServer(store(), "--rcpt-451", "later*@example.net") as srv:
+        rcpts = ["later1@example.net", "now@example.net"]
+        res, bodies, _ = run(srv.port, rcpts)
+        expect(res[0], "tempfail", 451, r"^4\.3\.0 <later1@example\.net>: temporary failure")
+        expect(res[1], "ok", 250)
+        got = srv.messages()
+        if len(got) != 1 or got[0]["rcpt_tos"] != ["now@example.net"] or \
+                got[0]["data"] != bodies[1]:
+            fail("server got %r" % got)
+
+
+def case_rcpt_550():
+    with SmtpServer(store(), "--rcpt-550", "gone@example.net") as srv:
+        rcpts = ["gone@example.net", "here@example.net"]
+        res, bodies, _ = run(srv.port, rcpts)
+        expect(res[0], "permfail", 550, r"^5\.1\.1 <gone@example\.net>: user unknown$")
+        expect(res[1], "ok", 250)
+        if len(srv.messages()) != 1:
+            fail("server got %d messages" % len(srv.messages()))
+
+
+def case_all_rcpts_fail():
+    """Every RCPT refused: libESMTP still sends DATA; the outcome is the RCPT's."""
+    with SmtpServer(store(), "--rcpt-550", "*") as srv:
+        res, _, _ = run(srv.port, ["a@example.net", "b@example.net"])
+        for r in res:
+            expect(r, "permfail", 550, r"5\.1\.1 .*user unknown")
+        if srv.messages():
+            fail("stored a message without recipients")
+
+
+def case_data_552():
+    with SmtpServer(store(), "--data-552") as srv:
+        res, _, _ = run(srv.port, ["a@example.net", "b@example.net"])
+        for r in res:
+            expect(r, "permfail", 552, r"^5\.3\.4 Message too big")
+
+
+def case_drop_mid_data():
+    with SmtpServer(store(), "--drop-mid-data") as srv:
+        res, _, _ = run(srv.port, ["a@example.net", "b@example.net"])
+        expect(res[0], "tempfail", 0, r"^DATA: connection lost$")
+        expect(res[1], "tempfail", 0, r"^before RCPT: connection lost$")
+        if srv.messages():
+            fail("stored a half message")
+
+
+def case_silent_server_timeout():
+    """A server that accepts and never answers: the greeting timeout fires."""
+    with SmtpServer(store(), "--silent") as srv:
+        res, _, elapsed = run(srv.port, ["a@example.net"], "--command-ms", 700)
+        expect(res[0], "tempfail", 0,
+               r"^before RCPT: no reply from the server within 700 ms \(timeout\)$")
+        if not 0.6 <= elapsed < 10:
+            fail("took %.1f s for a 0.7 s timeout" % elapsed)
+
+
+def case_connect_timeout():
+    """connect() that never completes stops at connect_timeout_ms: a listener
+    with a full accept queue drops further SYNs, as a firewall would."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(0)
+    port = lst.getsockname()[1]
+    fillers = []
+    for _ in range(8):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(c)
+    time.sleep(0.2)
+    res, _, elapsed = run(port, ["a@example.net"], "--connect-ms", 500, host="127.0.0.1")
+    expect(res[0], "tempfail", 0, r"^connect to 127\.0\.0\.1:\d+: timeout after 500 ms$")
+    if not 0.4 <= elapsed < 5:
+        fail("connect gave up after %.1f s with a 0.5 s timeout" % elapsed)
+    for c in fillers:
+        c.close()
+    lst.close()
+
+
+def case_closed_port():
+    with SmtpServer(store()) as srv:
+        port = srv.port
+    res, _, _ = run(port, ["a@example.net"])
+    expect(res[0], "tempfail", 0, r"^connect to localhost:\d+: .*refused")
+
+
+def case_smtps_refused():
+    res, _, _ = run(465, ["a@example.net"], scheme="smtps", tls="required", expect_exit=2)
+    if "smtps:// (implicit TLS) is not supported by libESMTP 1.1.0; use smtp://host:587 with " \
+       "[smtp] tls = required (STARTTLS)" not in res[0]["open"]:
+        fail(res[0]["open"])
+
+
+def case_tls_none_refused_off_loopback():
+    res, _, _ = run(25, ["a@example.net"], host="mail.example.org", tls="none", expect_exit=2)
+    if "tls = none: refused for \"mail.example.org\"" not in res[0]["open"]:
+        fail(res[0]["open"])
+
+
+def case_crlf_in_rcpt_refused():
+    """An injected command in a recipient never reaches the server."""
+    with SmtpServer(store()) as srv:
+        res, _, _ = run(srv.port, ["x@example.net>\r\nRCPT TO:<victim@example.com"])
+        expect(res[0], "permfail", 0, r"^invalid recipient address$")
+        if srv.stats()["connections"] != 0:
+            fail("connected for a refused message")
+
+
+CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
+
+if __name__ == "__main__":
+    if CASE == "--list":
+        print("\n".join(CASES))
+        sys.exit(0)
+    if not os.path.exists(TOOL):
+        fail("transport_tool not built: " + TOOL)
+    CASES[CASE]()
+    print("ok", CASE)

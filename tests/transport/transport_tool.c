@@ -1,0 +1,135 @@
+/*
+ * transport_tool.c: a small driver for the transport integration tests.
+ *
+ *   transport_tool --transport URL [--tls required|opportunistic|none]
+ *                  [--ca FILE] [--user U --pass P] [--helo NAME]
+ *                  [--connect-ms N] [--command-ms N] [--per-conn N]
+ *                  [--sends K] --from ADDR [--envid ID]
+ *                  (--rcpt ADDR --msg FILE)...
+ *
+ * Builds one transport_msg per --rcpt/--msg pair, calls transport_send()
+ * K times (default 1) on one open transport, and prints one line per
+ * message and send: "send I id N rc NAME code C text T". Exit 2 if
+ * transport_open fails (the reason on stderr and on stdout as
+ * "open rc NAME text T").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "transport.h"
+
+#define MAX_MSGS 2000
+
+static void set_str(char **field, const char *value)
+{
+    free(*field);
+    *field = strdup(value);
+}
+
+static const char *rc_name(enum merr rc)
+{
+    return rc == MERR_OK         ? "ok"
+           : rc == MERR_TEMPFAIL ? "tempfail"
+           : rc == MERR_PERMFAIL ? "permfail"
+                                 : merr_str(rc);
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct transport *t = NULL;
+    static struct transport_msg msgs[MAX_MSGS];
+    static struct buf bodies[MAX_MSGS];
+    const char *from = NULL, *envid = NULL, *rcpts[MAX_MSGS];
+    size_t n = 0, nbody = 0;
+    int sends = 1, status = 0;
+    enum merr rc;
+
+    if (cfg_defaults(&cfg))
+        return 3;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "%s: needs a value\n", a);
+            return 1;
+        }
+        i++;
+        if (!strcmp(a, "--transport"))
+            set_str(&cfg.transport, v);
+        else if (!strcmp(a, "--tls"))
+            cfg.smtp_tls = !strcmp(v, "none")            ? CFG_TLS_NONE
+                           : !strcmp(v, "opportunistic") ? CFG_TLS_OPPORTUNISTIC
+                                                         : CFG_TLS_REQUIRED;
+        else if (!strcmp(a, "--ca"))
+            set_str(&cfg.smtp_ca_file, v);
+        else if (!strcmp(a, "--user"))
+            set_str(&cfg.smtp_username, v);
+        else if (!strcmp(a, "--pass"))
+            set_str(&cfg.smtp_password, v);
+        else if (!strcmp(a, "--helo"))
+            set_str(&cfg.smtp_helo, v);
+        else if (!strcmp(a, "--connect-ms"))
+            cfg.smtp_connect_timeout_ms = atoi(v);
+        else if (!strcmp(a, "--command-ms"))
+            cfg.smtp_command_timeout_ms = atoi(v);
+        else if (!strcmp(a, "--per-conn"))
+            cfg.smtp_messages_per_connection = atoi(v);
+        else if (!strcmp(a, "--sends"))
+            sends = atoi(v);
+        else if (!strcmp(a, "--from"))
+            from = v;
+        else if (!strcmp(a, "--envid"))
+            envid = v;
+        else if (!strcmp(a, "--rcpt") && n < MAX_MSGS)
+            rcpts[n++] = v;
+        else if (!strcmp(a, "--msg") && nbody < MAX_MSGS) {
+            buf_init(&bodies[nbody], 0);
+            if (buf_read_file(&bodies[nbody], v)) {
+                fprintf(stderr, "%s\n", merr_msg());
+                return 1;
+            }
+            nbody++;
+        } else {
+            fprintf(stderr, "unknown option %s\n", a);
+            return 1;
+        }
+    }
+    if (!from || n == 0 || nbody == 0) {
+        fprintf(stderr, "need --from, --rcpt and --msg\n");
+        return 1;
+    }
+    rc = transport_open(&cfg, &t);
+    if (rc) {
+        printf("open rc %s text %s\n", rc_name(rc), merr_msg());
+        fprintf(stderr, "%s\n", merr_msg());
+        cfg_free(&cfg);
+        return 2;
+    }
+    for (int s = 0; s < sends; s++) {
+        for (size_t i = 0; i < n; i++) {
+            struct buf *b = &bodies[i < nbody ? i : nbody - 1];
+            memset(&msgs[i], 0, sizeof msgs[i]);
+            msgs[i].envelope_id = (long long)(s * 100000 + (int)i + 1);
+            msgs[i].mail_from = from;
+            msgs[i].rcpt = rcpts[i];
+            msgs[i].envid = envid;
+            msgs[i].data = b->data;
+            msgs[i].len = b->len;
+        }
+        rc = transport_send(t, msgs, n);
+        if (rc)
+            status = 4;
+        for (size_t i = 0; i < n; i++)
+            printf("send %d id %lld rc %s code %d text %s\n", s, msgs[i].envelope_id,
+                   rc_name(msgs[i].rc), msgs[i].code, msgs[i].text);
+    }
+    fflush(stdout);
+    transport_close(t);
+    for (size_t i = 0; i < nbody; i++)
+        buf_free(&bodies[i]);
+    cfg_free(&cfg);
+    return status;
+}
