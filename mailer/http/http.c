@@ -790,15 +790,16 @@ enum merr http_serve(const struct config *cfg, volatile sig_atomic_t *stop, int 
     if (rc)
         goto out;
 
-    s.d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            (v6 ? MHD_USE_IPv6 : 0),
-        0, NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->http_connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    s.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                               MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+                           0, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                           MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
+                           MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
+                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_connection_timeout_s,
+                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                           MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
+                           on_completed, &s, MHD_OPTION_END);
     if (!s.d) {
         rc = merr_set(MERR_IO, "cannot listen on %s: %s", cfg->http_listen, strerror(errno));
         goto out;

@@ -1,0 +1,265 @@
+// Browser test of the reader-facing pages: Debian's Chromium, headless,
+// driven by playwright-core. A reader shares the sample article from its
+// form and the colleague's mail arrives at the test SMTP server with its
+// photos inline; a reader subscribes to a double opt-in list, confirms from
+// the mail, receives list mail and leaves through its unsubscribe link.
+// Screenshots of the share page and the thank-you page are saved in
+// $MAILER_BUILD_DIR/artifacts/ for a person to look at.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MAILER = process.env.MAILER_BIN;
+const SOURCE = process.env.MAILER_SOURCE_DIR || path.resolve(here, '../..');
+const BUILD = process.env.MAILER_BUILD_DIR || os.tmpdir();
+const PYTHON = process.env.PYTHON || '/usr/bin/python3';
+const CHROMIUM = '/usr/bin/chromium';
+const SAMPLE = path.join(SOURCE, 'examples/articles/tin-pccc-20211005.json');
+const LIST = 'ban-tin-tuan';
+
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (e) {
+  console.error('playwright-core is not installed: run scripts/setup.sh (npm install in tests/browser)');
+  process.exit(1);
+}
+if (!MAILER || !fs.existsSync(CHROMIUM)) {
+  console.error('MAILER_BIN or ' + CHROMIUM + ' missing');
+  process.exit(1);
+}
+
+const children = [];
+let browser = null;
+function cleanup() {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', cleanup);
+process.on('uncaughtException', (e) => {
+  console.error('FAIL:', e);
+  cleanup();
+  process.exit(1);
+});
+process.on('unhandledRejection', (e) => {
+  console.error('FAIL:', e);
+  cleanup();
+  process.exit(1);
+});
+function fail(msg) {
+  console.error('FAIL: ' + msg);
+  if (browser) browser.close().catch(() => {});
+  cleanup();
+  process.exit(1);
+}
+function check(cond, msg) {
+  if (!cond) fail(msg);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitFor(pred, what, ms = 30000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await pred();
+    if (v) return v;
+    await sleep(150);
+  }
+  fail('timed out waiting for ' + what + '\n' + serveLog().slice(-3000));
+}
+
+const dir = path.join(BUILD, 'testtmp', 'browser.' + process.pid);
+const artifacts = path.join(BUILD, 'artifacts');
+fs.rmSync(dir, { recursive: true, force: true });
+fs.mkdirSync(dir, { recursive: true });
+fs.mkdirSync(artifacts, { recursive: true });
+const store = path.join(dir, 'smtp');
+const logPath = path.join(dir, 'serve.log');
+const serveLog = () => (fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : '');
+
+// the test SMTP server
+const smtpd = spawn(PYTHON, [path.join(SOURCE, 'tests/smtpd/smtpd.py'), '--store', store], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+children.push(smtpd);
+const smtpPort = await new Promise((resolve) => {
+  const rl = readline.createInterface({ input: smtpd.stdout });
+  rl.once('line', (line) => resolve(Number((line.match(/^PORT (\d+)/) || [])[1])));
+});
+check(smtpPort > 0, 'smtpd.py did not start');
+
+// the mailer
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const config = path.join(dir, 'mailer.ini');
+fs.writeFileSync(
+  config,
+  `[site]
+name = Cổng Thông tin điện tử tỉnh Hà Giang
+base_url = ${base}
+timezone = Asia/Ho_Chi_Minh
+[database]
+path = ${path.join(dir, 'mailer.db')}
+[mail]
+from_address = tin-tuc@hagiang.example
+from_name = Cổng TTĐT Hà Giang
+secret = browser-test-secret-0123456789
+[delivery]
+transport = smtp://127.0.0.1:${smtpPort}
+[smtp]
+tls = none
+[http]
+listen = 127.0.0.1:${port}
+[media]
+root = ${path.join(SOURCE, 'examples/articles')}
+`,
+);
+const mailer = (...args) => execFileSync(MAILER, ['--config', config, ...args], { encoding: 'utf8' });
+mailer('init');
+mailer('article', 'add', SAMPLE);
+const token = mailer('token', 'create', 'browser-test').trim();
+const logFd = fs.openSync(logPath, 'w');
+const serve = spawn(MAILER, ['--config', config, 'serve'], { stdio: ['ignore', logFd, logFd] });
+children.push(serve);
+await waitFor(async () => {
+  try {
+    return (await fetch(base + '/healthz')).ok;
+  } catch {
+    return false;
+  }
+}, 'mailer serve');
+
+async function api(method, p, body) {
+  const r = await fetch(base + p, {
+    method,
+    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.text() };
+}
+const mails = (rcpt) =>
+  JSON.parse(execFileSync(PYTHON, [path.join(here, 'mailtool.py'), store, rcpt], { encoding: 'utf8' }));
+const subStatus = (emailAddr) =>
+  execFileSync(
+    PYTHON,
+    [
+      '-c',
+      'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute("SELECT s.status FROM ' +
+        'subscriptions s JOIN subscribers u ON u.id=s.subscriber_id WHERE u.email_key=?", ' +
+        '(sys.argv[2],)).fetchall(); print(r[0][0] if r else "none")',
+      path.join(dir, 'mailer.db'),
+      emailAddr,
+    ],
+    { encoding: 'utf8' },
+  ).trim();
+
+const created = await api('POST', '/api/lists', {
+  slug: LIST,
+  name: 'Bản tin tuần',
+  description: 'Tin mới trong tuần của tỉnh Hà Giang',
+  optin: 'double',
+});
+check(created.status === 201, 'list create: ' + created.status + ' ' + created.body);
+
+const profile = fs.mkdtempSync(path.join(dir, 'chromium-profile-'));
+// a new empty profile (playwright passes it as --user-data-dir); a phone-sized
+// window, and no JavaScript: the pages must work there
+browser = await chromium.launchPersistentContext(profile, {
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+  viewport: { width: 412, height: 915 },
+  deviceScaleFactor: 1,
+  locale: 'vi-VN',
+  javaScriptEnabled: false,
+});
+const page = browser.pages()[0] || (await browser.newPage());
+
+// ---- share ----
+const article = JSON.parse(fs.readFileSync(SAMPLE, 'utf8'));
+let resp = await page.goto(`${base}/share/${encodeURIComponent(article.id)}`);
+check(resp.status() === 200, 'share page status ' + resp.status());
+check((await page.locator('h2').first().textContent()).trim() === article.title, 'title on the form');
+const imgOk = await page.locator('.card img').evaluate((img) => img.complete && img.naturalWidth > 0);
+check(imgOk, 'the first photo did not load');
+const hp = await page.locator('.hp').boundingBox();
+check(hp && hp.x + hp.width <= 0, 'the honeypot is on screen: ' + JSON.stringify(hp));
+await page.getByLabel('Email người nhận 1').fill('dong.nghiep@example.vn');
+await page.getByLabel('Tên của bạn').fill('Nguyễn Thị Hoa');
+await page.getByLabel('Email của bạn').fill('hoa.nguyen@example.vn');
+await page.getByLabel(/Lời nhắn/).fill('Chị xem bài này nhé <b>quan trọng</b>!');
+await page.screenshot({ path: path.join(artifacts, 'share-page.png'), fullPage: true });
+await Promise.all([page.waitForURL(/\/sent$/), page.getByRole('button', { name: 'Gửi email' }).click()]);
+check((await page.locator('h1').textContent()).includes('Cảm ơn bạn'), 'thank-you page');
+check((await page.content()).includes(article.title), 'thank-you page names the article');
+await page.screenshot({ path: path.join(artifacts, 'share-sent.png'), fullPage: true });
+
+const shared = await waitFor(() => mails('dong.nghiep@example.vn')[0], 'the shared article mail');
+check(shared.from.includes('tin-tuc@hagiang.example'), 'From: ' + shared.from);
+check(shared.reply_to.includes('hoa.nguyen@example.vn'), 'Reply-To: ' + shared.reply_to);
+check(shared.inline_images.length >= 1, 'no photos in the mail');
+for (const im of shared.inline_images)
+  check(im.inline && im.referenced && im.bytes > 1000, 'photo not inline: ' + JSON.stringify(im));
+check(shared.html_text.includes('<b>quan trọng</b>') === false, 'note HTML reached the mail as HTML');
+
+// ---- subscribe, confirm ----
+const reader = 'ban.doc.moi@example.vn';
+await page.goto(base + '/subscribe');
+await page.getByLabel(/Bản tin tuần/).check();
+await page.getByLabel('Email của bạn').fill(reader);
+await page.getByLabel(/Tên của bạn/).fill('Bạn Đọc Mới');
+await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Đăng ký' }).click()]);
+check((await page.locator('h1').textContent()).includes('kiểm tra hộp thư'), 'subscribe answer');
+check(subStatus(reader) === 'unconfirmed', 'status after subscribing: ' + subStatus(reader));
+const confirmMail = await waitFor(() => mails(reader).find((x) => x.confirm_url), 'the confirm mail');
+await page.goto(confirmMail.confirm_url);
+check(subStatus(reader) === 'unconfirmed', 'opening the confirm link changed the status');
+await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Xác nhận đăng ký' }).click()]);
+check((await page.locator('h1').textContent()).includes('Đã xác nhận'), 'confirmed page');
+check(subStatus(reader) === 'confirmed', 'status after confirming: ' + subStatus(reader));
+
+// ---- list mail, unsubscribe ----
+const digest = await api('POST', `/api/digests/${LIST}/send`, { since: '2000-01-01T00:00:00Z' });
+if (digest.status === 501) {
+  console.log('note: this build has no digest module, so no list mail exists to unsubscribe from');
+} else {
+  check(digest.status === 201, 'digest send: ' + digest.status + ' ' + digest.body);
+  const listMail = await waitFor(() => mails(reader).find((x) => x.unsubscribe_url), 'the list mail');
+  check(listMail.list_unsubscribe_post === 'List-Unsubscribe=One-Click', 'no one-click header');
+  await page.goto(listMail.unsubscribe_url);
+  check(subStatus(reader) === 'confirmed', 'opening the unsubscribe link changed the status');
+  await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Hủy đăng ký' }).click()]);
+  check((await page.locator('h1').textContent()).includes('Đã hủy đăng ký'), 'unsubscribed page');
+  check(subStatus(reader) === 'unsubscribed', 'status after unsubscribing: ' + subStatus(reader));
+}
+
+await browser.close();
+browser = null;
+serve.kill('SIGTERM');
+await new Promise((r) => serve.once('exit', r));
+check(serve.exitCode === 0, 'mailer serve exit code ' + serve.exitCode);
+cleanup();
+console.log('ok; screenshots in ' + artifacts);
