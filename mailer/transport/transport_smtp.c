@@ -546,14 +546,13 @@ static const char *message_cb(void **ctx, int *len, void *arg)
 /* ---- outcomes ----------------------------------------------------------- */
 
 /* Sets the outcome from an SMTP status; 2xx OK, 4xx TEMPFAIL, 5xx PERMFAIL. */
-static void from_status(struct transport_msg *m, const char *what, const smtp_status_t *st)
+static void from_status(struct transport_msg *m, const smtp_status_t *st)
 {
     enum merr rc = st->code >= 200 && st->code < 300   ? MERR_OK
                    : st->code >= 500 && st->code < 600 ? MERR_PERMFAIL
                                                        : MERR_TEMPFAIL;
     const char *text = st->text ? st->text : "";
 
-    (void)what;
     if (st->enh_class > 0)
         transport_outcome(m, rc, st->code, "%d.%d.%d %s", st->enh_class, st->enh_subject,
                           st->enh_detail, text);
@@ -631,7 +630,7 @@ static void outcome(struct session_state *s, struct session_msg *sm, int err)
         return;
     }
     if (mail && mail->code >= 400) {
-        from_status(m, "MAIL", mail);
+        from_status(m, mail);
         if (mail->code == 530) /* RFC 4954 section 6: authentication required */
             transport_outcome(m, MERR_TEMPFAIL, 530,
                               "MAIL: 530 the server requires AUTH (set [smtp] username and "
@@ -644,17 +643,17 @@ static void outcome(struct session_state *s, struct session_msg *sm, int err)
         return;
     }
     if (rcpt->code >= 300 || rcpt->code < 200) {
-        from_status(m, "RCPT", rcpt);
+        from_status(m, rcpt);
         if (m->rc == MERR_OK)
             m->rc = MERR_TEMPFAIL;
         return;
     }
     if (data && data->code >= 200 && data->code < 300) {
-        from_status(m, "DATA", data);
+        from_status(m, data);
         return;
     }
     if (data && data->code >= 400 && data->code < 600) {
-        from_status(m, "DATA", data);
+        from_status(m, data);
         return;
     }
     unfinished(s, m, err, "DATA");
@@ -696,7 +695,7 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     auth_context_t auth = NULL;
     sigset_t block, unblock, old;
     size_t count = 0;
-    int err = 0, started;
+    int err = 0;
     static const int phases[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA, Timeout_TRANSFER,
                                  Timeout_DATA2};
 
@@ -768,7 +767,7 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
     arm_watchdog(&s);
     s.last_ms = now_ms();
-    started = smtp_start_session(session);
+    smtp_start_session(session); /* 1 even after a dropped connection */
     err = smtp_errno();
     s.silence_ms = now_ms() - s.last_ms;
     if (s.timer_armed) {
@@ -783,7 +782,6 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
             sigtimedwait(&block, NULL, &zero);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    (void)started;
 
     for (size_t i = 0; i < count; i++)
         outcome(&s, &sm[i], err);

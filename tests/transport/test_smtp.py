@@ -286,6 +286,16 @@ def case_auth_failed_not_sent():
             fail("a message was sent unauthenticated")
 
 
+def case_auth_not_offered_not_sent():
+    """Credentials configured but the server offers no AUTH: not sent."""
+    with SmtpServer(store()) as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net"], "--user", "mailer", "--pass", "pw")
+        expect(res[0], "tempfail", 0, r"^AUTH not done: the server did not offer AUTH PLAIN or "
+                                      r"LOGIN")
+        if srv.messages():
+            fail("a message was sent unauthenticated")
+
+
 def case_auth_required_no_credentials():
     """No credentials configured, the server wants AUTH: 530, temporary."""
     with SmtpServer(store(), "--auth", "mailer:pw", "--require-auth") as srv:

@@ -8,7 +8,7 @@ set(TRANSPORT_SMTP_CASES
   plain_bytes one_connection_many_messages batch_split_per_connection dsn_parameters
   starttls_verified starttls_ip_san starttls_untrusted starttls_wrong_name
   starttls_not_offered starttls_opportunistic two_tls_sessions
-  auth_ok auth_over_tls auth_failed_not_sent auth_required_no_credentials
+  auth_ok auth_over_tls auth_failed_not_sent auth_not_offered_not_sent auth_required_no_credentials
   greeting_421 rcpt_451 rcpt_550 all_rcpts_fail data_552 drop_mid_data
   silent_server_timeout connect_timeout closed_port
   smtps_refused tls_none_refused_off_loopback crlf_in_rcpt_refused)
