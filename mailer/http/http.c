@@ -70,6 +70,9 @@ struct db *http_db(struct http_req *r)
         return tls_db;
     if (db_open(r->ctx->cfg->db_path, r->ctx->cfg->db_busy_timeout_ms, &db))
         return NULL;
+    /* Checkpoints are run by the server's main loop, not inside a request's commit. */
+    if (db_exec(db, "PRAGMA wal_autocheckpoint=0"))
+        log_warn("http: wal_autocheckpoint: %s", merr_msg());
     pthread_mutex_lock(&registry_lock);
     if (registry_n == DB_REGISTRY_MAX) {
         pthread_mutex_unlock(&registry_lock);
@@ -822,6 +825,12 @@ enum merr http_serve(const struct config *cfg, volatile sig_atomic_t *stop, int 
     while (!*stop) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         time_t now = time(NULL);
+        /*
+         * WAL checkpoint here, PASSIVE (never waits for or blocks writers),
+         * so a request never pays for copying pages into the database file.
+         */
+        if (db_exec(hk, "PRAGMA wal_checkpoint(PASSIVE)"))
+            log_warn("http: checkpoint: %s", merr_msg());
         if (now - last_hk >= 60) {
             if (http_store_housekeep(hk, now - 2 * 3600 - HTTP_CSRF_TTL))
                 log_warn("http: housekeeping: %s", merr_msg());

@@ -189,8 +189,8 @@ enum merr http_form_json(const char *body, size_t len, json_t **out)
 
 enum merr http_form_unescape_segment(char *s)
 {
-    char *d;
-    size_t n = strlen(s), outlen;
+    char *d = NULL;
+    size_t n = strlen(s), outlen = 0;
     enum merr rc = decode(s, n, 0, &d, &outlen);
     if (rc)
         return rc;
