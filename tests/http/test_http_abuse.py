@@ -225,6 +225,12 @@ def test_big_body(m):
         cut = True
     s.close()
     check(cut, "a chunked 10 MB body was read whole")
+    # a header block past the connection's memory: 431, nothing else read
+    s = socket.create_connection(("127.0.0.1", m.port), timeout=10)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n")
+    data = s.recv(100)
+    s.close()
+    check(data.startswith(b"HTTP/1.1 431"), "huge header: %r" % data[:60])
     still_fine(m, "10 MB body")
 
 
