@@ -71,15 +71,29 @@ out:
 
 enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t n)
 {
+    return transport_send_cb(t, msgs, n, NULL, NULL);
+}
+
+enum merr transport_send_cb(struct transport *t, struct transport_msg *msgs, size_t n,
+                            int (*done)(void *arg, struct transport_msg *m), void *arg)
+{
     if (n == 0)
         return MERR_OK;
+    for (size_t i = 0; i < n; i++)
+        msgs[i].skipped = 0;
     switch (t->kind) {
     case TRANSPORT_DIR:
-        return transport_dir_send(t->dir, msgs, n);
+        return transport_dir_send(t->dir, msgs, n, done, arg);
     case TRANSPORT_SMTP:
-        return transport_smtp_send(t->smtp, msgs, n);
+        return transport_smtp_send(t->smtp, msgs, n, done, arg);
     }
     return merr_set(MERR_INTERNAL, "transport: unknown kind");
+}
+
+int transport_report(int (*done)(void *arg, struct transport_msg *m), void *arg,
+                     struct transport_msg *m)
+{
+    return done ? done(arg, m) : 0;
 }
 
 void transport_close(struct transport *t)

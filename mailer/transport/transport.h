@@ -9,7 +9,9 @@
  * A transport is used by one worker thread; each worker opens its own. A
  * batch goes over one connection (one libESMTP session; a batch larger than
  * [smtp] messages_per_connection is split into several); every message gets
- * its own outcome.
+ * its own outcome, and with transport_send_cb() the caller hears of each
+ * outcome as soon as it is final, before the next message is started (see
+ * there: this is what bounds duplicates after a crash).
  *
  * Outcomes (msg->rc decides; msg->code and msg->text are what to record):
  *   MERR_OK        dir: written and synced (code 250); smtp: 2xx after DATA
@@ -49,6 +51,8 @@ struct transport_msg {
     enum merr rc;   /* MERR_OK sent, MERR_TEMPFAIL retry later, MERR_PERMFAIL never */
     int code;       /* SMTP reply code (0 if none, e.g. connect failure) */
     char text[256]; /* reply text without CRLF, or the error */
+    int skipped;    /* 1: never offered to the server because the caller's
+                       callback stopped the batch (rc MERR_TEMPFAIL, code 0) */
 };
 
 /*
@@ -68,6 +72,36 @@ enum merr transport_open(const struct config *cfg, struct transport **out);
  * carries that error too.
  */
 enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t n);
+
+/*
+ * Like transport_send(), and calls done(arg, m) exactly once for every
+ * message m of `msgs`, in the calling thread, once m's outcome is set:
+ *
+ *   smtp  from inside the session, as soon as the server has answered the
+ *         end of m's data (the final "." of DATA, or BDAT LAST; RFC 5321
+ *         section 4.1.1.4, RFC 3030 section 2), or refused DATA itself.
+ *         Nothing more is written on that connection (not the next
+ *         message's MAIL FROM) until done() returns. Messages that get no
+ *         such reply (refused before any I/O, MAIL refused, connection
+ *         lost, timeout, TLS or AUTH failure) are reported when their
+ *         session ends.
+ *   dir   after the batch's folder fsync, which is what makes the files
+ *         durable (rewriting a file is harmless: its name is the envelope
+ *         id, so a retry replaces it rather than duplicating it).
+ *
+ * So a caller that records each outcome durably before done() returns has,
+ * per connection, at most one message the server accepted that it has not
+ * recorded: after a crash at most that many are sent twice.
+ *
+ * done() returns 0 to go on. Non-zero stops the batch: every message not
+ * yet started is not offered to the server and is reported (rc
+ * MERR_TEMPFAIL, code 0, skipped = 1); the session's connection is dropped
+ * before its data is complete (RFC 5321 section 4.1.1.4: the transaction
+ * is then void). The order of the calls need not be the order of `msgs`.
+ * `done` may be NULL (then this is transport_send()).
+ */
+enum merr transport_send_cb(struct transport *t, struct transport_msg *msgs, size_t n,
+                            int (*done)(void *arg, struct transport_msg *m), void *arg);
 
 /* Frees the transport (SSL context, names). NULL is ok. */
 void transport_close(struct transport *t);

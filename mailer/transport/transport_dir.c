@@ -136,7 +136,8 @@ fail:
     transport_outcome(m, MERR_TEMPFAIL, 0, "%s %s: %s", step, final, strerror(errno));
 }
 
-enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs, size_t n)
+enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs, size_t n,
+                             int (*done)(void *arg, struct transport_msg *m), void *arg)
 {
     int dfd, ok = 0;
 
@@ -146,19 +147,24 @@ enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs
         write_one(d, &msgs[i]);
         ok += msgs[i].rc == MERR_OK;
     }
-    if (!ok)
-        return MERR_OK;
-    /* The renames are durable only once the folder itself is synced. */
-    dfd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        int err = errno;
-        for (size_t i = 0; i < n; i++)
-            if (msgs[i].rc == MERR_OK)
-                transport_outcome(&msgs[i], MERR_TEMPFAIL, 0, "fsync %s: %s", d->path,
-                                  strerror(err));
+    if (ok) {
+        /* The renames are durable only once the folder itself is synced. */
+        dfd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0) {
+            int err = errno;
+            for (size_t i = 0; i < n; i++)
+                if (msgs[i].rc == MERR_OK)
+                    transport_outcome(&msgs[i], MERR_TEMPFAIL, 0, "fsync %s: %s", d->path,
+                                      strerror(err));
+        }
+        if (dfd >= 0)
+            close(dfd);
     }
-    if (dfd >= 0)
-        close(dfd);
+    /* Reported only now: before the folder fsync a "sent" could still be
+     * lost (see transport.h); nothing is left to stop, so the answers of
+     * done() do not matter here. */
+    for (size_t i = 0; i < n; i++)
+        transport_report(done, arg, &msgs[i]);
     return MERR_OK;
 }
 

@@ -47,6 +47,16 @@
  *   silently raises them to minutes).
  * - DSN (RFC 3461): RET=HDRS, ENVID and NOTIFY=FAILURE,DELAY are set on
  *   every message; libESMTP sends them only when the server offers DSN.
+ * - Outcomes as they happen (transport_send_cb). libESMTP raises
+ *   SMTP_EV_MESSAGESENT from the handler of the reply to the end of the
+ *   data (DATA's ".", BDAT LAST) or to a refused DATA, and only after that
+ *   handler returns does its loop write the next command: after the "." it
+ *   flushes and writes nothing until that reply is read (cmd_state -1). So
+ *   the caller's callback, run from there, sees each outcome before the next
+ *   message's MAIL FROM leaves (tests/transport: callback_before_next_mail
+ *   checks it against the server's clock). A caller that wants the batch
+ *   stopped gets the rest of it refused by the message callback, like the
+ *   TLS/AUTH guard above.
  */
 #include <stddef.h>
 #include <openssl/err.h>
@@ -100,8 +110,13 @@ struct session_state {
     int auth_code;  /* the first failure reply after auth_tried */
     char auth_text[160];
     int data_refused; /* the message callback refused to send data */
-    int mail_seen;    /* a MAIL reply was reported */
-    int early_code;   /* the first failure reply before MAIL */
+    int stopped;      /* the caller's callback asked to stop the batch */
+    int (*done)(void *arg, struct transport_msg *m);
+    void *done_arg;
+    struct session_msg *msgs; /* this session's messages, in order */
+    size_t nmsgs;
+    int mail_seen;  /* a MAIL reply was reported */
+    int early_code; /* the first failure reply before MAIL */
     char early_text[160];
     long last_ms;    /* monotonic ms of the last sign of life of the session */
     long silence_ms; /* from then to the end of smtp_start_session() */
@@ -117,7 +132,10 @@ struct session_msg {
     struct transport_msg *out;
     smtp_message_t m;
     smtp_recipient_t r;
-    int given; /* the data was handed out since the last rewind */
+    int added;     /* handed to libESMTP (it passed transport_msg_check) */
+    int given;     /* the data was handed out since the last rewind */
+    int reported;  /* done() was called for it */
+    int cancelled; /* not to be sent: the caller stopped the batch */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -372,6 +390,35 @@ static void set_nodelay(struct transport_smtp *t)
     closedir(d);
 }
 
+static void outcome(struct session_state *s, struct session_msg *sm, int err);
+
+/*
+ * The outcome of `sm` is final now (SMTP_EV_MESSAGESENT): report it. A
+ * message without a final reply yet (the reply could not be read) waits for
+ * the end of the session. If the caller asks to stop, the messages after
+ * this one, none of which has started (see the top), are cancelled.
+ */
+static void report_early(struct session_state *s, struct session_msg *sm)
+{
+    const smtp_status_t *rcpt = smtp_recipient_status(sm->r);
+    const smtp_status_t *data = smtp_message_transfer_status(sm->m);
+
+    if (sm->reported || s->data_refused || (s->t->user && !s->auth_ok))
+        return;
+    if (!(data && data->code >= 200 && data->code < 600) && !(rcpt && rcpt->code >= 300))
+        return;
+    outcome(s, sm, 0);
+    sm->reported = 1;
+    if (transport_report(s->done, s->done_arg, sm->out) != 0) {
+        s->stopped = 1;
+        for (struct session_msg *x = sm + 1; x < s->msgs + s->nmsgs; x++)
+            if (x->added && !x->reported)
+                x->cancelled = 1;
+    }
+    /* the caller's time is not the server's silence */
+    s->last_ms = now_ms();
+}
+
 static void event_cb(smtp_session_t session, int event, void *arg, ...)
 {
     struct session_state *s = arg;
@@ -391,6 +438,13 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
     case SMTP_EV_MAILSTATUS:
         s->mail_seen = 1;
         break;
+    case SMTP_EV_MESSAGESENT: {
+        smtp_message_t m = va_arg(ap, smtp_message_t);
+        struct session_msg *sm = m ? smtp_message_get_application_data(m) : NULL;
+        if (sm)
+            report_early(s, sm);
+        break;
+    }
     case SMTP_EV_STARTTLS_OK:
         s->tls_ok = 1;
         break;
@@ -526,6 +580,12 @@ static const char *message_cb(void **ctx, int *len, void *arg)
         sm->given = 0;
         return NULL;
     }
+    if (sm->cancelled) {
+        /* as below: the connection drops before the end of the data */
+        *len = 0;
+        errno = ECANCELED;
+        return NULL;
+    }
     if ((s->t->user && !s->auth_ok) || (s->t->tls == CFG_TLS_REQUIRED && !s->tls_ok)) {
         /* libESMTP drops the connection on a reader error: the server
          * never sees the end of DATA, so nothing is delivered. */
@@ -616,6 +676,13 @@ static void unfinished(struct session_state *s, struct transport_msg *m, int err
                           smtp_strerror(err, buf, sizeof buf));
 }
 
+/* Marks a message the caller's stop kept from being offered at all. */
+static void skip(struct transport_msg *m)
+{
+    transport_outcome(m, MERR_TEMPFAIL, 0, "not sent: the caller stopped the batch");
+    m->skipped = 1;
+}
+
 static void outcome(struct session_state *s, struct session_msg *sm, int err)
 {
     struct transport_msg *m = sm->out;
@@ -623,6 +690,10 @@ static void outcome(struct session_state *s, struct session_msg *sm, int err)
     const smtp_status_t *rcpt = smtp_recipient_status(sm->r);
     const smtp_status_t *data = smtp_message_transfer_status(sm->m);
 
+    if (sm->cancelled) {
+        skip(m);
+        return;
+    }
     /* AUTH and TLS failures win: the data was withheld because of them. */
     if ((s->t->user && !s->auth_ok && (s->auth_tried || s->data_refused)) ||
         (s->data_refused && s->t->tls == CFG_TLS_REQUIRED && !s->tls_ok)) {
@@ -686,7 +757,14 @@ static void arm_watchdog(struct session_state *s)
     s->timer_armed = 1;
 }
 
-static enum merr run_session(struct transport_smtp *t, struct transport_msg *msgs, size_t n)
+/*
+ * One session (one connection) for `n` messages. Every message gets its
+ * outcome and is reported: early from event_cb, the rest here at the end.
+ * `*stopped` is set if the caller's callback asked to stop.
+ */
+static enum merr run_session(struct transport_smtp *t, struct transport_msg *msgs, size_t n,
+                             int (*done)(void *arg, struct transport_msg *m), void *arg,
+                             int *stopped)
 {
     enum merr rc = MERR_OK;
     struct session_state s;
@@ -701,6 +779,8 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
 
     memset(&s, 0, sizeof s);
     s.t = t;
+    s.done = done;
+    s.done_arg = arg;
     verify_err[0] = '\0';
     watchdog_fired = 0;
     sm = calloc(n, sizeof *sm);
@@ -709,6 +789,8 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
         rc = merr_set(MERR_NOMEM, "smtp: out of memory");
         goto out;
     }
+    s.msgs = sm;
+    s.nmsgs = n;
     if (!smtp_set_server(session, t->hostport) || !smtp_set_hostname(session, t->helo) ||
         !smtp_set_eventcb(session, event_cb, &s)) {
         rc = merr_set(MERR_NOMEM, "smtp: cannot set up the session");
@@ -737,11 +819,11 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     }
     for (size_t i = 0; i < n; i++) {
         struct transport_msg *m = &msgs[i];
-        struct session_msg *x = &sm[count];
-        if (transport_msg_check(m))
-            continue;
+        struct session_msg *x = &sm[i];
         x->s = &s;
         x->out = m;
+        if (transport_msg_check(m))
+            continue;
         x->m = smtp_add_message(session);
         if (!x->m || !smtp_set_reverse_path(x->m, m->mail_from) ||
             !(x->r = smtp_add_recipient(x->m, m->rcpt)) ||
@@ -749,11 +831,13 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
             rc = merr_set(MERR_NOMEM, "smtp: cannot add a message");
             goto out;
         }
+        smtp_message_set_application_data_release(x->m, x, NULL);
         /* RFC 3461 sections 4.1-4.4; sent only if the server offers DSN */
         smtp_dsn_set_ret(x->m, Ret_HDRS);
         if (m->envid)
             smtp_dsn_set_envid(x->m, m->envid);
         smtp_dsn_set_notify(x->r, Notify_FAILURE | Notify_DELAY);
+        x->added = 1;
         count++;
     }
     if (count == 0)
@@ -783,13 +867,20 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-    for (size_t i = 0; i < count; i++)
-        outcome(&s, &sm[i], err);
+    for (size_t i = 0; i < n; i++)
+        if (sm[i].added && !sm[i].reported)
+            outcome(&s, &sm[i], err);
 out:
     if (rc)
         for (size_t i = 0; i < n; i++)
-            if (msgs[i].rc == MERR_OK && msgs[i].code == 0)
+            if ((!sm || !sm[i].reported) && msgs[i].rc == MERR_OK && msgs[i].code == 0)
                 transport_outcome(&msgs[i], MERR_TEMPFAIL, 0, "%s", merr_msg());
+    /* the rest, in order; a stop asked now has nothing left to stop */
+    for (size_t i = 0; i < n; i++)
+        if (!sm || !sm[i].reported)
+            if (transport_report(done, arg, &msgs[i]) != 0)
+                s.stopped = 1;
+    *stopped = s.stopped;
     if (session)
         smtp_destroy_session(session);
     if (auth)
@@ -798,9 +889,11 @@ out:
     return rc;
 }
 
-enum merr transport_smtp_send(struct transport_smtp *t, struct transport_msg *msgs, size_t n)
+enum merr transport_smtp_send(struct transport_smtp *t, struct transport_msg *msgs, size_t n,
+                              int (*done)(void *arg, struct transport_msg *m), void *arg)
 {
     enum merr rc = MERR_OK, r;
+    int stopped = 0;
 
     for (size_t i = 0; i < n; i++) {
         msgs[i].rc = MERR_OK;
@@ -809,7 +902,15 @@ enum merr transport_smtp_send(struct transport_smtp *t, struct transport_msg *ms
     }
     for (size_t off = 0; off < n; off += t->per_conn) {
         size_t k = n - off < t->per_conn ? n - off : t->per_conn;
-        r = run_session(t, msgs + off, k);
+        if (stopped) {
+            /* later connections of a stopped batch are never opened */
+            for (size_t i = off; i < off + k; i++) {
+                skip(&msgs[i]);
+                transport_report(done, arg, &msgs[i]);
+            }
+            continue;
+        }
+        r = run_session(t, msgs + off, k, done, arg, &stopped);
         if (r && !rc)
             rc = r;
     }

@@ -423,6 +423,166 @@ def case_crlf_in_rcpt_refused():
             fail("connected for a refused message")
 
 
+# ---- per-message callback (transport_send_cb) ---------------------------------
+
+def callbacks(res):
+    """The "cb" lines of transport_tool, parsed, in call order."""
+    return [r for r in res if "enter" in r]
+
+
+def run_cb(port, rcpts, *opts, **kw):
+    """run(), keeping transport_tool's callback lines as well."""
+    args = [TOOL, "--transport", "smtp://localhost:%d" % port, "--tls", "none",
+            "--from", FROM, "--helo", "mailer.test"] + [str(o) for o in opts]
+    for i, r in enumerate(rcpts):
+        path, _ = message(i + 1)
+        args += ["--rcpt", r, "--msg", path]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    if p.returncode != kw.get("expect_exit", 0) or p.stderr.strip():
+        fail("transport_tool exit %d\nstdout:\n%s\nstderr:\n%s"
+             % (p.returncode, p.stdout, p.stderr))
+    res = []
+    for line in p.stdout.splitlines():
+        m = re.match(r"cb id (\d+) rc (\S+) code (\d+) skipped (\d) enter (\S+) exit (\S+)$", line)
+        if m:
+            res.append({"id": int(m[1]), "rc": m[2], "code": int(m[3]),
+                        "skipped": int(m[4]), "enter": float(m[5]), "exit": float(m[6])})
+            continue
+        m = re.match(r"send (\d+) id (\d+) rc (\S+) code (\d+) text ?(.*)$", line)
+        if m:
+            res.append({"send": int(m[1]), "id": int(m[2]), "rc": m[3],
+                        "code": int(m[4]), "text": m[5]})
+    return res
+
+
+def check_once(res, n):
+    """Every message reported exactly once, with its final outcome."""
+    cbs = callbacks(res)
+    final = {r["id"]: r for r in res if "send" in r}
+    if sorted(c["id"] for c in cbs) != list(range(1, n + 1)):
+        fail("callbacks for ids %r, want each of 1..%d once" % ([c["id"] for c in cbs], n))
+    for c in cbs:
+        f = final[c["id"]]
+        if (c["rc"], c["code"]) != (f["rc"], f["code"]):
+            fail("callback saw %r, final outcome %r" % (c, f))
+    return cbs
+
+
+class TimedServer:
+    """aiosmtpd in this process, noting on the monotonic clock when each MAIL
+    arrived and when each message's reply to the end of DATA was about to be
+    sent (the handler's return)."""
+
+    def __init__(self):
+        import asyncio
+        import threading
+        from aiosmtpd.smtp import SMTP
+        self.events = []
+        events = self.events
+
+        class Handler:
+            async def handle_MAIL(self, server, session, envelope, address, options):
+                events.append(("mail", time.monotonic()))
+                envelope.mail_from = address
+                return "250 OK"
+
+            async def handle_DATA(self, server, session, envelope):
+                events.append(("data", time.monotonic(), envelope.rcpt_tos[0]))
+                return "250 2.0.0 Ok: stored"
+
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def start():
+            self.server = await self.loop.create_server(
+                lambda: SMTP(Handler(), hostname="timed.test", loop=self.loop),
+                "127.0.0.1", 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+
+        self.thread = threading.Thread(
+            target=lambda: (self.loop.run_until_complete(start()), self.loop.run_forever()),
+            daemon=True)
+        self.thread.start()
+        if not ready.wait(10):
+            fail("timed server did not start")
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def case_callback_before_next_mail():
+    """Each message's callback runs after the server answered its data and
+    before the next MAIL FROM reaches the server: the callback sleeps 150 ms
+    and the server's clock shows every MAIL waiting for it."""
+    srv = TimedServer()
+    try:
+        rcpts = ["r%d@example.net" % i for i in range(1, 5)]
+        res = run_cb(srv.port, rcpts, "--cb-sleep-ms", 150)
+    finally:
+        srv.close()
+    cbs = check_once(res, 4)
+    if [c["id"] for c in cbs] != [1, 2, 3, 4] or any(c["rc"] != "ok" for c in cbs):
+        fail("callbacks %r" % cbs)
+    mails = [e[1] for e in srv.events if e[0] == "mail"]
+    datas = [e for e in srv.events if e[0] == "data"]
+    if len(mails) != 4 or [d[2] for d in datas] != rcpts:
+        fail("server events %r" % srv.events)
+    for i, c in enumerate(cbs):
+        if not datas[i][1] <= c["enter"]:
+            fail("callback %d entered at %.6f before the server's reply at %.6f"
+                 % (i + 1, c["enter"], datas[i][1]))
+        if i + 1 < len(mails) and not c["exit"] <= mails[i + 1]:
+            fail("MAIL %d arrived at %.6f, before callback %d returned at %.6f"
+                 % (i + 2, mails[i + 1], i + 1, c["exit"]))
+
+
+def case_callback_stop():
+    """A callback asking to stop after the 2nd message: the 3rd (same
+    connection) is never completed, the 4th and 5th (next connection) never
+    leave; they are reported as skipped."""
+    with SmtpServer(store()) as srv:
+        rcpts = ["r%d@example.net" % i for i in range(1, 6)]
+        res = run_cb(srv.port, rcpts, "--per-conn", 3, "--cb-stop-after", 2)
+        cbs = check_once(res, 5)
+        final = {r["id"]: r for r in res if "send" in r}
+        for i in (1, 2):
+            expect(final[i], "ok", 250)
+        for i in (3, 4, 5):
+            expect(final[i], "tempfail", 0, r"^not sent: the caller stopped the batch$")
+        if [c["skipped"] for c in cbs] != [0, 0, 1, 1, 1]:
+            fail("skipped flags %r" % cbs)
+        got = srv.messages()
+        if [g["rcpt_tos"] for g in got] != [["r1@example.net"], ["r2@example.net"]]:
+            fail("server stored %r" % [g["rcpt_tos"] for g in got])
+        if srv.stats()["connections"] != 1:
+            fail("a stopped batch opened another connection: %r" % srv.stats())
+
+
+def case_callback_failures():
+    """Refusals are reported once each, with the same outcome as the batch's:
+    a 550 RCPT and a 451 RCPT among accepted ones, and a connection that
+    drops mid-DATA (those at the end of the session)."""
+    with SmtpServer(store(), "--rcpt-550", "gone*", "--rcpt-451", "later*") as srv:
+        rcpts = ["ok1@example.net", "gone@example.net", "later@example.net",
+                 "ok2@example.net", "x@example.net>\r\nRSET"]
+        res = run_cb(srv.port, rcpts, "--cb", 1)
+        check_once(res, 5)
+        final = {r["id"]: r for r in res if "send" in r}
+        expect(final[1], "ok", 250)
+        expect(final[2], "permfail", 550)
+        expect(final[3], "tempfail", 451)
+        expect(final[4], "ok", 250)
+        expect(final[5], "permfail", 0, r"^invalid recipient address$")
+    with SmtpServer(store("drop"), "--drop-mid-data") as srv:
+        res = run_cb(srv.port, ["a@example.net", "b@example.net"], "--cb", 1)
+        check_once(res, 2)
+        final = {r["id"]: r for r in res if "send" in r}
+        expect(final[1], "tempfail", 0, r"^DATA: connection lost$")
+        expect(final[2], "tempfail", 0, r"^before RCPT: connection lost$")
+
+
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
 
 if __name__ == "__main__":

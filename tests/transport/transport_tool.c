@@ -5,6 +5,7 @@
  *                  [--ca FILE] [--user U --pass P] [--helo NAME]
  *                  [--connect-ms N] [--command-ms N] [--per-conn N]
  *                  [--sends K] --from ADDR [--envid ID]
+ *                  [--cb 1] [--cb-sleep-ms N] [--cb-stop-after K]
  *                  (--rcpt ADDR --msg FILE)...
  *
  * Builds one transport_msg per --rcpt/--msg pair, calls transport_send()
@@ -12,16 +13,48 @@
  * message and send: "send I id N rc NAME code C text T". Exit 2 if
  * transport_open fails (the reason on stderr and on stdout as
  * "open rc NAME text T").
+ *
+ * With --cb (or either --cb-* option) it calls transport_send_cb() instead;
+ * the callback prints "cb id N rc NAME code C skipped S enter E exit X"
+ * where E and X are CLOCK_MONOTONIC seconds (the clock Python's
+ * time.monotonic() reads) when it was entered and when it returned, after
+ * sleeping N ms; it asks to stop after its K-th call.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "config.h"
 #include "transport.h"
 
 #define MAX_MSGS 2000
+
+static int cb_sleep_ms, cb_stop_after, cb_calls;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *rc_name(enum merr rc);
+
+static int on_done(void *arg, struct transport_msg *m)
+{
+    double enter = mono();
+    struct timespec ts = {cb_sleep_ms / 1000, (long)(cb_sleep_ms % 1000) * 1000000L};
+
+    (void)arg;
+    if (cb_sleep_ms > 0)
+        nanosleep(&ts, NULL);
+    printf("cb id %lld rc %s code %d skipped %d enter %.6f exit %.6f\n", m->envelope_id,
+           rc_name(m->rc), m->code, m->skipped, enter, mono());
+    fflush(stdout);
+    return ++cb_calls == cb_stop_after;
+}
 
 static void set_str(char **field, const char *value)
 {
@@ -45,7 +78,7 @@ int main(int argc, char **argv)
     static struct buf bodies[MAX_MSGS];
     const char *from = NULL, *envid = NULL, *rcpts[MAX_MSGS];
     size_t n = 0, nbody = 0;
-    int sends = 1, status = 0;
+    int sends = 1, status = 0, use_cb = 0;
     enum merr rc;
 
     if (cfg_defaults(&cfg))
@@ -79,6 +112,12 @@ int main(int argc, char **argv)
             cfg.smtp_messages_per_connection = atoi(v);
         else if (!strcmp(a, "--sends"))
             sends = atoi(v);
+        else if (!strcmp(a, "--cb"))
+            use_cb = atoi(v);
+        else if (!strcmp(a, "--cb-sleep-ms"))
+            use_cb = 1, cb_sleep_ms = atoi(v);
+        else if (!strcmp(a, "--cb-stop-after"))
+            use_cb = 1, cb_stop_after = atoi(v);
         else if (!strcmp(a, "--from"))
             from = v;
         else if (!strcmp(a, "--envid"))
@@ -119,7 +158,7 @@ int main(int argc, char **argv)
             msgs[i].data = b->data;
             msgs[i].len = b->len;
         }
-        rc = transport_send(t, msgs, n);
+        rc = use_cb ? transport_send_cb(t, msgs, n, on_done, NULL) : transport_send(t, msgs, n);
         if (rc)
             status = 4;
         for (size_t i = 0; i < n; i++)
