@@ -1,0 +1,197 @@
+"""Helpers for the digest integration tests: a fresh folder, config and
+database per test, the `mailer` binary, subscribers inserted in bulk,
+messages received by the test SMTP server (tests/smtpd) parsed.
+
+    env = Env("name", transport="smtp://127.0.0.1:PORT", delivery={...})
+    env.mailer("digest", "send", "--list", "tin-tuc")
+    env.q("SELECT ...")
+"""
+import email
+import email.policy
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+
+SRC = os.environ.get("MAILER_SOURCE_DIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(SRC, "tests", "smtpd"))
+from harness import SmtpServer, build_dir, fail  # noqa: E402,F401
+
+MAILER = os.environ.get("MAILER_BIN") or os.path.join(build_dir(), "bin", "mailer")
+SECRET = "digest-test-secret-0123456789"
+DOMAIN = "hagiang.example"
+SITE = "Cổng TTĐT Hà Giang"
+BASE_URL = "https://tin.hagiang.example"
+# Monday 2022-01-03 08:00 +07:00: the six sample articles (Aug-Dec 2021)
+# are all within `--since 2021-08-01` of it.
+NOW_2022 = 1641171600
+
+
+def fresh_store(name):
+    """An empty folder for the test SMTP server's messages."""
+    path = os.path.join(build_dir(), "testtmp", "digest-%s-smtpd" % name)
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def verp_token(envelope_id):
+    mac = hmac.new(SECRET.encode(), b"verp:%d" % envelope_id, hashlib.sha256).digest()
+    return "%d.%s" % (envelope_id, mac[:10].hex())
+
+
+class Env:
+    def __init__(self, name, transport=None, delivery=None, smtp=None):
+        self.dir = os.path.join(build_dir(), "testtmp", "digest-" + name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.db_path = os.path.join(self.dir, "m.db")
+        self.outdir = os.path.join(self.dir, "out")
+        os.makedirs(self.outdir)
+        d = {"transport": transport or "dir:" + self.outdir, "connections": "4",
+             "retry_base": "5m", "retry_max": "6h", "max_age": "3d"}
+        d.update(delivery or {})
+        s = {"tls": "none", "connect_timeout_ms": "5000", "command_timeout_ms": "10000"}
+        s.update(smtp or {})
+        lines = ["[site]", "name = " + SITE, "base_url = " + BASE_URL,
+                 "timezone = Asia/Ho_Chi_Minh", "",
+                 "[database]", "path = " + self.db_path, "",
+                 "[mail]", "from_address = tin-tuc@" + DOMAIN, "secret = " + SECRET, "",
+                 "[delivery]"] + ["%s = %s" % kv for kv in d.items()] + \
+                ["", "[smtp]"] + ["%s = %s" % kv for kv in s.items()] + \
+                ["", "[templates]", "dir = " + os.path.join(SRC, "templates")]
+        self.config = os.path.join(self.dir, "mailer.ini")
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.mailer("init")
+
+    def env(self, now=None):
+        e = dict(os.environ)
+        e.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1")
+        e.setdefault("UBSAN_OPTIONS", "halt_on_error=1")
+        e.pop("MAILER_FAKE_NOW", None)
+        if now is not None:
+            e["MAILER_FAKE_NOW"] = str(now)
+        return e
+
+    def cmd(self, *args):
+        return [MAILER, "--config", self.config] + [str(a) for a in args]
+
+    def mailer(self, *args, code=0, now=None, timeout=120):
+        p = subprocess.run(self.cmd(*args), capture_output=True, env=self.env(now),
+                           timeout=timeout)
+        if code is not None and p.returncode != code:
+            fail("mailer %s: exit %d, wanted %d\nstdout: %s\nstderr: %s" % (
+                " ".join(map(str, args)), p.returncode, code,
+                p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")))
+        return p
+
+    def spawn(self, *args, now=None):
+        return subprocess.Popen(self.cmd(*args), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=self.env(now))
+
+    def q(self, sql, *params):
+        c = sqlite3.connect(self.db_path, timeout=10)
+        try:
+            return c.execute(sql, params).fetchall()
+        finally:
+            c.close()
+
+    def x(self, sql, *params):
+        c = sqlite3.connect(self.db_path, timeout=10)
+        try:
+            c.execute(sql, params)
+            c.commit()
+        finally:
+            c.close()
+
+    def add_articles(self, names=None):
+        folder = os.path.join(SRC, "examples", "articles")
+        for n in sorted(os.listdir(folder)):
+            if n.endswith(".json") and (names is None or n[:-5] in names):
+                self.mailer("article", "add", os.path.join(folder, n))
+
+    def add_small_article(self, art_id, published):
+        """An article without photos (small messages for the many-recipient tests)."""
+        path = os.path.join(self.dir, art_id + ".json")
+        with open(path, "w") as f:
+            json.dump({"id": art_id, "url": "https://hagiang.gov.vn/" + art_id,
+                       "title": "Tin ngắn " + art_id, "category": "Tin tức - Sự kiện",
+                       "author": "Ban biên tập", "published_at": published,
+                       "summary": "Tóm tắt tin " + art_id,
+                       "body_html": "<p>Nội dung tin " + art_id + "</p>"}, f,
+                      ensure_ascii=False)
+        self.mailer("article", "add", path)
+
+    def add_list(self, slug="tin-tuc", name="Tin tức Hà Giang"):
+        self.mailer("list", "create", slug, "--name", name, "--optin", "single")
+
+    def bulk_subscribers(self, n, slug="tin-tuc", fmt="r%05d@example.com"):
+        """n confirmed subscribers of the list, inserted directly (fast)."""
+        c = sqlite3.connect(self.db_path, timeout=10)
+        try:
+            (list_id,) = c.execute("SELECT id FROM lists WHERE slug = ?", (slug,)).fetchone()
+            rows = [(fmt % i, "Người đọc %d" % i) for i in range(n)]
+            c.executemany("INSERT INTO subscribers(email, email_ascii, email_key, name, "
+                          "created_at, updated_at) VALUES (?1, ?1, lower(?1), ?2, 0, 0)", rows)
+            c.execute("INSERT OR IGNORE INTO subscriptions(list_id, subscriber_id, status, created_at, "
+                      "updated_at) SELECT ?, id, 'confirmed', 0, 0 FROM subscribers", (list_id,))
+            c.commit()
+        finally:
+            c.close()
+        return [r[0] for r in rows]
+
+    def status(self, digest_id):
+        """`mailer digest status ID` parsed: {key: value}."""
+        out = self.mailer("digest", "status", digest_id).stdout.decode()
+        res = {}
+        for line in out.splitlines():
+            k, v = line.split(" ", 1)
+            res[k] = int(v) if v.lstrip("-").isdigit() else v
+        return res
+
+
+def digest_id_of(stdout_line):
+    """'digest 3: list ...' -> 3"""
+    check(stdout_line.startswith("digest "), "unexpected output %r" % stdout_line)
+    return int(stdout_line.split()[1].rstrip(":"))
+
+
+def received_by_rcpt(srv):
+    """{recipient: [message metadata, ...]} from the server's store."""
+    out = {}
+    for m in srv.messages():
+        for r in m["rcpt_tos"]:
+            out.setdefault(r, []).append(m)
+    return out
+
+
+def count_received(store):
+    """Messages stored so far (cheap: counts the .json files)."""
+    try:
+        return sum(1 for n in os.listdir(store) if n.endswith(".json") and n[0].isdigit())
+    except FileNotFoundError:
+        return 0
+
+
+def wait_for(cond, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    fail("timed out waiting for " + what)
+
+
+def parse(data):
+    return email.message_from_bytes(data, policy=email.policy.default)

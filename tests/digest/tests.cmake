@@ -1,0 +1,7 @@
+# Weekly digests end to end: personalization through the test SMTP server,
+# SIGKILL mid-digest and resume, pause/resume without duplicates, the CLI
+# (scheduler tick, exit codes, preview, progress on a terminal).
+mailer_script_test(digest.personal digest/test_personal.py LABELS integration TIMEOUT 120)
+mailer_script_test(digest.kill_and_resume digest/test_kill.py LABELS integration TIMEOUT 150)
+mailer_script_test(digest.pause_resume digest/test_pause.py LABELS integration TIMEOUT 120)
+mailer_script_test(digest.cli digest/test_cli.py LABELS integration TIMEOUT 120)
