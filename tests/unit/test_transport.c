@@ -1,6 +1,6 @@
 /*
  * test_transport.c: the dir transport (exact bytes, atomic, idempotent,
- * write errors), the checks every message passes before any I/O (address
+ * write errors, the per-message callback), the checks every message passes before any I/O (address
  * injection, line ends, required headers), and what transport_open refuses
  * (smtps://, tls = none off loopback, IPv6 literals). The SMTP conversation
  * itself is tested against a real server in tests/transport/.
@@ -108,6 +108,65 @@ static void dir_writes_exact_bytes_atomically(void **state)
     assert_int_equal(transport_send(t, m, 1), MERR_OK);
     assert_int_equal(m[0].rc, MERR_OK);
     assert_int_equal(count_entries(dir, "4"), 2);
+    transport_close(t);
+    cfg_free(&cfg);
+}
+
+/* What the callback saw: each message once, with its file already there. */
+struct seen {
+    const char *dir;
+    int calls;
+    long long ids[8];
+    enum merr rcs[8];
+    int file_there[8];
+};
+
+static int seen_cb(void *arg, struct transport_msg *m)
+{
+    struct seen *s = arg;
+    char path[800];
+    if (s->calls < 8) {
+        snprintf(path, sizeof path, "%s/%lld.eml", s->dir, m->envelope_id);
+        s->ids[s->calls] = m->envelope_id;
+        s->rcs[s->calls] = m->rc;
+        s->file_there[s->calls] = access(path, F_OK) == 0;
+    }
+    s->calls++;
+    return 1; /* asking to stop changes nothing once everything is written */
+}
+
+static void dir_callback_once_per_message_after_the_write(void **state)
+{
+    struct config cfg;
+    struct transport *t;
+    struct transport_msg m[3];
+    char dir[600], spec[700];
+    struct seen s;
+    (void)state;
+
+    snprintf(dir, sizeof dir, "%s/cb", test_tmpdir("transport-dir-cb"));
+    snprintf(spec, sizeof spec, "dir:%s", dir);
+    assert_int_equal(cfg_defaults(&cfg), MERR_OK);
+    set_str(&cfg.transport, spec);
+    assert_int_equal(transport_open(&cfg, &t), MERR_OK);
+    msg_init(&m[0], 7, MSG);
+    msg_init(&m[1], 8, MSG);
+    msg_init(&m[2], 9, "no header separator\r\n");
+    memset(&s, 0, sizeof s);
+    s.dir = dir;
+    assert_int_equal(transport_send_cb(t, m, 3, seen_cb, &s), MERR_OK);
+    assert_int_equal(s.calls, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(s.ids[i], 7 + i);
+        assert_int_equal(s.rcs[i], m[i].rc);
+        assert_int_equal(m[i].skipped, 0);
+    }
+    assert_int_equal(m[0].rc, MERR_OK);
+    assert_int_equal(m[1].rc, MERR_OK);
+    assert_int_equal(m[2].rc, MERR_PERMFAIL);
+    assert_true(s.file_there[0] && s.file_there[1]);
+    assert_false(s.file_there[2]);
+    assert_int_equal(count_entries(dir, "7.eml") + count_entries(dir, "8.eml"), 2);
     transport_close(t);
     cfg_free(&cfg);
 }
@@ -331,6 +390,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dir_writes_exact_bytes_atomically),
+        cmocka_unit_test(dir_callback_once_per_message_after_the_write),
         cmocka_unit_test(dir_write_error_is_tempfail_with_errno_text),
         cmocka_unit_test(message_checks_refuse_before_any_io),
         cmocka_unit_test(address_rules),
