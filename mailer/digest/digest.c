@@ -597,7 +597,7 @@ static enum merr send_of(struct db *db, long long id, long long *send_id)
 
 enum merr digest_pause(struct db *db, long long id)
 {
-    long long send_id;
+    long long send_id = 0;
     enum merr rc = send_of(db, id, &send_id);
     if (!rc)
         rc = outbox_send_pause(db, send_id);
@@ -610,7 +610,7 @@ enum merr digest_pause(struct db *db, long long id)
 
 enum merr digest_resume(struct db *db, long long id)
 {
-    long long send_id;
+    long long send_id = 0;
     enum merr rc = send_of(db, id, &send_id);
     if (!rc)
         rc = outbox_send_resume(db, send_id, date_now());
@@ -624,7 +624,7 @@ enum merr digest_resume(struct db *db, long long id)
 enum merr digest_cancel(struct db *db, long long id)
 {
     struct outbox_send s;
-    long long send_id, cancelled = 0;
+    long long send_id = 0, cancelled = 0;
     enum merr rc = send_of(db, id, &send_id);
 
     if (rc)

@@ -13,9 +13,12 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "articles.h"
 #include "config.h"
@@ -296,6 +299,43 @@ static void scheduler_new_list_waits(void **state)
     exec("UPDATE lists SET digest_time = '25:00'");
     date_set_fake_now(at("2026-02-05T18:30:00+07:00"));
     assert_int_equal(digest_tick(db, &cfg, at("2026-02-05T18:30:00+07:00"), NULL), MERR_INVAL);
+}
+
+/* What `mailer serve` runs: ticks at once on its own handle, stops on the flag. */
+struct sched_arg {
+    volatile sig_atomic_t stop;
+    enum merr rc;
+};
+
+static void *sched_thread(void *p)
+{
+    struct sched_arg *a = p;
+    a->rc = digest_scheduler_run(&cfg, &a->stop);
+    return NULL;
+}
+
+static void scheduler_thread_ticks_and_stops(void **state)
+{
+    struct sched_arg a = {0, MERR_INTERNAL};
+    pthread_t th;
+    time_t made = at("2026-01-14T10:00:00+07:00");
+    (void)state;
+    replace(&cfg.db_path, dbpath);
+    date_set_fake_now(made);
+    make_list("tin-tuc", made);
+    subscribe("tin-tuc", "a@example.com", "A", made);
+    article("a1", "2026-01-15T09:00:00+07:00", NULL);
+    date_set_fake_now(at("2026-01-19T07:00:30+07:00"));
+    assert_int_equal(pthread_create(&th, NULL, sched_thread, &a), 0);
+    for (int i = 0; i < 100 && scalar("SELECT count(*) FROM digests") < 1; i++)
+        usleep(20000);
+    a.stop = 1;
+    pthread_join(th, NULL);
+    assert_int_equal(a.rc, MERR_OK);
+    assert_int_equal(scalar("SELECT count(*) FROM digests WHERE period = '2026-W04' AND "
+                            "articles = 1"),
+                     1);
+    assert_int_equal(scalar("SELECT count(*) FROM envelopes"), 1);
 }
 
 /* ---- by hand ---- */
@@ -652,6 +692,7 @@ int main(void)
         cmocka_unit_test(schedule_occurrence_and_period),
         cmocka_unit_test_setup_teardown(scheduler_weeks_outage_and_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(scheduler_new_list_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(scheduler_thread_ticks_and_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(manual_send_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(enqueue_plan_and_subject, setup, teardown),
         cmocka_unit_test_setup_teardown(subject_with_braces_stays_literal, setup, teardown),
