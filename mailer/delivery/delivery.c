@@ -5,18 +5,29 @@
  * database handle and a transport and loops: claim a batch of due envelopes
  * (outbox_claim_checked: a lease, and a last check that the person still
  * wants the mail), render each message from its send's plan, wait for the
- * rate limits, hand the batch to the transport (one connection), turn each
- * outcome into a result, and pass the results to the writer.
+ * rate limits, and hand the batch to the transport (one connection, many
+ * messages). Envelopes that never reach the transport (cancelled, render
+ * failures) go to the writer first, without waiting.
  *
- * The writer applies everybody's results in one transaction per round
- * (group commit, outbox_record with cached statements). A worker does not
- * start its next transport batch before the writer has committed its
- * previous one; it claims and renders the next batch meanwhile. So at any
- * moment a worker has at most one batch that reached the server but is not
- * yet recorded: after a crash (SIGKILL, power loss) at most
- * connections x batch envelopes are sent twice, never lost, because their
- * leases expire and they are claimed again. With batch_size = 1 that is at
- * most one duplicate per connection.
+ * Crash safety. The transport reports each message as soon as the server
+ * has answered the end of its data, and writes nothing more on that
+ * connection (not the next MAIL FROM) until the report returns
+ * (transport_send_cb). The worker turns the outcome into a result, hands it
+ * to the writer and, if the message was sent, waits until the writer has
+ * committed it. So at any instant a connection has at most one message
+ * that the server accepted but the outbox does not say is sent: after a
+ * crash (SIGKILL) at most `connections` messages are sent twice, whatever
+ * batch_size is, and none is lost (the leases expire and the envelopes are
+ * claimed again). Failures and refusals are not waited for: sending them
+ * again duplicates nothing. (Power loss is outside this bound: the database
+ * runs with synchronous = NORMAL, so the last commits before it may be
+ * rolled back.)
+ *
+ * The writer applies whatever results are queued in one transaction per
+ * round (group commit, outbox_record with cached statements), and starts a
+ * round as soon as anything is queued, without a timer: while it commits,
+ * the other workers' results queue up and go together in the next round,
+ * so with C connections a commit carries up to C results.
  *
  * Plans: a send's compose plan (templates, sanitized article, photos in
  * base64) is built once, on first need, by whichever worker needs it, under
@@ -130,7 +141,8 @@ struct worker {
     int started;
     enum merr rc;
     char errmsg[512];
-    unsigned long long ticket; /* last batch handed to the writer */
+    unsigned long long ticket; /* last results handed to the writer */
+    struct batch *b;           /* the batch being sent (for on_done) */
 };
 
 static double mono_now(void)
@@ -557,6 +569,8 @@ struct batch {
     struct transport_msg *msgs;
     size_t *msg_env; /* msgs[k] belongs to env[msg_env[k]] */
     size_t nmsgs;
+    unsigned char *in_tp;       /* env[i] is in msgs (its result comes from on_done) */
+    struct outbox_result *rest; /* results of envelopes that are not */
     struct buf *bufs;
     char (*verp)[128];
     char (*envid)[64];
@@ -582,13 +596,19 @@ static enum merr batch_reserve(struct batch *b, size_t n, size_t max_bytes)
     char(*envid)[64] = realloc(b->envid, n * sizeof *envid);
     if (envid)
         b->envid = envid;
+    unsigned char *in_tp = realloc(b->in_tp, n * sizeof *in_tp);
+    if (in_tp)
+        b->in_tp = in_tp;
+    struct outbox_result *rest = realloc(b->rest, n * sizeof *rest);
+    if (rest)
+        b->rest = rest;
     struct buf *bufs = realloc(b->bufs, n * sizeof *bufs);
     if (bufs) {
         for (size_t i = b->cap; i < n; i++)
             buf_init(&bufs[i], max_bytes);
         b->bufs = bufs;
     }
-    if (!res || !msgs || !me || !verp || !envid || !bufs)
+    if (!res || !msgs || !me || !verp || !envid || !in_tp || !rest || !bufs)
         return merr_set(MERR_NOMEM, "out of memory");
     b->cap = n;
     return MERR_OK;
@@ -603,6 +623,8 @@ static void batch_free(struct batch *b)
     free(b->msg_env);
     free(b->verp);
     free(b->envid);
+    free(b->in_tp);
+    free(b->rest);
     free(b->bufs);
 }
 
@@ -690,37 +712,68 @@ static void prepare(struct worker *w, struct batch *b, time_t now)
     }
 }
 
-/* Maps the transport's outcomes to results; suppresses bad mailboxes. */
-static void outcomes(struct worker *w, struct batch *b, time_t now)
+/*
+ * Turns message k's transport outcome into its envelope's result;
+ * suppresses bad mailboxes.
+ */
+static void outcome(struct worker *w, struct batch *b, size_t k, time_t now)
 {
     const struct config *cfg = w->sh->cfg;
-    for (size_t k = 0; k < b->nmsgs; k++) {
-        const struct transport_msg *m = &b->msgs[k];
-        const struct outbox_envelope *e = &b->env[b->msg_env[k]];
-        struct outbox_result *r = &b->res[b->msg_env[k]];
+    const struct transport_msg *m = &b->msgs[k];
+    const struct outbox_envelope *e = &b->env[b->msg_env[k]];
+    struct outbox_result *r = &b->res[b->msg_env[k]];
 
-        r->code = m->code;
-        set_text(r, m->text);
-        switch (m->rc) {
-        case MERR_OK:
-            r->state = OUTBOX_SENT;
-            break;
-        case MERR_PERMFAIL:
-        case MERR_INVAL:
-            r->state = OUTBOX_FAILED;
-            if (e->subscriber_id && is_bad_mailbox(m->code, m->text)) {
-                char key[256];
-                lower_copy(key, sizeof key, e->recipient);
-                if (subs_suppress(w->db, key, "hard_bounce", m->text))
-                    log_warn("delivery: could not suppress envelope %lld's address: %s", e->id,
-                             merr_msg());
-            }
-            break;
-        default: /* TEMPFAIL, and anything the transport could not finish */
-            temp_failure(cfg, e, now, r);
-            break;
-        }
+    r->code = m->code;
+    set_text(r, m->text);
+    if (m->skipped) {
+        /* never offered to the server: we asked the transport to stop */
+        r->state = OUTBOX_QUEUED;
+        r->code = 0;
+        set_text(r, "delivery stopped before sending");
+        return;
     }
+    switch (m->rc) {
+    case MERR_OK:
+        r->state = OUTBOX_SENT;
+        break;
+    case MERR_PERMFAIL:
+    case MERR_INVAL:
+        r->state = OUTBOX_FAILED;
+        if (e->subscriber_id && is_bad_mailbox(m->code, m->text)) {
+            char key[256];
+            lower_copy(key, sizeof key, e->recipient);
+            if (subs_suppress(w->db, key, "hard_bounce", m->text))
+                log_warn("delivery: could not suppress envelope %lld's address: %s", e->id,
+                         merr_msg());
+        }
+        break;
+    default: /* TEMPFAIL, and anything the transport could not finish */
+        temp_failure(cfg, e, now, r);
+        break;
+    }
+}
+
+/*
+ * The transport's report of one message (transport_send_cb), called before
+ * it starts the next one on this connection. A sent message returns only
+ * once its result is committed (see the top). Non-zero asks the transport
+ * to stop the batch: when told to stop, or when results can no longer be
+ * recorded (going on would only make duplicates).
+ */
+static int on_done(void *arg, struct transport_msg *m)
+{
+    struct worker *w = arg;
+    struct shared *sh = w->sh;
+    struct batch *b = w->b;
+    size_t k = (size_t)(m - b->msgs);
+    struct outbox_result *r = &b->res[b->msg_env[k]];
+
+    outcome(w, b, k, date_now());
+    count(sh, r, 1, 0);
+    w->ticket = writer_submit(sh, r, 1);
+    if (m->rc == MERR_OK && !m->skipped)
+        writer_wait(sh, w->ticket);
+    return sh->fatal || *sh->stop;
 }
 
 /* Releases envelopes left unsent because we are stopping: back to queued. */
@@ -741,10 +794,12 @@ static void *worker_main(void *arg)
     struct shared *sh = w->sh;
     const struct config *cfg = sh->cfg;
     struct batch b;
+    size_t nrest;
 
     double reclaim_every = cfg->lease_seconds / 2.0, last_reclaim = mono_now();
 
     memset(&b, 0, sizeof b);
+    w->b = &b;
     if (reclaim_every < 5)
         reclaim_every = 5;
     while (!*sh->stop && !sh->fatal) {
@@ -796,14 +851,21 @@ static void *worker_main(void *arg)
                 break;
             }
         }
-        /* at most one unrecorded batch per connection (see the top) */
-        writer_wait(sh, w->ticket);
-        if (b.nmsgs) {
-            transport_send(w->tp, b.msgs, b.nmsgs);
-            outcomes(w, &b, date_now());
+        /* what will not be sent goes to the writer now; the rest one by one
+         * from on_done, each sent one committed before the next starts */
+        memset(b.in_tp, 0, b.n);
+        for (size_t k = 0; k < b.nmsgs; k++)
+            b.in_tp[b.msg_env[k]] = 1;
+        nrest = 0;
+        for (size_t i = 0; i < b.n; i++)
+            if (!b.in_tp[i])
+                b.rest[nrest++] = b.res[i];
+        if (nrest) {
+            count(sh, b.rest, nrest, 0);
+            w->ticket = writer_submit(sh, b.rest, nrest);
         }
-        count(sh, b.res, b.n, 0);
-        w->ticket = writer_submit(sh, b.res, b.n);
+        if (b.nmsgs)
+            transport_send_cb(w->tp, b.msgs, b.nmsgs, on_done, w);
         outbox_envelopes_free(b.env, b.n);
         b.env = NULL;
         b.n = 0;

@@ -5,7 +5,8 @@
  * A worker claims a batch of due envelopes, builds (and caches) the plan of
  * each send, renders each message, hands the batch to the transport, and
  * passes the results to the single writer, which records them in group
- * commits. On start, expired leases go back to queued. 2xx -> sent; 4xx,
+ * commits. Each sent message is recorded before the next one leaves on its
+ * connection, so a crash sends at most `connections` messages twice. On start, expired leases go back to queued. 2xx -> sent; 4xx,
  * connection failure, timeout -> deferred with exponential backoff until
  * max_age, then failed; 5xx -> failed, and a 5.1.x on a subscriber adds a
  * hard_bounce suppression.
@@ -25,7 +26,8 @@ struct delivery_stats {
 /*
  * Runs the workers. With `once`, delivers everything due now and returns;
  * otherwise runs until *stop becomes non-zero (SIGTERM), finishing the
- * batches in flight. `stats` (may be NULL) receives the totals.
+ * message in flight on each connection; the rest of each batch goes back to
+ * the queue. `stats` (may be NULL) receives the totals.
  */
 enum merr delivery_run(const struct config *cfg, int once, volatile sig_atomic_t *stop,
                        struct delivery_stats *stats);
