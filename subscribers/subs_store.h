@@ -88,7 +88,45 @@ enum merr subs_check_name(const char *s, size_t n);
 /* Creates the confirm send of list `l` (outbox_send_create with its plan). */
 enum merr subs_confirm_send(struct db *db, const struct subs_list *l, long long *send_id);
 
-/* import tuning: a bigger page cache while one big transaction runs */
-enum merr subs_store_cache_size(struct db *db, int kib);
+/*
+ * Import tuning, called outside any transaction: `on` = 1 before the
+ * import's BEGIN (foreign key checks off, page cache SUBS_STORE_IMPORT_CACHE_KIB),
+ * 0 after its COMMIT or ROLLBACK (both back to the defaults).
+ */
+#define SUBS_STORE_IMPORT_CACHE_KIB "16384"
+enum merr subs_store_import_tuning(struct db *db, int on);
+
+/* ---- bulk insert for the import ---- */
+
+/* Rows per multi-row INSERT statement. */
+#define SUBS_STORE_BATCH 64
+
+struct subs_store_new {
+    const struct addr *a;
+    const char *name;  /* "" if none */
+    const char *attrs; /* JSON object text, NULL: {} */
+};
+
+/* max(subscribers.id) + 1: the first id a batch may give. */
+enum merr subs_store_sub_next_id(struct db *db, long long *id);
+
+/*
+ * Inserts v[0..n) as subscribers with ids first_id + k, skipping each row
+ * whose email key exists already (in the table or earlier in v): so the
+ * row k was inserted iff the key's subscriber now has id first_id + k.
+ * SUBS_STORE_BATCH rows go in one statement, fewer one by one.
+ * `*inserted` = rows inserted. Skipped rows leave their id unused.
+ */
+enum merr subs_store_sub_insert_many(struct db *db, const struct subs_store_new *v, size_t n,
+                                     long long first_id, time_t now, long long *inserted);
+
+/*
+ * Subscribes every subscriber with first_id <= id <= last_id to `list_id`
+ * as `status` (a fresh opt-in by `ip` now), in one INSERT ... SELECT; rows
+ * that have a subscription to the list already are left alone.
+ */
+enum merr subs_store_subn_put_range(struct db *db, long long list_id, long long first_id,
+                                    long long last_id, enum subs_status status, const char *ip,
+                                    time_t now);
 
 #endif
