@@ -71,11 +71,11 @@ out:
 
 enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t n)
 {
-    return transport_send_cb(t, msgs, n, NULL, NULL);
+    return transport_send_cb(t, msgs, n, NULL);
 }
 
 enum merr transport_send_cb(struct transport *t, struct transport_msg *msgs, size_t n,
-                            int (*done)(void *arg, struct transport_msg *m), void *arg)
+                            const struct transport_hooks *hooks)
 {
     if (n == 0)
         return MERR_OK;
@@ -83,17 +83,16 @@ enum merr transport_send_cb(struct transport *t, struct transport_msg *msgs, siz
         msgs[i].skipped = 0;
     switch (t->kind) {
     case TRANSPORT_DIR:
-        return transport_dir_send(t->dir, msgs, n, done, arg);
+        return transport_dir_send(t->dir, msgs, n, hooks);
     case TRANSPORT_SMTP:
-        return transport_smtp_send(t->smtp, msgs, n, done, arg);
+        return transport_smtp_send(t->smtp, msgs, n, hooks);
     }
     return merr_set(MERR_INTERNAL, "transport: unknown kind");
 }
 
-int transport_report(int (*done)(void *arg, struct transport_msg *m), void *arg,
-                     struct transport_msg *m)
+int transport_report(const struct transport_hooks *h, struct transport_msg *m)
 {
-    return done ? done(arg, m) : 0;
+    return h && h->done ? h->done(h->arg, m) : 0;
 }
 
 void transport_close(struct transport *t)

@@ -74,8 +74,18 @@ enum merr transport_open(const struct config *cfg, struct transport **out);
 enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t n);
 
 /*
- * Like transport_send(), and calls done(arg, m) exactly once for every
- * message m of `msgs`, in the calling thread, once m's outcome is set:
+ * What transport_send_cb() tells its caller about each message, in the
+ * calling thread (see there). Either function may be NULL.
+ */
+struct transport_hooks {
+    int (*done)(void *arg, struct transport_msg *m);
+    int (*before_end)(void *arg, struct transport_msg *m);
+    void *arg;
+};
+
+/*
+ * Like transport_send(), and calls hooks->done(arg, m) exactly once for
+ * every message m of `msgs`, once m's outcome is set:
  *
  *   smtp  from inside the session, as soon as the server has answered the
  *         end of m's data (the final "." of DATA, or BDAT LAST; RFC 5321
@@ -89,19 +99,28 @@ enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t
  *         durable (rewriting a file is harmless: its name is the envelope
  *         id, so a retry replaces it rather than duplicating it).
  *
- * So a caller that records each outcome durably before done() returns has,
- * per connection, at most one message the server accepted that it has not
- * recorded: after a crash at most that many are sent twice.
+ * smtp also calls hooks->before_end(arg, m) when all of m's data but its end
+ * (the final "." or BDAT LAST) has been handed over: the server cannot
+ * accept m before it returns. Between a message's done() and the next
+ * message's before_end() lie the next MAIL, RCPT and DATA round trips and
+ * the transfer of its data.
  *
- * done() returns 0 to go on. Non-zero stops the batch: every message not
- * yet started is not offered to the server and is reported (rc
- * MERR_TEMPFAIL, code 0, skipped = 1); the session's connection is dropped
- * before its data is complete (RFC 5321 section 4.1.1.4: the transaction
- * is then void). The order of the calls need not be the order of `msgs`.
- * `done` may be NULL (then this is transport_send()).
+ * So a caller that has recorded every sent outcome durably by the time it
+ * returns from the next before_end() (or from done() itself) has, per
+ * connection, at most one message the server accepted that it has not
+ * recorded: after a crash at most that many are sent twice, and the
+ * recording overlaps with the next message's transfer.
+ *
+ * Both return 0 to go on. Non-zero stops the batch: every message not yet
+ * completed (for before_end, m itself too) is not offered to the server, or
+ * its connection is dropped before the end of its data (RFC 5321 section
+ * 4.1.1.4: the transaction is then void); each is reported with rc
+ * MERR_TEMPFAIL, code 0, skipped = 1. The order of the done() calls need
+ * not be the order of `msgs`. `hooks` may be NULL (then this is
+ * transport_send()).
  */
 enum merr transport_send_cb(struct transport *t, struct transport_msg *msgs, size_t n,
-                            int (*done)(void *arg, struct transport_msg *m), void *arg);
+                            const struct transport_hooks *hooks);
 
 /* Frees the transport (SSL context, names). NULL is ok. */
 void transport_close(struct transport *t);

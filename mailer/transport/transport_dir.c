@@ -137,7 +137,7 @@ fail:
 }
 
 enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs, size_t n,
-                             int (*done)(void *arg, struct transport_msg *m), void *arg)
+                             const struct transport_hooks *h)
 {
     int dfd, ok = 0;
 
@@ -162,9 +162,10 @@ enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs
     }
     /* Reported only now: before the folder fsync a "sent" could still be
      * lost (see transport.h); nothing is left to stop, so the answers of
-     * done() do not matter here. */
+     * done() do not matter here, and before_end() has no use: rewriting a
+     * file duplicates nothing. */
     for (size_t i = 0; i < n; i++)
-        transport_report(done, arg, &msgs[i]);
+        transport_report(h, &msgs[i]);
     return MERR_OK;
 }
 

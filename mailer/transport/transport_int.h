@@ -13,19 +13,18 @@ struct transport_smtp;
 /* dir:PATH. `path` is copied; the folder is created if missing. MERR_CONFIG. */
 enum merr transport_dir_open(const char *path, struct transport_dir **out);
 enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs, size_t n,
-                             int (*done)(void *arg, struct transport_msg *m), void *arg);
+                             const struct transport_hooks *h);
 void transport_dir_close(struct transport_dir *d);
 
 /* smtp://host:port. MERR_CONFIG with the reason (merr_msg). */
 enum merr transport_smtp_open(const struct config *cfg, const char *hostport,
                               struct transport_smtp **out);
 enum merr transport_smtp_send(struct transport_smtp *s, struct transport_msg *msgs, size_t n,
-                              int (*done)(void *arg, struct transport_msg *m), void *arg);
+                              const struct transport_hooks *h);
 void transport_smtp_close(struct transport_smtp *s);
 
-/* Calls done(arg, m) if done is set; returns its answer (0 = go on). */
-int transport_report(int (*done)(void *arg, struct transport_msg *m), void *arg,
-                     struct transport_msg *m);
+/* Calls h->done(h->arg, m) if there is one; returns its answer (0 = go on). */
+int transport_report(const struct transport_hooks *h, struct transport_msg *m);
 
 /* Sets a message's outcome; the text is formatted, cleaned of control
  * characters and truncated to fit msg->text. */

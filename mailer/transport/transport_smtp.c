@@ -52,11 +52,13 @@
  *   data (DATA's ".", BDAT LAST) or to a refused DATA, and only after that
  *   handler returns does its loop write the next command: after the "." it
  *   flushes and writes nothing until that reply is read (cmd_state -1). So
- *   the caller's callback, run from there, sees each outcome before the next
- *   message's MAIL FROM leaves (tests/transport: callback_before_next_mail
- *   checks it against the server's clock). A caller that wants the batch
- *   stopped gets the rest of it refused by the message callback, like the
- *   TLS/AUTH guard above.
+ *   the caller's done(), run from there, sees each outcome before the next
+ *   message's MAIL FROM leaves. The message callback is asked for more data
+ *   once the whole message has been handed out; only when it answers "end"
+ *   does libESMTP write the final "." (or BDAT 0 LAST): before_end() runs
+ *   there. tests/transport (callback_*) checks both orders against the
+ *   server's clock. A caller that wants the batch stopped gets the rest of
+ *   it refused by the message callback, like the TLS/AUTH guard above.
  */
 #include <stddef.h>
 #include <openssl/err.h>
@@ -110,9 +112,8 @@ struct session_state {
     int auth_code;  /* the first failure reply after auth_tried */
     char auth_text[160];
     int data_refused; /* the message callback refused to send data */
-    int stopped;      /* the caller's callback asked to stop the batch */
-    int (*done)(void *arg, struct transport_msg *m);
-    void *done_arg;
+    int stopped;      /* the caller's hooks asked to stop the batch */
+    const struct transport_hooks *hooks;
     struct session_msg *msgs; /* this session's messages, in order */
     size_t nmsgs;
     int mail_seen;  /* a MAIL reply was reported */
@@ -133,7 +134,8 @@ struct session_msg {
     smtp_message_t m;
     smtp_recipient_t r;
     int added;     /* handed to libESMTP (it passed transport_msg_check) */
-    int given;     /* the data was handed out since the last rewind */
+    int given;     /* 1: the data was handed out since the last rewind;
+                      2: and before_end() said go on */
     int reported;  /* done() was called for it */
     int cancelled; /* not to be sent: the caller stopped the batch */
 };
@@ -392,6 +394,15 @@ static void set_nodelay(struct transport_smtp *t)
 
 static void outcome(struct session_state *s, struct session_msg *sm, int err);
 
+/* The caller asked to stop: `from` and the messages after it are cancelled. */
+static void stop_from(struct session_state *s, struct session_msg *from)
+{
+    s->stopped = 1;
+    for (struct session_msg *x = from; x < s->msgs + s->nmsgs; x++)
+        if (x->added && !x->reported)
+            x->cancelled = 1;
+}
+
 /*
  * The outcome of `sm` is final now (SMTP_EV_MESSAGESENT): report it. A
  * message without a final reply yet (the reply could not be read) waits for
@@ -409,12 +420,8 @@ static void report_early(struct session_state *s, struct session_msg *sm)
         return;
     outcome(s, sm, 0);
     sm->reported = 1;
-    if (transport_report(s->done, s->done_arg, sm->out) != 0) {
-        s->stopped = 1;
-        for (struct session_msg *x = sm + 1; x < s->msgs + s->nmsgs; x++)
-            if (x->added && !x->reported)
-                x->cancelled = 1;
-    }
+    if (transport_report(s->hooks, sm->out) != 0)
+        stop_from(s, sm + 1);
     /* the caller's time is not the server's silence */
     s->last_ms = now_ms();
 }
@@ -426,6 +433,10 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
     va_list ap;
 
     (void)session;
+    /* not per line of data (SMTP_EV_MESSAGEDATA): that is our writing, and
+     * a clock read per line costs more than the line */
+    if (event == SMTP_EV_MESSAGEDATA)
+        return;
     if (event != SMTP_EV_DISCONNECT)
         s->last_ms = now_ms();
     va_start(ap, arg);
@@ -595,6 +606,18 @@ static const char *message_cb(void **ctx, int *len, void *arg)
         return NULL;
     }
     if (sm->given) {
+        /* the end: libESMTP writes the final "." (BDAT 0 LAST) next */
+        const struct transport_hooks *h = s->hooks;
+        if (sm->given == 1 && h && h->before_end) {
+            sm->given = 2;
+            if (h->before_end(h->arg, sm->out) != 0) {
+                stop_from(s, sm);
+                *len = 0;
+                errno = ECANCELED;
+                return NULL;
+            }
+            s->last_ms = now_ms();
+        }
         *len = 0;
         return NULL;
     }
@@ -763,8 +786,7 @@ static void arm_watchdog(struct session_state *s)
  * `*stopped` is set if the caller's callback asked to stop.
  */
 static enum merr run_session(struct transport_smtp *t, struct transport_msg *msgs, size_t n,
-                             int (*done)(void *arg, struct transport_msg *m), void *arg,
-                             int *stopped)
+                             const struct transport_hooks *hooks, int *stopped)
 {
     enum merr rc = MERR_OK;
     struct session_state s;
@@ -779,8 +801,7 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
 
     memset(&s, 0, sizeof s);
     s.t = t;
-    s.done = done;
-    s.done_arg = arg;
+    s.hooks = hooks;
     verify_err[0] = '\0';
     watchdog_fired = 0;
     sm = calloc(n, sizeof *sm);
@@ -878,7 +899,7 @@ out:
     /* the rest, in order; a stop asked now has nothing left to stop */
     for (size_t i = 0; i < n; i++)
         if (!sm || !sm[i].reported)
-            if (transport_report(done, arg, &msgs[i]) != 0)
+            if (transport_report(hooks, &msgs[i]) != 0)
                 s.stopped = 1;
     *stopped = s.stopped;
     if (session)
@@ -890,7 +911,7 @@ out:
 }
 
 enum merr transport_smtp_send(struct transport_smtp *t, struct transport_msg *msgs, size_t n,
-                              int (*done)(void *arg, struct transport_msg *m), void *arg)
+                              const struct transport_hooks *hooks)
 {
     enum merr rc = MERR_OK, r;
     int stopped = 0;
@@ -906,11 +927,11 @@ enum merr transport_smtp_send(struct transport_smtp *t, struct transport_msg *ms
             /* later connections of a stopped batch are never opened */
             for (size_t i = off; i < off + k; i++) {
                 skip(&msgs[i]);
-                transport_report(done, arg, &msgs[i]);
+                transport_report(hooks, &msgs[i]);
             }
             continue;
         }
-        r = run_session(t, msgs + off, k, done, arg, &stopped);
+        r = run_session(t, msgs + off, k, hooks, &stopped);
         if (r && !rc)
             rc = r;
     }

@@ -427,7 +427,7 @@ def case_crlf_in_rcpt_refused():
 
 def callbacks(res):
     """The "cb" lines of transport_tool, parsed, in call order."""
-    return [r for r in res if "enter" in r]
+    return [r for r in res if "enter" in r and "end" not in r]
 
 
 def run_cb(port, rcpts, *opts, **kw):
@@ -447,6 +447,10 @@ def run_cb(port, rcpts, *opts, **kw):
         if m:
             res.append({"id": int(m[1]), "rc": m[2], "code": int(m[3]),
                         "skipped": int(m[4]), "enter": float(m[5]), "exit": float(m[6])})
+            continue
+        m = re.match(r"end id (\d+) enter (\S+) exit (\S+)$", line)
+        if m:
+            res.append({"end": int(m[1]), "enter": float(m[2]), "exit": float(m[3])})
             continue
         m = re.match(r"send (\d+) id (\d+) rc (\S+) code (\d+) text ?(.*)$", line)
         if m:
@@ -536,6 +540,56 @@ def case_callback_before_next_mail():
         if i + 1 < len(mails) and not c["exit"] <= mails[i + 1]:
             fail("MAIL %d arrived at %.6f, before callback %d returned at %.6f"
                  % (i + 2, mails[i + 1], i + 1, c["exit"]))
+
+
+def case_callback_before_end():
+    """before_end runs after the message's MAIL and before the server has
+    its end of data: the hook sleeps 150 ms and the server's clock shows
+    each message completed only after it returned, and after the previous
+    message's done()."""
+    srv = TimedServer()
+    try:
+        rcpts = ["r%d@example.net" % i for i in range(1, 4)]
+        res = run_cb(srv.port, rcpts, "--end-sleep-ms", 150)
+    finally:
+        srv.close()
+    cbs = check_once(res, 3)
+    ends = [r for r in res if "end" in r]
+    if [e["end"] for e in ends] != [1, 2, 3] or any(c["rc"] != "ok" for c in cbs):
+        fail("before_end calls %r, done calls %r" % (ends, cbs))
+    mails = [e[1] for e in srv.events if e[0] == "mail"]
+    datas = [e for e in srv.events if e[0] == "data"]
+    if len(mails) != 3 or [d[2] for d in datas] != rcpts:
+        fail("server events %r" % srv.events)
+    for i, e in enumerate(ends):
+        if not mails[i] <= e["enter"]:
+            fail("before_end %d entered before its MAIL arrived" % (i + 1))
+        if not e["exit"] <= datas[i][1]:
+            fail("server had message %d at %.6f, before before_end returned at %.6f"
+                 % (i + 1, datas[i][1], e["exit"]))
+        if i > 0 and not cbs[i - 1]["exit"] <= e["enter"]:
+            fail("before_end %d ran before done %d" % (i + 1, i))
+
+
+def case_callback_end_stop():
+    """before_end asking to stop at the 2nd message: the server never gets
+    its end of data (connection dropped), the 3rd and 4th never leave; all
+    three are reported as skipped."""
+    with SmtpServer(store()) as srv:
+        rcpts = ["r%d@example.net" % i for i in range(1, 5)]
+        res = run_cb(srv.port, rcpts, "--per-conn", 2, "--end-stop-at", 2)
+        cbs = check_once(res, 4)
+        final = {r["id"]: r for r in res if "send" in r}
+        expect(final[1], "ok", 250)
+        for i in (2, 3, 4):
+            expect(final[i], "tempfail", 0, r"^not sent: the caller stopped the batch$")
+        if [c["skipped"] for c in cbs] != [0, 1, 1, 1]:
+            fail("skipped flags %r" % cbs)
+        got = srv.messages()
+        if [g["rcpt_tos"] for g in got] != [["r1@example.net"]]:
+            fail("server stored %r" % [g["rcpt_tos"] for g in got])
+        if srv.stats()["connections"] != 1:
+            fail("a stopped batch opened another connection: %r" % srv.stats())
 
 
 def case_callback_stop():

@@ -6,6 +6,7 @@
  *                  [--connect-ms N] [--command-ms N] [--per-conn N]
  *                  [--sends K] --from ADDR [--envid ID]
  *                  [--cb 1] [--cb-sleep-ms N] [--cb-stop-after K]
+ *                  [--end-sleep-ms N] [--end-stop-at K]
  *                  (--rcpt ADDR --msg FILE)...
  *
  * Builds one transport_msg per --rcpt/--msg pair, calls transport_send()
@@ -18,7 +19,9 @@
  * the callback prints "cb id N rc NAME code C skipped S enter E exit X"
  * where E and X are CLOCK_MONOTONIC seconds (the clock Python's
  * time.monotonic() reads) when it was entered and when it returned, after
- * sleeping N ms; it asks to stop after its K-th call.
+ * sleeping N ms; it asks to stop after its K-th call. With the --end-*
+ * options a before_end hook is set too: it prints "end id N enter E exit X"
+ * around a sleep of N ms and asks to stop at its K-th call.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +34,7 @@
 
 #define MAX_MSGS 2000
 
-static int cb_sleep_ms, cb_stop_after, cb_calls;
+static int cb_sleep_ms, cb_stop_after, cb_calls, end_sleep_ms, end_stop_at, end_calls;
 
 static double mono(void)
 {
@@ -56,6 +59,19 @@ static int on_done(void *arg, struct transport_msg *m)
     return ++cb_calls == cb_stop_after;
 }
 
+static int on_end(void *arg, struct transport_msg *m)
+{
+    double enter = mono();
+    struct timespec ts = {end_sleep_ms / 1000, (long)(end_sleep_ms % 1000) * 1000000L};
+
+    (void)arg;
+    if (end_sleep_ms > 0)
+        nanosleep(&ts, NULL);
+    printf("end id %lld enter %.6f exit %.6f\n", m->envelope_id, enter, mono());
+    fflush(stdout);
+    return ++end_calls == end_stop_at;
+}
+
 static void set_str(char **field, const char *value)
 {
     free(*field);
@@ -78,7 +94,8 @@ int main(int argc, char **argv)
     static struct buf bodies[MAX_MSGS];
     const char *from = NULL, *envid = NULL, *rcpts[MAX_MSGS];
     size_t n = 0, nbody = 0;
-    int sends = 1, status = 0, use_cb = 0;
+    int sends = 1, status = 0, use_cb = 0, use_end = 0;
+    struct transport_hooks hooks = {on_done, NULL, NULL};
     enum merr rc;
 
     if (cfg_defaults(&cfg))
@@ -118,6 +135,10 @@ int main(int argc, char **argv)
             use_cb = 1, cb_sleep_ms = atoi(v);
         else if (!strcmp(a, "--cb-stop-after"))
             use_cb = 1, cb_stop_after = atoi(v);
+        else if (!strcmp(a, "--end-sleep-ms"))
+            use_cb = use_end = 1, end_sleep_ms = atoi(v);
+        else if (!strcmp(a, "--end-stop-at"))
+            use_cb = use_end = 1, end_stop_at = atoi(v);
         else if (!strcmp(a, "--from"))
             from = v;
         else if (!strcmp(a, "--envid"))
@@ -158,7 +179,9 @@ int main(int argc, char **argv)
             msgs[i].data = b->data;
             msgs[i].len = b->len;
         }
-        rc = use_cb ? transport_send_cb(t, msgs, n, on_done, NULL) : transport_send(t, msgs, n);
+        if (use_end)
+            hooks.before_end = on_end;
+        rc = use_cb ? transport_send_cb(t, msgs, n, &hooks) : transport_send(t, msgs, n);
         if (rc)
             status = 4;
         for (size_t i = 0; i < n; i++)

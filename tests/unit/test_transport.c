@@ -154,7 +154,8 @@ static void dir_callback_once_per_message_after_the_write(void **state)
     msg_init(&m[2], 9, "no header separator\r\n");
     memset(&s, 0, sizeof s);
     s.dir = dir;
-    assert_int_equal(transport_send_cb(t, m, 3, seen_cb, &s), MERR_OK);
+    struct transport_hooks hooks = {seen_cb, NULL, &s};
+    assert_int_equal(transport_send_cb(t, m, 3, &hooks), MERR_OK);
     assert_int_equal(s.calls, 3);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(s.ids[i], 7 + i);
