@@ -10,18 +10,21 @@
  * failures) go to the writer first, without waiting.
  *
  * Crash safety. The transport reports each message as soon as the server
- * has answered the end of its data, and writes nothing more on that
- * connection (not the next MAIL FROM) until the report returns
- * (transport_send_cb). The worker turns the outcome into a result, hands it
- * to the writer and, if the message was sent, waits until the writer has
- * committed it. So at any instant a connection has at most one message
- * that the server accepted but the outbox does not say is sent: after a
- * crash (SIGKILL) at most `connections` messages are sent twice, whatever
- * batch_size is, and none is lost (the leases expire and the envelopes are
- * claimed again). Failures and refusals are not waited for: sending them
- * again duplicates nothing. (Power loss is outside this bound: the database
- * runs with synchronous = NORMAL, so the last commits before it may be
- * rolled back.)
+ * has answered the end of its data (transport_send_cb: done), before the
+ * next message starts on that connection; the worker turns the outcome into
+ * a result and hands it to the writer. Then, when the next message's data
+ * is written up to its end (before_end), the worker waits until the writer
+ * has committed every sent result it handed over, and only then lets the
+ * transport write the final "." the server needs to accept that message.
+ * So at any instant a connection has at most one message that the server
+ * accepted but the outbox does not say is sent: after a crash (SIGKILL) at
+ * most `connections` messages are sent twice, whatever batch_size is, and
+ * none is lost (the leases expire and the envelopes are claimed again).
+ * The commit overlaps with the next message's MAIL, RCPT and DATA round
+ * trips and its transfer, so it rarely costs any waiting. Failures and
+ * refusals are not waited for: sending them again duplicates nothing.
+ * (Power loss is outside this bound: the database runs with synchronous =
+ * NORMAL, so the last commits before it may be rolled back.)
  *
  * The writer applies whatever results are queued in one transaction per
  * round (group commit, outbox_record with cached statements), and starts a
@@ -141,8 +144,9 @@ struct worker {
     int started;
     enum merr rc;
     char errmsg[512];
-    unsigned long long ticket; /* last results handed to the writer */
-    struct batch *b;           /* the batch being sent (for on_done) */
+    unsigned long long ticket;      /* last results handed to the writer */
+    unsigned long long sent_ticket; /* ... that held a sent message */
+    struct batch *b;                /* the batch being sent (for on_done) */
 };
 
 static double mono_now(void)
@@ -755,10 +759,9 @@ static void outcome(struct worker *w, struct batch *b, size_t k, time_t now)
 
 /*
  * The transport's report of one message (transport_send_cb), called before
- * it starts the next one on this connection. A sent message returns only
- * once its result is committed (see the top). Non-zero asks the transport
- * to stop the batch: when told to stop, or when results can no longer be
- * recorded (going on would only make duplicates).
+ * it starts the next one on this connection: the result goes to the writer.
+ * Non-zero asks the transport to stop the batch: when told to stop, or when
+ * results can no longer be recorded (going on would only make duplicates).
  */
 static int on_done(void *arg, struct transport_msg *m)
 {
@@ -771,8 +774,24 @@ static int on_done(void *arg, struct transport_msg *m)
     outcome(w, b, k, date_now());
     count(sh, r, 1, 0);
     w->ticket = writer_submit(sh, r, 1);
-    if (m->rc == MERR_OK && !m->skipped)
-        writer_wait(sh, w->ticket);
+    if (r->state == OUTBOX_SENT)
+        w->sent_ticket = w->ticket;
+    return sh->fatal || *sh->stop;
+}
+
+/*
+ * Message m's data is written but for its end: the server cannot accept it
+ * before this returns. Waits until this worker's sent results are
+ * committed (see the top); non-zero keeps m from the server and stops the
+ * batch, as on_done's answer does.
+ */
+static int on_before_end(void *arg, struct transport_msg *m)
+{
+    struct worker *w = arg;
+    struct shared *sh = w->sh;
+
+    (void)m;
+    writer_wait(sh, w->sent_ticket);
     return sh->fatal || *sh->stop;
 }
 
@@ -795,6 +814,7 @@ static void *worker_main(void *arg)
     const struct config *cfg = sh->cfg;
     struct batch b;
     size_t nrest;
+    struct transport_hooks hooks = {on_done, on_before_end, w};
 
     double reclaim_every = cfg->lease_seconds / 2.0, last_reclaim = mono_now();
 
@@ -852,7 +872,7 @@ static void *worker_main(void *arg)
             }
         }
         /* what will not be sent goes to the writer now; the rest one by one
-         * from on_done, each sent one committed before the next starts */
+         * from on_done, each sent one committed before the next can end */
         memset(b.in_tp, 0, b.n);
         for (size_t k = 0; k < b.nmsgs; k++)
             b.in_tp[b.msg_env[k]] = 1;
@@ -865,7 +885,7 @@ static void *worker_main(void *arg)
             w->ticket = writer_submit(sh, b.rest, nrest);
         }
         if (b.nmsgs)
-            transport_send_cb(w->tp, b.msgs, b.nmsgs, on_done, w);
+            transport_send_cb(w->tp, b.msgs, b.nmsgs, &hooks);
         outbox_envelopes_free(b.env, b.n);
         b.env = NULL;
         b.n = 0;

@@ -5,8 +5,9 @@
  * A worker claims a batch of due envelopes, builds (and caches) the plan of
  * each send, renders each message, hands the batch to the transport, and
  * passes the results to the single writer, which records them in group
- * commits. Each sent message is recorded before the next one leaves on its
- * connection, so a crash sends at most `connections` messages twice. On start, expired leases go back to queued. 2xx -> sent; 4xx,
+ * commits. Each sent message is recorded before the server can accept the
+ * next one on its connection, so a crash sends at most `connections`
+ * messages twice. On start, expired leases go back to queued. 2xx -> sent; 4xx,
  * connection failure, timeout -> deferred with exponential backoff until
  * max_age, then failed; 5xx -> failed, and a 5.1.x on a subscriber adds a
  * hard_bounce suppression.
