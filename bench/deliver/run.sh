@@ -2,13 +2,20 @@
 # bench/deliver/run.sh: delivery throughput against Postfix's smtp-sink on
 # loopback, with smtp-source's figure from the same run as the baseline.
 #
-#   bench/deliver/run.sh [--mode transport] [-n MESSAGES] [-c CONNECTIONS]
-#                        [-s SIZE_BYTES] [-k MESSAGES_PER_CONNECTION]
+#   bench/deliver/run.sh [--mode transport|pipeline] [-n MESSAGES]
+#                        [-c CONNECTIONS] [-s SIZE_BYTES]
+#                        [-k MESSAGES_PER_CONNECTION] [-a ARTICLE_JSON]
 #
 # Modes (the mailer side of the comparison):
 #   transport  the SMTP transport alone (bench_transport.c): C threads, each
 #              with its own transport, rendering personalized messages per
 #              batch and sending a batch per connection.
+#   pipeline   the real thing (pipeline.sh): a database with N envelopes of
+#              one share of ARTICLE_JSON (default the one-photo
+#              tin-pccc-20211005, about 50 KB a message), then `mailer deliver
+#              --once` (claim, plan, render, send, commit each sent message
+#              before the next leaves its connection). SIZE is then the
+#              composed message's size, so smtp-source sends the same bytes.
 # Add a mode by writing a run_mailer_<mode> function below that delivers N
 # messages of SIZE bytes over C connections to 127.0.0.1:$PORT and prints
 # the same "msgs ... seconds ... peak_rss_mb ..." line.
@@ -19,6 +26,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 mode=transport n=10000 c=4 size=51200 k=100
+article=$root/examples/articles/tin-pccc-20211005.json
 while [ $# -gt 0 ]; do
   case $1 in
     --mode) mode=$2; shift 2 ;;
@@ -26,7 +34,9 @@ while [ $# -gt 0 ]; do
     -c) c=$2; shift 2 ;;
     -s) size=$2; shift 2 ;;
     -k) k=$2; shift 2 ;;
-    *) echo "usage: $0 [--mode transport] [-n N] [-c C] [-s SIZE] [-k PER_CONN]" >&2; exit 1 ;;
+    -a) article=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
+    *) echo "usage: $0 [--mode transport|pipeline] [-n N] [-c C] [-s SIZE] [-k PER_CONN]" \
+         "[-a ARTICLE_JSON]" >&2; exit 1 ;;
   esac
 done
 for tool in smtp-sink smtp-source cmake cc; do
@@ -40,9 +50,13 @@ sink_pid=
 cleanup() { [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-# A release build of the libraries (only the targets this mode needs).
+# A release build of what this mode needs.
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target transport -j"$(nproc)" >/dev/null
+if [ "$mode" = pipeline ]; then
+  cmake --build "$build" --target mailer -j"$(nproc)" >/dev/null
+else
+  cmake --build "$build" --target transport -j"$(nproc)" >/dev/null
+fi
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
@@ -64,9 +78,17 @@ run_mailer_transport() {
   "$work/bench_transport" 127.0.0.1:"$port" "$n" "$c" "$size" "$k"
 }
 
+run_mailer_pipeline() {
+  "$here/pipeline.sh" "$build/bin/mailer" "$work" "$port" "$n" "$c" "$k" "$article"
+}
+
 declare -F "run_mailer_$mode" >/dev/null || { echo "unknown mode $mode" >&2; exit 1; }
-echo "deliver bench: mode $mode, $n messages of $size bytes, $c connections, $k per connection"
 mailer_line=$("run_mailer_$mode")
+# the pipeline's messages are what they are: smtp-source sends the same size
+case $mailer_line in
+  *msg_bytes*) size=${mailer_line##*msg_bytes } ;;
+esac
+echo "deliver bench: mode $mode, $n messages of $size bytes, $c connections, $k per connection"
 
 # smtp-source: same count, size and connections, connections reused (-d).
 t0=$(date +%s.%N)

@@ -1,0 +1,80 @@
+#!/bin/bash
+# bench/deliver/pipeline.sh: the whole delivery pipeline, as run.sh's
+# `pipeline` mode uses it (not meant to be run alone).
+#
+#   pipeline.sh MAILER WORK PORT N C PER_CONN ARTICLE_JSON
+#
+# Makes a fresh database in WORK, adds ARTICLE_JSON, enqueues one share of
+# it (`mailer share`, as the web form does) and copies its envelope to N
+# distinct recipients with one INSERT ... SELECT (direct outbox inserts:
+# share_max_recipients is small, a list send is what digests do), then
+# times `mailer deliver --once` against smtp://127.0.0.1:PORT with
+# C connections and PER_CONN messages per connection and batch. Each message
+# is rendered per recipient (To, Message-ID, VERP return path) from the
+# send's plan, and each sent one is committed before the next leaves its
+# connection. Checks that `mailer queue status` says "sent N" and nothing
+# else, and prints on stdout, for run.sh:
+#   msgs N seconds S msgs_per_s R mb_per_s M peak_rss_mb P failed F msg_bytes B
+set -euo pipefail
+mailer=$1 work=$2 port=$3 n=$4 c=$5 k=$6 article=$7
+cfg=$work/pipeline.ini
+src=$(cd "$(dirname "$0")/../.." && pwd)
+cat >"$cfg" <<INI
+[site]
+base_url = https://tin.hagiang.example
+
+[database]
+path = $work/pipeline.db
+
+[mail]
+from_address = tin-tuc@hagiang.example
+secret = bench-deliver-secret-0123456789
+
+[delivery]
+transport = smtp://127.0.0.1:$port
+connections = $c
+batch_size = $k
+
+[smtp]
+tls = none
+messages_per_connection = $k
+
+[templates]
+dir = $src/templates
+INI
+m() { MAILER_LOG=warn "$mailer" --config "$cfg" "$@"; }
+m init >/dev/null
+m article add "$article" >/dev/null
+id=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$article")
+m share "$id" --to doc-gia-0@example.net --from-name "Hoa" >/dev/null
+m compose share "$id" --to doc-gia-0@example.net >"$work/one.eml"
+bytes=$(stat -c %s "$work/one.eml")
+/usr/bin/python3 - "$work/pipeline.db" "$n" <<'PY'
+import sqlite3, sys
+db, n = sys.argv[1], int(sys.argv[2])
+c = sqlite3.connect(db)
+c.execute("""INSERT INTO envelopes(send_id, recipient, name, next_attempt_at, created_at,
+             updated_at)
+             WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)
+             SELECT e.send_id, 'doc-gia-' || k.i || '@example.net', e.name,
+                    e.next_attempt_at, e.created_at, e.updated_at
+             FROM k, (SELECT * FROM envelopes ORDER BY id LIMIT 1) e""", (n - 1,))
+c.commit()
+PY
+t0=$(date +%s.%N)
+/usr/bin/time -f "%M" -o "$work/pipeline.rss" "$mailer" --config "$cfg" deliver --once \
+  >"$work/deliver.out" 2>"$work/deliver.err" || { cat "$work/deliver.err" >&2; exit 1; }
+t1=$(date +%s.%N)
+status=$(m queue status)
+if [ "$(echo "$status" | grep -v ' 0$' | tr -s ' ')" != "sent $n" ]; then
+  echo "pipeline: queue status after delivery:" >&2
+  echo "$status" >&2
+  exit 1
+fi
+/usr/bin/python3 - "$t0" "$t1" "$n" "$bytes" "$(cat "$work/pipeline.rss")" <<'PY'
+import sys
+t0, t1, n, b, rss = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+s = t1 - t0
+print("msgs %d seconds %.3f msgs_per_s %.0f mb_per_s %.1f peak_rss_mb %.1f failed 0 msg_bytes %d"
+      % (n, s, n / s, n * b / s / 1e6, rss / 1024, b))
+PY
