@@ -92,13 +92,21 @@ static void bad(struct import *im, const char *fmt, ...)
 static enum merr json_str(struct buf *b, const char *s, size_t n)
 {
     enum merr rc = buf_putc(b, '"');
-    for (size_t i = 0; i < n && !rc; i++) {
-        unsigned char c = (unsigned char)s[i];
+    size_t i = 0;
+    while (i < n && !rc) {
+        size_t j = i;
+        while (j < n && (unsigned char)s[j] >= 0x20 && s[j] != '"' && s[j] != '\\')
+            j++;
+        if (j > i) /* a run that needs no escape */
+            rc = buf_append(b, s + i, j - i);
+        if (j == n || rc)
+            break;
+        unsigned char c = (unsigned char)s[j];
         if (c == '"' || c == '\\') {
             rc = buf_putc(b, '\\');
             if (!rc)
                 rc = buf_putc(b, (char)c);
-        } else if (c < 0x20) {
+        } else {
             const char *esc = c == '\n'   ? "\\n"
                               : c == '\r' ? "\\r"
                               : c == '\t' ? "\\t"
@@ -106,9 +114,8 @@ static enum merr json_str(struct buf *b, const char *s, size_t n)
                               : c == '\f' ? "\\f"
                                           : NULL;
             rc = esc ? buf_puts(b, esc) : buf_printf(b, "\\u%04x", c);
-        } else {
-            rc = buf_putc(b, (char)c);
         }
+        i = j + 1;
     }
     if (!rc)
         rc = buf_putc(b, '"');

@@ -758,10 +758,17 @@ int subs_store_supp_any(struct db *db)
  * before BEGIN and after COMMIT/ROLLBACK. The import checks its references
  * itself: the list is read inside its transaction and every subscription it
  * writes points at a subscriber it has just found or inserted.
+ * temp_store = MEMORY keeps the statement journals of the multi-row
+ * statements in memory: with the default they spill to a temporary file
+ * past 64 KiB, which tripled the import's writes (strace: 840k pwrite
+ * calls for 1M rows, 240k without). They hold the pages one statement
+ * changes, so memory stays flat.
  */
 enum merr subs_store_import_tuning(struct db *db, int on)
 {
     enum merr rc = db_exec(db, on ? "PRAGMA foreign_keys = OFF" : "PRAGMA foreign_keys = ON");
+    if (!rc)
+        rc = db_exec(db, on ? "PRAGMA temp_store = MEMORY" : "PRAGMA temp_store = DEFAULT");
     if (!rc)
         rc = db_exec(db, on ? "PRAGMA cache_size = -" SUBS_STORE_IMPORT_CACHE_KIB
                             : "PRAGMA cache_size = -2000");
