@@ -394,15 +394,59 @@ out:
     return rc;
 }
 
-enum merr subs_show(struct db *db, const char *email, json_t **out)
+/* The outbox's part of `show`: counts per state and the newest envelopes. */
+static enum merr envelopes_json(struct db *db, long long sid, const char *key, json_t **out)
+{
+    struct outbox_person p;
+    json_t *o = NULL, *by = NULL, *last = NULL;
+    enum merr rc = outbox_person_summary(db, sid, key, &p);
+
+    *out = NULL;
+    if (rc)
+        return rc;
+    by = json_object();
+    last = json_array();
+    if (!by || !last)
+        goto nomem;
+    for (int s = OUTBOX_QUEUED; s <= OUTBOX_CANCELLED; s++)
+        if (p.counts.by_state[s] &&
+            json_object_set_new(by, outbox_state_name((enum outbox_state)s),
+                                json_integer((json_int_t)p.counts.by_state[s])))
+            goto nomem;
+    for (size_t i = 0; i < p.n; i++) {
+        const struct outbox_person_envelope *e = &p.last[i];
+        json_t *j =
+            json_pack("{s:I, s:I, s:s, s:s, s:i, s:o, s:I, s:I, s:o}", "id", (json_int_t)e->id,
+                      "send", (json_int_t)e->send_id, "kind", e->kind, "state",
+                      outbox_state_name(e->state), "attempts", e->attempts, "last_code",
+                      e->last_code ? json_integer(e->last_code) : json_null(), "created_at",
+                      (json_int_t)e->created_at, "updated_at", (json_int_t)e->updated_at, "sent_at",
+                      e->sent_at ? json_integer((json_int_t)e->sent_at) : json_null());
+        if (!j || json_array_append_new(last, j))
+            goto nomem;
+    }
+    o = json_pack("{s:I, s:o, s:o}", "total", (json_int_t)p.total, "by_state", by, "last", last);
+    by = last = NULL;
+    if (!o)
+        goto nomem;
+    *out = o;
+    return MERR_OK;
+nomem:
+    json_decref(by);
+    json_decref(last);
+    return merr_set(MERR_NOMEM, "out of memory");
+}
+
+enum merr subs_show_person(struct db *db, const char *email, json_t **out, int *found)
 {
     struct addr a;
     char hash[65];
     long long sid = 0;
-    json_t *o = NULL, *sub = NULL, *subns = NULL, *supp = NULL;
+    json_t *o = NULL, *sub = NULL, *subns = NULL, *supp = NULL, *env = NULL;
     enum merr rc;
 
     *out = NULL;
+    *found = 0;
     rc = parse_email(email, &a);
     if (rc)
         return rc;
@@ -420,16 +464,16 @@ enum merr subs_show(struct db *db, const char *email, json_t **out)
     rc = subs_store_supp_json(db, hash, &supp);
     if (rc == MERR_NOTFOUND)
         rc = MERR_OK;
+    if (!rc)
+        rc = envelopes_json(db, sid, a.key, &env);
     if (rc)
         goto out;
-    if (!sub && !supp) {
-        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %s", a.unicode);
-        goto out;
-    }
-    o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "email_key", a.key, "email_hash", hash, "subscriber",
-                  sub ? sub : json_null(), "subscriptions", subns ? subns : json_array(),
-                  "suppression", supp ? supp : json_null());
-    sub = subns = supp = NULL;
+    *found = sub || supp || json_integer_value(json_object_get(env, "total")) > 0;
+    o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "email_key", a.key, "email_hash", hash,
+                  "subscriber", sub ? sub : json_null(), "subscriptions",
+                  subns ? subns : json_array(), "suppression", supp ? supp : json_null(),
+                  "envelopes", env);
+    sub = subns = supp = env = NULL;
     if (!o) {
         rc = merr_set(MERR_NOMEM, "out of memory");
         goto out;
@@ -439,26 +483,35 @@ out:
     json_decref(sub);
     json_decref(subns);
     json_decref(supp);
+    json_decref(env);
     return rc;
 }
 
-enum merr subs_erase(struct db *db, const char *email, time_t now, struct subs_erase_result *res)
+enum merr subs_show(struct db *db, const char *email, json_t **out)
+{
+    int found;
+    enum merr rc = subs_show_person(db, email, out, &found);
+    if (rc || found)
+        return rc;
+    json_decref(*out);
+    *out = NULL;
+    return merr_set(MERR_NOTFOUND, "nothing is stored about %.300s", email);
+}
+
+enum merr subs_erase_tx(struct db *db, const char *email, time_t now, struct subs_erase_result *res)
 {
     struct addr a;
     char hash[65], reason[32];
     long long sid = 0;
-    int begun = 0, asked = 0, has_supp = 0, found = 0, total = 0, unsub = 0;
+    int asked = 0, has_supp = 0, found = 0, total = 0, unsub = 0;
     enum merr rc;
 
     memset(res, 0, sizeof *res);
     rc = parse_email(email, &a);
     if (rc)
         return rc;
+    snprintf(res->email_key, sizeof res->email_key, "%s", a.key);
     subs_store_key_hash(a.key, hash);
-    rc = db_begin(db);
-    if (rc)
-        return rc;
-    begun = 1;
     rc = subs_store_sub_find(db, a.key, &sid);
     if (rc == MERR_OK) {
         found = 1;
@@ -468,24 +521,25 @@ enum merr subs_erase(struct db *db, const char *email, time_t now, struct subs_e
         rc = MERR_OK;
     }
     if (rc)
-        goto out;
+        return rc;
     rc = subs_store_supp_get(db, hash, reason);
     if (rc == MERR_OK)
         has_supp = asked = 1;
     else if (rc == MERR_NOTFOUND)
         rc = MERR_OK;
     if (rc)
-        goto out;
-    if (!found && !has_supp) {
-        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %s", a.unicode);
-        goto out;
-    }
-    if (found) {
+        return rc;
+    /* before the delete: it sets the envelopes' subscriber_id to NULL */
+    if (found)
         rc = outbox_cancel_subscriber(db, sid, 0, &res->envelopes_cancelled);
-        if (!rc)
-            rc = subs_store_sub_delete(db, sid);
+    if (!rc)
+        rc = outbox_erase_recipient(db, sid, a.key, &res->envelopes_erased);
+    if (rc)
+        return rc;
+    if (found) {
+        rc = subs_store_sub_delete(db, sid);
         if (rc)
-            goto out;
+            return rc;
         res->subscriber_deleted = 1;
         res->subscriptions = total;
     }
@@ -495,14 +549,27 @@ enum merr subs_erase(struct db *db, const char *email, time_t now, struct subs_e
         else
             rc = subs_store_supp_anonymise(db, hash);
         if (rc)
-            goto out;
+            return rc;
         res->suppression_kept = 1;
     }
-    rc = db_commit(db);
+    res->found = found || has_supp || res->envelopes_erased > 0;
+    return MERR_OK;
+}
+
+enum merr subs_erase(struct db *db, const char *email, time_t now, struct subs_erase_result *res)
+{
+    enum merr rc;
+
+    memset(res, 0, sizeof *res);
+    rc = db_begin(db);
+    if (rc)
+        return rc;
+    rc = subs_erase_tx(db, email, now, res);
+    if (!rc && !res->found)
+        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %s", res->email_key);
     if (!rc)
-        begun = 0;
-out:
-    if (begun)
+        rc = db_commit(db);
+    if (rc)
         db_rollback(db);
     return rc;
 }

@@ -274,27 +274,56 @@ enum merr subs_export_csv(struct db *db, const struct subs_filter *f, FILE *out,
 
 /*
  * Everything stored about `email` as a new JSON object (caller json_decref):
- * {"subscriber":{...,"attributes":{...}} or null, "subscriptions":[...],
- *  "suppression":{...} or null}. MERR_NOTFOUND if nothing is stored at all.
+ * {"email_key":..., "email_hash":..., "subscriber":{...,"attributes":{...}}
+ *  or null, "subscriptions":[...], "suppression":{...} or null,
+ *  "envelopes":{"total":N, "by_state":{"sent":N,...}, "last":[{"id", "send",
+ *  "kind", "state", "attempts", "last_code", "created_at", "updated_at",
+ *  "sent_at"}, ...newest first, at most OUTBOX_PERSON_LAST]}}.
+ * Envelopes are theirs by subscriber id or by address (shares to them).
+ * MERR_NOTFOUND if nothing is stored at all. The shares they sent belong
+ * to mailer/share (share_person_summary): `mailer sub show` adds them.
  */
 enum merr subs_show(struct db *db, const char *email, json_t **out);
 
+/*
+ * The same, but an address with nothing stored is not an error: `*out` is
+ * the object with empty parts and `*found` says whether anything was
+ * stored. MERR_INVAL for an address that does not parse.
+ */
+enum merr subs_show_person(struct db *db, const char *email, json_t **out, int *found);
+
 struct subs_erase_result {
+    int found;              /* anything was stored (subscriber, suppression, envelopes) */
     int subscriber_deleted; /* a subscriber row was deleted */
     int subscriptions;      /* number deleted with it */
     int suppression_kept;   /* a hashed suppression remains (email_key NULL) */
     long long envelopes_cancelled;
+    long long envelopes_erased; /* envelopes whose address and name were removed */
+    char email_key[ADDR_MAX];   /* the lower-cased ASCII address that was erased */
 };
 
 /*
- * Deletes the person and their subscriptions; their queued envelopes are
- * cancelled. If they had asked not to be mailed (an unsubscribed
- * subscription, or a suppression), only the hash of the address stays in
- * suppressions (email_key and detail cleared) so they are never mailed
- * again. MERR_NOTFOUND if nothing was stored. Note: sent envelopes keep
- * their recipient address (owned by the outbox; subscriber_id becomes NULL).
+ * Deletes the person and their subscriptions; their not-yet-sent envelopes
+ * are cancelled and all their envelopes anonymised (outbox_erase_recipient:
+ * by subscriber id, or by address for shares sent to them). If they had
+ * asked not to be mailed (an unsubscribed subscription, or a suppression),
+ * only the hash of the address stays in suppressions (email_key and detail
+ * cleared) so they are never mailed again. One transaction.
+ * MERR_NOTFOUND if nothing was stored. The shares the person sent are
+ * mailer/share's (share_log, share sends): `mailer sub erase` erases them in
+ * the same transaction through subs_erase_tx + share_erase_sender, since
+ * mailer/share builds on this module and not the other way round.
  */
 enum merr subs_erase(struct db *db, const char *email, time_t now, struct subs_erase_result *res);
+
+/*
+ * subs_erase inside the caller's transaction (which it neither begins nor
+ * ends): an address with nothing stored is MERR_OK with res->found 0.
+ * res->email_key is filled for the caller's other erasures.
+ * MERR_INVAL for an address that does not parse.
+ */
+enum merr subs_erase_tx(struct db *db, const char *email, time_t now,
+                        struct subs_erase_result *res);
 
 /* ---- import ------------------------------------------------------------ */
 

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "date.h"
+#include "share.h"
 #include "subs.h"
 
 /* "--name value" or "--name=value": 1 and *val set if argv[*i] is that option. */
@@ -506,6 +507,78 @@ static int one_email(const char *cmd, int argc, char **argv, const char **email,
     return -1;
 }
 
+/*
+ * `sub show`: subscribers' view of the person (with their envelopes) plus
+ * the shares they sent (mailer/share). MERR_NOTFOUND if nothing is stored.
+ */
+static enum merr person_json(struct db *db, const char *email, json_t **out)
+{
+    struct share_person sp;
+    json_t *o = NULL, *shares = NULL, *part;
+    int found = 0;
+    enum merr rc;
+
+    *out = NULL;
+    rc = subs_show_person(db, email, &o, &found);
+    if (!rc)
+        rc = share_person_summary(db, json_string_value(json_object_get(o, "email_key")), &sp);
+    if (rc)
+        goto out;
+    shares = json_array();
+    if (!shares)
+        goto nomem;
+    for (size_t i = 0; i < sp.n; i++) {
+        const struct share_person_row *r = &sp.last[i];
+        json_t *j = json_pack(
+            "{s:I, s:s, s:o, s:s, s:s, s:I, s:I}", "id", (json_int_t)r->id, "article",
+            r->article_id, "send", r->send_id ? json_integer((json_int_t)r->send_id) : json_null(),
+            "sender_name", r->sender_name, "client_ip", r->client_ip, "recipients",
+            (json_int_t)r->recipients, "created_at", (json_int_t)r->created_at);
+        if (!j || json_array_append_new(shares, j))
+            goto nomem;
+    }
+    part = json_pack("{s:I, s:O}", "total", (json_int_t)sp.total, "last", shares);
+    if (!part || json_object_set_new(o, "shares", part))
+        goto nomem;
+    if (!found && sp.total == 0) {
+        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %.300s", email);
+        goto out;
+    }
+    *out = o;
+    o = NULL;
+    goto out;
+nomem:
+    rc = merr_set(MERR_NOMEM, "out of memory");
+out:
+    json_decref(shares);
+    json_decref(o);
+    return rc;
+}
+
+/*
+ * `sub erase`: subscribers (with the outbox) and the shares they sent, in
+ * one transaction. The share part is called here rather than inside
+ * subs_erase because mailer/share links subscribers: calling share from
+ * subscribers would make the two libraries depend on each other.
+ */
+static enum merr erase_person(struct db *db, const char *email, struct subs_erase_result *er,
+                              long long *shares)
+{
+    enum merr rc = db_begin(db);
+    if (rc)
+        return rc;
+    rc = subs_erase_tx(db, email, date_now(), er);
+    if (!rc)
+        rc = share_erase_sender(db, er->email_key, shares);
+    if (!rc && !er->found && *shares == 0)
+        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %.300s", email);
+    if (!rc)
+        rc = db_commit(db);
+    if (rc)
+        db_rollback(db);
+    return rc;
+}
+
 int cli_sub(struct app *app, int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL, *email, *list = NULL;
@@ -546,12 +619,16 @@ int cli_sub(struct app *app, int argc, char **argv)
             printf("usage: mailer sub show EMAIL\n\n"
                    "Prints everything stored about EMAIL as JSON: the subscriber row with\n"
                    "its attributes, each subscription with opt-in/confirm times and IPs,\n"
-                   "and any suppression.\n");
+                   "any suppression, their envelopes (count by state, the last ten with\n"
+                   "send kind, state and dates) and the shares they sent.\n");
         else if (!strcmp(cmd, "erase"))
             printf("usage: mailer sub erase EMAIL\n\n"
-                   "Deletes the person, their attributes and subscriptions, and cancels\n"
-                   "their queued mail. If they had unsubscribed or are suppressed, only\n"
-                   "a SHA-256 hash of the address stays, so they are never mailed again.\n");
+                   "Deletes the person, their attributes and subscriptions, cancels\n"
+                   "their queued mail and removes their address and name from every\n"
+                   "envelope and from the shares they sent (whose unsent mail is\n"
+                   "cancelled), in one transaction. If they had unsubscribed or are\n"
+                   "suppressed, only a SHA-256 hash of the address stays, so they are\n"
+                   "never mailed again.\n");
         else
             return cli_usage("sub", "unknown command \"%s\"", cmd);
         return 0;
@@ -575,13 +652,13 @@ int cli_sub(struct app *app, int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "show")) {
-        json_t *o;
+        json_t *o = NULL;
         char *text;
         if ((u = one_email("sub show", argc, argv, &email, NULL)) >= 0)
             return u;
         rc = app_db(app);
         if (!rc)
-            rc = subs_show(app->db, email, &o);
+            rc = person_json(app->db, email, &o);
         if (rc)
             return app_fail(rc, "sub show");
         text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -594,17 +671,20 @@ int cli_sub(struct app *app, int argc, char **argv)
     }
     if (!strcmp(cmd, "erase")) {
         struct subs_erase_result er;
+        long long shares = 0;
         if ((u = one_email("sub erase", argc, argv, &email, NULL)) >= 0)
             return u;
         rc = app_db(app);
         if (!rc)
-            rc = subs_erase(app->db, email, date_now(), &er);
+            rc = erase_person(app->db, email, &er, &shares);
         if (rc)
             return app_fail(rc, "sub erase");
-        printf("%s erased: %s, %d subscription%s deleted, %lld queued mail%s cancelled%s\n", email,
-               er.subscriber_deleted ? "subscriber deleted" : "no subscriber row", er.subscriptions,
-               er.subscriptions == 1 ? "" : "s", er.envelopes_cancelled,
-               er.envelopes_cancelled == 1 ? "" : "s",
+        printf("%s erased: %s, %d subscription%s deleted, %lld queued mail%s cancelled, "
+               "%lld envelope%s and %lld share%s anonymised%s\n",
+               email, er.subscriber_deleted ? "subscriber deleted" : "no subscriber row",
+               er.subscriptions, er.subscriptions == 1 ? "" : "s", er.envelopes_cancelled,
+               er.envelopes_cancelled == 1 ? "" : "s", er.envelopes_erased,
+               er.envelopes_erased == 1 ? "" : "s", shares, shares == 1 ? "" : "s",
                er.suppression_kept ? "; a hashed suppression entry stays (they asked not to be "
                                      "mailed)"
                                    : "");

@@ -216,4 +216,55 @@ enum merr outbox_send_pause(struct db *db, long long send_id);
  */
 enum merr outbox_send_resume(struct db *db, long long send_id, time_t now);
 
+/* ---- erasing a person and showing what is kept (mailer sub erase/show) ---- */
+
+/*
+ * For `mailer sub erase`, inside the caller's transaction: the envelopes of
+ * one person, found by `subscriber_id` (0: none) OR by lower(recipient) =
+ * `email_key` (a share to them has no subscriber id), are cancelled if not
+ * yet sent (queued, deferred; sends left without work are marked done) and
+ * all of them anonymised: recipient "erased", name "", a reply text quoting
+ * the address replaced by "erased". `*n` = envelopes anonymised. MERR_DB.
+ */
+enum merr outbox_erase_recipient(struct db *db, long long subscriber_id, const char *email_key,
+                                 long long *n);
+
+/*
+ * Inside the caller's transaction: cancels a send's queued and deferred
+ * envelopes (`*cancelled` = how many), marks the send cancelled unless it
+ * is done, and replaces its plan with `plan_json` (the owner's anonymised
+ * plan: a share whose sender was erased). MERR_NOTFOUND, MERR_DB.
+ */
+enum merr outbox_send_withdraw(struct db *db, long long send_id, const char *plan_json,
+                               long long *cancelled);
+
+#define OUTBOX_PERSON_LAST 10
+
+struct outbox_person_envelope {
+    long long id;
+    long long send_id;
+    char kind[16]; /* share, digest, confirm */
+    enum outbox_state state;
+    int attempts;
+    int last_code; /* 0 if none */
+    time_t created_at;
+    time_t updated_at;
+    time_t sent_at; /* 0 if not sent */
+};
+
+/* What the outbox holds about one person, for `mailer sub show`. */
+struct outbox_person {
+    struct outbox_counts counts; /* their envelopes per state */
+    long long total;
+    size_t n;                                               /* entries in last[] */
+    struct outbox_person_envelope last[OUTBOX_PERSON_LAST]; /* newest first */
+};
+
+/*
+ * Fills `out` (allocates nothing) with the envelopes of the person found as
+ * in outbox_erase_recipient. MERR_DB.
+ */
+enum merr outbox_person_summary(struct db *db, long long subscriber_id, const char *email_key,
+                                struct outbox_person *out);
+
 #endif

@@ -729,3 +729,161 @@ enum merr outbox_list(struct db *db, int state, long long send_id, size_t limit,
     *n = count;
     return MERR_OK;
 }
+
+/* ---- erasing a person (mailer sub erase) and showing what is kept ---- */
+
+/*
+ * Their envelopes are found by subscriber id or by address: a share to
+ * them has no subscriber id. Not-yet-sent ones are cancelled first (any
+ * send status: an erased person gets nothing more), then every one of them
+ * loses the address, the name, and a reply text that quotes the address.
+ * An envelope being sent right now finishes; its result is recorded on the
+ * anonymised row. lower(recipient) is a scan of the table: erase is rare.
+ */
+static const char SQL_ERASE_CANCEL[] =
+    "UPDATE envelopes SET state = 'cancelled', lease_until = NULL, "
+    "last_text = 'recipient erased', updated_at = ?3 "
+    "WHERE (subscriber_id = ?1 OR lower(recipient) = ?2) AND state IN ('queued', 'deferred') "
+    "RETURNING send_id";
+static const char SQL_ERASE_ANON[] =
+    "UPDATE envelopes SET recipient = 'erased', name = '', "
+    "last_text = CASE WHEN instr(lower(last_text), ?2) > 0 THEN 'erased' ELSE last_text END, "
+    "updated_at = ?3 WHERE subscriber_id = ?1 OR lower(recipient) = ?2";
+
+enum merr outbox_erase_recipient(struct db *db, long long subscriber_id, const char *email_key,
+                                 long long *n)
+{
+    sqlite3_stmt *st;
+    long long *sends = NULL;
+    size_t nsends = 0, cap = 0;
+    time_t now = date_now();
+    enum merr rc = MERR_OK;
+    int src;
+
+    *n = 0;
+    st = db_stmt(db, SQL_ERASE_CANCEL);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, subscriber_id);
+    sqlite3_bind_text(st, 2, email_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        long long sid = sqlite3_column_int64(st, 0);
+        if (has_id(sends, nsends, sid))
+            continue;
+        if (nsends == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            long long *p = realloc(sends, ncap * sizeof *p);
+            if (!p) {
+                rc = merr_set(MERR_NOMEM, "out of memory");
+                break;
+            }
+            sends = p;
+            cap = ncap;
+        }
+        sends[nsends++] = sid;
+    }
+    sqlite3_reset(st);
+    if (!rc && src != SQLITE_DONE)
+        rc = db_fail(db, src, "cancel an erased person's envelopes");
+    for (size_t i = 0; !rc && i < nsends; i++)
+        rc = outbox_send_finish_if_idle(db, sends[i], now);
+    free(sends);
+    if (rc)
+        return rc;
+    st = db_stmt(db, SQL_ERASE_ANON);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, subscriber_id);
+    sqlite3_bind_text(st, 2, email_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+    rc = step_done(db, st, "anonymise an erased person's envelopes");
+    if (!rc)
+        *n = db_changes(db);
+    return rc;
+}
+
+static const char SQL_WITHDRAW_SEND[] =
+    "UPDATE sends SET plan = ?2, status = CASE WHEN status IN ('active', 'paused') "
+    "THEN 'cancelled' ELSE status END, finished_at = coalesce(finished_at, ?3) WHERE id = ?1";
+
+enum merr outbox_send_withdraw(struct db *db, long long send_id, const char *plan_json,
+                               long long *cancelled)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SEND_CANCEL_ENVELOPES);
+    time_t now = date_now();
+    enum merr rc;
+
+    *cancelled = 0;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, send_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+    rc = step_done(db, st, "cancel envelopes");
+    if (rc)
+        return rc;
+    *cancelled = db_changes(db);
+    st = db_stmt(db, SQL_WITHDRAW_SEND);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, send_id);
+    sqlite3_bind_text(st, 2, plan_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+    rc = step_done(db, st, "withdraw send");
+    if (!rc && db_changes(db) == 0)
+        rc = merr_set(MERR_NOTFOUND, "no send %lld", send_id);
+    return rc;
+}
+
+static const char SQL_PERSON_COUNTS[] =
+    "SELECT state, count(*) FROM envelopes WHERE subscriber_id = ?1 OR lower(recipient) = ?2 "
+    "GROUP BY state";
+static const char SQL_PERSON_LAST[] =
+    "SELECT e.id, e.send_id, s.kind, e.state, e.attempts, e.last_code, e.created_at, "
+    "e.updated_at, e.sent_at FROM envelopes e JOIN sends s ON s.id = e.send_id "
+    "WHERE e.subscriber_id = ?1 OR lower(e.recipient) = ?2 ORDER BY e.id DESC LIMIT ?3";
+
+enum merr outbox_person_summary(struct db *db, long long subscriber_id, const char *email_key,
+                                struct outbox_person *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_PERSON_COUNTS);
+    int src;
+
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, subscriber_id);
+    sqlite3_bind_text(st, 2, email_key, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        int s = outbox_state_parse((const char *)sqlite3_column_text(st, 0));
+        if (s >= 0)
+            out->counts.by_state[s] = sqlite3_column_int64(st, 1);
+        out->total += sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE)
+        return db_fail(db, src, "a person's envelopes");
+    st = db_stmt(db, SQL_PERSON_LAST);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, subscriber_id);
+    sqlite3_bind_text(st, 2, email_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, OUTBOX_PERSON_LAST);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW && out->n < OUTBOX_PERSON_LAST) {
+        struct outbox_person_envelope *e = &out->last[out->n++];
+        int s = outbox_state_parse((const char *)sqlite3_column_text(st, 3));
+        e->id = sqlite3_column_int64(st, 0);
+        e->send_id = sqlite3_column_int64(st, 1);
+        copy_col(st, 2, e->kind, sizeof e->kind);
+        e->state = s < 0 ? OUTBOX_QUEUED : (enum outbox_state)s;
+        e->attempts = sqlite3_column_int(st, 4);
+        e->last_code = sqlite3_column_int(st, 5);
+        e->created_at = (time_t)sqlite3_column_int64(st, 6);
+        e->updated_at = (time_t)sqlite3_column_int64(st, 7);
+        e->sent_at = (time_t)sqlite3_column_int64(st, 8);
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        return db_fail(db, src, "a person's envelopes");
+    return MERR_OK;
+}

@@ -15,6 +15,7 @@
 #define MAILER_SHARE_SHARE_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 #include "db.h"
@@ -41,5 +42,38 @@ enum merr share_enqueue(struct db *db, const struct config *cfg, const struct sh
 
 /* The form/JSON field the last refusal in this thread was about ("to", "note", ...). */
 const char *share_error_field(void);
+
+/* ---- erasing a sender and showing their shares (mailer sub erase/show) ---- */
+
+/*
+ * For `mailer sub erase`, inside the caller's transaction: the share_log
+ * rows whose sender is `email_key` (lower-cased ASCII address) lose the
+ * sender's address ("erased"), name and IP; their sends lose the sender's
+ * name, address and note from the plan, and what is not sent yet is
+ * cancelled. `*n` = share_log rows anonymised. MERR_DB, MERR_NOMEM.
+ */
+enum merr share_erase_sender(struct db *db, const char *email_key, long long *n);
+
+#define SHARE_PERSON_LAST 10
+
+struct share_person_row {
+    long long id;
+    char article_id[128];
+    long long send_id; /* 0 if the send is gone */
+    char sender_name[256];
+    char client_ip[64];
+    long long recipients;
+    time_t created_at;
+};
+
+/* The shares one person sent, for `mailer sub show`. */
+struct share_person {
+    long long total;                                 /* share_log rows */
+    size_t n;                                        /* entries in last[] */
+    struct share_person_row last[SHARE_PERSON_LAST]; /* newest first */
+};
+
+/* Fills `out` (allocates nothing) for sender `email_key`. MERR_DB. */
+enum merr share_person_summary(struct db *db, const char *email_key, struct share_person *out);
 
 #endif

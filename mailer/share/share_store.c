@@ -5,7 +5,14 @@
  */
 #include "share_store.h"
 
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "date.h"
+#include "outbox.h"
+#include "share.h"
 
 static const char SQL_LOG[] =
     "INSERT INTO share_log(article_id, send_id, sender_email, sender_name, client_ip, "
@@ -30,4 +37,138 @@ enum merr share_store_log(struct db *db, const char *article_id, long long send_
     src = sqlite3_step(st);
     sqlite3_reset(st);
     return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "share log");
+}
+
+/* ---- erasing a sender (mailer sub erase) and showing their shares ---- */
+
+/*
+ * The share_log rows of one sender are found by lower(sender_email), the
+ * key the address was stored under (sender.ascii, domain lower-cased).
+ * Their sends lose the sender's name, address and note from the plan (the
+ * article stays) and whatever of them is not sent yet is withdrawn: a
+ * message presenting someone who asked to be erased is not sent on.
+ */
+static const char SQL_SENDER_SENDS[] =
+    "SELECT DISTINCT send_id FROM share_log WHERE lower(sender_email) = ?1 AND send_id IS NOT NULL";
+static const char SQL_ERASE_SENDER[] =
+    "UPDATE share_log SET sender_email = 'erased', sender_name = '', client_ip = '' "
+    "WHERE lower(sender_email) = ?1";
+
+static enum merr withdraw_share(struct db *db, long long send_id)
+{
+    struct outbox_send s;
+    json_t *plan = NULL, *anon = NULL;
+    char *text = NULL;
+    long long cancelled;
+    enum merr rc = outbox_send_get(db, send_id, &s);
+
+    if (rc == MERR_NOTFOUND)
+        return MERR_OK; /* the send was deleted; share_log keeps send_id NULL or stale */
+    if (rc)
+        return rc;
+    plan = json_loads(s.plan_json, 0, NULL);
+    anon = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "share", "article",
+                     json_string_value(json_object_get(plan, "article"))
+                         ? json_string_value(json_object_get(plan, "article"))
+                         : "",
+                     "sender_name", "", "sender_email", "erased", "note", "");
+    text = anon ? json_dumps(anon, JSON_COMPACT) : NULL;
+    if (!text)
+        rc = merr_set(MERR_NOMEM, "out of memory");
+    else
+        rc = outbox_send_withdraw(db, send_id, text, &cancelled);
+    free(text);
+    json_decref(anon);
+    json_decref(plan);
+    outbox_send_clear(&s);
+    return rc;
+}
+
+enum merr share_erase_sender(struct db *db, const char *email_key, long long *n)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SENDER_SENDS);
+    long long *ids = NULL;
+    size_t nids = 0, cap = 0;
+    enum merr rc = MERR_OK;
+    int src;
+
+    *n = 0;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, email_key, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (nids == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            long long *p = realloc(ids, ncap * sizeof *p);
+            if (!p) {
+                rc = merr_set(MERR_NOMEM, "out of memory");
+                break;
+            }
+            ids = p;
+            cap = ncap;
+        }
+        ids[nids++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (!rc && src != SQLITE_DONE)
+        rc = db_fail(db, src, "share log");
+    for (size_t i = 0; !rc && i < nids; i++)
+        rc = withdraw_share(db, ids[i]);
+    free(ids);
+    if (rc)
+        return rc;
+    st = db_stmt(db, SQL_ERASE_SENDER);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, email_key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE)
+        return db_fail(db, src, "share log");
+    *n = db_changes(db);
+    return MERR_OK;
+}
+
+static const char SQL_SENDER_COUNT[] =
+    "SELECT count(*) FROM share_log WHERE lower(sender_email) = ?1";
+static const char SQL_SENDER_LOG[] =
+    "SELECT id, article_id, send_id, sender_name, client_ip, recipients, created_at "
+    "FROM share_log WHERE lower(sender_email) = ?1 ORDER BY id DESC LIMIT ?2";
+
+enum merr share_person_summary(struct db *db, const char *email_key, struct share_person *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SENDER_LOG);
+    int src;
+
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, email_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, SHARE_PERSON_LAST);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW && out->n < SHARE_PERSON_LAST) {
+        struct share_person_row *r = &out->last[out->n++];
+        const unsigned char *t;
+        r->id = sqlite3_column_int64(st, 0);
+        t = sqlite3_column_text(st, 1);
+        snprintf(r->article_id, sizeof r->article_id, "%s", t ? (const char *)t : "");
+        r->send_id = sqlite3_column_int64(st, 2);
+        t = sqlite3_column_text(st, 3);
+        snprintf(r->sender_name, sizeof r->sender_name, "%s", t ? (const char *)t : "");
+        t = sqlite3_column_text(st, 4);
+        snprintf(r->client_ip, sizeof r->client_ip, "%s", t ? (const char *)t : "");
+        r->recipients = sqlite3_column_int64(st, 5);
+        r->created_at = (time_t)sqlite3_column_int64(st, 6);
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        return db_fail(db, src, "share log");
+    st = db_stmt(db, SQL_SENDER_COUNT);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, email_key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        out->total = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return src == SQLITE_ROW ? MERR_OK : db_fail(db, src, "share log");
 }

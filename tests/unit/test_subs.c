@@ -553,6 +553,116 @@ static void remove_show_and_erase(void **state)
     buf_free(&tok);
 }
 
+/*
+ * Rows in any table with a text value holding `needle` (ASCII
+ * case-insensitive): every column of every table is scanned.
+ */
+static long long rows_holding(struct db *db, const char *needle)
+{
+    sqlite3_stmt *tables, *st;
+    long long hits = 0;
+    char sql[300];
+    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db),
+                                        "SELECT name FROM sqlite_master WHERE type = 'table'", -1,
+                                        &tables, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(tables) == SQLITE_ROW) {
+        snprintf(sql, sizeof sql, "SELECT * FROM \"%s\"", sqlite3_column_text(tables, 0));
+        assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            for (int i = 0; i < sqlite3_column_count(st); i++) {
+                const char *t = (const char *)sqlite3_column_text(st, i);
+                if (t && strcasestr(t, needle)) {
+                    print_message("%s.%s: %s\n", sqlite3_column_text(tables, 0),
+                                  sqlite3_column_name(st, i), t);
+                    hits++;
+                }
+            }
+        sqlite3_finalize(st);
+    }
+    sqlite3_finalize(tables);
+    return hits;
+}
+
+static void erase_leaves_no_trace_in_any_table(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    struct subs_erase_result er;
+    struct outbox_result res = {0};
+    struct buf tok;
+    json_t *o, *env;
+    long long lid = mklist(f, "tuan", "double"), share, e_share, e_other;
+    buf_init(&tok, 0);
+    /* subscribed to a double opt-in list: a confirm envelope, which is then sent */
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tuan", "Kha.Xoa@X.VN", "Khả Xoá Tên",
+                                    "10.1.2.3", NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(subs_confirm_url(&f->cfg, r.subscriber_id, lid, NOW, &tok), MERR_OK);
+    assert_int_equal(
+        subs_confirm(f->db, &f->cfg, strrchr(tok.data, '/') + 1, "10.1.2.4", NOW, NULL), MERR_OK);
+    res.envelope_id = q(f->db, "SELECT id FROM envelopes");
+    res.state = OUTBOX_SENT;
+    res.code = 250;
+    snprintf(res.text, sizeof res.text, "250 2.0.0 Ok: queued for <kha.xoa@x.vn>");
+    assert_int_equal(outbox_record(f->db, &res, 1, NOW), MERR_OK);
+    /* a share to them (no subscriber id) still queued, and one to someone else */
+    assert_int_equal(db_begin(f->db), MERR_OK);
+    assert_int_equal(outbox_send_create(f->db, "share", 0, "{\"kind\":\"share\"}", &share),
+                     MERR_OK);
+    assert_int_equal(outbox_envelope_add(f->db, share, 0, "KHA.xoa@x.vn", "", &e_share), MERR_OK);
+    assert_int_equal(outbox_envelope_add(f->db, share, 0, "other@x.vn", "", &e_other), MERR_OK);
+    assert_int_equal(db_commit(f->db), MERR_OK);
+
+    /* show has their envelopes: both kinds, by state */
+    assert_int_equal(subs_show(f->db, "kha.xoa@x.vn", &o), MERR_OK);
+    env = json_object_get(o, "envelopes");
+    assert_int_equal(json_integer_value(json_object_get(env, "total")), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(env, "by_state"), "sent")),
+                     1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(env, "by_state"), "queued")), 1);
+    assert_int_equal(json_array_size(json_object_get(env, "last")), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(env, "last"), 0), "kind")),
+        "share");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(env, "last"), 1), "kind")),
+        "confirm");
+    json_decref(o);
+
+    /* they leave the list (a real unsubscribe link), then ask to be erased */
+    buf_reset(&tok);
+    assert_int_equal(subs_unsubscribe_url(&f->cfg, r.subscriber_id, lid, &tok), MERR_OK);
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, strrchr(tok.data, '/') + 1, 0, NOW, NULL),
+                     MERR_OK);
+    assert_true(rows_holding(f->db, "kha.xoa@x.vn") > 0);
+    assert_int_equal(subs_erase(f->db, "kha.xoa@x.vn", NOW, &er), MERR_OK);
+    assert_int_equal(er.subscriber_deleted, 1);
+    assert_int_equal(er.suppression_kept, 1);
+    assert_int_equal(er.envelopes_erased, 2);
+    assert_int_equal(rows_holding(f->db, "kha.xoa@x.vn"), 0);
+    assert_int_equal(rows_holding(f->db, "Khả Xoá Tên"), 0);
+    assert_int_equal(rows_holding(f->db, "10.1.2."), 0); /* their opt-in and confirm IPs */
+    /* the share to them is cancelled, the other recipient's is not */
+    char *s = qs(f->db, "SELECT group_concat(state || ':' || recipient, ',') FROM envelopes "
+                        "ORDER BY id");
+    assert_string_equal(s, "sent:erased,cancelled:erased,queued:other@x.vn");
+    free(s);
+    /* only the hash stays, and every send still finds it */
+    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE email_key IS NULL AND "
+                              "reason = 'unsubscribed_all'"),
+                     1);
+    assert_int_equal(subs_is_suppressed(f->db, "Kha.Xoa@x.vn"), 1);
+    /* nothing is shown any more but the hashed suppression */
+    assert_int_equal(subs_show(f->db, "kha.xoa@x.vn", &o), MERR_OK);
+    assert_true(json_is_null(json_object_get(o, "subscriber")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "envelopes"), "total")),
+                     0);
+    json_decref(o);
+    buf_free(&tok);
+}
+
 /* ---- CSV ----------------------------------------------------------------- */
 
 static FILE *mem(const char *s, size_t n)
@@ -885,6 +995,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(suppressed_address_is_refused_quietly, setup, teardown),
         cmocka_unit_test_setup_teardown(remove_show_and_erase, setup, teardown),
+        cmocka_unit_test_setup_teardown(erase_leaves_no_trace_in_any_table, setup, teardown),
         cmocka_unit_test(csv_reader_rfc4180),
         cmocka_unit_test(csv_writer_quotes_what_it_must),
         cmocka_unit_test_setup_teardown(import_thousand_with_three_bad, setup, teardown),
