@@ -4,9 +4,8 @@
  * serve checks the database like every command (schema current, secret
  * loaded), installs SIGTERM/SIGINT handlers that only set a flag, and hands
  * over to http_serve(), which shuts down gracefully when the flag is set.
- * A token is 32 random bytes in base64url behind a "mlr_" prefix (so it is
- * recognisable in a leaked file); it is printed once and only its SHA-256
- * is stored.
+ * Tokens are made and kept by the http module (http.h: http_token_*); this
+ * file prints a new one once and never again.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -14,13 +13,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "cli.h"
-#include "crypto.h"
 #include "date.h"
-#include "enc.h"
 #include "http.h"
-#include "http_int.h"
-#include "rnd.h"
 #include "utf8.h"
 
 static volatile sig_atomic_t serve_stop;
@@ -41,10 +37,12 @@ int cli_serve(struct app *app, int argc, char **argv)
         if (cli_is_help(argv[i])) {
             printf("usage: mailer serve [--no-workers]\n\n"
                    "Runs the HTTP service on [http] listen (share form, subscription pages,\n"
-                   "admin API under /api/, /healthz, /metrics) and the delivery workers.\n"
+                   "admin API under /api/, /healthz, /metrics), the delivery workers and the\n"
+                   "weekly digest scheduler (a tick a minute).\n"
                    "SIGTERM or SIGINT stops it gracefully: no new connections, requests in\n"
                    "flight finish, the workers finish their batch.\n\n"
-                   "  --no-workers  do not run the delivery workers in this process\n");
+                   "  --no-workers  do not run the delivery workers nor the digest scheduler\n"
+                   "                in this process\n");
             return 0;
         }
         if (strcmp(argv[i], "--no-workers") == 0)
@@ -73,24 +71,15 @@ int cli_serve(struct app *app, int argc, char **argv)
 
 static int token_create(struct app *app, const char *name)
 {
-    unsigned char raw[32];
-    char hash[2 * CRYPTO_SHA256_LEN + 1];
     struct buf tok;
     long long id = 0;
     enum merr rc;
 
-    if (!*name || strlen(name) > 100 || utf8_has_crlf_nul(name, strlen(name)))
-        return cli_usage("token", "a token name is 1 to 100 characters on one line");
+    if (!*name || strlen(name) > HTTP_TOKEN_NAME_MAX || utf8_has_crlf_nul(name, strlen(name)))
+        return cli_usage("token", "a token name is 1 to %d characters on one line",
+                         HTTP_TOKEN_NAME_MAX);
     buf_init(&tok, 128);
-    rc = rnd_bytes(raw, sizeof raw);
-    if (!rc)
-        rc = buf_puts(&tok, "mlr_");
-    if (!rc)
-        rc = enc_base64url(&tok, raw, sizeof raw);
-    if (!rc) {
-        crypto_sha256_hex(hash, tok.data, tok.len);
-        rc = http_store_token_create(app->db, name, hash, time(NULL), &id);
-    }
+    rc = http_token_create(app->db, name, time(NULL), &tok, &id);
     if (!rc) {
         printf("%s\n", tok.data);
         fprintf(stderr, "token %lld \"%s\" created; it is shown only this once\n", id, name);
@@ -101,9 +90,9 @@ static int token_create(struct app *app, const char *name)
 
 static int token_ls(struct app *app)
 {
-    struct http_token_row *v = NULL;
+    struct http_token *v = NULL;
     size_t n = 0;
-    enum merr rc = http_store_token_list(app->db, &v, &n);
+    enum merr rc = http_token_list(app->db, &v, &n);
     if (rc)
         return app_fail(rc, "token ls");
     printf("%-6s %-24s %-21s %-21s %s\n", "ID", "NAME", "CREATED", "LAST USED", "STATUS");
@@ -146,7 +135,7 @@ int cli_token(struct app *app, int argc, char **argv)
     if (strcmp(argv[1], "revoke") == 0) {
         if (argc != 3)
             return cli_usage("token", "token revoke takes one ID or NAME");
-        rc = http_store_token_revoke(app->db, argv[2], time(NULL), &revoked);
+        rc = http_token_revoke(app->db, argv[2], time(NULL), &revoked);
         if (rc)
             return app_fail(rc, "token revoke");
         printf("revoked %d token(s)\n", revoked);

@@ -25,8 +25,15 @@
  *
  * Shutdown (stop flag set by SIGTERM/SIGINT): MHD_quiesce_daemon() stops
  * accepting; requests in flight are waited for (at most the connection
- * timeout); the daemon is stopped; the delivery thread is told to stop and
- * joined, finishing its batch; the database handles are closed.
+ * timeout); the daemon is stopped; the digest scheduler thread is told to
+ * stop and joined (it checks its flag every 200 ms and never stops inside a
+ * digest's transaction), then the delivery thread, finishing its batch; the
+ * database handles are closed.
+ *
+ * Unless started with workers 0, two threads run beside the pool: the
+ * delivery workers (delivery_run) and the digest scheduler
+ * (digest_scheduler_run, a tick at start and once a minute, on the clock
+ * of date_now()). /healthz reports both.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +51,7 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "digest.h"
 #include "http.h"
 #include "http_int.h"
 #include "http_metrics.h"
@@ -244,18 +252,24 @@ int http_wants_json(const struct http_req *r)
 
 /* ---- /healthz and /metrics ---- */
 
+/* "not started", "running" or "stopped" for a thread the server may run. */
+static const char *thread_state(int wanted, int alive)
+{
+    return !wanted ? "not started" : alive ? "running" : "stopped";
+}
+
 void http_healthz(struct http_req *r)
 {
     struct db *db = http_db(r);
     int db_ok = db && db_exec(db, "SELECT 1") == MERR_OK;
-    int workers_ok = !r->ctx->workers_wanted || atomic_load(&r->ctx->workers_alive);
-    int ok = db_ok && workers_ok;
-    json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "status", ok ? "ok" : "fail", "database",
-                          db_ok ? "ok" : "unreachable", "workers",
-                          !r->ctx->workers_wanted ? "not started"
-                          : workers_ok            ? "running"
-                                                  : "stopped",
-                          "uptime_s", (json_int_t)(time(NULL) - r->ctx->started));
+    int wanted = r->ctx->workers_wanted;
+    int workers = atomic_load(&r->ctx->workers_alive);
+    int scheduler = atomic_load(&r->ctx->scheduler_alive);
+    int ok = db_ok && (!wanted || (workers && scheduler));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I}", "status", ok ? "ok" : "fail", "database",
+                          db_ok ? "ok" : "unreachable", "workers", thread_state(wanted, workers),
+                          "scheduler", thread_state(wanted, scheduler), "uptime_s",
+                          (json_int_t)(time(NULL) - r->ctx->started));
     http_reply_json(r, ok ? 200 : 503, j);
 }
 
@@ -717,32 +731,46 @@ static enum merr resolve_listen(const char *listen, struct sockaddr_storage *ss,
     return MERR_OK;
 }
 
-struct delivery_thread {
+struct bg_thread {
     const struct config *cfg;
     volatile sig_atomic_t stop;
     atomic_int *alive;
     enum merr rc;
 };
 
-#ifdef MAILER_HTTP_NO_DELIVERY
-/* This build has no delivery module: the server runs without workers. */
-static enum merr no_delivery(const struct config *cfg, int once, volatile sig_atomic_t *stop,
-                             struct delivery_stats *stats)
-{
-    (void)cfg, (void)once, (void)stop, (void)stats;
-    return merr_set(MERR_UNSUPPORTED, "this build has no delivery workers");
-}
-#define delivery_run no_delivery
-#endif
-
 static void *delivery_main(void *arg)
 {
-    struct delivery_thread *t = arg;
+    struct bg_thread *t = arg;
     t->rc = delivery_run(t->cfg, 0, &t->stop, NULL);
     if (t->rc)
         log_error("http: delivery workers stopped: %s", merr_msg());
     atomic_store(t->alive, 0);
     return NULL;
+}
+
+/* The digest scheduler (digest_scheduler_run: one tick a minute) in a thread of its own. */
+static void *scheduler_main(void *arg)
+{
+    struct bg_thread *t = arg;
+    t->rc = digest_scheduler_run(t->cfg, &t->stop);
+    if (t->rc)
+        log_error("http: digest scheduler stopped: %s", merr_msg());
+    atomic_store(t->alive, 0);
+    return NULL;
+}
+
+/* Starts `fn` on `t` in a new thread; MERR_INTERNAL (and *alive 0) if it cannot. */
+static enum merr start_thread(pthread_t *th, void *(*fn)(void *), struct bg_thread *t,
+                              const struct config *cfg, atomic_int *alive, const char *what)
+{
+    t->cfg = cfg;
+    t->alive = alive;
+    atomic_store(alive, 1);
+    if (pthread_create(th, NULL, fn, t) != 0) {
+        atomic_store(alive, 0);
+        return merr_set(MERR_INTERNAL, "cannot start the %s thread", what);
+    }
+    return MERR_OK;
 }
 
 static const char *const page_names[] = {
@@ -755,15 +783,16 @@ enum merr http_serve(const struct config *cfg, volatile sig_atomic_t *stop, int 
 {
     struct server s;
     struct sockaddr_storage ss;
-    struct delivery_thread dt;
-    pthread_t dthread;
-    int v6 = 0, dstarted = 0;
+    struct bg_thread dt, sched;
+    pthread_t dthread, sthread;
+    int v6 = 0, dstarted = 0, sstarted = 0;
     enum merr rc;
     struct db *hk = NULL;
     time_t last_hk = 0;
 
     memset(&s, 0, sizeof s);
     memset(&dt, 0, sizeof dt);
+    memset(&sched, 0, sizeof sched);
     s.ctx.cfg = cfg;
     s.ctx.started = time(NULL);
     pthread_mutex_init(&s.ctx.write_lock, NULL);
@@ -810,16 +839,16 @@ enum merr http_serve(const struct config *cfg, volatile sig_atomic_t *stop, int 
     log_info("http: listening on %s (%d threads)", cfg->http_listen, cfg->http_threads);
 
     if (workers) {
-        dt.cfg = cfg;
-        dt.alive = &s.ctx.workers_alive;
         s.ctx.workers_wanted = 1;
-        atomic_store(&s.ctx.workers_alive, 1);
-        if (pthread_create(&dthread, NULL, delivery_main, &dt) != 0) {
-            atomic_store(&s.ctx.workers_alive, 0);
-            rc = merr_set(MERR_INTERNAL, "cannot start the delivery thread");
+        rc = start_thread(&dthread, delivery_main, &dt, cfg, &s.ctx.workers_alive, "delivery");
+        if (rc)
             goto out;
-        }
         dstarted = 1;
+        rc = start_thread(&sthread, scheduler_main, &sched, cfg, &s.ctx.scheduler_alive,
+                          "digest scheduler");
+        if (rc)
+            goto out;
+        sstarted = 1;
     }
 
     while (!*stop) {
@@ -855,6 +884,11 @@ enum merr http_serve(const struct config *cfg, volatile sig_atomic_t *stop, int 
 out:
     if (s.d)
         MHD_stop_daemon(s.d);
+    /* The scheduler first: a digest it creates while stopping is delivered next start. */
+    if (sstarted) {
+        sched.stop = 1;
+        pthread_join(sthread, NULL);
+    }
     if (dstarted) {
         dt.stop = 1;
         pthread_join(dthread, NULL);

@@ -16,8 +16,7 @@
  *   GET /api/sends/ID (counters), POST /api/sends/ID/cancel
  *   GET /api/queue
  *   GET /api/digests/LIST/preview, POST /api/digests/LIST/send, GET
- *     /api/digests/ID, POST /api/digests/ID/pause|resume|cancel (501 in a
- *     build without the digest module)
+ *     /api/digests/ID, POST /api/digests/ID/pause|resume|cancel
  * Handlers call the owning modules (articles, subs, outbox); none has SQL.
  */
 #include <stdio.h>
@@ -25,11 +24,8 @@
 #include <string.h>
 
 #include "articles.h"
-#include "crypto.h"
 #include "date.h"
-#ifdef MAILER_HTTP_HAS_DIGEST
 #include "digest.h"
-#endif
 #include "http_int.h"
 #include "log.h"
 #include "media.h"
@@ -112,8 +108,6 @@ static json_t *time_json(time_t t)
 static int authenticated(struct http_req *r, struct db *db)
 {
     const char *h = r->authorization, *tok;
-    char hash[2 * CRYPTO_SHA256_LEN + 1];
-    long long id;
     enum merr rc;
 
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
@@ -124,8 +118,7 @@ static int authenticated(struct http_req *r, struct db *db)
     tok = h + 7;
     while (*tok == ' ')
         tok++;
-    crypto_sha256_hex(hash, tok, strlen(tok));
-    rc = http_store_token_find(db, hash, time(NULL), &id);
+    rc = http_token_check(db, tok, time(NULL), NULL);
     if (rc == MERR_NOTFOUND) {
         http_header(r, "WWW-Authenticate", "Bearer realm=\"mailer\", error=\"invalid_token\"");
         http_reply_error(r, 401, "unauthorized", "the token is not valid or was revoked", NULL);
@@ -567,7 +560,6 @@ static void api_queue(struct http_req *r, struct db *db)
 
 /* ---- digests ---- */
 
-#ifdef MAILER_HTTP_HAS_DIGEST
 static json_t *digest_json(const struct digest_info *d)
 {
     return json_pack("{s:I, s:I, s:s, s:o, s:i, s:I, s:o, s:o}", "id", (json_int_t)d->id, "list_id",
@@ -663,14 +655,6 @@ static void api_digests(struct http_req *r, struct db *db, const char *rest)
     }
     http_reply_error(r, 404, "not_found", "no such digest resource", NULL);
 }
-#else
-static void api_digests(struct http_req *r, struct db *db, const char *rest)
-{
-    (void)db, (void)rest;
-    http_reply_error(r, 501, "not_implemented",
-                     "digest preview and send are not available in this build yet", NULL);
-}
-#endif
 
 void http_api(struct http_req *r, const char *rest)
 {

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "db.h"
 #include "err.h"
+#include "http.h"
 #include "http_metrics.h"
 
 struct tpl_set;
@@ -29,8 +30,9 @@ struct tpl_set;
 struct http_ctx {
     const struct config *cfg;
     struct tpl_set *tpl;
-    atomic_int workers_alive; /* delivery thread running (1) or not (0) */
-    int workers_wanted;       /* serve started them */
+    atomic_int workers_alive;   /* delivery thread running (1) or not (0) */
+    atomic_int scheduler_alive; /* digest scheduler thread running (1) or not (0) */
+    int workers_wanted;         /* serve started them (delivery and scheduler) */
     time_t started;
     pthread_mutex_t write_lock; /* serialises this process's write transactions */
 };
@@ -185,21 +187,13 @@ void http_route(struct http_req *r);
 
 /* ---- http_store.c: the module's tables ---- */
 
-struct http_token_row {
-    long long id;
-    char name[128];
-    time_t created_at;
-    time_t last_used_at; /* 0 = never */
-    time_t revoked_at;   /* 0 = active */
-};
-
 /* Stores a new token's hash under `name`; `*id` receives its id. */
 enum merr http_store_token_create(struct db *db, const char *name, const char *hash_hex, time_t now,
                                   long long *id);
 /* The id of the active token with this hash (and notes its use); MERR_NOTFOUND otherwise. */
 enum merr http_store_token_find(struct db *db, const char *hash_hex, time_t now, long long *id);
 /* Every token, oldest first. `*out` is malloc'd (free()). */
-enum merr http_store_token_list(struct db *db, struct http_token_row **out, size_t *n);
+enum merr http_store_token_list(struct db *db, struct http_token **out, size_t *n);
 /* Revokes the token with this id (all digits) or name. MERR_NOTFOUND if none active. */
 enum merr http_store_token_revoke(struct db *db, const char *id_or_name, time_t now, int *revoked);
 

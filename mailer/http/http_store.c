@@ -84,11 +84,11 @@ enum merr http_store_token_find(struct db *db, const char *hash_hex, time_t now,
     return rc;
 }
 
-enum merr http_store_token_list(struct db *db, struct http_token_row **out, size_t *n)
+enum merr http_store_token_list(struct db *db, struct http_token **out, size_t *n)
 {
     enum merr rc;
     int src;
-    struct http_token_row *v = NULL, *nv;
+    struct http_token *v = NULL, *nv;
     size_t cnt = 0, cap = 0;
     sqlite3_stmt *st = stmt(db, SQL_TOKEN_LIST, &rc);
 

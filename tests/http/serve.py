@@ -51,7 +51,7 @@ def check(cond, msg):
 
 class Mailer:
     def __init__(self, name, limits=None, http=None, delivery=None, smtp=None, workers=True,
-                 extra=""):
+                 extra="", env=None):
         self.dir = os.path.join(BUILD, "testtmp", "%s.%d" % (name, os.getpid()))
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
@@ -68,6 +68,7 @@ class Mailer:
         self.smtp = smtp or {}
         self.workers = workers
         self.extra = extra
+        self.env = env or {}  # extra environment of the server and the CLI (MAILER_FAKE_NOW)
         self.proc = None
         self.log_path = os.path.join(self.dir, "serve.log")
         self.config = os.path.join(self.dir, "mailer.ini")
@@ -93,9 +94,18 @@ class Mailer:
         with open(self.config, "w", encoding="utf-8") as f:
             f.write(text)
 
-    def cli(self, *args, check_rc=True):
+    def environ(self, extra=None):
+        e = dict(os.environ)
+        e.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1")
+        e.setdefault("UBSAN_OPTIONS", "halt_on_error=1")
+        e.pop("MAILER_FAKE_NOW", None)
+        e.update(self.env)
+        e.update(extra or {})
+        return e
+
+    def cli(self, *args, check_rc=True, env=None):
         p = subprocess.run([MAILER, "--config", self.config] + list(args), capture_output=True,
-                           text=True)
+                           text=True, env=self.environ(env))
         if check_rc and p.returncode != 0:
             fail("mailer %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
         return p
@@ -113,7 +123,8 @@ class Mailer:
         args = [MAILER, "--config", self.config, "serve"]
         if not self.workers:
             args.append("--no-workers")
-        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT,
+                                     env=self.environ())
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -226,7 +226,7 @@ static void tokens_are_stored_hashed_and_revocable(void **state)
     struct db *db = fresh_db("http-token");
     char h1[65], h2[65];
     long long id1, id2, found;
-    struct http_token_row *v;
+    struct http_token *v;
     size_t n;
     int revoked;
     (void)state;
@@ -251,6 +251,60 @@ static void tokens_are_stored_hashed_and_revocable(void **state)
     assert_int_equal(v[0].revoked_at, 300);
     assert_int_equal(v[1].revoked_at, 500);
     free(v);
+    db_close(db);
+}
+
+static void token_create_check_revoke_through_the_public_api(void **state)
+{
+    struct db *db = fresh_db("http-token-public");
+    struct buf tok, other;
+    struct http_token *v;
+    long long id = 0, found = 0;
+    size_t n;
+    int revoked = 0;
+    char hash[65], q[160];
+    (void)state;
+    buf_init(&tok, 128);
+    buf_init(&other, 128);
+    assert_int_equal(buf_puts(&tok, "kept:"), MERR_OK);
+    /* a bad name: refused, nothing appended, nothing stored */
+    assert_int_equal(http_token_create(db, "", 10, &tok, &id), MERR_INVAL);
+    assert_int_equal(http_token_create(db, "a\r\nb", 10, &tok, &id), MERR_INVAL);
+    assert_string_equal(tok.data, "kept:");
+    assert_int_equal(scalar(db, "SELECT count(*) FROM api_tokens"), 0);
+    assert_int_equal(http_token_create(db, "cms Hà Giang", 10, &tok, &id), MERR_OK);
+    const char *t = tok.data + 5;
+    assert_int_equal(strlen(t), 4 + 43);
+    assert_memory_equal(t, HTTP_TOKEN_PREFIX, 4);
+    for (const char *c = t + 4; *c; c++)
+        assert_true(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *c));
+    /* only the hash is stored */
+    crypto_sha256_hex(hash, t, strlen(t));
+    snprintf(q, sizeof q, "SELECT count(*) FROM api_tokens WHERE token_hash = '%s'", hash);
+    assert_int_equal(scalar(db, q), 1);
+    assert_int_equal(scalar(db, "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'mlr_%'"),
+                     0);
+    /* two tokens differ */
+    assert_int_equal(http_token_create(db, "cms Hà Giang", 11, &other, NULL), MERR_OK);
+    assert_string_not_equal(other.data, t);
+    assert_int_equal(http_token_check(db, t, 20, &found), MERR_OK);
+    assert_int_equal(found, id);
+    assert_int_equal(http_token_check(db, "mlr_wrong", 20, &found), MERR_NOTFOUND);
+    assert_int_equal(http_token_check(db, "", 20, NULL), MERR_NOTFOUND);
+    assert_int_equal(http_token_list(db, &v, &n), MERR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].name, "cms Hà Giang");
+    assert_int_equal(v[0].last_used_at, 20);
+    assert_int_equal(v[1].last_used_at, 0);
+    free(v);
+    /* revoking by name revokes both; a revoked token no longer checks */
+    assert_int_equal(http_token_revoke(db, "cms Hà Giang", 30, &revoked), MERR_OK);
+    assert_int_equal(revoked, 2);
+    assert_int_equal(http_token_check(db, t, 40, NULL), MERR_NOTFOUND);
+    assert_int_equal(http_token_check(db, other.data, 40, NULL), MERR_NOTFOUND);
+    assert_int_equal(http_token_revoke(db, "cms Hà Giang", 50, NULL), MERR_NOTFOUND);
+    buf_free(&tok);
+    buf_free(&other);
     db_close(db);
 }
 
@@ -392,6 +446,7 @@ int main(void)
         cmocka_unit_test(rate_limit_is_exact_under_100_threads),
         cmocka_unit_test(rate_give_back_and_zero_limit),
         cmocka_unit_test(tokens_are_stored_hashed_and_revocable),
+        cmocka_unit_test(token_create_check_revoke_through_the_public_api),
         cmocka_unit_test(metrics_render_prometheus_text),
         cmocka_unit_test_setup_teardown(router_answers_errors, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(every_page_template_renders, setup_ctx, teardown_ctx),
