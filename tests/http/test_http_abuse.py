@@ -112,12 +112,61 @@ def test_crlf_everywhere(m):
         pairs[field] = value
         st, _, body = m.post_form(SHARE, form_body(list(pairs.items())), xff("10.0.0.7"))
         check(st == 400, "CR/LF in %s form: %d" % (field, st))
-    # a line break in the note never reaches a header: refused, or only in the body
-    st, _, body = share_json(m, "10.0.0.7", note="Xin chào\r\nBcc: victim@example.org")
-    check(st in (202, 400), "note with CRLF: %d" % st)
+    still_fine(m, "CR/LF")
+
+
+def delivered_to(m, addr):
+    """The raw bytes of the one delivered .eml addressed to `addr`, or None."""
+    for p in m.eml_files():
+        with open(p, "rb") as f:
+            data = f.read()
+        head = data.split(b"\r\n\r\n", 1)[0]
+        if re.search(rb"^To:.*" + re.escape(addr.encode()), head, re.M):
+            return data
+    return None
+
+
+def test_note_line_breaks(m):
+    """A note's line breaks are body text (a textarea sends CRLF): accepted,
+    shown as lines in both bodies, and never in a header."""
+    lines = ["Xin chào <b>bạn</b>,", "Bcc: victim@example.org", "Subject: lừa đảo & cuối"]
+    st, _, body = share_json(m, "10.0.0.7", to=["note.crlf@example.vn"], note="\r\n".join(lines))
+    check(st == 202, "note with CRLF: %d %s" % (st, body))
+    # the form (a textarea) too: the thank-you redirect
+    st, _, page = m.request("GET", SHARE)
+    pairs = [("csrf", csrf_from(page)), ("to", "note.form@example.vn"),
+             ("sender_email", "an.form@example.vn"), ("note", "Dòng một\r\nDòng hai"),
+             ("website", "")]
+    st, h, _ = m.post_form(SHARE, form_body(pairs), xff("10.0.0.7"))
+    check(st == 303 and h["location"].endswith("/sent"), "form note with CRLF: %d" % st)
     check(not m.sql("SELECT 1 FROM envelopes WHERE recipient LIKE '%victim%'"),
           "an injected recipient got an envelope")
-    still_fine(m, "CR/LF")
+
+    data = m.wait_for(lambda: delivered_to(m, "note.crlf@example.vn"), "the CRLF-note share")
+    head = data.split(b"\r\n\r\n", 1)[0]
+    for needle in (b"victim", "lừa đảo".encode(), b"Xin ch", b"Bcc"):
+        check(needle not in head, "the note reached the header block: %r" % needle)
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    check(not msg.defects, "message defects: %s" % msg.defects)
+    for name, value in msg.items():
+        check("victim" not in str(value) and "lừa đảo" not in str(value),
+              "header %s carries the note: %s" % (name, value))
+    check(msg["Bcc"] is None, "a Bcc header")
+    check(str(msg["To"]) == "note.crlf@example.vn", "To: %s" % msg["To"])
+    check("lừa đảo" not in str(msg["Subject"]), "Subject: %s" % msg["Subject"])
+    text_lines = [l.strip() for l in msg.get_body(("plain",)).get_content().splitlines()]
+    for i, line in enumerate(lines):
+        check(line in text_lines, "note line %d not a line of the text body: %r" % (i, line))
+    at = text_lines.index(lines[0])
+    check(text_lines[at:at + 3] == lines, "the note's lines out of order: %s" % text_lines[at:at + 3])
+    html = msg.get_body(("html",)).get_content()
+    want = ("Xin chào &lt;b&gt;bạn&lt;/b&gt;,<br>", "Bcc: victim@example.org<br>",
+            "Subject: lừa đảo &amp; cuối")
+    pos = [html.find(w) for w in want]
+    check(all(p >= 0 for p in pos) and pos == sorted(pos),
+          "the note's lines in the HTML body (escaped, <br> between): %s" % pos)
+    check("<b>bạn</b>" not in html, "note HTML not escaped")
+    still_fine(m, "note line breaks")
 
 
 def test_note_html_escaped(m):
@@ -296,6 +345,7 @@ def main():
         test_bad_inputs(m)
         test_sixth_recipient(m)
         test_crlf_everywhere(m)
+        test_note_line_breaks(m)
         test_csrf(m)
         test_big_body(m)
         test_parallel_rate_limit(m)
