@@ -30,12 +30,13 @@ def check(cond, what):
 
 
 class Env:
-    def __init__(self):
+    def __init__(self, extra=""):
         self.dir = tempfile.mkdtemp(prefix="subs-cli-")
         self.db = os.path.join(self.dir, "m.db")
         self.ini = os.path.join(self.dir, "m.ini")
         with open(self.ini, "w") as f:
             f.write(f"[database]\npath = {self.db}\n[site]\nbase_url = https://tin.example.vn\n")
+            f.write(extra.format(dir=self.dir))
         self.env = dict(os.environ, MAILER_CONFIG=self.ini, MAILER_SECRET="s" * 32,
                         MAILER_LOG="warn")
         r = self.run("init")
@@ -256,6 +257,81 @@ def test_killed_import(e):
           f"the import then runs to the end: {r.stdout} {r.stderr[-300:]}")
 
 
+def scan(db, needles):
+    """(table, column, value) for every text value of every table holding a needle."""
+    c = sqlite3.connect(db)
+    hits = []
+    try:
+        for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall():
+            cur = c.execute(f'SELECT * FROM "{t}"')
+            cols = [d[0] for d in cur.description]
+            for row in cur:
+                for col, v in zip(cols, row):
+                    if isinstance(v, bytes):
+                        v = v.decode("utf-8", "replace")
+                    if isinstance(v, str) and any(n.lower() in v.lower() for n in needles):
+                        hits.append((t, col, v[:80]))
+    finally:
+        c.close()
+    return hits
+
+
+def test_erase_everywhere():
+    """A person who subscribed, was mailed, received a share, shared an article and then
+    was blocked: after `sub erase` no text in any table holds their address or name."""
+    e = Env(extra="[delivery]\ntransport = dir:{dir}/outbox\n")
+    src = os.environ["MAILER_SOURCE_DIR"]
+    addr, name, note = "Loan.Xoa@Example.VN", "Trịnh Thị Loan Xoá", "Gửi Loan Xoá đọc"
+    r = e.run("article", "add", os.path.join(src, "examples", "articles", "tin-pccc-20211005.json"))
+    check(r.returncode == 0, f"article add: {r.stderr}")
+    e.run("list", "create", "tuan", "--name", "Bản tin tuần", "--optin", "double")
+    e.run("list", "create", "tin", "--name", "Tin", "--optin", "single")
+    r = e.run("sub", "add", addr, "--list", "tuan", "--name", name)
+    check(r.returncode == 0 and "confirmation mail queued" in r.stdout, "erase: subscribed")
+    e.run("sub", "add", addr, "--list", "tin")
+    r = e.run("share", "tin-pccc-20211005", "--to", "loan.xoa@example.vn", "--to", "ban@x.vn",
+              "--from-name", "Người Khác", "--from-email", "khac@x.vn")
+    check(r.returncode == 0, f"erase: share to them: {r.stderr}")
+    r = e.run("deliver", "--once")
+    check(r.returncode == 0 and e.q("SELECT count(*) FROM envelopes WHERE state='sent'") == 3,
+          f"erase: delivered: {r.stdout} {r.stderr}")
+    r = e.run("share", "tin-pccc-20211005", "--to", "ban2@x.vn", "--from-name", name,
+              "--from-email", "LOAN.xoa@example.vn", "--note", note)
+    check(r.returncode == 0, f"erase: share by them: {r.stderr}")
+    r = e.run("sub", "show", addr)
+    o = json.loads(r.stdout) if r.returncode == 0 else {}
+    env = o.get("envelopes", {})
+    check(env.get("total") == 2 and env.get("by_state") == {"sent": 2}
+          and sorted(x["kind"] for x in env.get("last", [])) == ["confirm", "share"]
+          and all(x["sent_at"] for x in env.get("last", [])),
+          f"show lists their envelopes with kind, state and dates: {env}")
+    check(o.get("shares", {}).get("total") == 1
+          and o["shares"]["last"][0]["article"] == "tin-pccc-20211005",
+          f"show lists the shares they sent: {o.get('shares')}")
+    bl = os.path.join(e.dir, "block.csv")
+    with open(bl, "w") as f:
+        f.write(f"email\r\n{addr}\r\n")
+    r = e.run("sub", "import", bl, "--mode", "blocklist")
+    check(r.returncode == 0, "erase: blocked")
+    needles = ["loan.xoa@example.vn", name, note]
+    check(len(scan(e.db, needles)) >= 6, "their data is in several tables before")
+    r = e.run("sub", "erase", addr)
+    check(r.returncode == 0 and "hashed suppression" in r.stdout and "1 share" in r.stdout,
+          f"erase: {r.stdout} {r.stderr}")
+    hits = scan(e.db, needles)
+    check(hits == [], f"after erase no row holds their address, name or note: {hits}")
+    check(e.q("SELECT count(*) FROM suppressions WHERE email_key IS NULL AND reason='manual'")
+          == 1, "the hashed suppression stays")
+    check(e.q("SELECT count(*) FROM envelopes WHERE recipient='ban2@x.vn' AND state='cancelled'")
+          == 1, "their unsent share is withdrawn")
+    check(e.q("SELECT count(*) FROM envelopes WHERE recipient IN ('ban@x.vn', 'erased')") == 3,
+          "other recipients keep their envelopes")
+    r = e.run("sub", "add", addr, "--list", "tin")
+    check(r.returncode != 0 and "suppression" in r.stderr, "still never mailed again")
+    r = e.run("sub", "erase", "nobody@x.vn")
+    check(r.returncode == 5, "erase of an unknown address: exit 5")
+
+
 def main():
     e = Env()
     test_help_and_lists(e)
@@ -263,6 +339,7 @@ def main():
     test_import(e)
     test_export_show_erase(e)
     test_killed_import(e)
+    test_erase_everywhere()
     if FAILS:
         print(f"{len(FAILS)} check(s) failed", file=sys.stderr)
         return 1
