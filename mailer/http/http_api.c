@@ -13,12 +13,15 @@
  *   GET/POST /api/subscribers (?list, status, q), GET/DELETE
  *     /api/subscribers/EMAIL (?list), POST /api/subscribers/import
  *     (text/csv; ?list, mode), GET /api/subscribers/export (?list, status)
- *   GET /api/sends/ID (counters), POST /api/sends/ID/cancel
+ *   GET /api/sends (?kind, status, list, limit, before; newest first, with
+ *     counters), GET /api/sends/ID (counters), POST /api/sends/ID/cancel
  *   GET /api/queue
  *   GET /api/digests/LIST/preview, POST /api/digests/LIST/send, GET
  *     /api/digests/ID, POST /api/digests/ID/pause|resume|cancel
  * Handlers call the owning modules (articles, subs, outbox); none has SQL.
  */
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,21 +498,89 @@ static json_t *counts_json(const struct outbox_counts *c)
     return o;
 }
 
+static json_t *send_json(const struct outbox_send_row *s)
+{
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I}", "id", (json_int_t)s->id,
+                     "kind", s->kind, "status", s->status, "list",
+                     s->list_slug[0] ? json_string(s->list_slug) : json_null(), "list_id",
+                     s->list_id ? json_integer(s->list_id) : json_null(), "created_at",
+                     time_json(s->created_at), "finished_at", time_json(s->finished_at),
+                     "envelopes", counts_json(&s->counts), "total", (json_int_t)s->total);
+}
+
+/* A positive decimal query argument (at most `max`): 0 if absent, -1 (answered 400) if bad. */
+static long long query_number(struct http_req *r, const char *name, long long max)
+{
+    const char *v = http_query(r, name);
+    char *end;
+    long long n;
+    if (!v)
+        return 0;
+    n = strtoll(v, &end, 10);
+    if (!*v || *end || strspn(v, "0123456789") != strlen(v) || n < 1 || n > max) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s: a number from 1 to %lld", name, max);
+        http_reply_error(r, 400, "invalid", msg, name);
+        return -1;
+    }
+    return n;
+}
+
+/*
+ * GET /api/sends[?kind=share|digest|confirm][&status=active|paused|done|cancelled]
+ *     [&list=SLUG][&limit=1..1000][&before=ID]: newest first, with counters
+ *     per state; a full page has "next_before" (the `before` of the next
+ *     page, which may be empty), a page that is not full has null.
+ * GET /api/sends/ID: one send, the same fields.  POST /api/sends/ID/cancel.
+ */
 static void api_sends(struct http_req *r, struct db *db, const char *rest)
 {
-    long long id;
+    struct outbox_send_filter f;
+    struct outbox_send_row *v = NULL;
+    size_t n = 0;
+    long long id, limit;
     char *end;
     enum merr rc;
-    struct outbox_send s;
-    struct outbox_counts c;
 
-    if (!*rest)
-        return http_reply_error(r, 501, "not_implemented",
-                                "listing sends needs an outbox listing function "
-                                "(outbox_send_list); use GET /api/sends/ID",
-                                NULL);
+    memset(&f, 0, sizeof f);
+    if (!*rest) {
+        const char *slug = http_query(r, "list");
+        json_t *arr;
+        if (!method(r, "GET"))
+            return bad_method(r, "GET");
+        f.kind = http_query(r, "kind");
+        f.status = http_query(r, "status");
+        if ((limit = query_number(r, "limit", OUTBOX_SEND_LIST_MAX)) < 0 ||
+            (f.before = query_number(r, "before", INT64_MAX)) < 0)
+            return;
+        f.limit = (size_t)limit;
+        if (slug) {
+            struct subs_list l;
+            rc = subs_list_get(db, slug, &l);
+            if (rc)
+                return fail(r, rc, "list");
+            f.list_id = l.id;
+            subs_list_clear(&l);
+        }
+        rc = outbox_send_list(db, &f, &v, &n);
+        if (rc) /* outbox_send_list's refusals start with the argument's name */
+            return fail(r, rc,
+                        rc != MERR_INVAL                         ? NULL
+                        : strncmp(merr_msg(), "kind ", 5) == 0   ? "kind"
+                        : strncmp(merr_msg(), "status ", 7) == 0 ? "status"
+                                                                 : "limit");
+        arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, send_json(&v[i]));
+        limit = f.limit ? (long long)f.limit : OUTBOX_SEND_LIST_DEFAULT;
+        http_reply_json(r, 200,
+                        json_pack("{s:o, s:o}", "sends", arr, "next_before",
+                                  (long long)n == limit ? json_integer(v[n - 1].id) : json_null()));
+        free(v);
+        return;
+    }
     id = strtoll(rest, &end, 10);
-    if (id <= 0 || (*end && strcmp(end, "/cancel") != 0))
+    if (id <= 0 || !isdigit((unsigned char)rest[0]) || (*end && strcmp(end, "/cancel") != 0))
         return http_reply_error(r, 404, "not_found", "no such send", NULL);
     if (*end) {
         long long cancelled = 0;
@@ -528,20 +599,15 @@ static void api_sends(struct http_req *r, struct db *db, const char *rest)
     }
     if (!method(r, "GET"))
         return bad_method(r, "GET");
-    memset(&s, 0, sizeof s);
-    rc = outbox_send_get(db, id, &s);
-    if (!rc)
-        rc = outbox_counts(db, id, &c);
-    if (rc) {
-        outbox_send_clear(&s);
+    f.id = id;
+    f.limit = 1;
+    rc = outbox_send_list(db, &f, &v, &n);
+    if (rc)
         return fail(r, rc, NULL);
-    }
-    http_reply_json(r, 200,
-                    json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)s.id, "kind",
-                              s.kind, "status", s.status, "list_id",
-                              s.list_id ? json_integer(s.list_id) : json_null(), "created_at",
-                              time_json(s.created_at), "envelopes", counts_json(&c)));
-    outbox_send_clear(&s);
+    if (!n)
+        return http_reply_error(r, 404, "not_found", "no such send", NULL);
+    http_reply_json(r, 200, send_json(&v[0]));
+    free(v);
 }
 
 static void api_queue(struct http_req *r, struct db *db)

@@ -267,4 +267,41 @@ struct outbox_person {
 enum merr outbox_person_summary(struct db *db, long long subscriber_id, const char *email_key,
                                 struct outbox_person *out);
 
+/* ---- listing sends (GET /api/sends) ---- */
+
+#define OUTBOX_SEND_LIST_DEFAULT 100
+#define OUTBOX_SEND_LIST_MAX     1000
+
+/* Which sends outbox_send_list returns; zero/NULL fields do not filter. */
+struct outbox_send_filter {
+    long long id;       /* one send (0: any) */
+    const char *kind;   /* "share", "digest", "confirm" or NULL */
+    const char *status; /* "active", "paused", "done", "cancelled" or NULL */
+    long long list_id;  /* sends of one list (0: any) */
+    long long before;   /* only ids below this (the next page; 0: from the newest) */
+    size_t limit;       /* 0: OUTBOX_SEND_LIST_DEFAULT; at most OUTBOX_SEND_LIST_MAX */
+};
+
+/* One send as an admin sees it. */
+struct outbox_send_row {
+    long long id;
+    char kind[16];
+    char status[16];
+    long long list_id;  /* 0 if none (or the list was deleted) */
+    char list_slug[72]; /* "" if none */
+    time_t created_at;
+    time_t finished_at;          /* 0 while active or paused */
+    struct outbox_counts counts; /* its envelopes per state */
+    long long total;             /* all its envelopes */
+};
+
+/*
+ * The sends matching `f`, newest first (by id), with their envelope counts
+ * per state, at most f->limit. `*out` is malloc'd (caller free()s; NULL
+ * when `*n` is 0). MERR_INVAL for an unknown kind or status or a limit
+ * above OUTBOX_SEND_LIST_MAX (message names it), MERR_DB.
+ */
+enum merr outbox_send_list(struct db *db, const struct outbox_send_filter *f,
+                           struct outbox_send_row **out, size_t *n);
+
 #endif

@@ -887,3 +887,101 @@ enum merr outbox_person_summary(struct db *db, long long subscriber_id, const ch
         return db_fail(db, src, "a person's envelopes");
     return MERR_OK;
 }
+
+/* ---- listing sends ---- */
+
+/*
+ * The page of sends first (newest first by id: a backwards walk of the
+ * rowid, no sort), then for each send one count per state, each a range of
+ * the covering index envelopes_by_send(send_id, state): together one pass
+ * over the send's envelopes, nothing sorted or held in memory. The count
+ * columns follow enum outbox_state.
+ */
+static const char SQL_SEND_LIST[] =
+    "WITH page AS (SELECT id, kind, status, list_id, created_at, finished_at FROM sends "
+    " WHERE (?1 = 0 OR id = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR status = ?3) "
+    " AND (?4 = 0 OR list_id = ?4) AND (?5 = 0 OR id < ?5) ORDER BY id DESC LIMIT ?6) "
+    "SELECT p.id, p.kind, p.status, coalesce(p.list_id, 0), "
+    " coalesce((SELECT slug FROM lists l WHERE l.id = p.list_id), ''), p.created_at, "
+    " coalesce(p.finished_at, 0), "
+    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'queued'), "
+    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'sending'), "
+    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'sent'), "
+    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'deferred'), "
+    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'failed'), "
+    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'cancelled') "
+    "FROM page p ORDER BY p.id DESC";
+
+static int one_of(const char *s, const char *const *names)
+{
+    for (; *names; names++)
+        if (strcmp(s, *names) == 0)
+            return 1;
+    return 0;
+}
+
+enum merr outbox_send_list(struct db *db, const struct outbox_send_filter *f,
+                           struct outbox_send_row **out, size_t *n)
+{
+    static const char *const kinds[] = {"share", "digest", "confirm", NULL};
+    static const char *const statuses[] = {"active", "paused", "done", "cancelled", NULL};
+    size_t limit = f->limit ? f->limit : OUTBOX_SEND_LIST_DEFAULT, len = 0;
+    struct outbox_send_row *v = NULL;
+    sqlite3_stmt *st;
+    enum merr rc = MERR_OK;
+    int src = SQLITE_DONE;
+
+    *out = NULL;
+    *n = 0;
+    if (f->kind && !one_of(f->kind, kinds))
+        return merr_set(MERR_INVAL, "kind \"%.40s\": share, digest or confirm", f->kind);
+    if (f->status && !one_of(f->status, statuses))
+        return merr_set(MERR_INVAL, "status \"%.40s\": active, paused, done or cancelled",
+                        f->status);
+    if (limit > OUTBOX_SEND_LIST_MAX)
+        return merr_set(MERR_INVAL, "limit %zu: at most %d", limit, OUTBOX_SEND_LIST_MAX);
+    v = calloc(limit, sizeof *v);
+    if (!v)
+        return merr_set(MERR_NOMEM, "out of memory");
+    st = db_stmt(db, SQL_SEND_LIST);
+    if (!st) {
+        free(v);
+        return MERR_DB;
+    }
+    sqlite3_bind_int64(st, 1, f->id);
+    if (f->kind)
+        sqlite3_bind_text(st, 2, f->kind, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    if (f->status)
+        sqlite3_bind_text(st, 3, f->status, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_int64(st, 4, f->list_id);
+    sqlite3_bind_int64(st, 5, f->before);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)limit);
+    while (len < limit && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        struct outbox_send_row *r = &v[len++];
+        r->id = sqlite3_column_int64(st, 0);
+        copy_col(st, 1, r->kind, sizeof r->kind);
+        copy_col(st, 2, r->status, sizeof r->status);
+        r->list_id = sqlite3_column_int64(st, 3);
+        copy_col(st, 4, r->list_slug, sizeof r->list_slug);
+        r->created_at = (time_t)sqlite3_column_int64(st, 5);
+        r->finished_at = (time_t)sqlite3_column_int64(st, 6);
+        for (int k = 0; k <= OUTBOX_CANCELLED; k++) {
+            r->counts.by_state[k] = sqlite3_column_int64(st, 7 + k);
+            r->total += r->counts.by_state[k];
+        }
+    }
+    if (len < limit && src != SQLITE_DONE)
+        rc = db_fail(db, src, "list sends");
+    sqlite3_reset(st);
+    if (rc || !len) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return MERR_OK;
+}

@@ -206,6 +206,89 @@ def test_subscription_pages(m, token):
           [("unsubscribed_all",)], "no unsubscribed_all suppression")
 
 
+def test_send_listing(m, token):
+    """GET /api/sends against what the database holds (shares, the confirm
+    mail and the digest of the tests before)."""
+    for i in range(3):
+        st, _, _ = m.post_json("/share/" + urllib.parse.quote(sample_id()),
+                               {"to": ["page%d@example.vn" % i], "sender_email": "gui@example.vn"})
+        check(st == 202, "share %d for the listing: %d" % (i, st))
+    slug_of = dict(m.sql("SELECT id, slug FROM lists"))
+    want = []
+    for sid, kind, status, list_id in m.sql(
+            "SELECT id, kind, status, list_id FROM sends ORDER BY id DESC"):
+        counts = dict(m.sql("SELECT state, count(*) FROM envelopes WHERE send_id = ? "
+                            "GROUP BY state", sid))
+        want.append({"id": sid, "kind": kind, "status": status, "list": slug_of.get(list_id),
+                     "counts": counts})
+    check({w["kind"] for w in want} == {"share", "confirm", "digest"},
+          "the tests before should have made every kind: %s" % want)
+
+    def same(got, w):
+        env = {k: v for k, v in got["envelopes"].items() if v}
+        return (got["id"] == w["id"] and got["kind"] == w["kind"] and
+                got["status"] == w["status"] and got["list"] == w["list"] and
+                env == w["counts"] and got["total"] == sum(w["counts"].values()) and
+                set(got["envelopes"]) == {"queued", "sending", "sent", "deferred", "failed",
+                                          "cancelled"} and
+                re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", got["created_at"]))
+
+    def listing(query=""):
+        st, _, body = api(m, "GET", "/api/sends" + query, token)
+        check(st == 200, "GET /api/sends%s: %d %s" % (query, st, body))
+        return json.loads(body)
+
+    got = listing()
+    check(len(got["sends"]) == len(want) and got["next_before"] is None,
+          "all sends: %d of %d" % (len(got["sends"]), len(want)))
+    for g, w in zip(got["sends"], want):
+        check(same(g, w), "send %s: %s, database %s" % (w["id"], g, w))
+    # filters, each against the database
+    for query, pred in (("?kind=digest", lambda w: w["kind"] == "digest"),
+                        ("?kind=confirm", lambda w: w["kind"] == "confirm"),
+                        ("?list=" + LIST, lambda w: w["list"] == LIST),
+                        ("?status=done", lambda w: w["status"] == "done"),
+                        ("?kind=share&status=active",
+                         lambda w: w["kind"] == "share" and w["status"] == "active")):
+        ids = [g["id"] for g in listing(query)["sends"]]
+        check(ids == [w["id"] for w in want if pred(w)], "%s: %s" % (query, ids))
+    digest = listing("?kind=digest")["sends"]
+    check(len(digest) == 1 and digest[0]["list"] == LIST, "digest: %s" % digest)
+    # pages of two shares, newest first
+    shares = [w["id"] for w in want if w["kind"] == "share"]
+    check(len(shares) >= 4, "shares: %s" % shares)
+    seen, before = [], None
+    while True:
+        page = listing("?kind=share&limit=2" + ("&before=%d" % before if before else ""))
+        ids = [g["id"] for g in page["sends"]]
+        seen += ids
+        if page["next_before"] is None:  # a page that is not full: the last
+            check(len(ids) < 2, "a full page without next_before: %s" % page)
+            break
+        check(len(ids) == 2 and page["next_before"] == ids[-1], "next_before: %s" % page)
+        before = page["next_before"]
+    check(seen == shares, "pages: %s, database %s" % (seen, shares))
+    # one send: the same object
+    one = listing()["sends"][0]
+    st, _, body = api(m, "GET", "/api/sends/%d" % one["id"], token)
+    check(st == 200 and json.loads(body) == one, "GET /api/sends/ID: %s vs %s" % (body, one))
+    # refusals in the standard shape
+    for query, status, field in (("?kind=spam", 400, "kind"), ("?status=x", 400, "status"),
+                                 ("?limit=0", 400, "limit"), ("?limit=1001", 400, "limit"),
+                                 ("?limit=abc", 400, "limit"), ("?before=-1", 400, "before"),
+                                 ("?list=khong-co", 404, "list")):
+        st, _, body = api(m, "GET", "/api/sends" + query, token)
+        err = json.loads(body)["error"]
+        check(st == status and err["field"] == field and err["message"],
+              "%s: %d %s" % (query, st, body))
+    st, _, _ = api(m, "POST", "/api/sends", token, {})
+    check(st == 405, "POST /api/sends: %d" % st)
+    st, _, _ = api(m, "GET", "/api/sends/12abc", token)
+    check(st == 404, "GET /api/sends/12abc: %d" % st)
+    st, _, _ = api(m, "GET", "/api/sends", None)
+    check(st == 401, "sends without a token: %d" % st)
+
+
 def test_log_has_no_secrets(m, tokens):
     log = m.log()
     for t in tokens:
@@ -225,6 +308,7 @@ def main():
         test_lists_and_subscribers(m, token)
         test_sends_and_queue(m, token)
         test_subscription_pages(m, token)
+        test_send_listing(m, token)
         test_log_has_no_secrets(m, [token, old])
         st, _, body = m.request("GET", "/healthz")
         h = json.loads(body)
