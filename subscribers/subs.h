@@ -374,4 +374,43 @@ enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
                           const struct subs_import_opts *o, time_t now,
                           struct subs_import_report *rep);
 
+/* ---- changing a list's settings (subs_lists_update.c) ---------------------- */
+
+#define SUBS_UNCHANGED           (-1) /* an int field of subs_list_update left as it is */
+#define SUBS_DIGEST_MAX_ARTICLES 100
+#define SUBS_DIGEST_SUBJECT_MAX  300 /* characters of the subject template */
+
+/*
+ * What to change; NULL strings and SUBS_UNCHANGED ints are left as they
+ * are. Start from subs_list_update_init().
+ */
+struct subs_list_update {
+    const char *name;            /* 1..200 characters, one line */
+    const char *description;     /* up to 2000 characters, line breaks allowed */
+    const char *optin;           /* "single" or "double" */
+    int digest_weekday;          /* 0 = Sunday .. 6 = Saturday */
+    const char *digest_time;     /* "HH:MM", local time in [site] timezone */
+    const char *digest_category; /* one category, or "" for all categories */
+    int digest_max_articles;     /* 1..SUBS_DIGEST_MAX_ARTICLES */
+    const char *digest_subject;  /* a Mustache template (week, year, period, site, list) */
+    const char *digest_template; /* templates/email/NAME.html and NAME.txt; [a-z0-9_-] */
+    int digest_enabled;          /* 0 or 1 */
+};
+
+/* Every field unchanged. */
+void subs_list_update_init(struct subs_list_update *u);
+
+/*
+ * Changes the settings of the list `slug` given in `u`, all or none (one
+ * UPDATE, after every field was checked). `cfg` (may be NULL: the name is
+ * checked only) gives the template folders in which digest_template must
+ * exist as email/NAME.html and email/NAME.txt and parse. The subject must
+ * parse as Mustache and hold no line break. `*field` (may be NULL)
+ * receives the name of the refused field (as in the struct), or NULL.
+ * MERR_INVAL with the reason naming the field, MERR_NOTFOUND for an
+ * unknown list, MERR_DB.
+ */
+enum merr subs_list_update(struct db *db, const struct config *cfg, const char *slug,
+                           const struct subs_list_update *u, const char **field);
+
 #endif

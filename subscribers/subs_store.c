@@ -882,3 +882,60 @@ enum merr subs_store_subn_put_range(struct db *db, long long list_id, long long 
     sqlite3_reset(st);
     return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
 }
+
+/* ---- changing a list's settings ----------------------------------------- */
+
+static const char SQL_LIST_UPDATE[] =
+    "UPDATE lists SET name = coalesce(?2, name), description = coalesce(?3, description), "
+    "optin = coalesce(?4, optin), digest_weekday = coalesce(?5, digest_weekday), "
+    "digest_time = coalesce(?6, digest_time), "
+    "digest_category = CASE WHEN ?7 IS NULL THEN digest_category WHEN ?7 = '' THEN NULL "
+    " ELSE ?7 END, "
+    "digest_max_articles = coalesce(?8, digest_max_articles), "
+    "digest_subject = coalesce(?9, digest_subject), "
+    "digest_template = coalesce(?10, digest_template), "
+    "digest_enabled = coalesce(?11, digest_enabled), updated_at = ?12 WHERE slug = ?1";
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_int_or_null(sqlite3_stmt *st, int i, int v)
+{
+    if (v == SUBS_UNCHANGED)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int(st, i, v);
+}
+
+enum merr subs_store_list_update(struct db *db, const char *slug, const struct subs_list_update *u,
+                                 time_t now)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_LIST_UPDATE);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 2, u->name);
+    bind_text_or_null(st, 3, u->description);
+    bind_text_or_null(st, 4, u->optin);
+    bind_int_or_null(st, 5, u->digest_weekday);
+    bind_text_or_null(st, 6, u->digest_time);
+    bind_text_or_null(st, 7, u->digest_category);
+    bind_int_or_null(st, 8, u->digest_max_articles);
+    bind_text_or_null(st, 9, u->digest_subject);
+    bind_text_or_null(st, 10, u->digest_template);
+    bind_int_or_null(st, 11, u->digest_enabled);
+    sqlite3_bind_int64(st, 12, now);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE)
+        return db_fail(db, src, "lists");
+    if (db_changes(db) == 0)
+        return merr_set(MERR_NOTFOUND, "no list \"%.64s\"", slug);
+    return MERR_OK;
+}

@@ -129,4 +129,8 @@ enum merr subs_store_subn_put_range(struct db *db, long long list_id, long long 
                                     long long last_id, enum subs_status status, const char *ip,
                                     time_t now);
 
+/* Applies a checked subs_list_update (digest_category "" stored as NULL). MERR_NOTFOUND. */
+enum merr subs_store_list_update(struct db *db, const char *slug, const struct subs_list_update *u,
+                                 time_t now);
+
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "date.h"
@@ -978,6 +979,146 @@ static void export_streams_quoted_csv(void **state)
     free(out);
 }
 
+/* subs_list_update: each field changes alone, bad values change nothing and name their field. */
+static void list_update_fields_and_refusals(void **state)
+{
+    struct fx *f = *state;
+    struct subs_list_update u;
+    struct subs_list l;
+    const char *field = "x";
+    char over[700];
+    long long id;
+
+    assert_int_equal(subs_list_create(f->db, "tuan", "Bản tin", NULL, "double", NOW, &id), MERR_OK);
+    subs_list_update_init(&u);
+    u.digest_weekday = 5;
+    u.digest_time = "18:30";
+    u.digest_category = "Tin tức - Sự kiện";
+    u.digest_max_articles = 3;
+    u.digest_subject = "Tin tuần {{week}}/{{year}} – {{site}}";
+    u.digest_template = "digest";
+    u.digest_enabled = 0;
+    u.name = "Bản tin cuối tuần";
+    u.description = "Dòng một\nDòng hai";
+    u.optin = "single";
+    date_set_fake_now(NOW + 60);
+    assert_int_equal(subs_list_update(f->db, &f->cfg, "tuan", &u, &field), MERR_OK);
+    assert_null(field);
+    assert_int_equal(subs_list_get(f->db, "tuan", &l), MERR_OK);
+    assert_int_equal(l.digest_weekday, 5);
+    assert_string_equal(l.digest_time, "18:30");
+    assert_string_equal(l.digest_category, "Tin tức - Sự kiện");
+    assert_int_equal(l.digest_max_articles, 3);
+    assert_string_equal(l.digest_subject, "Tin tuần {{week}}/{{year}} – {{site}}");
+    assert_string_equal(l.digest_template, "digest");
+    assert_int_equal(l.digest_enabled, 0);
+    assert_string_equal(l.name, "Bản tin cuối tuần");
+    assert_string_equal(l.description, "Dòng một\nDòng hai");
+    assert_int_equal(l.double_optin, 0);
+    assert_int_equal(l.updated_at, NOW + 60);
+    assert_int_equal(l.created_at, NOW);
+    subs_list_clear(&l);
+
+    /* nothing given: nothing changes; "" category means all (NULL); Sunday is 0 */
+    subs_list_update_init(&u);
+    assert_int_equal(subs_list_update(f->db, &f->cfg, "tuan", &u, NULL), MERR_OK);
+    u.digest_category = "";
+    u.digest_weekday = 0;
+    u.digest_enabled = 1;
+    assert_int_equal(subs_list_update(f->db, &f->cfg, "tuan", &u, NULL), MERR_OK);
+    assert_int_equal(subs_list_get(f->db, "tuan", &l), MERR_OK);
+    assert_null(l.digest_category);
+    assert_int_equal(l.digest_weekday, 0);
+    assert_int_equal(l.digest_enabled, 1);
+    assert_string_equal(l.digest_time, "18:30");
+    assert_int_equal(l.digest_max_articles, 3);
+    assert_string_equal(l.name, "Bản tin cuối tuần");
+    subs_list_clear(&l);
+
+    /* refusals: each names its field, and a good field beside a bad one is not written */
+    memset(over, 'a', sizeof over - 1);
+    over[sizeof over - 1] = '\0';
+    struct {
+        const char *field;
+        struct subs_list_update u;
+    } bad[24];
+    size_t nb = 0;
+#define BAD(fld, stmt)                                                                             \
+    do {                                                                                           \
+        subs_list_update_init(&bad[nb].u);                                                         \
+        bad[nb].u.digest_max_articles = 7; /* a good field beside the bad one */                   \
+        struct subs_list_update *b = &bad[nb].u;                                                   \
+        stmt;                                                                                      \
+        bad[nb++].field = fld;                                                                     \
+    } while (0)
+    BAD("name", b->name = "");
+    BAD("name", b->name = "Hai\r\ndòng");
+    BAD("name", b->name = over);
+    BAD("description", b->description = "chuông\a");
+    BAD("optin", b->optin = "triple");
+    BAD("digest_weekday", b->digest_weekday = 7);
+    BAD("digest_weekday", b->digest_weekday = -2);
+    BAD("digest_time", b->digest_time = "24:00");
+    BAD("digest_time", b->digest_time = "7:00");
+    BAD("digest_time", b->digest_time = "07:60");
+    BAD("digest_time", b->digest_time = "07-00");
+    BAD("digest_time", b->digest_time = "07:00\n");
+    BAD("digest_category", b->digest_category = "Tin\ntức");
+    BAD("digest_max_articles", b->digest_max_articles = 0);
+    BAD("digest_max_articles", b->digest_max_articles = 101);
+    BAD("digest_subject", b->digest_subject = "");
+    BAD("digest_subject", b->digest_subject = "Tin {{#week}} không đóng");
+    BAD("digest_subject", b->digest_subject = "Tin {{week}}\r\nBcc: x@example.org");
+    BAD("digest_subject", b->digest_subject = over);
+    BAD("digest_template", b->digest_template = "../pages/share");
+    BAD("digest_template", b->digest_template = "Digest");
+    BAD("digest_template", b->digest_template = "khong-co-mau");
+    BAD("digest_template", b->digest_template = "");
+    BAD("digest_enabled", b->digest_enabled = 2);
+#undef BAD
+    for (size_t i = 0; i < nb; i++) {
+        field = NULL;
+        assert_int_equal(subs_list_update(f->db, &f->cfg, "tuan", &bad[i].u, &field), MERR_INVAL);
+        assert_non_null(field);
+        assert_string_equal(field, bad[i].field);
+        /* the message names the field too */
+        assert_non_null(strstr(merr_msg(), bad[i].field));
+    }
+    assert_int_equal(q(f->db, "SELECT digest_max_articles FROM lists WHERE slug = 'tuan'"), 3);
+    assert_int_equal(q(f->db, "SELECT updated_at FROM lists WHERE slug = 'tuan'"), NOW + 60);
+
+    /* an unknown list */
+    subs_list_update_init(&u);
+    u.digest_max_articles = 4;
+    assert_int_equal(subs_list_update(f->db, &f->cfg, "khong-co", &u, &field), MERR_NOTFOUND);
+    assert_null(field);
+
+    /* a template of the override folder: accepted once both files exist */
+    char odir[700], path[800];
+    snprintf(odir, sizeof odir, "%s/override", f->dir);
+    assert_int_equal(mkdir(odir, 0755), 0);
+    snprintf(path, sizeof path, "%s/email", odir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/email/gon.html.mustache", odir);
+    test_write_file(path, "<p>{{#articles}}{{title}}{{/articles}}</p>\n");
+    free(f->cfg.templates_override);
+    f->cfg.templates_override = strdup(odir);
+    u.digest_template = "gon";
+    assert_int_equal(subs_list_update(f->db, &f->cfg, "tuan", &u, &field), MERR_INVAL);
+    assert_string_equal(field, "digest_template");
+    assert_non_null(strstr(merr_msg(), "email/gon.txt"));
+    snprintf(path, sizeof path, "%s/email/gon.txt.mustache", odir);
+    test_write_file(path, "{{#articles}}{{title}}{{/articles}}\n");
+    assert_int_equal(subs_list_update(f->db, &f->cfg, "tuan", &u, &field), MERR_OK);
+    assert_int_equal(subs_list_get(f->db, "tuan", &l), MERR_OK);
+    assert_string_equal(l.digest_template, "gon");
+    assert_int_equal(l.digest_max_articles, 4);
+    subs_list_clear(&l);
+    /* without a config only the name is checked */
+    u.digest_template = "chua-co";
+    assert_int_equal(subs_list_update(f->db, NULL, "tuan", &u, NULL), MERR_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1002,6 +1143,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(import_modes_and_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(import_refuses_unusable_files, setup, teardown),
         cmocka_unit_test_setup_teardown(export_streams_quoted_csv, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_update_fields_and_refusals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
