@@ -4,7 +4,7 @@
  * `share` goes through share_enqueue, exactly like the web form, so the CLI
  * can never accept what the form refuses. `deliver` runs the delivery
  * workers (--once: what is due now, then exit; otherwise until SIGTERM or
- * SIGINT, finishing the batches in flight). `queue` reads and adjusts the
+ * SIGINT, finishing the message in flight on each connection). `queue` reads and adjusts the
  * outbox for an admin: counts per state, a listing, retry, cancel.
  */
 #include <errno.h>
@@ -146,8 +146,9 @@ int cli_deliver(struct app *app, int argc, char **argv)
                    "transport named in [delivery] transport. Envelopes whose lease expired\n"
                    "(a crashed run's) go back to the queue first.\n\n"
                    "  --once   deliver everything due now, then exit (cron, tests)\n\n"
-                   "Without --once it runs until SIGTERM or SIGINT, finishing the batches in\n"
-                   "flight. Prints the totals: sent N, deferred N, failed N.\n");
+                   "Without --once it runs until SIGTERM or SIGINT: the message in flight on\n"
+                   "each connection finishes, the rest of each batch goes back to the queue.\n"
+                   "Prints the totals: sent N, deferred N, failed N.\n");
             return 0;
         }
         if (!strcmp(argv[i], "--once"))
