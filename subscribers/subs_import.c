@@ -1,30 +1,35 @@
 /*
  * subs_import.c: CSV into subscribers, in one transaction, streaming.
  *
- * The file is read record by record (subs_csv.c); each record is checked
- * in C (address, name, attributes) and a bad one is reported at once with
- * its line. Good rows wait in a batch of SUBS_STORE_BATCH and go in
- * set-wise: one multi-row INSERT of the subscribers with ids given by us
- * (first_id + k, ON CONFLICT(email_key) DO NOTHING), then one INSERT ...
- * SELECT of their subscriptions by id range. Giving the ids is what makes
- * this exact without a lookup per row: row k was new iff its key's
- * subscriber now has id first_id + k. When the whole batch went in (a new
- * list, the common case) nothing else runs; otherwise each row that was
- * not new takes the per-row path (merge name and attributes, look at its
- * subscription). A staging TEMP table was measured and rejected: it writes
- * every row twice. Everything happens inside one BEGIN IMMEDIATE ...
- * COMMIT, so a crash, a kill or a failed write leaves the database exactly
- * as before (SQLite's WAL makes the commit atomic), and a dry run is the
- * same work ended by ROLLBACK: its report is exact. Foreign key checks are
- * off for the import's connection while it runs (the list is read inside
- * the transaction, and every subscription points at a subscriber just
- * found or inserted). Memory is one record, one batch and SQLite's page
- * cache (16 MiB for the duration), whatever the file size. Re-importing
- * finds every address by its key and changes nothing that is already as
- * asked.
+ * Two threads: a reader reads the file record by record (subs_csv.c) and
+ * checks each one in C (address, name, attributes), handing rows over in
+ * chunks of CHUNK_ROWS, at most NCHUNKS ahead; the calling thread, the
+ * only one to touch the database, reports the bad rows (line and reason,
+ * in file order) and writes the good ones. They wait in batches of
+ * SUBS_STORE_BATCH and go in set-wise: one multi-row INSERT of the
+ * subscribers with ids given by us (first_id + k, ON CONFLICT(email_key)
+ * DO NOTHING), then one INSERT ... SELECT of their subscriptions by id
+ * range. Giving the ids is what makes this exact without a lookup per row:
+ * row k was new iff its key's subscriber now has id first_id + k. When the
+ * whole batch went in (a new list, the common case) nothing else runs;
+ * otherwise each row that was not new takes the per-row path (merge name
+ * and attributes, look at its subscription). A staging TEMP table was
+ * measured and rejected: it writes every row twice.
+ *
+ * Everything happens inside one BEGIN IMMEDIATE ... COMMIT, so a crash, a
+ * kill or a failed write leaves the database exactly as before (SQLite's
+ * WAL makes the commit atomic), and a dry run is the same work ended by
+ * ROLLBACK: its report is exact. Foreign key checks are off for the
+ * import's connection while it runs (the list is read inside the
+ * transaction, and every subscription points at a subscriber just found or
+ * inserted). Memory is NCHUNKS chunks, one batch and SQLite's page cache
+ * (16 MiB for the duration), whatever the file size. Re-importing finds
+ * every address by its key and changes nothing that is already as asked.
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +42,38 @@
 #include "utf8.h"
 
 #define PROGRESS_EVERY 4096
-/* a batch is flushed early when its attributes reach this many bytes */
-#define BATCH_ATTRS_MAX (1 << 20)
+/* rows per chunk handed from the reader thread (a multiple of SUBS_STORE_BATCH) */
+#define CHUNK_ROWS (4 * SUBS_STORE_BATCH)
+#define CHUNK_BADS 64
+#define NCHUNKS    3
+/* a chunk is handed over early when its attributes reach this many bytes */
+#define CHUNK_ATTRS_MAX (1 << 20)
 
 enum col_kind { COL_ATTR, COL_EMAIL, COL_NAME, COL_ATTRS_JSON, COL_IGNORED };
 
-/* A good row waiting in the batch. */
+/* A good row, checked by the reader, waiting to be written. */
 struct pending {
     struct addr a;
     char name[1024];
-    size_t attrs_off; /* in import.battrs */
+    size_t attrs_off; /* in chunk.attrs */
     int has_attrs;
     long long line;
+};
+
+/* What the reader thread hands to the writer: rows and bad rows, in file order. */
+struct chunk {
+    struct pending rows[CHUNK_ROWS];
+    size_t nrows;
+    struct buf attrs;    /* the rows' attributes, NUL-terminated each */
+    struct buf bad_text; /* the bad rows' reasons, NUL-terminated each */
+    long long bad_line[CHUNK_BADS];
+    size_t bad_off[CHUNK_BADS];
+    size_t nbad;
+    long long records; /* data records read into this chunk */
+    long long bytes;   /* bytes of the file consumed when the chunk was handed over */
+    int last;          /* end of the input, or the reader failed (rc) */
+    enum merr rc;
+    char msg[1024]; /* its merr_msg() */
 };
 
 struct import {
@@ -63,18 +88,23 @@ struct import {
     struct subs_list list;
     long long send_id; /* confirm send, created on first need */
     int supp_any;      /* the suppression list is not empty */
-    struct buf attrs;
+    struct buf attrs;  /* the reader's scratch for one row */
     time_t now;
     enum subs_status want; /* CONFIRMED or UNCONFIRMED */
-    struct pending *batch; /* SUBS_STORE_BATCH */
-    size_t nbatch;
-    struct buf battrs; /* the batch's attributes, NUL-separated */
+    /* the hand-over: chunk i % NCHUNKS, filled by the reader, emptied by the writer */
+    struct chunk *chunks;
+    struct chunk *fill; /* the reader's current chunk */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long long produced, consumed;
+    int stop; /* the writer failed: the reader ends */
 };
 
-/* Reports a bad row with its reason; control bytes in the reason are shown as '?'. */
+/* Records a bad row with its reason; control bytes in the reason are shown as '?'. */
 static void bad(struct import *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void bad(struct import *im, const char *fmt, ...)
 {
+    struct chunk *ch = im->fill;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -83,9 +113,11 @@ static void bad(struct import *im, const char *fmt, ...)
     for (char *p = msg; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';
-    im->rep->bad++;
-    if (im->o->on_bad)
-        im->o->on_bad(im->o->arg, im->csv.record_line, msg);
+    ch->bad_line[ch->nbad] = im->csv.record_line;
+    ch->bad_off[ch->nbad] = ch->bad_text.len;
+    if (buf_append(&ch->bad_text, msg, strlen(msg) + 1))
+        ch->bad_off[ch->nbad] = SIZE_MAX; /* reported without its reason */
+    ch->nbad++;
 }
 
 /* JSON string (RFC 8259 §7) of valid UTF-8 `s`, appended to b. */
@@ -312,19 +344,19 @@ static enum merr import_existing(struct import *im, long long sid, const struct 
 }
 
 /* Writes the batch: new people set-wise, the others row by row (see the top). */
-static enum merr flush(struct import *im)
+static enum merr flush(struct import *im, const struct pending *rows, size_t n,
+                       const char *attrs_base)
 {
     struct subs_store_new v[SUBS_STORE_BATCH];
-    size_t n = im->nbatch;
     long long first, inserted;
     enum merr rc;
 
     if (n == 0)
         return MERR_OK;
     for (size_t k = 0; k < n; k++) {
-        v[k].a = &im->batch[k].a;
-        v[k].name = im->batch[k].name;
-        v[k].attrs = im->batch[k].has_attrs ? im->battrs.data + im->batch[k].attrs_off : NULL;
+        v[k].a = &rows[k].a;
+        v[k].name = rows[k].name;
+        v[k].attrs = rows[k].has_attrs ? attrs_base + rows[k].attrs_off : NULL;
     }
     rc = subs_store_sub_next_id(im->db, &first);
     if (!rc)
@@ -333,13 +365,13 @@ static enum merr flush(struct import *im)
         rc = subs_store_subn_put_range(im->db, im->list.id, first, first + (long long)n - 1,
                                        im->want, "import", im->now);
     if (rc) {
-        merr_wrap(rc, "lines %lld-%lld", im->batch[0].line, im->batch[n - 1].line);
+        merr_wrap(rc, "lines %lld-%lld", rows[0].line, rows[n - 1].line);
         return rc;
     }
     im->rep->created += inserted;
     im->rep->subscribed += inserted;
     for (size_t k = 0; k < n && (inserted < (long long)n || im->want == SUBS_UNCONFIRMED); k++) {
-        const struct pending *p = &im->batch[k];
+        const struct pending *p = &rows[k];
         long long sid = first + (long long)k;
         if (inserted < (long long)n) {
             rc = subs_store_sub_find(im->db, p->a.key, &sid);
@@ -360,19 +392,23 @@ static enum merr flush(struct import *im)
         merr_wrap(rc, "line %lld", p->line);
         return rc;
     }
-    im->nbatch = 0;
-    buf_reset(&im->battrs);
     return MERR_OK;
 }
 
-static enum merr import_row(struct import *im)
+/*
+ * Reader thread: checks the current record into the next slot of the chunk
+ * being filled. MERR_OK whether the row was good (taken) or bad (recorded);
+ * another code only for a hard error (out of memory).
+ */
+static enum merr read_row(struct import *im)
 {
-    struct addr a;
-    const char *email = NULL, *name = "", *attrs;
+    struct chunk *ch = im->fill;
+    /* parsed straight into the next slot, taken only if the row is good */
+    struct pending *p = &ch->rows[ch->nrows];
+    const char *email = NULL, *name = "";
     size_t elen = 0, nlen = 0;
-    char hash[65];
-    int added, ar;
     enum merr rc = MERR_OK;
+    int ar;
 
     if (im->csv.bad) {
         bad(im, "%s", im->csv.reason);
@@ -388,7 +424,7 @@ static enum merr import_row(struct import *im)
         else if (im->kind[i] == COL_NAME)
             name = subs_csv_field(&im->csv, i, &nlen);
     }
-    if (addr_parse_n(email, elen, &a)) {
+    if (addr_parse_n(email, elen, &p->a)) {
         bad(im, "address \"%.*s\": %s", (int)(elen > 100 ? 100 : elen), email, merr_msg());
         return MERR_OK;
     }
@@ -401,21 +437,93 @@ static enum merr import_row(struct import *im)
         bad(im, "name: %s", merr_msg());
         return MERR_OK;
     }
-    char namez[1024];
-    snprintf(namez, sizeof namez, "%.*s", (int)nlen, name);
+    if (nlen >= sizeof p->name) /* cannot happen: 200 characters at most */
+        nlen = sizeof p->name - 1;
+    memcpy(p->name, name, nlen);
+    p->name[nlen] = '\0';
     ar = row_attrs(im, &rc);
     if (ar < 0)
-        return rc;
+        return merr_wrap(rc, "line %lld", im->csv.record_line);
     if (ar > 0)
         return MERR_OK;
-    attrs = im->attrs.len ? im->attrs.data : NULL;
+    p->line = im->csv.record_line;
+    p->has_attrs = im->attrs.len > 0;
+    p->attrs_off = ch->attrs.len;
+    if (p->has_attrs && (rc = buf_append(&ch->attrs, im->attrs.data, im->attrs.len + 1)))
+        return merr_wrap(rc, "line %lld", im->csv.record_line);
+    ch->nrows++;
+    return MERR_OK;
+}
 
+/*
+ * The reader thread: reads and checks records into chunks and hands them
+ * over in order, at most NCHUNKS ahead of the writer (memory stays flat).
+ * Ends after the last record, on a read error (handed over as the last
+ * chunk's rc) or when the writer sets `stop`.
+ */
+static void *reader(void *arg)
+{
+    struct import *im = arg;
+    for (;;) {
+        struct chunk *ch;
+        enum merr rc = MERR_OK;
+        pthread_mutex_lock(&im->mu);
+        while (!im->stop && im->produced - im->consumed >= NCHUNKS)
+            pthread_cond_wait(&im->cv, &im->mu);
+        if (im->stop) {
+            pthread_mutex_unlock(&im->mu);
+            return NULL;
+        }
+        pthread_mutex_unlock(&im->mu);
+        ch = im->fill = &im->chunks[im->produced % NCHUNKS];
+        ch->nrows = ch->nbad = 0;
+        ch->records = 0;
+        ch->last = 0;
+        ch->rc = MERR_OK;
+        buf_reset(&ch->attrs);
+        buf_reset(&ch->bad_text);
+        while (ch->nrows < CHUNK_ROWS && ch->nbad < CHUNK_BADS && ch->attrs.len < CHUNK_ATTRS_MAX) {
+            rc = subs_csv_next(&im->csv);
+            if (rc == MERR_NOTFOUND) {
+                rc = MERR_OK;
+                ch->last = 1;
+                break;
+            }
+            if (!rc) {
+                ch->records++;
+                rc = read_row(im);
+            }
+            if (rc) {
+                ch->last = 1;
+                ch->rc = rc;
+                snprintf(ch->msg, sizeof ch->msg, "%s", merr_msg());
+                break;
+            }
+        }
+        ch->bytes = im->csv.bytes;
+        pthread_mutex_lock(&im->mu);
+        im->produced++;
+        pthread_cond_broadcast(&im->cv);
+        pthread_mutex_unlock(&im->mu);
+        if (ch->last)
+            return NULL;
+    }
+}
+
+/* The writer's part of a row the reader found good: suppression, blocklist. */
+static enum merr screen_row(struct import *im, const struct pending *p, int *keep)
+{
+    char hash[65];
+    int added;
+    enum merr rc;
+
+    *keep = 0;
     if (im->o->mode == SUBS_IMPORT_BLOCKLIST || im->supp_any)
-        subs_store_key_hash(a.key, hash);
+        subs_store_key_hash(p->a.key, hash);
     if (im->o->mode == SUBS_IMPORT_BLOCKLIST) {
-        rc = subs_store_supp_insert(im->db, hash, a.key, "manual", "import", im->now, &added);
+        rc = subs_store_supp_insert(im->db, hash, p->a.key, "manual", "import", im->now, &added);
         if (rc)
-            return merr_wrap(rc, "line %lld", im->csv.record_line);
+            return merr_wrap(rc, "line %lld", p->line);
         if (added)
             im->rep->blocked++;
         else
@@ -429,20 +537,80 @@ static enum merr import_row(struct import *im)
             return MERR_OK;
         }
         if (rc != MERR_NOTFOUND)
-            return merr_wrap(rc, "line %lld", im->csv.record_line);
+            return merr_wrap(rc, "line %lld", p->line);
     }
-    struct pending *p = &im->batch[im->nbatch];
-    p->a = a;
-    memcpy(p->name, namez, strlen(namez) + 1);
-    p->line = im->csv.record_line;
-    p->has_attrs = attrs != NULL;
-    p->attrs_off = im->battrs.len;
-    if (attrs && (rc = buf_append(&im->battrs, attrs, im->attrs.len + 1)))
-        return rc;
-    im->nbatch++;
-    if (im->nbatch == SUBS_STORE_BATCH || im->battrs.len >= BATCH_ATTRS_MAX)
-        return flush(im);
+    *keep = 1;
     return MERR_OK;
+}
+
+/* The writer: reports a chunk's bad rows, then writes its good ones in batches. */
+static enum merr write_chunk(struct import *im, struct chunk *ch)
+{
+    size_t n = 0;
+    enum merr rc;
+
+    for (size_t i = 0; i < ch->nbad; i++) {
+        im->rep->bad++;
+        if (im->o->on_bad)
+            im->o->on_bad(im->o->arg, ch->bad_line[i],
+                          ch->bad_off[i] == SIZE_MAX ? "(reason lost: out of memory)"
+                                                     : ch->bad_text.data + ch->bad_off[i]);
+    }
+    im->rep->rows += ch->records;
+    if (ch->rc)
+        return merr_set(ch->rc, "%s", ch->msg);
+    for (size_t i = 0; i < ch->nrows; i++) {
+        int keep;
+        rc = screen_row(im, &ch->rows[i], &keep);
+        if (rc)
+            return rc;
+        if (keep && n != i)
+            ch->rows[n] = ch->rows[i];
+        n += (size_t)keep;
+    }
+    for (size_t s = 0; s < n; s += SUBS_STORE_BATCH) {
+        size_t m = n - s < SUBS_STORE_BATCH ? n - s : SUBS_STORE_BATCH;
+        rc = flush(im, ch->rows + s, m, ch->attrs.data);
+        if (rc)
+            return rc;
+    }
+    return MERR_OK;
+}
+
+/* Runs the reader thread and writes what it hands over, in order. */
+static enum merr pump(struct import *im)
+{
+    pthread_t th;
+    enum merr rc = MERR_OK;
+    long long reported = 0;
+    int last = 0;
+
+    if (pthread_create(&th, NULL, reader, im))
+        return merr_set(MERR_NOMEM, "cannot start the CSV reader thread");
+    while (!rc && !last) {
+        struct chunk *ch;
+        pthread_mutex_lock(&im->mu);
+        while (im->consumed == im->produced)
+            pthread_cond_wait(&im->cv, &im->mu);
+        pthread_mutex_unlock(&im->mu);
+        ch = &im->chunks[im->consumed % NCHUNKS];
+        last = ch->last;
+        rc = write_chunk(im, ch);
+        if (!rc && im->o->on_progress && im->rep->rows / PROGRESS_EVERY > reported) {
+            reported = im->rep->rows / PROGRESS_EVERY;
+            im->o->on_progress(im->o->arg, ch->bytes, im->rep->rows);
+        }
+        pthread_mutex_lock(&im->mu);
+        im->consumed++;
+        if (rc)
+            im->stop = 1;
+        pthread_cond_broadcast(&im->cv);
+        pthread_mutex_unlock(&im->mu);
+    }
+    pthread_join(th, NULL);
+    if (!rc && im->o->on_progress)
+        im->o->on_progress(im->o->arg, im->csv.bytes, im->rep->rows);
+    return rc;
 }
 
 enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
@@ -450,7 +618,7 @@ enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
                           struct subs_import_report *rep)
 {
     struct import im;
-    int begun = 0;
+    int begun = 0, sync = 0;
     enum merr rc;
 
     (void)cfg;
@@ -462,13 +630,27 @@ enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
     im.now = now;
     im.want = o->mode == SUBS_IMPORT_CONFIRMED ? SUBS_CONFIRMED : SUBS_UNCONFIRMED;
     buf_init(&im.attrs, SUBS_CSV_RECORD_MAX * 2);
-    buf_init(&im.battrs, BATCH_ATTRS_MAX + SUBS_CSV_RECORD_MAX * 2 + 1);
     subs_csv_init(&im.csv, in);
-    im.batch = malloc(SUBS_STORE_BATCH * sizeof *im.batch);
-    if (!im.batch) {
+    im.chunks = calloc(NCHUNKS, sizeof *im.chunks);
+    if (!im.chunks) {
         rc = merr_set(MERR_NOMEM, "out of memory");
         goto out;
     }
+    for (size_t i = 0; i < NCHUNKS; i++) {
+        buf_init(&im.chunks[i].attrs, CHUNK_ATTRS_MAX + SUBS_CSV_RECORD_MAX * 2 + 1);
+        buf_init(&im.chunks[i].bad_text, CHUNK_BADS * 512);
+    }
+    if (pthread_mutex_init(&im.mu, NULL)) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (pthread_cond_init(&im.cv, NULL)) {
+        pthread_mutex_destroy(&im.mu);
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    sync = 1;
+    im.fill = &im.chunks[0];
 
     rc = read_header(&im);
     if (rc)
@@ -490,26 +672,9 @@ enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
             goto out;
     }
     im.supp_any = subs_store_supp_any(db);
-    for (;;) {
-        rc = subs_csv_next(&im.csv);
-        if (rc == MERR_NOTFOUND) {
-            rc = MERR_OK;
-            break;
-        }
-        if (rc)
-            goto out;
-        rep->rows++;
-        rc = import_row(&im);
-        if (rc)
-            goto out;
-        if (o->on_progress && rep->rows % PROGRESS_EVERY == 0)
-            o->on_progress(o->arg, im.csv.bytes, rep->rows);
-    }
-    rc = flush(&im);
+    rc = pump(&im);
     if (rc)
         goto out;
-    if (o->on_progress)
-        o->on_progress(o->arg, im.csv.bytes, rep->rows);
     if (o->dry_run) {
         db_rollback(db);
         begun = 0;
@@ -523,10 +688,17 @@ out:
     if (begun)
         db_rollback(db);
     subs_store_import_tuning(db, 0);
+    if (sync) {
+        pthread_cond_destroy(&im.cv);
+        pthread_mutex_destroy(&im.mu);
+    }
     subs_csv_free(&im.csv);
     buf_free(&im.attrs);
-    buf_free(&im.battrs);
-    free(im.batch);
+    for (size_t i = 0; im.chunks && i < NCHUNKS; i++) {
+        buf_free(&im.chunks[i].attrs);
+        buf_free(&im.chunks[i].bad_text);
+    }
+    free(im.chunks);
     for (size_t i = 0; i < SUBS_CSV_FIELDS_MAX; i++)
         free(im.colname[i]);
     subs_list_clear(&im.list);

@@ -835,6 +835,124 @@ static void import_thousand_with_three_bad(void **state)
     free(csv);
 }
 
+struct lines_seen {
+    long long line[512];
+    int n;
+};
+
+static void on_bad_line(void *arg, long long line, const char *reason)
+{
+    struct lines_seen *s = arg;
+    assert_non_null(reason);
+    assert_true(reason[0] != '\0');
+    if (s->n < 512)
+        s->line[s->n] = line;
+    s->n++;
+}
+
+/*
+ * Rows that are new, already there in every state, repeated in the same
+ * batch and in a later one, with 120 bad rows (more than one chunk of them)
+ * in between: the report and the rows are exactly those of one row at a
+ * time, and every subscription points at its subscriber.
+ */
+static void import_mixed_batches_exact(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    struct subs_import_report rep;
+    struct lines_seen seen = {0};
+    struct subs_import_opts o = {
+        .list_slug = "tin", .mode = SUBS_IMPORT_CONFIRMED, .on_bad = on_bad_line, .arg = &seen};
+    struct buf csv, tok;
+    long long lid = mklist(f, "tin", "double");
+    FILE *in;
+    char *s;
+    mklist(f, "khac", "single");
+    buf_init(&csv, 0);
+    buf_init(&tok, 0);
+    /* before: u3 confirmed, u70 left the list, u130 on another list only, u140 unconfirmed */
+    assert_int_equal(
+        subs_subscribe(f->db, &f->cfg, "tin", "u3@x.vn", "Ba", NULL, NOW, SUBS_ADD_CONFIRMED, &r),
+        MERR_OK);
+    assert_int_equal(
+        subs_subscribe(f->db, &f->cfg, "tin", "u70@x.vn", NULL, NULL, NOW, SUBS_ADD_CONFIRMED, &r),
+        MERR_OK);
+    assert_int_equal(subs_unsubscribe_url(&f->cfg, r.subscriber_id, lid, &tok), MERR_OK);
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, strrchr(tok.data, '/') + 1, 0, NOW, NULL),
+                     MERR_OK);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "khac", "u130@x.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_OK);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "u140@x.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_OK);
+
+    /* 300 good rows u1..u300 (u5 without a name), then in the same first batch u5 again
+       with a name, 120 bad rows, u7 again and one more new row */
+    assert_int_equal(buf_puts(&csv, "email,name,tier\n"), MERR_OK);
+    for (int i = 1; i <= 300; i++) {
+        buf_printf(&csv, "u%d@x.vn,%s,t%d\n", i, i == 5 ? "" : "Người", i % 3);
+        if (i == 20)
+            buf_puts(&csv, "U5@X.VN,Năm,\n");
+        if (i == 100)
+            for (int k = 0; k < 120; k++)
+                buf_printf(&csv, "bad%d-at-x.vn,X,\n", k);
+    }
+    buf_puts(&csv, "u7@x.vn,,t9\nu301@x.vn,Cuối,\n");
+    in = fmemopen(csv.data, csv.len, "r");
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW + 10, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.rows, 300 + 1 + 120 + 2);
+    assert_int_equal(rep.bad, 120);
+    assert_int_equal(seen.n, 120);
+    for (int k = 0; k < 120; k++) /* header 1, u1..u20 2-21, U5 22, u21..u100 23-102 */
+        assert_int_equal(seen.line[k], 103 + k);
+    assert_int_equal(rep.created, 301 - 4);
+    assert_int_equal(rep.subscribed, 301 - 4 + 1); /* u130 joins this list */
+    assert_int_equal(rep.upgraded, 1);             /* u140 */
+    assert_int_equal(rep.left, 1);                 /* u70 stays out */
+    assert_int_equal(rep.existing, 3);             /* u3, U5 again, u7 again */
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 301);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE list_id = 1 AND "
+                              "status = 'confirmed'"),
+                     301 - 1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions s LEFT JOIN subscribers u ON "
+                              "u.id = s.subscriber_id WHERE u.id IS NULL"),
+                     0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE subscriber_id = (SELECT "
+                              "id FROM subscribers WHERE email_key = 'u70@x.vn') AND "
+                              "status = 'unsubscribed'"),
+                     1);
+    s = qs(f->db, "SELECT name || '|' || attributes FROM subscribers WHERE email_key='u5@x.vn'");
+    assert_string_equal(s, "Năm|{\"tier\":\"t2\"}"); /* the repeat filled the empty name */
+    free(s);
+    s = qs(f->db, "SELECT name || '|' || attributes FROM subscribers WHERE email_key='u7@x.vn'");
+    assert_string_equal(s, "Người|{\"tier\":\"t9\"}"); /* the later repeat merged its tier */
+    free(s);
+    s = qs(f->db, "SELECT name FROM subscribers WHERE email_key='u3@x.vn'");
+    assert_string_equal(s, "Ba"); /* existing people keep their data */
+    free(s);
+    /* foreign key checks are back on for this connection */
+    assert_int_equal(q(f->db, "PRAGMA foreign_keys"), 1);
+
+    /* again: nobody added, nothing changed, in every batch */
+    seen.n = 0;
+    in = fmemopen(csv.data, csv.len, "r");
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW + 20, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.created, 0);
+    assert_int_equal(rep.subscribed, 0);
+    assert_int_equal(rep.existing, 301 - 1 + 2);
+    assert_int_equal(rep.left, 1);
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 301);
+    /* (u7's two rows disagree on its tier: each import applies both, in order) */
+    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers WHERE updated_at > 1764000010 "
+                              "AND email_key <> 'u7@x.vn'"),
+                     0);
+    buf_free(&csv);
+    buf_free(&tok);
+}
+
 static void import_modes_and_dry_run(void **state)
 {
     struct fx *f = *state;
@@ -1140,6 +1258,7 @@ int main(void)
         cmocka_unit_test(csv_reader_rfc4180),
         cmocka_unit_test(csv_writer_quotes_what_it_must),
         cmocka_unit_test_setup_teardown(import_thousand_with_three_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_mixed_batches_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(import_modes_and_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(import_refuses_unusable_files, setup, teardown),
         cmocka_unit_test_setup_teardown(export_streams_quoted_csv, setup, teardown),
