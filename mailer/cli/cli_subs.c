@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -46,6 +47,11 @@ static const char LIST_USAGE[] =
     "commands:\n"
     "  create SLUG --name NAME [--description TEXT] [--optin single|double]\n"
     "                  create a list (slug: a-z, 0-9, hyphens; opt-in default double)\n"
+    "  set SLUG [--name N] [--description D] [--optin single|double]\n"
+    "           [--digest-weekday 0-6|mon..sun] [--digest-time HH:MM]\n"
+    "           [--digest-category C] [--digest-max N] [--digest-subject S]\n"
+    "           [--digest-template T] [--digest-enabled yes|no]\n"
+    "                  change a list's settings (see list set --help)\n"
     "  ls              all lists with their subscriber counts\n"
     "  show SLUG       one list: settings, digest settings, counts\n"
     "  rm SLUG         delete a list and its subscriptions\n";
@@ -111,27 +117,131 @@ static int list_ls(struct app *app)
     return 0;
 }
 
+static const char *const WEEKDAYS[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+static const char *const WEEKDAYS_VI[] = {"Chủ nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư",
+                                          "Thứ Năm",  "Thứ Sáu", "Thứ Bảy"};
+
 static int list_show(struct app *app, const char *slug)
 {
     struct subs_list l;
-    char created[DATE_ISO_LEN];
+    char created[DATE_ISO_LEN], updated[DATE_ISO_LEN];
+    int wd;
     enum merr rc = app_db(app);
     if (!rc)
         rc = subs_list_get(app->db, slug, &l);
     if (rc)
         return app_fail(rc, "list show");
     date_iso8601(l.created_at, created);
-    printf("slug:          %s\nid:            %lld\nname:          %s\ndescription:   %s\n"
-           "opt-in:        %s\ncreated:       %s\n"
-           "subscribers:   %lld confirmed, %lld unconfirmed, %lld unsubscribed\n"
-           "digest:        %s, weekday %d at %s, up to %d articles, category %s\n"
-           "digest subject: %s\ndigest template: %s\n",
+    date_iso8601(l.updated_at, updated);
+    wd = l.digest_weekday >= 0 && l.digest_weekday <= 6 ? l.digest_weekday : 0;
+    printf("slug:            %s\nid:              %lld\nname:            %s\n"
+           "description:     %s\nopt-in:          %s\ncreated:         %s\n"
+           "updated:         %s\n"
+           "subscribers:     %lld confirmed, %lld unconfirmed, %lld unsubscribed\n"
+           "digest:          %s\n"
+           "digest schedule: %s %s (%s, weekday %d) %s\n"
+           "digest category: %s\ndigest max:      %d articles\n"
+           "digest subject:  %s\ndigest template: %s\n",
            l.slug, l.id, l.name, l.description, l.double_optin ? "double" : "single", created,
-           l.n_confirmed, l.n_unconfirmed, l.n_unsubscribed,
-           l.digest_enabled ? "enabled" : "disabled", l.digest_weekday, l.digest_time,
-           l.digest_max_articles, l.digest_category ? l.digest_category : "(all)", l.digest_subject,
-           l.digest_template);
+           updated, l.n_confirmed, l.n_unconfirmed, l.n_unsubscribed,
+           l.digest_enabled ? "enabled" : "disabled", WEEKDAYS_VI[wd], l.digest_time, WEEKDAYS[wd],
+           l.digest_weekday, date_zone(), l.digest_category ? l.digest_category : "(all)",
+           l.digest_max_articles, l.digest_subject, l.digest_template);
     subs_list_clear(&l);
+    return 0;
+}
+
+static const char LIST_SET_USAGE[] =
+    "usage: mailer list set SLUG [options]\n\n"
+    "Changes a list's settings; options not given stay as they are. Every value\n"
+    "is checked before anything is written, so one bad value changes nothing.\n\n"
+    "  --name N               the list's name (one line, up to 200 characters)\n"
+    "  --description D        a description (up to 2000 characters)\n"
+    "  --optin single|double  double sends a confirmation mail on subscribe\n"
+    "  --digest-weekday W     0-6 (0 = Sunday) or sun, mon, tue, wed, thu, fri, sat\n"
+    "  --digest-time HH:MM    local time in [site] timezone (default 07:00)\n"
+    "  --digest-category C    only articles of category C; \"\" for all categories\n"
+    "  --digest-max N         at most N articles per digest (1-100, default 10)\n"
+    "  --digest-subject S     subject template (Mustache: {{week}}, {{year}},\n"
+    "                         {{period}}, {{site}}, {{list}})\n"
+    "  --digest-template T    templates/email/T.html and T.txt (default digest)\n"
+    "  --digest-enabled yes|no  whether the scheduler sends this list's digest\n";
+
+/* "0".."6" or a day name (sun.., sunday..), case-insensitive; -2 if not one. */
+static int parse_weekday(const char *s)
+{
+    static const char *const full[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                       "thursday", "friday", "saturday"};
+    if (strlen(s) == 1 && s[0] >= '0' && s[0] <= '6')
+        return s[0] - '0';
+    for (int i = 0; i < 7; i++)
+        if (!strcasecmp(s, WEEKDAYS[i]) || !strcasecmp(s, full[i]))
+            return i;
+    return -2;
+}
+
+static int list_set(struct app *app, int argc, char **argv)
+{
+    struct subs_list_update u;
+    const char *slug = NULL, *weekday = NULL, *max = NULL, *enabled = NULL;
+    int err = 0, n = 0;
+    enum merr rc;
+
+    subs_list_update_init(&u);
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(LIST_SET_USAGE, stdout);
+            return 0;
+        }
+        if (opt(argc, argv, &i, "--name", &u.name, &err) ||
+            opt(argc, argv, &i, "--description", &u.description, &err) ||
+            opt(argc, argv, &i, "--optin", &u.optin, &err) ||
+            opt(argc, argv, &i, "--digest-weekday", &weekday, &err) ||
+            opt(argc, argv, &i, "--digest-time", &u.digest_time, &err) ||
+            opt(argc, argv, &i, "--digest-category", &u.digest_category, &err) ||
+            opt(argc, argv, &i, "--digest-max", &max, &err) ||
+            opt(argc, argv, &i, "--digest-subject", &u.digest_subject, &err) ||
+            opt(argc, argv, &i, "--digest-template", &u.digest_template, &err) ||
+            opt(argc, argv, &i, "--digest-enabled", &enabled, &err)) {
+            if (err)
+                return cli_usage("list set", "%s needs a value", argv[i]);
+            n++;
+        } else if (argv[i][0] == '-') {
+            return cli_usage("list set", "unknown option %s", argv[i]);
+        } else if (!slug) {
+            slug = argv[i];
+        } else {
+            return cli_usage("list set", "unexpected argument \"%s\"", argv[i]);
+        }
+    }
+    if (!slug)
+        return cli_usage("list set", "missing SLUG");
+    if (!n)
+        return cli_usage("list set", "nothing to change: give at least one option");
+    if (weekday && (u.digest_weekday = parse_weekday(weekday)) < 0)
+        return cli_usage("list set", "--digest-weekday \"%s\": 0-6 or sun, mon, ..., sat", weekday);
+    if (max) {
+        char *end;
+        long m = strtol(max, &end, 10);
+        if (!*max || *end || m < 1 || m > SUBS_DIGEST_MAX_ARTICLES)
+            return cli_usage("list set", "--digest-max \"%s\": a number from 1 to %d", max,
+                             SUBS_DIGEST_MAX_ARTICLES);
+        u.digest_max_articles = (int)m;
+    }
+    if (enabled) {
+        if (!strcmp(enabled, "yes"))
+            u.digest_enabled = 1;
+        else if (!strcmp(enabled, "no"))
+            u.digest_enabled = 0;
+        else
+            return cli_usage("list set", "--digest-enabled \"%s\": yes or no", enabled);
+    }
+    rc = app_db(app);
+    if (!rc) /* the message names the refused field */
+        rc = subs_list_update(app->db, &app->cfg, slug, &u, NULL);
+    if (rc)
+        return app_fail(rc, "list set");
+    printf("list %s updated\n", slug);
     return 0;
 }
 
@@ -150,6 +260,8 @@ int cli_list(struct app *app, int argc, char **argv)
     argv++;
     if (!strcmp(cmd, "create"))
         return list_create(app, argc, argv);
+    if (!strcmp(cmd, "set"))
+        return list_set(app, argc, argv);
     if (argc > 1 && cli_is_help(argv[1])) {
         if (!strcmp(cmd, "ls"))
             printf("usage: mailer list ls\n\nAll lists with their subscriber counts.\n");

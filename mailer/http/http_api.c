@@ -9,7 +9,8 @@
  *
  * Resources (JSON in and out; errors {"error": {code, message, field}}):
  *   GET/POST /api/articles, GET /api/articles/ID
- *   GET/POST /api/lists, GET/DELETE /api/lists/SLUG
+ *   GET/POST /api/lists, GET/PATCH/DELETE /api/lists/SLUG (PATCH: settings,
+ *     digest schedule and content)
  *   GET/POST /api/subscribers (?list, status, q), GET/DELETE
  *     /api/subscribers/EMAIL (?list), POST /api/subscribers/import
  *     (text/csv; ?list, mode), GET /api/subscribers/export (?list, status)
@@ -231,13 +232,111 @@ static void api_articles(struct http_req *r, struct db *db, const char *rest)
 
 static json_t *list_json(const struct subs_list *l)
 {
-    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I}, s:o}", "id", (json_int_t)l->id,
-                     "slug", l->slug, "name", l->name ? l->name : "", "description",
-                     l->description ? l->description : "", "optin",
-                     l->double_optin ? "double" : "single", "subscribers", "confirmed",
-                     (json_int_t)l->n_confirmed, "unconfirmed", (json_int_t)l->n_unconfirmed,
-                     "unsubscribed", (json_int_t)l->n_unsubscribed, "created_at",
-                     time_json(l->created_at));
+    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I}, s:o, s:o}", "id",
+                          (json_int_t)l->id, "slug", l->slug, "name", l->name ? l->name : "",
+                          "description", l->description ? l->description : "", "optin",
+                          l->double_optin ? "double" : "single", "subscribers", "confirmed",
+                          (json_int_t)l->n_confirmed, "unconfirmed", (json_int_t)l->n_unconfirmed,
+                          "unsubscribed", (json_int_t)l->n_unsubscribed, "created_at",
+                          time_json(l->created_at), "updated_at", time_json(l->updated_at));
+    /* the digest settings, named as PATCH takes them */
+    json_t *d = json_pack(
+        "{s:i, s:s, s:s, s:o, s:i, s:s, s:s, s:b}", "digest_weekday", l->digest_weekday,
+        "digest_time", l->digest_time, "digest_timezone", date_zone(), "digest_category",
+        l->digest_category ? json_string(l->digest_category) : json_null(), "digest_max_articles",
+        l->digest_max_articles, "digest_subject", l->digest_subject ? l->digest_subject : "",
+        "digest_template", l->digest_template ? l->digest_template : "", "digest_enabled",
+        l->digest_enabled);
+    if (j && d)
+        json_object_update(j, d);
+    json_decref(d);
+    return j;
+}
+
+/*
+ * PATCH /api/lists/SLUG with a JSON object of the settings to change:
+ * name, description, optin ("single"|"double"), digest_weekday (0-6, 0 =
+ * Sunday), digest_time ("HH:MM"), digest_category (a string; "" or null:
+ * all), digest_max_articles (1-100), digest_subject, digest_template,
+ * digest_enabled (true|false). An unknown key or a wrong type is refused
+ * (400 naming the field) and nothing changes. Answers the list as GET does.
+ */
+static void list_patch(struct http_req *r, struct db *db, const char *slug)
+{
+    struct subs_list_update u;
+    struct subs_list l;
+    const char *key, *field = NULL, *want = NULL;
+    json_t *j = json_body(r), *v;
+    enum merr rc;
+
+    if (!j)
+        return;
+    subs_list_update_init(&u);
+    struct {
+        const char *name;
+        const char **dst;
+    } strings[] = {{"name", &u.name},
+                   {"description", &u.description},
+                   {"optin", &u.optin},
+                   {"digest_time", &u.digest_time},
+                   {"digest_category", &u.digest_category},
+                   {"digest_subject", &u.digest_subject},
+                   {"digest_template", &u.digest_template}};
+    json_object_foreach(j, key, v)
+    {
+        size_t i;
+        for (i = 0; i < sizeof strings / sizeof strings[0]; i++)
+            if (!strcmp(key, strings[i].name))
+                break;
+        if (i < sizeof strings / sizeof strings[0]) {
+            if (json_is_string(v))
+                *strings[i].dst = json_string_value(v);
+            else if (json_is_null(v) && !strcmp(key, "digest_category"))
+                u.digest_category = ""; /* all categories */
+            else
+                want = "a string";
+        } else if (!strcmp(key, "digest_weekday")) {
+            if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 6)
+                u.digest_weekday = (int)json_integer_value(v);
+            else
+                want = "an integer 0-6 (0 = Sunday)";
+        } else if (!strcmp(key, "digest_max_articles")) {
+            if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+                json_integer_value(v) <= SUBS_DIGEST_MAX_ARTICLES)
+                u.digest_max_articles = (int)json_integer_value(v);
+            else
+                want = "an integer 1-100";
+        } else if (!strcmp(key, "digest_enabled")) {
+            if (json_is_boolean(v))
+                u.digest_enabled = json_is_true(v);
+            else
+                want = "true or false";
+        } else {
+            want = ""; /* not a setting */
+        }
+        if (want)
+            break;
+    }
+    if (want) {
+        char msg[200];
+        if (*want)
+            snprintf(msg, sizeof msg, "%.64s: expected %s", key, want);
+        else
+            snprintf(msg, sizeof msg, "%.64s: not a setting of a list", key);
+        http_reply_error(r, 400, "invalid", msg, key);
+        json_decref(j);
+        return;
+    }
+    pthread_mutex_lock(&r->ctx->write_lock);
+    rc = subs_list_update(db, r->ctx->cfg, slug, &u, &field);
+    pthread_mutex_unlock(&r->ctx->write_lock);
+    json_decref(j);
+    if (!rc)
+        rc = subs_list_get(db, slug, &l);
+    if (rc)
+        return fail(r, rc, field);
+    http_reply_json(r, 200, list_json(&l));
+    subs_list_clear(&l);
 }
 
 static void api_lists(struct http_req *r, struct db *db, const char *rest)
@@ -294,6 +393,8 @@ static void api_lists(struct http_req *r, struct db *db, const char *rest)
         subs_list_clear(&l);
         return;
     }
+    if (method(r, "PATCH"))
+        return list_patch(r, db, rest);
     if (method(r, "DELETE")) {
         pthread_mutex_lock(&r->ctx->write_lock);
         rc = subs_list_remove(db, rest);
@@ -302,7 +403,7 @@ static void api_lists(struct http_req *r, struct db *db, const char *rest)
             return fail(r, rc, NULL);
         return http_reply(r, 204, NULL, NULL, 0);
     }
-    return bad_method(r, "GET, DELETE");
+    return bad_method(r, "GET, PATCH, DELETE");
 }
 
 /* ---- subscribers ---- */

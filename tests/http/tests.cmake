@@ -3,3 +3,4 @@ mailer_script_test(http.abuse http/test_http_abuse.py LABELS integration TIMEOUT
 mailer_script_test(http.api http/test_http_api.py LABELS integration TIMEOUT 180)
 # (scripts resolve against the including folder, tests/.)
 mailer_script_test(http.scheduler http/test_http_scheduler.py LABELS integration TIMEOUT 120)
+mailer_script_test(http.list_settings http/test_http_list_settings.py LABELS integration TIMEOUT 120)
