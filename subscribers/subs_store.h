@@ -90,8 +90,9 @@ enum merr subs_confirm_send(struct db *db, const struct subs_list *l, long long 
 
 /*
  * Import tuning, called outside any transaction: `on` = 1 before the
- * import's BEGIN (foreign key checks off, page cache SUBS_STORE_IMPORT_CACHE_KIB),
- * 0 after its COMMIT or ROLLBACK (both back to the defaults).
+ * import's BEGIN (foreign key checks off, statement journals in memory,
+ * page cache SUBS_STORE_IMPORT_CACHE_KIB), 0 after its COMMIT or ROLLBACK
+ * (all back to the defaults).
  */
 #define SUBS_STORE_IMPORT_CACHE_KIB "16384"
 enum merr subs_store_import_tuning(struct db *db, int on);
