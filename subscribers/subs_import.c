@@ -55,6 +55,7 @@ enum col_kind { COL_ATTR, COL_EMAIL, COL_NAME, COL_ATTRS_JSON, COL_IGNORED };
 struct pending {
     struct addr a;
     char name[1024];
+    char hash[65];    /* of the key, when the suppression list is consulted */
     size_t attrs_off; /* in chunk.attrs */
     int has_attrs;
     long long line;
@@ -447,6 +448,8 @@ static enum merr read_row(struct import *im)
     if (ar > 0)
         return MERR_OK;
     p->line = im->csv.record_line;
+    if (im->o->mode == SUBS_IMPORT_BLOCKLIST || im->supp_any)
+        subs_store_key_hash(p->a.key, p->hash); /* SHA-256: here, off the writer's thread */
     p->has_attrs = im->attrs.len > 0;
     p->attrs_off = ch->attrs.len;
     if (p->has_attrs && (rc = buf_append(&ch->attrs, im->attrs.data, im->attrs.len + 1)))
@@ -513,13 +516,11 @@ static void *reader(void *arg)
 /* The writer's part of a row the reader found good: suppression, blocklist. */
 static enum merr screen_row(struct import *im, const struct pending *p, int *keep)
 {
-    char hash[65];
+    const char *hash = p->hash;
     int added;
     enum merr rc;
 
     *keep = 0;
-    if (im->o->mode == SUBS_IMPORT_BLOCKLIST || im->supp_any)
-        subs_store_key_hash(p->a.key, hash);
     if (im->o->mode == SUBS_IMPORT_BLOCKLIST) {
         rc = subs_store_supp_insert(im->db, hash, p->a.key, "manual", "import", im->now, &added);
         if (rc)
