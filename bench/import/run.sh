@@ -52,6 +52,6 @@ awk -v r="$ROWS" -v s="$start" -v e="$end" -v k="$rss_kb" -v c="$count" -v u="${
   t = e - s
   printf "import: %d rows (%.1f MB CSV) in %.2f s = %.0f rows/s; peak RSS %.1f MB; %d subscriptions in the database\n", r, b / 1048576, t, r / t, k / 1024, c
   if (u != "")
-    printf "cpu: %.2f s user+sys (two threads: CSV reader, database writer); load average before the run %s\n", u, l
+    printf "cpu: %.2f s user+sys; load average before the run %s\n", u, l
   printf "goal: <= 5 s for 1,000,000 rows: %s\n", (r >= 1000000 ? (t <= 5 ? "met" : "NOT met") : "n/a (fewer rows)")
 }'
