@@ -376,22 +376,15 @@ static enum merr flush(struct import *im, const struct pending *rows, size_t n,
         long long sid = first + (long long)k;
         if (inserted < (long long)n) {
             rc = subs_store_sub_find(im->db, p->a.key, &sid);
-            if (rc) {
-                if (rc == MERR_NOTFOUND)
-                    rc = merr_set(MERR_DB, "subscriber %s vanished during the import", p->a.key);
-                goto row_failed;
-            }
+            if (rc == MERR_NOTFOUND)
+                rc = merr_set(MERR_DB, "subscriber %s vanished during the import", p->a.key);
         }
-        if (sid == first + (long long)k) /* new: subscribed by the range insert */
+        if (!rc && sid == first + (long long)k) /* new: subscribed by the range insert */
             rc = im->want == SUBS_UNCONFIRMED ? enqueue_confirm(im, sid, &p->a, p->name) : MERR_OK;
-        else
+        else if (!rc)
             rc = import_existing(im, sid, p, v[k].attrs);
         if (rc)
-            goto row_failed;
-        continue;
-    row_failed:
-        merr_wrap(rc, "line %lld", p->line);
-        return rc;
+            return merr_wrap(rc, "line %lld", p->line);
     }
     return MERR_OK;
 }
