@@ -204,7 +204,9 @@ class Mailer:
         out = []
         for root, _, files in os.walk(self.outbox):
             for n in files:
-                if n.endswith(".eml"):
+                # .tmp-* files are the dir transport's writes in progress:
+                # they are renamed (or gone) a moment later.
+                if n.endswith(".eml") and not n.startswith("."):
                     out.append(os.path.join(root, n))
         return sorted(out)
 
