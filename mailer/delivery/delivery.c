@@ -4,10 +4,26 @@
  * Threads: `connections` workers and one writer. Each worker owns a
  * database handle and a transport and loops: claim a batch of due envelopes
  * (outbox_claim_checked: a lease, and a last check that the person still
- * wants the mail), render each message from its send's plan, wait for the
- * rate limits, and hand the batch to the transport (one connection, many
- * messages). Envelopes that never reach the transport (cancelled, render
- * failures) go to the writer first, without waiting.
+ * wants the mail), look up each send's plan, wait for the rate limits, and
+ * hand the batch to the transport (one connection, many messages).
+ * Envelopes that never reach the transport (cancelled, suppressed, no plan)
+ * go to the writer first, without waiting.
+ *
+ * Claims run in the writer thread, on its connection: every write of the
+ * outbox then comes from one connection and never waits for SQLite's lock
+ * (whose busy handler sleeps 1, 2, 5 ... ms, while every connection waiting
+ * for a commit stalls). A worker asks for its next batch as soon as it
+ * hands the current one to the transport, so the claim overlaps with the
+ * sending; a batch claimed ahead but not sent (stopping) goes back to
+ * queued.
+ *
+ * Memory. Messages are rendered when the transport needs their data
+ * (transport_hooks.load: after the server's go-ahead for DATA) into one
+ * buffer per worker, reused: a worker holds one rendered message, not its
+ * batch (libESMTP would otherwise need every message of a session until
+ * the session ends). A render failure then drops that connection (SMTP
+ * cannot abandon one message); the envelope gets the render's result, the
+ * session's later messages are deferred.
  *
  * Crash safety. The transport reports each message as soon as the server
  * has answered the end of its data (transport_send_cb: done), before the
@@ -130,14 +146,34 @@ struct shared {
     struct outbox_result *q;
     size_t qn, qcap;
     unsigned long long submitted, committed;
-    int waiters;     /* threads in writer_wait() */
-    size_t nworkers; /* a round is due once this many results are queued */
+    int waiters;              /* threads in writer_wait() */
+    size_t nworkers;          /* a round is due once this many results are queued */
+    struct claim_req *claims; /* claims for the writer to run, in order */
     int w_stop;
     int fatal;
     struct db *wdb;
 
     pthread_mutex_t st_mu;
     struct delivery_stats stats;
+};
+
+/*
+ * A worker's request for its next batch, run by the writer on its own
+ * connection (so claims never wait for the write lock against the result
+ * rounds, or the other way round: SQLite's busy handler sleeps 1, 2, 5 ...
+ * ms each time, and every connection waiting in before_end stalled meanwhile).
+ */
+struct claim_req {
+    struct claim_req *next;
+    time_t now;
+    size_t max;
+    int queued; /* in sh->claims or being run */
+    int done;   /* the fields below are set */
+    enum merr rc;
+    char errmsg[256];
+    struct outbox_envelope *env;
+    size_t n;
+    long long cancelled;
 };
 
 struct worker {
@@ -152,6 +188,8 @@ struct worker {
     unsigned long long ticket;      /* last results handed to the writer */
     unsigned long long sent_ticket; /* ... that held a sent message */
     struct batch *b;                /* the batch being sent (for on_done) */
+    struct buf out;                 /* the message being sent (on_load) */
+    int out_busy;                   /* `out` holds a message not yet released */
 };
 
 static double mono_now(void)
@@ -252,6 +290,70 @@ static void writer_fail(struct shared *sh, const char *what)
     sh->fatal = 1;
 }
 
+/* Runs the queued claims (w_mu held on entry and on return). */
+static void writer_claims(struct shared *sh)
+{
+    struct claim_req *list = sh->claims;
+
+    sh->claims = NULL;
+    pthread_mutex_unlock(&sh->w_mu);
+    for (struct claim_req *c = list; c; c = c->next) {
+        enum merr rc;
+        int tries = 0;
+        c->cancelled = 0;
+        if (sh->fatal) {
+            c->rc = MERR_INTERNAL;
+            c->n = 0;
+            snprintf(c->errmsg, sizeof c->errmsg, "the writer stopped");
+            continue;
+        }
+        for (;;) {
+            rc = outbox_claim_checked(sh->wdb, c->now, sh->cfg->lease_seconds, c->max, &c->env,
+                                      &c->n, &c->cancelled);
+            if (rc != MERR_TEMPFAIL || ++tries >= BUSY_RETRIES)
+                break;
+            sleep_ms(20);
+        }
+        c->rc = rc;
+        if (rc) {
+            c->env = NULL;
+            c->n = 0;
+            snprintf(c->errmsg, sizeof c->errmsg, "%s", merr_msg());
+        }
+    }
+    pthread_mutex_lock(&sh->w_mu);
+    for (struct claim_req *c = list; c; c = c->next)
+        c->done = 1;
+    pthread_cond_broadcast(&sh->w_done);
+}
+
+/* Asks the writer for a batch claimed at `now` (see struct claim_req); does not wait. */
+static void claim_start(struct shared *sh, struct claim_req *c, time_t now)
+{
+    pthread_mutex_lock(&sh->w_mu);
+    c->now = now;
+    c->max = sh->batch_max;
+    c->done = 0;
+    c->queued = 1;
+    c->next = NULL;
+    struct claim_req **tail = &sh->claims;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = c;
+    pthread_cond_signal(&sh->w_work);
+    pthread_mutex_unlock(&sh->w_mu);
+}
+
+/* Waits for a claim started with claim_start. */
+static void claim_finish(struct shared *sh, struct claim_req *c)
+{
+    pthread_mutex_lock(&sh->w_mu);
+    while (!c->done)
+        pthread_cond_wait(&sh->w_done, &sh->w_mu);
+    c->queued = 0;
+    pthread_mutex_unlock(&sh->w_mu);
+}
+
 static void *writer_main(void *arg)
 {
     struct shared *sh = arg;
@@ -262,10 +364,15 @@ static void *writer_main(void *arg)
     for (;;) {
         /* a round when someone waits for it, or one result per worker is
          * queued, or at the end: every result waits for a reason */
-        while (!sh->w_stop && (sh->qn == 0 || (sh->waiters == 0 && sh->qn < sh->nworkers)))
+        while (!sh->w_stop && !sh->claims &&
+               (sh->qn == 0 || (sh->waiters == 0 && sh->qn < sh->nworkers)))
             pthread_cond_wait(&sh->w_work, &sh->w_mu);
-        if (sh->qn == 0 && sh->w_stop)
+        if (sh->qn == 0 && !sh->claims && sh->w_stop)
             break;
+        if (sh->claims && sh->qn == 0) {
+            writer_claims(sh);
+            continue;
+        }
         /* take everything queued: one transaction for all of it */
         struct outbox_result *tmp = batch;
         size_t tcap = bcap, n = sh->qn;
@@ -290,6 +397,8 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&sh->w_mu);
         sh->committed = upto;
         pthread_cond_broadcast(&sh->w_done);
+        if (sh->claims)
+            writer_claims(sh);
     }
     pthread_mutex_unlock(&sh->w_mu);
     free(batch);
@@ -588,13 +697,15 @@ struct batch {
     size_t nmsgs;
     unsigned char *in_tp;       /* env[i] is in msgs (its result comes from on_done) */
     struct outbox_result *rest; /* results of envelopes that are not */
-    struct buf *bufs;
+    struct plan_entry **plan;   /* msgs[k]'s plan, referenced until the batch ends */
+    unsigned char *unrendered;  /* msgs[k] could not be rendered: its result is set */
+    size_t nplanned;            /* plan[0..nplanned) hold a reference */
     char (*verp)[128];
     char (*envid)[64];
     size_t cap;
 };
 
-static enum merr batch_reserve(struct batch *b, size_t n, size_t max_bytes)
+static enum merr batch_reserve(struct batch *b, size_t n)
 {
     if (n <= b->cap)
         return MERR_OK;
@@ -619,13 +730,13 @@ static enum merr batch_reserve(struct batch *b, size_t n, size_t max_bytes)
     struct outbox_result *rest = realloc(b->rest, n * sizeof *rest);
     if (rest)
         b->rest = rest;
-    struct buf *bufs = realloc(b->bufs, n * sizeof *bufs);
-    if (bufs) {
-        for (size_t i = b->cap; i < n; i++)
-            buf_init(&bufs[i], max_bytes);
-        b->bufs = bufs;
-    }
-    if (!res || !msgs || !me || !verp || !envid || !in_tp || !rest || !bufs)
+    struct plan_entry **plan = realloc(b->plan, n * sizeof *plan);
+    if (plan)
+        b->plan = plan;
+    unsigned char *unr = realloc(b->unrendered, n * sizeof *unr);
+    if (unr)
+        b->unrendered = unr;
+    if (!res || !msgs || !me || !verp || !envid || !in_tp || !rest || !plan || !unr)
         return merr_set(MERR_NOMEM, "out of memory");
     b->cap = n;
     return MERR_OK;
@@ -633,8 +744,6 @@ static enum merr batch_reserve(struct batch *b, size_t n, size_t max_bytes)
 
 static void batch_free(struct batch *b)
 {
-    for (size_t i = 0; i < b->cap; i++)
-        buf_free(&b->bufs[i]);
     free(b->res);
     free(b->msgs);
     free(b->msg_env);
@@ -642,7 +751,8 @@ static void batch_free(struct batch *b)
     free(b->envid);
     free(b->in_tp);
     free(b->rest);
-    free(b->bufs);
+    free(b->plan);
+    free(b->unrendered);
 }
 
 static void count(struct shared *sh, const struct outbox_result *r, size_t n, long long cancelled)
@@ -677,6 +787,7 @@ static void prepare(struct worker *w, struct batch *b, time_t now)
     const struct config *cfg = sh->cfg;
 
     b->nmsgs = 0;
+    b->nplanned = 0;
     for (size_t i = 0; i < b->n; i++) {
         const struct outbox_envelope *e = &b->env[i];
         struct outbox_result *r = &b->res[i];
@@ -707,14 +818,11 @@ static void prepare(struct worker *w, struct batch *b, time_t now)
             plan_put(sh, p);
             continue;
         }
-        struct buf *out = &b->bufs[b->nmsgs];
-        buf_reset(out);
-        if (render_one(w, e, p, out, r, now)) {
-            plan_put(sh, p);
-            continue;
-        }
-        plan_put(sh, p);
+        /* rendered when the transport needs it (on_load): the batch is
+         * never held in memory as messages, only one message at a time */
         size_t k = b->nmsgs++;
+        b->plan[k] = p;
+        b->unrendered[k] = 0;
         struct transport_msg *m = &b->msgs[k];
         memset(m, 0, sizeof *m);
         outbox_verp(cfg->secret, e->id, sh->bounce_domain, b->verp[k]);
@@ -723,10 +831,19 @@ static void prepare(struct worker *w, struct batch *b, time_t now)
         m->mail_from = b->verp[k];
         m->rcpt = e->recipient;
         m->envid = b->envid[k];
-        m->data = out->data;
-        m->len = out->len;
+        m->data = NULL; /* on_load */
+        m->len = 0;
         b->msg_env[k] = i;
     }
+    b->nplanned = b->nmsgs;
+}
+
+/* Drops the batch's plan references. */
+static void batch_unplan(struct shared *sh, struct batch *b)
+{
+    for (size_t k = 0; k < b->nplanned; k++)
+        plan_put(sh, b->plan[k]);
+    b->nplanned = 0;
 }
 
 /*
@@ -740,6 +857,8 @@ static void outcome(struct worker *w, struct batch *b, size_t k, time_t now)
     const struct outbox_envelope *e = &b->env[b->msg_env[k]];
     struct outbox_result *r = &b->res[b->msg_env[k]];
 
+    if (b->unrendered[k])
+        return; /* render_one set the result (deferred or failed) */
     r->code = m->code;
     set_text(r, m->text);
     if (m->skipped) {
@@ -793,6 +912,42 @@ static int on_done(void *arg, struct transport_msg *m)
 }
 
 /*
+ * The transport needs message m's data now (transport_hooks.load): renders
+ * it into the worker's buffer, reused from message to message, so a worker
+ * holds one rendered message at a time whatever batch_size is. A render
+ * failure sets the envelope's result (deferred or failed, see render_one).
+ */
+static enum merr on_load(void *arg, struct transport_msg *m)
+{
+    struct worker *w = arg;
+    struct batch *b = w->b;
+    size_t k = (size_t)(m - b->msgs);
+    struct outbox_result *r = &b->res[b->msg_env[k]];
+
+    if (w->out_busy)
+        return merr_set(MERR_INTERNAL, "two messages loaded at once");
+    buf_reset(&w->out);
+    if (render_one(w, &b->env[b->msg_env[k]], b->plan[k], &w->out, r, date_now())) {
+        b->unrendered[k] = 1;
+        return merr_set(r->state == OUTBOX_FAILED ? MERR_PERMFAIL : MERR_TEMPFAIL, "%s", r->text);
+    }
+    w->out_busy = 1;
+    m->data = w->out.data;
+    m->len = w->out.len;
+    return MERR_OK;
+}
+
+/* The transport is done with m's data (transport_hooks.release). */
+static void on_release(void *arg, struct transport_msg *m)
+{
+    struct worker *w = arg;
+
+    (void)m;
+    w->out_busy = 0;
+    buf_reset(&w->out);
+}
+
+/*
  * Message m's data is written but for its end: the server cannot accept it
  * before this returns. Waits until this worker's sent results are
  * committed (see the top); non-zero keeps m from the server and stops the
@@ -820,6 +975,28 @@ static void release_unsent(struct batch *b, size_t from)
     b->nmsgs = from;
 }
 
+/* Gives a claimed batch that will not be sent back to the queue. */
+static void release_claimed(struct shared *sh, struct worker *w, struct outbox_envelope *env,
+                            size_t n)
+{
+    struct outbox_result *r = calloc(n ? n : 1, sizeof *r);
+
+    if (!r) {
+        /* their leases expire and they are claimed again */
+        outbox_envelopes_free(env, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r[i].envelope_id = env[i].id;
+        r[i].state = OUTBOX_QUEUED;
+        set_text(&r[i], "delivery stopped before sending");
+    }
+    if (n)
+        w->ticket = writer_submit(sh, r, n);
+    free(r);
+    outbox_envelopes_free(env, n);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -827,11 +1004,14 @@ static void *worker_main(void *arg)
     const struct config *cfg = sh->cfg;
     struct batch b;
     size_t nrest;
-    struct transport_hooks hooks = {on_done, on_before_end, w};
+    struct transport_hooks hooks = {on_done, on_before_end, w, on_load, on_release};
+    struct claim_req creq;
+    int pending = 0; /* creq was started and not finished */
 
     double reclaim_every = cfg->lease_seconds / 2.0, last_reclaim = mono_now();
 
     memset(&b, 0, sizeof b);
+    memset(&creq, 0, sizeof creq);
     w->b = &b;
     if (reclaim_every < 5)
         reclaim_every = 5;
@@ -848,15 +1028,25 @@ static void *worker_main(void *arg)
                 log_info("delivery: %lld expired leases returned to the queue", back);
         }
 
-        rc = outbox_claim_checked(w->db, now, cfg->lease_seconds, sh->batch_max, &b.env, &b.n,
-                                  &cancelled);
+        /* the claim runs in the writer; usually it was started while the
+         * previous batch was being sent, and is ready now */
+        if (!pending)
+            claim_start(sh, &creq, now);
+        claim_finish(sh, &creq);
+        pending = 0;
+        rc = creq.rc;
+        b.env = creq.env;
+        b.n = creq.n;
+        cancelled = creq.cancelled;
+        creq.env = NULL;
+        creq.n = 0;
         if (rc == MERR_TEMPFAIL) {
             sleep_ms(20);
             continue;
         }
         if (rc) {
             w->rc = rc;
-            snprintf(w->errmsg, sizeof w->errmsg, "claim: %s", merr_msg());
+            snprintf(w->errmsg, sizeof w->errmsg, "claim: %s", creq.errmsg);
             break;
         }
         if (cancelled)
@@ -868,11 +1058,13 @@ static void *worker_main(void *arg)
             sleep_unless_stopped(sh, IDLE_SLEEP_MS / 1000.0);
             continue;
         }
-        rc = batch_reserve(&b, b.n, cfg->message_max_bytes);
+        rc = batch_reserve(&b, b.n);
         if (rc) {
             w->rc = rc;
             snprintf(w->errmsg, sizeof w->errmsg, "%s", merr_msg());
-            outbox_envelopes_free(b.env, b.n);
+            release_claimed(sh, w, b.env, b.n);
+            b.env = NULL;
+            b.n = 0;
             break;
         }
         prepare(w, &b, now);
@@ -900,14 +1092,31 @@ static void *worker_main(void *arg)
             count(sh, b.rest, nrest, 0);
             w->ticket = writer_submit(sh, b.rest, nrest);
         }
+        /* the next batch is claimed while this one goes out */
+        if (!*sh->stop && !sh->fatal) {
+            claim_start(sh, &creq, date_now());
+            pending = 1;
+        }
         if (b.nmsgs)
             transport_send_cb(w->tp, b.msgs, b.nmsgs, &hooks);
+        batch_unplan(sh, &b);
         outbox_envelopes_free(b.env, b.n);
         b.env = NULL;
         b.n = 0;
     }
+    if (pending) {
+        /* claimed ahead but stopping: back to the queue, not left leased */
+        claim_finish(sh, &creq);
+        if (!creq.rc && creq.cancelled)
+            count(sh, NULL, 0, creq.cancelled);
+        if (!creq.rc)
+            release_claimed(sh, w, creq.env, creq.n);
+        creq.env = NULL;
+        creq.n = 0;
+    }
     writer_wait(sh, w->ticket);
     batch_free(&b);
+    buf_free(&w->out);
     return NULL;
 }
 
@@ -1003,6 +1212,7 @@ enum merr delivery_run(const struct config *cfg, int once, volatile sig_atomic_t
     for (int i = 0; i < nw; i++) {
         w[i].sh = &sh;
         w[i].index = i;
+        buf_init(&w[i].out, cfg->message_max_bytes);
         rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &w[i].db);
         if (!rc)
             rc = transport_open(cfg, &w[i].tp);

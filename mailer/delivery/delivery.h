@@ -3,7 +3,8 @@
  *
  * `connections` worker threads each own a database handle and a transport.
  * A worker claims a batch of due envelopes, builds (and caches) the plan of
- * each send, renders each message, hands the batch to the transport, and
+ * each send, hands the batch to the transport, which has each message
+ * rendered when its data is due (one in memory per worker), and
  * passes the results to the single writer, which records them in group
  * commits. Each sent message is recorded before the server can accept the
  * next one on its connection, so a crash sends at most `connections`

@@ -79,8 +79,10 @@ enum merr transport_send_cb(struct transport *t, struct transport_msg *msgs, siz
 {
     if (n == 0)
         return MERR_OK;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         msgs[i].skipped = 0;
+        msgs[i].loaded = 0;
+    }
     switch (t->kind) {
     case TRANSPORT_DIR:
         return transport_dir_send(t->dir, msgs, n, hooks);
@@ -162,7 +164,53 @@ static int has_field(const char *h, const char *end, const char *name)
 
 enum merr transport_msg_check(struct transport_msg *m)
 {
-    const char *d = m->data, *end, *hdr_end, *p;
+    enum merr rc = transport_msg_check_envelope(m);
+    return rc ? rc : transport_msg_check_data(m);
+}
+
+int transport_msg_lazy(const struct transport_hooks *h, const struct transport_msg *m)
+{
+    return !m->data && h && h->load;
+}
+
+enum merr transport_msg_load(const struct transport_hooks *h, struct transport_msg *m)
+{
+    enum merr rc;
+
+    /* given data was checked with its envelope, before any I/O */
+    if (m->loaded || !transport_msg_lazy(h, m))
+        return MERR_OK;
+    m->len = 0;
+    rc = h->load(h->arg, m);
+    if (rc) {
+        m->data = NULL;
+        m->len = 0;
+        transport_outcome(m,
+                          rc == MERR_PERMFAIL || rc == MERR_INVAL ? MERR_PERMFAIL : MERR_TEMPFAIL,
+                          0, "message not available: %s", merr_msg());
+        return rc;
+    }
+    m->loaded = 1;
+    rc = transport_msg_check_data(m);
+    if (rc)
+        transport_msg_release(h, m);
+    return rc;
+}
+
+void transport_msg_release(const struct transport_hooks *h, struct transport_msg *m)
+{
+    if (!m->loaded)
+        return;
+    m->loaded = 0;
+    if (h && h->release)
+        h->release(h->arg, m);
+    m->data = NULL;
+    m->len = 0;
+}
+
+enum merr transport_msg_check_envelope(struct transport_msg *m)
+{
+    const char *p;
 
     if (!transport_address_ok(m->mail_from)) {
         transport_outcome(m, MERR_PERMFAIL, 0, "invalid sender address");
@@ -183,6 +231,13 @@ enum merr transport_msg_check(struct transport_msg *m)
             return MERR_PERMFAIL;
         }
     }
+    return MERR_OK;
+}
+
+enum merr transport_msg_check_data(struct transport_msg *m)
+{
+    const char *d = m->data, *end, *hdr_end, *p;
+
     if (!d || m->len == 0 || m->len > (size_t)0x7fffffff) {
         transport_outcome(m, MERR_PERMFAIL, 0, "empty or oversized message");
         return MERR_PERMFAIL;

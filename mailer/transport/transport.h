@@ -45,7 +45,8 @@ struct transport_msg {
     const char *mail_from; /* envelope sender (VERP), validated ASCII */
     const char *rcpt;      /* one recipient, validated ASCII */
     const char *envid;     /* DSN ENVID (RFC 3461), may be NULL */
-    const char *data;      /* the message, CRLF line ends, not dot-stuffed */
+    const char *data;      /* the message, CRLF line ends, not dot-stuffed;
+                              NULL: from hooks->load (transport_send_cb) */
     size_t len;
     /* out */
     enum merr rc;   /* MERR_OK sent, MERR_TEMPFAIL retry later, MERR_PERMFAIL never */
@@ -53,6 +54,7 @@ struct transport_msg {
     char text[256]; /* reply text without CRLF, or the error */
     int skipped;    /* 1: never offered to the server because the caller's
                        callback stopped the batch (rc MERR_TEMPFAIL, code 0) */
+    int loaded;     /* internal: data came from hooks->load, not released yet */
 };
 
 /*
@@ -75,12 +77,30 @@ enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t
 
 /*
  * What transport_send_cb() tells its caller about each message, in the
- * calling thread (see there). Either function may be NULL.
+ * calling thread (see there), and where it gets a message's data on
+ * demand. Any function may be NULL.
+ *
+ * load/release: a message whose `data` is NULL gets it from load(arg, m)
+ * (which sets m->data and m->len) right before its data is written (smtp:
+ * when the server has answered DATA; dir: before its file is written), and
+ * release(arg, m) is called once it is written to the end or will not be
+ * (then m->data is NULL again). So only the message being transferred
+ * needs to exist, not the batch: with smtp at most one message per
+ * transport is loaded at any time. load returns MERR_OK, or an error with
+ * merr_set(): the message is then not sent (rc MERR_PERMFAIL for
+ * MERR_PERMFAIL/MERR_INVAL, else MERR_TEMPFAIL; code 0; text "message not
+ * available: " and the detail), and with smtp the connection is dropped
+ * before the end of its data (SMTP cannot abandon one message otherwise),
+ * so the session's later messages end with MERR_TEMPFAIL ("connection
+ * lost"). Loaded data passes the same checks as given data (see
+ * transport_msg_check in transport_int.h).
  */
 struct transport_hooks {
     int (*done)(void *arg, struct transport_msg *m);
     int (*before_end)(void *arg, struct transport_msg *m);
     void *arg;
+    enum merr (*load)(void *arg, struct transport_msg *m);
+    void (*release)(void *arg, struct transport_msg *m);
 };
 
 /*

@@ -142,10 +142,14 @@ enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs
     int dfd, ok = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (transport_msg_check(&msgs[i]))
+        struct transport_msg *m = &msgs[i];
+        if (transport_msg_lazy(h, m) ? transport_msg_check_envelope(m) : transport_msg_check(m))
             continue;
-        write_one(d, &msgs[i]);
-        ok += msgs[i].rc == MERR_OK;
+        if (transport_msg_load(h, m))
+            continue; /* outcome set */
+        write_one(d, m);
+        transport_msg_release(h, m);
+        ok += m->rc == MERR_OK;
     }
     if (ok) {
         /* The renames are durable only once the folder itself is synced. */

@@ -40,4 +40,21 @@ void transport_outcome(struct transport_msg *m, enum merr rc, int code, const ch
  */
 enum merr transport_msg_check(struct transport_msg *m);
 
+/* The same checks in two halves: the envelope (addresses, ENVID), and the data. */
+enum merr transport_msg_check_envelope(struct transport_msg *m);
+enum merr transport_msg_check_data(struct transport_msg *m);
+
+/* 1 if m's data is to come from h->load. */
+int transport_msg_lazy(const struct transport_hooks *h, const struct transport_msg *m);
+
+/*
+ * Gets m's data from h->load if it has none (transport.h) and checks it
+ * (transport_msg_check_data). On failure m's outcome is set, nothing stays
+ * loaded, and the error is returned.
+ */
+enum merr transport_msg_load(const struct transport_hooks *h, struct transport_msg *m);
+
+/* Calls h->release for a loaded message and forgets its data; else nothing. */
+void transport_msg_release(const struct transport_hooks *h, struct transport_msg *m);
+
 #endif

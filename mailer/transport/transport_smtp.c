@@ -121,7 +121,10 @@ struct session_state {
     char early_text[160];
     long last_ms;    /* monotonic ms of the last sign of life of the session */
     long silence_ms; /* from then to the end of smtp_start_session() */
-    char line[200];  /* monitor: the reply line being assembled */
+    int fd, lport;   /* this session's socket, -1 if unknown (set_nodelay) */
+    int conn_locked; /* holds conn_mu (set_nodelay) */
+    int corked;
+    char line[200]; /* monitor: the reply line being assembled */
     size_t line_len;
     timer_t timer;
     int timer_armed;
@@ -133,11 +136,12 @@ struct session_msg {
     struct transport_msg *out;
     smtp_message_t m;
     smtp_recipient_t r;
-    int added;     /* handed to libESMTP (it passed transport_msg_check) */
-    int given;     /* 1: the data was handed out since the last rewind;
-                      2: and before_end() said go on */
-    int reported;  /* done() was called for it */
-    int cancelled; /* not to be sent: the caller stopped the batch */
+    int added;      /* handed to libESMTP (it passed transport_msg_check) */
+    int given;      /* 1: the data was handed out since the last rewind;
+                       2: and before_end() said go on */
+    int reported;   /* done() was called for it */
+    int cancelled;  /* not to be sent: the caller stopped the batch */
+    int unloadable; /* hooks->load failed: its outcome is set */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -359,20 +363,61 @@ static void disarm(struct session_state *s)
  * it: a TCP socket of this process whose peer port is the relay's, and set
  * TCP_NODELAY. Other sessions' sockets to the same relay may match too;
  * they are ours and want the same option.
+ *
+ * The same search tells this session's own socket apart, for TCP_CORK
+ * during the message data (see message_cb): sessions connect one at a
+ * time (conn_mu, held from just before smtp_start_session() until
+ * SMTP_EV_CONNECT or the session's end), and every live session registers
+ * its socket as (fd, local port) in `owned`; the one relay socket not
+ * registered is the new one. A stale entry (an fd closed and reused) has
+ * another local port. If there is not exactly one candidate the session
+ * simply does without TCP_CORK.
  */
-static void set_nodelay(struct transport_smtp *t)
+#define OWNED_MAX 256
+static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t owned_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    int fd, lport;
+} owned[OWNED_MAX];
+static size_t nowned;
+
+static int local_port(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+        return -1;
+    if (sa.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    if (sa.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return -1;
+}
+
+static int is_owned(int fd, int lport)
+{
+    for (size_t i = 0; i < nowned; i++)
+        if (owned[i].fd == fd && owned[i].lport == lport)
+            return 1;
+    return 0;
+}
+
+static void set_nodelay(struct session_state *s)
 {
     char path[64];
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
+    int mine = -1, mine_port = -1, candidates = 0;
 
     if (!d)
         return;
     snprintf(path, sizeof path, "%d", dirfd(d));
+    pthread_mutex_lock(&owned_mu);
     while ((e = readdir(d)) != NULL) {
         struct sockaddr_storage sa;
         socklen_t len = sizeof sa;
-        int fd, type = 0, one = 1, port;
+        int fd, type = 0, one = 1, port, lport;
         socklen_t tl = sizeof type;
         if (e->d_name[0] < '0' || e->d_name[0] > '9' || strcmp(e->d_name, path) == 0)
             continue;
@@ -386,10 +431,61 @@ static void set_nodelay(struct transport_smtp *t)
             port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
         else
             continue;
-        if (port == t->port)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (port != s->t->port)
+            continue;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        lport = local_port(fd);
+        if (lport >= 0 && !is_owned(fd, lport)) {
+            candidates++;
+            mine = fd;
+            mine_port = lport;
+        }
     }
+    if (candidates == 1 && nowned < OWNED_MAX) {
+        owned[nowned].fd = mine;
+        owned[nowned].lport = mine_port;
+        nowned++;
+        s->fd = mine;
+        s->lport = mine_port;
+    }
+    pthread_mutex_unlock(&owned_mu);
     closedir(d);
+}
+
+/* Ends the session's claim on its socket (see set_nodelay). */
+static void unregister_socket(struct session_state *s)
+{
+    if (s->conn_locked) {
+        s->conn_locked = 0;
+        pthread_mutex_unlock(&conn_mu);
+    }
+    if (s->fd < 0)
+        return;
+    pthread_mutex_lock(&owned_mu);
+    for (size_t i = 0; i < nowned; i++)
+        if (owned[i].fd == s->fd && owned[i].lport == s->lport) {
+            owned[i] = owned[--nowned];
+            break;
+        }
+    pthread_mutex_unlock(&owned_mu);
+    s->fd = -1;
+}
+
+/*
+ * TCP_CORK (tcp(7)) on this session's socket while a message's data is
+ * written: libESMTP writes it in 2 KB pieces (its buffer), and with
+ * TCP_NODELAY each piece would leave as its own segment, each costing the
+ * loopback (or the network) a round of transmit, receive and a wakeup of
+ * the server. Corked, the kernel sends full segments; uncorking at the end
+ * of the data (before the final "." is written, which then goes at once)
+ * sends the rest.
+ */
+static void cork(struct session_state *s, int on)
+{
+    if (s->fd < 0 || s->corked == on)
+        return;
+    if (setsockopt(s->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0)
+        s->corked = on;
 }
 
 static void outcome(struct session_state *s, struct session_msg *sm, int err);
@@ -444,7 +540,11 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
     case SMTP_EV_CONNECT:
         s->connected = 1;
         disarm(s);
-        set_nodelay(s->t);
+        set_nodelay(s);
+        if (s->conn_locked) {
+            s->conn_locked = 0;
+            pthread_mutex_unlock(&conn_mu);
+        }
         break;
     case SMTP_EV_MAILSTATUS:
         s->mail_seen = 1;
@@ -593,6 +693,7 @@ static const char *message_cb(void **ctx, int *len, void *arg)
     }
     if (sm->cancelled) {
         /* as below: the connection drops before the end of the data */
+        transport_msg_release(s->hooks, sm->out);
         *len = 0;
         errno = ECANCELED;
         return NULL;
@@ -608,6 +709,9 @@ static const char *message_cb(void **ctx, int *len, void *arg)
     if (sm->given) {
         /* the end: libESMTP writes the final "." (BDAT 0 LAST) next */
         const struct transport_hooks *h = s->hooks;
+        /* libESMTP has copied every byte out by now (line by line) */
+        transport_msg_release(h, sm->out);
+        cork(s, 0);
         if (sm->given == 1 && h && h->before_end) {
             sm->given = 2;
             if (h->before_end(h->arg, sm->out) != 0) {
@@ -621,7 +725,17 @@ static const char *message_cb(void **ctx, int *len, void *arg)
         *len = 0;
         return NULL;
     }
+    /* data on demand (transport.h: load); a failure drops the connection
+     * before the end of the data, as above: nothing of it is delivered */
+    if (transport_msg_load(s->hooks, sm->out) != MERR_OK) {
+        sm->unloadable = 1;
+        *len = 0;
+        errno = EINVAL;
+        return NULL;
+    }
+    s->last_ms = now_ms();
     sm->given = 1;
+    cork(s, 1);
     *len = (int)sm->out->len;
     return sm->out->data;
 }
@@ -717,6 +831,8 @@ static void outcome(struct session_state *s, struct session_msg *sm, int err)
         skip(m);
         return;
     }
+    if (sm->unloadable)
+        return; /* set by transport_msg_load */
     /* AUTH and TLS failures win: the data was withheld because of them. */
     if ((s->t->user && !s->auth_ok && (s->auth_tried || s->data_refused)) ||
         (s->data_refused && s->t->tls == CFG_TLS_REQUIRED && !s->tls_ok)) {
@@ -802,6 +918,7 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     memset(&s, 0, sizeof s);
     s.t = t;
     s.hooks = hooks;
+    s.fd = -1;
     verify_err[0] = '\0';
     watchdog_fired = 0;
     sm = calloc(n, sizeof *sm);
@@ -843,7 +960,7 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
         struct session_msg *x = &sm[i];
         x->s = &s;
         x->out = m;
-        if (transport_msg_check(m))
+        if (transport_msg_lazy(hooks, m) ? transport_msg_check_envelope(m) : transport_msg_check(m))
             continue;
         x->m = smtp_add_message(session);
         if (!x->m || !smtp_set_reverse_path(x->m, m->mail_from) ||
@@ -871,9 +988,12 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     pthread_sigmask(SIG_BLOCK, &block, &old);
     pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
     arm_watchdog(&s);
+    pthread_mutex_lock(&conn_mu); /* until SMTP_EV_CONNECT: see set_nodelay */
+    s.conn_locked = 1;
     s.last_ms = now_ms();
     smtp_start_session(session); /* 1 even after a dropped connection */
     err = smtp_errno();
+    unregister_socket(&s);
     s.silence_ms = now_ms() - s.last_ms;
     if (s.timer_armed) {
         disarm(&s);
@@ -888,9 +1008,11 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        transport_msg_release(hooks, &msgs[i]); /* a transfer cut short */
         if (sm[i].added && !sm[i].reported)
             outcome(&s, &sm[i], err);
+    }
 out:
     if (rc)
         for (size_t i = 0; i < n; i++)

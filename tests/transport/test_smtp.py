@@ -637,6 +637,64 @@ def case_callback_failures():
         expect(final[2], "tempfail", 0, r"^before RCPT: connection lost$")
 
 
+def lazy_lines(res_stdout):
+    return [l for l in res_stdout.splitlines() if l.startswith(("load ", "release "))]
+
+
+def run_lazy(port, rcpts, *opts):
+    args = [TOOL, "--transport", "smtp://localhost:%d" % port, "--tls", "none",
+            "--from", FROM, "--helo", "mailer.test"] + [str(o) for o in opts]
+    bodies = []
+    for i, r in enumerate(rcpts):
+        path, data = message(i + 1, (b"x" * 70 + b"\r\n") * (40 * i))
+        bodies.append(data)
+        args += ["--rcpt", r, "--msg", path]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    if p.returncode != 0 or p.stderr.strip():
+        fail("transport_tool exit %d\nstdout:\n%s\nstderr:\n%s"
+             % (p.returncode, p.stdout, p.stderr))
+    final = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"send (\d+) id (\d+) rc (\S+) code (\d+) text ?(.*)$", line)
+        if m:
+            final[int(m[2])] = {"rc": m[3], "code": int(m[4]), "text": m[5]}
+    return lazy_lines(p.stdout), final, bodies
+
+
+def case_lazy_load_one_at_a_time():
+    """Data from the load hook: each message loaded once, when its data is
+    due, and released before the next is loaded (one in memory at a time);
+    the server gets the exact bytes, over 2 connections of 3."""
+    with SmtpServer(store()) as srv:
+        rcpts = ["r%d@example.net" % i for i in range(6)]
+        lines, final, bodies = run_lazy(srv.port, rcpts, "--lazy", 1, "--per-conn", 3)
+        want = []
+        for i in range(1, 7):
+            want += ["load id %d live 0" % i, "release id %d live 0" % i]
+        if lines != want:
+            fail("load/release order %r, want %r" % (lines, want))
+        for i in range(1, 7):
+            expect(final[i], "ok", 250)
+        expect_received(srv, bodies, rcpts)
+        if srv.stats()["connections"] != 2:
+            fail("want 2 connections, got %r" % srv.stats())
+
+
+def case_lazy_load_failure():
+    """A failed load: that message is not delivered (connection dropped
+    before the end of its data), its outcome names the failure, the
+    session's later messages are deferred, the earlier one is delivered."""
+    with SmtpServer(store()) as srv:
+        rcpts = ["a@example.net", "b@example.net", "c@example.net"]
+        lines, final, bodies = run_lazy(srv.port, rcpts, "--lazy-fail-at", 2)
+        if lines != ["load id 1 live 0", "release id 1 live 0", "load id 2 live 0"]:
+            fail("load/release lines %r" % lines)
+        expect(final[1], "ok", 250)
+        expect(final[2], "tempfail", 0, r"^message not available: load 2 refused by the test$")
+        expect(final[3], "tempfail", 0, r"^before RCPT: ")
+        expect_received(srv, bodies[:1], rcpts[:1])
+
+
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ set(TRANSPORT_SMTP_CASES
   silent_server_timeout connect_timeout closed_port
   smtps_refused tls_none_refused_off_loopback crlf_in_rcpt_refused
   callback_before_next_mail callback_before_end callback_stop callback_end_stop
-  callback_failures)
+  callback_failures lazy_load_one_at_a_time lazy_load_failure)
 foreach(c ${TRANSPORT_SMTP_CASES})
   add_test(NAME transport.smtp.${c}
     COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/test_smtp.py ${c})

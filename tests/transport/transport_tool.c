@@ -22,6 +22,11 @@
  * sleeping N ms; it asks to stop after its K-th call. With the --end-*
  * options a before_end hook is set too: it prints "end id N enter E exit X"
  * around a sleep of N ms and asks to stop at its K-th call.
+ *
+ * With --lazy 1 the messages are given without data and the load hook
+ * hands each body out on demand, printing "load id N live L" (L: messages
+ * loaded and not released before this one) and "release id N live L";
+ * --lazy-fail-at K makes the K-th load fail (MERR_TEMPFAIL).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +77,34 @@ static int on_end(void *arg, struct transport_msg *m)
     return ++end_calls == end_stop_at;
 }
 
+/* --lazy: messages have no data; the load hook hands out their body. */
+static struct buf *lazy_body[MAX_MSGS];
+static int lazy_fail_at, lazy_loads, lazy_live;
+
+static enum merr on_load(void *arg, struct transport_msg *m)
+{
+    struct transport_msg *msgs = arg;
+    size_t i = (size_t)(m - msgs);
+
+    lazy_loads++;
+    printf("load id %lld live %d\n", m->envelope_id, lazy_live);
+    fflush(stdout);
+    if (lazy_loads == lazy_fail_at)
+        return merr_set(MERR_TEMPFAIL, "load %d refused by the test", lazy_loads);
+    lazy_live++;
+    m->data = lazy_body[i]->data;
+    m->len = lazy_body[i]->len;
+    return MERR_OK;
+}
+
+static void on_release(void *arg, struct transport_msg *m)
+{
+    (void)arg;
+    lazy_live--;
+    printf("release id %lld live %d\n", m->envelope_id, lazy_live);
+    fflush(stdout);
+}
+
 static void set_str(char **field, const char *value)
 {
     free(*field);
@@ -94,8 +127,8 @@ int main(int argc, char **argv)
     static struct buf bodies[MAX_MSGS];
     const char *from = NULL, *envid = NULL, *rcpts[MAX_MSGS];
     size_t n = 0, nbody = 0;
-    int sends = 1, status = 0, use_cb = 0, use_end = 0;
-    struct transport_hooks hooks = {on_done, NULL, NULL};
+    int sends = 1, status = 0, use_cb = 0, use_end = 0, lazy = 0;
+    struct transport_hooks hooks = {.done = on_done};
     enum merr rc;
 
     if (cfg_defaults(&cfg))
@@ -139,6 +172,10 @@ int main(int argc, char **argv)
             use_cb = use_end = 1, end_sleep_ms = atoi(v);
         else if (!strcmp(a, "--end-stop-at"))
             use_cb = use_end = 1, end_stop_at = atoi(v);
+        else if (!strcmp(a, "--lazy"))
+            use_cb = lazy = atoi(v);
+        else if (!strcmp(a, "--lazy-fail-at"))
+            use_cb = lazy = 1, lazy_fail_at = atoi(v);
         else if (!strcmp(a, "--from"))
             from = v;
         else if (!strcmp(a, "--envid"))
@@ -178,6 +215,16 @@ int main(int argc, char **argv)
             msgs[i].envid = envid;
             msgs[i].data = b->data;
             msgs[i].len = b->len;
+            if (lazy) {
+                lazy_body[i] = b;
+                msgs[i].data = NULL;
+                msgs[i].len = 0;
+            }
+        }
+        if (lazy) {
+            hooks.load = on_load;
+            hooks.release = on_release;
+            hooks.arg = msgs;
         }
         if (use_end)
             hooks.before_end = on_end;

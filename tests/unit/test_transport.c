@@ -154,7 +154,7 @@ static void dir_callback_once_per_message_after_the_write(void **state)
     msg_init(&m[2], 9, "no header separator\r\n");
     memset(&s, 0, sizeof s);
     s.dir = dir;
-    struct transport_hooks hooks = {seen_cb, NULL, &s};
+    struct transport_hooks hooks = {.done = seen_cb, .arg = &s};
     assert_int_equal(transport_send_cb(t, m, 3, &hooks), MERR_OK);
     assert_int_equal(s.calls, 3);
     for (int i = 0; i < 3; i++) {
@@ -168,6 +168,89 @@ static void dir_callback_once_per_message_after_the_write(void **state)
     assert_true(s.file_there[0] && s.file_there[1]);
     assert_false(s.file_there[2]);
     assert_int_equal(count_entries(dir, "7.eml") + count_entries(dir, "8.eml"), 2);
+    transport_close(t);
+    cfg_free(&cfg);
+}
+
+/* A message source for the load/release hooks: MSG, or a failure for one id. */
+struct source {
+    int loads, releases, live, max_live;
+    long long fail_id;
+    long long order[16]; /* +id at load, -id at release */
+    int norder;
+};
+
+static enum merr src_load(void *arg, struct transport_msg *m)
+{
+    struct source *s = arg;
+    assert_null(m->data);
+    if (s->norder < 16)
+        s->order[s->norder++] = m->envelope_id;
+    s->loads++;
+    if (m->envelope_id == s->fail_id)
+        return merr_set(MERR_TEMPFAIL, "render of %lld failed", m->envelope_id);
+    if (++s->live > s->max_live)
+        s->max_live = s->live;
+    m->data = MSG;
+    m->len = strlen(MSG);
+    return MERR_OK;
+}
+
+static void src_release(void *arg, struct transport_msg *m)
+{
+    struct source *s = arg;
+    assert_ptr_equal(m->data, MSG);
+    if (s->norder < 16)
+        s->order[s->norder++] = -m->envelope_id;
+    s->releases++;
+    s->live--;
+}
+
+static void dir_loads_each_message_when_written(void **state)
+{
+    struct config cfg;
+    struct transport *t;
+    struct transport_msg m[3];
+    char dir[600], spec[700], path[800];
+    struct source src;
+    struct buf b;
+    (void)state;
+
+    snprintf(dir, sizeof dir, "%s/lazy", test_tmpdir("transport-dir-lazy"));
+    snprintf(spec, sizeof spec, "dir:%s", dir);
+    assert_int_equal(cfg_defaults(&cfg), MERR_OK);
+    set_str(&cfg.transport, spec);
+    assert_int_equal(transport_open(&cfg, &t), MERR_OK);
+    for (int i = 0; i < 3; i++) {
+        msg_init(&m[i], 20 + i, MSG);
+        m[i].data = NULL; /* from the hooks */
+        m[i].len = 0;
+    }
+    m[2].rcpt = "bad address@example.net"; /* refused before any load */
+    memset(&src, 0, sizeof src);
+    src.fail_id = 21;
+    struct transport_hooks hooks = {.arg = &src, .load = src_load, .release = src_release};
+    assert_int_equal(transport_send_cb(t, m, 3, &hooks), MERR_OK);
+    /* 20 loaded, written, released; 21's load failed (nothing to release); 22 never loaded */
+    assert_int_equal(src.loads, 2);
+    assert_int_equal(src.releases, 1);
+    assert_int_equal(src.max_live, 1);
+    assert_int_equal(src.norder, 3);
+    assert_true(src.order[0] == 20 && src.order[1] == -20 && src.order[2] == 21);
+    assert_int_equal(m[0].rc, MERR_OK);
+    assert_null(m[0].data);
+    assert_int_equal(m[1].rc, MERR_TEMPFAIL);
+    assert_int_equal(m[1].code, 0);
+    assert_string_equal(m[1].text, "message not available: render of 21 failed");
+    assert_int_equal(m[2].rc, MERR_PERMFAIL);
+    assert_string_equal(m[2].text, "invalid recipient address");
+    snprintf(path, sizeof path, "%s/20.eml", dir);
+    buf_init(&b, 0);
+    assert_int_equal(buf_read_file(&b, path), MERR_OK);
+    assert_int_equal(b.len, strlen(MSG));
+    assert_memory_equal(b.data, MSG, b.len);
+    buf_free(&b);
+    assert_int_equal(count_entries(dir, "21.eml") + count_entries(dir, "22.eml"), 0);
     transport_close(t);
     cfg_free(&cfg);
 }
@@ -395,6 +478,7 @@ int main(void)
         cmocka_unit_test(dir_write_error_is_tempfail_with_errno_text),
         cmocka_unit_test(message_checks_refuse_before_any_io),
         cmocka_unit_test(address_rules),
+        cmocka_unit_test(dir_loads_each_message_when_written),
         cmocka_unit_test(open_refusals),
         cmocka_unit_test(smtp_injection_refused_before_network),
         cmocka_unit_test(smtp_closed_port_is_tempfail),
