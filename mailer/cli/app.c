@@ -1,6 +1,9 @@
 /*
- * app.c: what commands share: the database on first use, the progress bar.
+ * app.c: what commands share: the database on first use, option parsing,
+ * the stop signals, the progress bar.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +53,11 @@ int cli_init(struct app *app, int argc, char **argv)
     int before;
     char *secret = NULL;
 
-    if (argc > 1 && cli_is_help(argv[1])) {
-        printf("usage: mailer init\n\n"
-               "Creates the database named by [database] path, or upgrades it to this\n"
-               "program's schema. Generates the token secret if the config has none.\n");
+    if (cli_help(argc, argv,
+                 "usage: mailer init\n\n"
+                 "Creates the database named by [database] path, or upgrades it to this\n"
+                 "program's schema. Generates the token secret if the config has none.\n"))
         return 0;
-    }
     if (argc > 1)
         return cli_usage("init", "init takes no arguments");
     rc = db_open(app->cfg.db_path, app->cfg.db_busy_timeout_ms, &db);
@@ -83,7 +85,87 @@ out:
     return rc ? app_fail(rc, "init") : 0;
 }
 
-static double now_s(void)
+int cli_help(int argc, char **argv, const char *usage)
+{
+    if (argc < 2 || !cli_is_help(argv[1]))
+        return 0;
+    fputs(usage, stdout);
+    return 1;
+}
+
+int cli_group_help(int argc, char **argv, const char *usage)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    return cli_help(argc, argv, usage) ? 0 : -1;
+}
+
+int cli_group(struct app *app, int argc, char **argv, const char *usage,
+              const struct cli_command *cmds)
+{
+    int code = cli_group_help(argc, argv, usage);
+    if (code >= 0)
+        return code;
+    for (; cmds->name; cmds++)
+        if (!strcmp(argv[1], cmds->name))
+            return cmds->run(app, argc - 1, argv + 1);
+    return -1;
+}
+
+int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **val, int *missing)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return 1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int cli_parse_id(const char *s, long long *out)
+{
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v <= 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+volatile sig_atomic_t *cli_catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return &stop_flag;
+}
+
+double cli_clock_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -96,12 +178,12 @@ void progress_start(struct progress *p, const char *label, long long total, int 
     p->label = label;
     p->total = total;
     p->enabled = enabled;
-    p->started = now_s();
+    p->started = cli_clock_s();
 }
 
 void progress_update(struct progress *p, long long done, const char *extra)
 {
-    double t = now_s(), el;
+    double t = cli_clock_s(), el;
     int width = 30, fill;
     char bar[64];
 

@@ -11,6 +11,7 @@
 #ifndef MAILER_CLI_CLI_H
 #define MAILER_CLI_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -44,6 +45,60 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 
 /* 1 if argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
+
+/* If argv[1] is -h or --help: prints `usage` to stdout and returns 1. Else 0. */
+int cli_help(int argc, char **argv, const char *usage);
+
+/*
+ * The start of a command group (`mailer queue ...`): with no command,
+ * prints `usage` to stderr and returns EXIT_USAGE; with -h or --help as the
+ * command, prints it to stdout and returns 0; otherwise returns -1 and the
+ * caller dispatches on argv[1].
+ */
+int cli_group_help(int argc, char **argv, const char *usage);
+
+/* A command of a group: `mailer GROUP NAME ARGS` runs run(app, argc, argv) with argv[0] = NAME. */
+struct cli_command {
+    const char *name;
+    int (*run)(struct app *app, int argc, char **argv);
+};
+
+/*
+ * Runs a command group: cli_group_help, then the entry of `cmds` (ended by
+ * a NULL name) that argv[1] names, returning its exit code. Returns -1 if
+ * argv[1] names none: the caller reports the unknown command.
+ */
+int cli_group(struct app *app, int argc, char **argv, const char *usage,
+              const struct cli_command *cmds);
+
+/*
+ * One option of an argument loop, given as "NAME VALUE" or "NAME=VALUE".
+ * If argv[*i] is the option `name`: returns 1 and sets *val to VALUE
+ * (borrowed from argv), advancing *i past a separate VALUE; if NAME is the
+ * last argument, returns 1, leaves *val alone and sets *missing to 1 (the
+ * caller reports "NAME needs a value" with argv[*i]). Returns 0 for any
+ * other argument, "NAMEx" included, and leaves *i, *val and *missing alone,
+ * so calls for several options chain with ||.
+ */
+int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **val, int *missing);
+
+/*
+ * Parses a positive decimal number (an id, a count, a limit) filling all
+ * of `s`: returns 0 and sets *out, or -1 (nothing set) for anything else:
+ * empty, trailing characters, zero or less, out of range.
+ */
+int cli_parse_id(const char *s, long long *out);
+
+/*
+ * Makes SIGTERM and SIGINT set a flag (without SA_RESTART: blocking calls
+ * return EINTR) and ignores SIGPIPE, for the commands that run until told
+ * to stop. Returns the flag, shared by the whole process, to pass to
+ * delivery_run or http_serve.
+ */
+volatile sig_atomic_t *cli_catch_stop(void);
+
+/* Seconds on the monotonic clock, for rates and elapsed times. */
+double cli_clock_s(void);
 
 /*
  * A progress bar on stderr when it is a terminal, silent otherwise:

@@ -19,49 +19,41 @@
 #include "cli.h"
 #include "date.h"
 
-static void usage_group(FILE *f)
-{
-    fprintf(f, "usage: mailer article <command> [options]\n\n"
-               "Article data from the site's CMS (format: docs/articles.md).\n\n"
-               "commands:\n"
-               "  add FILE...|-   add or update articles from JSON files (\"-\": stdin)\n"
-               "  ls              list stored articles, newest first\n"
-               "  show ID         print one article as JSON, with its images' hashes\n\n"
-               "`mailer article <command> --help` for details.\n");
-}
+static const char ARTICLE_USAGE[] =
+    "usage: mailer article <command> [options]\n\n"
+    "Article data from the site's CMS (format: docs/articles.md).\n\n"
+    "commands:\n"
+    "  add FILE...|-   add or update articles from JSON files (\"-\": stdin)\n"
+    "  ls              list stored articles, newest first\n"
+    "  show ID         print one article as JSON, with its images' hashes\n\n"
+    "`mailer article <command> --help` for details.\n";
 
-static void usage_add(FILE *f)
-{
-    fprintf(f, "usage: mailer article add FILE...|-\n\n"
-               "Adds each article JSON file (docs/articles.md), or one from standard input\n"
-               "with \"-\" (image paths are then relative to the current folder). An id\n"
-               "that is already stored is updated, never duplicated, and its images are\n"
-               "replaced. Image paths are relative to the JSON file's folder, or to\n"
-               "[media] root when set; http(s) URLs are fetched.\n\n"
-               "Each file is its own transaction: a bad file changes nothing, is reported\n"
-               "as \"mailer: FILE: field: reason\", and the files after it are still added.\n"
-               "Prints \"added ID\" or \"updated ID\" per stored file.\n\n"
-               "exit codes: 0 all stored; otherwise the first failure's: 3 bad data (a\n"
-               "refused file), 4 temporary (an image URL did not answer, database busy),\n"
-               "7 I/O error.\n");
-}
+static const char ADD_USAGE[] =
+    "usage: mailer article add FILE...|-\n\n"
+    "Adds each article JSON file (docs/articles.md), or one from standard input\n"
+    "with \"-\" (image paths are then relative to the current folder). An id\n"
+    "that is already stored is updated, never duplicated, and its images are\n"
+    "replaced. Image paths are relative to the JSON file's folder, or to\n"
+    "[media] root when set; http(s) URLs are fetched.\n\n"
+    "Each file is its own transaction: a bad file changes nothing, is reported\n"
+    "as \"mailer: FILE: field: reason\", and the files after it are still added.\n"
+    "Prints \"added ID\" or \"updated ID\" per stored file.\n\n"
+    "exit codes: 0 all stored; otherwise the first failure's: 3 bad data (a\n"
+    "refused file), 4 temporary (an image URL did not answer, database busy),\n"
+    "7 I/O error.\n";
 
-static void usage_ls(FILE *f)
-{
-    fprintf(f, "usage: mailer article ls [--category NAME] [--limit N]\n\n"
-               "Lists articles newest first: id, publication date in the site's time zone,\n"
-               "title, number of images.\n\n"
-               "  --category NAME  only this category (exact match)\n"
-               "  --limit N        at most N articles (default: all)\n");
-}
+static const char LS_USAGE[] =
+    "usage: mailer article ls [--category NAME] [--limit N]\n\n"
+    "Lists articles newest first: id, publication date in the site's time zone,\n"
+    "title, number of images.\n\n"
+    "  --category NAME  only this category (exact match)\n"
+    "  --limit N        at most N articles (default: all)\n";
 
-static void usage_show(FILE *f)
-{
-    fprintf(f, "usage: mailer article show ID\n\n"
-               "Prints the stored article as JSON: the fields as given, and per image its\n"
-               "file name, sha256, content type (sniffed), size and dimensions.\n"
-               "exit code 5 if there is no such article.\n");
-}
+static const char SHOW_USAGE[] =
+    "usage: mailer article show ID\n\n"
+    "Prints the stored article as JSON: the fields as given, and per image its\n"
+    "file name, sha256, content type (sniffed), size and dimensions.\n"
+    "exit code 5 if there is no such article.\n";
 
 /* Reads standard input up to the article size cap. */
 static enum merr read_stdin(const struct config *cfg, struct buf *b)
@@ -87,10 +79,8 @@ static int cmd_add(struct app *app, int argc, char **argv)
     int first_fail = 0, nstdin = 0, i = 1, opts_done = 0;
     enum merr rc;
 
-    if (argc > 1 && cli_is_help(argv[1])) {
-        usage_add(stdout);
+    if (cli_help(argc, argv, ADD_USAGE))
         return 0;
-    }
     if (argc > 1 && !strcmp(argv[1], "--")) {
         i = 2;
         opts_done = 1;
@@ -143,33 +133,31 @@ static int cmd_add(struct app *app, int argc, char **argv)
 static int cmd_ls(struct app *app, int argc, char **argv)
 {
     const char *category = NULL;
-    size_t limit = 0;
+    long long limit = 0;
     struct article **v = NULL;
     size_t n = 0;
     enum merr rc;
 
     for (int i = 1; i < argc; i++) {
+        const char *limit_v = NULL;
+        int missing = 0;
         if (cli_is_help(argv[i])) {
-            usage_ls(stdout);
+            fputs(LS_USAGE, stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--category") && i + 1 < argc) {
-            category = argv[++i];
-        } else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
-            char *end;
-            errno = 0;
-            long long l = strtoll(argv[++i], &end, 10);
-            if (errno || *end || end == argv[i] || l < 1)
-                return cli_usage("article ls", "--limit needs a positive number, not \"%s\"",
-                                 argv[i]);
-            limit = (size_t)l;
-        } else {
-            return cli_usage("article ls", "unexpected argument %s", argv[i]);
         }
+        if (!cli_opt_value(argc, argv, &i, "--category", &category, &missing) &&
+            !cli_opt_value(argc, argv, &i, "--limit", &limit_v, &missing))
+            return cli_usage("article ls", "unexpected argument %s", argv[i]);
+        if (missing)
+            return cli_usage("article ls", "%s needs a value", argv[i]);
+        if (limit_v && cli_parse_id(limit_v, &limit))
+            return cli_usage("article ls", "--limit needs a positive number, not \"%s\"", limit_v);
     }
     rc = app_db(app);
     if (rc)
         return app_fail(rc, "article ls");
-    rc = article_index(app->db, (time_t)INT64_MIN, (time_t)INT64_MAX, category, limit, &v, &n);
+    rc = article_index(app->db, (time_t)INT64_MIN, (time_t)INT64_MAX, category, (size_t)limit, &v,
+                       &n);
     if (rc)
         return app_fail(rc, "article ls");
     for (size_t i = 0; i < n; i++) {
@@ -188,10 +176,8 @@ static int cmd_show(struct app *app, int argc, char **argv)
     struct buf out;
     enum merr rc;
 
-    if (argc > 1 && cli_is_help(argv[1])) {
-        usage_show(stdout);
+    if (cli_help(argc, argv, SHOW_USAGE))
         return 0;
-    }
     if (argc != 2)
         return cli_usage("article show", "article show needs exactly one ID");
     rc = app_db(app);
@@ -211,19 +197,12 @@ static int cmd_show(struct app *app, int argc, char **argv)
 
 int cli_article(struct app *app, int argc, char **argv)
 {
-    if (argc < 2) {
-        usage_group(stderr);
-        return EXIT_USAGE;
-    }
-    if (cli_is_help(argv[1])) {
-        usage_group(stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "add"))
-        return cmd_add(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "ls"))
-        return cmd_ls(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "show"))
-        return cmd_show(app, argc - 1, argv + 1);
-    return cli_usage("article", "unknown article command \"%s\"", argv[1]);
+    static const struct cli_command cmds[] = {
+        {"add", cmd_add},
+        {"ls", cmd_ls},
+        {"show", cmd_show},
+        {NULL, NULL},
+    };
+    int code = cli_group(app, argc, argv, ARTICLE_USAGE, cmds);
+    return code >= 0 ? code : cli_usage("article", "unknown article command \"%s\"", argv[1]);
 }

@@ -24,14 +24,12 @@
 #include "subs.h"
 #include "tpl.h"
 
-static void usage_group(FILE *f)
-{
-    fprintf(f, "usage: mailer compose <share|digest> [options]\n\n"
-               "Writes one complete message (.eml, CRLF) without sending or queueing it.\n\n"
-               "  share ARTICLE --to ADDR   an article as a reader's share sends it\n"
-               "  digest --articles ID,...  a digest of these articles\n\n"
-               "`mailer compose <command> --help` for details.\n");
-}
+static const char COMPOSE_USAGE[] =
+    "usage: mailer compose <share|digest> [options]\n\n"
+    "Writes one complete message (.eml, CRLF) without sending or queueing it.\n\n"
+    "  share ARTICLE --to ADDR   an article as a reader's share sends it\n"
+    "  digest --articles ID,...  a digest of these articles\n\n"
+    "`mailer compose <command> --help` for details.\n";
 
 static void usage_share(FILE *f)
 {
@@ -109,36 +107,27 @@ struct opts {
     const char *article, *to, *to_name, *from_name, *from_email, *note, *out, *articles, *list;
 };
 
-/* Parses "--name VALUE" pairs; returns 0, or the usage exit code. */
+/* Parses the options ("--name VALUE" or "--name=VALUE"); returns 0, or the usage exit code. */
 static int parse(const char *cmd, int argc, char **argv, struct opts *o, int share)
 {
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = NULL;
-        if (!strcmp(a, "--to"))
-            dst = &o->to;
-        else if (!strcmp(a, "--to-name"))
-            dst = &o->to_name;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
-            dst = &o->out;
-        else if (share && !strcmp(a, "--from-name"))
-            dst = &o->from_name;
-        else if (share && !strcmp(a, "--from-email"))
-            dst = &o->from_email;
-        else if (share && !strcmp(a, "--note"))
-            dst = &o->note;
-        else if (!share && !strcmp(a, "--articles"))
-            dst = &o->articles;
-        else if (!share && !strcmp(a, "--list"))
-            dst = &o->list;
-        else if (share && a[0] != '-' && !o->article) {
-            o->article = a;
-            continue;
-        } else
-            return cli_usage(cmd, "unknown argument \"%s\"", a);
-        if (i + 1 >= argc)
-            return cli_usage(cmd, "%s needs a value", a);
-        *dst = argv[++i];
+        int missing = 0;
+        if (cli_opt_value(argc, argv, &i, "--to", &o->to, &missing) ||
+            cli_opt_value(argc, argv, &i, "--to-name", &o->to_name, &missing) ||
+            cli_opt_value(argc, argv, &i, "-o", &o->out, &missing) ||
+            cli_opt_value(argc, argv, &i, "--output", &o->out, &missing) ||
+            (share && (cli_opt_value(argc, argv, &i, "--from-name", &o->from_name, &missing) ||
+                       cli_opt_value(argc, argv, &i, "--from-email", &o->from_email, &missing) ||
+                       cli_opt_value(argc, argv, &i, "--note", &o->note, &missing))) ||
+            (!share && (cli_opt_value(argc, argv, &i, "--articles", &o->articles, &missing) ||
+                        cli_opt_value(argc, argv, &i, "--list", &o->list, &missing)))) {
+            if (missing)
+                return cli_usage(cmd, "%s needs a value", argv[i]);
+        } else if (share && argv[i][0] != '-' && !o->article) {
+            o->article = argv[i];
+        } else {
+            return cli_usage(cmd, "unknown argument \"%s\"", argv[i]);
+        }
     }
     return 0;
 }
@@ -341,13 +330,11 @@ out:
 
 int cli_compose(struct app *app, int argc, char **argv)
 {
-    if (argc < 2 || cli_is_help(argv[1])) {
-        usage_group(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    if (!strcmp(argv[1], "share"))
-        return cmd_share(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "digest"))
-        return cmd_digest(app, argc - 1, argv + 1);
-    return cli_usage("compose", "unknown command \"%s\"", argv[1]);
+    static const struct cli_command cmds[] = {
+        {"share", cmd_share},
+        {"digest", cmd_digest},
+        {NULL, NULL},
+    };
+    int code = cli_group(app, argc, argv, COMPOSE_USAGE, cmds);
+    return code >= 0 ? code : cli_usage("compose", "unknown command \"%s\"", argv[1]);
 }

@@ -30,50 +30,21 @@
 
 #define POLL_US 250000
 
-static void digest_help(FILE *f)
-{
-    fprintf(f, "usage: mailer digest <command>\n\n"
-               "commands:\n"
-               "  send --list L [--since DATE] [--period YYYY-Www] [--enqueue-only]\n"
-               "                  create this week's digest of list L and deliver it\n"
-               "  preview --list L [--to ADDR] [--since DATE] [-o FILE]\n"
-               "                  write the message a subscriber would get this week\n"
-               "  status ID       counters of a digest (sent, deferred, failed, queued, ...)\n"
-               "  ls [--list L]   the latest digests\n"
-               "  pause ID        stop delivering a digest (what is being sent finishes)\n"
-               "  resume ID [--no-deliver]\n"
-               "                  continue a paused digest (nobody gets it twice)\n"
-               "  cancel ID       never send the rest of a digest\n"
-               "  tick            one step of the weekly scheduler (what `mailer serve` runs\n"
-               "                  every minute): creates every digest that is due\n");
-}
-
-static int parse_id(const char *s, long long *out)
-{
-    char *end;
-    long long v;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i. NULL if not this option. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    size_t n = strlen(name);
-    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (strcmp(argv[*i], name) != 0)
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
+static const char DIGEST_USAGE[] =
+    "usage: mailer digest <command>\n\n"
+    "commands:\n"
+    "  send --list L [--since DATE] [--period YYYY-Www] [--enqueue-only]\n"
+    "                  create this week's digest of list L and deliver it\n"
+    "  preview --list L [--to ADDR] [--since DATE] [-o FILE]\n"
+    "                  write the message a subscriber would get this week\n"
+    "  status ID       counters of a digest (sent, deferred, failed, queued, ...)\n"
+    "  ls [--list L]   the latest digests\n"
+    "  pause ID        stop delivering a digest (what is being sent finishes)\n"
+    "  resume ID [--no-deliver]\n"
+    "                  continue a paused digest (nobody gets it twice)\n"
+    "  cancel ID       never send the rest of a digest\n"
+    "  tick            one step of the weekly scheduler (what `mailer serve` runs\n"
+    "                  every minute): creates every digest that is due\n";
 
 /* DATE: ISO 8601 with an offset, or YYYY-MM-DD (local midnight). */
 static enum merr parse_since(const char *s, time_t *out)
@@ -99,16 +70,9 @@ static enum merr parse_since(const char *s, time_t *out)
 
 /* ---- delivering with a progress bar ---- */
 
-static volatile sig_atomic_t digest_stop;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    digest_stop = 1;
-}
-
 struct job {
     const struct config *cfg;
+    volatile sig_atomic_t *stop;
     struct delivery_stats st;
     enum merr rc;
     char err[1024];
@@ -118,7 +82,7 @@ struct job {
 static void *deliver_thread(void *arg)
 {
     struct job *j = arg;
-    j->rc = delivery_run(j->cfg, 1, &digest_stop, &j->st);
+    j->rc = delivery_run(j->cfg, 1, j->stop, &j->st);
     if (j->rc)
         snprintf(j->err, sizeof j->err, "%s", merr_msg());
     atomic_store(&j->finished, 1);
@@ -139,13 +103,6 @@ static long long total(const struct outbox_counts *c)
     return t;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * Delivers what is due (the digest's envelopes among them) and shows the
  * digest's progress; prints the summary line. Returns the exit code.
@@ -155,7 +112,6 @@ static int deliver_digest(struct app *app, long long digest_id)
     struct digest_info d;
     struct outbox_counts c0, c;
     struct progress p;
-    struct sigaction sa;
     struct job job;
     pthread_t th;
     double t0, el;
@@ -166,17 +122,11 @@ static int deliver_digest(struct app *app, long long digest_id)
     if (rc)
         return app_fail(rc, "digest");
     c0 = d.counts;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     memset(&job, 0, sizeof job);
     job.cfg = &app->cfg;
+    job.stop = cli_catch_stop();
     atomic_init(&job.finished, 0);
-    t0 = mono_s();
+    t0 = cli_clock_s();
     if (pthread_create(&th, NULL, deliver_thread, &job) != 0)
         return app_fail(merr_set(MERR_INTERNAL, "cannot start the delivery thread"), "digest");
     progress_start(&p, "digest", total(&c0) - handled(&c0), app->tty);
@@ -190,7 +140,7 @@ static int deliver_digest(struct app *app, long long digest_id)
         progress_update(&p, handled(&c) - handled(&c0), extra);
     }
     pthread_join(th, NULL);
-    el = mono_s() - t0;
+    el = cli_clock_s() - t0;
     progress_end(&p, NULL);
     rc = digest_get(app->db, digest_id, &d);
     if (rc)
@@ -205,7 +155,7 @@ static int deliver_digest(struct app *app, long long digest_id)
            el > 0 ? (double)sent / el : 0.0);
     if (!strcmp(d.status, "paused"))
         printf("; paused: `mailer digest resume %lld` continues", d.id);
-    else if (digest_stop)
+    else if (*job.stop)
         printf("; stopped: the rest stays queued for `mailer deliver`");
     else if (c.by_state[OUTBOX_DEFERRED])
         printf("; deferred ones are retried by `mailer deliver` or `mailer serve`");
@@ -222,7 +172,7 @@ static int deliver_digest(struct app *app, long long digest_id)
 
 static int digest_send(struct app *app, int argc, char **argv)
 {
-    const char *list = NULL, *since_s = NULL, *period = NULL, *v;
+    const char *list = NULL, *since_s = NULL, *period = NULL;
     int enqueue_only = 0;
     time_t since = 0;
     struct digest_info d;
@@ -242,18 +192,16 @@ static int digest_send(struct app *app, int argc, char **argv)
                    "`mailer serve`.\n");
             return 0;
         }
-        if ((v = opt_value(argc, argv, &i, "--list", &missing)))
-            list = v;
-        else if ((v = opt_value(argc, argv, &i, "--since", &missing)))
-            since_s = v;
-        else if ((v = opt_value(argc, argv, &i, "--period", &missing)))
-            period = v;
-        else if (!strcmp(argv[i], "--enqueue-only"))
+        if (cli_opt_value(argc, argv, &i, "--list", &list, &missing) ||
+            cli_opt_value(argc, argv, &i, "--since", &since_s, &missing) ||
+            cli_opt_value(argc, argv, &i, "--period", &period, &missing)) {
+            if (missing)
+                return cli_usage("digest send", "%s needs a value", argv[i]);
+        } else if (!strcmp(argv[i], "--enqueue-only")) {
             enqueue_only = 1;
-        else if (missing)
-            return cli_usage("digest send", "%s needs a value", argv[i]);
-        else
+        } else {
             return cli_usage("digest send", "unknown argument %s", argv[i]);
+        }
     }
     if (!list)
         return cli_usage("digest send", "missing --list");
@@ -275,7 +223,7 @@ static int digest_send(struct app *app, int argc, char **argv)
 
 static int digest_preview_cmd(struct app *app, int argc, char **argv)
 {
-    const char *list = NULL, *to = NULL, *file = NULL, *since_s = NULL, *v;
+    const char *list = NULL, *to = NULL, *file = NULL, *since_s = NULL;
     time_t since = 0;
     struct buf out;
     FILE *f;
@@ -294,19 +242,14 @@ static int digest_preview_cmd(struct app *app, int argc, char **argv)
                    "writes nothing to the database.\n");
             return 0;
         }
-        if ((v = opt_value(argc, argv, &i, "--list", &missing)))
-            list = v;
-        else if ((v = opt_value(argc, argv, &i, "--to", &missing)))
-            to = v;
-        else if ((v = opt_value(argc, argv, &i, "--since", &missing)))
-            since_s = v;
-        else if ((v = opt_value(argc, argv, &i, "-o", &missing)) ||
-                 (v = opt_value(argc, argv, &i, "--output", &missing)))
-            file = v;
-        else if (missing)
-            return cli_usage("digest preview", "%s needs a value", argv[i]);
-        else
+        if (!cli_opt_value(argc, argv, &i, "--list", &list, &missing) &&
+            !cli_opt_value(argc, argv, &i, "--to", &to, &missing) &&
+            !cli_opt_value(argc, argv, &i, "--since", &since_s, &missing) &&
+            !cli_opt_value(argc, argv, &i, "-o", &file, &missing) &&
+            !cli_opt_value(argc, argv, &i, "--output", &file, &missing))
             return cli_usage("digest preview", "unknown argument %s", argv[i]);
+        if (missing)
+            return cli_usage("digest preview", "%s needs a value", argv[i]);
     }
     if (!list)
         return cli_usage("digest preview", "missing --list");
@@ -348,14 +291,13 @@ static int digest_status(struct app *app, int argc, char **argv)
     long long id;
     enum merr rc;
 
-    if (argc > 1 && cli_is_help(argv[1])) {
-        printf("usage: mailer digest status ID\n\n"
-               "Prints one \"key value\" line each: digest, list, period, status (active,\n"
-               "paused, done, cancelled, skipped), articles, since, until, recipients and\n"
-               "the envelopes per state: queued, sending, sent, deferred, failed, cancelled.\n");
+    if (cli_help(argc, argv,
+                 "usage: mailer digest status ID\n\n"
+                 "Prints one \"key value\" line each: digest, list, period, status (active,\n"
+                 "paused, done, cancelled, skipped), articles, since, until, recipients and\n"
+                 "the envelopes per state: queued, sending, sent, deferred, failed, cancelled.\n"))
         return 0;
-    }
-    if (argc != 2 || parse_id(argv[1], &id))
+    if (argc != 2 || cli_parse_id(argv[1], &id))
         return cli_usage("digest status", "give one digest id");
     rc = app_db(app);
     if (!rc)
@@ -374,7 +316,7 @@ static int digest_status(struct app *app, int argc, char **argv)
 
 static int digest_ls(struct app *app, int argc, char **argv)
 {
-    const char *list = NULL, *v;
+    const char *list = NULL;
     struct digest_info *ds = NULL;
     size_t n = 0;
     enum merr rc;
@@ -387,12 +329,10 @@ static int digest_ls(struct app *app, int argc, char **argv)
                    "articles, send.\n");
             return 0;
         }
-        if ((v = opt_value(argc, argv, &i, "--list", &missing)))
-            list = v;
-        else if (missing)
-            return cli_usage("digest ls", "%s needs a value", argv[i]);
-        else
+        if (!cli_opt_value(argc, argv, &i, "--list", &list, &missing))
             return cli_usage("digest ls", "unknown argument %s", argv[i]);
+        if (missing)
+            return cli_usage("digest ls", "%s needs a value", argv[i]);
     }
     rc = app_db(app);
     if (!rc)
@@ -433,7 +373,7 @@ static int digest_action(struct app *app, int argc, char **argv)
         }
         if (deliver && !strcmp(argv[i], "--no-deliver"))
             deliver = 0;
-        else if (id || parse_id(argv[i], &id))
+        else if (id || cli_parse_id(argv[i], &id))
             return cli_usage(what, "give one digest id");
     }
     if (!id)
@@ -462,14 +402,13 @@ static int digest_tick_cmd(struct app *app, int argc, char **argv)
     int created = 0;
     enum merr rc;
 
-    if (argc > 1 && cli_is_help(argv[1])) {
-        printf("usage: mailer digest tick\n\n"
-               "One step of the weekly scheduler (for cron, when `mailer serve` does not\n"
-               "run it): creates the digest of every enabled list whose scheduled time\n"
-               "has come and whose week has none yet. Weeks without new articles are\n"
-               "recorded as skipped. Prints the number created.\n");
+    if (cli_help(argc, argv,
+                 "usage: mailer digest tick\n\n"
+                 "One step of the weekly scheduler (for cron, when `mailer serve` does not\n"
+                 "run it): creates the digest of every enabled list whose scheduled time\n"
+                 "has come and whose week has none yet. Weeks without new articles are\n"
+                 "recorded as skipped. Prints the number created.\n"))
         return 0;
-    }
     if (argc > 1)
         return cli_usage("digest tick", "unknown argument %s", argv[1]);
     rc = app_db(app);
@@ -483,25 +422,11 @@ static int digest_tick_cmd(struct app *app, int argc, char **argv)
 
 int cli_digest(struct app *app, int argc, char **argv)
 {
-    if (argc < 2) {
-        digest_help(stderr);
-        return EXIT_USAGE;
-    }
-    if (cli_is_help(argv[1])) {
-        digest_help(stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "send"))
-        return digest_send(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "preview"))
-        return digest_preview_cmd(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "status"))
-        return digest_status(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "ls"))
-        return digest_ls(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume") || !strcmp(argv[1], "cancel"))
-        return digest_action(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "tick"))
-        return digest_tick_cmd(app, argc - 1, argv + 1);
-    return cli_usage("digest", "unknown command %s", argv[1]);
+    static const struct cli_command cmds[] = {
+        {"send", digest_send},     {"preview", digest_preview_cmd}, {"status", digest_status},
+        {"ls", digest_ls},         {"pause", digest_action},        {"resume", digest_action},
+        {"cancel", digest_action}, {"tick", digest_tick_cmd},       {NULL, NULL},
+    };
+    int code = cli_group(app, argc, argv, DIGEST_USAGE, cmds);
+    return code >= 0 ? code : cli_usage("digest", "unknown command %s", argv[1]);
 }

@@ -7,7 +7,6 @@
  * Tokens are made and kept by the http module (http.h: http_token_*); this
  * file prints a new one once and never again.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +18,8 @@
 #include "http.h"
 #include "utf8.h"
 
-static volatile sig_atomic_t serve_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    serve_stop = 1;
-}
-
 int cli_serve(struct app *app, int argc, char **argv)
 {
-    struct sigaction sa;
     int workers = 1;
     enum merr rc;
 
@@ -55,15 +45,7 @@ int cli_serve(struct app *app, int argc, char **argv)
         return app_fail(rc, "serve");
     db_close(app->db); /* every server thread opens its own */
     app->db = NULL;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    rc = http_serve(&app->cfg, &serve_stop, workers);
+    rc = http_serve(&app->cfg, cli_catch_stop(), workers);
     if (rc)
         return app_fail(rc, "serve");
     return 0;

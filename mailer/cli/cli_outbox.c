@@ -7,8 +7,6 @@
  * SIGINT, finishing the message in flight on each connection). `queue` reads and adjusts the
  * outbox for an admin: counts per state, a listing, retry, cancel.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,34 +18,6 @@
 #include "share.h"
 
 #define SHARE_MAX_ARGS 64
-
-static int parse_id(const char *s, long long *out)
-{
-    char *end;
-    long long v;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i. NULL if not this option. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    size_t n = strlen(name);
-    *missing = 0;
-    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (strcmp(argv[*i], name) != 0)
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
 
 /* ---- share ---- */
 
@@ -78,24 +48,22 @@ int cli_share(struct app *app, int argc, char **argv)
 
     memset(&req, 0, sizeof req);
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        int missing;
+        const char *one_to = NULL;
+        int missing = 0;
         if (cli_is_help(argv[i])) {
             share_help();
             return 0;
         }
-        if ((v = opt_value(argc, argv, &i, "--to", &missing))) {
-            if (nto == SHARE_MAX_ARGS)
+        if (cli_opt_value(argc, argv, &i, "--to", &one_to, &missing) ||
+            cli_opt_value(argc, argv, &i, "--from-name", &req.sender_name, &missing) ||
+            cli_opt_value(argc, argv, &i, "--from-email", &req.sender_email, &missing) ||
+            cli_opt_value(argc, argv, &i, "--note", &req.note, &missing)) {
+            if (missing)
+                return cli_usage("share", "%s needs a value", argv[i]);
+            if (one_to && nto == SHARE_MAX_ARGS)
                 return cli_usage("share", "too many --to options");
-            to[nto++] = v;
-        } else if ((v = opt_value(argc, argv, &i, "--from-name", &missing))) {
-            req.sender_name = v;
-        } else if ((v = opt_value(argc, argv, &i, "--from-email", &missing))) {
-            req.sender_email = v;
-        } else if ((v = opt_value(argc, argv, &i, "--note", &missing))) {
-            req.note = v;
-        } else if (missing) {
-            return cli_usage("share", "%s needs a value", argv[i]);
+            if (one_to)
+                to[nto++] = one_to;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage("share", "unknown option %s", argv[i]);
         } else if (!req.article_id) {
@@ -124,18 +92,9 @@ int cli_share(struct app *app, int argc, char **argv)
 
 /* ---- deliver ---- */
 
-static volatile sig_atomic_t deliver_stop;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    deliver_stop = 1;
-}
-
 int cli_deliver(struct app *app, int argc, char **argv)
 {
     struct delivery_stats st;
-    struct sigaction sa;
     int once = 0;
     enum merr rc;
 
@@ -159,13 +118,7 @@ int cli_deliver(struct app *app, int argc, char **argv)
     rc = app_db(app);
     if (rc)
         return app_fail(rc, "deliver");
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    rc = delivery_run(&app->cfg, once, &deliver_stop, &st);
+    rc = delivery_run(&app->cfg, once, cli_catch_stop(), &st);
     printf("sent %lld, deferred %lld, failed %lld", st.sent, st.deferred, st.failed);
     if (st.cancelled)
         printf(", cancelled %lld", st.cancelled);
@@ -178,17 +131,14 @@ int cli_deliver(struct app *app, int argc, char **argv)
 
 /* ---- queue ---- */
 
-static void queue_help(FILE *f)
-{
-    fprintf(f, "usage: mailer queue <command>\n\n"
-               "commands:\n"
-               "  status [SEND]                          envelopes per state (all, or one send)\n"
-               "  ls [--state S] [--send ID] [--limit N] list envelopes (default 100)\n"
-               "  retry ID | --all-deferred              make deferred (or failed) envelopes due "
-               "now\n"
-               "  cancel SEND                            cancel a send's unsent envelopes\n\n"
-               "states: queued, sending, sent, deferred, failed, cancelled\n");
-}
+static const char QUEUE_USAGE[] =
+    "usage: mailer queue <command>\n\n"
+    "commands:\n"
+    "  status [SEND]                          envelopes per state (all, or one send)\n"
+    "  ls [--state S] [--send ID] [--limit N] list envelopes (default 100)\n"
+    "  retry ID | --all-deferred              make deferred (or failed) envelopes due now\n"
+    "  cancel SEND                            cancel a send's unsent envelopes\n\n"
+    "states: queued, sending, sent, deferred, failed, cancelled\n";
 
 static int queue_status(struct app *app, int argc, char **argv)
 {
@@ -196,15 +146,14 @@ static int queue_status(struct app *app, int argc, char **argv)
     long long send_id = 0;
     enum merr rc;
 
-    if (argc > 1 && cli_is_help(argv[1])) {
-        printf("usage: mailer queue status [SEND]\n\n"
-               "Prints one line per state (queued, sending, sent, deferred, failed,\n"
-               "cancelled) with its envelope count, for all sends or one.\n");
+    if (cli_help(argc, argv,
+                 "usage: mailer queue status [SEND]\n\n"
+                 "Prints one line per state (queued, sending, sent, deferred, failed,\n"
+                 "cancelled) with its envelope count, for all sends or one.\n"))
         return 0;
-    }
     if (argc > 2)
         return cli_usage("queue status", "one send at most");
-    if (argc == 2 && parse_id(argv[1], &send_id))
+    if (argc == 2 && cli_parse_id(argv[1], &send_id))
         return cli_usage("queue status", "\"%s\" is not a send id", argv[1]);
     rc = app_db(app);
     if (!rc)
@@ -225,29 +174,26 @@ static int queue_ls(struct app *app, int argc, char **argv)
     enum merr rc;
 
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        int missing;
+        const char *state_v = NULL, *send_v = NULL, *limit_v = NULL;
+        int missing = 0;
         if (cli_is_help(argv[i])) {
             printf("usage: mailer queue ls [--state S] [--send ID] [--limit N]\n\n"
                    "Lists envelopes by id: id, send, state, attempts, last SMTP code, next\n"
                    "attempt, recipient and the last reply or error text (tab-separated).\n");
             return 0;
         }
-        if ((v = opt_value(argc, argv, &i, "--state", &missing))) {
-            state = outbox_state_parse(v);
-            if (state < 0)
-                return cli_usage("queue ls", "unknown state \"%s\"", v);
-        } else if ((v = opt_value(argc, argv, &i, "--send", &missing))) {
-            if (parse_id(v, &send_id))
-                return cli_usage("queue ls", "\"%s\" is not a send id", v);
-        } else if ((v = opt_value(argc, argv, &i, "--limit", &missing))) {
-            if (parse_id(v, &limit) || limit > 1000000)
-                return cli_usage("queue ls", "--limit needs a number from 1 to 1000000");
-        } else if (missing) {
-            return cli_usage("queue ls", "%s needs a value", argv[i]);
-        } else {
+        if (!cli_opt_value(argc, argv, &i, "--state", &state_v, &missing) &&
+            !cli_opt_value(argc, argv, &i, "--send", &send_v, &missing) &&
+            !cli_opt_value(argc, argv, &i, "--limit", &limit_v, &missing))
             return cli_usage("queue ls", "unknown argument %s", argv[i]);
-        }
+        if (missing)
+            return cli_usage("queue ls", "%s needs a value", argv[i]);
+        if (state_v && (state = outbox_state_parse(state_v)) < 0)
+            return cli_usage("queue ls", "unknown state \"%s\"", state_v);
+        if (send_v && cli_parse_id(send_v, &send_id))
+            return cli_usage("queue ls", "\"%s\" is not a send id", send_v);
+        if (limit_v && (cli_parse_id(limit_v, &limit) || limit > 1000000))
+            return cli_usage("queue ls", "--limit needs a number from 1 to 1000000");
     }
     rc = app_db(app);
     if (!rc)
@@ -276,14 +222,13 @@ static int queue_retry(struct app *app, int argc, char **argv)
     long long id = 0, n = 0;
     enum merr rc;
 
-    if (argc > 1 && cli_is_help(argv[1])) {
-        printf("usage: mailer queue retry ID | --all-deferred\n\n"
-               "Makes envelope ID (deferred or failed) due now, or every deferred one.\n");
+    if (cli_help(argc, argv,
+                 "usage: mailer queue retry ID | --all-deferred\n\n"
+                 "Makes envelope ID (deferred or failed) due now, or every deferred one.\n"))
         return 0;
-    }
     if (argc != 2)
         return cli_usage("queue retry", "give one envelope id or --all-deferred");
-    if (strcmp(argv[1], "--all-deferred") != 0 && parse_id(argv[1], &id))
+    if (strcmp(argv[1], "--all-deferred") != 0 && cli_parse_id(argv[1], &id))
         return cli_usage("queue retry", "\"%s\" is not an envelope id", argv[1]);
     rc = app_db(app);
     if (rc)
@@ -307,13 +252,12 @@ static int queue_cancel(struct app *app, int argc, char **argv)
     long long id, n = 0;
     enum merr rc;
 
-    if (argc > 1 && cli_is_help(argv[1])) {
-        printf("usage: mailer queue cancel SEND\n\n"
-               "Cancels a send: its queued and deferred envelopes will never be sent\n"
-               "(those being sent right now finish).\n");
+    if (cli_help(argc, argv,
+                 "usage: mailer queue cancel SEND\n\n"
+                 "Cancels a send: its queued and deferred envelopes will never be sent\n"
+                 "(those being sent right now finish).\n"))
         return 0;
-    }
-    if (argc != 2 || parse_id(argv[1], &id))
+    if (argc != 2 || cli_parse_id(argv[1], &id))
         return cli_usage("queue cancel", "give one send id");
     rc = app_db(app);
     if (!rc)
@@ -326,21 +270,10 @@ static int queue_cancel(struct app *app, int argc, char **argv)
 
 int cli_queue(struct app *app, int argc, char **argv)
 {
-    if (argc < 2) {
-        queue_help(stderr);
-        return EXIT_USAGE;
-    }
-    if (cli_is_help(argv[1])) {
-        queue_help(stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "status"))
-        return queue_status(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "ls"))
-        return queue_ls(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "retry"))
-        return queue_retry(app, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "cancel"))
-        return queue_cancel(app, argc - 1, argv + 1);
-    return cli_usage("queue", "unknown queue command \"%s\"", argv[1]);
+    static const struct cli_command cmds[] = {
+        {"status", queue_status}, {"ls", queue_ls}, {"retry", queue_retry},
+        {"cancel", queue_cancel}, {NULL, NULL},
+    };
+    int code = cli_group(app, argc, argv, QUEUE_USAGE, cmds);
+    return code >= 0 ? code : cli_usage("queue", "unknown queue command \"%s\"", argv[1]);
 }

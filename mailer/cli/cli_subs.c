@@ -20,26 +20,6 @@
 #include "share.h"
 #include "subs.h"
 
-/* "--name value" or "--name=value": 1 and *val set if argv[*i] is that option. */
-static int opt(int argc, char **argv, int *i, const char *name, const char **val, int *err)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        *err = 1;
-        return 1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
 /* ---- mailer list ------------------------------------------------------ */
 
 static const char LIST_USAGE[] =
@@ -71,9 +51,9 @@ static int list_create(struct app *app, int argc, char **argv)
                    "double opt-in (the default) sends a confirmation mail on subscribe.\n");
             return 0;
         }
-        if (opt(argc, argv, &i, "--name", &name, &err) ||
-            opt(argc, argv, &i, "--description", &desc, &err) ||
-            opt(argc, argv, &i, "--optin", &optin, &err)) {
+        if (cli_opt_value(argc, argv, &i, "--name", &name, &err) ||
+            cli_opt_value(argc, argv, &i, "--description", &desc, &err) ||
+            cli_opt_value(argc, argv, &i, "--optin", &optin, &err)) {
             if (err)
                 return cli_usage("list create", "%s needs a value", argv[i]);
         } else if (argv[i][0] == '-') {
@@ -193,16 +173,16 @@ static int list_set(struct app *app, int argc, char **argv)
             fputs(LIST_SET_USAGE, stdout);
             return 0;
         }
-        if (opt(argc, argv, &i, "--name", &u.name, &err) ||
-            opt(argc, argv, &i, "--description", &u.description, &err) ||
-            opt(argc, argv, &i, "--optin", &u.optin, &err) ||
-            opt(argc, argv, &i, "--digest-weekday", &weekday, &err) ||
-            opt(argc, argv, &i, "--digest-time", &u.digest_time, &err) ||
-            opt(argc, argv, &i, "--digest-category", &u.digest_category, &err) ||
-            opt(argc, argv, &i, "--digest-max", &max, &err) ||
-            opt(argc, argv, &i, "--digest-subject", &u.digest_subject, &err) ||
-            opt(argc, argv, &i, "--digest-template", &u.digest_template, &err) ||
-            opt(argc, argv, &i, "--digest-enabled", &enabled, &err)) {
+        if (cli_opt_value(argc, argv, &i, "--name", &u.name, &err) ||
+            cli_opt_value(argc, argv, &i, "--description", &u.description, &err) ||
+            cli_opt_value(argc, argv, &i, "--optin", &u.optin, &err) ||
+            cli_opt_value(argc, argv, &i, "--digest-weekday", &weekday, &err) ||
+            cli_opt_value(argc, argv, &i, "--digest-time", &u.digest_time, &err) ||
+            cli_opt_value(argc, argv, &i, "--digest-category", &u.digest_category, &err) ||
+            cli_opt_value(argc, argv, &i, "--digest-max", &max, &err) ||
+            cli_opt_value(argc, argv, &i, "--digest-subject", &u.digest_subject, &err) ||
+            cli_opt_value(argc, argv, &i, "--digest-template", &u.digest_template, &err) ||
+            cli_opt_value(argc, argv, &i, "--digest-enabled", &enabled, &err)) {
             if (err)
                 return cli_usage("list set", "%s needs a value", argv[i]);
             n++;
@@ -221,9 +201,8 @@ static int list_set(struct app *app, int argc, char **argv)
     if (weekday && (u.digest_weekday = parse_weekday(weekday)) < 0)
         return cli_usage("list set", "--digest-weekday \"%s\": 0-6 or sun, mon, ..., sat", weekday);
     if (max) {
-        char *end;
-        long m = strtol(max, &end, 10);
-        if (!*max || *end || m < 1 || m > SUBS_DIGEST_MAX_ARTICLES)
+        long long m;
+        if (cli_parse_id(max, &m) || m > SUBS_DIGEST_MAX_ARTICLES)
             return cli_usage("list set", "--digest-max \"%s\": a number from 1 to %d", max,
                              SUBS_DIGEST_MAX_ARTICLES);
         u.digest_max_articles = (int)m;
@@ -248,14 +227,9 @@ static int list_set(struct app *app, int argc, char **argv)
 int cli_list(struct app *app, int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
-    if (!cmd) {
-        fputs(LIST_USAGE, stderr);
-        return EXIT_USAGE;
-    }
-    if (cli_is_help(cmd)) {
-        fputs(LIST_USAGE, stdout);
-        return 0;
-    }
+    int code = cli_group_help(argc, argv, LIST_USAGE);
+    if (code >= 0)
+        return code;
     argc--;
     argv++;
     if (!strcmp(cmd, "create"))
@@ -332,8 +306,8 @@ static int sub_add(struct app *app, int argc, char **argv)
                    "addresses (bounced, complained, blocked) are refused.\n");
             return 0;
         }
-        if (opt(argc, argv, &i, "--list", &list, &err) ||
-            opt(argc, argv, &i, "--name", &name, &err)) {
+        if (cli_opt_value(argc, argv, &i, "--list", &list, &err) ||
+            cli_opt_value(argc, argv, &i, "--name", &name, &err)) {
             if (err)
                 return cli_usage("sub add", "%s needs a value", argv[i]);
         } else if (!strcmp(argv[i], "--confirmed")) {
@@ -404,10 +378,10 @@ static int parse_filter(const char *cmd, int argc, char **argv, struct subs_filt
     int err = 0;
     memset(f, 0, sizeof *f);
     for (int i = 1; i < argc; i++) {
-        if (opt(argc, argv, &i, "--list", &f->list_slug, &err) ||
-            opt(argc, argv, &i, "--status", &status, &err) ||
-            (allow_search && opt(argc, argv, &i, "--search", &f->search, &err)) ||
-            (output && opt(argc, argv, &i, "--output", output, &err))) {
+        if (cli_opt_value(argc, argv, &i, "--list", &f->list_slug, &err) ||
+            cli_opt_value(argc, argv, &i, "--status", &status, &err) ||
+            (allow_search && cli_opt_value(argc, argv, &i, "--search", &f->search, &err)) ||
+            (output && cli_opt_value(argc, argv, &i, "--output", output, &err))) {
             if (err)
                 return cli_usage(cmd, "%s needs a value", argv[i]);
         } else {
@@ -524,8 +498,8 @@ static int sub_import(struct app *app, int argc, char **argv)
             fputs(IMPORT_HELP, stdout);
             return 0;
         }
-        if (opt(argc, argv, &i, "--list", &o.list_slug, &err) ||
-            opt(argc, argv, &i, "--mode", &mode, &err)) {
+        if (cli_opt_value(argc, argv, &i, "--list", &o.list_slug, &err) ||
+            cli_opt_value(argc, argv, &i, "--mode", &mode, &err)) {
             if (err)
                 return cli_usage("sub import", "%s needs a value", argv[i]);
         } else if (!strcmp(argv[i], "--dry-run")) {
@@ -603,7 +577,7 @@ static int one_email(const char *cmd, int argc, char **argv, const char **email,
     int err = 0;
     *email = NULL;
     for (int i = 1; i < argc; i++) {
-        if (list && opt(argc, argv, &i, "--list", list, &err)) {
+        if (list && cli_opt_value(argc, argv, &i, "--list", list, &err)) {
             if (err)
                 return cli_usage(cmd, "%s needs a value", argv[i]);
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -695,16 +669,10 @@ int cli_sub(struct app *app, int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL, *email, *list = NULL;
     enum merr rc;
-    int u;
+    int u = cli_group_help(argc, argv, SUB_USAGE);
 
-    if (!cmd) {
-        fputs(SUB_USAGE, stderr);
-        return EXIT_USAGE;
-    }
-    if (cli_is_help(cmd)) {
-        fputs(SUB_USAGE, stdout);
-        return 0;
-    }
+    if (u >= 0)
+        return u;
     argc--;
     argv++;
     if (!strcmp(cmd, "add"))
