@@ -61,9 +61,7 @@ static int setup(void **state)
     snprintf(fx->examples, sizeof fx->examples, "%s/examples/articles", test_source_dir());
     assert_int_equal(cfg_defaults(&fx->cfg), MERR_OK);
     assert_int_equal(date_set_zone("Asia/Ho_Chi_Minh"), MERR_OK);
-    snprintf(path, sizeof path, "%s/m.db", fx->dir);
-    assert_int_equal(db_open(path, 1000, &fx->db), MERR_OK);
-    assert_int_equal(db_migrate(fx->db, 0), MERR_OK);
+    fx->db = test_db_fresh(fx->dir, NULL, 0);
     snprintf(path, sizeof path, "%s/images", fx->dir);
     assert_int_equal(mkdir(path, 0755), 0);
     *state = fx;
@@ -77,17 +75,6 @@ static int teardown(void **state)
     cfg_free(&fx->cfg);
     free(fx);
     return 0;
-}
-
-static int scalar_int(struct db *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    int v = -1;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return v;
 }
 
 /* Row counts of the three tables plus a hash over every stored value. */
@@ -120,9 +107,9 @@ static void snap(struct db *db, struct snapshot *s)
     }
     crypto_sha256_hex(s->hash, all.data, all.len);
     buf_free(&all);
-    s->articles = scalar_int(db, "SELECT count(*) FROM articles");
-    s->images = scalar_int(db, "SELECT count(*) FROM article_images");
-    s->media = scalar_int(db, "SELECT count(*) FROM media");
+    s->articles = test_db_int(db, "SELECT count(*) FROM articles");
+    s->images = test_db_int(db, "SELECT count(*) FROM article_images");
+    s->media = test_db_int(db, "SELECT count(*) FROM media");
 }
 
 static void assert_unchanged(const struct snapshot *a, const struct snapshot *b)
@@ -197,7 +184,7 @@ static void examples_twice_leave_six(void **state)
     assert_int_equal(s2.articles, 6);
     assert_int_equal(s2.images, 12);
     assert_int_equal(s2.media, 12);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(DISTINCT id) FROM articles"), 6);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(DISTINCT id) FROM articles"), 6);
 }
 
 static void update_replaces_fields_and_images(void **state)
@@ -228,13 +215,13 @@ static void update_replaces_fields_and_images(void **state)
     assert_string_equal(id, "probe");
     assert_int_equal(created, 1);
     free(id);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM article_images"), 2);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM article_images"), 2);
 
     test_write_file(path, v2);
     assert_int_equal(article_upsert_file(fx->db, &fx->cfg, path, NULL, &created), MERR_OK);
     assert_int_equal(created, 0);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM articles"), 1);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM article_images"), 1);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM articles"), 1);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM article_images"), 1);
 
     assert_int_equal(article_load(fx->db, "probe", &a), MERR_OK);
     assert_string_equal(a->title, "Bản hai");
@@ -395,7 +382,7 @@ static void refusals_name_field_and_change_nothing(void **state)
                               GOOD_HEAD "  \"title\": \"Gốc\",\n"
                                         "  \"images\": [{\"src\": \"images/pccc.jpg\"}]\n}\n"),
                      MERR_OK);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM media"), 1);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media"), 1);
 
     static char big[4000];
     snprintf(big, sizeof big, GOOD_HEAD "  \"title\": \"T\", \"summary\": \"%03000d\"}\n", 0);
@@ -523,7 +510,7 @@ static void refusals_name_field_and_change_nothing(void **state)
     assert_string_equal(a->title, "Gốc");
     assert_int_equal(a->nimages, 1);
     article_free(a);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM media"), 1);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media"), 1);
 }
 
 static void json_text_origin_names_input(void **state)
@@ -568,8 +555,8 @@ static void same_photo_stored_once(void **state)
                  "\"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
                  "\"images\": [{\"src\": \"./images/Ảnh hai.jpeg\"}]}"),
         MERR_OK);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM media"), 1);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM article_images"), 3);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media"), 1);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM article_images"), 3);
     assert_int_equal(article_load(fx->db, "a", &a), MERR_OK);
     assert_int_equal(article_load(fx->db, "b", &b), MERR_OK);
     assert_string_equal(a->images[0].sha256, b->images[0].sha256);
@@ -591,13 +578,12 @@ static void media_root_wins(void **state)
     snprintf(src, sizeof src, "%s/images/logo.png", fx->examples);
     snprintf(dst, sizeof dst, "%s/logo.png", root);
     copy_file(src, dst);
-    free(fx->cfg.media_root);
-    fx->cfg.media_root = strdup(root);
+    test_set_str(&fx->cfg.media_root, root);
     const char *j = "{\"id\": \"m\", \"url\": \"https://a.vn/m\", \"title\": \"M\", "
                     "\"body_html\": \"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
                     "\"images\": [{\"src\": \"logo.png\"}]}";
     assert_int_equal(add_text(fx, "m.json", j), MERR_OK);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM media"), 1);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media"), 1);
     /* the JSON's own folder is not searched when a root is set */
     const char *k = "{\"id\": \"n\", \"url\": \"https://a.vn/n\", \"title\": \"N\", "
                     "\"body_html\": \"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
@@ -740,7 +726,7 @@ static void base64_computed_once_and_cached(void **state)
     assert_int_equal(article_add_file(fx->db, &fx->cfg, path, NULL), MERR_OK);
     assert_int_equal(article_load(fx->db, "tin-pccc-20211005", &a), MERR_OK);
     const char *sha = a->images[0].sha256;
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM media WHERE b64 IS NULL"), 1);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media WHERE b64 IS NULL"), 1);
 
     buf_init(&b64, 0);
     buf_init(&want, 0);
@@ -755,7 +741,7 @@ static void base64_computed_once_and_cached(void **state)
     /* 76-column lines, each ending CRLF */
     assert_int_equal(memcmp(b64.data + 6 + 76, "\r\n", 2), 0);
     assert_int_equal(memcmp(b64.data + b64.len - 2, "\r\n", 2), 0);
-    assert_int_equal(scalar_int(fx->db, "SELECT count(*) FROM media WHERE b64 IS NULL"), 0);
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media WHERE b64 IS NULL"), 0);
 
     /* the second call reads the cache: prove it by planting a marker there */
     assert_int_equal(

@@ -25,17 +25,6 @@ static struct db *fresh(const char *name)
     return db;
 }
 
-static int scalar_int(struct db *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    int v = -1;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static void open_sets_wal_and_foreign_keys(void **state)
 {
     struct db *db = fresh("db-open");
@@ -46,7 +35,7 @@ static void open_sets_wal_and_foreign_keys(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
-    assert_int_equal(scalar_int(db, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(test_db_int(db, "PRAGMA foreign_keys"), 1);
     assert_int_equal(db_version(db), 0);
     db_close(db);
 }
@@ -59,21 +48,19 @@ static void migrate_empty_to_latest(void **state)
     assert_int_equal(db_migrate(db, 0), MERR_OK);
     assert_int_equal(db_version(db), db_latest_version());
     /* every table of the design exists */
-    const char *tables[] = {"articles", "article_images", "media", "lists", "subscribers",
-                            "subscriptions", "suppressions", "sends", "envelopes", "share_log",
-                            "api_tokens", "schema_version"};
+    const char *tables[] = {"articles",    "article_images", "media",        "lists",
+                            "subscribers", "subscriptions",  "suppressions", "sends",
+                            "envelopes",   "share_log",      "api_tokens",   "schema_version"};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
         char sql[200];
         snprintf(sql, sizeof sql,
-                 "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'",
-                 tables[i]);
-        if (scalar_int(db, sql) != 1)
+                 "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
+        if (test_db_int(db, sql) != 1)
             fail_msg("table %s missing", tables[i]);
     }
     /* running again is a no-op */
     assert_int_equal(db_migrate(db, 0), MERR_OK);
-    assert_int_equal(scalar_int(db, "SELECT count(*) FROM schema_version"),
-                     db_latest_version());
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM schema_version"), db_latest_version());
     db_close(db);
 }
 
@@ -122,7 +109,7 @@ static void failed_statement_maps_errors(void **state)
     assert_int_equal(db_begin(db), MERR_OK);
     assert_int_equal(db_exec(db, "INSERT INTO settings VALUES ('b','1')"), MERR_OK);
     db_rollback(db);
-    assert_int_equal(scalar_int(db, "SELECT count(*) FROM settings WHERE key='b'"), 0);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM settings WHERE key='b'"), 0);
     db_close(db);
 }
 

@@ -35,13 +35,6 @@ static struct config cfg;
 static struct db *db;
 static char dbpath[600];
 
-static void replace(char **field, const char *value)
-{
-    free(*field);
-    *field = strdup(value);
-    assert_non_null(*field);
-}
-
 static time_t at(const char *iso)
 {
     time_t t;
@@ -55,15 +48,13 @@ static int setup(void **state)
     (void)state;
     assert_int_equal(cfg_defaults(&cfg), MERR_OK);
     snprintf(path, sizeof path, "%s/templates", test_source_dir());
-    replace(&cfg.templates_dir, path);
-    replace(&cfg.secret, "digest-unit-test-secret-0123456789");
-    replace(&cfg.site_name, "Cổng TTĐT Hà Giang");
-    replace(&cfg.site_base_url, "https://tin.hagiang.example");
-    replace(&cfg.from_address, "tin-tuc@hagiang.example");
+    test_set_str(&cfg.templates_dir, path);
+    test_set_str(&cfg.secret, "digest-unit-test-secret-0123456789");
+    test_set_str(&cfg.site_name, "Cổng TTĐT Hà Giang");
+    test_set_str(&cfg.site_base_url, "https://tin.hagiang.example");
+    test_set_str(&cfg.from_address, "tin-tuc@hagiang.example");
     assert_int_equal(date_set_zone("Asia/Ho_Chi_Minh"), MERR_OK);
-    snprintf(dbpath, sizeof dbpath, "%s/m.db", test_tmpdir("digest"));
-    assert_int_equal(db_open(dbpath, 2000, &db), MERR_OK);
-    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    db = test_db_fresh(test_tmpdir("digest"), dbpath, sizeof dbpath);
     return 0;
 }
 
@@ -75,27 +66,6 @@ static int teardown(void **state)
     cfg_free(&cfg);
     date_set_fake_now(0);
     return 0;
-}
-
-static long long scalar(const char *sql)
-{
-    sqlite3_stmt *st;
-    long long v = -1;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-static void text_of(const char *sql, char *out, size_t size)
-{
-    sqlite3_stmt *st;
-    out[0] = '\0';
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
 }
 
 static void exec(const char *sql)
@@ -255,7 +225,7 @@ static void scheduler_weeks_outage_and_clock(void **state)
     assert_int_equal(tick_at(at("2026-02-10T12:00:00+07:00")), 0);
     assert_int_equal(tick_at(at("2026-02-03T12:00:00+07:00")), 0);
     assert_int_equal(tick_at(at("2026-01-12T07:00:00+07:00")), 0);
-    assert_int_equal(scalar("SELECT count(*) FROM digests"), 5);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM digests"), 5);
 
     /* two ticks at the same time, and a second scheduler on its own handle */
     article("a8", "2026-02-20T10:00:00+07:00", NULL);
@@ -267,8 +237,8 @@ static void scheduler_weeks_outage_and_clock(void **state)
     assert_int_equal(created, 0);
     db_close(other);
     check_digests(want, 6);
-    assert_int_equal(scalar("SELECT count(*) FROM sends WHERE kind = 'digest'"), 5);
-    assert_int_equal(scalar("SELECT count(*) FROM envelopes"), 15);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM sends WHERE kind = 'digest'"), 5);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes"), 15);
 
     /* a disabled list gets nothing */
     exec("UPDATE lists SET digest_enabled = 0");
@@ -288,7 +258,7 @@ static void scheduler_new_list_waits(void **state)
     assert_int_equal(tick_at(made), 0);
     assert_int_equal(tick_at(at("2026-01-19T06:59:00+07:00")), 0);
     assert_int_equal(tick_at(at("2026-01-19T07:00:00+07:00")), 1);
-    assert_int_equal(scalar("SELECT articles FROM digests"), 1);
+    assert_int_equal(test_db_int(db, "SELECT articles FROM digests"), 1);
     /* a schedule of Thursday 18:30 */
     exec("UPDATE lists SET digest_weekday = 4, digest_time = '18:30'");
     article("a2", "2026-01-20T09:00:00+07:00", NULL);
@@ -320,22 +290,22 @@ static void scheduler_thread_ticks_and_stops(void **state)
     pthread_t th;
     time_t made = at("2026-01-14T10:00:00+07:00");
     (void)state;
-    replace(&cfg.db_path, dbpath);
+    test_set_str(&cfg.db_path, dbpath);
     date_set_fake_now(made);
     make_list("tin-tuc", made);
     subscribe("tin-tuc", "a@example.com", "A", made);
     article("a1", "2026-01-15T09:00:00+07:00", NULL);
     date_set_fake_now(at("2026-01-19T07:00:30+07:00"));
     assert_int_equal(pthread_create(&th, NULL, sched_thread, &a), 0);
-    for (int i = 0; i < 100 && scalar("SELECT count(*) FROM digests") < 1; i++)
+    for (int i = 0; i < 100 && test_db_int(db, "SELECT count(*) FROM digests") < 1; i++)
         usleep(20000);
     a.stop = 1;
     pthread_join(th, NULL);
     assert_int_equal(a.rc, MERR_OK);
-    assert_int_equal(scalar("SELECT count(*) FROM digests WHERE period = '2026-W04' AND "
-                            "articles = 1"),
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM digests WHERE period = '2026-W04' AND "
+                                     "articles = 1"),
                      1);
-    assert_int_equal(scalar("SELECT count(*) FROM envelopes"), 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes"), 1);
 }
 
 /* ---- by hand ---- */
@@ -353,10 +323,10 @@ static void manual_send_rules(void **state)
     date_set_fake_now(now);
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", NULL, 0, now, &d), MERR_NOTFOUND);
     assert_non_null(strstr(merr_msg(), "no new articles"));
-    assert_int_equal(scalar("SELECT count(*) FROM digests"), 0);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM digests"), 0);
     /* the scheduler records the empty week as skipped */
     assert_int_equal(tick_at(now), 1);
-    assert_int_equal(scalar("SELECT count(*) FROM digests WHERE articles = 0"), 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM digests WHERE articles = 0"), 1);
     /* an article comes; by hand, the skipped week is filled in */
     article("a1", "2026-01-20T09:00:00+07:00", NULL);
     now = at("2026-01-20T10:00:00+07:00");
@@ -366,13 +336,13 @@ static void manual_send_rules(void **state)
     assert_int_equal(d.articles, 1);
     assert_int_equal(d.recipients, 1);
     assert_true(d.send_id > 0);
-    assert_int_equal(scalar("SELECT count(*) FROM digests"), 1);
-    assert_int_equal(scalar("SELECT articles FROM digests"), 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM digests"), 1);
+    assert_int_equal(test_db_int(db, "SELECT articles FROM digests"), 1);
     /* never twice: by hand or by the scheduler */
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", NULL, 0, now, &d), MERR_EXISTS);
     assert_non_null(strstr(merr_msg(), "2026-W04"));
     assert_int_equal(tick_at(now), 0);
-    assert_int_equal(scalar("SELECT count(*) FROM envelopes"), 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes"), 1);
     /* an explicit period and --since */
     article("a2", "2026-01-20T11:00:00+07:00", NULL);
     now = at("2026-01-20T12:00:00+07:00");
@@ -385,7 +355,7 @@ static void manual_send_rules(void **state)
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", "2026-48", 0, now, &d), MERR_INVAL);
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", "2026-W51", now + 10, now, &d), MERR_INVAL);
     assert_int_equal(digest_create(db, &cfg, "khong-co", NULL, 0, now, &d), MERR_NOTFOUND);
-    assert_int_equal(scalar("SELECT count(*) FROM digests"), 2);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM digests"), 2);
 }
 
 /* ---- who, what, subject ---- */
@@ -426,14 +396,16 @@ static void enqueue_plan_and_subject(void **state)
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", NULL, 0, now, &d), MERR_OK);
     assert_int_equal(d.recipients, 3);
     assert_int_equal(d.articles, 2);
-    assert_int_equal(scalar("SELECT count(*) FROM envelopes e JOIN sends s ON s.id = e.send_id "
-                            "WHERE s.kind = 'digest' AND e.recipient IN ('a@example.com', "
-                            "'b@example.com', 'c@xn--bcher-kva.example')"),
-                     3);
-    text_of("SELECT name FROM envelopes WHERE recipient = 'a@example.com'", plan, sizeof plan);
+    assert_int_equal(
+        test_db_int(db, "SELECT count(*) FROM envelopes e JOIN sends s ON s.id = e.send_id "
+                        "WHERE s.kind = 'digest' AND e.recipient IN ('a@example.com', "
+                        "'b@example.com', 'c@xn--bcher-kva.example')"),
+        3);
+    test_db_text(db, "SELECT name FROM envelopes WHERE recipient = 'a@example.com'", plan,
+                 sizeof plan);
     assert_string_equal(plan, "Nguyễn Văn A");
 
-    text_of("SELECT plan FROM sends WHERE kind = 'digest'", plan, sizeof plan);
+    test_db_text(db, "SELECT plan FROM sends WHERE kind = 'digest'", plan, sizeof plan);
     j = json_loads(plan, 0, &jerr);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "kind")), "digest");
@@ -458,7 +430,7 @@ static void enqueue_plan_and_subject(void **state)
     exec("UPDATE lists SET digest_subject = 'Tuần {{week}}', digest_template = 'khong-co' "
          "WHERE slug = 'khac'");
     assert_int_equal(digest_create(db, &cfg, "khac", NULL, 0, now, &d), MERR_NOTFOUND);
-    assert_int_equal(scalar("SELECT count(*) FROM digests"), 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM digests"), 1);
 }
 
 /* A rendered subject holding "{{" stays literal when compose renders it again. */
@@ -473,13 +445,13 @@ static void subject_with_braces_stays_literal(void **state)
     const char *subject;
     time_t now = at("2026-01-20T10:00:00+07:00");
     (void)state;
-    replace(&cfg.site_name, "Báo {{mới}}");
+    test_set_str(&cfg.site_name, "Báo {{mới}}");
     date_set_fake_now(now);
     make_list("tin-tuc", now - 86400);
     subscribe("tin-tuc", "a@example.com", "A", now);
     article("t1", "2026-01-19T09:00:00+07:00", NULL);
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", NULL, 0, now, &d), MERR_OK);
-    text_of("SELECT plan FROM sends", plan, sizeof plan);
+    test_db_text(db, "SELECT plan FROM sends", plan, sizeof plan);
     j = json_loads(plan, 0, &jerr);
     assert_non_null(j);
     subject = json_string_value(json_object_get(j, "subject"));
@@ -544,7 +516,7 @@ static void pause_resume_cancel(void **state)
     assert_int_equal(digest_resume(db, d.id), MERR_OK);
     assert_int_equal(outbox_claim(db, now, 60, 10, &e, &n), MERR_OK);
     assert_int_equal(n, 3);
-    assert_int_equal(scalar("SELECT count(*) FROM envelopes WHERE state = 'sent'"), 2);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE state = 'sent'"), 2);
     /* one of them finishes, then a cancel: the rest is never sent */
     record(e, 1, OUTBOX_SENT);
     outbox_envelopes_free(e, n);
@@ -631,7 +603,7 @@ static void unsubscribe_cancels_queued_envelope(void **state)
         subs_unsubscribe(db, &cfg, strstr(url.data, "/unsubscribe/") + 13, 0, now, NULL), MERR_OK);
     buf_free(&url);
     snprintf(q, sizeof q, "SELECT state FROM envelopes WHERE subscriber_id = %lld", gone);
-    text_of(q, state_name, sizeof state_name);
+    test_db_text(db, q, state_name, sizeof state_name);
     assert_string_equal(state_name, "cancelled");
     assert_int_equal(outbox_claim_checked(db, now, 60, 10, &e, &n, &cancelled), MERR_OK);
     assert_int_equal(n, 2);
@@ -657,7 +629,7 @@ static void preview_writes_nothing(void **state)
     snprintf(dir, sizeof dir, "%s/examples/articles", test_source_dir());
     snprintf(path, sizeof path, "%s/ha-giang-tong-ket-thi-dua-2021.json", dir);
     assert_int_equal(article_add_file(db, &cfg, path, NULL), MERR_OK);
-    before_media = scalar("SELECT count(*) FROM media WHERE b64 IS NOT NULL");
+    before_media = test_db_int(db, "SELECT count(*) FROM media WHERE b64 IS NOT NULL");
 
     buf_init(&out, 0);
     assert_int_equal(digest_preview(db, &cfg, "tin-tuc", "a@example.com", now, &out), MERR_OK);
@@ -668,10 +640,11 @@ static void preview_writes_nothing(void **state)
     assert_non_null(strstr(out.data, "\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click"));
     assert_non_null(strstr(out.data, "\r\nList-Id: <tin-tuc.hagiang.example>"));
     assert_non_null(strstr(out.data, "Content-Type: image/"));
-    assert_int_equal(scalar("SELECT count(*) FROM sends"), 0);
-    assert_int_equal(scalar("SELECT count(*) FROM envelopes"), 0);
-    assert_int_equal(scalar("SELECT count(*) FROM digests"), 0);
-    assert_int_equal(scalar("SELECT count(*) FROM media WHERE b64 IS NOT NULL"), before_media);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM sends"), 0);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes"), 0);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM digests"), 0);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM media WHERE b64 IS NOT NULL"),
+                     before_media);
     buf_reset(&out);
     /* a sample reader; a bad address; no articles */
     assert_int_equal(digest_preview(db, &cfg, "tin-tuc", NULL, now, &out), MERR_OK);

@@ -27,11 +27,7 @@ static char dbpath[600];
 
 static struct db *fresh_db(const char *name)
 {
-    struct db *db;
-    snprintf(dbpath, sizeof dbpath, "%s/m.db", test_tmpdir(name));
-    assert_int_equal(db_open(dbpath, 5000, &db), MERR_OK);
-    assert_int_equal(db_migrate(db, 0), MERR_OK);
-    return db;
+    return test_db_fresh(test_tmpdir(name), dbpath, sizeof dbpath);
 }
 
 static void form_decodes_pairs_in_order(void **state)
@@ -162,17 +158,6 @@ static void *race(void *arg)
     return NULL;
 }
 
-static long long scalar(struct db *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    long long v = -1;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static void rate_limit_is_exact_under_100_threads(void **state)
 {
     enum { N = 100 };
@@ -196,8 +181,9 @@ static void rate_limit_is_exact_under_100_threads(void **state)
     assert_int_equal(ok, 10);
     assert_int_equal(limited, 90);
     /* a refusal takes nothing: the other counters moved only for the 10 */
-    assert_int_equal(scalar(db, "SELECT count FROM rate_counters WHERE key='ip:10.0.0.1'"), 10);
-    assert_int_equal(scalar(db, "SELECT count FROM rate_counters WHERE key='global'"), 10);
+    assert_int_equal(test_db_int(db, "SELECT count FROM rate_counters WHERE key='ip:10.0.0.1'"),
+                     10);
+    assert_int_equal(test_db_int(db, "SELECT count FROM rate_counters WHERE key='global'"), 10);
     db_close(db);
 }
 
@@ -217,7 +203,7 @@ static void rate_give_back_and_zero_limit(void **state)
     assert_int_equal(http_store_rate_take(db, keys, one, 1, 3600, &refused), MERR_OK);
     assert_int_equal(http_store_rate_take(db, keys, zero, 1, 7200, &refused), MERR_LIMIT);
     assert_int_equal(http_store_housekeep(db, 3600), MERR_OK);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM rate_counters"), 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_counters"), 1);
     db_close(db);
 }
 
@@ -234,7 +220,8 @@ static void tokens_are_stored_hashed_and_revocable(void **state)
     crypto_sha256_hex(h2, "mlr_two", 7);
     assert_int_equal(http_store_token_create(db, "cms", h1, 100, &id1), MERR_OK);
     assert_int_equal(http_store_token_create(db, "editor", h2, 100, &id2), MERR_OK);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'mlr%'"), 0);
+    assert_int_equal(
+        test_db_int(db, "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'mlr%'"), 0);
     assert_int_equal(http_store_token_find(db, h1, 200, &found), MERR_OK);
     assert_int_equal(found, id1);
     assert_int_equal(http_store_token_revoke(db, "cms", 300, &revoked), MERR_OK);
@@ -271,7 +258,7 @@ static void token_create_check_revoke_through_the_public_api(void **state)
     assert_int_equal(http_token_create(db, "", 10, &tok, &id), MERR_INVAL);
     assert_int_equal(http_token_create(db, "a\r\nb", 10, &tok, &id), MERR_INVAL);
     assert_string_equal(tok.data, "kept:");
-    assert_int_equal(scalar(db, "SELECT count(*) FROM api_tokens"), 0);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM api_tokens"), 0);
     assert_int_equal(http_token_create(db, "cms Hà Giang", 10, &tok, &id), MERR_OK);
     const char *t = tok.data + 5;
     assert_int_equal(strlen(t), 4 + 43);
@@ -281,9 +268,9 @@ static void token_create_check_revoke_through_the_public_api(void **state)
     /* only the hash is stored */
     crypto_sha256_hex(hash, t, strlen(t));
     snprintf(q, sizeof q, "SELECT count(*) FROM api_tokens WHERE token_hash = '%s'", hash);
-    assert_int_equal(scalar(db, q), 1);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'mlr_%'"),
-                     0);
+    assert_int_equal(test_db_int(db, q), 1);
+    assert_int_equal(
+        test_db_int(db, "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'mlr_%'"), 0);
     /* two tokens differ */
     assert_int_equal(http_token_create(db, "cms Hà Giang", 11, &other, NULL), MERR_OK);
     assert_string_not_equal(other.data, t);

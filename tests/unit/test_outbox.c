@@ -23,34 +23,8 @@
 
 static struct db *fresh(const char *name)
 {
-    struct db *db;
-    char path[600];
-    snprintf(path, sizeof path, "%s/m.db", test_tmpdir(name));
-    assert_int_equal(db_open(path, 2000, &db), MERR_OK);
-    assert_int_equal(db_migrate(db, 0), MERR_OK);
     date_set_fake_now(T0);
-    return db;
-}
-
-static long long scalar(struct db *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    long long v = -1;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-static void text_of(struct db *db, const char *sql, char *out, size_t size)
-{
-    sqlite3_stmt *st;
-    out[0] = '\0';
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    return test_db_fresh(test_tmpdir(name), NULL, 0);
 }
 
 static void exec(struct db *db, const char *sql)
@@ -100,8 +74,8 @@ static void claim_lease_and_reclaim(void **state)
         assert_non_null(strstr(v[i].recipient, "@example.com"));
     }
     outbox_envelopes_free(v, n);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM envelopes WHERE state='sending' AND "
-                                "lease_until=1700000060"),
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE state='sending' AND "
+                                     "lease_until=1700000060"),
                      3);
     /* the rest, then nothing: a claimed envelope is never claimed twice */
     assert_int_equal(outbox_claim(db, T0, 60, 10, &v, &n), MERR_OK);
@@ -115,8 +89,8 @@ static void claim_lease_and_reclaim(void **state)
     assert_int_equal(reclaimed, 0);
     assert_int_equal(outbox_reclaim_expired(db, T0 + 61, &reclaimed), MERR_OK);
     assert_int_equal(reclaimed, 5);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM envelopes WHERE state='queued' AND "
-                                "lease_until IS NULL"),
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE state='queued' AND "
+                                     "lease_until IS NULL"),
                      5);
     assert_int_equal(outbox_claim(db, T0 + 61, 60, 10, &v, &n), MERR_OK);
     assert_int_equal(n, 5);
@@ -175,15 +149,15 @@ static void record_results_and_finish_send(void **state)
     assert_int_equal(c.by_state[OUTBOX_SENDING], 0);
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT last_code FROM envelopes WHERE id=%lld", v[2].id);
-    assert_int_equal(scalar(db, sql), 550);
+    assert_int_equal(test_db_int(db, sql), 550);
     snprintf(sql, sizeof sql, "SELECT last_text FROM envelopes WHERE id=%lld", v[2].id);
-    text_of(db, sql, text, sizeof text);
+    test_db_text(db, sql, text, sizeof text);
     assert_string_equal(text, "5.1.1 no such user");
     snprintf(sql, sizeof sql, "SELECT sent_at FROM envelopes WHERE id=%lld", v[0].id);
-    assert_int_equal(scalar(db, sql), T0 + 1);
+    assert_int_equal(test_db_int(db, sql), T0 + 1);
     /* the deferred one keeps the send open */
     snprintf(sql, sizeof sql, "SELECT status FROM sends WHERE id=%lld", send_id);
-    text_of(db, sql, text, sizeof text);
+    test_db_text(db, sql, text, sizeof text);
     assert_string_equal(text, "active");
     long long deferred_id = v[1].id, sent_id = v[0].id;
     outbox_envelopes_free(v, n);
@@ -201,12 +175,12 @@ static void record_results_and_finish_send(void **state)
     assert_int_equal(outbox_record(db, r, 2, T0 + 301), MERR_OK);
     outbox_envelopes_free(v, n);
     snprintf(sql, sizeof sql, "SELECT state='sent' FROM envelopes WHERE id=%lld", sent_id);
-    assert_int_equal(scalar(db, sql), 1);
+    assert_int_equal(test_db_int(db, sql), 1);
     snprintf(sql, sizeof sql, "SELECT status FROM sends WHERE id=%lld", send_id);
-    text_of(db, sql, text, sizeof text);
+    test_db_text(db, sql, text, sizeof text);
     assert_string_equal(text, "done");
     snprintf(sql, sizeof sql, "SELECT finished_at FROM sends WHERE id=%lld", send_id);
-    assert_int_equal(scalar(db, sql), T0 + 301);
+    assert_int_equal(test_db_int(db, sql), T0 + 301);
     db_close(db);
 }
 
@@ -341,11 +315,11 @@ static void enqueue_list_is_idempotent(void **state)
     assert_int_equal(added, 3); /* 1, 2, 4 */
     assert_int_equal(outbox_enqueue_list(db, send_id, 1, &added), MERR_OK);
     assert_int_equal(added, 0);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM envelopes"), 3);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM envelopes WHERE subscriber_id IN (3,5,6)"),
-                     0);
-    text_of(db, "SELECT recipient || '|' || name FROM envelopes WHERE subscriber_id = 2", text,
-            sizeof text);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes"), 3);
+    assert_int_equal(
+        test_db_int(db, "SELECT count(*) FROM envelopes WHERE subscriber_id IN (3,5,6)"), 0);
+    test_db_text(db, "SELECT recipient || '|' || name FROM envelopes WHERE subscriber_id = 2", text,
+                 sizeof text);
     assert_string_equal(text, "U2@example.com|Người 2");
     /* the same subscriber twice in one send, one by one: refused */
     assert_int_equal(outbox_envelope_add(db, send_id, 1, "U1@example.com", "", &env), MERR_EXISTS);
@@ -412,12 +386,13 @@ static void claim_cancels_who_left(void **state)
     assert_int_equal(cancelled, 2);
     assert_int_equal(v[0].subscriber_id, 2);
     outbox_envelopes_free(v, n);
-    text_of(db, "SELECT last_text FROM envelopes WHERE subscriber_id=1", text, sizeof text);
+    test_db_text(db, "SELECT last_text FROM envelopes WHERE subscriber_id=1", text, sizeof text);
     assert_string_equal(text, "no longer subscribed to the list");
-    text_of(db, "SELECT last_text FROM envelopes WHERE subscriber_id=4", text, sizeof text);
+    test_db_text(db, "SELECT last_text FROM envelopes WHERE subscriber_id=4", text, sizeof text);
     assert_string_equal(text, "address is on the suppression list");
     assert_int_equal(
-        scalar(db, "SELECT count(*) FROM envelopes WHERE state='cancelled' AND attempts=0"), 2);
+        test_db_int(db, "SELECT count(*) FROM envelopes WHERE state='cancelled' AND attempts=0"),
+        2);
     db_close(db);
 }
 
@@ -437,8 +412,8 @@ static void cancel_subscriber_only_unsent(void **state)
     /* subscriber 2 on list 1 only */
     assert_int_equal(outbox_cancel_subscriber(db, 2, 1, &cancelled), MERR_OK);
     assert_int_equal(cancelled, 1);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM envelopes WHERE subscriber_id=2 AND "
-                                "state='queued'"),
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE subscriber_id=2 AND "
+                                     "state='queued'"),
                      1);
     /* subscriber 1 everywhere, but a sent envelope stays sent */
     char sql[200];
@@ -447,8 +422,8 @@ static void cancel_subscriber_only_unsent(void **state)
     exec(db, sql);
     assert_int_equal(outbox_cancel_subscriber(db, 1, 0, &cancelled), MERR_OK);
     assert_int_equal(cancelled, 1);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM envelopes WHERE subscriber_id=1 AND "
-                                "state='sent'"),
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE subscriber_id=1 AND "
+                                     "state='sent'"),
                      1);
     assert_int_equal(outbox_claim(db, T0, 60, 100, &v, &n), MERR_OK);
     for (size_t i = 0; i < n; i++)
@@ -503,7 +478,7 @@ static void cancel_retry_and_list(void **state)
     assert_int_equal(outbox_retry(db, deferred_id, T0 + 10), MERR_OK);
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT state FROM envelopes WHERE id=%lld", failed_id);
-    text_of(db, sql, text, sizeof text);
+    test_db_text(db, sql, text, sizeof text);
     assert_string_equal(text, "queued");
     assert_int_equal(outbox_claim(db, T0 + 10, 60, 10, &v, &n), MERR_OK);
     assert_int_equal(n, 2);

@@ -27,36 +27,11 @@ struct fx {
     struct config cfg;
 };
 
-static long long scalar(struct db *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    long long v = -1;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-static char *text_of(struct db *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    char *v = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        v = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return v;
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    char path[600];
-    snprintf(path, sizeof path, "%s/m.db", test_tmpdir("share"));
     assert_int_equal(cfg_defaults(&f->cfg), MERR_OK);
-    assert_int_equal(db_open(path, 2000, &f->db), MERR_OK);
-    assert_int_equal(db_migrate(f->db, 0), MERR_OK);
+    f->db = test_db_fresh(test_tmpdir("share"), NULL, 0);
     assert_int_equal(db_exec(f->db,
                              "INSERT INTO articles(id, url, title, published_at, body_html, "
                              "created_at, updated_at) VALUES ('tin-1', 'https://x.example/tin-1', "
@@ -85,9 +60,9 @@ static int teardown(void **state)
 
 static void assert_nothing_written(struct db *db)
 {
-    assert_int_equal(scalar(db, "SELECT count(*) FROM sends"), 0);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM envelopes"), 0);
-    assert_int_equal(scalar(db, "SELECT count(*) FROM share_log"), 0);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM sends"), 0);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes"), 0);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM share_log"), 0);
 }
 
 static struct share_request base(const char *const *to, size_t nto)
@@ -116,16 +91,16 @@ static void accepted_share_writes_send_envelopes_and_log(void **state)
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_OK);
     assert_true(send_id > 0);
     assert_int_equal(accepted, 3); /* B@Example.COM and b@example.com merged */
-    assert_int_equal(scalar(f->db, "SELECT count(*) FROM envelopes WHERE state='queued' AND "
-                                   "subscriber_id IS NULL"),
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM envelopes WHERE state='queued' AND "
+                                        "subscriber_id IS NULL"),
                      3);
-    s = text_of(f->db, "SELECT group_concat(recipient, ' ') FROM envelopes ORDER BY id");
+    s = test_db_strdup(f->db, "SELECT group_concat(recipient, ' ') FROM envelopes ORDER BY id");
     assert_string_equal(s, "a@example.com B@example.com c@xn--v-d-rma6749a.vn");
     free(s);
-    s = text_of(f->db, "SELECT kind || '|' || status FROM sends");
+    s = test_db_strdup(f->db, "SELECT kind || '|' || status FROM sends");
     assert_string_equal(s, "share|active");
     free(s);
-    s = text_of(f->db, "SELECT plan FROM sends");
+    s = test_db_strdup(f->db, "SELECT plan FROM sends");
     json_t *plan = json_loads(s, 0, NULL);
     free(s);
     assert_non_null(plan);
@@ -137,7 +112,8 @@ static void accepted_share_writes_send_envelopes_and_log(void **state)
     assert_string_equal(json_string_value(json_object_get(plan, "note")),
                         "Bài này hay,\r\nđọc nhé!");
     json_decref(plan);
-    s = text_of(f->db, "SELECT article_id || '|' || sender_email || '|' || sender_name || '|' "
+    s = test_db_strdup(f->db,
+                       "SELECT article_id || '|' || sender_email || '|' || sender_name || '|' "
                        "|| client_ip || '|' || recipients FROM share_log");
     assert_string_equal(s, "tin-1|hoa@example.org|Trần Thị Hoa|203.0.113.9|3");
     free(s);
@@ -283,8 +259,8 @@ static void suppressed_recipient_dropped_silently(void **state)
 
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_OK);
     assert_int_equal(accepted, 1);
-    assert_int_equal(scalar(f->db, "SELECT count(*) FROM envelopes"), 1);
-    s = text_of(f->db, "SELECT recipient FROM envelopes");
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM envelopes"), 1);
+    s = test_db_strdup(f->db, "SELECT recipient FROM envelopes");
     assert_string_equal(s, "a@example.com");
     free(s);
     /* only suppressed: accepted (nothing to tell), the send is closed at once */
@@ -293,10 +269,10 @@ static void suppressed_recipient_dropped_silently(void **state)
     assert_int_equal(accepted, 0);
     char sql[100];
     snprintf(sql, sizeof sql, "SELECT status FROM sends WHERE id=%lld", send_id);
-    s = text_of(f->db, sql);
+    s = test_db_strdup(f->db, sql);
     assert_string_equal(s, "done");
     free(s);
-    assert_int_equal(scalar(f->db, "SELECT sum(recipients) FROM share_log"), 1);
+    assert_int_equal(test_db_int(f->db, "SELECT sum(recipients) FROM share_log"), 1);
 }
 
 static void failure_mid_transaction_leaves_nothing(void **state)

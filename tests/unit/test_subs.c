@@ -36,16 +36,11 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    char path[700];
     snprintf(f->dir, sizeof f->dir, "%s", test_tmpdir("subs"));
-    snprintf(path, sizeof path, "%s/m.db", f->dir);
-    assert_int_equal(db_open(path, 2000, &f->db), MERR_OK);
-    assert_int_equal(db_migrate(f->db, 0), MERR_OK);
+    f->db = test_db_fresh(f->dir, NULL, 0);
     assert_int_equal(cfg_defaults(&f->cfg), MERR_OK);
-    free(f->cfg.secret);
-    f->cfg.secret = strdup("test-secret-0123456789abcdef");
-    free(f->cfg.site_base_url);
-    f->cfg.site_base_url = strdup("https://tin.example.vn/");
+    test_set_str(&f->cfg.secret, "test-secret-0123456789abcdef");
+    test_set_str(&f->cfg.site_base_url, "https://tin.example.vn/");
     date_set_fake_now(NOW);
     *state = f;
     return 0;
@@ -59,30 +54,6 @@ static int teardown(void **state)
     free(f);
     date_set_fake_now(0);
     return 0;
-}
-
-static long long q(struct db *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    long long v = -1;
-    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db_sqlite(db)));
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-static char *qs(struct db *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    char *v = NULL;
-    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db_sqlite(db)));
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        v = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return v;
 }
 
 static long long mklist(struct fx *f, const char *slug, const char *optin)
@@ -244,22 +215,24 @@ static void single_optin_confirms_at_once(void **state)
                      MERR_OK);
     assert_int_equal(r.outcome, SUBS_OUT_CONFIRMED);
     assert_int_equal(r.send_id, 0);
-    char *s = qs(f->db, "SELECT email || '|' || email_ascii || '|' || email_key || '|' || name "
-                        "FROM subscribers");
+    char *s = test_db_strdup(
+        f->db, "SELECT email || '|' || email_ascii || '|' || email_key || '|' || name "
+               "FROM subscribers");
     assert_string_equal(s, "An.Nguyen@bưuđiện.vn|An.Nguyen@xn--buin-1ua66gr30m.vn|"
                            "an.nguyen@xn--buin-1ua66gr30m.vn|Nguyễn An");
     free(s);
-    s = qs(f->db, "SELECT status || '|' || optin_ip || '|' || optin_at || '|' || confirmed_at "
-                  "FROM subscriptions");
+    s = test_db_strdup(f->db,
+                       "SELECT status || '|' || optin_ip || '|' || optin_at || '|' || confirmed_at "
+                       "FROM subscriptions");
     assert_string_equal(s, "confirmed|203.0.113.5|1764000000|1764000000");
     free(s);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM sends"), 0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM sends"), 0);
     /* again: already, nothing new, no duplicate by case */
     assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "an.nguyen@xn--buin-1ua66gr30m.vn", NULL,
                                     NULL, NOW, 0, &r),
                      MERR_OK);
     assert_int_equal(r.outcome, SUBS_OUT_ALREADY);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 1);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 1);
     /* refused address: the reason names the problem; nothing written */
     assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "người@x.vn", NULL, NULL, NOW, 0, &r),
                      MERR_INVAL);
@@ -269,7 +242,7 @@ static void single_optin_confirms_at_once(void **state)
         MERR_INVAL);
     assert_int_equal(subs_subscribe(f->db, &f->cfg, "nope", "a@x.vn", NULL, NULL, NOW, 0, &r),
                      MERR_NOTFOUND);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 1);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 1);
 }
 
 static void double_optin_flow(void **state)
@@ -287,21 +260,22 @@ static void double_optin_flow(void **state)
     assert_int_equal(r.outcome, SUBS_OUT_PENDING);
     assert_true(r.send_id > 0);
     /* the confirm send and its envelope landed with the subscription */
-    char *plan = qs(f->db, "SELECT plan FROM sends");
+    char *plan = test_db_strdup(f->db, "SELECT plan FROM sends");
     assert_non_null(strstr(plan, "\"kind\":\"confirm\""));
     assert_non_null(strstr(plan, "\"slug\":\"tuan\""));
     assert_non_null(strstr(plan, "\"template\":\"confirm\""));
     free(plan);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued' AND "
-                              "recipient='reader@example.vn'"),
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM envelopes WHERE state='queued' AND "
+                                        "recipient='reader@example.vn'"),
                      1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
     /* subscribing again at once does not mail again */
     assert_int_equal(
         subs_subscribe(f->db, &f->cfg, "tuan", "reader@example.vn", NULL, NULL, NOW + 60, 0, &r),
         MERR_OK);
     assert_int_equal(r.outcome, SUBS_OUT_RESENT_TOO_SOON);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes"), 1);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM envelopes"), 1);
 
     assert_int_equal(subs_token_make(f->cfg.secret, SUBS_TOKEN_CONFIRM, r.subscriber_id, lid,
                                      NOW + SUBS_CONFIRM_TTL, &tok),
@@ -312,7 +286,8 @@ static void double_optin_flow(void **state)
     assert_string_equal(info.list_name, "Bản tin Tuần");
     assert_string_equal(info.email, "reader@example.vn");
     assert_int_equal(info.status, SUBS_UNCONFIRMED);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
     /* an altered token confirms nobody */
     tok.data[3] = tok.data[3] == 'A' ? 'B' : 'A';
     assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "1.1.1.1", NOW + 5, &info), MERR_INVAL);
@@ -327,14 +302,16 @@ static void double_optin_flow(void **state)
         MERR_LIMIT);
     assert_int_equal(info.expired, 1);
     assert_string_equal(info.list_slug, "tuan");
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
     /* POST: confirmed, with time and IP; twice is fine */
     assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "192.0.2.9", NOW + 100, &info),
                      MERR_OK);
     assert_int_equal(info.status, SUBS_CONFIRMED);
     assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "192.0.2.9", NOW + 200, NULL), MERR_OK);
-    char *s = qs(f->db, "SELECT status || '|' || confirmed_ip || '|' || confirmed_at || '|' || "
-                        "optin_ip FROM subscriptions");
+    char *s = test_db_strdup(
+        f->db, "SELECT status || '|' || confirmed_ip || '|' || confirmed_at || '|' || "
+               "optin_ip FROM subscriptions");
     assert_string_equal(s, "confirmed|192.0.2.9|1764000100|198.51.100.7");
     free(s);
     buf_free(&tok);
@@ -367,30 +344,35 @@ static void unsubscribe_cancels_queued_and_is_idempotent(void **state)
     assert_int_equal(subs_token_inspect(f->db, &f->cfg, t, SUBS_TOKEN_UNSUBSCRIBE, NOW, &info),
                      MERR_OK);
     assert_int_equal(info.status, SUBS_CONFIRMED);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 2);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 2);
     /* POST */
     assert_int_equal(subs_unsubscribe(f->db, &f->cfg, t, 0, NOW + 1, &info), MERR_OK);
     assert_int_equal(info.status, SUBS_UNSUBSCRIBED);
     assert_int_equal(
-        q(f->db, "SELECT count(*) FROM envelopes e JOIN sends s ON s.id = e.send_id WHERE "
-                 "e.state='cancelled' AND s.list_id = (SELECT id FROM lists WHERE slug='tin')"),
+        test_db_int(f->db,
+                    "SELECT count(*) FROM envelopes e JOIN sends s ON s.id = e.send_id WHERE "
+                    "e.state='cancelled' AND s.list_id = (SELECT id FROM lists WHERE slug='tin')"),
         1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 1);
-    assert_int_equal(q(f->db, "SELECT unsubscribed_at FROM subscriptions s JOIN lists l ON "
-                              "l.id=s.list_id WHERE l.slug='tin'"),
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 1);
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT unsubscribed_at FROM subscriptions s JOIN lists l ON "
+                                 "l.id=s.list_id WHERE l.slug='tin'"),
                      NOW + 1);
     /* again: same result, no error */
     assert_int_equal(subs_unsubscribe(f->db, &f->cfg, t, 0, NOW + 2, &info), MERR_OK);
-    assert_int_equal(q(f->db, "SELECT unsubscribed_at FROM subscriptions s JOIN lists l ON "
-                              "l.id=s.list_id WHERE l.slug='tin'"),
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT unsubscribed_at FROM subscriptions s JOIN lists l ON "
+                                 "l.id=s.list_id WHERE l.slug='tin'"),
                      NOW + 1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 1);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 1);
     /* leave all lists: everything cancelled, suppression added */
     assert_int_equal(subs_unsubscribe(f->db, &f->cfg, t, 1, NOW + 3, &info), MERR_OK);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 0);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 0);
     assert_int_equal(subs_is_suppressed(f->db, "a@x.vn"), 1);
-    char *reason = qs(f->db, "SELECT reason FROM suppressions");
+    char *reason = test_db_strdup(f->db, "SELECT reason FROM suppressions");
     assert_string_equal(reason, "unsubscribed_all");
     free(reason);
     /* a forged token changes nothing */
@@ -419,9 +401,11 @@ static void resubscribe_after_leaving_needs_confirmation(void **state)
         subs_subscribe(f->db, &f->cfg, "tin", "b@x.vn", NULL, "10.0.0.1", NOW + 5000, 0, &r),
         MERR_OK);
     assert_int_equal(r.outcome, SUBS_OUT_PENDING);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes e JOIN sends s ON s.id=e.send_id "
-                              "WHERE s.kind='confirm' AND e.state='queued'"),
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 1);
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT count(*) FROM envelopes e JOIN sends s ON s.id=e.send_id "
+                                 "WHERE s.kind='confirm' AND e.state='queued'"),
                      1);
     /* confirming from the mailbox lifts their own unsubscribed_all suppression */
     buf_reset(&tok);
@@ -430,7 +414,8 @@ static void resubscribe_after_leaving_needs_confirmation(void **state)
                      MERR_OK);
     assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "10.0.0.1", NOW + 5100, NULL), MERR_OK);
     assert_int_equal(subs_is_suppressed(f->db, "b@x.vn"), 0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 1);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 1);
     buf_free(&tok);
 }
 
@@ -452,10 +437,12 @@ static void old_confirm_link_does_not_undo_unsubscribe(void **state)
         MERR_OK);
     assert_int_equal(subs_unsubscribe(f->db, &f->cfg, ut.data, 0, NOW + 1, NULL), MERR_OK);
     /* the pending confirm mail was cancelled too */
-    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='cancelled'"), 1);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM envelopes WHERE state='cancelled'"),
+                     1);
     assert_int_equal(subs_confirm(f->db, &f->cfg, tok.data, "1.2.3.4", NOW + 2, NULL),
                      MERR_NOTFOUND);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unsubscribed'"), 1);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='unsubscribed'"), 1);
     buf_free(&tok);
     buf_free(&ut);
 }
@@ -471,7 +458,7 @@ static void suppressed_address_is_refused_quietly(void **state)
     assert_int_equal(subs_suppress(f->db, "x@x.vn", "because", NULL), MERR_INVAL);
     /* the first reason stays */
     assert_int_equal(subs_suppress(f->db, "bounced@x.vn", "manual", NULL), MERR_OK);
-    char *s = qs(f->db, "SELECT reason || '|' || email_key FROM suppressions");
+    char *s = test_db_strdup(f->db, "SELECT reason || '|' || email_key FROM suppressions");
     assert_string_equal(s, "hard_bounce|bounced@x.vn");
     free(s);
     assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "BOUNCED@x.vn", NULL, NULL, NOW, 0, &r),
@@ -481,8 +468,8 @@ static void suppressed_address_is_refused_quietly(void **state)
                                     SUBS_ADD_CONFIRMED, &r),
                      MERR_OK);
     assert_int_equal(r.outcome, SUBS_OUT_SUPPRESSED);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM sends"), 0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM sends"), 0);
 }
 
 static void remove_show_and_erase(void **state)
@@ -511,15 +498,15 @@ static void remove_show_and_erase(void **state)
 
     assert_int_equal(subs_remove(f->db, "d@x.vn", "tuan"), MERR_OK);
     assert_int_equal(subs_remove(f->db, "d@x.vn", "tuan"), MERR_NOTFOUND);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions"), 1);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscriptions"), 1);
 
     /* erase someone who never asked not to be mailed: nothing stays */
     assert_int_equal(subs_erase(f->db, "d@x.vn", NOW, &er), MERR_OK);
     assert_int_equal(er.subscriber_deleted, 1);
     assert_int_equal(er.suppression_kept, 0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions"), 0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions"), 0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscriptions"), 0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM suppressions"), 0);
     assert_int_equal(subs_show(f->db, "d@x.vn", &o), MERR_NOTFOUND);
     assert_int_equal(subs_erase(f->db, "d@x.vn", NOW, &er), MERR_NOTFOUND);
 
@@ -531,12 +518,14 @@ static void remove_show_and_erase(void **state)
                      MERR_OK);
     assert_int_equal(subs_erase(f->db, "e@x.vn", NOW, &er), MERR_OK);
     assert_int_equal(er.suppression_kept, 1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE email_key IS NULL AND "
-                              "length(email_hash) = 64"),
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 0);
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT count(*) FROM suppressions WHERE email_key IS NULL AND "
+                                 "length(email_hash) = 64"),
                      1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE email_key LIKE '%e@x%' "
-                              "OR detail LIKE '%e@x%'"),
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT count(*) FROM suppressions WHERE email_key LIKE '%e@x%' "
+                                 "OR detail LIKE '%e@x%'"),
                      0);
     assert_int_equal(subs_is_suppressed(f->db, "E@x.vn"), 1);
     /* the unsubscribe link of an erased person: nothing to do */
@@ -547,8 +536,9 @@ static void remove_show_and_erase(void **state)
     assert_int_equal(subs_erase(f->db, "g@x.vn", NOW, &er), MERR_OK);
     assert_int_equal(er.subscriber_deleted, 0);
     assert_int_equal(er.suppression_kept, 1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE email_key IS NOT NULL OR "
-                              "detail <> ''"),
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT count(*) FROM suppressions WHERE email_key IS NOT NULL OR "
+                                 "detail <> ''"),
                      0);
     assert_int_equal(subs_is_suppressed(f->db, "g@x.vn"), 1);
     buf_free(&tok);
@@ -602,7 +592,7 @@ static void erase_leaves_no_trace_in_any_table(void **state)
     assert_int_equal(subs_confirm_url(&f->cfg, r.subscriber_id, lid, NOW, &tok), MERR_OK);
     assert_int_equal(
         subs_confirm(f->db, &f->cfg, strrchr(tok.data, '/') + 1, "10.1.2.4", NOW, NULL), MERR_OK);
-    res.envelope_id = q(f->db, "SELECT id FROM envelopes");
+    res.envelope_id = test_db_int(f->db, "SELECT id FROM envelopes");
     res.state = OUTBOX_SENT;
     res.code = 250;
     snprintf(res.text, sizeof res.text, "250 2.0.0 Ok: queued for <kha.xoa@x.vn>");
@@ -646,13 +636,15 @@ static void erase_leaves_no_trace_in_any_table(void **state)
     assert_int_equal(rows_holding(f->db, "Khả Xoá Tên"), 0);
     assert_int_equal(rows_holding(f->db, "10.1.2."), 0); /* their opt-in and confirm IPs */
     /* the share to them is cancelled, the other recipient's is not */
-    char *s = qs(f->db, "SELECT group_concat(state || ':' || recipient, ',') FROM envelopes "
-                        "ORDER BY id");
+    char *s =
+        test_db_strdup(f->db, "SELECT group_concat(state || ':' || recipient, ',') FROM envelopes "
+                              "ORDER BY id");
     assert_string_equal(s, "sent:erased,cancelled:erased,queued:other@x.vn");
     free(s);
     /* only the hash stays, and every send still finds it */
-    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE email_key IS NULL AND "
-                              "reason = 'unsubscribed_all'"),
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT count(*) FROM suppressions WHERE email_key IS NULL AND "
+                                 "reason = 'unsubscribed_all'"),
                      1);
     assert_int_equal(subs_is_suppressed(f->db, "Kha.Xoa@x.vn"), 1);
     /* nothing is shown any more but the hashed suppression */
@@ -807,15 +799,16 @@ static void import_thousand_with_three_bad(void **state)
     assert_non_null(strstr(bads.reasons[1], "hyphen"));
     assert_int_equal(bads.lines[2], 1001);
     assert_non_null(strstr(bads.reasons[2], "SMTPUTF8"));
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 997);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed' AND "
-                              "optin_ip='import'"),
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 997);
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT count(*) FROM subscriptions WHERE status='confirmed' AND "
+                                 "optin_ip='import'"),
                      997);
-    char *s = qs(f->db, "SELECT name || '|' || attributes FROM subscribers WHERE "
-                        "email_key='user10@example.vn'");
+    char *s = test_db_strdup(f->db, "SELECT name || '|' || attributes FROM subscribers WHERE "
+                                    "email_key='user10@example.vn'");
     assert_string_equal(s, "Trần, Thị 10|{\"city\":\"Hà\\r\\nNội\"}");
     free(s);
-    s = qs(f->db, "SELECT email FROM subscribers WHERE email_key='user7@example.vn'");
+    s = test_db_strdup(f->db, "SELECT email FROM subscribers WHERE email_key='user7@example.vn'");
     assert_string_equal(s, "User7@example.vn");
     free(s);
 
@@ -828,10 +821,10 @@ static void import_thousand_with_three_bad(void **state)
     assert_int_equal(rep.subscribed, 0);
     assert_int_equal(rep.existing, 997);
     assert_int_equal(rep.bad, 3);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 997);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions"), 997);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers WHERE updated_at <> created_at"),
-                     0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 997);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscriptions"), 997);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscribers WHERE updated_at <> created_at"), 0);
     free(csv);
 }
 
@@ -911,29 +904,33 @@ static void import_mixed_batches_exact(void **state)
     assert_int_equal(rep.upgraded, 1);             /* u140 */
     assert_int_equal(rep.left, 1);                 /* u70 stays out */
     assert_int_equal(rep.existing, 3);             /* u3, U5 again, u7 again */
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 301);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE list_id = 1 AND "
-                              "status = 'confirmed'"),
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 301);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE list_id = 1 AND "
+                                        "status = 'confirmed'"),
                      301 - 1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions s LEFT JOIN subscribers u ON "
-                              "u.id = s.subscriber_id WHERE u.id IS NULL"),
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT count(*) FROM subscriptions s LEFT JOIN subscribers u ON "
+                                 "u.id = s.subscriber_id WHERE u.id IS NULL"),
                      0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE subscriber_id = (SELECT "
-                              "id FROM subscribers WHERE email_key = 'u70@x.vn') AND "
-                              "status = 'unsubscribed'"),
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT count(*) FROM subscriptions WHERE subscriber_id = (SELECT "
+                                 "id FROM subscribers WHERE email_key = 'u70@x.vn') AND "
+                                 "status = 'unsubscribed'"),
                      1);
-    s = qs(f->db, "SELECT name || '|' || attributes FROM subscribers WHERE email_key='u5@x.vn'");
+    s = test_db_strdup(
+        f->db, "SELECT name || '|' || attributes FROM subscribers WHERE email_key='u5@x.vn'");
     assert_string_equal(s, "Năm|{\"tier\":\"t2\"}"); /* the repeat filled the empty name */
     free(s);
-    s = qs(f->db, "SELECT name || '|' || attributes FROM subscribers WHERE email_key='u7@x.vn'");
+    s = test_db_strdup(
+        f->db, "SELECT name || '|' || attributes FROM subscribers WHERE email_key='u7@x.vn'");
     assert_string_equal(s, "Người|{\"tier\":\"t9\"}"); /* the later repeat merged its tier */
     free(s);
-    s = qs(f->db, "SELECT name FROM subscribers WHERE email_key='u3@x.vn'");
+    s = test_db_strdup(f->db, "SELECT name FROM subscribers WHERE email_key='u3@x.vn'");
     assert_string_equal(s, "Ba"); /* existing people keep their data */
     free(s);
     /* foreign key checks are back on for this connection */
-    assert_int_equal(q(f->db, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(test_db_int(f->db, "PRAGMA foreign_keys"), 1);
 
     /* again: nobody added, nothing changed, in every batch */
     seen.n = 0;
@@ -944,10 +941,11 @@ static void import_mixed_batches_exact(void **state)
     assert_int_equal(rep.subscribed, 0);
     assert_int_equal(rep.existing, 301 - 1 + 2);
     assert_int_equal(rep.left, 1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 301);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 301);
     /* (u7's two rows disagree on its tier: each import applies both, in order) */
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers WHERE updated_at > 1764000010 "
-                              "AND email_key <> 'u7@x.vn'"),
+    assert_int_equal(test_db_int(f->db,
+                                 "SELECT count(*) FROM subscribers WHERE updated_at > 1764000010 "
+                                 "AND email_key <> 'u7@x.vn'"),
                      0);
     buf_free(&csv);
     buf_free(&tok);
@@ -974,18 +972,19 @@ static void import_modes_and_dry_run(void **state)
     assert_int_equal(rep.subscribed, 2);
     assert_int_equal(rep.suppressed, 1);
     assert_int_equal(rep.confirm_mails, 2);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 0);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM sends"), 0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 0);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM sends"), 0);
 
     o.dry_run = 0;
     in = mem(csv, sizeof csv - 1);
     assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
     fclose(in);
     assert_int_equal(rep.confirm_mails, 2);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM sends WHERE kind='confirm'"), 1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 2);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 2);
-    char *s = qs(f->db, "SELECT attributes FROM subscribers WHERE email_key='a@x.vn'");
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM sends WHERE kind='confirm'"), 1);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM envelopes WHERE state='queued'"), 2);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='unconfirmed'"), 2);
+    char *s = test_db_strdup(f->db, "SELECT attributes FROM subscribers WHERE email_key='a@x.vn'");
     assert_string_equal(s, "{\"tier\":\"gold\"}");
     free(s);
 
@@ -995,7 +994,8 @@ static void import_modes_and_dry_run(void **state)
     assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
     fclose(in);
     assert_int_equal(rep.upgraded, 2);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 2);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM subscriptions WHERE status='confirmed'"), 2);
 
     /* blocklist: suppressions only */
     o.mode = SUBS_IMPORT_BLOCKLIST;
@@ -1005,7 +1005,8 @@ static void import_modes_and_dry_run(void **state)
     fclose(in);
     assert_int_equal(rep.blocked, 2);
     assert_int_equal(rep.existing, 1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM suppressions WHERE reason='manual'"), 2);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM suppressions WHERE reason='manual'"),
+                     2);
     assert_int_equal(subs_is_suppressed(f->db, "a@x.vn"), 1);
 }
 
@@ -1039,7 +1040,7 @@ static void import_refuses_unusable_files(void **state)
     assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
     fclose(in);
     assert_int_equal(rep.bad, 1);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 1);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 1);
 }
 
 static void export_streams_quoted_csv(void **state)
@@ -1093,7 +1094,7 @@ static void export_streams_quoted_csv(void **state)
     fclose(in);
     assert_int_equal(rep.bad, 0);
     assert_int_equal(rep.existing, 2);
-    assert_int_equal(q(f->db, "SELECT count(*) FROM subscribers"), 1);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 1);
     free(out);
 }
 
@@ -1202,8 +1203,10 @@ static void list_update_fields_and_refusals(void **state)
         /* the message names the field too */
         assert_non_null(strstr(merr_msg(), bad[i].field));
     }
-    assert_int_equal(q(f->db, "SELECT digest_max_articles FROM lists WHERE slug = 'tuan'"), 3);
-    assert_int_equal(q(f->db, "SELECT updated_at FROM lists WHERE slug = 'tuan'"), NOW + 60);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT digest_max_articles FROM lists WHERE slug = 'tuan'"), 3);
+    assert_int_equal(test_db_int(f->db, "SELECT updated_at FROM lists WHERE slug = 'tuan'"),
+                     NOW + 60);
 
     /* an unknown list */
     subs_list_update_init(&u);
@@ -1219,8 +1222,7 @@ static void list_update_fields_and_refusals(void **state)
     assert_int_equal(mkdir(path, 0755), 0);
     snprintf(path, sizeof path, "%s/email/gon.html.mustache", odir);
     test_write_file(path, "<p>{{#articles}}{{title}}{{/articles}}</p>\n");
-    free(f->cfg.templates_override);
-    f->cfg.templates_override = strdup(odir);
+    test_set_str(&f->cfg.templates_override, odir);
     u.digest_template = "gon";
     assert_int_equal(subs_list_update(f->db, &f->cfg, "tuan", &u, &field), MERR_INVAL);
     assert_string_equal(field, "digest_template");

@@ -46,4 +46,82 @@ static inline void test_write_file(const char *path, const char *text)
         abort();
 }
 
+/* Replaces the malloc'd string *field (a config value) with a copy of `value`. */
+static inline void test_set_str(char **field, const char *value)
+{
+    free(*field);
+    *field = strdup(value);
+    if (!*field)
+        abort();
+}
+
+/*
+ * Database fixtures, for the test programs that include db.h (and cmocka.h)
+ * before this header. Each fails the test on an error.
+ */
+#ifdef MAILER_DB_DB_H
+
+/*
+ * Opens a new database file `dir`/m.db (dir: a folder from test_tmpdir) and
+ * migrates it to the latest schema. Writes the file's path to `path` (size
+ * bytes) unless path is NULL, for a second connection. Close with db_close().
+ */
+static inline struct db *test_db_fresh(const char *dir, char *path, size_t size)
+{
+    struct db *db;
+    char p[700];
+    snprintf(p, sizeof p, "%s/m.db", dir);
+    if (path)
+        snprintf(path, size, "%s", p);
+    assert_int_equal(db_open(p, 5000, &db), MERR_OK);
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    return db;
+}
+
+/* Prepares `sql` on db's connection; fails the test with SQLite's message if it does not. */
+static inline sqlite3_stmt *test_db_prepare(struct db *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db_sqlite(db)));
+    return st;
+}
+
+/* The first column of the first row of `sql` as an integer; -1 if there is no row. */
+static inline long long test_db_int(struct db *db, const char *sql)
+{
+    sqlite3_stmt *st = test_db_prepare(db, sql);
+    long long v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/*
+ * The first column of the first row of `sql` as text the caller frees; NULL
+ * if there is no row or the value is NULL.
+ */
+static inline char *test_db_strdup(struct db *db, const char *sql)
+{
+    sqlite3_stmt *st = test_db_prepare(db, sql);
+    char *v = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+        assert_non_null(v);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* test_db_strdup copied into `out` (size bytes, truncated); "" for no row or NULL. */
+static inline void test_db_text(struct db *db, const char *sql, char *out, size_t size)
+{
+    char *v = test_db_strdup(db, sql);
+    snprintf(out, size, "%s", v ? v : "");
+    free(v);
+}
+
+#endif /* MAILER_DB_DB_H */
+
 #endif
