@@ -16,7 +16,26 @@
 
 #include "crypto.h"
 
-#define STEP_FAIL(st, src, what) (sqlite3_reset(st), db_fail(db, (src), (what)))
+/* Steps a statement without results once: MERR_OK when it is done, else the SQLite error. */
+static enum merr step_done(struct db *db, sqlite3_stmt *st, const char *what)
+{
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, what);
+}
+
+/*
+ * Ends a one-row query after its columns are read: resets it and returns
+ * MERR_OK for a row (`src` from sqlite3_step), `none` for no row, else the
+ * SQLite error.
+ */
+static enum merr row_end(struct db *db, sqlite3_stmt *st, int src, enum merr none, const char *what)
+{
+    sqlite3_reset(st);
+    if (src == SQLITE_ROW)
+        return MERR_OK;
+    return src == SQLITE_DONE ? none : db_fail(db, src, what);
+}
 
 static char *dup_col(sqlite3_stmt *st, int i)
 {
@@ -41,7 +60,7 @@ enum merr subs_store_list_insert(struct db *db, const char *slug, const char *na
                                  long long *id)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_LIST_INSERT);
-    int src;
+    enum merr rc;
     if (!st)
         return MERR_DB;
     sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
@@ -50,14 +69,11 @@ enum merr subs_store_list_insert(struct db *db, const char *slug, const char *na
     sqlite3_bind_text(st, 4, double_optin ? "double" : "single", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now);
     sqlite3_bind_int64(st, 6, now);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (src != SQLITE_DONE) {
-        enum merr rc = db_fail(db, src, "lists");
-        if (rc == MERR_EXISTS)
-            return merr_set(MERR_EXISTS, "list \"%s\" exists already", slug);
+    rc = step_done(db, st, "lists");
+    if (rc == MERR_EXISTS)
+        return merr_set(MERR_EXISTS, "list \"%s\" exists already", slug);
+    if (rc)
         return rc;
-    }
     *id = sqlite3_last_insert_rowid(db_sqlite(db));
     return MERR_OK;
 }
@@ -187,13 +203,10 @@ static const char SQL_LIST_DELETE[] = "DELETE FROM lists WHERE id = ?";
 enum merr subs_store_list_delete(struct db *db, long long id)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_LIST_DELETE);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, id);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "lists");
+    return step_done(db, st, "lists");
 }
 
 /* ---- subscribers ------------------------------------------------------ */
@@ -208,17 +221,8 @@ enum merr subs_store_sub_find(struct db *db, const char *key, long long *id)
         return MERR_DB;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        *id = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        return MERR_OK;
-    }
-    sqlite3_reset(st);
-    if (src == SQLITE_DONE) {
-        *id = 0;
-        return MERR_NOTFOUND;
-    }
-    return db_fail(db, src, "subscribers");
+    *id = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    return row_end(db, st, src, MERR_NOTFOUND, "subscribers");
 }
 
 static const char SQL_SUB_GET[] = "SELECT id, email, email_ascii, email_key, name, created_at "
@@ -227,6 +231,7 @@ static const char SQL_SUB_GET[] = "SELECT id, email, email_ascii, email_key, nam
 enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub *out)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUB_GET);
+    enum merr rc;
     int src;
     if (!st)
         return MERR_DB;
@@ -239,13 +244,11 @@ enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub 
         copy_col(out->email_key, sizeof out->email_key, st, 3);
         copy_col(out->name, sizeof out->name, st, 4);
         out->created_at = (time_t)sqlite3_column_int64(st, 5);
-        sqlite3_reset(st);
-        return MERR_OK;
     }
-    sqlite3_reset(st);
-    if (src == SQLITE_DONE)
+    rc = row_end(db, st, src, MERR_NOTFOUND, "subscribers");
+    if (rc == MERR_NOTFOUND)
         return merr_set(MERR_NOTFOUND, "no subscriber with id %lld", id);
-    return db_fail(db, src, "subscribers");
+    return rc;
 }
 
 static const char SQL_SUB_INSERT[] =
@@ -256,7 +259,7 @@ enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char 
                                 const char *attrs_json, time_t now, long long *id)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUB_INSERT);
-    int src;
+    enum merr rc;
     if (!st)
         return MERR_DB;
     sqlite3_bind_text(st, 1, a->unicode, -1, SQLITE_STATIC);
@@ -266,16 +269,13 @@ enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char 
     sqlite3_bind_text(st, 5, attrs_json ? attrs_json : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, now);
     sqlite3_bind_int64(st, 7, now);
-    src = sqlite3_step(st);
-    if (src == SQLITE_DONE && db_changes(db) == 0) {
-        sqlite3_reset(st);
-        return subs_store_sub_find(db, a->key, id) == MERR_OK ? MERR_EXISTS
-                                                              : merr_set(MERR_DB, "subscribers: "
-                                                                                  "insert lost");
-    }
-    sqlite3_reset(st);
-    if (src != SQLITE_DONE)
-        return db_fail(db, src, "subscribers");
+    rc = step_done(db, st, "subscribers");
+    if (rc)
+        return rc;
+    if (db_changes(db) == 0)
+        return subs_store_sub_find(db, a->key, id) == MERR_OK
+                   ? MERR_EXISTS
+                   : merr_set(MERR_DB, "subscribers: insert lost");
     *id = sqlite3_last_insert_rowid(db_sqlite(db));
     return MERR_OK;
 }
@@ -292,7 +292,6 @@ enum merr subs_store_sub_merge(struct db *db, long long id, const char *name,
                                const char *attrs_json, time_t now)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUB_MERGE);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, id);
@@ -300,9 +299,7 @@ enum merr subs_store_sub_merge(struct db *db, long long id, const char *name,
     if (attrs_json && strcmp(attrs_json, "{}") != 0)
         sqlite3_bind_text(st, 3, attrs_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscribers");
+    return step_done(db, st, "subscribers");
 }
 
 static const char SQL_SUB_DELETE[] = "DELETE FROM subscribers WHERE id = ?";
@@ -310,13 +307,10 @@ static const char SQL_SUB_DELETE[] = "DELETE FROM subscribers WHERE id = ?";
 enum merr subs_store_sub_delete(struct db *db, long long id)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUB_DELETE);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, id);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscribers");
+    return step_done(db, st, "subscribers");
 }
 
 static const char SQL_SUB_JSON[] =
@@ -379,11 +373,8 @@ enum merr subs_store_subn_get(struct db *db, long long list_id, long long sub_id
     if (src == SQLITE_ROW) {
         out->status = status_of(sqlite3_column_text(st, 0));
         out->optin_at = (time_t)sqlite3_column_int64(st, 1);
-        sqlite3_reset(st);
-        return MERR_OK;
     }
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+    return row_end(db, st, src, MERR_OK, "subscriptions");
 }
 
 static const char SQL_SUBN_PUT[] =
@@ -400,7 +391,6 @@ enum merr subs_store_subn_put(struct db *db, long long list_id, long long sub_id
                               enum subs_status status, const char *ip, time_t now)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUBN_PUT);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, list_id);
@@ -408,9 +398,7 @@ enum merr subs_store_subn_put(struct db *db, long long list_id, long long sub_id
     sqlite3_bind_text(st, 3, subs_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
     sqlite3_bind_text(st, 5, ip ? ip : "cli", -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+    return step_done(db, st, "subscriptions");
 }
 
 static const char SQL_SUBN_CONFIRM[] =
@@ -421,17 +409,16 @@ enum merr subs_store_subn_confirm(struct db *db, long long list_id, long long su
                                   const char *ip, time_t now, int *changed)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUBN_CONFIRM);
-    int src;
+    enum merr rc;
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, list_id);
     sqlite3_bind_int64(st, 2, sub_id);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_text(st, 4, ip ? ip : "cli", -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    *changed = src == SQLITE_DONE && db_changes(db) > 0;
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+    rc = step_done(db, st, "subscriptions");
+    *changed = !rc && db_changes(db) > 0;
+    return rc;
 }
 
 static const char SQL_SUBN_UNSUB[] =
@@ -444,28 +431,22 @@ static const char SQL_SUBN_UNSUB_ALL[] =
 enum merr subs_store_subn_unsub(struct db *db, long long list_id, long long sub_id, time_t now)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUBN_UNSUB);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, list_id);
     sqlite3_bind_int64(st, 2, sub_id);
     sqlite3_bind_int64(st, 3, now);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+    return step_done(db, st, "subscriptions");
 }
 
 enum merr subs_store_subn_unsub_all(struct db *db, long long sub_id, time_t now)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUBN_UNSUB_ALL);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, sub_id);
     sqlite3_bind_int64(st, 2, now);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+    return step_done(db, st, "subscriptions");
 }
 
 static const char SQL_SUBN_DELETE[] =
@@ -474,15 +455,14 @@ static const char SQL_SUBN_DELETE[] =
 enum merr subs_store_subn_delete(struct db *db, long long list_id, long long sub_id, int *deleted)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUBN_DELETE);
-    int src;
+    enum merr rc;
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, list_id);
     sqlite3_bind_int64(st, 2, sub_id);
-    src = sqlite3_step(st);
-    *deleted = src == SQLITE_DONE ? db_changes(db) : 0;
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+    rc = step_done(db, st, "subscriptions");
+    *deleted = rc ? 0 : db_changes(db);
+    return rc;
 }
 
 static const char SQL_SUBN_COUNT[] =
@@ -501,8 +481,7 @@ enum merr subs_store_subn_count(struct db *db, long long sub_id, int *total, int
         *total = sqlite3_column_int(st, 0);
         *unsubscribed = sqlite3_column_int(st, 1);
     }
-    sqlite3_reset(st);
-    return src == SQLITE_ROW ? MERR_OK : db_fail(db, src, "subscriptions");
+    return row_end(db, st, src, MERR_OK, "subscriptions");
 }
 
 static const char SQL_SUBN_JSON[] =
@@ -574,14 +553,9 @@ enum merr subs_store_supp_get(struct db *db, const char *hash, char reason[32])
         return MERR_DB;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        if (reason)
-            copy_col(reason, 32, st, 0);
-        sqlite3_reset(st);
-        return MERR_OK;
-    }
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_NOTFOUND : db_fail(db, src, "suppressions");
+    if (src == SQLITE_ROW && reason)
+        copy_col(reason, 32, st, 0);
+    return row_end(db, st, src, MERR_NOTFOUND, "suppressions");
 }
 
 static const char SQL_SUPP_INSERT[] =
@@ -592,7 +566,7 @@ enum merr subs_store_supp_insert(struct db *db, const char *hash, const char *ke
                                  const char *reason, const char *detail, time_t now, int *added)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUPP_INSERT);
-    int src;
+    enum merr rc;
     if (!st)
         return MERR_DB;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
@@ -601,11 +575,10 @@ enum merr subs_store_supp_insert(struct db *db, const char *hash, const char *ke
     sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now);
-    src = sqlite3_step(st);
+    rc = step_done(db, st, "suppressions");
     if (added)
-        *added = src == SQLITE_DONE && db_changes(db) > 0;
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "suppressions");
+        *added = !rc && db_changes(db) > 0;
+    return rc;
 }
 
 static const char SQL_SUPP_DELETE_IF[] =
@@ -614,14 +587,11 @@ static const char SQL_SUPP_DELETE_IF[] =
 enum merr subs_store_supp_delete_if(struct db *db, const char *hash, const char *reason)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUPP_DELETE_IF);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "suppressions");
+    return step_done(db, st, "suppressions");
 }
 
 static const char SQL_SUPP_ANON[] =
@@ -630,13 +600,10 @@ static const char SQL_SUPP_ANON[] =
 enum merr subs_store_supp_anonymise(struct db *db, const char *hash)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUPP_ANON);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "suppressions");
+    return step_done(db, st, "suppressions");
 }
 
 static const char SQL_SUPP_JSON[] = "SELECT email_hash, email_key, reason, detail, created_at "
@@ -645,21 +612,21 @@ static const char SQL_SUPP_JSON[] = "SELECT email_hash, email_key, reason, detai
 enum merr subs_store_supp_json(struct db *db, const char *hash, json_t **out)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUPP_JSON);
+    enum merr rc;
     int src;
     *out = NULL;
     if (!st)
         return MERR_DB;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
+    if (src == SQLITE_ROW)
         *out = json_pack("{s:o, s:o, s:o, s:o, s:o}", "email_hash", text_or_null(st, 0),
                          "email_key", text_or_null(st, 1), "reason", text_or_null(st, 2), "detail",
                          text_or_null(st, 3), "created_at", int_or_null(st, 4));
-        sqlite3_reset(st);
-        return *out ? MERR_OK : merr_set(MERR_NOMEM, "out of memory");
-    }
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_NOTFOUND : db_fail(db, src, "suppressions");
+    rc = row_end(db, st, src, MERR_NOTFOUND, "suppressions");
+    if (!rc && !*out)
+        return merr_set(MERR_NOMEM, "out of memory");
+    return rc;
 }
 
 /* ---- iteration ------------------------------------------------------------ */
@@ -788,8 +755,7 @@ enum merr subs_store_sub_next_id(struct db *db, long long *id)
     src = sqlite3_step(st);
     if (src == SQLITE_ROW)
         *id = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return src == SQLITE_ROW ? MERR_OK : db_fail(db, src, "subscribers");
+    return row_end(db, st, src, MERR_OK, "subscribers");
 }
 
 /* One row of the insert below: id, email, email_ascii, email_key, name, attributes, times. */
@@ -826,7 +792,7 @@ enum merr subs_store_sub_insert_many(struct db *db, const struct subs_store_new 
                                      long long first_id, time_t now, long long *inserted)
 {
     sqlite3_stmt *st;
-    int src;
+    enum merr rc;
 
     *inserted = 0;
     if (n == SUBS_STORE_BATCH) {
@@ -835,23 +801,20 @@ enum merr subs_store_sub_insert_many(struct db *db, const struct subs_store_new 
             return MERR_DB;
         for (size_t k = 0; k < n; k++)
             bind_new(st, (int)k * 8, first_id + (long long)k, &v[k], now);
-        src = sqlite3_step(st);
-        if (src == SQLITE_DONE)
+        rc = step_done(db, st, "subscribers");
+        if (!rc)
             *inserted = db_changes(db);
-        sqlite3_reset(st);
-        return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscribers");
+        return rc;
     }
     st = db_stmt(db, SQL_SUB_INSERT_ONE);
     if (!st)
         return MERR_DB;
     for (size_t k = 0; k < n; k++) {
         bind_new(st, 0, first_id + (long long)k, &v[k], now);
-        src = sqlite3_step(st);
-        if (src == SQLITE_DONE)
-            *inserted += db_changes(db);
-        sqlite3_reset(st);
-        if (src != SQLITE_DONE)
-            return db_fail(db, src, "subscribers");
+        rc = step_done(db, st, "subscribers");
+        if (rc)
+            return rc;
+        *inserted += db_changes(db);
     }
     return MERR_OK;
 }
@@ -869,7 +832,6 @@ enum merr subs_store_subn_put_range(struct db *db, long long list_id, long long 
                                     time_t now)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_SUBN_PUT_RANGE);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, list_id);
@@ -878,9 +840,7 @@ enum merr subs_store_subn_put_range(struct db *db, long long list_id, long long 
     sqlite3_bind_text(st, 4, ip ? ip : "cli", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, first_id);
     sqlite3_bind_int64(st, 6, last_id);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+    return step_done(db, st, "subscriptions");
 }
 
 /* ---- changing a list's settings ----------------------------------------- */
@@ -916,7 +876,7 @@ enum merr subs_store_list_update(struct db *db, const char *slug, const struct s
                                  time_t now)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_LIST_UPDATE);
-    int src;
+    enum merr rc;
     if (!st)
         return MERR_DB;
     sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
@@ -931,10 +891,9 @@ enum merr subs_store_list_update(struct db *db, const char *slug, const struct s
     bind_text_or_null(st, 10, u->digest_template);
     bind_int_or_null(st, 11, u->digest_enabled);
     sqlite3_bind_int64(st, 12, now);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (src != SQLITE_DONE)
-        return db_fail(db, src, "lists");
+    rc = step_done(db, st, "lists");
+    if (rc)
+        return rc;
     if (db_changes(db) == 0)
         return merr_set(MERR_NOTFOUND, "no list \"%.64s\"", slug);
     return MERR_OK;

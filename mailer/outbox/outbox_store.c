@@ -132,6 +132,19 @@ static enum merr step_done(struct db *db, sqlite3_stmt *st, const char *what)
     return db_fail(db, src, what);
 }
 
+/* Runs `sql` with ?1 = a and, when it has a ?2, ?2 = b. */
+static enum merr run_ints(struct db *db, const char *sql, long long a, long long b,
+                          const char *what)
+{
+    sqlite3_stmt *st = db_stmt(db, sql);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, a);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        sqlite3_bind_int64(st, 2, b);
+    return step_done(db, st, what);
+}
+
 static char *dup_col(sqlite3_stmt *st, int i)
 {
     const char *t = (const char *)sqlite3_column_text(st, i);
@@ -352,15 +365,11 @@ enum merr outbox_claim(struct db *db, time_t now, int lease_seconds, size_t max,
 
 enum merr outbox_reclaim_expired(struct db *db, time_t now, long long *reclaimed)
 {
-    sqlite3_stmt *st = db_stmt(db, SQL_RECLAIM);
     enum merr rc;
 
     if (reclaimed)
         *reclaimed = 0;
-    if (!st)
-        return MERR_DB;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-    rc = step_done(db, st, "reclaim leases");
+    rc = run_ints(db, SQL_RECLAIM, now, 0, "reclaim leases");
     if (!rc && reclaimed)
         *reclaimed = db_changes(db);
     return rc;
@@ -368,12 +377,7 @@ enum merr outbox_reclaim_expired(struct db *db, time_t now, long long *reclaimed
 
 enum merr outbox_send_finish_if_idle(struct db *db, long long send_id, time_t now)
 {
-    sqlite3_stmt *st = db_stmt(db, SQL_SEND_FINISH);
-    if (!st)
-        return MERR_DB;
-    sqlite3_bind_int64(st, 1, send_id);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-    return step_done(db, st, "finish send");
+    return run_ints(db, SQL_SEND_FINISH, send_id, now, "finish send");
 }
 
 static int has_id(const long long *v, size_t n, long long id)
@@ -382,6 +386,47 @@ static int has_id(const long long *v, size_t n, long long id)
         if (v[i] == id)
             return 1;
     return 0;
+}
+
+/*
+ * Steps `st`, a bound UPDATE ... RETURNING send_id, to its end, then closes
+ * each send it touched that is left without work. *rows (unless NULL) gets
+ * the number of rows it returned.
+ */
+static enum merr finish_returned_sends(struct db *db, sqlite3_stmt *st, time_t now,
+                                       const char *what, long long *rows)
+{
+    long long *sends = NULL, count = 0;
+    size_t nsends = 0, cap = 0;
+    enum merr rc = MERR_OK;
+    int src;
+
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        long long sid = sqlite3_column_int64(st, 0);
+        count++;
+        if (has_id(sends, nsends, sid))
+            continue;
+        if (nsends == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            long long *p = realloc(sends, ncap * sizeof *p);
+            if (!p) {
+                rc = merr_set(MERR_NOMEM, "out of memory");
+                break;
+            }
+            sends = p;
+            cap = ncap;
+        }
+        sends[nsends++] = sid;
+    }
+    sqlite3_reset(st);
+    if (!rc && src != SQLITE_DONE)
+        rc = db_fail(db, src, what);
+    for (size_t i = 0; !rc && i < nsends; i++)
+        rc = outbox_send_finish_if_idle(db, sends[i], now);
+    free(sends);
+    if (!rc && rows)
+        *rows = count;
+    return rc;
 }
 
 enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, time_t now)
@@ -443,47 +488,17 @@ out:
 enum merr outbox_cancel_subscriber(struct db *db, long long subscriber_id, long long list_id,
                                    long long *cancelled)
 {
-    sqlite3_stmt *st;
-    long long *sends = NULL, count = 0;
-    size_t nsends = 0, cap = 0;
+    sqlite3_stmt *st = db_stmt(db, SQL_CANCEL_SUBSCRIBER);
     time_t now = date_now();
-    enum merr rc = MERR_OK;
-    int src;
 
     if (cancelled)
         *cancelled = 0;
-    st = db_stmt(db, SQL_CANCEL_SUBSCRIBER);
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, subscriber_id);
     sqlite3_bind_int64(st, 2, list_id);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        long long sid = sqlite3_column_int64(st, 0);
-        count++;
-        if (has_id(sends, nsends, sid))
-            continue;
-        if (nsends == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            long long *p = realloc(sends, ncap * sizeof *p);
-            if (!p) {
-                rc = merr_set(MERR_NOMEM, "out of memory");
-                break;
-            }
-            sends = p;
-            cap = ncap;
-        }
-        sends[nsends++] = sid;
-    }
-    sqlite3_reset(st);
-    if (!rc && src != SQLITE_DONE)
-        rc = db_fail(db, src, "cancel subscriber's envelopes");
-    for (size_t i = 0; !rc && i < nsends; i++)
-        rc = outbox_send_finish_if_idle(db, sends[i], now);
-    free(sends);
-    if (!rc && cancelled)
-        *cancelled = count;
-    return rc;
+    return finish_returned_sends(db, st, now, "cancel subscriber's envelopes", cancelled);
 }
 
 enum merr outbox_counts(struct db *db, long long send_id, struct outbox_counts *out)
@@ -581,24 +596,9 @@ enum merr outbox_send_cancel(struct db *db, long long send_id, time_t now, long 
         rc = merr_set(MERR_INVAL, "send %lld is already %s", send_id, status);
         goto out;
     }
-    st = db_stmt(db, SQL_SEND_CANCEL);
-    if (!st) {
-        rc = MERR_DB;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, send_id);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-    rc = step_done(db, st, "cancel send");
-    if (rc)
-        goto out;
-    st = db_stmt(db, SQL_SEND_CANCEL_ENVELOPES);
-    if (!st) {
-        rc = MERR_DB;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, send_id);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-    rc = step_done(db, st, "cancel envelopes");
+    rc = run_ints(db, SQL_SEND_CANCEL, send_id, now, "cancel send");
+    if (!rc)
+        rc = run_ints(db, SQL_SEND_CANCEL_ENVELOPES, send_id, now, "cancel envelopes");
     if (rc)
         goto out;
     if (cancelled)
@@ -646,23 +646,9 @@ enum merr outbox_retry(struct db *db, long long envelope_id, time_t now)
                       envelope_id, state);
         goto out;
     }
-    st = db_stmt(db, SQL_RETRY_ONE);
-    if (!st) {
-        rc = MERR_DB;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, envelope_id);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-    rc = step_done(db, st, "retry envelope");
-    if (rc)
-        goto out;
-    st = db_stmt(db, SQL_SEND_REOPEN);
-    if (!st) {
-        rc = MERR_DB;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, send_id);
-    rc = step_done(db, st, "reopen send");
+    rc = run_ints(db, SQL_RETRY_ONE, envelope_id, now, "retry envelope");
+    if (!rc)
+        rc = run_ints(db, SQL_SEND_REOPEN, send_id, 0, "reopen send");
     if (rc)
         goto out;
     rc = db_commit(db);
@@ -674,14 +660,10 @@ out:
 
 enum merr outbox_retry_all_deferred(struct db *db, time_t now, long long *n)
 {
-    sqlite3_stmt *st = db_stmt(db, SQL_RETRY_DEFERRED);
     enum merr rc;
 
     *n = 0;
-    if (!st)
-        return MERR_DB;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-    rc = step_done(db, st, "retry deferred");
+    rc = run_ints(db, SQL_RETRY_DEFERRED, now, 0, "retry deferred");
     if (!rc)
         *n = db_changes(db);
     return rc;
@@ -754,11 +736,8 @@ enum merr outbox_erase_recipient(struct db *db, long long subscriber_id, const c
                                  long long *n)
 {
     sqlite3_stmt *st;
-    long long *sends = NULL;
-    size_t nsends = 0, cap = 0;
     time_t now = date_now();
-    enum merr rc = MERR_OK;
-    int src;
+    enum merr rc;
 
     *n = 0;
     st = db_stmt(db, SQL_ERASE_CANCEL);
@@ -767,28 +746,7 @@ enum merr outbox_erase_recipient(struct db *db, long long subscriber_id, const c
     sqlite3_bind_int64(st, 1, subscriber_id);
     sqlite3_bind_text(st, 2, email_key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        long long sid = sqlite3_column_int64(st, 0);
-        if (has_id(sends, nsends, sid))
-            continue;
-        if (nsends == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            long long *p = realloc(sends, ncap * sizeof *p);
-            if (!p) {
-                rc = merr_set(MERR_NOMEM, "out of memory");
-                break;
-            }
-            sends = p;
-            cap = ncap;
-        }
-        sends[nsends++] = sid;
-    }
-    sqlite3_reset(st);
-    if (!rc && src != SQLITE_DONE)
-        rc = db_fail(db, src, "cancel an erased person's envelopes");
-    for (size_t i = 0; !rc && i < nsends; i++)
-        rc = outbox_send_finish_if_idle(db, sends[i], now);
-    free(sends);
+    rc = finish_returned_sends(db, st, now, "cancel an erased person's envelopes", NULL);
     if (rc)
         return rc;
     st = db_stmt(db, SQL_ERASE_ANON);
@@ -810,16 +768,12 @@ static const char SQL_WITHDRAW_SEND[] =
 enum merr outbox_send_withdraw(struct db *db, long long send_id, const char *plan_json,
                                long long *cancelled)
 {
-    sqlite3_stmt *st = db_stmt(db, SQL_SEND_CANCEL_ENVELOPES);
+    sqlite3_stmt *st;
     time_t now = date_now();
     enum merr rc;
 
     *cancelled = 0;
-    if (!st)
-        return MERR_DB;
-    sqlite3_bind_int64(st, 1, send_id);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-    rc = step_done(db, st, "cancel envelopes");
+    rc = run_ints(db, SQL_SEND_CANCEL_ENVELOPES, send_id, now, "cancel envelopes");
     if (rc)
         return rc;
     *cancelled = db_changes(db);
