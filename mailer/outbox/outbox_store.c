@@ -562,41 +562,51 @@ void outbox_send_clear(struct outbox_send *s)
     s->salt = NULL;
 }
 
+/*
+ * Reads the state (text column 0) and, when `send_id` is not NULL, the send
+ * (column 1) of the row `sql` finds for ?1 = id: a send or an envelope, as
+ * `what` says. MERR_NOTFOUND ("no WHAT ID") if there is none.
+ */
+static enum merr load_state(struct db *db, const char *sql, long long id, const char *what,
+                            char *state, size_t size, long long *send_id)
+{
+    sqlite3_stmt *st = db_stmt(db, sql);
+    char where[32];
+    int src;
+
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        copy_col(st, 0, state, size);
+        if (send_id)
+            *send_id = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (src == SQLITE_ROW)
+        return MERR_OK;
+    if (src == SQLITE_DONE)
+        return merr_set(MERR_NOTFOUND, "no %s %lld", what, id);
+    snprintf(where, sizeof where, "load %s", what);
+    return db_fail(db, src, where);
+}
+
 enum merr outbox_send_cancel(struct db *db, long long send_id, time_t now, long long *cancelled)
 {
-    sqlite3_stmt *st;
     char status[16] = "";
     enum merr rc;
-    int src;
 
     if (cancelled)
         *cancelled = 0;
     rc = db_begin(db);
     if (rc)
         return rc;
-    st = db_stmt(db, SQL_SEND_STATUS);
-    if (!st) {
-        rc = MERR_DB;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, send_id);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW)
-        copy_col(st, 0, status, sizeof status);
-    sqlite3_reset(st);
-    if (src == SQLITE_DONE) {
-        rc = merr_set(MERR_NOTFOUND, "no send %lld", send_id);
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = db_fail(db, src, "load send");
-        goto out;
-    }
-    if (!strcmp(status, "done") || !strcmp(status, "cancelled")) {
+    rc = load_state(db, SQL_SEND_STATUS, send_id, "send", status, sizeof status, NULL);
+    if (!rc && (!strcmp(status, "done") || !strcmp(status, "cancelled")))
         rc = merr_set(MERR_INVAL, "send %lld is already %s", send_id, status);
-        goto out;
-    }
-    rc = run_ints(db, SQL_SEND_CANCEL, send_id, now, "cancel send");
+    if (!rc)
+        rc = run_ints(db, SQL_SEND_CANCEL, send_id, now, "cancel send");
     if (!rc)
         rc = run_ints(db, SQL_SEND_CANCEL_ENVELOPES, send_id, now, "cancel envelopes");
     if (rc)
@@ -612,41 +622,19 @@ out:
 
 enum merr outbox_retry(struct db *db, long long envelope_id, time_t now)
 {
-    sqlite3_stmt *st;
     char state[16] = "";
     long long send_id = 0;
     enum merr rc;
-    int src;
 
     rc = db_begin(db);
     if (rc)
         return rc;
-    st = db_stmt(db, SQL_ENVELOPE_STATE);
-    if (!st) {
-        rc = MERR_DB;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, envelope_id);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        copy_col(st, 0, state, sizeof state);
-        send_id = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_reset(st);
-    if (src == SQLITE_DONE) {
-        rc = merr_set(MERR_NOTFOUND, "no envelope %lld", envelope_id);
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = db_fail(db, src, "load envelope");
-        goto out;
-    }
-    if (strcmp(state, "deferred") != 0 && strcmp(state, "failed") != 0) {
+    rc = load_state(db, SQL_ENVELOPE_STATE, envelope_id, "envelope", state, sizeof state, &send_id);
+    if (!rc && strcmp(state, "deferred") != 0 && strcmp(state, "failed") != 0)
         rc = merr_set(MERR_INVAL, "envelope %lld is %s: only deferred or failed ones are retried",
                       envelope_id, state);
-        goto out;
-    }
-    rc = run_ints(db, SQL_RETRY_ONE, envelope_id, now, "retry envelope");
+    if (!rc)
+        rc = run_ints(db, SQL_RETRY_ONE, envelope_id, now, "retry envelope");
     if (!rc)
         rc = run_ints(db, SQL_SEND_REOPEN, send_id, 0, "reopen send");
     if (rc)
