@@ -26,6 +26,7 @@
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 
+#include "log.h"
 #include "utf8.h"
 
 struct parse_state {
@@ -212,6 +213,22 @@ enum merr html_doc_walk(xmlDoc *doc, const struct html_walk *w)
         }
     }
     return MERR_OK;
+}
+
+enum merr html_doc_parse_walk(const char *in, size_t len, const struct html_walk *w)
+{
+    xmlDoc *doc = NULL;
+    int truncated = 0;
+    enum merr rc = html_doc_parse(in, len, &doc, &truncated);
+
+    if (rc)
+        return rc;
+    if (truncated)
+        log_warn("html: markup nested more than %d elements deep; the rest was dropped",
+                 HTML_DOC_MAX_OPEN);
+    rc = html_doc_walk(doc, w);
+    xmlFreeDoc(doc);
+    return rc;
 }
 
 char *html_doc_attr(xmlNode *n, const char *name)

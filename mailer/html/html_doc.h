@@ -72,6 +72,14 @@ struct html_walk {
 };
 enum merr html_doc_walk(xmlDoc *doc, const struct html_walk *w);
 
+/*
+ * html_doc_parse, then html_doc_walk over the tree, which is freed before
+ * returning: what the sanitizer and the text renderer do with their input.
+ * Logs a warning when the markup was nested too deep and the rest dropped.
+ * The errors of either.
+ */
+enum merr html_doc_parse_walk(const char *in, size_t len, const struct html_walk *w);
+
 /* An attribute's decoded value or NULL; the caller frees it with xmlFree(). */
 char *html_doc_attr(xmlNode *n, const char *name);
 

@@ -32,7 +32,6 @@
 #include <libxml/uri.h>
 
 #include "html_doc.h"
-#include "log.h"
 #include "utf8.h"
 
 #define IMG_STYLE "display:block;max-width:100%;height:auto"
@@ -380,21 +379,13 @@ enum merr html_sanitize(const char *in, size_t len, const char *base_url, html_i
     struct san s = {.out = out, .base = base_url, .img = img, .img_arg = img_arg};
     struct html_walk w = {san_enter, san_leave, &s};
     size_t start = out->len;
-    xmlDoc *doc = NULL;
-    int truncated = 0;
     enum merr rc;
 
     buf_init(&s.url, 0);
     buf_init(&s.tmp, 0);
     if (base_url && !*base_url)
         s.base = NULL;
-    rc = html_doc_parse(in, len, &doc, &truncated);
-    if (rc)
-        goto out;
-    if (truncated)
-        log_warn("html: markup nested more than %d elements deep; the rest was dropped",
-                 HTML_DOC_MAX_OPEN);
-    rc = html_doc_walk(doc, &w);
+    rc = html_doc_parse_walk(in, len, &w);
     if (rc)
         goto out;
     if (out->len > start && !utf8_valid(out->data + start, out->len - start, NULL))
@@ -402,7 +393,6 @@ enum merr html_sanitize(const char *in, size_t len, const char *base_url, html_i
 out:
     if (rc)
         buf_truncate(out, start);
-    xmlFreeDoc(doc);
     buf_free(&s.url);
     buf_free(&s.tmp);
     return rc;

@@ -32,7 +32,6 @@
 #include <string.h>
 
 #include "html_doc.h"
-#include "log.h"
 #include "utf8.h"
 
 enum {
@@ -468,8 +467,6 @@ enum merr html_to_text(const char *in, size_t len, int width, struct buf *out)
     struct txt t = {.out = out, .width = width};
     struct html_walk w = {txt_enter, txt_leave, &t};
     size_t start = out->len;
-    xmlDoc *doc = NULL;
-    int truncated = 0;
     enum merr rc;
 
     buf_init(&t.para, 0);
@@ -481,13 +478,7 @@ enum merr html_to_text(const char *in, size_t len, int width, struct buf *out)
     rc = buf_puts(&t.indent, "");
     if (rc)
         goto out;
-    rc = html_doc_parse(in, len, &doc, &truncated);
-    if (rc)
-        goto out;
-    if (truncated)
-        log_warn("html: markup nested more than %d elements deep; the rest was dropped",
-                 HTML_DOC_MAX_OPEN);
-    rc = html_doc_walk(doc, &w);
+    rc = html_doc_parse_walk(in, len, &w);
     if (!rc)
         rc = flush(&t);
     if (!rc && t.nlinks) {
@@ -504,7 +495,6 @@ out:
     free(t.fr);
     if (rc)
         buf_truncate(out, start);
-    xmlFreeDoc(doc);
     buf_free(&t.para);
     buf_free(&t.indent);
     buf_free(&t.line);

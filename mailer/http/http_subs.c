@@ -137,19 +137,39 @@ out:
     http_form_free(&f);
 }
 
-/* The page data for a link: list, email, status. */
-static json_t *info_data(const struct subs_token_info *info, const char *action)
+/*
+ * Renders `page` for a link with its data (list, email, status, the form's
+ * action) and `flag` set to true: which part of the page to show.
+ */
+static void link_page(struct http_req *r, int status, const char *page,
+                      const struct subs_token_info *info, const char *action, const char *flag)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "list_name",
-                     info->list_name[0] ? info->list_name : info->list_slug, "list_slug",
-                     info->list_slug, "email", info->email, "status",
-                     subs_status_name(info->status), "action", action);
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s}", "list_name",
+                          info->list_name[0] ? info->list_name : info->list_slug, "list_slug",
+                          info->list_slug, "email", info->email, "status",
+                          subs_status_name(info->status), "action", action);
+    json_object_set_new(d, flag, json_true());
+    http_page(r, status, page, d);
+    json_decref(d);
 }
 
-static void bad_link(struct http_req *r)
+/*
+ * Answers a link that failed (rc not MERR_OK): 400 for a bad link, 404
+ * with `gone` when its subscription is no more, 503 otherwise. Returns 0
+ * (nothing sent) for MERR_OK.
+ */
+static int link_failed(struct http_req *r, enum merr rc, const char *gone)
 {
-    http_page_error(r, 400, "Liên kết không hợp lệ",
-                    "Liên kết này không hợp lệ. Vui lòng kiểm tra lại địa chỉ trong thư.");
+    if (rc == MERR_OK)
+        return 0;
+    if (rc == MERR_INVAL)
+        http_page_error(r, 400, "Liên kết không hợp lệ",
+                        "Liên kết này không hợp lệ. Vui lòng kiểm tra lại địa chỉ trong thư.");
+    else if (rc == MERR_NOTFOUND)
+        http_page_error(r, 404, "Không tìm thấy đăng ký", gone);
+    else
+        unavailable(r);
+    return 1;
 }
 
 void http_subs_confirm(struct http_req *r, const char *token)
@@ -160,7 +180,6 @@ void http_subs_confirm(struct http_req *r, const char *token)
     int post = strcmp(r->method, "POST") == 0;
     time_t now = time(NULL);
     enum merr rc;
-    json_t *d;
     char action[1024];
 
     if (!db)
@@ -174,25 +193,12 @@ void http_subs_confirm(struct http_req *r, const char *token)
     } else {
         rc = subs_token_inspect(db, cfg, token, SUBS_TOKEN_CONFIRM, now, &info);
     }
-    if (rc == MERR_INVAL)
-        return bad_link(r);
-    if (rc == MERR_LIMIT) {
-        /* expired: offer to subscribe again, the address filled in */
-        d = info_data(&info, action);
-        json_object_set_new(d, "expired", json_true());
-        http_page(r, 410, "confirm", d);
-        json_decref(d);
+    if (rc == MERR_LIMIT) /* expired: offer to subscribe again, the address filled in */
+        return link_page(r, 410, "confirm", &info, action, "expired");
+    if (link_failed(r, rc, "Đăng ký này không còn tồn tại hoặc bạn đã hủy đăng ký."))
         return;
-    }
-    if (rc == MERR_NOTFOUND)
-        return http_page_error(r, 404, "Không tìm thấy đăng ký",
-                               "Đăng ký này không còn tồn tại hoặc bạn đã hủy đăng ký.");
-    if (rc)
-        return unavailable(r);
-    d = info_data(&info, action);
-    json_object_set_new(d, post || info.status == SUBS_CONFIRMED ? "done" : "ask", json_true());
-    http_page(r, 200, "confirm", d);
-    json_decref(d);
+    link_page(r, 200, "confirm", &info, action,
+              post || info.status == SUBS_CONFIRMED ? "done" : "ask");
 }
 
 /*
@@ -220,7 +226,6 @@ void http_subs_unsubscribe(struct http_req *r, const char *token)
     int post = strcmp(r->method, "POST") == 0, all = 0;
     time_t now = time(NULL);
     enum merr rc;
-    json_t *d;
     char action[1024];
 
     if (!db)
@@ -251,20 +256,11 @@ void http_subs_unsubscribe(struct http_req *r, const char *token)
     } else {
         rc = subs_token_inspect(db, cfg, token, SUBS_TOKEN_UNSUBSCRIBE, now, &info);
     }
-    if (rc == MERR_INVAL)
-        return bad_link(r);
-    if (rc == MERR_NOTFOUND)
-        return http_page_error(r, 404, "Không tìm thấy đăng ký",
-                               "Địa chỉ này không còn trong danh sách nhận tin.");
-    if (rc)
-        return unavailable(r);
-    d = info_data(&info, action);
+    if (link_failed(r, rc, "Địa chỉ này không còn trong danh sách nhận tin."))
+        return;
     if (post)
-        json_object_set_new(d, all ? "done_all" : "done", json_true());
-    else if (info.status == SUBS_UNSUBSCRIBED)
-        json_object_set_new(d, "already", json_true());
+        link_page(r, 200, "unsubscribe", &info, action, all ? "done_all" : "done");
     else
-        json_object_set_new(d, "ask", json_true());
-    http_page(r, 200, "unsubscribe", d);
-    json_decref(d);
+        link_page(r, 200, "unsubscribe", &info, action,
+                  info.status == SUBS_UNSUBSCRIBED ? "already" : "ask");
 }
