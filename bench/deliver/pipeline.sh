@@ -14,7 +14,9 @@
 # send's plan, and each sent one is committed before the next leaves its
 # connection. Checks that `mailer queue status` says "sent N" and nothing
 # else, and prints on stdout, for run.sh:
-#   msgs N seconds S msgs_per_s R mb_per_s M peak_rss_mb P failed F msg_bytes B
+#   msgs N seconds S msgs_per_s R mb_per_s M peak_rss_mb P failed F cpu_s C msg_bytes B
+# (C: the mailer's user + system CPU seconds, steadier than the rate on a
+# shared machine)
 set -euo pipefail
 mailer=$1 work=$2 port=$3 n=$4 c=$5 k=$6 article=$7
 cfg=$work/pipeline.ini
@@ -62,7 +64,7 @@ c.execute("""INSERT INTO envelopes(send_id, recipient, name, next_attempt_at, cr
 c.commit()
 PY
 t0=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$work/pipeline.rss" "$mailer" --config "$cfg" deliver --once \
+/usr/bin/time -f "%M %U %S" -o "$work/pipeline.rss" "$mailer" --config "$cfg" deliver --once \
   >"$work/deliver.out" 2>"$work/deliver.err" || { cat "$work/deliver.err" >&2; exit 1; }
 t1=$(date +%s.%N)
 status=$(m queue status)
@@ -71,10 +73,11 @@ if [ "$(echo "$status" | grep -v ' 0$' | tr -s ' ')" != "sent $n" ]; then
   echo "$status" >&2
   exit 1
 fi
-/usr/bin/python3 - "$t0" "$t1" "$n" "$bytes" "$(cat "$work/pipeline.rss")" <<'PY'
+/usr/bin/python3 - "$t0" "$t1" "$n" "$bytes" $(tail -1 "$work/pipeline.rss") <<'PY'
 import sys
 t0, t1, n, b, rss = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+cpu = float(sys.argv[6]) + float(sys.argv[7])
 s = t1 - t0
-print("msgs %d seconds %.3f msgs_per_s %.0f mb_per_s %.1f peak_rss_mb %.1f failed 0 msg_bytes %d"
-      % (n, s, n / s, n * b / s / 1e6, rss / 1024, b))
+print("msgs %d seconds %.3f msgs_per_s %.0f mb_per_s %.1f peak_rss_mb %.1f failed 0 cpu_s %.2f "
+      "msg_bytes %d" % (n, s, n / s, n * b / s / 1e6, rss / 1024, cpu, b))
 PY

@@ -148,6 +148,7 @@ struct shared {
     unsigned long long submitted, committed;
     int waiters;               /* threads in writer_wait() */
     unsigned long long rounds; /* transactions of results so far */
+    double claim_s, record_s;  /* writer time in claims and in rounds */
     size_t nworkers;           /* a round is due once this many results are queued */
     struct claim_req *claims;  /* claims for the writer to run, in order */
     int w_stop;
@@ -308,6 +309,7 @@ static void writer_claims(struct shared *sh)
             snprintf(c->errmsg, sizeof c->errmsg, "the writer stopped");
             continue;
         }
+        double t0 = mono_now();
         for (;;) {
             rc = outbox_claim_checked(sh->wdb, c->now, sh->cfg->lease_seconds, c->max, &c->env,
                                       &c->n, &c->cancelled);
@@ -315,6 +317,7 @@ static void writer_claims(struct shared *sh)
                 break;
             sleep_ms(20);
         }
+        sh->claim_s += mono_now() - t0;
         c->rc = rc;
         if (rc) {
             c->env = NULL;
@@ -389,6 +392,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&sh->w_mu);
 
         enum merr rc = MERR_OK;
+        double t0 = mono_now();
         for (int tries = 0; tries < BUSY_RETRIES; tries++) {
             rc = outbox_record(sh->wdb, batch, n, date_now());
             if (rc != MERR_TEMPFAIL)
@@ -397,6 +401,7 @@ static void *writer_main(void *arg)
         }
         if (rc)
             writer_fail(sh, "recording results");
+        sh->record_s += mono_now() - t0;
 
         pthread_mutex_lock(&sh->w_mu);
         sh->rounds++;
@@ -1202,6 +1207,7 @@ enum merr delivery_run(const struct config *cfg, int once, volatile sig_atomic_t
     rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &sh.wdb);
     if (rc)
         goto out;
+
     /* a crashed run's envelopes: back to queued before anything is claimed */
     rc = outbox_reclaim_expired(sh.wdb, date_now(), &reclaimed);
     if (rc)
@@ -1264,8 +1270,10 @@ out:
     }
     if (stats)
         *stats = sh.stats;
-    log_info("delivery: sent %lld, deferred %lld, failed %lld, cancelled %lld (%llu commits)",
-             sh.stats.sent, sh.stats.deferred, sh.stats.failed, sh.stats.cancelled, sh.rounds);
+    log_info("delivery: sent %lld, deferred %lld, failed %lld, cancelled %lld (%llu commits, "
+             "%.2f s; claims %.2f s)",
+             sh.stats.sent, sh.stats.deferred, sh.stats.failed, sh.stats.cancelled, sh.rounds,
+             sh.record_s, sh.claim_s);
     shared_free(&sh);
     return rc;
 }
