@@ -121,7 +121,7 @@ struct session_state {
     char early_text[160];
     long last_ms;    /* monotonic ms of the last sign of life of the session */
     long silence_ms; /* from then to the end of smtp_start_session() */
-    int fd, lport;   /* this session's socket, -1 if unknown (set_nodelay) */
+    int fd;          /* this session's socket, -1 if unknown (set_nodelay) */
     int conn_locked; /* holds conn_mu (set_nodelay) */
     int corked;
     char line[200]; /* monitor: the reply line being assembled */
@@ -365,19 +365,25 @@ static void disarm(struct session_state *s)
  * they are ours and want the same option.
  *
  * The same search tells this session's own socket apart, for TCP_CORK
- * during the message data (see message_cb): sessions connect one at a
- * time (conn_mu, held from just before smtp_start_session() until
- * SMTP_EV_CONNECT or the session's end), and every live session registers
- * its socket as (fd, local port) in `owned`; the one relay socket not
- * registered is the new one. A stale entry (an fd closed and reused) has
- * another local port. If there is not exactly one candidate the session
- * simply does without TCP_CORK.
+ * during the message data (see cork()). Sessions connect one at a time
+ * (conn_mu, held from just before smtp_start_session() until
+ * SMTP_EV_CONNECT or the session's end) and every live session registers
+ * the relay sockets it found in `owned` as (fd, local port, owner): the
+ * one connected relay socket nobody registered is then the new one. A
+ * stale entry (an fd closed and reused) has another local port. If there
+ * is not exactly one such socket the session does without TCP_CORK and
+ * registers all of them, so that they confuse no later session (they are
+ * others' only if those connected without conn_mu). conn_mu is waited for
+ * at most CONN_WAIT_MS: a relay that does not answer connect() must not
+ * make the other workers' connects wait for its timeout in turn.
  */
-#define OWNED_MAX 256
+#define OWNED_MAX    256
+#define CONN_WAIT_MS 200
 static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t owned_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     int fd, lport;
+    const void *owner;
 } owned[OWNED_MAX];
 static size_t nowned;
 
@@ -408,7 +414,7 @@ static void set_nodelay(struct session_state *s)
     char path[64];
     DIR *d = opendir("/proc/self/fd");
     struct dirent *e;
-    int mine = -1, mine_port = -1, candidates = 0;
+    int found[16][2], nfound = 0, more = 0;
 
     if (!d)
         return;
@@ -435,38 +441,59 @@ static void set_nodelay(struct session_state *s)
             continue;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         lport = local_port(fd);
-        if (lport >= 0 && !is_owned(fd, lport)) {
-            candidates++;
-            mine = fd;
-            mine_port = lport;
+        if (lport < 0 || is_owned(fd, lport))
+            continue;
+        if (nfound < 16) {
+            found[nfound][0] = fd;
+            found[nfound][1] = lport;
+            nfound++;
+        } else {
+            more = 1;
         }
     }
-    if (candidates == 1 && nowned < OWNED_MAX) {
-        owned[nowned].fd = mine;
-        owned[nowned].lport = mine_port;
+    for (int i = 0; i < nfound && nowned < OWNED_MAX; i++) {
+        owned[nowned].fd = found[i][0];
+        owned[nowned].lport = found[i][1];
+        owned[nowned].owner = s;
         nowned++;
-        s->fd = mine;
-        s->lport = mine_port;
     }
+    if (nfound == 1 && !more && is_owned(found[0][0], found[0][1]))
+        s->fd = found[0][0];
     pthread_mutex_unlock(&owned_mu);
     closedir(d);
 }
 
-/* Ends the session's claim on its socket (see set_nodelay). */
-static void unregister_socket(struct session_state *s)
+/* Lets the next session connect (see set_nodelay). */
+static void conn_release(struct session_state *s)
 {
     if (s->conn_locked) {
         s->conn_locked = 0;
         pthread_mutex_unlock(&conn_mu);
     }
-    if (s->fd < 0)
-        return;
+}
+
+/* Waits (a while) for the other sessions' connects; see set_nodelay. */
+static void conn_acquire(struct session_state *s)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += CONN_WAIT_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    s->conn_locked = pthread_mutex_timedlock(&conn_mu, &until) == 0;
+}
+
+/* Ends the session's claims on sockets (see set_nodelay). */
+static void unregister_socket(struct session_state *s)
+{
+    conn_release(s);
     pthread_mutex_lock(&owned_mu);
-    for (size_t i = 0; i < nowned; i++)
-        if (owned[i].fd == s->fd && owned[i].lport == s->lport) {
+    for (size_t i = 0; i < nowned;)
+        if (owned[i].owner == s)
             owned[i] = owned[--nowned];
-            break;
-        }
+        else
+            i++;
     pthread_mutex_unlock(&owned_mu);
     s->fd = -1;
 }
@@ -541,10 +568,7 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
         s->connected = 1;
         disarm(s);
         set_nodelay(s);
-        if (s->conn_locked) {
-            s->conn_locked = 0;
-            pthread_mutex_unlock(&conn_mu);
-        }
+        conn_release(s);
         break;
     case SMTP_EV_MAILSTATUS:
         s->mail_seen = 1;
@@ -988,8 +1012,7 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     pthread_sigmask(SIG_BLOCK, &block, &old);
     pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
     arm_watchdog(&s);
-    pthread_mutex_lock(&conn_mu); /* until SMTP_EV_CONNECT: see set_nodelay */
-    s.conn_locked = 1;
+    conn_acquire(&s);
     s.last_ms = now_ms();
     smtp_start_session(session); /* 1 even after a dropped connection */
     err = smtp_errno();
