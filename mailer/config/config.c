@@ -62,8 +62,7 @@ static const struct key keys[] = {
     {"smtp", "helo", K_STR, O(smtp_helo), NULL, 0, 0},
     {"smtp", "connect_timeout_ms", K_INT, O(smtp_connect_timeout_ms), "10000", 100, 600000},
     {"smtp", "command_timeout_ms", K_INT, O(smtp_command_timeout_ms), "60000", 100, 3600000},
-    {"smtp", "messages_per_connection", K_INT, O(smtp_messages_per_connection), "100", 1,
-     100000},
+    {"smtp", "messages_per_connection", K_INT, O(smtp_messages_per_connection), "100", 1, 100000},
     {"http", "listen", K_STR, O(http_listen), "127.0.0.1:8080", 0, 0},
     {"http", "threads", K_INT, O(http_threads), "4", 1, 256},
     {"http", "max_connections", K_INT, O(http_max_connections), "512", 1, 100000},
@@ -154,8 +153,7 @@ static int parse_duration(const char *v, double *out)
     return 0;
 }
 
-static int set_key(struct config *cfg, const struct key *k, const char *v, char *why,
-                   size_t whylen)
+static int set_key(struct config *cfg, const struct key *k, const char *v, char *why, size_t whylen)
 {
     char *base = (char *)cfg;
     long long n;
@@ -293,8 +291,8 @@ enum merr cfg_defaults(struct config *cfg)
     for (size_t i = 0; i < NKEYS; i++)
         if (keys[i].def && !set_key(cfg, &keys[i], keys[i].def, why, sizeof why)) {
             cfg_free(cfg);
-            return merr_set(MERR_INTERNAL, "default of [%s] %s: %s", keys[i].section,
-                            keys[i].name, why);
+            return merr_set(MERR_INTERNAL, "default of [%s] %s: %s", keys[i].section, keys[i].name,
+                            why);
         }
     return MERR_OK;
 }
@@ -405,8 +403,8 @@ static enum merr check(struct config *cfg)
                       "\"%s\": must be a plain ASCII address like news@example.org",
                       cfg->from_address);
     if (cfg->unsubscribe_mailto && !plain_ascii_addr(cfg->unsubscribe_mailto))
-        return refuse(cfg, "mail", "unsubscribe_mailto",
-                      "\"%s\": must be a plain ASCII address", cfg->unsubscribe_mailto);
+        return refuse(cfg, "mail", "unsubscribe_mailto", "\"%s\": must be a plain ASCII address",
+                      cfg->unsubscribe_mailto);
     for (const char *p = cfg->from_name; *p; p++)
         if (*p == '\r' || *p == '\n')
             return refuse(cfg, "mail", "from_name", "must not contain line breaks");
@@ -459,8 +457,8 @@ enum merr cfg_load(struct config *cfg, const char *path)
             if (ld.why[0])
                 rc = merr_set(MERR_CONFIG, "%s:%d: %s", path, line, ld.why);
             else
-                rc = merr_set(MERR_CONFIG, "%s:%d: syntax error (expected key = value)", path,
-                              line);
+                rc =
+                    merr_set(MERR_CONFIG, "%s:%d: syntax error (expected key = value)", path, line);
             goto fail;
         }
     }

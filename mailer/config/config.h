@@ -31,8 +31,8 @@ struct config {
     /* [mail] */
     char *from_address;
     char *from_name;
-    char *secret;        /* HMAC key for tokens; >= 16 bytes */
-    char *bounce_domain; /* VERP return path domain; default: from_address's domain */
+    char *secret;             /* HMAC key for tokens; >= 16 bytes */
+    char *bounce_domain;      /* VERP return path domain; default: from_address's domain */
     char *unsubscribe_mailto; /* mailto address for List-Unsubscribe; default unsubscribe@domain */
 
     /* [delivery] */

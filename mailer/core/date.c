@@ -88,8 +88,8 @@ void date_iso8601_utc(time_t t, char out[DATE_ISO_LEN])
 {
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(out, DATE_ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(out, DATE_ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 void date_display(time_t t, char out[DATE_ISO_LEN])

@@ -129,8 +129,7 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql)
             return s->stmt;
         }
         if (!s->sql) {
-            int src = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt,
-                                         NULL);
+            int src = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt, NULL);
             if (src != SQLITE_OK) {
                 db_fail(db, src, "prepare");
                 s->stmt = NULL;
@@ -192,9 +191,9 @@ int db_version(struct db *db)
 {
     sqlite3_stmt *st;
     int v = 0;
-    if (sqlite3_prepare_v2(db->h,
-                           "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db->h, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'", -1,
+            &st, NULL) != SQLITE_OK)
         return -1;
     int exists = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
@@ -273,9 +272,8 @@ enum merr db_migrate(struct db *db, int target)
 }
 
 static const char SQL_SETTING_GET[] = "SELECT value FROM settings WHERE key = ?";
-static const char SQL_SETTING_SET[] =
-    "INSERT INTO settings(key, value) VALUES (?, ?) "
-    "ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+static const char SQL_SETTING_SET[] = "INSERT INTO settings(key, value) VALUES (?, ?) "
+                                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 
 enum merr db_setting_get(struct db *db, const char *key, char **out)
 {

@@ -84,7 +84,8 @@ static void bad_values_name_the_reason(void **state)
     (void)state;
     expect_refusal("[delivery]\nconnections = many\n",
                    ":2: [delivery] connections: \"many\" is not a whole number");
-    expect_refusal("[delivery]\nconnections = 0\n", ":2: [delivery] connections: 0 is out of range");
+    expect_refusal("[delivery]\nconnections = 0\n",
+                   ":2: [delivery] connections: 0 is out of range");
     expect_refusal("[smtp]\ntls = maybe\n", ":2: [smtp] tls: \"maybe\" is not one of");
     expect_refusal("[limits]\nimage_max_bytes = lots\n", ":2: [limits] image_max_bytes:");
     expect_refusal("[delivery]\nmax_age = 3 weeks\n", ":2: [delivery] max_age:");
