@@ -121,6 +121,31 @@ static void environment_overrides_secrets(void **state)
     unsetenv("MAILER_SECRET");
 }
 
+/* config.example is loadable as it stands and its values are the built-in defaults. */
+static void example_file_matches_defaults(void **state)
+{
+    struct config ex, def;
+    char path[600];
+    (void)state;
+    snprintf(path, sizeof path, "%s/config.example", test_source_dir());
+    assert_int_equal(cfg_load(&ex, path), MERR_OK);
+    assert_int_equal(cfg_load(&def, NULL), MERR_OK);
+    assert_string_equal(ex.site_name, def.site_name);
+    assert_string_equal(ex.db_path, def.db_path);
+    assert_string_equal(ex.transport, def.transport);
+    assert_string_equal(ex.http_listen, def.http_listen);
+    assert_string_equal(ex.from_address, def.from_address);
+    assert_int_equal(ex.connections, def.connections);
+    assert_int_equal(ex.max_age_seconds, def.max_age_seconds);
+    assert_int_equal(ex.image_max_bytes, def.image_max_bytes);
+    assert_int_equal(ex.embed_max_bytes, def.embed_max_bytes);
+    assert_int_equal(ex.share_max_recipients, def.share_max_recipients);
+    assert_int_equal(ex.smtp_tls, def.smtp_tls);
+    assert_int_equal(ex.smtp_command_timeout_ms, def.smtp_command_timeout_ms);
+    cfg_free(&ex);
+    cfg_free(&def);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +155,7 @@ int main(void)
         cmocka_unit_test(bad_values_name_the_reason),
         cmocka_unit_test(missing_file_is_refused),
         cmocka_unit_test(environment_overrides_secrets),
+        cmocka_unit_test(example_file_matches_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
