@@ -82,6 +82,7 @@
 
 #include "buf.h"
 #include "compose.h"
+#include "crypto.h"
 #include "date.h"
 #include "log.h"
 #include "outbox.h"
@@ -192,6 +193,8 @@ struct worker {
     struct batch *b;                /* the batch being sent (for on_done) */
     struct buf out;                 /* the message being sent (on_load) */
     int out_busy;                   /* `out` holds a message not yet released */
+    struct crypto_hmac *secret_mac; /* cfg->secret, prepared (VERP/ENVID); NULL: one-shot */
+    struct crypto_hmac *salt_mac;   /* the last send's salt, prepared (Message-ID) */
 };
 
 static double mono_now(void)
@@ -630,7 +633,17 @@ static int render_one(struct worker *w, const struct outbox_envelope *e, struct 
 
     buf_init(&unsub, 4096);
     buf_init(&confirm, 4096);
-    outbox_message_id(p->salt, e->id, sh->mail_domain, msgid);
+    /* the Message-ID's key is the send's salt: re-prepared when the send changes */
+    if (!crypto_hmac_has_key(w->salt_mac, p->salt, strlen(p->salt))) {
+        crypto_hmac_free(w->salt_mac);
+        w->salt_mac = NULL;
+        if (crypto_hmac_new(p->salt, strlen(p->salt), &w->salt_mac))
+            w->salt_mac = NULL; /* the one-shot below, as good if slower */
+    }
+    if (w->salt_mac)
+        outbox_message_id_with(w->salt_mac, e->id, sh->mail_domain, msgid);
+    else
+        outbox_message_id(p->salt, e->id, sh->mail_domain, msgid);
     rcpt.email = e->recipient;
     rcpt.name = e->name;
     rcpt.message_id = msgid;
@@ -835,8 +848,12 @@ static void prepare(struct worker *w, struct batch *b, time_t now)
         b->unrendered[k] = 0;
         struct transport_msg *m = &b->msgs[k];
         memset(m, 0, sizeof *m);
-        outbox_verp(cfg->secret, e->id, sh->bounce_domain, b->verp[k]);
-        outbox_verp_token(cfg->secret, e->id, b->envid[k]);
+        /* the VERP token is the DSN ENVID too (RFC 3461 §4.4): one MAC */
+        if (w->secret_mac)
+            outbox_verp_token_with(w->secret_mac, e->id, b->envid[k]);
+        else
+            outbox_verp_token(cfg->secret, e->id, b->envid[k]);
+        outbox_verp_of_token(b->envid[k], sh->bounce_domain, b->verp[k]);
         m->envelope_id = e->id;
         m->mail_from = b->verp[k];
         m->rcpt = e->recipient;
@@ -1023,6 +1040,8 @@ static void *worker_main(void *arg)
     memset(&b, 0, sizeof b);
     memset(&creq, 0, sizeof creq);
     w->b = &b;
+    if (crypto_hmac_new(cfg->secret, strlen(cfg->secret), &w->secret_mac))
+        w->secret_mac = NULL; /* one-shot HMACs then */
     if (reclaim_every < 5)
         reclaim_every = 5;
     while (!*sh->stop && !sh->fatal) {
@@ -1127,6 +1146,9 @@ static void *worker_main(void *arg)
     writer_wait(sh, w->ticket);
     batch_free(&b);
     buf_free(&w->out);
+    crypto_hmac_free(w->secret_mac);
+    crypto_hmac_free(w->salt_mac);
+    w->secret_mac = w->salt_mac = NULL;
     return NULL;
 }
 

@@ -52,6 +52,37 @@ static void mac_hex(const char *key, const char *label, long long id, char out[2
     enc_hex(out, mac, MAC_BYTES);
 }
 
+/* mac_hex under a prepared key (one per thread, see crypto_hmac_new) */
+static void mac_hex_with(struct crypto_hmac *key, const char *label, long long id,
+                         char out[2 * MAC_BYTES + 1])
+{
+    unsigned char mac[CRYPTO_SHA256_LEN];
+    char msg[64];
+    int n = snprintf(msg, sizeof msg, "%s:%lld", label, id);
+    crypto_hmac_sha256_with(key, mac, msg, (size_t)n);
+    enc_hex(out, mac, MAC_BYTES);
+}
+
+void outbox_message_id_with(struct crypto_hmac *salt, long long envelope_id, const char *domain,
+                            char out[128])
+{
+    char mac[2 * MAC_BYTES + 1];
+    mac_hex_with(salt, "message-id", envelope_id, mac);
+    snprintf(out, 128, "%lld.%s@%s", envelope_id, mac, domain);
+}
+
+void outbox_verp_token_with(struct crypto_hmac *secret, long long envelope_id, char out[64])
+{
+    char mac[2 * MAC_BYTES + 1];
+    mac_hex_with(secret, "verp", envelope_id, mac);
+    snprintf(out, 64, "%lld.%s", envelope_id, mac);
+}
+
+void outbox_verp_of_token(const char *token, const char *domain, char out[128])
+{
+    snprintf(out, 128, "bounces+%s@%s", token, domain);
+}
+
 void outbox_message_id(const char *salt, long long envelope_id, const char *domain, char out[128])
 {
     char mac[2 * MAC_BYTES + 1];

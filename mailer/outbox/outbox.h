@@ -199,6 +199,20 @@ enum outbox_state outbox_backoff(time_t now, time_t created_at, int attempts, in
  */
 void outbox_verp_token(const char *secret, long long envelope_id, char out[64]);
 
+/*
+ * The same identifiers under prepared keys (crypto_hmac_new of the salt or
+ * the secret, one per thread), for the delivery's per-message hot path:
+ * outbox_message_id_with(K(salt), ...) equals outbox_message_id(salt, ...)
+ * and outbox_verp_token_with(K(secret), ...) equals outbox_verp_token. The
+ * VERP address is the token in "bounces+TOKEN@domain" (outbox_verp_of_token),
+ * so the token, which is also the DSN ENVID, is computed once per message.
+ */
+struct crypto_hmac;
+void outbox_message_id_with(struct crypto_hmac *salt, long long envelope_id, const char *domain,
+                            char out[128]);
+void outbox_verp_token_with(struct crypto_hmac *secret, long long envelope_id, char out[64]);
+void outbox_verp_of_token(const char *token, const char *domain, char out[128]);
+
 /* ---- pausing a send (mailer/outbox/outbox_send_status.c) ---- */
 
 /*

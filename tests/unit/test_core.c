@@ -246,6 +246,49 @@ static void crypto_vectors(void **state)
     assert_false(crypto_equal("abc", "abd", 3));
 }
 
+/* RFC 4231 §4.3 and §4.4 through a prepared key, each twice (the context is reused) */
+static void crypto_hmac_prepared(void **state)
+{
+    char hex[65];
+    unsigned char mac[32], one[32], key20[20], data50[50];
+    struct crypto_hmac *h = NULL, *h2 = NULL;
+    (void)state;
+    assert_int_equal(crypto_hmac_new("Jefe", 4, &h), MERR_OK);
+    assert_true(crypto_hmac_has_key(h, "Jefe", 4));
+    assert_false(crypto_hmac_has_key(h, "Jeff", 4));
+    assert_false(crypto_hmac_has_key(h, "Jef", 3));
+    for (int i = 0; i < 2; i++) {
+        crypto_hmac_sha256_with(h, mac, "what do ya want for nothing?", 28);
+        enc_hex(hex, mac, 32);
+        assert_string_equal(hex,
+                            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+    /* RFC 4231 test case 3: key 20 x 0xaa, data 50 x 0xdd */
+    memset(key20, 0xaa, sizeof key20);
+    memset(data50, 0xdd, sizeof data50);
+    assert_int_equal(crypto_hmac_new(key20, sizeof key20, &h2), MERR_OK);
+    for (int i = 0; i < 2; i++) {
+        crypto_hmac_sha256_with(h2, mac, data50, sizeof data50);
+        enc_hex(hex, mac, 32);
+        assert_string_equal(hex,
+                            "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
+        /* interleaved with the other key: each context keeps its own */
+        crypto_hmac_sha256_with(h, mac, "", 0);
+        crypto_hmac_sha256(one, "Jefe", 4, "", 0);
+        assert_memory_equal(mac, one, 32);
+    }
+    crypto_hmac_free(h2);
+    h2 = NULL;
+    /* an empty key is a key too */
+    assert_int_equal(crypto_hmac_new("", 0, &h2), MERR_OK);
+    crypto_hmac_sha256_with(h2, mac, "abc", 3);
+    crypto_hmac_sha256(one, "", 0, "abc", 3);
+    assert_memory_equal(mac, one, 32);
+    crypto_hmac_free(h2);
+    crypto_hmac_free(h);
+    crypto_hmac_free(NULL);
+}
+
 static void rnd_is_not_constant(void **state)
 {
     char a[33], b[33];
@@ -273,6 +316,7 @@ int main(void)
         cmocka_unit_test(date_iso8601_parse_and_format),
         cmocka_unit_test(date_fake_now),
         cmocka_unit_test(crypto_vectors),
+        cmocka_unit_test(crypto_hmac_prepared),
         cmocka_unit_test(rnd_is_not_constant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

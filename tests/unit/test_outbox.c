@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "date.h"
 #include "db.h"
 #include "outbox.h"
@@ -276,6 +277,33 @@ static void message_id_fixed_per_envelope(void **state)
     assert_string_not_equal(a, c);
 }
 
+/* the prepared-key variants give the same identifiers as the one-shot ones */
+static void prepared_keys_same_ids(void **state)
+{
+    const char *secret = "bí mật-0123456789";
+    struct crypto_hmac *ks = NULL, *kv = NULL;
+    char a[128], b[128], t1[64], t2[64];
+    long long id = 0;
+    (void)state;
+    assert_int_equal(crypto_hmac_new("salt-one", 8, &ks), MERR_OK);
+    assert_int_equal(crypto_hmac_new(secret, strlen(secret), &kv), MERR_OK);
+    for (long long e = 1; e < 300; e += 37) {
+        outbox_message_id("salt-one", e, "hagiang.example", a);
+        outbox_message_id_with(ks, e, "hagiang.example", b);
+        assert_string_equal(a, b);
+        outbox_verp_token(secret, e, t1);
+        outbox_verp_token_with(kv, e, t2);
+        assert_string_equal(t1, t2);
+        outbox_verp(secret, e, "bounce.hagiang.example", a);
+        outbox_verp_of_token(t2, "bounce.hagiang.example", b);
+        assert_string_equal(a, b);
+        assert_int_equal(outbox_verp_parse(secret, b, &id), MERR_OK);
+        assert_int_equal(id, e);
+    }
+    crypto_hmac_free(ks);
+    crypto_hmac_free(kv);
+}
+
 /* list 1 with subscribers: 1..4 confirmed, 5 unconfirmed, 6 unsubscribed, 3 suppressed */
 static void seed_list(struct db *db)
 {
@@ -520,6 +548,7 @@ int main(void)
         cmocka_unit_test(backoff_doubles_caps_and_gives_up),
         cmocka_unit_test(verp_round_trip_and_forgery),
         cmocka_unit_test(message_id_fixed_per_envelope),
+        cmocka_unit_test(prepared_keys_same_ids),
         cmocka_unit_test(enqueue_list_is_idempotent),
         cmocka_unit_test(enqueue_list_large_is_fast),
         cmocka_unit_test(claim_cancels_who_left),
