@@ -76,11 +76,30 @@ static const char SQL_RECLAIM[] =
     "UPDATE envelopes SET state = 'queued', lease_until = NULL, updated_at = ?1 "
     "WHERE state = 'sending' AND lease_until < ?1";
 
-static const char SQL_RECORD[] =
-    "UPDATE envelopes SET state = ?2, lease_until = NULL, last_code = ?3, last_text = ?4, "
-    "next_attempt_at = ?5, updated_at = ?6, "
-    "sent_at = CASE WHEN ?2 = 'sent' THEN ?6 ELSE sent_at END "
-    "WHERE id = ?1 AND state <> 'sent' RETURNING send_id";
+/*
+ * Records up to RECORD_ROWS results at once: rows (id, state, code, text,
+ * next_attempt_at) in ?1..?40, now in ?41; unused rows keep NULL ids and
+ * match nothing. A sent envelope is never changed again; sent_at is set
+ * when the new state is 'sent'; RETURNING gives the sends to finish. One execution per commit
+ * instead of one per result (a commit carries ~3 results). Each envelope is looked up by rowid
+ * (SCAN v, SEARCH envelopes USING INTEGER PRIMARY KEY). Ids must be distinct within one execution
+ * (UPDATE ... FROM leaves it undefined which row of v applies): outbox_record starts a new
+ * execution at a repeated id, so results still apply in order.
+ */
+#define RECORD_ROWS 8
+static const char SQL_RECORD_MANY[] =
+    "UPDATE envelopes SET state = v.column2, lease_until = NULL, last_code = v.column3, "
+    "last_text = v.column4, next_attempt_at = v.column5, updated_at = ?41, "
+    "sent_at = CASE WHEN v.column2 = 'sent' THEN ?41 ELSE sent_at END FROM (VALUES "
+    "(?1, ?2, ?3, ?4, ?5), "
+    "(?6, ?7, ?8, ?9, ?10), "
+    "(?11, ?12, ?13, ?14, ?15), "
+    "(?16, ?17, ?18, ?19, ?20), "
+    "(?21, ?22, ?23, ?24, ?25), "
+    "(?26, ?27, ?28, ?29, ?30), "
+    "(?31, ?32, ?33, ?34, ?35), "
+    "(?36, ?37, ?38, ?39, ?40)"
+    ") AS v WHERE envelopes.id = v.column1 AND envelopes.state <> 'sent' RETURNING send_id";
 
 static const char SQL_SEND_FINISH[] =
     "UPDATE sends SET status = 'done', finished_at = ?2 WHERE id = ?1 AND status = 'active' "
@@ -443,32 +462,38 @@ enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, 
     rc = db_begin(db);
     if (rc)
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *st = db_stmt(db, SQL_RECORD);
+    for (size_t i = 0; i < n;) {
+        sqlite3_stmt *st = db_stmt(db, SQL_RECORD_MANY);
+        long long ids[RECORD_ROWS];
+        size_t k = 0;
         int src;
         if (!st) {
             rc = MERR_DB;
             goto out;
         }
-        sqlite3_bind_int64(st, 1, r[i].envelope_id);
-        sqlite3_bind_text(st, 2, outbox_state_name(r[i].state), -1, SQLITE_STATIC);
-        if (r[i].code)
-            sqlite3_bind_int(st, 3, r[i].code);
-        sqlite3_bind_text(st, 4, r[i].text, (int)strnlen(r[i].text, sizeof r[i].text),
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(
-            st, 5, (sqlite3_int64)(r[i].state == OUTBOX_DEFERRED ? r[i].next_attempt_at : now));
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
-        src = sqlite3_step(st);
-        if (src == SQLITE_ROW) {
+        /* a chunk ends before a repeated id, so results apply in order */
+        for (; i < n && k < RECORD_ROWS && !has_id(ids, k, r[i].envelope_id); i++, k++) {
+            int p = (int)k * 5;
+            ids[k] = r[i].envelope_id;
+            sqlite3_bind_int64(st, p + 1, r[i].envelope_id);
+            sqlite3_bind_text(st, p + 2, outbox_state_name(r[i].state), -1, SQLITE_STATIC);
+            if (r[i].code)
+                sqlite3_bind_int(st, p + 3, r[i].code);
+            sqlite3_bind_text(st, p + 4, r[i].text, (int)strnlen(r[i].text, sizeof r[i].text),
+                              SQLITE_STATIC);
+            sqlite3_bind_int64(
+                st, p + 5,
+                (sqlite3_int64)(r[i].state == OUTBOX_DEFERRED ? r[i].next_attempt_at : now));
+        }
+        sqlite3_bind_int64(st, 5 * RECORD_ROWS + 1, (sqlite3_int64)now);
+        while ((src = sqlite3_step(st)) == SQLITE_ROW) {
             long long sid = sqlite3_column_int64(st, 0);
             if (!has_id(sends, nsends, sid))
                 sends[nsends++] = sid;
-            src = sqlite3_step(st);
         }
         sqlite3_reset(st);
         if (src != SQLITE_DONE) {
-            rc = db_fail(db, src, "record result");
+            rc = db_fail(db, src, "record results");
             goto out;
         }
     }

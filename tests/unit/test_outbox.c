@@ -185,6 +185,59 @@ static void record_results_and_finish_send(void **state)
     db_close(db);
 }
 
+/* more results than one statement execution takes, no reply code, and repeated ids in one call */
+static void record_many_in_order(void **state)
+{
+    struct db *db = fresh("outbox-record-many");
+    struct outbox_envelope *v;
+    struct outbox_result r[21];
+    size_t n, k = 0;
+    long long send_id;
+    char sql[200], text[300];
+    (void)state;
+
+    send_id = share_with(db, 19);
+    assert_int_equal(outbox_claim(db, T0, 60, 19, &v, &n), MERR_OK);
+    assert_int_equal(n, 19);
+    memset(r, 0, sizeof r);
+    for (size_t i = 0; i < 17; i++)
+        r[k++] = (struct outbox_result){v[i].id, OUTBOX_SENT, 250, "ok", 0};
+    /* v[17]: deferred, then sent in the same call: sent wins (applied in order) */
+    r[k++] = (struct outbox_result){v[17].id, OUTBOX_DEFERRED, 451, "later", T0 + 300};
+    r[k++] = (struct outbox_result){v[17].id, OUTBOX_SENT, 250, "ok at last", 0};
+    /* v[18]: deferred without a reply code, then a late "deferred" for the sent v[0] */
+    r[k++] = (struct outbox_result){v[18].id, OUTBOX_DEFERRED, 0, "connection lost", T0 + 600};
+    r[k++] = (struct outbox_result){v[0].id, OUTBOX_DEFERRED, 421, "late", T0 + 900};
+    assert_int_equal(outbox_record(db, r, k, T0 + 2), MERR_OK);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM envelopes WHERE send_id=%lld AND state='sent' "
+             "AND sent_at=%lld AND lease_until IS NULL", send_id, (long long)T0 + 2);
+    assert_int_equal(test_db_int(db, sql), 18);
+    snprintf(sql, sizeof sql, "SELECT last_text FROM envelopes WHERE id=%lld", v[17].id);
+    test_db_text(db, sql, text, sizeof text);
+    assert_string_equal(text, "ok at last");
+    snprintf(sql, sizeof sql, "SELECT last_text FROM envelopes WHERE id=%lld", v[0].id);
+    test_db_text(db, sql, text, sizeof text);
+    assert_string_equal(text, "ok");
+    snprintf(sql, sizeof sql,
+             "SELECT state='deferred' AND last_code IS NULL AND next_attempt_at=%lld "
+             "AND sent_at IS NULL FROM envelopes WHERE id=%lld",
+             (long long)T0 + 600, v[18].id);
+    assert_int_equal(test_db_int(db, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT status FROM sends WHERE id=%lld", send_id);
+    test_db_text(db, sql, text, sizeof text);
+    assert_string_equal(text, "active");
+    outbox_envelopes_free(v, n);
+    /* the last one sent: the send is done */
+    assert_int_equal(outbox_claim(db, T0 + 600, 60, 19, &v, &n), MERR_OK);
+    assert_int_equal(n, 1);
+    r[0] = (struct outbox_result){v[0].id, OUTBOX_SENT, 250, "ok", 0};
+    assert_int_equal(outbox_record(db, r, 1, T0 + 601), MERR_OK);
+    test_db_text(db, sql, text, sizeof text);
+    assert_string_equal(text, "done");
+    outbox_envelopes_free(v, n);
+    db_close(db);
+}
+
 static void backoff_doubles_caps_and_gives_up(void **state)
 {
     time_t next;
@@ -549,6 +602,7 @@ int main(void)
         cmocka_unit_test(verp_round_trip_and_forgery),
         cmocka_unit_test(message_id_fixed_per_envelope),
         cmocka_unit_test(prepared_keys_same_ids),
+        cmocka_unit_test(record_many_in_order),
         cmocka_unit_test(enqueue_list_is_idempotent),
         cmocka_unit_test(enqueue_list_large_is_fast),
         cmocka_unit_test(claim_cancels_who_left),
