@@ -209,8 +209,10 @@ static void record_many_in_order(void **state)
     r[k++] = (struct outbox_result){v[18].id, OUTBOX_DEFERRED, 0, "connection lost", T0 + 600};
     r[k++] = (struct outbox_result){v[0].id, OUTBOX_DEFERRED, 421, "late", T0 + 900};
     assert_int_equal(outbox_record(db, r, k, T0 + 2), MERR_OK);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM envelopes WHERE send_id=%lld AND state='sent' "
-             "AND sent_at=%lld AND lease_until IS NULL", send_id, (long long)T0 + 2);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM envelopes WHERE send_id=%lld AND state='sent' "
+             "AND sent_at=%lld AND lease_until IS NULL",
+             send_id, (long long)T0 + 2);
     assert_int_equal(test_db_int(db, sql), 18);
     snprintf(sql, sizeof sql, "SELECT last_text FROM envelopes WHERE id=%lld", v[17].id);
     test_db_text(db, sql, text, sizeof text);
