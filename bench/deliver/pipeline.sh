@@ -14,9 +14,11 @@
 # send's plan, and each sent one is committed before the next leaves its
 # connection. Checks that `mailer queue status` says "sent N" and nothing
 # else, and prints on stdout, for run.sh:
-#   msgs N seconds S msgs_per_s R mb_per_s M peak_rss_mb P failed F cpu_s C msg_bytes B
+#   msgs N seconds S msgs_per_s R mb_per_s M peak_rss_mb P failed F cpu_s C [...] msg_bytes B
 # (C: the mailer's user + system CPU seconds, steadier than the rate on a
-# shared machine)
+# shared machine), then, if the mailer logged its summary at info level:
+#   commits K record_s W claim_s L   (before msg_bytes, which stays last)
+# (the writer's commit rounds, and its seconds in result commits and claims)
 set -euo pipefail
 mailer=$1 work=$2 port=$3 n=$4 c=$5 k=$6 article=$7
 cfg=$work/pipeline.ini
@@ -73,11 +75,14 @@ if [ "$(echo "$status" | grep -v ' 0$' | tr -s ' ')" != "sent $n" ]; then
   echo "$status" >&2
   exit 1
 fi
-/usr/bin/python3 - "$t0" "$t1" "$n" "$bytes" $(tail -1 "$work/pipeline.rss") <<'PY'
-import sys
+/usr/bin/python3 - "$t0" "$t1" "$n" "$bytes" $(tail -1 "$work/pipeline.rss") "$work/deliver.err" <<'PY'
+import re, sys
 t0, t1, n, b, rss = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 cpu = float(sys.argv[6]) + float(sys.argv[7])
 s = t1 - t0
+# the writer's summary ("(C commits, S s; claims S s)", logged at info)
+w = re.search(r"\((\d+) commits, ([0-9.]+) s; claims ([0-9.]+) s\)", open(sys.argv[8]).read())
 print("msgs %d seconds %.3f msgs_per_s %.0f mb_per_s %.1f peak_rss_mb %.1f failed 0 cpu_s %.2f "
-      "msg_bytes %d" % (n, s, n / s, n * b / s / 1e6, rss / 1024, cpu, b))
+      % (n, s, n / s, n * b / s / 1e6, rss / 1024, cpu)
+      + ("commits %s record_s %s claim_s %s " % w.groups() if w else "") + "msg_bytes %d" % b)
 PY

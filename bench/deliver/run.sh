@@ -107,6 +107,9 @@ src_rate = int(n) / src_s
 print("mailer:      %6.0f msgs/s  %6.1f MB/s  peak RSS %5.1f MB  (%d msgs in %.2f s, %d failed%s)"
       % (m["msgs_per_s"], m["mb_per_s"], m["peak_rss_mb"], m["msgs"], m["seconds"], m["failed"],
          ", %.2f s CPU" % m["cpu_s"] if "cpu_s" in m else ""))
+if "record_s" in m:
+    print("mailer writer: %d commits, %.2f s in result commits, %.2f s in claims"
+          % (m["commits"], m["record_s"], m["claim_s"]))
 print("smtp-source: %6.0f msgs/s  %6.1f MB/s  peak RSS %5.1f MB  (%d msgs in %.2f s)"
       % (src_rate, src_rate * int(size) / 1e6, int(src_rss) / 1024, int(n), src_s))
 print("ratio mailer/smtp-source: %.2f (goal >= 0.8)" % (m["msgs_per_s"] / src_rate))
