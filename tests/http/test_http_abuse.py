@@ -327,7 +327,13 @@ def test_log_and_metrics(m):
     check(re.search(r'mailer_http_requests_total\{route="share_post",status="202"\} \d+', text),
           "share_post 202 in metrics")
     check(re.search(r'mailer_envelopes\{state="(queued|sent)"\} \d+', text), "envelope gauge")
-    check("mailer_delivery_latency_seconds_bucket" in text, "latency histogram")
+    # messages were delivered (dir transport: 250) by the workers of this server
+    mo = re.search(r'mailer_smtp_results_total\{class="2xx"\} (\d+)', text)
+    check(mo and int(mo.group(1)) >= 1, "2xx SMTP results in metrics")
+    mo = re.search(r'mailer_delivery_latency_seconds_count (\d+)', text)
+    check(mo and int(mo.group(1)) >= 1, "delivery latency histogram has observations")
+    mo = re.search(r'mailer_delivery_latency_seconds_bucket\{le="\+Inf"\} (\d+)', text)
+    check(mo and int(mo.group(1)) >= 1, "latency +Inf bucket")
     log = m.log()
     check(re.search(r"http: POST /share/\S+ 202 [0-9.]+ms", log), "request log line missing")
     check("?" not in "".join(l for l in log.splitlines() if " http: GET " in l),
