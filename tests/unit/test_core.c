@@ -147,10 +147,10 @@ static void utf8_validation(void **state)
     assert_true(utf8_valid("Gửi Email", strlen("Gửi Email"), NULL));
     assert_false(utf8_valid("ab\xc3", 3, &bad));
     assert_int_equal(bad, 2);
-    assert_false(utf8_valid("\xc0\xaf", 2, &bad));             /* overlong '/' */
-    assert_false(utf8_valid("\xed\xa0\x80", 3, &bad));         /* surrogate */
-    assert_false(utf8_valid("\xf4\x90\x80\x80", 4, &bad));     /* > U+10FFFF */
-    assert_true(utf8_valid("\xf0\x9f\x93\xb0", 4, NULL));      /* 📰 */
+    assert_false(utf8_valid("\xc0\xaf", 2, &bad));         /* overlong '/' */
+    assert_false(utf8_valid("\xed\xa0\x80", 3, &bad));     /* surrogate */
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4, &bad)); /* > U+10FFFF */
+    assert_true(utf8_valid("\xf0\x9f\x93\xb0", 4, NULL));  /* 📰 */
     assert_int_equal(utf8_decode("ử", 3, &cp), 3);
     assert_int_equal(cp, 0x1EED);
     assert_int_equal(utf8_count("Gửi", strlen("Gửi")), 3);
@@ -180,7 +180,7 @@ static void date_rfc5322_offsets_in_zones(void **state)
     date_rfc5322(t, out);
     assert_string_equal(out, "Fri, 31 Dec 2021 07:15:00 +0000");
     assert_int_equal(date_set_zone("Europe/Paris"), 0); /* summer time */
-    date_rfc5322(1625130000, out);                       /* 2021-07-01T09:00:00Z */
+    date_rfc5322(1625130000, out);                      /* 2021-07-01T09:00:00Z */
     assert_string_equal(out, "Thu, 01 Jul 2021 11:00:00 +0200");
     assert_int_equal(date_set_zone("Nowhere/Atlantis"), MERR_CONFIG);
     assert_int_equal(date_set_zone("../../etc/passwd"), MERR_CONFIG);
