@@ -403,21 +403,6 @@ enum merr hdr_write_raw(struct buf *out, const char *field, const char *value)
 
 /* ---- decoding (RFC 2047 §6) ---- */
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
@@ -470,7 +455,7 @@ static size_t ew_decode(struct buf *out, const char *p, size_t n, enum merr *rc)
             int v;
             if (p[k] == '=')
                 break;
-            v = b64val((unsigned char)p[k]);
+            v = enc_base64_value((unsigned char)p[k], 0);
             if (v < 0) {
                 *rc = merr_set(MERR_INVAL, "bad base64 in encoded word");
                 break;

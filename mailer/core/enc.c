@@ -85,7 +85,7 @@ enum merr enc_base64url(struct buf *out, const unsigned char *p, size_t n)
     return MERR_OK;
 }
 
-static int url_val(unsigned char c)
+int enc_base64_value(unsigned char c, int url)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -93,9 +93,9 @@ static int url_val(unsigned char c)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    if (c == '-')
+    if (c == (url ? '-' : '+'))
         return 62;
-    if (c == '_')
+    if (c == (url ? '_' : '/'))
         return 63;
     return -1;
 }
@@ -109,7 +109,7 @@ enum merr dec_base64url(unsigned char *out, size_t *outlen, const char *s, size_
     if (n % 4 == 1)
         return merr_set(MERR_INVAL, "base64url: impossible length %zu", n);
     for (; i < n; i++) {
-        int v = url_val((unsigned char)s[i]);
+        int v = enc_base64_value((unsigned char)s[i], 1);
         if (v < 0)
             return merr_set(MERR_INVAL, "base64url: bad character at %zu", i);
         acc = (acc << 6) | (unsigned)v;

@@ -23,6 +23,12 @@ enum merr enc_base64(struct buf *out, const unsigned char *p, size_t n, int fold
 enum merr enc_base64url(struct buf *out, const unsigned char *p, size_t n);
 
 /*
+ * The 6-bit value of one base64 character: the standard alphabet ('+', '/')
+ * when `url` is 0, base64url ('-', '_') otherwise; -1 for anything else.
+ */
+int enc_base64_value(unsigned char c, int url);
+
+/*
  * Decodes base64url (no padding, no whitespace) into `out`, which must hold
  * at least n * 3 / 4 bytes; `*outlen` receives the length. MERR_INVAL on any
  * character outside the alphabet or an impossible length.
