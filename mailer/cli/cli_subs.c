@@ -594,54 +594,6 @@ static int one_email(const char *cmd, int argc, char **argv, const char **email,
 }
 
 /*
- * `sub show`: subscribers' view of the person (with their envelopes) plus
- * the shares they sent (mailer/share). MERR_NOTFOUND if nothing is stored.
- */
-static enum merr person_json(struct db *db, const char *email, json_t **out)
-{
-    struct share_person sp;
-    json_t *o = NULL, *shares = NULL, *part;
-    int found = 0;
-    enum merr rc;
-
-    *out = NULL;
-    rc = subs_show_person(db, email, &o, &found);
-    if (!rc)
-        rc = share_person_summary(db, json_string_value(json_object_get(o, "email_key")), &sp);
-    if (rc)
-        goto out;
-    shares = json_array();
-    if (!shares)
-        goto nomem;
-    for (size_t i = 0; i < sp.n; i++) {
-        const struct share_person_row *r = &sp.last[i];
-        json_t *j = json_pack(
-            "{s:I, s:s, s:o, s:s, s:s, s:I, s:I}", "id", (json_int_t)r->id, "article",
-            r->article_id, "send", r->send_id ? json_integer((json_int_t)r->send_id) : json_null(),
-            "sender_name", r->sender_name, "client_ip", r->client_ip, "recipients",
-            (json_int_t)r->recipients, "created_at", (json_int_t)r->created_at);
-        if (!j || json_array_append_new(shares, j))
-            goto nomem;
-    }
-    part = json_pack("{s:I, s:O}", "total", (json_int_t)sp.total, "last", shares);
-    if (!part || json_object_set_new(o, "shares", part))
-        goto nomem;
-    if (!found && sp.total == 0) {
-        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %.300s", email);
-        goto out;
-    }
-    *out = o;
-    o = NULL;
-    goto out;
-nomem:
-    rc = merr_set(MERR_NOMEM, "out of memory");
-out:
-    json_decref(shares);
-    json_decref(o);
-    return rc;
-}
-
-/*
  * `sub erase`: subscribers (with the outbox) and the shares they sent, in
  * one transaction. The share part is called here rather than inside
  * subs_erase because mailer/share links subscribers: calling share from
@@ -738,7 +690,7 @@ int cli_sub(struct app *app, int argc, char **argv)
             return u;
         rc = app_db(app);
         if (!rc)
-            rc = person_json(app->db, email, &o);
+            rc = share_person_show(app->db, email, &o);
         if (rc)
             return app_fail(rc, "sub show");
         text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "media.h"
 #include "outbox.h"
+#include "share.h"
 #include "subs.h"
 
 #define API_LIST_MAX 1000
@@ -568,7 +569,7 @@ static void api_subscribers(struct http_req *r, struct db *db, const char *rest)
         }
         if (method(r, "GET")) {
             json_t *j = NULL;
-            rc = subs_show(db, email, &j);
+            rc = share_person_show(db, email, &j);
             free(email);
             if (rc)
                 return fail(r, rc, NULL);

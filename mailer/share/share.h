@@ -14,6 +14,7 @@
 #ifndef MAILER_SHARE_SHARE_H
 #define MAILER_SHARE_SHARE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -75,5 +76,15 @@ struct share_person {
 
 /* Fills `out` (allocates nothing) for sender `email_key`. MERR_DB. */
 enum merr share_person_summary(struct db *db, const char *email_key, struct share_person *out);
+
+/*
+ * `sub show` and GET /api/subscribers/EMAIL: everything stored about the
+ * person with address `email` as one JSON object (subscriber, attributes,
+ * subscriptions with opt-in times and IPs, suppression, envelopes, and the
+ * shares they sent). `*out` belongs to the caller (json_decref).
+ * MERR_NOTFOUND if nothing is stored about them, MERR_INVAL for a bad
+ * address, MERR_DB.
+ */
+enum merr share_person_show(struct db *db, const char *email, json_t **out);
 
 #endif

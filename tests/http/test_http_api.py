@@ -112,6 +112,11 @@ def test_lists_and_subscribers(m, token):
           "Độc Giả" in text and text.count("\r\n") == 4, "export: %d %r" % (st, text[:200]))
     st, _, body = api(m, "GET", "/api/subscribers/hai%40example.vn", token)
     check(st == 200 and json.loads(body)["subscriber"] is not None, "show: %d" % st)
+    shown = json.loads(body)
+    # the same view as `mailer sub show`: envelopes and the shares they sent too
+    check(isinstance(shown.get("envelopes"), dict) and
+          shown.get("shares", {}).get("total") == 0, "show lacks envelopes/shares: %r" %
+          sorted(shown))
     st, _, _ = api(m, "DELETE", "/api/subscribers/hai%40example.vn", token)
     check(st == 204, "delete subscriber: %d" % st)
     check(not m.sql("SELECT 1 FROM subscribers WHERE email_key = 'hai@example.vn'"),
