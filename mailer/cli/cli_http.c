@@ -61,7 +61,7 @@ static int token_create(struct app *app, const char *name)
         return cli_usage("token", "a token name is 1 to %d characters on one line",
                          HTTP_TOKEN_NAME_MAX);
     buf_init(&tok, 128);
-    rc = http_token_create(app->db, name, time(NULL), &tok, &id);
+    rc = http_token_create(app->db, name, date_now(), &tok, &id);
     if (!rc) {
         printf("%s\n", tok.data);
         fprintf(stderr, "token %lld \"%s\" created; it is shown only this once\n", id, name);
@@ -117,7 +117,7 @@ int cli_token(struct app *app, int argc, char **argv)
     if (strcmp(argv[1], "revoke") == 0) {
         if (argc != 3)
             return cli_usage("token", "token revoke takes one ID or NAME");
-        rc = http_token_revoke(app->db, argv[2], time(NULL), &revoked);
+        rc = http_token_revoke(app->db, argv[2], date_now(), &revoked);
         if (rc)
             return app_fail(rc, "token revoke");
         printf("revoked %d token(s)\n", revoked);

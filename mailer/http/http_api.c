@@ -123,7 +123,7 @@ static int authenticated(struct http_req *r, struct db *db)
     tok = h + 7;
     while (*tok == ' ')
         tok++;
-    rc = http_token_check(db, tok, time(NULL), NULL);
+    rc = http_token_check(db, tok, date_now(), NULL);
     if (rc == MERR_NOTFOUND) {
         http_header(r, "WWW-Authenticate", "Bearer realm=\"mailer\", error=\"invalid_token\"");
         http_reply_error(r, 401, "unauthorized", "the token is not valid or was revoked", NULL);
@@ -157,7 +157,7 @@ static void api_articles(struct http_req *r, struct db *db, const char *rest)
             size_t n = 0;
             const char *cat = http_query(r, "category");
             json_t *arr;
-            rc = article_list(db, 0, time(NULL) + 366 * 86400, cat, API_LIST_MAX, &list, &n);
+            rc = article_list(db, 0, date_now() + 366 * 86400, cat, API_LIST_MAX, &list, &n);
             if (rc)
                 return fail(r, rc, NULL);
             arr = json_array();
@@ -372,7 +372,7 @@ static void api_lists(struct http_req *r, struct db *db, const char *rest)
             }
             pthread_mutex_lock(&r->ctx->write_lock);
             rc = subs_list_create(db, str_field(j, "slug"), str_field(j, "name"),
-                                  str_field(j, "description"), str_field(j, "optin"), time(NULL),
+                                  str_field(j, "description"), str_field(j, "optin"), date_now(),
                                   &id);
             pthread_mutex_unlock(&r->ctx->write_lock);
             if (!rc)
@@ -486,7 +486,7 @@ static void api_subscribers(struct http_req *r, struct db *db, const char *rest)
             c = json_object_get(j, "confirmed");
             pthread_mutex_lock(&r->ctx->write_lock);
             rc = subs_subscribe(db, r->ctx->cfg, str_field(j, "list"), str_field(j, "email"),
-                                str_field(j, "name"), NULL, time(NULL),
+                                str_field(j, "name"), NULL, date_now(),
                                 json_is_true(c) ? SUBS_ADD_CONFIRMED : 0, &res);
             pthread_mutex_unlock(&r->ctx->write_lock);
             json_decref(j);
@@ -548,7 +548,7 @@ static void api_subscribers(struct http_req *r, struct db *db, const char *rest)
         if (!in)
             return fail(r, merr_set(MERR_NOMEM, "out of memory"), NULL);
         pthread_mutex_lock(&r->ctx->write_lock);
-        rc = subs_import_csv(db, r->ctx->cfg, in, &o, time(NULL), &rep);
+        rc = subs_import_csv(db, r->ctx->cfg, in, &o, date_now(), &rep);
         pthread_mutex_unlock(&r->ctx->write_lock);
         fclose(in);
         if (rc)
@@ -689,7 +689,7 @@ static void api_sends(struct http_req *r, struct db *db, const char *rest)
         if (!method(r, "POST"))
             return bad_method(r, "POST");
         pthread_mutex_lock(&r->ctx->write_lock);
-        rc = outbox_send_cancel(db, id, time(NULL), &cancelled);
+        rc = outbox_send_cancel(db, id, date_now(), &cancelled);
         pthread_mutex_unlock(&r->ctx->write_lock);
         if (rc == MERR_INVAL)
             return http_reply_error(r, 409, "conflict", merr_msg(), NULL);
@@ -766,7 +766,7 @@ static void api_digests(struct http_req *r, struct db *db, const char *rest)
         if (!method(r, "GET"))
             return bad_method(r, "GET");
         buf_init(&out, 0);
-        rc = digest_preview(db, r->ctx->cfg, first, http_query(r, "to"), time(NULL), &out);
+        rc = digest_preview(db, r->ctx->cfg, first, http_query(r, "to"), date_now(), &out);
         if (rc) {
             buf_free(&out);
             return fail(r, rc, NULL);
@@ -792,7 +792,7 @@ static void api_digests(struct http_req *r, struct db *db, const char *rest)
             }
         }
         pthread_mutex_lock(&r->ctx->write_lock);
-        rc = digest_create(db, r->ctx->cfg, first, period, since, time(NULL), &d);
+        rc = digest_create(db, r->ctx->cfg, first, period, since, date_now(), &d);
         pthread_mutex_unlock(&r->ctx->write_lock);
         json_decref(j);
         if (rc)

@@ -25,6 +25,7 @@
 #include "addr.h"
 #include "articles.h"
 #include "crypto.h"
+#include "date.h"
 #include "http_int.h"
 #include "log.h"
 #include "media.h"
@@ -55,7 +56,7 @@ static json_t *form_data(struct http_req *r, const struct article *a, const stru
 
     buf_init(&tok, 256);
     buf_init(&url, 1024);
-    if (http_csrf_make(cfg->secret, time(NULL), &tok) || http_form_escape(&url, a->id)) {
+    if (http_csrf_make(cfg->secret, date_now(), &tok) || http_form_escape(&url, a->id)) {
         buf_free(&tok);
         buf_free(&url);
         return NULL;
@@ -318,7 +319,7 @@ void http_share_post(struct http_req *r, const char *article_id)
     const char *keys[3];
     int limits[3];
     size_t refused = 0;
-    time_t now = time(NULL), window = now - now % RATE_WINDOW;
+    time_t now = date_now(), window = now - now % RATE_WINDOW;
     long long send_id = 0;
     size_t accepted = 0;
     enum merr rc;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "date.h"
 #include "http_int.h"
 #include "log.h"
 #include "subs.h"
@@ -87,7 +88,7 @@ void http_subs_subscribe_post(struct http_req *r)
     const char *keys[1] = {key};
     int limits[1] = {cfg->share_per_ip_per_hour};
     size_t refused;
-    time_t now = time(NULL);
+    time_t now = date_now();
     enum merr rc;
 
     if (read_form(r, &f))
@@ -178,7 +179,7 @@ void http_subs_confirm(struct http_req *r, const char *token)
     struct db *db = http_db(r);
     struct subs_token_info info;
     int post = strcmp(r->method, "POST") == 0;
-    time_t now = time(NULL);
+    time_t now = date_now();
     enum merr rc;
     char action[1024];
 
@@ -224,7 +225,7 @@ void http_subs_unsubscribe(struct http_req *r, const char *token)
     struct subs_token_info info;
     struct http_form f;
     int post = strcmp(r->method, "POST") == 0, all = 0;
-    time_t now = time(NULL);
+    time_t now = date_now();
     enum merr rc;
     char action[1024];
 
