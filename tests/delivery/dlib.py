@@ -6,28 +6,23 @@ test, running the `mailer` binary, reading the outbox with sqlite3.
                                         # a wrong exit code
     env.q("SELECT ...")                 # rows from the test's database
 """
-import hashlib
-import hmac
 import json
 import os
 import shutil
-import sqlite3
-import subprocess
 import sys
 
-SRC = os.environ.get("MAILER_SOURCE_DIR") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(SRC, "tests", "smtpd"))
-from harness import SmtpServer, build_dir, fail  # noqa: E402,F401
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mailertest  # noqa: E402
+from mailertest import (MAILER, SRC, CliEnv, SmtpServer, build_dir, check,  # noqa: E402,F401
+                        fail, write_ini)
 
-MAILER = os.environ.get("MAILER_BIN") or os.path.join(build_dir(), "bin", "mailer")
 SECRET = "delivery-test-secret-0123456789"
 DOMAIN = "hagiang.example"
 ARTICLE = "ha-giang-tong-ket-thi-dua-2021"
 T0 = 1795000000  # a fixed "now" (MAILER_FAKE_NOW) where a test needs one
 
 
-class Env:
+class Env(CliEnv):
     def __init__(self, name, transport=None, delivery=None, smtp=None):
         self.dir = os.path.join(build_dir(), "testtmp", "delivery-" + name)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -40,50 +35,18 @@ class Env:
         d.update(delivery or {})
         s = {"tls": "none", "connect_timeout_ms": "2000", "command_timeout_ms": "2000"}
         s.update(smtp or {})
-        lines = ["[site]", "base_url = https://tin.hagiang.example", "",
-                 "[database]", "path = " + self.db_path, "",
-                 "[mail]", "from_address = tin-tuc@" + DOMAIN, "secret = " + SECRET,
-                 "unsubscribe_mailto = unsubscribe@" + DOMAIN, "",
-                 "[delivery]"] + ["%s = %s" % kv for kv in d.items()] + \
-                ["", "[smtp]"] + ["%s = %s" % kv for kv in s.items()] + \
-                ["", "[templates]", "dir = " + os.path.join(SRC, "templates")]
         self.config = os.path.join(self.dir, "mailer.ini")
-        with open(self.config, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_ini(self.config, [
+            ("site", {"base_url": "https://tin.hagiang.example"}),
+            ("database", {"path": self.db_path}),
+            ("mail", {"from_address": "tin-tuc@" + DOMAIN, "secret": SECRET,
+                      "unsubscribe_mailto": "unsubscribe@" + DOMAIN}),
+            ("delivery", d), ("smtp", s),
+            ("templates", {"dir": os.path.join(SRC, "templates")})])
         self.mailer("init")
-
-    def mailer(self, *args, code=0, now=None, timeout=120):
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1")
-        env.setdefault("UBSAN_OPTIONS", "halt_on_error=1")
-        env.pop("MAILER_FAKE_NOW", None)
-        if now is not None:
-            env["MAILER_FAKE_NOW"] = str(now)
-        p = subprocess.run([MAILER, "--config", self.config] + [str(a) for a in args],
-                           capture_output=True, env=env, timeout=timeout)
-        if code is not None and p.returncode != code:
-            fail("mailer %s: exit %d, wanted %d\nstdout: %s\nstderr: %s" % (
-                " ".join(map(str, args)), p.returncode, code,
-                p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")))
-        return p
 
     def add_article(self, name=ARTICLE):
         self.mailer("article", "add", os.path.join(SRC, "examples", "articles", name + ".json"))
-
-    def q(self, sql, *params):
-        c = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            return c.execute(sql, params).fetchall()
-        finally:
-            c.close()
-
-    def x(self, sql, *params):
-        c = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            c.execute(sql, params)
-            c.commit()
-        finally:
-            c.close()
 
     def add_digest(self, subscribers, articles=(ARTICLE,), now=0):
         """A list 'tin-tuc' with `subscribers` [(email, name)], all confirmed, and a
@@ -117,10 +80,4 @@ class Env:
 
 
 def verp_token(envelope_id):
-    mac = hmac.new(SECRET.encode(), b"verp:%d" % envelope_id, hashlib.sha256).digest()
-    return "%d.%s" % (envelope_id, mac[:10].hex())
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
+    return mailertest.verp_token(SECRET, envelope_id)
