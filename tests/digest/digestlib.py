@@ -6,24 +6,18 @@ messages received by the test SMTP server (tests/smtpd) parsed.
     env.mailer("digest", "send", "--list", "tin-tuc")
     env.q("SELECT ...")
 """
-import email
-import email.policy
-import hashlib
-import hmac
 import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
-import time
 
-SRC = os.environ.get("MAILER_SOURCE_DIR") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(SRC, "tests", "smtpd"))
-from harness import SmtpServer, build_dir, fail  # noqa: E402,F401
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mailertest  # noqa: E402
+from mailertest import (MAILER, SRC, CliEnv, SmtpServer, build_dir, check,  # noqa: E402,F401
+                        count_received, fail, received_by_rcpt, wait_for, write_ini)
+from mailertest import parse_message as parse  # noqa: E402,F401
 
-MAILER = os.environ.get("MAILER_BIN") or os.path.join(build_dir(), "bin", "mailer")
 SECRET = "digest-test-secret-0123456789"
 DOMAIN = "hagiang.example"
 SITE = "Cổng TTĐT Hà Giang"
@@ -40,17 +34,11 @@ def fresh_store(name):
     return path
 
 
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
 def verp_token(envelope_id):
-    mac = hmac.new(SECRET.encode(), b"verp:%d" % envelope_id, hashlib.sha256).digest()
-    return "%d.%s" % (envelope_id, mac[:10].hex())
+    return mailertest.verp_token(SECRET, envelope_id)
 
 
-class Env:
+class Env(CliEnv):
     def __init__(self, name, transport=None, delivery=None, smtp=None):
         self.dir = os.path.join(build_dir(), "testtmp", "digest-" + name)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -63,57 +51,14 @@ class Env:
         d.update(delivery or {})
         s = {"tls": "none", "connect_timeout_ms": "5000", "command_timeout_ms": "10000"}
         s.update(smtp or {})
-        lines = ["[site]", "name = " + SITE, "base_url = " + BASE_URL,
-                 "timezone = Asia/Ho_Chi_Minh", "",
-                 "[database]", "path = " + self.db_path, "",
-                 "[mail]", "from_address = tin-tuc@" + DOMAIN, "secret = " + SECRET, "",
-                 "[delivery]"] + ["%s = %s" % kv for kv in d.items()] + \
-                ["", "[smtp]"] + ["%s = %s" % kv for kv in s.items()] + \
-                ["", "[templates]", "dir = " + os.path.join(SRC, "templates")]
         self.config = os.path.join(self.dir, "mailer.ini")
-        with open(self.config, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_ini(self.config, [
+            ("site", {"name": SITE, "base_url": BASE_URL, "timezone": "Asia/Ho_Chi_Minh"}),
+            ("database", {"path": self.db_path}),
+            ("mail", {"from_address": "tin-tuc@" + DOMAIN, "secret": SECRET}),
+            ("delivery", d), ("smtp", s),
+            ("templates", {"dir": os.path.join(SRC, "templates")})])
         self.mailer("init")
-
-    def env(self, now=None):
-        e = dict(os.environ)
-        e.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1")
-        e.setdefault("UBSAN_OPTIONS", "halt_on_error=1")
-        e.pop("MAILER_FAKE_NOW", None)
-        if now is not None:
-            e["MAILER_FAKE_NOW"] = str(now)
-        return e
-
-    def cmd(self, *args):
-        return [MAILER, "--config", self.config] + [str(a) for a in args]
-
-    def mailer(self, *args, code=0, now=None, timeout=120):
-        p = subprocess.run(self.cmd(*args), capture_output=True, env=self.env(now),
-                           timeout=timeout)
-        if code is not None and p.returncode != code:
-            fail("mailer %s: exit %d, wanted %d\nstdout: %s\nstderr: %s" % (
-                " ".join(map(str, args)), p.returncode, code,
-                p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")))
-        return p
-
-    def spawn(self, *args, now=None):
-        return subprocess.Popen(self.cmd(*args), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=self.env(now))
-
-    def q(self, sql, *params):
-        c = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            return c.execute(sql, params).fetchall()
-        finally:
-            c.close()
-
-    def x(self, sql, *params):
-        c = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            c.execute(sql, params)
-            c.commit()
-        finally:
-            c.close()
 
     def add_articles(self, names=None):
         folder = os.path.join(SRC, "examples", "articles")
@@ -166,32 +111,3 @@ def digest_id_of(stdout_line):
     check(stdout_line.startswith("digest "), "unexpected output %r" % stdout_line)
     return int(stdout_line.split()[1].rstrip(":"))
 
-
-def received_by_rcpt(srv):
-    """{recipient: [message metadata, ...]} from the server's store."""
-    out = {}
-    for m in srv.messages():
-        for r in m["rcpt_tos"]:
-            out.setdefault(r, []).append(m)
-    return out
-
-
-def count_received(store):
-    """Messages stored so far (cheap: counts the .json files)."""
-    try:
-        return sum(1 for n in os.listdir(store) if n.endswith(".json") and n[0].isdigit())
-    except FileNotFoundError:
-        return 0
-
-
-def wait_for(cond, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    fail("timed out waiting for " + what)
-
-
-def parse(data):
-    return email.message_from_bytes(data, policy=email.policy.default)
