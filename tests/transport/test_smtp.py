@@ -16,9 +16,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.environ.get("MAILER_SOURCE_DIR", os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), "tests", "smtpd"))
-from harness import SmtpServer, build_dir, certs, fail  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mailertest import SmtpServer, build_dir, certs, fail  # noqa: E402
 
 TOOL = os.environ.get("TRANSPORT_TOOL") or os.path.join(build_dir(), "tests", "transport_tool")
 import faulthandler
