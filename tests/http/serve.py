@@ -13,10 +13,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mailertest import check, fail, free_port, mailer_environ, wait_for  # noqa: E402,F401
 
 MAILER = os.environ.get("MAILER_BIN")
 SOURCE = os.environ.get("MAILER_SOURCE_DIR",
@@ -29,24 +31,6 @@ SAMPLE_ID = None  # filled from the JSON
 def sample_id():
     with open(SAMPLE, encoding="utf-8") as f:
         return json.load(f)["id"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def fail(msg):
-    print("FAIL:", msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 class Mailer:
@@ -95,13 +79,9 @@ class Mailer:
             f.write(text)
 
     def environ(self, extra=None):
-        e = dict(os.environ)
-        e.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1")
-        e.setdefault("UBSAN_OPTIONS", "halt_on_error=1")
-        e.pop("MAILER_FAKE_NOW", None)
-        e.update(self.env)
+        e = dict(self.env)
         e.update(extra or {})
-        return e
+        return mailer_environ(extra=e)
 
     def cli(self, *args, check_rc=True, env=None):
         p = subprocess.run([MAILER, "--config", self.config] + list(args), capture_output=True,
@@ -211,10 +191,5 @@ class Mailer:
         return sorted(out)
 
     def wait_for(self, pred, what, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = pred()
-            if v:
-                return v
-            time.sleep(0.1)
-        fail("timed out waiting for " + what + "\n" + self.log()[-3000:])
+        return wait_for(pred, timeout, what, interval=0.1,
+                        detail=lambda: "\n" + self.log()[-3000:])
