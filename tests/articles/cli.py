@@ -18,18 +18,17 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mailertest import Checks  # noqa: E402
+
 MAILER = os.environ["MAILER_BIN"]
 SRC = os.environ["MAILER_SOURCE_DIR"]
 EXAMPLES = os.path.join(SRC, "examples", "articles")
 BUILD = os.environ.get("MAILER_BUILD_DIR", tempfile.gettempdir())
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
+_checks = Checks()
+check = _checks.check
+failures = _checks.failures
 
 
 def run(args, cfg, stdin=None, cwd=None):
