@@ -19,14 +19,13 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mailertest import Checks  # noqa: E402
+
 MAILER = os.environ["MAILER_BIN"]
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what, file=sys.stderr)
+_checks = Checks()
+check = _checks.check
+FAILS = _checks.failures
 
 
 class Env:
