@@ -24,19 +24,18 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mailertest import Checks  # noqa: E402
+
 MAILER = os.environ.get("MAILER_BIN")
 SRC = os.environ.get("MAILER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 SAMPLES = ["ha-giang-tong-ket-thi-dua-2021", "tin-bac-me-lam-san-20210813",
            "tin-ca-do-bong-da-20210928", "tin-cuu-chien-binh-20211008",
            "tin-nguoi-khuyet-tat-20211020", "tin-pccc-20211005"]
 BASE_URL = "https://tin.hagiang.example"
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what, file=sys.stderr)
+_checks = Checks()
+check = _checks.check
+FAILS = _checks.failures
 
 
 def run(cfg, *args, ok=True):
