@@ -8,7 +8,6 @@ test, running the `mailer` binary, reading the outbox with sqlite3.
 """
 import json
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -24,24 +23,17 @@ T0 = 1795000000  # a fixed "now" (MAILER_FAKE_NOW) where a test needs one
 
 class Env(CliEnv):
     def __init__(self, name, transport=None, delivery=None, smtp=None):
-        self.dir = os.path.join(build_dir(), "testtmp", "delivery-" + name)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.db_path = os.path.join(self.dir, "m.db")
-        self.outdir = os.path.join(self.dir, "out")
-        os.makedirs(self.outdir)
-        d = {"transport": transport or "dir:" + self.outdir, "connections": "2",
-             "retry_base": "5m", "retry_max": "6h", "max_age": "3d"}
-        d.update(delivery or {})
-        s = {"tls": "none", "connect_timeout_ms": "2000", "command_timeout_ms": "2000"}
-        s.update(smtp or {})
-        self.config = os.path.join(self.dir, "mailer.ini")
+        super().__init__("delivery-" + name, transport, delivery, smtp,
+                         delivery_defaults={"connections": "2", "retry_base": "5m",
+                                            "retry_max": "6h", "max_age": "3d"},
+                         smtp_defaults={"tls": "none", "connect_timeout_ms": "2000",
+                                        "command_timeout_ms": "2000"})
         write_ini(self.config, [
             ("site", {"base_url": "https://tin.hagiang.example"}),
             ("database", {"path": self.db_path}),
             ("mail", {"from_address": "tin-tuc@" + DOMAIN, "secret": SECRET,
                       "unsubscribe_mailto": "unsubscribe@" + DOMAIN}),
-            ("delivery", d), ("smtp", s),
+            ("delivery", self.delivery), ("smtp", self.smtp),
             ("templates", {"dir": os.path.join(SRC, "templates")})])
         self.mailer("init")
 

@@ -40,23 +40,16 @@ def verp_token(envelope_id):
 
 class Env(CliEnv):
     def __init__(self, name, transport=None, delivery=None, smtp=None):
-        self.dir = os.path.join(build_dir(), "testtmp", "digest-" + name)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.db_path = os.path.join(self.dir, "m.db")
-        self.outdir = os.path.join(self.dir, "out")
-        os.makedirs(self.outdir)
-        d = {"transport": transport or "dir:" + self.outdir, "connections": "4",
-             "retry_base": "5m", "retry_max": "6h", "max_age": "3d"}
-        d.update(delivery or {})
-        s = {"tls": "none", "connect_timeout_ms": "5000", "command_timeout_ms": "10000"}
-        s.update(smtp or {})
-        self.config = os.path.join(self.dir, "mailer.ini")
+        super().__init__("digest-" + name, transport, delivery, smtp,
+                         delivery_defaults={"connections": "4", "retry_base": "5m",
+                                            "retry_max": "6h", "max_age": "3d"},
+                         smtp_defaults={"tls": "none", "connect_timeout_ms": "5000",
+                                        "command_timeout_ms": "10000"})
         write_ini(self.config, [
             ("site", {"name": SITE, "base_url": BASE_URL, "timezone": "Asia/Ho_Chi_Minh"}),
             ("database", {"path": self.db_path}),
             ("mail", {"from_address": "tin-tuc@" + DOMAIN, "secret": SECRET}),
-            ("delivery", d), ("smtp", s),
+            ("delivery", self.delivery), ("smtp", self.smtp),
             ("templates", {"dir": os.path.join(SRC, "templates")})])
         self.mailer("init")
 

@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -123,11 +124,27 @@ def write_ini(path, sections):
 
 
 class CliEnv:
-    """A test folder with a config (self.config) and a database (self.db_path).
+    """A fresh test folder build_dir()/testtmp/<folder> (emptied) holding the
+    config (self.config, mailer.ini), the database (self.db_path, m.db) and
+    the dir transport's folder (self.outdir). self.delivery and self.smtp are
+    the [delivery] and [smtp] sections: the defaults given, the default
+    transport dir:<outdir> unless `transport`, then the test's overrides.
     Subclasses write the config, then call self.mailer("init")."""
 
-    config = None
-    db_path = None
+    def __init__(self, folder, transport=None, delivery=None, smtp=None,
+                 delivery_defaults=None, smtp_defaults=None):
+        self.dir = os.path.join(build_dir(), "testtmp", folder)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.db_path = os.path.join(self.dir, "m.db")
+        self.outdir = os.path.join(self.dir, "out")
+        os.makedirs(self.outdir)
+        self.config = os.path.join(self.dir, "mailer.ini")
+        self.delivery = {"transport": transport or "dir:" + self.outdir}
+        self.delivery.update(delivery_defaults or {})
+        self.delivery.update(delivery or {})
+        self.smtp = dict(smtp_defaults or {})
+        self.smtp.update(smtp or {})
 
     def env(self, now=None):
         return mailer_environ(now)
