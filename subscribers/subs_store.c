@@ -16,39 +16,6 @@
 
 #include "crypto.h"
 
-/* Steps a statement without results once: MERR_OK when it is done, else the SQLite error. */
-static enum merr step_done(struct db *db, sqlite3_stmt *st, const char *what)
-{
-    int src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, what);
-}
-
-/*
- * Ends a one-row query after its columns are read: resets it and returns
- * MERR_OK for a row (`src` from sqlite3_step), `none` for no row, else the
- * SQLite error.
- */
-static enum merr row_end(struct db *db, sqlite3_stmt *st, int src, enum merr none, const char *what)
-{
-    sqlite3_reset(st);
-    if (src == SQLITE_ROW)
-        return MERR_OK;
-    return src == SQLITE_DONE ? none : db_fail(db, src, what);
-}
-
-static char *dup_col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? strdup((const char *)t) : NULL;
-}
-
-static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(dst, n, "%s", t ? (const char *)t : "");
-}
-
 /* ---- lists ---------------------------------------------------------- */
 
 static const char SQL_LIST_INSERT[] =
@@ -69,7 +36,7 @@ enum merr subs_store_list_insert(struct db *db, const char *slug, const char *na
     sqlite3_bind_text(st, 4, double_optin ? "double" : "single", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now);
     sqlite3_bind_int64(st, 6, now);
-    rc = step_done(db, st, "lists");
+    rc = db_step_done(db, st, "lists");
     if (rc == MERR_EXISTS)
         return merr_set(MERR_EXISTS, "list \"%s\" exists already", slug);
     if (rc)
@@ -94,17 +61,17 @@ static enum merr list_row(sqlite3_stmt *st, struct subs_list *l)
 {
     memset(l, 0, sizeof *l);
     l->id = sqlite3_column_int64(st, 0);
-    copy_col(l->slug, sizeof l->slug, st, 1);
-    l->name = dup_col(st, 2);
-    l->description = dup_col(st, 3);
+    db_col_copy(st, 1, l->slug, sizeof l->slug);
+    l->name = db_col_dup_null(st, 2);
+    l->description = db_col_dup_null(st, 3);
     const unsigned char *optin = sqlite3_column_text(st, 4);
     l->double_optin = optin && !strcmp((const char *)optin, "double");
     l->digest_weekday = sqlite3_column_int(st, 5);
-    copy_col(l->digest_time, sizeof l->digest_time, st, 6);
-    l->digest_category = dup_col(st, 7);
+    db_col_copy(st, 6, l->digest_time, sizeof l->digest_time);
+    l->digest_category = db_col_dup_null(st, 7);
     l->digest_max_articles = sqlite3_column_int(st, 8);
-    l->digest_subject = dup_col(st, 9);
-    l->digest_template = dup_col(st, 10);
+    l->digest_subject = db_col_dup_null(st, 9);
+    l->digest_template = db_col_dup_null(st, 10);
     l->digest_enabled = sqlite3_column_int(st, 11);
     l->created_at = (time_t)sqlite3_column_int64(st, 12);
     l->updated_at = (time_t)sqlite3_column_int64(st, 13);
@@ -206,7 +173,7 @@ enum merr subs_store_list_delete(struct db *db, long long id)
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, id);
-    return step_done(db, st, "lists");
+    return db_step_done(db, st, "lists");
 }
 
 /* ---- subscribers ------------------------------------------------------ */
@@ -222,7 +189,7 @@ enum merr subs_store_sub_find(struct db *db, const char *key, long long *id)
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     src = sqlite3_step(st);
     *id = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    return row_end(db, st, src, MERR_NOTFOUND, "subscribers");
+    return db_row_end(db, st, src, MERR_NOTFOUND, "subscribers");
 }
 
 static const char SQL_SUB_GET[] = "SELECT id, email, email_ascii, email_key, name, created_at "
@@ -239,13 +206,13 @@ enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub 
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         out->id = sqlite3_column_int64(st, 0);
-        copy_col(out->email, sizeof out->email, st, 1);
-        copy_col(out->email_ascii, sizeof out->email_ascii, st, 2);
-        copy_col(out->email_key, sizeof out->email_key, st, 3);
-        copy_col(out->name, sizeof out->name, st, 4);
+        db_col_copy(st, 1, out->email, sizeof out->email);
+        db_col_copy(st, 2, out->email_ascii, sizeof out->email_ascii);
+        db_col_copy(st, 3, out->email_key, sizeof out->email_key);
+        db_col_copy(st, 4, out->name, sizeof out->name);
         out->created_at = (time_t)sqlite3_column_int64(st, 5);
     }
-    rc = row_end(db, st, src, MERR_NOTFOUND, "subscribers");
+    rc = db_row_end(db, st, src, MERR_NOTFOUND, "subscribers");
     if (rc == MERR_NOTFOUND)
         return merr_set(MERR_NOTFOUND, "no subscriber with id %lld", id);
     return rc;
@@ -269,7 +236,7 @@ enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char 
     sqlite3_bind_text(st, 5, attrs_json ? attrs_json : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, now);
     sqlite3_bind_int64(st, 7, now);
-    rc = step_done(db, st, "subscribers");
+    rc = db_step_done(db, st, "subscribers");
     if (rc)
         return rc;
     if (db_changes(db) == 0)
@@ -299,7 +266,7 @@ enum merr subs_store_sub_merge(struct db *db, long long id, const char *name,
     if (attrs_json && strcmp(attrs_json, "{}") != 0)
         sqlite3_bind_text(st, 3, attrs_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
-    return step_done(db, st, "subscribers");
+    return db_step_done(db, st, "subscribers");
 }
 
 static const char SQL_SUB_DELETE[] = "DELETE FROM subscribers WHERE id = ?";
@@ -310,7 +277,7 @@ enum merr subs_store_sub_delete(struct db *db, long long id)
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, id);
-    return step_done(db, st, "subscribers");
+    return db_step_done(db, st, "subscribers");
 }
 
 static const char SQL_SUB_JSON[] =
@@ -374,7 +341,7 @@ enum merr subs_store_subn_get(struct db *db, long long list_id, long long sub_id
         out->status = status_of(sqlite3_column_text(st, 0));
         out->optin_at = (time_t)sqlite3_column_int64(st, 1);
     }
-    return row_end(db, st, src, MERR_OK, "subscriptions");
+    return db_row_end(db, st, src, MERR_OK, "subscriptions");
 }
 
 static const char SQL_SUBN_PUT[] =
@@ -398,7 +365,7 @@ enum merr subs_store_subn_put(struct db *db, long long list_id, long long sub_id
     sqlite3_bind_text(st, 3, subs_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
     sqlite3_bind_text(st, 5, ip ? ip : "cli", -1, SQLITE_STATIC);
-    return step_done(db, st, "subscriptions");
+    return db_step_done(db, st, "subscriptions");
 }
 
 static const char SQL_SUBN_CONFIRM[] =
@@ -416,7 +383,7 @@ enum merr subs_store_subn_confirm(struct db *db, long long list_id, long long su
     sqlite3_bind_int64(st, 2, sub_id);
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_text(st, 4, ip ? ip : "cli", -1, SQLITE_STATIC);
-    rc = step_done(db, st, "subscriptions");
+    rc = db_step_done(db, st, "subscriptions");
     *changed = !rc && db_changes(db) > 0;
     return rc;
 }
@@ -436,7 +403,7 @@ enum merr subs_store_subn_unsub(struct db *db, long long list_id, long long sub_
     sqlite3_bind_int64(st, 1, list_id);
     sqlite3_bind_int64(st, 2, sub_id);
     sqlite3_bind_int64(st, 3, now);
-    return step_done(db, st, "subscriptions");
+    return db_step_done(db, st, "subscriptions");
 }
 
 enum merr subs_store_subn_unsub_all(struct db *db, long long sub_id, time_t now)
@@ -446,7 +413,7 @@ enum merr subs_store_subn_unsub_all(struct db *db, long long sub_id, time_t now)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, sub_id);
     sqlite3_bind_int64(st, 2, now);
-    return step_done(db, st, "subscriptions");
+    return db_step_done(db, st, "subscriptions");
 }
 
 static const char SQL_SUBN_DELETE[] =
@@ -460,7 +427,7 @@ enum merr subs_store_subn_delete(struct db *db, long long list_id, long long sub
         return MERR_DB;
     sqlite3_bind_int64(st, 1, list_id);
     sqlite3_bind_int64(st, 2, sub_id);
-    rc = step_done(db, st, "subscriptions");
+    rc = db_step_done(db, st, "subscriptions");
     *deleted = rc ? 0 : db_changes(db);
     return rc;
 }
@@ -481,7 +448,7 @@ enum merr subs_store_subn_count(struct db *db, long long sub_id, int *total, int
         *total = sqlite3_column_int(st, 0);
         *unsubscribed = sqlite3_column_int(st, 1);
     }
-    return row_end(db, st, src, MERR_OK, "subscriptions");
+    return db_row_end(db, st, src, MERR_OK, "subscriptions");
 }
 
 static const char SQL_SUBN_JSON[] =
@@ -554,8 +521,8 @@ enum merr subs_store_supp_get(struct db *db, const char *hash, char reason[32])
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     src = sqlite3_step(st);
     if (src == SQLITE_ROW && reason)
-        copy_col(reason, 32, st, 0);
-    return row_end(db, st, src, MERR_NOTFOUND, "suppressions");
+        db_col_copy(st, 0, reason, 32);
+    return db_row_end(db, st, src, MERR_NOTFOUND, "suppressions");
 }
 
 static const char SQL_SUPP_INSERT[] =
@@ -575,7 +542,7 @@ enum merr subs_store_supp_insert(struct db *db, const char *hash, const char *ke
     sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now);
-    rc = step_done(db, st, "suppressions");
+    rc = db_step_done(db, st, "suppressions");
     if (added)
         *added = !rc && db_changes(db) > 0;
     return rc;
@@ -591,7 +558,7 @@ enum merr subs_store_supp_delete_if(struct db *db, const char *hash, const char 
         return MERR_DB;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-    return step_done(db, st, "suppressions");
+    return db_step_done(db, st, "suppressions");
 }
 
 static const char SQL_SUPP_ANON[] =
@@ -603,7 +570,7 @@ enum merr subs_store_supp_anonymise(struct db *db, const char *hash)
     if (!st)
         return MERR_DB;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    return step_done(db, st, "suppressions");
+    return db_step_done(db, st, "suppressions");
 }
 
 static const char SQL_SUPP_JSON[] = "SELECT email_hash, email_key, reason, detail, created_at "
@@ -623,7 +590,7 @@ enum merr subs_store_supp_json(struct db *db, const char *hash, json_t **out)
         *out = json_pack("{s:o, s:o, s:o, s:o, s:o}", "email_hash", text_or_null(st, 0),
                          "email_key", text_or_null(st, 1), "reason", text_or_null(st, 2), "detail",
                          text_or_null(st, 3), "created_at", int_or_null(st, 4));
-    rc = row_end(db, st, src, MERR_NOTFOUND, "suppressions");
+    rc = db_row_end(db, st, src, MERR_NOTFOUND, "suppressions");
     if (!rc && !*out)
         return merr_set(MERR_NOMEM, "out of memory");
     return rc;
@@ -755,7 +722,7 @@ enum merr subs_store_sub_next_id(struct db *db, long long *id)
     src = sqlite3_step(st);
     if (src == SQLITE_ROW)
         *id = sqlite3_column_int64(st, 0);
-    return row_end(db, st, src, MERR_OK, "subscribers");
+    return db_row_end(db, st, src, MERR_OK, "subscribers");
 }
 
 /* One row of the insert below: id, email, email_ascii, email_key, name, attributes, times. */
@@ -801,7 +768,7 @@ enum merr subs_store_sub_insert_many(struct db *db, const struct subs_store_new 
             return MERR_DB;
         for (size_t k = 0; k < n; k++)
             bind_new(st, (int)k * 8, first_id + (long long)k, &v[k], now);
-        rc = step_done(db, st, "subscribers");
+        rc = db_step_done(db, st, "subscribers");
         if (!rc)
             *inserted = db_changes(db);
         return rc;
@@ -811,7 +778,7 @@ enum merr subs_store_sub_insert_many(struct db *db, const struct subs_store_new 
         return MERR_DB;
     for (size_t k = 0; k < n; k++) {
         bind_new(st, 0, first_id + (long long)k, &v[k], now);
-        rc = step_done(db, st, "subscribers");
+        rc = db_step_done(db, st, "subscribers");
         if (rc)
             return rc;
         *inserted += db_changes(db);
@@ -840,7 +807,7 @@ enum merr subs_store_subn_put_range(struct db *db, long long list_id, long long 
     sqlite3_bind_text(st, 4, ip ? ip : "cli", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, first_id);
     sqlite3_bind_int64(st, 6, last_id);
-    return step_done(db, st, "subscriptions");
+    return db_step_done(db, st, "subscriptions");
 }
 
 /* ---- changing a list's settings ----------------------------------------- */
@@ -891,7 +858,7 @@ enum merr subs_store_list_update(struct db *db, const char *slug, const struct s
     bind_text_or_null(st, 10, u->digest_template);
     bind_int_or_null(st, 11, u->digest_enabled);
     sqlite3_bind_int64(st, 12, now);
-    rc = step_done(db, st, "lists");
+    rc = db_step_done(db, st, "lists");
     if (rc)
         return rc;
     if (db_changes(db) == 0)

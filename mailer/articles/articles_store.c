@@ -109,13 +109,6 @@ enum merr articles_store_upsert(struct db *db, const struct article *a)
     return MERR_OK;
 }
 
-/* A copy of a text column; "" for NULL. NULL only when out of memory. */
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return strdup(t ? (const char *)t : "");
-}
-
 static enum merr load_images(struct db *db, struct article *a)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_IMG_COUNT);
@@ -142,10 +135,10 @@ static enum merr load_images(struct db *db, struct article *a)
     while (i < n && (src = sqlite3_step(st)) == SQLITE_ROW) {
         struct article_image *im = &a->images[i];
         a->nimages = ++i;
-        im->src = col_dup(st, 0);
-        im->caption = col_dup(st, 1);
-        im->alt = col_dup(st, 2);
-        im->filename = col_dup(st, 3);
+        im->src = db_col_dup(st, 0);
+        im->caption = db_col_dup(st, 1);
+        im->alt = db_col_dup(st, 2);
+        im->filename = db_col_dup(st, 3);
         if (!im->src || !im->caption || !im->alt || !im->filename) {
             rc = merr_set(MERR_NOMEM, "out of memory");
             break;
@@ -188,16 +181,16 @@ enum merr articles_store_load(struct db *db, const char *id, int with_body, stru
         rc = merr_set(MERR_NOMEM, "out of memory");
         goto out;
     }
-    a->id = col_dup(st, 0);
-    a->url = col_dup(st, 1);
-    a->title = col_dup(st, 2);
-    a->category = col_dup(st, 3);
-    a->author = col_dup(st, 4);
+    a->id = db_col_dup(st, 0);
+    a->url = db_col_dup(st, 1);
+    a->title = db_col_dup(st, 2);
+    a->category = db_col_dup(st, 3);
+    a->author = db_col_dup(st, 4);
     a->published_at = (time_t)sqlite3_column_int64(st, 5);
     a->published_offset = sqlite3_column_int(st, 6);
-    a->summary = col_dup(st, 7);
+    a->summary = db_col_dup(st, 7);
     if (with_body)
-        a->body_html = col_dup(st, 8);
+        a->body_html = db_col_dup(st, 8);
     if (!a->id || !a->url || !a->title || !a->category || !a->author || !a->summary ||
         (with_body && !a->body_html)) {
         rc = merr_set(MERR_NOMEM, "out of memory");
@@ -244,7 +237,7 @@ enum merr articles_store_ids(struct db *db, time_t since, time_t until, const ch
             v = nv;
             cap = ncap;
         }
-        if (!(v[k] = col_dup(st, 0))) {
+        if (!(v[k] = db_col_dup(st, 0))) {
             rc = merr_set(MERR_NOMEM, "out of memory");
             break;
         }

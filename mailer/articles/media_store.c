@@ -28,7 +28,6 @@ static const char SQL_MEDIA_B64_SET[] = "UPDATE media SET b64 = ? WHERE sha256 =
 enum merr media_store_put(struct db *db, const struct media_info *info, const void *bytes)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_MEDIA_PUT);
-    int src;
     if (!st)
         return MERR_DB;
     sqlite3_bind_text(st, 1, info->sha256, -1, SQLITE_STATIC);
@@ -40,9 +39,7 @@ enum merr media_store_put(struct db *db, const struct media_info *info, const vo
     }
     sqlite3_bind_blob64(st, 6, bytes, info->size, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)date_now());
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "media");
+    return db_step_done(db, st, "media");
 }
 
 enum merr media_bytes(struct db *db, const char *sha256, struct buf *out)

@@ -307,3 +307,38 @@ enum merr db_setting_set(struct db *db, const char *key, const char *value)
     sqlite3_reset(st);
     return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "settings");
 }
+
+enum merr db_step_done(struct db *db, sqlite3_stmt *st, const char *what)
+{
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE || src == SQLITE_ROW)
+        return MERR_OK;
+    return db_fail(db, src, what);
+}
+
+enum merr db_row_end(struct db *db, sqlite3_stmt *st, int src, enum merr none, const char *what)
+{
+    sqlite3_reset(st);
+    if (src == SQLITE_ROW)
+        return MERR_OK;
+    return src == SQLITE_DONE ? none : db_fail(db, src, what);
+}
+
+char *db_col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return strdup(t ? (const char *)t : "");
+}
+
+char *db_col_dup_null(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+void db_col_copy(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(out, size, "%s", t ? (const char *)t : "");
+}

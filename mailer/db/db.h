@@ -15,6 +15,7 @@
 #define MAILER_DB_DB_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 
 #include "err.h"
 
@@ -73,6 +74,26 @@ enum merr db_fail(struct db *db, int sqlite_rc, const char *what);
 /* Key/value settings (table `settings`). `*out` is malloc'd; MERR_NOTFOUND if absent. */
 enum merr db_setting_get(struct db *db, const char *key, char **out);
 enum merr db_setting_set(struct db *db, const char *key, const char *value);
+
+/*
+ * Helpers for store files, so each does not grow its own copies:
+ * db_step_done steps `st` once and resets it: MERR_OK on SQLITE_DONE or
+ * SQLITE_ROW (a RETURNING row nobody reads), else db_fail(db, src, what).
+ * db_row_end ends a one-row query after its columns were read: resets `st`
+ * and returns MERR_OK for a row (`src` from sqlite3_step), `none` when there
+ * was no row, else the SQLite error.
+ */
+enum merr db_step_done(struct db *db, sqlite3_stmt *st, const char *what);
+enum merr db_row_end(struct db *db, sqlite3_stmt *st, int src, enum merr none, const char *what);
+
+/*
+ * Text column i of the current row: db_col_dup returns a malloc'd copy
+ * ("" for NULL; NULL only when out of memory), db_col_dup_null keeps NULL as
+ * NULL, db_col_copy writes it truncated into out[size] ("" for NULL).
+ */
+char *db_col_dup(sqlite3_stmt *st, int i);
+char *db_col_dup_null(sqlite3_stmt *st, int i);
+void db_col_copy(sqlite3_stmt *st, int i, char *out, size_t size);
 
 /* Number of rows sqlite3_changes() reports for the last statement. */
 int db_changes(struct db *db);

@@ -142,15 +142,6 @@ static const char SQL_LIST[] =
     "recipient, coalesce(last_text, '') FROM envelopes "
     "WHERE (?1 IS NULL OR state = ?1) AND (?2 = 0 OR send_id = ?2) ORDER BY id LIMIT ?3";
 
-static enum merr step_done(struct db *db, sqlite3_stmt *st, const char *what)
-{
-    int src = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (src == SQLITE_DONE || src == SQLITE_ROW)
-        return MERR_OK;
-    return db_fail(db, src, what);
-}
-
 /* Runs `sql` with ?1 = a and, when it has a ?2, ?2 = b. */
 static enum merr run_ints(struct db *db, const char *sql, long long a, long long b,
                           const char *what)
@@ -161,19 +152,7 @@ static enum merr run_ints(struct db *db, const char *sql, long long a, long long
     sqlite3_bind_int64(st, 1, a);
     if (sqlite3_bind_parameter_count(st) >= 2)
         sqlite3_bind_int64(st, 2, b);
-    return step_done(db, st, what);
-}
-
-static char *dup_col(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    return strdup(t ? t : "");
-}
-
-static void copy_col(sqlite3_stmt *st, int i, char *out, size_t size)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    snprintf(out, size, "%s", t ? t : "");
+    return db_step_done(db, st, what);
 }
 
 enum merr outbox_send_create(struct db *db, const char *kind, long long list_id,
@@ -193,7 +172,7 @@ enum merr outbox_send_create(struct db *db, const char *kind, long long list_id,
     sqlite3_bind_text(st, 3, plan_json, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, salt, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)date_now());
-    rc = step_done(db, st, "create send");
+    rc = db_step_done(db, st, "create send");
     if (rc == MERR_EXISTS)
         return merr_set(MERR_INVAL, "send: kind \"%s\" or list %lld refused", kind, list_id);
     if (!rc)
@@ -217,7 +196,7 @@ enum merr outbox_envelope_add(struct db *db, long long send_id, long long subscr
     sqlite3_bind_text(st, 3, recipient, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, name ? name : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)date_now());
-    rc = step_done(db, st, "add envelope");
+    rc = db_step_done(db, st, "add envelope");
     if (rc == MERR_EXISTS)
         return merr_set(MERR_EXISTS, "subscriber %lld already has an envelope in send %lld",
                         subscriber_id, send_id);
@@ -237,7 +216,7 @@ enum merr outbox_enqueue_list(struct db *db, long long send_id, long long list_i
     sqlite3_bind_int64(st, 1, send_id);
     sqlite3_bind_int64(st, 2, list_id);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)date_now());
-    rc = step_done(db, st, "enqueue list");
+    rc = db_step_done(db, st, "enqueue list");
     if (!rc)
         *added = db_changes(db);
     return rc;
@@ -271,7 +250,7 @@ static enum merr claim_check(struct db *db, time_t now, struct outbox_envelope *
         sqlite3_bind_int64(st, 1, v[i].id);
         src = sqlite3_step(st);
         if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            copy_col(st, 0, reason, sizeof reason);
+            db_col_copy(st, 0, reason, sizeof reason);
         sqlite3_reset(st);
         if (src != SQLITE_ROW && src != SQLITE_DONE)
             return db_fail(db, src, "check envelope");
@@ -285,7 +264,7 @@ static enum merr claim_check(struct db *db, time_t now, struct outbox_envelope *
         sqlite3_bind_int64(st, 1, v[i].id);
         sqlite3_bind_text(st, 2, reason, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
-        rc = step_done(db, st, "cancel envelope");
+        rc = db_step_done(db, st, "cancel envelope");
         if (rc)
             return rc;
         if (cancelled)
@@ -340,8 +319,8 @@ enum merr outbox_claim_checked(struct db *db, time_t now, int lease_seconds, siz
         e->id = sqlite3_column_int64(st, 0);
         e->send_id = sqlite3_column_int64(st, 1);
         e->subscriber_id = sqlite3_column_int64(st, 2);
-        e->recipient = dup_col(st, 3);
-        e->name = dup_col(st, 4);
+        e->recipient = db_col_dup(st, 3);
+        e->name = db_col_dup(st, 4);
         e->attempts = sqlite3_column_int(st, 5);
         e->created_at = (time_t)sqlite3_column_int64(st, 6);
         if (!e->recipient || !e->name) {
@@ -558,11 +537,11 @@ enum merr outbox_send_get(struct db *db, long long send_id, struct outbox_send *
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         out->id = send_id;
-        copy_col(st, 0, out->kind, sizeof out->kind);
-        copy_col(st, 1, out->status, sizeof out->status);
+        db_col_copy(st, 0, out->kind, sizeof out->kind);
+        db_col_copy(st, 1, out->status, sizeof out->status);
         out->list_id = sqlite3_column_int64(st, 2);
-        out->plan_json = dup_col(st, 3);
-        out->salt = dup_col(st, 4);
+        out->plan_json = db_col_dup(st, 3);
+        out->salt = db_col_dup(st, 4);
         out->created_at = (time_t)sqlite3_column_int64(st, 5);
         if (!out->plan_json || !out->salt)
             rc = merr_set(MERR_NOMEM, "out of memory");
@@ -604,7 +583,7 @@ static enum merr load_state(struct db *db, const char *sql, long long id, const 
     sqlite3_bind_int64(st, 1, id);
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
-        copy_col(st, 0, state, size);
+        db_col_copy(st, 0, state, size);
         if (send_id)
             *send_id = sqlite3_column_int64(st, 1);
     }
@@ -712,8 +691,8 @@ enum merr outbox_list(struct db *db, int state, long long send_id, size_t limit,
         r->last_code = sqlite3_column_int(st, 4);
         r->next_attempt_at = (time_t)sqlite3_column_int64(st, 5);
         r->updated_at = (time_t)sqlite3_column_int64(st, 6);
-        copy_col(st, 7, r->recipient, sizeof r->recipient);
-        copy_col(st, 8, r->last_text, sizeof r->last_text);
+        db_col_copy(st, 7, r->recipient, sizeof r->recipient);
+        db_col_copy(st, 8, r->last_text, sizeof r->last_text);
     }
     sqlite3_reset(st);
     if (src != SQLITE_DONE && src != SQLITE_ROW) {
@@ -768,7 +747,7 @@ enum merr outbox_erase_recipient(struct db *db, long long subscriber_id, const c
     sqlite3_bind_int64(st, 1, subscriber_id);
     sqlite3_bind_text(st, 2, email_key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
-    rc = step_done(db, st, "anonymise an erased person's envelopes");
+    rc = db_step_done(db, st, "anonymise an erased person's envelopes");
     if (!rc)
         *n = db_changes(db);
     return rc;
@@ -796,7 +775,7 @@ enum merr outbox_send_withdraw(struct db *db, long long send_id, const char *pla
     sqlite3_bind_int64(st, 1, send_id);
     sqlite3_bind_text(st, 2, plan_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
-    rc = step_done(db, st, "withdraw send");
+    rc = db_step_done(db, st, "withdraw send");
     if (!rc && db_changes(db) == 0)
         rc = merr_set(MERR_NOTFOUND, "no send %lld", send_id);
     return rc;
@@ -841,7 +820,7 @@ enum merr outbox_person_summary(struct db *db, long long subscriber_id, const ch
         int s = outbox_state_parse((const char *)sqlite3_column_text(st, 3));
         e->id = sqlite3_column_int64(st, 0);
         e->send_id = sqlite3_column_int64(st, 1);
-        copy_col(st, 2, e->kind, sizeof e->kind);
+        db_col_copy(st, 2, e->kind, sizeof e->kind);
         e->state = s < 0 ? OUTBOX_QUEUED : (enum outbox_state)s;
         e->attempts = sqlite3_column_int(st, 4);
         e->last_code = sqlite3_column_int(st, 5);
@@ -930,10 +909,10 @@ enum merr outbox_send_list(struct db *db, const struct outbox_send_filter *f,
     while (len < limit && (src = sqlite3_step(st)) == SQLITE_ROW) {
         struct outbox_send_row *r = &v[len++];
         r->id = sqlite3_column_int64(st, 0);
-        copy_col(st, 1, r->kind, sizeof r->kind);
-        copy_col(st, 2, r->status, sizeof r->status);
+        db_col_copy(st, 1, r->kind, sizeof r->kind);
+        db_col_copy(st, 2, r->status, sizeof r->status);
         r->list_id = sqlite3_column_int64(st, 3);
-        copy_col(st, 4, r->list_slug, sizeof r->list_slug);
+        db_col_copy(st, 4, r->list_slug, sizeof r->list_slug);
         r->created_at = (time_t)sqlite3_column_int64(st, 5);
         r->finished_at = (time_t)sqlite3_column_int64(st, 6);
         for (int k = 0; k <= OUTBOX_CANCELLED; k++) {

@@ -23,7 +23,6 @@ enum merr share_store_log(struct db *db, const char *article_id, long long send_
                           size_t recipients)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_LOG);
-    int src;
 
     if (!st)
         return MERR_DB;
@@ -34,9 +33,7 @@ enum merr share_store_log(struct db *db, const char *article_id, long long send_
     sqlite3_bind_text(st, 5, client_ip ? client_ip : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)recipients);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)date_now());
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "share log");
+    return db_step_done(db, st, "share log");
 }
 
 /* ---- erasing a sender (mailer sub erase) and showing their shares ---- */
