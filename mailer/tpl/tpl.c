@@ -326,6 +326,20 @@ static void intrinsic(const struct parser *p, size_t q, const char **s, size_t *
     *n = y - x;
 }
 
+/*
+ * A parent or block tag with only blanks before it on its line: remember
+ * the text node holding those blanks (`idx`, -1 if none) so they can be
+ * dropped if the tag turns out to be standalone.
+ */
+static void open_left(struct pframe *f, const struct pframe *top, int idx)
+{
+    f->open_left = 1;
+    if (idx >= 0) {
+        f->ws_node = idx;
+        f->ws_len = trailing_blanks(&top->n->kids[idx]);
+    }
+}
+
 static enum merr push(struct parser *p, enum tpl_kind kind, const char *name, size_t nlen,
                       unsigned line, struct pframe **out)
 {
@@ -546,13 +560,8 @@ static enum merr parse_tag(struct parser *p, size_t ts, size_t *pos, size_t *tex
         rc = push(p, TPL_N_PARENT, name, nlen, line, &f);
         if (rc)
             return rc;
-        if (left) {
-            f->open_left = 1;
-            if (idx >= 0) {
-                f->ws_node = idx;
-                f->ws_len = trailing_blanks(&top->n->kids[idx]);
-            }
-        }
+        if (left)
+            open_left(f, top, idx);
         return MERR_OK;
     case '$':
         if (in_parent) {
@@ -594,13 +603,8 @@ static enum merr parse_tag(struct parser *p, size_t ts, size_t *pos, size_t *tex
         rc = push(p, TPL_N_BLOCK, name, nlen, line, &f);
         if (rc)
             return rc;
-        if (left) {
-            f->open_left = 1;
-            if (idx >= 0) {
-                f->ws_node = idx;
-                f->ws_len = trailing_blanks(&top->n->kids[idx]);
-            }
-        }
+        if (left)
+            open_left(f, top, idx);
         return MERR_OK;
     case '/':
         break;
