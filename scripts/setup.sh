@@ -11,6 +11,10 @@ pkgs=(
   libssl-dev openssl libcmocka-dev
   python3 python3-aiosmtpd postfix
   chromium nodejs npm wrk clang-format valgrind
+  libvips-dev libvips-tools imagemagick libsodium-dev
+  libopendkim-dev opendkim-tools python3-dkim python3-nacl python3-dnspython
+  dovecot-imapd dovecot-pop3d python3-jsonschema
+  clang libclang-rt-14-dev
 )
 
 missing=()
