@@ -82,6 +82,8 @@ static enum merr check_ascii_domain(const char *d, size_t n)
 {
     size_t start = 0, labels = 0;
 
+    if (n == 0)
+        return merr_set(MERR_INVAL, "domain (after the @) is empty");
     if (d[0] == '.')
         return merr_set(MERR_INVAL, "domain starts with a dot");
     if (d[n - 1] == '.')
@@ -215,6 +217,14 @@ static enum merr idn_convert(const char *dom, size_t n, char *ascii, size_t asz,
                       idn2_strerror(irc));
         goto out;
     }
+    if (a[0] == '\0') {
+        /* UTS #46 deletes some characters (U+200B, U+00AD): nothing may be left */
+        rc = merr_set(MERR_INVAL,
+                      "domain \"%s\" has only characters that international domain names "
+                      "ignore (such as a zero-width space): nothing is left of it",
+                      tmp);
+        goto out;
+    }
     for (char *p = a; *p; p++)
         *p = lower(*p);
     irc = idn2_to_unicode_8z8z(a, &u, 0);
@@ -314,6 +324,9 @@ enum merr addr_parse_n(const char *input, size_t n, struct addr *out)
     if (dn > 253 * 4)
         return merr_set(MERR_INVAL, "domain is longer than 253 octets (%zu)", dn);
     if (ascii_dom) {
+        /* RFC 5321 §4.5.3.1.2, checked before the copy: dascii holds 253 octets + NUL */
+        if (dn > 253)
+            return merr_set(MERR_INVAL, "domain is longer than 253 octets (%zu)", dn);
         for (size_t i = 0; i < dn; i++)
             dascii[i] = lower(dom[i]);
         dascii[dn] = '\0';
