@@ -84,7 +84,7 @@
 #include "compose.h"
 #include "crypto.h"
 #include "date.h"
-#include "http_metrics.h"
+#include "metrics.h"
 #include "log.h"
 #include "outbox.h"
 #include "subs.h"
@@ -896,7 +896,7 @@ static void outcome(struct worker *w, struct batch *b, size_t k, time_t now)
         set_text(r, "delivery stopped before sending");
         return;
     }
-    http_metrics_smtp_result(m->code);
+    metrics_smtp_result(m->code);
     switch (m->rc) {
     case MERR_OK:
         r->state = OUTBOX_SENT;
@@ -917,7 +917,7 @@ static void outcome(struct worker *w, struct batch *b, size_t k, time_t now)
         break;
     }
     if (r->state == OUTBOX_SENT || r->state == OUTBOX_FAILED)
-        http_metrics_delivery_latency((double)(now - e->created_at));
+        metrics_delivery_latency((double)(now - e->created_at));
 }
 
 /*

@@ -54,7 +54,7 @@
 #include "digest.h"
 #include "http.h"
 #include "http_int.h"
-#include "http_metrics.h"
+#include "metrics.h"
 #include "log.h"
 #include "outbox.h"
 #include "tpl.h"
@@ -290,7 +290,7 @@ void http_prometheus(struct http_req *r)
         log_warn("http: metrics: envelope counts: %s", merr_msg());
     }
     buf_init(&out, 0);
-    if (http_metrics_render(&out, names, counts.by_state, n)) {
+    if (metrics_render(&out, names, counts.by_state, n)) {
         buf_free(&out);
         http_reply(r, 500, "text/plain; charset=utf-8", "metrics failed\n", 15);
         return;
@@ -374,7 +374,7 @@ void http_route(struct http_req *r)
     if (r->too_big) {
         r->route = "too_large";
         if (strncmp(p, "/share/", 7) == 0)
-            http_metrics_share("too_large");
+            metrics_share("too_large");
         if (http_wants_json(r) || strncmp(p, "/share/", 7) != 0)
             http_reply_error(r, 413, "too_large", "request body too large", NULL);
         else
@@ -652,7 +652,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->status) {
         log_info("http: %s %s %d %.1fms%s", r->method, r->logpath, r->status, ms,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (closed early)");
-        http_metrics_request(r->route, r->status);
+        metrics_http_request(r->route, r->status);
     } else {
         log_info("http: %s %s - %.1fms (closed before an answer)", r->method, r->logpath, ms);
     }

@@ -22,7 +22,7 @@
 #include "db.h"
 #include "err.h"
 #include "http.h"
-#include "http_metrics.h"
+#include "metrics.h"
 
 struct tpl_set;
 

@@ -329,7 +329,7 @@ void http_share_post(struct http_req *r, const char *article_id)
     memset(&in, 0, sizeof in);
     if (!r->content_type || (strcmp(r->content_type, "application/x-www-form-urlencoded") != 0 &&
                              strcmp(r->content_type, "application/json") != 0)) {
-        http_metrics_share("content_type");
+        metrics_share("content_type");
         http_header(r, "Accept-Post", "application/x-www-form-urlencoded, application/json");
         http_reply_error(r, 415, "unsupported_media_type",
                          "send application/x-www-form-urlencoded or application/json", NULL);
@@ -341,14 +341,14 @@ void http_share_post(struct http_req *r, const char *article_id)
         if (!rc)
             rc = json_input(j, &in, &field);
         if (rc) {
-            http_metrics_share("invalid");
+            metrics_share("invalid");
             refuse(r, 1, 400, "invalid", merr_msg(), field, NULL, NULL);
             goto out;
         }
     } else {
         rc = http_form_parse(r->body.data ? r->body.data : "", r->body.len, &form);
         if (rc) {
-            http_metrics_share("invalid");
+            metrics_share("invalid");
             refuse(r, 0, 400, "invalid", merr_msg(), http_form_error_field(), NULL, NULL);
             goto out;
         }
@@ -362,7 +362,7 @@ void http_share_post(struct http_req *r, const char *article_id)
     }
     rc = article_load(db, article_id, &a);
     if (rc == MERR_NOTFOUND) {
-        http_metrics_share("not_found");
+        metrics_share("not_found");
         refuse(r, json, 404, "not_found", "Bài viết không tồn tại.", "article_id", NULL, NULL);
         goto out;
     }
@@ -372,13 +372,13 @@ void http_share_post(struct http_req *r, const char *article_id)
     }
     if (!json) {
         if (in.honeypot && *in.honeypot) {
-            http_metrics_share("honeypot");
+            metrics_share("honeypot");
             refuse(r, 0, 400, "invalid", "Biểu mẫu không hợp lệ.", "website", a, &in);
             goto out;
         }
         rc = http_csrf_check(db, cfg->secret, in.csrf, now);
         if (rc) {
-            http_metrics_share("csrf");
+            metrics_share("csrf");
             refuse(r, 0, 403, "csrf",
                    rc == MERR_EXISTS ? "Biểu mẫu này đã được gửi. Vui lòng gửi lại từ biểu mẫu mới."
                    : rc == MERR_LIMIT
@@ -390,7 +390,7 @@ void http_share_post(struct http_req *r, const char *article_id)
     }
     rc = precheck(cfg, &in, &field, senderkey, sizeof senderkey);
     if (rc) {
-        http_metrics_share("invalid");
+        metrics_share("invalid");
         refuse(r, json, 400, "invalid", merr_msg(), field, a, &in);
         goto out;
     }
@@ -412,7 +412,7 @@ void http_share_post(struct http_req *r, const char *article_id)
             "Bạn đã gửi quá nhiều lần trong một giờ. Vui lòng thử lại sau.",
             "Địa chỉ email này đã gửi quá nhiều lần trong một giờ. Vui lòng thử lại sau.",
             "Hệ thống đang nhận quá nhiều yêu cầu. Vui lòng thử lại sau."};
-        http_metrics_share(reasons[refused]);
+        metrics_share(reasons[refused]);
         snprintf(ra, sizeof ra, "%lld", (long long)(window + RATE_WINDOW - now));
         refuse(r, json, 429, "rate_limited", msgs[refused], NULL, a, &in);
         http_header(r, "Retry-After", ra);
@@ -444,21 +444,21 @@ void http_share_post(struct http_req *r, const char *article_id)
     }
     pthread_mutex_unlock(&r->ctx->write_lock);
     if (rc == MERR_INVAL || rc == MERR_LIMIT) {
-        http_metrics_share("invalid");
+        metrics_share("invalid");
         refuse(r, json, 400, "invalid", why, why_field[0] ? why_field : NULL, a, &in);
         goto out;
     }
     if (rc == MERR_NOTFOUND) {
-        http_metrics_share("not_found");
+        metrics_share("not_found");
         refuse(r, json, 404, "not_found", "Bài viết không tồn tại.", "article_id", NULL, NULL);
         goto out;
     }
     if (rc) {
-        http_metrics_share("error");
+        metrics_share("error");
         db_unavailable(r);
         goto out;
     }
-    http_metrics_share(NULL);
+    metrics_share(NULL);
     if (json) {
         http_reply_json(r, 202,
                         json_pack("{s:I, s:I}", "send_id", (json_int_t)send_id, "accepted",

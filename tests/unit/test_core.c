@@ -1,5 +1,5 @@
 /*
- * test_core.c: errors, buffers, encoders, UTF-8, dates, hashes, randomness.
+ * test_core.c: errors, buffers, encoders, UTF-8, dates, hashes, randomness, metrics.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include "date.h"
 #include "enc.h"
 #include "err.h"
+#include "metrics.h"
 #include "rnd.h"
 #include "utf8.h"
 
@@ -301,6 +302,43 @@ static void rnd_is_not_constant(void **state)
         assert_true(rnd_uniform(7) < 7);
 }
 
+static void metrics_render_prometheus_text(void **state)
+{
+    struct buf b;
+    const char *names[] = {"queued", "sent"};
+    long long counts[] = {3, 7};
+    (void)state;
+    metrics_reset();
+    metrics_http_request("share_post", 202);
+    metrics_http_request("share_post", 202);
+    metrics_http_request("share_post", 429);
+    metrics_share(NULL);
+    metrics_share("rate_ip");
+    metrics_smtp_result(250);
+    metrics_smtp_result(451);
+    metrics_delivery_latency(0.3);
+    metrics_delivery_latency(42);
+    buf_init(&b, 0);
+    assert_int_equal(metrics_render(&b, names, counts, 2), MERR_OK);
+    assert_non_null(strstr(b.data, "# TYPE mailer_http_requests_total counter\n"));
+    assert_non_null(
+        strstr(b.data, "mailer_http_requests_total{route=\"share_post\",status=\"202\"} 2\n"));
+    assert_non_null(
+        strstr(b.data, "mailer_http_requests_total{route=\"share_post\",status=\"429\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_shares_total{outcome=\"accepted\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_shares_total{outcome=\"rate_ip\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_envelopes{state=\"sent\"} 7\n"));
+    assert_non_null(strstr(b.data, "mailer_smtp_results_total{class=\"2xx\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_smtp_results_total{class=\"4xx\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"0.1\"} 0\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"0.5\"} 1\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"60\"} 2\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"+Inf\"} 2\n"));
+    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_count 2\n"));
+    assert_int_equal(metrics_http_request_count("share_post", 202), 2);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +356,7 @@ int main(void)
         cmocka_unit_test(crypto_vectors),
         cmocka_unit_test(crypto_hmac_prepared),
         cmocka_unit_test(rnd_is_not_constant),
+        cmocka_unit_test(metrics_render_prometheus_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,6 @@
 #include "crypto.h"
 #include "db.h"
 #include "http_int.h"
-#include "http_metrics.h"
 #include "testutil.h"
 #include "tpl.h"
 
@@ -295,43 +294,6 @@ static void token_create_check_revoke_through_the_public_api(void **state)
     db_close(db);
 }
 
-static void metrics_render_prometheus_text(void **state)
-{
-    struct buf b;
-    const char *names[] = {"queued", "sent"};
-    long long counts[] = {3, 7};
-    (void)state;
-    http_metrics_reset();
-    http_metrics_request("share_post", 202);
-    http_metrics_request("share_post", 202);
-    http_metrics_request("share_post", 429);
-    http_metrics_share(NULL);
-    http_metrics_share("rate_ip");
-    http_metrics_smtp_result(250);
-    http_metrics_smtp_result(451);
-    http_metrics_delivery_latency(0.3);
-    http_metrics_delivery_latency(42);
-    buf_init(&b, 0);
-    assert_int_equal(http_metrics_render(&b, names, counts, 2), MERR_OK);
-    assert_non_null(strstr(b.data, "# TYPE mailer_http_requests_total counter\n"));
-    assert_non_null(
-        strstr(b.data, "mailer_http_requests_total{route=\"share_post\",status=\"202\"} 2\n"));
-    assert_non_null(
-        strstr(b.data, "mailer_http_requests_total{route=\"share_post\",status=\"429\"} 1\n"));
-    assert_non_null(strstr(b.data, "mailer_shares_total{outcome=\"accepted\"} 1\n"));
-    assert_non_null(strstr(b.data, "mailer_shares_total{outcome=\"rate_ip\"} 1\n"));
-    assert_non_null(strstr(b.data, "mailer_envelopes{state=\"sent\"} 7\n"));
-    assert_non_null(strstr(b.data, "mailer_smtp_results_total{class=\"2xx\"} 1\n"));
-    assert_non_null(strstr(b.data, "mailer_smtp_results_total{class=\"4xx\"} 1\n"));
-    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"0.1\"} 0\n"));
-    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"0.5\"} 1\n"));
-    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"60\"} 2\n"));
-    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_bucket{le=\"+Inf\"} 2\n"));
-    assert_non_null(strstr(b.data, "mailer_delivery_latency_seconds_count 2\n"));
-    assert_int_equal(http_metrics_request_count("share_post", 202), 2);
-    buf_free(&b);
-}
-
 /* Router answers that need templates but no database. */
 static struct config cfg;
 static struct http_ctx ctx;
@@ -434,7 +396,6 @@ int main(void)
         cmocka_unit_test(rate_give_back_and_zero_limit),
         cmocka_unit_test(tokens_are_stored_hashed_and_revocable),
         cmocka_unit_test(token_create_check_revoke_through_the_public_api),
-        cmocka_unit_test(metrics_render_prometheus_text),
         cmocka_unit_test_setup_teardown(router_answers_errors, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(every_page_template_renders, setup_ctx, teardown_ctx),
     };

@@ -1,5 +1,5 @@
 /*
- * http_metrics.c: the counters behind /metrics.
+ * metrics.c: the counters behind /metrics.
  *
  * Fixed tables of C11 atomics, so counting costs one relaxed add and no
  * lock: requests by (route, status) for every status 100..599 of a known
@@ -11,7 +11,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "http_metrics.h"
+#include "metrics.h"
 
 static const char *const routes[] = {
     "home",      "healthz",   "metrics",   "share_form", "share_post", "share_sent",
@@ -56,7 +56,7 @@ static size_t reason_index(const char *reason)
     return NREASONS - 1; /* "error" */
 }
 
-void http_metrics_request(const char *route, int status)
+void metrics_http_request(const char *route, int status)
 {
     if (status < 100 || status > 599)
         return;
@@ -64,12 +64,12 @@ void http_metrics_request(const char *route, int status)
                               memory_order_relaxed);
 }
 
-void http_metrics_share(const char *reason)
+void metrics_share(const char *reason)
 {
     atomic_fetch_add_explicit(&share_count[reason_index(reason)], 1, memory_order_relaxed);
 }
 
-void http_metrics_smtp_result(int code)
+void metrics_smtp_result(int code)
 {
     size_t i = code >= 200 && code < 300   ? 0
                : code >= 400 && code < 500 ? 1
@@ -78,7 +78,7 @@ void http_metrics_smtp_result(int code)
     atomic_fetch_add_explicit(&smtp_count[i], 1, memory_order_relaxed);
 }
 
-void http_metrics_delivery_latency(double seconds)
+void metrics_delivery_latency(double seconds)
 {
     size_t i = 0;
     if (seconds < 0)
@@ -89,19 +89,19 @@ void http_metrics_delivery_latency(double seconds)
     atomic_fetch_add_explicit(&lat_sum_us, (long long)(seconds * 1e6), memory_order_relaxed);
 }
 
-long long http_metrics_request_count(const char *route, int status)
+long long metrics_http_request_count(const char *route, int status)
 {
     if (status < 100 || status > 599)
         return 0;
     return atomic_load(&req_count[route_index(route)][status - 100]);
 }
 
-long long http_metrics_share_count(const char *reason)
+long long metrics_share_count(const char *reason)
 {
     return atomic_load(&share_count[reason_index(reason)]);
 }
 
-void http_metrics_reset(void)
+void metrics_reset(void)
 {
     for (size_t i = 0; i < NROUTES; i++)
         for (size_t j = 0; j < NSTATUS; j++)
@@ -115,8 +115,8 @@ void http_metrics_reset(void)
     atomic_store(&lat_sum_us, 0);
 }
 
-enum merr http_metrics_render(struct buf *out, const char *const *state_names,
-                              const long long *state_counts, size_t n)
+enum merr metrics_render(struct buf *out, const char *const *state_names,
+                         const long long *state_counts, size_t n)
 {
     enum merr rc = MERR_OK;
     long long cum = 0;
