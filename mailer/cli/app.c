@@ -145,7 +145,7 @@ int cli_parse_id(const char *s, long long *out)
     return 0;
 }
 
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag;
 
 static void on_stop_signal(int sig)
 {
@@ -153,7 +153,7 @@ static void on_stop_signal(int sig)
     stop_flag = 1;
 }
 
-volatile sig_atomic_t *cli_catch_stop(void)
+atomic_int *cli_catch_stop(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

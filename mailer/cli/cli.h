@@ -11,7 +11,7 @@
 #ifndef MAILER_CLI_CLI_H
 #define MAILER_CLI_CLI_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -93,9 +93,10 @@ int cli_parse_id(const char *s, long long *out);
  * Makes SIGTERM and SIGINT set a flag (without SA_RESTART: blocking calls
  * return EINTR) and ignores SIGPIPE, for the commands that run until told
  * to stop. Returns the flag, shared by the whole process, to pass to
- * delivery_run or http_serve.
+ * delivery_run or http_serve: a lock-free C11 atomic, which a signal
+ * handler may set (C11 7.14.1.1) and threads read without a data race.
  */
-volatile sig_atomic_t *cli_catch_stop(void);
+atomic_int *cli_catch_stop(void);
 
 /* Seconds on the monotonic clock, for rates and elapsed times. */
 double cli_clock_s(void);

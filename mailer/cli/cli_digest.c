@@ -72,7 +72,7 @@ static enum merr parse_since(const char *s, time_t *out)
 
 struct job {
     const struct config *cfg;
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
     struct delivery_stats st;
     enum merr rc;
     char err[1024];

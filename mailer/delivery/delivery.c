@@ -126,7 +126,7 @@ struct plan_entry {
 struct shared {
     const struct config *cfg;
     int once;
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
     struct tpl_set *tpls;
     const char *mail_domain;
     const char *bounce_domain;
@@ -1159,7 +1159,7 @@ static void *worker_main(void *arg)
 /* ---- setup ---- */
 
 static enum merr shared_init(struct shared *sh, const struct config *cfg, int once,
-                             volatile sig_atomic_t *stop)
+                             atomic_int *stop)
 {
     enum merr rc;
     const char *unsub;
@@ -1214,10 +1214,10 @@ static void shared_free(struct shared *sh)
     pthread_cond_destroy(&sh->w_done);
 }
 
-enum merr delivery_run(const struct config *cfg, int once, volatile sig_atomic_t *stop,
+enum merr delivery_run(const struct config *cfg, int once, atomic_int *stop,
                        struct delivery_stats *stats)
 {
-    static volatile sig_atomic_t never;
+    static atomic_int never;
     struct shared sh;
     struct worker *w = NULL;
     pthread_t writer;

@@ -16,7 +16,7 @@
 #ifndef MAILER_DELIVERY_DELIVERY_H
 #define MAILER_DELIVERY_DELIVERY_H
 
-#include <signal.h>
+#include <stdatomic.h>
 
 #include "config.h"
 #include "err.h"
@@ -31,7 +31,7 @@ struct delivery_stats {
  * message in flight on each connection; the rest of each batch goes back to
  * the queue. `stats` (may be NULL) receives the totals.
  */
-enum merr delivery_run(const struct config *cfg, int once, volatile sig_atomic_t *stop,
+enum merr delivery_run(const struct config *cfg, int once, atomic_int *stop,
                        struct delivery_stats *stats);
 
 #endif

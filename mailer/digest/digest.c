@@ -464,7 +464,7 @@ enum merr digest_tick(struct db *db, const struct config *cfg, time_t now, int *
     return first;
 }
 
-enum merr digest_scheduler_run(const struct config *cfg, volatile sig_atomic_t *stop)
+enum merr digest_scheduler_run(const struct config *cfg, atomic_int *stop)
 {
     struct db *db = NULL;
     time_t last = 0;

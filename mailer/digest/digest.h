@@ -25,7 +25,7 @@
 #ifndef MAILER_DIGEST_DIGEST_H
 #define MAILER_DIGEST_DIGEST_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -98,7 +98,7 @@ enum merr digest_tick(struct db *db, const struct config *cfg, time_t now, int *
  * logged, never fatal. Returns MERR_OK when stopped, or the error of
  * opening the database.
  */
-enum merr digest_scheduler_run(const struct config *cfg, volatile sig_atomic_t *stop);
+enum merr digest_scheduler_run(const struct config *cfg, atomic_int *stop);
 
 /* Looks a digest up by id, with its send's counters. MERR_NOTFOUND. */
 enum merr digest_get(struct db *db, long long id, struct digest_info *out);

@@ -733,7 +733,7 @@ static enum merr resolve_listen(const char *listen, struct sockaddr_storage *ss,
 
 struct bg_thread {
     const struct config *cfg;
-    volatile sig_atomic_t stop;
+    atomic_int stop;
     atomic_int *alive;
     enum merr rc;
 };
@@ -779,7 +779,7 @@ static const char *const page_names[] = {
     "pages/confirm.html", "pages/unsubscribe.html",
 };
 
-enum merr http_serve(const struct config *cfg, volatile sig_atomic_t *stop, int workers)
+enum merr http_serve(const struct config *cfg, atomic_int *stop, int workers)
 {
     struct server s;
     struct sockaddr_storage ss;

@@ -11,7 +11,7 @@
 #ifndef MAILER_HTTP_HTTP_H
 #define MAILER_HTTP_HTTP_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -31,7 +31,7 @@
  * `cfg->secret` must be set (app_db loads it from the database). MERR_IO if
  * the address cannot be bound, MERR_CONFIG for a bad listen address.
  */
-enum merr http_serve(const struct config *cfg, volatile sig_atomic_t *stop, int workers);
+enum merr http_serve(const struct config *cfg, atomic_int *stop, int workers);
 
 /* ---- API bearer tokens (`mailer token`, http_token.c) ---- */
 

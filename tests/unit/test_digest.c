@@ -273,7 +273,7 @@ static void scheduler_new_list_waits(void **state)
 
 /* What `mailer serve` runs: ticks at once on its own handle, stops on the flag. */
 struct sched_arg {
-    volatile sig_atomic_t stop;
+    atomic_int stop;
     enum merr rc;
 };
 
