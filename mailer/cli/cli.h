@@ -93,7 +93,7 @@ int cli_parse_id(const char *s, long long *out);
  * Makes SIGTERM and SIGINT set a flag (without SA_RESTART: blocking calls
  * return EINTR) and ignores SIGPIPE, for the commands that run until told
  * to stop. Returns the flag, shared by the whole process, to pass to
- * delivery_run or http_serve: a lock-free C11 atomic, which a signal
+ * delivery_run or serve_run: a lock-free C11 atomic, which a signal
  * handler may set (C11 7.14.1.1) and threads read without a data race.
  */
 atomic_int *cli_catch_stop(void);

@@ -3,7 +3,8 @@
  *
  * serve checks the database like every command (schema current, secret
  * loaded), installs SIGTERM/SIGINT handlers that only set a flag, and hands
- * over to http_serve(), which shuts down gracefully when the flag is set.
+ * over to serve_run() (mailer/serve), which shuts down gracefully when the
+ * flag is set.
  * Tokens are made and kept by the http module (http.h: http_token_*); this
  * file prints a new one once and never again.
  */
@@ -16,6 +17,7 @@
 #include "cli.h"
 #include "date.h"
 #include "http.h"
+#include "serve.h"
 #include "utf8.h"
 
 int cli_serve(struct app *app, int argc, char **argv)
@@ -45,7 +47,7 @@ int cli_serve(struct app *app, int argc, char **argv)
         return app_fail(rc, "serve");
     db_close(app->db); /* every server thread opens its own */
     app->db = NULL;
-    rc = http_serve(&app->cfg, cli_catch_stop(), workers);
+    rc = serve_run(&app->cfg, cli_catch_stop(), workers);
     if (rc)
         return app_fail(rc, "serve");
     return 0;

@@ -1,17 +1,21 @@
 /*
- * http.h: `mailer serve`, the HTTP service (libmicrohttpd).
+ * http.h: the HTTP front of `mailer serve` (libmicrohttpd).
  *
- * Public pages (share form, subscribe, confirm, unsubscribe), the admin JSON
- * API under /api/, /healthz and /metrics, served by a pool of
+ * Public pages (share form, subscribe, confirm, unsubscribe), the admin
+ * JSON API under /api/, /healthz and /metrics, served by a pool of
  * cfg->http_threads threads with limits on connections, header size
  * (connection memory), body size (counted as it streams in) and time per
- * connection. The delivery workers and the digest scheduler run in the
- * same process.
+ * connection. The front is one part of the serve parent (mailer/serve),
+ * which starts and stops it beside the delivery workers and the digest
+ * scheduler; the front knows none of them. Its files: http_front.c (the
+ * daemon), http_client.c (who the client is), http_route.c (which handler),
+ * http_reply.c (answers), http_db.c (a database handle per thread),
+ * http_health.c (/healthz, /metrics), and one file per area of the site
+ * (http_share.c, http_subs.c, http_api.c).
  */
 #ifndef MAILER_HTTP_HTTP_H
 #define MAILER_HTTP_HTTP_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -20,18 +24,54 @@
 #include "db.h"
 #include "err.h"
 
+/* At most this many parts are shown by /healthz. */
+#define HTTP_HEALTH_PARTS 8
+
+/* One part of the serve parent as /healthz shows it. */
+struct http_part_health {
+    const char *name; /* its key in the /healthz object: "workers", "scheduler", ... */
+    int wanted;       /* the parent runs it in this process ("not started" otherwise) */
+    int alive;        /* it is running now ("stopped" if wanted and not alive) */
+};
+
 /*
- * Serves until *stop becomes non-zero (the caller's SIGTERM/SIGINT handler
- * sets it), then shuts down gracefully: stops accepting, lets requests in
- * flight finish (up to connection_timeout), stops the digest scheduler,
- * stops the delivery workers after their batch and closes every database
- * handle. With `workers` 0 neither the delivery workers nor the digest
- * scheduler is started (tests of the web part alone, or a web-only process
- * beside `mailer deliver` and a cron `mailer digest tick`).
- * `cfg->secret` must be set (app_db loads it from the database). MERR_IO if
- * the address cannot be bound, MERR_CONFIG for a bad listen address.
+ * How /healthz learns the states of the parent's parts: parts(arg, out,
+ * max) fills up to `max` entries and returns how many. It is called from
+ * the request threads while the front runs, so it must be thread-safe;
+ * the names must live as long as the front. parts NULL: none shown.
  */
-enum merr http_serve(const struct config *cfg, atomic_int *stop, int workers);
+struct http_health {
+    size_t (*parts)(void *arg, struct http_part_health *out, size_t max);
+    void *arg;
+};
+
+struct http_front;
+
+/*
+ * Starts serving on [http] listen and returns at once (libmicrohttpd runs
+ * its own threads): loads every page template, binds, and answers until
+ * http_front_stop. `cfg` and what `health` points to must outlive the
+ * front (`health` itself is copied; may be NULL). `cfg->secret` must be
+ * set (app_db loads it from the database). `*out` is owned by the caller.
+ * MERR_IO if the address cannot be bound, MERR_CONFIG for a bad listen
+ * address or no secret, errors of the template set.
+ */
+enum merr http_front_start(const struct config *cfg, const struct http_health *health,
+                           struct http_front **out);
+
+/*
+ * Stops gracefully and frees the front: stops accepting, lets requests in
+ * flight finish (up to [http] connection_timeout), stops the daemon and
+ * closes every request thread's database handle. NULL is a no-op.
+ */
+void http_front_stop(struct http_front *f);
+
+/*
+ * The front's housekeeping at `now`, run by the serve parent about once a
+ * minute on its own handle: deletes rate-limit windows and used CSRF
+ * nonces that can no longer matter. MERR_DB.
+ */
+enum merr http_housekeep(struct db *db, time_t now);
 
 /* ---- API bearer tokens (`mailer token`, http_token.c) ---- */
 

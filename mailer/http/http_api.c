@@ -723,7 +723,7 @@ static void api_queue(struct http_req *r, struct db *db)
         return fail(r, rc, NULL);
     http_reply_json(r, 200,
                     json_pack("{s:o, s:b}", "envelopes", counts_json(&c), "workers",
-                              !r->ctx->workers_wanted || atomic_load(&r->ctx->workers_alive)));
+                              http_health_part_ok(r->ctx, "workers")));
 }
 
 /* ---- digests ---- */

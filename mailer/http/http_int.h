@@ -1,10 +1,10 @@
 /*
  * http_int.h: what the files of the HTTP module share (not for other modules).
  *
- * http.c owns the daemon and turns each libmicrohttpd request into a
+ * http_front.c owns the daemon and turns each libmicrohttpd request into a
  * `struct http_req`: method, path, client address, the body (already capped
  * at [limits] http_max_body) and, once a handler ran, the response. Handlers
- * (http_share.c, http_subs.c, http_api.c, http_metrics.c) fill the response
+ * (http_share.c, http_subs.c, http_api.c, http_health.c) fill the response
  * with the http_reply_* helpers and never touch libmicrohttpd themselves,
  * so they can be unit-tested without a socket.
  */
@@ -22,17 +22,15 @@
 #include "db.h"
 #include "err.h"
 #include "http.h"
-#include "metrics.h"
 
 struct tpl_set;
+struct MHD_Connection;
 
-/* What every request of one server shares. */
+/* What every request of one front shares. */
 struct http_ctx {
     const struct config *cfg;
-    struct tpl_set *tpl;
-    atomic_int workers_alive;   /* delivery thread running (1) or not (0) */
-    atomic_int scheduler_alive; /* digest scheduler thread running (1) or not (0) */
-    int workers_wanted;         /* serve started them (delivery and scheduler) */
+    struct tpl_set *tpl;       /* every page loaded at start: read-only after */
+    struct http_health health; /* asks the serve parent for its parts (/healthz) */
     time_t started;
     pthread_mutex_t write_lock; /* serialises this process's write transactions */
 };
@@ -68,11 +66,36 @@ struct http_req {
 void http_req_init(struct http_req *r, struct http_ctx *ctx, const char *method, const char *path);
 void http_req_free(struct http_req *r);
 
+/* ---- http_db.c ---- */
+
 /*
  * This thread's database handle, opened on first use and closed when the
- * server stops. NULL (with merr_msg) if it cannot be opened.
+ * front stops. NULL (with merr_msg) if it cannot be opened.
  */
 struct db *http_db(struct http_req *r);
+
+/* Closes every thread's handle (the front's stop); the next http_db opens anew. */
+void http_db_close_all(void);
+
+/* ---- http_client.c ---- */
+
+/* [http] trusted_proxies, split. */
+struct http_proxies {
+    char **v;
+    size_t n;
+};
+
+/* Splits a list of addresses (commas or spaces) into `p` (zeroed first). MERR_NOMEM. */
+enum merr http_client_proxies_parse(struct http_proxies *p, const char *list);
+void http_client_proxies_free(struct http_proxies *p);
+
+/*
+ * Writes the client's address for connection `c` into out[n]: the peer, or
+ * for a peer in `p` the right-most untrusted X-Forwarded-For entry.
+ */
+void http_client_ip(const struct http_proxies *p, struct MHD_Connection *c, char *out, size_t n);
+
+/* ---- http_reply.c ---- */
 
 /* Response helpers: each sets status, type and body (replacing any earlier one). */
 void http_reply(struct http_req *r, int status, const char *type, const char *body, size_t n);
@@ -178,12 +201,23 @@ void http_subs_unsubscribe(struct http_req *r, const char *token);
 /* Everything under /api/: authenticates, then routes `rest` (the path after /api/). */
 void http_api(struct http_req *r, const char *rest);
 
-/* GET /metrics (Prometheus text) and GET /healthz (http.c). */
+/* GET /metrics (Prometheus text) and GET /healthz (http_health.c). */
 void http_prometheus(struct http_req *r);
 void http_healthz(struct http_req *r);
 
+/*
+ * 1 unless the serve parent runs a part called `name` that has stopped
+ * (a part not started in this process, or unknown, is not a fault).
+ */
+int http_health_part_ok(const struct http_ctx *ctx, const char *name);
+
+/* ---- http_route.c ---- */
+
 /* Routes a request whose body is complete (or too large) to its handler. */
 void http_route(struct http_req *r);
+
+/* Sets r->logpath: the path as logged, link tokens replaced by "…". */
+void http_route_logpath(struct http_req *r);
 
 /* ---- http_store.c: the module's tables ---- */
 

@@ -29,6 +29,7 @@
 #include "http_int.h"
 #include "log.h"
 #include "media.h"
+#include "metrics.h"
 #include "share.h"
 #include "utf8.h"
 

@@ -91,7 +91,7 @@ def main():
         check(m.stop() == 0, "serve did not stop cleanly")
         log = m.log()
         check("digest: scheduler stopped" in log, "the scheduler did not stop:\n" + log[-2000:])
-        check(log.index("digest: scheduler stopped") < log.index("http: delivery workers stopped"),
+        check(log.index("digest: scheduler stopped") < log.index("serve: delivery workers stopped"),
               "the scheduler must stop before the workers")
 
         # the same minute again: exactly once per list and period

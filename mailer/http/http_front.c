@@ -1,0 +1,342 @@
+/*
+ * http_front.c: the HTTP front: libmicrohttpd's daemon, its limits, the
+ * request log, and stopping without cutting a request short.
+ *
+ * libmicrohttpd runs a pool of cfg->http_threads threads, each polling its
+ * share of the connections (MHD_USE_INTERNAL_POLLING_THREAD with
+ * MHD_OPTION_THREAD_POOL_SIZE). Limits: MHD_OPTION_CONNECTION_LIMIT
+ * connections, MHD_OPTION_CONNECTION_TIMEOUT seconds idle, and a per
+ * connection memory pool (MHD_OPTION_CONNECTION_MEMORY_LIMIT) that bounds
+ * the request line and headers: a larger header block is answered 431 by
+ * the library. Connection-level limits (per client, deadlines) belong
+ * here, in the daemon's options and its callbacks. The body is not left to
+ * the library: each upload chunk is appended to a `struct buf` capped at
+ * [limits] http_max_body, and a request announcing a larger Content-Length
+ * is answered 413 on the first call, before any of its body is read; a
+ * chunked body that grows past the cap has its connection closed at that
+ * point.
+ *
+ * Each request becomes a `struct http_req` (http_int.h) with its client
+ * address (http_client.c), and is routed (http_route.c) once its body is
+ * complete; the handler answers through http_reply.c, and this file turns
+ * the answer into a libmicrohttpd response with the headers every HTML
+ * page carries. One log line per request, written when libmicrohttpd
+ * reports it complete: method, the path with link tokens replaced by "…"
+ * (never the query string, never Authorization), status and duration.
+ *
+ * The front is one part of `mailer serve` (mailer/serve): it starts no
+ * other part and knows none; /healthz asks the parent through the
+ * http_health callback. http_front_stop: MHD_quiesce_daemon() stops
+ * accepting; requests in flight are waited for (at most the connection
+ * timeout); the daemon is stopped; the request threads' database handles
+ * are closed.
+ */
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "http_int.h"
+#include "log.h"
+#include "metrics.h"
+#include "tpl.h"
+
+struct http_front {
+    struct http_ctx ctx;
+    struct MHD_Daemon *d;
+    atomic_int inflight;
+    struct http_proxies proxies;
+};
+
+static char *media_type(const char *ct)
+{
+    size_t n;
+    char *s;
+    if (!ct)
+        return NULL;
+    while (*ct == ' ')
+        ct++;
+    n = strcspn(ct, "; \t");
+    s = strndup(ct, n);
+    if (s)
+        for (char *q = s; *q; q++)
+            if (*q >= 'A' && *q <= 'Z')
+                *q = (char)(*q - 'A' + 'a');
+    return s;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct http_req *r)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    size_t len = 0;
+    char *data;
+
+    if (!r->status) {
+        log_error("http: %s %s: no answer from handler", r->method, r->logpath);
+        http_reply(r, 500, "text/plain; charset=utf-8", "internal error\n", 15);
+    }
+    data = buf_detach(&r->out, &len);
+    if (!data)
+        return MHD_NO;
+    if (strcmp(r->method, "HEAD") == 0) {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        free(data);
+    } else {
+        resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(data);
+    }
+    if (!resp)
+        return MHD_NO;
+    if (r->out_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->out_type);
+    for (int i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
+    if (r->out_type && strncmp(r->out_type, "text/html", 9) == 0) {
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src "
+                                "'unsafe-inline'; frame-ancestors *; form-action 'self'");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
+    ret = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct http_front *s = cls;
+    struct http_req *r = *con_cls;
+    (void)version;
+
+    if (!r) {
+        const char *cl, *v;
+        r = malloc(sizeof *r);
+        if (!r)
+            return MHD_NO;
+        http_req_init(r, &s->ctx, method, url);
+        if (!r->path) {
+            http_req_free(r);
+            free(r);
+            return MHD_NO;
+        }
+        *con_cls = r;
+        atomic_fetch_add(&s->inflight, 1);
+        http_client_ip(&s->proxies, c, r->client_ip, sizeof r->client_ip);
+        r->conn = c;
+        r->content_type =
+            media_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"));
+        if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
+            r->authorization = strdup(v);
+        if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept")))
+            r->accept = strdup(v);
+        cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno || *end || n > s->ctx.cfg->http_max_body) {
+                /* Answer now: the body is never read (413, RFC 9110 §15.5.14). */
+                r->too_big = 1;
+                http_route(r);
+                http_header(r, "Connection", "close");
+                return send_response(c, r);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (r->too_big || buf_append(&r->body, upload, *upload_size)) {
+            /* A chunked body passed the cap: stop reading it. */
+            r->too_big = 1;
+            r->status = 413;
+            r->route = "too_large";
+            http_route_logpath(r);
+            return MHD_NO;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->status) /* answered on the first call */
+        return MHD_YES;
+    http_route(r);
+    return send_response(c, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_front *s = cls;
+    struct http_req *r = *con_cls;
+    (void)c;
+    if (!r)
+        return;
+    double ms = (http_now() - r->t0) * 1000.0;
+    if (!r->logpath[0])
+        http_route_logpath(r);
+    if (r->status) {
+        log_info("http: %s %s %d %.1fms%s", r->method, r->logpath, r->status, ms,
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (closed early)");
+        metrics_http_request(r->route, r->status);
+    } else {
+        log_info("http: %s %s - %.1fms (closed before an answer)", r->method, r->logpath, ms);
+    }
+    http_req_free(r);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* libmicrohttpd's own messages go to our log, one line each. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+    (void)cls;
+    vsnprintf(line, sizeof line, fmt, ap);
+    n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_warn("http: libmicrohttpd: %s", line);
+}
+
+static enum merr resolve_listen(const char *listen, struct sockaddr_storage *ss, int *v6)
+{
+    char host[256], port[16];
+    const char *colon = strrchr(listen, ':');
+    struct addrinfo hints, *res = NULL;
+    size_t hl;
+    int e;
+
+    if (!colon || colon == listen || strlen(colon + 1) >= sizeof port)
+        return merr_set(MERR_CONFIG, "[http] listen \"%s\": expected host:port", listen);
+    hl = (size_t)(colon - listen);
+    if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']') {
+        listen++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host)
+        return merr_set(MERR_CONFIG, "[http] listen: host too long");
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    snprintf(port, sizeof port, "%s", colon + 1);
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    e = getaddrinfo(host, port, &hints, &res);
+    if (e || !res)
+        return merr_set(MERR_CONFIG, "[http] listen \"%s\": %s", listen, gai_strerror(e));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return MERR_OK;
+}
+static const char *const page_names[] = {
+    "pages/layout.html",  "pages/share.html",       "pages/share_sent.html",
+    "pages/error.html",   "pages/subscribe.html",   "pages/subscribed.html",
+    "pages/confirm.html", "pages/unsubscribe.html",
+};
+
+enum merr http_front_start(const struct config *cfg, const struct http_health *health,
+                           struct http_front **out)
+{
+    struct http_front *s;
+    struct sockaddr_storage ss;
+    int v6 = 0;
+    enum merr rc;
+
+    *out = NULL;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return merr_set(MERR_NOMEM, "out of memory");
+    s->ctx.cfg = cfg;
+    s->ctx.started = time(NULL);
+    if (health)
+        s->ctx.health = *health;
+    pthread_mutex_init(&s->ctx.write_lock, NULL);
+    if (!cfg->secret) {
+        rc = merr_set(MERR_CONFIG, "no [mail] secret");
+        goto out;
+    }
+    rc = resolve_listen(cfg->http_listen, &ss, &v6);
+    if (rc)
+        goto out;
+    rc = http_client_proxies_parse(&s->proxies, cfg->http_trusted_proxies);
+    if (rc)
+        goto out;
+    rc = tpl_set_open(cfg->templates_dir, cfg->templates_override, &s->ctx.tpl);
+    if (rc)
+        goto out;
+    /* Load every page now: the set is then read-only and safe from all threads. */
+    for (size_t i = 0; i < sizeof page_names / sizeof page_names[0]; i++) {
+        const struct tpl *t;
+        rc = tpl_get(s->ctx.tpl, page_names[i], &t);
+        if (rc) {
+            merr_wrap(rc, "templates");
+            goto out;
+        }
+    }
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                                MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+                            0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_connection_timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
+                            on_completed, s, MHD_OPTION_END);
+    if (!s->d) {
+        rc = merr_set(MERR_IO, "cannot listen on %s: %s", cfg->http_listen, strerror(errno));
+        goto out;
+    }
+    log_info("http: listening on %s (%d threads)", cfg->http_listen, cfg->http_threads);
+    *out = s;
+    s = NULL;
+out:
+    http_front_stop(s);
+    return rc;
+}
+
+void http_front_stop(struct http_front *s)
+{
+    if (!s)
+        return;
+    if (s->d) {
+        MHD_socket ls;
+        double deadline = http_now() + s->ctx.cfg->http_connection_timeout_s;
+        log_info("http: stopping: no new connections, finishing %d request(s)",
+                 atomic_load(&s->inflight));
+        ls = MHD_quiesce_daemon(s->d);
+        if (ls != MHD_INVALID_SOCKET)
+            close(ls);
+        while (atomic_load(&s->inflight) > 0 && http_now() < deadline) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        MHD_stop_daemon(s->d);
+    }
+    http_db_close_all();
+    tpl_set_free(s->ctx.tpl);
+    http_client_proxies_free(&s->proxies);
+    pthread_mutex_destroy(&s->ctx.write_lock);
+    free(s);
+}
+
+enum merr http_housekeep(struct db *db, time_t now)
+{
+    return http_store_housekeep(db, now - 2 * 3600 - HTTP_CSRF_TTL);
+}

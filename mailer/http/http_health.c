@@ -1,0 +1,85 @@
+/*
+ * http_health.c: GET /healthz and GET /metrics.
+ *
+ * /healthz answers 200 {"status": "ok", ...} when the database answers and
+ * every part the serve parent was asked to run is running, else 503 with
+ * "fail". The parts are the parent's: the front asks it through the
+ * http_health callback it was started with (http.h), so the front knows
+ * no part by name and a new part (the bounce poller) shows up here without
+ * a change to http. Each part is "running", "stopped" (it ended: the log
+ * says why) or "not started" (`serve --no-workers`; that is not a fault).
+ *
+ * /metrics renders the core's counters (metrics.h) with the envelopes per
+ * state read from the outbox at that moment.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "http_int.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+
+/* "not started", "running" or "stopped" for a part the parent may run. */
+static const char *part_state(const struct http_part_health *p)
+{
+    return !p->wanted ? "not started" : p->alive ? "running" : "stopped";
+}
+
+void http_healthz(struct http_req *r)
+{
+    struct http_part_health parts[HTTP_HEALTH_PARTS];
+    const struct http_health *h = &r->ctx->health;
+    struct db *db = http_db(r);
+    int ok = db && db_exec(db, "SELECT 1") == MERR_OK;
+    size_t n = h->parts ? h->parts(h->arg, parts, HTTP_HEALTH_PARTS) : 0;
+    json_t *j = json_pack("{s:s}", "database", ok ? "ok" : "unreachable");
+
+    for (size_t i = 0; j && i < n; i++) {
+        json_object_set_new(j, parts[i].name, json_string(part_state(&parts[i])));
+        if (parts[i].wanted && !parts[i].alive)
+            ok = 0;
+    }
+    if (j) {
+        json_object_set_new(j, "status", json_string(ok ? "ok" : "fail"));
+        json_object_set_new(j, "uptime_s",
+                            json_integer((json_int_t)(time(NULL) - r->ctx->started)));
+    }
+    http_reply_json(r, ok ? 200 : 503, j);
+}
+
+int http_health_part_ok(const struct http_ctx *ctx, const char *name)
+{
+    struct http_part_health parts[HTTP_HEALTH_PARTS];
+    size_t n = ctx->health.parts ? ctx->health.parts(ctx->health.arg, parts, HTTP_HEALTH_PARTS) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(parts[i].name, name) == 0)
+            return !parts[i].wanted || parts[i].alive;
+    return 1;
+}
+
+void http_prometheus(struct http_req *r)
+{
+    struct db *db = http_db(r);
+    struct outbox_counts counts;
+    const char *names[OUTBOX_CANCELLED + 1];
+    size_t n = 0;
+    struct buf out;
+
+    memset(&counts, 0, sizeof counts);
+    if (db && outbox_counts(db, 0, &counts) == MERR_OK) {
+        for (int i = 0; i <= OUTBOX_CANCELLED; i++)
+            names[i] = outbox_state_name((enum outbox_state)i);
+        n = OUTBOX_CANCELLED + 1;
+    } else {
+        log_warn("http: metrics: envelope counts: %s", merr_msg());
+    }
+    buf_init(&out, 0);
+    if (metrics_render(&out, names, counts.by_state, n)) {
+        buf_free(&out);
+        http_reply(r, 500, "text/plain; charset=utf-8", "metrics failed\n", 15);
+        return;
+    }
+    http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
+    buf_free(&out);
+}

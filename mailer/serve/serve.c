@@ -1,0 +1,183 @@
+/*
+ * serve.c: the parent of `mailer serve`: its parts, their health, the
+ * checkpoints and the housekeeping, and the order of a stop.
+ *
+ * Parts. The HTTP front is started first and on the calling thread (it
+ * runs libmicrohttpd's own pool): a listen address that cannot be bound
+ * fails the start before anything else runs. Every other part is a row of
+ * `parts` below: a function that runs until its stop flag is set, on a
+ * thread of its own, with its own database handles. A new part (the
+ * bounce poller) is one row; nothing else here changes, and /healthz
+ * shows it under its name. The parent keeps each part's state (wanted,
+ * alive) in atomics that the front's request threads read through the
+ * http_health callback.
+ *
+ * Chores. The parent's own thread wakes every 100 ms and runs the chores
+ * that are due on a handle of its own: a PASSIVE WAL checkpoint each time
+ * (it never waits for or blocks a writer, and request handles never
+ * checkpoint inside a commit: http_db.c), and each part's housekeeping
+ * about once a minute (http_housekeep: old rate windows and nonces).
+ *
+ * Stop. The front first (no new requests, those in flight finish), then
+ * the other parts in the reverse order of the table: the digest scheduler
+ * before the delivery workers, so a digest the scheduler creates while
+ * stopping is delivered at the next start rather than abandoned mid-batch.
+ */
+#include "serve.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "delivery.h"
+#include "digest.h"
+#include "http.h"
+#include "log.h"
+
+struct serve_part {
+    const char *name; /* its key in /healthz */
+    const char *what; /* in the log */
+    /* Runs until *stop is set; an error return ends only this part. */
+    enum merr (*run)(const struct config *cfg, atomic_int *stop);
+};
+
+static enum merr run_delivery(const struct config *cfg, atomic_int *stop)
+{
+    return delivery_run(cfg, 0, stop, NULL);
+}
+
+/* In start order; stopped in the reverse order (see the top). */
+static const struct serve_part parts[] = {
+    {"workers", "delivery workers", run_delivery},
+    {"scheduler", "digest scheduler", digest_scheduler_run},
+};
+#define NPARTS (sizeof parts / sizeof parts[0])
+
+struct serve_chore {
+    const char *what;
+    int every_s; /* at most once per this many seconds; 0: every wake-up */
+    enum merr (*run)(struct db *db, time_t now);
+};
+
+static enum merr checkpoint(struct db *db, time_t now)
+{
+    (void)now;
+    return db_exec(db, "PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+static const struct serve_chore chores[] = {
+    {"checkpoint", 0, checkpoint},
+    {"http housekeeping", 60, http_housekeep},
+};
+#define NCHORES (sizeof chores / sizeof chores[0])
+
+/* A part as the parent runs it. */
+struct serve_thread {
+    const struct serve_part *part;
+    const struct config *cfg;
+    pthread_t th;
+    atomic_int stop;
+    atomic_int alive;
+    int wanted;  /* to run in this process */
+    int started; /* its thread exists and must be joined */
+    enum merr rc;
+};
+
+static void *part_main(void *arg)
+{
+    struct serve_thread *t = arg;
+    t->rc = t->part->run(t->cfg, &t->stop);
+    if (t->rc)
+        log_error("serve: %s stopped: %s", t->part->what, merr_msg());
+    atomic_store(&t->alive, 0);
+    return NULL;
+}
+
+/* http_health.parts: called from the front's request threads. */
+static size_t health_parts(void *arg, struct http_part_health *out, size_t max)
+{
+    struct serve_thread *t = arg;
+    size_t n = 0;
+    for (; n < NPARTS && n < max; n++) {
+        out[n].name = t[n].part->name;
+        out[n].wanted = t[n].wanted;
+        out[n].alive = atomic_load(&t[n].alive);
+    }
+    return n;
+}
+
+static enum merr part_start(struct serve_thread *t)
+{
+    if (pthread_create(&t->th, NULL, part_main, t) != 0) {
+        atomic_store(&t->alive, 0);
+        return merr_set(MERR_INTERNAL, "cannot start the %s thread", t->part->what);
+    }
+    t->started = 1;
+    return MERR_OK;
+}
+
+static void chores_run(struct db *db, time_t *last)
+{
+    time_t now = time(NULL);
+    for (size_t i = 0; i < NCHORES; i++) {
+        if (chores[i].every_s && now - last[i] < chores[i].every_s)
+            continue;
+        last[i] = now;
+        if (chores[i].run(db, now))
+            log_warn("serve: %s: %s", chores[i].what, merr_msg());
+    }
+}
+
+enum merr serve_run(const struct config *cfg, atomic_int *stop, int workers)
+{
+    struct serve_thread t[NPARTS];
+    struct http_health health = {health_parts, t};
+    struct http_front *front = NULL;
+    struct db *db = NULL;
+    time_t last[NCHORES];
+    enum merr rc;
+
+    memset(t, 0, sizeof t);
+    memset(last, 0, sizeof last);
+    for (size_t i = 0; i < NPARTS; i++) {
+        t[i].part = &parts[i];
+        t[i].cfg = cfg;
+        t[i].wanted = workers != 0;
+        atomic_init(&t[i].stop, 0);
+        /* "alive" is "has not ended": a wanted part is running for
+         * /healthz from the front's first request on */
+        atomic_init(&t[i].alive, t[i].wanted);
+    }
+    rc = http_front_start(cfg, &health, &front);
+    if (rc)
+        goto out;
+    rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &db);
+    if (rc)
+        goto out;
+    for (size_t i = 0; i < NPARTS; i++) {
+        if (!t[i].wanted)
+            continue;
+        rc = part_start(&t[i]);
+        if (rc)
+            goto out;
+    }
+    while (!atomic_load(stop)) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        chores_run(db, last);
+        nanosleep(&ts, NULL);
+    }
+    rc = MERR_OK;
+out:
+    http_front_stop(front);
+    for (size_t i = NPARTS; i-- > 0;) {
+        if (!t[i].started)
+            continue;
+        atomic_store(&t[i].stop, 1);
+        pthread_join(t[i].th, NULL);
+        log_info("serve: %s stopped", t[i].part->what);
+    }
+    db_close(db);
+    return rc;
+}
