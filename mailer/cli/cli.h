@@ -131,5 +131,6 @@ int cli_sub(struct app *app, int argc, char **argv);
 int cli_digest(struct app *app, int argc, char **argv);
 int cli_token(struct app *app, int argc, char **argv);
 int cli_serve(struct app *app, int argc, char **argv);
+int cli_bounce(struct app *app, int argc, char **argv);
 
 #endif

@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"sub", cli_sub, "subscribers: add, ls, rm, import, export, show, erase"},
     {"digest", cli_digest, "weekly digests: preview, send, status, pause, resume, cancel"},
     {"token", cli_token, "admin API tokens: create, ls, revoke"},
+    {"bounce", cli_bounce, "bounces and complaints: parse, ingest, poll, ls, show, undo"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,359 @@
+/*
+ * bounce_text.c: bounces written in prose, without an RFC 3464 part.
+ *
+ * qmail ("Hi. This is the qmail-send program ... <addr>:"), Exim ("The
+ * following address(es) failed:"), Sendmail's and Postfix's older texts,
+ * Exchange and Lotus Notes ("The following recipient(s) could not be
+ * reached", "Failure Reasons"), Gmail ("Delivery to the following recipient
+ * failed permanently"), Yahoo, Outlook.com and the rest all follow one
+ * shape: some prose, then for each failed address the address on a line
+ * and the reason (often the remote server's reply) next to it or on the
+ * lines after, then a copy of the message. So rather than one parser per
+ * MTA, the reader:
+ *
+ *  1. cuts the text where the returned copy starts (a separator line that
+ *     names the original, returned or copied message, or the first run of
+ *     header lines), so addresses in the copy are never taken;
+ *  2. takes the recipients from X-Failed-Recipients (Exim, Gmail) when
+ *     present, else every address in the remaining text that is not the
+ *     bounce's own (its From and To: our return path) nor a daemon's, in
+ *     the order they appear;
+ *  3. takes as each recipient's diagnostic the text from its address to the
+ *     next recipient (or the cut), and finds the status and reply code in
+ *     it; when that says nothing, the whole text before the cut is used
+ *     for the reason (Lotus Notes puts the reason above the address).
+ * A text that reads like a delay warning ("will be retried") is not final.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bounce_int.h"
+
+/* Lines that start the returned copy. */
+static const char *const CUT_MARKS[] = {
+    "below this line is a copy of the message",
+    "this is a copy of the message",
+    "original message follows",
+    "original message",
+    "returned message",
+    "undelivered message",
+    "message headers follow",
+    "header of the original message",
+    "headers of the original message",
+    "the original message was",
+    "copy of the original",
+    "returned mail follows",
+    "text of the original",
+    "content of the original",
+    "unsent message below",
+    "your message reads",
+    "message text follows",
+    "originalnachricht",
+    "ursprüngliche nachricht",
+    "message original",
+    "mensaje original",
+    "messaggio originale",
+    "mensagem original",
+    "oorspronkelijk bericht",
+    "исходное сообщение",
+    "元のメッセージ",
+    "thư gốc",
+    NULL,
+};
+
+/* A separator line: three or more of - = _ at its start, and some words. */
+static int is_separator(const char *line, size_t ll)
+{
+    size_t k = 0, marks = 0;
+    int letters = 0;
+    while (k < ll && (line[k] == ' ' || line[k] == '\t'))
+        k++;
+    while (k < ll && (line[k] == '-' || line[k] == '=' || line[k] == '_'))
+        k++, marks++;
+    for (; k < ll; k++)
+        if (isalpha((unsigned char)line[k]) || (unsigned char)line[k] >= 0x80)
+            letters = 1;
+    return marks >= 3 && letters;
+}
+
+static int starts_header(const char *line, size_t ll, const char *name)
+{
+    size_t nl = strlen(name);
+    return ll > nl && strncasecmp(line, name, nl) == 0;
+}
+
+size_t bounce_text_cut(const char *t, size_t n)
+{
+    size_t i = 0;
+    int headers_run = 0, seen_at = 0;
+    size_t run_start = 0;
+
+    while (i < n) {
+        const char *line = t + i, *nl = memchr(line, '\n', n - i);
+        size_t ll = nl ? (size_t)(nl - line) : n - i;
+        char low[160];
+        size_t k = 0, dashes = 0;
+
+        for (size_t j = 0; j < ll && k + 1 < sizeof low; j++) {
+            unsigned char c = (unsigned char)line[j];
+            if (c == '-' || c == '=' || c == '_' || c == '*')
+                dashes++;
+            low[k++] = (char)tolower(c);
+        }
+        low[k] = '\0';
+        if (dashes >= 3 || strstr(low, "---") || low[0] == '>' || strstr(low, "follow")) {
+            for (const char *const *m = CUT_MARKS; *m; m++)
+                if (strstr(low, *m))
+                    return i;
+        }
+        /* after the failed addresses, the next separator starts the copy or a transcript */
+        if (seen_at && is_separator(line, ll))
+            return i;
+        if (memchr(line, '@', ll))
+            seen_at = 1;
+        /* a run of header lines is the returned copy too */
+        if (starts_header(line, ll, "Received:") || starts_header(line, ll, "Return-Path:") ||
+            starts_header(line, ll, "Message-ID:") || starts_header(line, ll, "DKIM-Signature:") ||
+            starts_header(line, ll, "MIME-Version:") || starts_header(line, ll, "Content-Type:") ||
+            starts_header(line, ll, "X-Mailer:")) {
+            if (!headers_run)
+                run_start = i;
+            if (++headers_run >= 2)
+                return run_start;
+        } else if (!(ll > 0 && (line[0] == ' ' || line[0] == '\t')) && ll > 0) {
+            headers_run = 0;
+        }
+        i += ll + (nl ? 1 : 0);
+    }
+    return n;
+}
+
+static int is_local_char(unsigned char c)
+{
+    return isalnum(c) || c >= 0x80 || (c && strchr("!#$%&'*+-/=?^_`{|}~.", c));
+}
+
+static int is_domain_char(unsigned char c)
+{
+    return isalnum(c) || c >= 0x80 || c == '-' || c == '.';
+}
+
+/* The next address in t[from..n): start and length; 0 if none. */
+static int next_addr(const char *t, size_t n, size_t from, size_t *start, size_t *len)
+{
+    for (size_t i = from; i < n; i++) {
+        size_t a, b, dots = 0;
+        if (t[i] != '@')
+            continue;
+        a = i;
+        while (a > from && is_local_char((unsigned char)t[a - 1]))
+            a--;
+        while (a < i && t[a] == '.')
+            a++;
+        b = i + 1;
+        while (b < n && is_domain_char((unsigned char)t[b])) {
+            if (t[b] == '.')
+                dots++;
+            b++;
+        }
+        while (b > i + 1 && (t[b - 1] == '.' || t[b - 1] == '-')) {
+            if (t[b - 1] == '.')
+                dots--;
+            b--;
+        }
+        if (a == i || b == i + 1 || dots == 0 || b - a >= BOUNCE_ADDR_MAX)
+            continue;
+        *start = a;
+        *len = b - a;
+        return 1;
+    }
+    return 0;
+}
+
+static int same_addr(const char *a, size_t al, const char *b)
+{
+    return strlen(b) == al && strncasecmp(a, b, al) == 0;
+}
+
+/* Addresses that are never the failed recipient. */
+static int is_own(const char *a, size_t al, const char *const *own)
+{
+    static const char *const daemons[] = {
+        "mailer-daemon@", "postmaster@", "mail-daemon@", "noreply@", "no-reply@",
+        "mailerdaemon@",  NULL};
+    for (const char *const *d = daemons; *d; d++)
+        if (al > strlen(*d) && strncasecmp(a, *d, strlen(*d)) == 0)
+            return 1;
+    for (; own && *own; own++)
+        if (same_addr(a, al, *own))
+            return 1;
+    return 0;
+}
+
+/* 1 if the line holding t[at] is a header-like line that names a sender or a message. */
+static int in_skipped_line(const char *t, size_t at)
+{
+    static const char *const skip[] = {
+        "from:",        "reply-to:",   "return-path:",  "sender:", "message-id:", "received:",
+        "in-reply-to:", "references:", "envelope-from", "x-",      NULL};
+    size_t s = at;
+    while (s > 0 && t[s - 1] != '\n')
+        s--;
+    while (t[s] == ' ' || t[s] == '\t')
+        s++;
+    for (const char *const *k = skip; *k; k++)
+        if (strncasecmp(t + s, *k, strlen(*k)) == 0)
+            return 1;
+    return 0;
+}
+
+struct found {
+    size_t pos; /* where the address is in the text (n if not in the text) */
+    char addr[BOUNCE_ADDR_MAX];
+};
+
+static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char *text, size_t from,
+                          size_t to, const char *pre, size_t prelen, int final)
+{
+    struct bounce_rcpt *rc = bounce_report_add(r);
+    struct buf diag, all;
+    enum merr e = MERR_OK;
+    const char *reason;
+
+    if (!rc)
+        return r->n_rcpts >= BOUNCE_RCPT_MAX ? MERR_OK : MERR_NOMEM;
+    bounce_addr_copy(rc->address, addr);
+    buf_init(&diag, 4 * BOUNCE_DIAG_MAX);
+    buf_init(&all, 64 * 1024);
+    /* the rest of the address line, then the lines below, collapsed */
+    for (size_t i = from; i < to && diag.len < 3 * BOUNCE_DIAG_MAX; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n' || c == '\t' || c == ' ') {
+            if (diag.len && diag.data[diag.len - 1] != ' ')
+                e = buf_putc(&diag, ' ');
+        } else if (!(diag.len == 0 && (c == '>' || c == ':' || c == ',' || c == '.'))) {
+            e = buf_putc(&diag, (char)c);
+        }
+        if (e)
+            break;
+    }
+    while (diag.len && strchr(" :", diag.data[diag.len - 1]))
+        diag.len--;
+    if (!e && diag.len == 0) {
+        /* Lotus Notes writes the reason above the address: up to 3 lines before it */
+        size_t ls = from, start;
+        int lines = 0;
+        while (ls > 0 && text[ls - 1] != '\n')
+            ls--;
+        start = ls;
+        while (start > 0 && lines < 3) {
+            size_t ps = start - 1;
+            while (ps > 0 && text[ps - 1] != '\n')
+                ps--;
+            if (start - 1 == ps || is_separator(text + ps, start - 1 - ps))
+                break; /* blank line or separator */
+            start = ps;
+            lines++;
+        }
+        for (size_t i = start; i < ls && !e; i++)
+            e = buf_putc(&diag, text[i] == '\n' || text[i] == '\t' ? ' ' : text[i]);
+        while (diag.len && diag.data[diag.len - 1] == ' ')
+            diag.len--;
+    }
+    if (diag.data)
+        diag.data[diag.len] = '\0';
+    if (!e && diag.len) {
+        bounce_class_find_status(diag.data, rc->status);
+        bounce_class_find_reply(diag.data, rc->reply_code);
+    }
+    /* what to classify: the recipient's own text, else the whole prose */
+    reason = diag.len ? bounce_class_text_reason(diag.data) : NULL;
+    if (!e && !reason && !rc->status[0]) {
+        e = buf_append(&all, pre, prelen);
+        if (!e && !rc->status[0])
+            bounce_class_find_status(all.data ? all.data : "", rc->status);
+        if (!e && !rc->reply_code[0])
+            bounce_class_find_reply(all.data ? all.data : "", rc->reply_code);
+    }
+    if (!e) {
+        const char *ctext = all.len ? all.data : diag.data;
+        bounce_class_decide(rc, ctext, final);
+        if (diag.len) {
+            struct buf clean;
+            buf_init(&clean, BOUNCE_DIAG_MAX + 4);
+            if (bounce_mime_clean(diag.data, diag.len, BOUNCE_DIAG_MAX, &clean) == MERR_OK &&
+                clean.len)
+                rc->diagnostic = buf_detach(&clean, NULL);
+            buf_free(&clean);
+        }
+    }
+    buf_free(&diag);
+    buf_free(&all);
+    return e;
+}
+
+enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report *r)
+{
+    const char *t = in->text ? in->text : "";
+    size_t n = in->text ? in->len : 0, cut = bounce_text_cut(t, n);
+    struct found *fv = calloc(BOUNCE_RCPT_MAX, sizeof *fv);
+    size_t nf = 0, s, l;
+    int final = !bounce_class_is_warning(t);
+    enum merr e = MERR_OK;
+
+    if (!fv)
+        return MERR_NOMEM;
+    /* X-Failed-Recipients: a comma-separated list (Exim, Gmail) */
+    if (in->failed) {
+        const char *p = in->failed;
+        while (*p && nf < BOUNCE_RCPT_MAX) {
+            size_t k = strcspn(p, ",");
+            char a[BOUNCE_ADDR_MAX];
+            char tmp[BOUNCE_ADDR_MAX];
+            snprintf(tmp, sizeof tmp, "%.*s", (int)(k < sizeof tmp ? k : sizeof tmp - 1), p);
+            bounce_addr_copy(a, tmp);
+            if (a[0] && strchr(a, '@')) {
+                fv[nf].pos = cut;
+                snprintf(fv[nf].addr, sizeof fv[nf].addr, "%s", a);
+                for (size_t i = 0; next_addr(t, cut, i, &s, &l); i = s + l)
+                    if (same_addr(t + s, l, a)) {
+                        fv[nf].pos = s;
+                        break;
+                    }
+                nf++;
+            }
+            p += k;
+            if (*p)
+                p++;
+        }
+    }
+    if (!nf) {
+        for (size_t i = 0; nf < BOUNCE_RCPT_MAX && next_addr(t, cut, i, &s, &l); i = s + l) {
+            int dup = 0;
+            if (is_own(t + s, l, in->own) || in_skipped_line(t, s))
+                continue;
+            for (size_t k = 0; k < nf && !dup; k++)
+                dup = same_addr(t + s, l, fv[k].addr);
+            if (dup)
+                continue;
+            fv[nf].pos = s;
+            snprintf(fv[nf].addr, sizeof fv[nf].addr, "%.*s", (int)l, t + s);
+            nf++;
+        }
+    }
+    for (size_t k = 0; k < nf && !e; k++) {
+        size_t from = fv[k].pos < cut ? fv[k].pos + strlen(fv[k].addr) : cut;
+        size_t to = cut;
+        for (size_t j = 0; j < nf; j++) /* up to the next recipient's line */
+            if (fv[j].pos > fv[k].pos && fv[j].pos < to && fv[j].pos < cut) {
+                size_t ls = fv[j].pos;
+                while (ls > from && t[ls - 1] != '\n')
+                    ls--;
+                to = ls > from ? ls : fv[j].pos;
+            }
+        e = add_rcpt(r, fv[k].addr, t, from, to, t, cut, final);
+    }
+    free(fv);
+    return e;
+}

@@ -1,0 +1,5 @@
+# Bounces: the parser on the project's own samples (exact JSON lines), hostile
+# mail that must end unparsed under ASan, intake and policy against real
+# Dovecot and Postfix servers.
+mailer_script_test(bounce.parse bounce/test_parse.py LABELS integration TIMEOUT 120)
+mailer_script_test(bounce.hostile bounce/test_hostile.py LABELS integration TIMEOUT 300)
