@@ -413,4 +413,69 @@ void subs_list_update_init(struct subs_list_update *u);
 enum merr subs_list_update(struct db *db, const struct config *cfg, const char *slug,
                            const struct subs_list_update *u, const char **field);
 
+/* ---- what bounces and complaints do to a person (subs_block.c) ---------- */
+
+/*
+ * Each of these runs inside the caller's transaction (the one that records
+ * the bounce) and reports what it changed, so that the caller can keep it
+ * and undo exactly that later.
+ */
+
+/*
+ * Adds a suppression (reason as subs_suppress; `detail` says which bounce)
+ * at `now`; `*created` is 1 if this call added it, 0 if the address was
+ * suppressed already (its first reason stays). MERR_INVAL as subs_suppress.
+ */
+enum merr subs_block_suppress(struct db *db, const char *email_key, const char *reason,
+                              const char *detail, time_t now, int *created);
+
+/* Removes the suppression of `email_key` if its reason is still `reason`; `*lifted`. */
+enum merr subs_block_lift(struct db *db, const char *email_key, const char *reason, int *lifted);
+
+#define SUBS_BLOCK_MAX_LISTS 64
+
+/* A subscription a bounce or a complaint ended: the list and the status before. */
+struct subs_block_change {
+    long long list_id;
+    enum subs_status before;
+};
+
+/*
+ * The subscriber leaves `list_id` (0: every list they have not left) at
+ * `now`; each subscription changed is written to out[] (at most `max`,
+ * `*n` of them). Queued envelopes are left alone: the claim-time check of
+ * the outbox cancels them, and an undo lets them go.
+ */
+enum merr subs_block_leave(struct db *db, long long subscriber_id, long long list_id, time_t now,
+                           struct subs_block_change *out, size_t max, size_t *n);
+
+/*
+ * Undoes one subscription of subs_block_leave: back to `before` if it is
+ * still unsubscribed since `left_at` (nobody changed it since); `*restored`.
+ */
+enum merr subs_block_rejoin(struct db *db, long long subscriber_id, long long list_id,
+                            enum subs_status before, time_t left_at, time_t now, int *restored);
+
+/* The subscriber id of an address (as typed or its key); MERR_NOTFOUND, MERR_INVAL. */
+enum merr subs_find(struct db *db, const char *email, long long *subscriber_id);
+
+/*
+ * The List-Unsubscribe mailto of one subscription (RFC 2369 §3.2, RFC 8058
+ * §3.1's mailto alternative): "mailto:LOCAL+S.L.MAC@DOMAIN?subject=unsubscribe"
+ * where LOCAL@DOMAIN is [mail] unsubscribe_mailto (default unsubscribe@ the
+ * mail domain) and MAC is 80 bits of HMAC-SHA256 under [mail] secret in
+ * lower-case hex (relays may fold the case of a local part, RFC 5321 §2.4).
+ * Appended to out.
+ */
+enum merr subs_unsubscribe_mailto(const struct config *cfg, long long subscriber_id,
+                                  long long list_id, struct buf *out);
+
+/*
+ * Checks an address written by subs_unsubscribe_mailto (any case, angle
+ * brackets allowed). MERR_INVAL if it is not one or its MAC is forged or
+ * altered; else the ids.
+ */
+enum merr subs_mailto_check(const char *secret, const char *address, long long *subscriber_id,
+                            long long *list_id);
+
 #endif

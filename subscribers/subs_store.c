@@ -416,6 +416,55 @@ enum merr subs_store_subn_unsub_all(struct db *db, long long sub_id, time_t now)
     return db_step_done(db, st, "subscriptions");
 }
 
+/* the subscriptions a person has not left, for a bounce or complaint to end */
+static const char SQL_SUBN_ACTIVE[] = "SELECT list_id, status FROM subscriptions "
+                                      "WHERE subscriber_id = ? AND status <> 'unsubscribed' "
+                                      "ORDER BY list_id";
+
+enum merr subs_store_subn_active(struct db *db, long long sub_id, long long *list_ids,
+                                 enum subs_status *statuses, size_t max, size_t *n)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_ACTIVE);
+    int src;
+    *n = 0;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, sub_id);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n < max) {
+            list_ids[*n] = sqlite3_column_int64(st, 0);
+            statuses[*n] =
+                (enum subs_status)subs_status_parse((const char *)sqlite3_column_text(st, 1));
+            (*n)++;
+        }
+    }
+    sqlite3_reset(st);
+    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "subscriptions");
+}
+
+/* undoing a bounce's unsubscribe: only if nobody changed it since */
+static const char SQL_SUBN_REJOIN[] =
+    "UPDATE subscriptions SET status = ?3, unsubscribed_at = NULL, updated_at = ?4 "
+    "WHERE list_id = ?1 AND subscriber_id = ?2 AND status = 'unsubscribed' "
+    "AND unsubscribed_at = ?5";
+
+enum merr subs_store_subn_rejoin(struct db *db, long long list_id, long long sub_id,
+                                 enum subs_status status, time_t left_at, time_t now, int *changed)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_REJOIN);
+    enum merr rc;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, list_id);
+    sqlite3_bind_int64(st, 2, sub_id);
+    sqlite3_bind_text(st, 3, subs_status_name(status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, left_at);
+    rc = db_step_done(db, st, "subscriptions");
+    *changed = !rc && db_changes(db) > 0;
+    return rc;
+}
+
 static const char SQL_SUBN_DELETE[] =
     "DELETE FROM subscriptions WHERE list_id = ? AND subscriber_id = ?";
 

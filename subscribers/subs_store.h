@@ -60,6 +60,12 @@ enum merr subs_store_subn_confirm(struct db *db, long long list_id, long long su
 enum merr subs_store_subn_unsub(struct db *db, long long list_id, long long sub_id, time_t now);
 enum merr subs_store_subn_unsub_all(struct db *db, long long sub_id, time_t now);
 enum merr subs_store_subn_delete(struct db *db, long long list_id, long long sub_id, int *deleted);
+/* The lists (and statuses) the subscriber has not left, at most `max`. */
+enum merr subs_store_subn_active(struct db *db, long long sub_id, long long *list_ids,
+                                 enum subs_status *statuses, size_t max, size_t *n);
+/* unsubscribed (at `left_at`) -> status; *changed = 1 if it was so. */
+enum merr subs_store_subn_rejoin(struct db *db, long long list_id, long long sub_id,
+                                 enum subs_status status, time_t left_at, time_t now, int *changed);
 /* Number of subscriptions and of unsubscribed ones. */
 enum merr subs_store_subn_count(struct db *db, long long sub_id, int *total, int *unsubscribed);
 enum merr subs_store_subn_json(struct db *db, long long sub_id, json_t **out);

@@ -13,6 +13,7 @@
  * bytes and the MAC check fails (compared in constant time). Expiry 0 means
  * never (unsubscribe links must keep working in old mail).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -117,4 +118,87 @@ enum merr subs_confirm_url(const struct config *cfg, long long subscriber_id, lo
 {
     return url(cfg, "/confirm/", SUBS_TOKEN_CONFIRM, subscriber_id, list_id, now + SUBS_CONFIRM_TTL,
                out);
+}
+
+/*
+ * The List-Unsubscribe mailto token: "S.L.MAC" in the local part, MAC the
+ * first 80 bits of HMAC-SHA256(secret, "mailto-unsubscribe:S:L") in
+ * lower-case hex, so that a relay folding the local part to lower case
+ * (RFC 5321 §2.4 allows it) does not break it. The token has no expiry:
+ * old mail must keep unsubscribing.
+ */
+#define MAILTO_MAC 10
+
+static void mailto_mac(const char *secret, long long s, long long l, char out[2 * MAILTO_MAC + 1])
+{
+    unsigned char full[CRYPTO_SHA256_LEN];
+    char msg[96];
+    int n = snprintf(msg, sizeof msg, "mailto-unsubscribe:%lld:%lld", s, l);
+    crypto_hmac_sha256(full, secret, strlen(secret), msg, (size_t)n);
+    enc_hex(out, full, MAILTO_MAC);
+}
+
+enum merr subs_unsubscribe_mailto(const struct config *cfg, long long subscriber_id,
+                                  long long list_id, struct buf *out)
+{
+    const char *base = cfg->unsubscribe_mailto, *at;
+    char mac[2 * MAILTO_MAC + 1];
+    if (!cfg->secret || !cfg->secret[0])
+        return merr_set(MERR_CONFIG, "no [mail] secret for tokens");
+    mailto_mac(cfg->secret, subscriber_id, list_id, mac);
+    if (base && (at = strchr(base, '@')) != NULL)
+        return buf_printf(out, "mailto:%.*s+%lld.%lld.%s%s?subject=unsubscribe", (int)(at - base),
+                          base, subscriber_id, list_id, mac, at);
+    return buf_printf(out, "mailto:unsubscribe+%lld.%lld.%s@%s?subject=unsubscribe", subscriber_id,
+                      list_id, mac, cfg_mail_domain(cfg));
+}
+
+static int parse_id(const char **p, long long *out)
+{
+    long long v = 0;
+    int digits = 0;
+    while (**p >= '0' && **p <= '9') {
+        if (++digits > 18)
+            return -1;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    if (!digits || v <= 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum merr subs_mailto_check(const char *secret, const char *address, long long *subscriber_id,
+                            long long *list_id)
+{
+    const char *p = address, *plus;
+    char got[2 * MAILTO_MAC + 1], want[2 * MAILTO_MAC + 1];
+    long long s, l;
+
+    if (!secret || !address)
+        return merr_set(MERR_INVAL, "no unsubscribe token");
+    if (*p == '<')
+        p++;
+    plus = strchr(p, '+');
+    if (!plus || (strchr(p, '@') && strchr(p, '@') < plus))
+        return merr_set(MERR_INVAL, "no unsubscribe token in \"%.100s\"", address);
+    p = plus + 1;
+    if (parse_id(&p, &s) || *p++ != '.' || parse_id(&p, &l) || *p++ != '.')
+        return merr_set(MERR_INVAL, "malformed unsubscribe token in \"%.100s\"", address);
+    for (int i = 0; i < 2 * MAILTO_MAC; i++, p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return merr_set(MERR_INVAL, "malformed unsubscribe token in \"%.100s\"", address);
+        got[i] = (char)(c >= 'A' && c <= 'F' ? c + 32 : c);
+    }
+    got[2 * MAILTO_MAC] = '\0';
+    if (*p != '@')
+        return merr_set(MERR_INVAL, "malformed unsubscribe token in \"%.100s\"", address);
+    mailto_mac(secret, s, l, want);
+    if (!crypto_equal(got, want, 2 * MAILTO_MAC))
+        return merr_set(MERR_INVAL, "unsubscribe token with a forged or altered MAC");
+    *subscriber_id = s;
+    *list_id = l;
+    return MERR_OK;
 }

@@ -22,7 +22,9 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <time.h>
 
+#include "buf.h"
 #include "err.h"
 
 enum bounce_kind {
@@ -130,5 +132,101 @@ void bounce_report_free(struct bounce_report *r);
  * may be NULL (left out).
  */
 json_t *bounce_report_json(const struct bounce_report *r, const char *file);
+
+/* ---- into the database: bounce_intake.c, bounce_policy.c, bounce_view.c ---- */
+
+struct db;
+struct config;
+
+/* What became of one message. */
+struct bounce_result {
+    long long bounce_id;
+    int duplicate;  /* seen before (same content): nothing changed */
+    char state[16]; /* processed, unparsed or refused: decides the folder */
+    char kind[16];  /* dsn, arf, auto-reply, report, not-bounce, unsubscribe */
+    char note[256]; /* why unparsed or refused; what was done */
+    int recipients; /* recipients recorded */
+    int attributed; /* of them tied to an envelope */
+    int suppressed; /* addresses suppressed by it */
+};
+
+/*
+ * Records one raw message read from `mailbox` (a [bounce.NAME] name, or
+ * "ingest", "maildir", "mbox") of `role` (bounces, complaints,
+ * unsubscribe) and applies the policy, all in ONE transaction: the bounce
+ * row (raw message cut at [bounce] keep_raw), its recipients with their
+ * attribution (VERP token, ENVID, Message-ID or List-Id of the returned
+ * message, then the address among envelopes of the last
+ * attribution_days), and the consequences through subscribers and the
+ * outbox (docs/bounces.md). A message whose content was seen before
+ * changes nothing (res->duplicate). `rcpt_hint` is the envelope recipient
+ * when the MTA says it (pipe), else NULL. A message that cannot be parsed
+ * is recorded as unparsed, one with a forged VERP or ENVID token or an
+ * unsubscribe mail without a valid token as refused: neither changes
+ * anything else. MERR_DB / MERR_TEMPFAIL (nothing was written), MERR_NOMEM.
+ */
+enum merr bounce_intake_message(struct db *db, const struct config *cfg, const char *mailbox,
+                                const char *role, const char *data, size_t len,
+                                const char *rcpt_hint, time_t now, struct bounce_result *res);
+
+/* Counts of a run over many messages (a maildir, an mbox, a poll). */
+struct bounce_intake_count {
+    long messages, processed, unparsed, refused, duplicates, suppressed;
+};
+
+/* Adds one result to the counts. */
+void bounce_intake_tally(struct bounce_intake_count *c, const struct bounce_result *r);
+
+/*
+ * Every message of the maildir `dir` (new/ and cur/, in name order) through
+ * bounce_intake_message (mailbox "maildir"); each, once committed, moves to
+ * the Maildir++ folder .Processed or .Unparsed ([bounce] processed_folder,
+ * unparsed_folder) of `dir`. MERR_IO naming the file; what was done before
+ * the error stays done.
+ */
+enum merr bounce_intake_maildir(struct db *db, const struct config *cfg, const char *dir,
+                                const char *role, time_t now, struct bounce_intake_count *count);
+
+/* Every message of the mbox file `path` (mailbox "mbox"); the file is not changed. */
+enum merr bounce_intake_mbox(struct db *db, const struct config *cfg, const char *path,
+                             const char *role, time_t now, struct bounce_intake_count *count);
+
+/*
+ * Lifts exactly what bounce `id` caused (a suppression it created, while
+ * it still has its reason; subscriptions it ended, while still ended; an
+ * envelope it marked failed, while still so) and marks it undone, in one
+ * transaction. `*lifted` counts what was put back. Undoing twice is
+ * MERR_OK with 0. MERR_NOTFOUND.
+ */
+enum merr bounce_policy_undo(struct db *db, long long id, time_t now, int *lifted);
+
+/* Which bounces bounce_view_list returns (zero / NULL: no filter). */
+struct bounce_filter {
+    long long before;    /* ids below this (the next page) */
+    const char *state;   /* processed, unparsed, refused */
+    const char *mailbox; /* a mailbox name */
+    const char *match;   /* a class, or an address */
+    int limit;           /* 0: 50 */
+};
+
+/* The bounces matching `f`, newest first, as a new JSON array. */
+enum merr bounce_view_list(struct db *db, const struct bounce_filter *f, json_t **out);
+
+/*
+ * One bounce with its recipients and effects (new object); `raw` (may be
+ * NULL) receives the kept bytes of the message (malloc'd, NUL-terminated),
+ * `raw_len` their length. MERR_NOTFOUND.
+ */
+enum merr bounce_view_show(struct db *db, long long id, json_t **out, char **raw, size_t *raw_len);
+
+/*
+ * Appends the Prometheus text of the bounce counters to out:
+ * mailer_bounce_recipients_total{mailbox,class,attributed} and
+ * mailer_bounce_messages_total{mailbox,state}.
+ */
+enum merr bounce_view_metrics(struct db *db, struct buf *out);
+
+/* [{"name", "last_poll_at", "last_ok_at", "last_error"}] per mailbox polled. */
+enum merr bounce_view_health(struct db *db, json_t **out);
 
 #endif

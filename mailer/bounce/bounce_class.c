@@ -67,6 +67,7 @@ static const struct reason_def reason_defs[] = {
     {"delivered", BOUNCE_DELIVERED},
     {"not_spam", BOUNCE_UNKNOWN},
     {"auth_failure", BOUNCE_UNKNOWN},
+    {"unsubscribe", BOUNCE_UNKNOWN},
     {"unknown", BOUNCE_UNKNOWN},
 };
 #define NREASONS (sizeof reason_defs / sizeof reason_defs[0])
@@ -76,7 +77,8 @@ const char *const bounce_reasons[] = {
     "too_big",      "spam",           "content",  "policy",       "rate_limited", "network",
     "system",       "expired",        "delayed",  "temporary",    "failed",       "abuse",
     "fraud",        "virus",          "opt_out",  "other",        "vacation",     "challenge",
-    "auto_reply",   "delivered",      "not_spam", "auth_failure", "unknown",      NULL,
+    "auto_reply",   "delivered",      "not_spam", "auth_failure", "unsubscribe",  "unknown",
+    NULL,
 };
 
 enum bounce_class bounce_reason_class(const char *reason)

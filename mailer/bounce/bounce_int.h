@@ -125,6 +125,21 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
 /* Where the returned copy of the message starts in a prose bounce (len if nowhere). */
 size_t bounce_text_cut(const char *text, size_t len);
 
+/* ---- bounce_policy.c ---- */
+
+struct db;
+struct config;
+
+/*
+ * Inside the caller's transaction, after the bounce row `bounce_id` was
+ * written: attributes the report's recipients, applies the consequences,
+ * records the recipients and the effects; fills res (state "refused" for
+ * a forged token, note, counts).
+ */
+enum merr bounce_policy_apply(struct db *db, const struct config *cfg, long long bounce_id,
+                              const struct bounce_report *r, const char *role, const char *hint,
+                              time_t now, struct bounce_result *res);
+
 /* ---- bounce.c ---- */
 
 /* Appends a recipient to r (ignored past BOUNCE_RCPT_MAX); NULL on NOMEM. */

@@ -83,6 +83,15 @@ static const struct key keys[] = {
     {"templates", "dir", K_STR, O(templates_dir), MAILER_SOURCE_DIR "/templates", 0, 0},
     {"templates", "override", K_STR, O(templates_override), NULL, 0, 0},
     {"media", "root", K_STR, O(media_root), NULL, 0, 0},
+    {"bounce", "soft_limit", K_INT, O(bounce_soft_limit), "3", 1, 100},
+    {"bounce", "soft_days", K_INT, O(bounce_soft_days), "15", 1, 365},
+    {"bounce", "attribution_days", K_INT, O(bounce_attribution_days), "30", 1, 365},
+    {"bounce", "keep_raw", K_SIZE, O(bounce_keep_raw), "64KB", 1024, 16 << 20},
+    {"bounce", "max_message_size", K_SIZE, O(bounce_max_size), "4MB", 65536, 64 << 20},
+    {"bounce", "poll_interval", K_DURATION, O(bounce_poll_interval_s), "5m", 5, 86400},
+    {"bounce", "timeout", K_DURATION, O(bounce_timeout_s), "60s", 1, 3600},
+    {"bounce", "processed_folder", K_STR, O(bounce_processed_folder), "Processed", 0, 0},
+    {"bounce", "unparsed_folder", K_STR, O(bounce_unparsed_folder), "Unparsed", 0, 0},
 };
 #undef O
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -250,6 +259,78 @@ static int refuse_line(struct loader *ld, const char *section, const char *name,
     return 0;
 }
 
+/* A [bounce.NAME] key. Returns 1 if taken, 0 with ld->why if refused. */
+static int mailbox_key(struct loader *ld, const char *section, const char *name, const char *value)
+{
+    const char *mname = section + 7;
+    struct config *cfg = ld->cfg;
+    struct cfg_mailbox *m = NULL;
+    char **slot = NULL;
+
+    if (!*mname || strlen(mname) > 64)
+        return refuse_line(ld, section, name, "a mailbox name is 1 to 64 characters");
+    for (const char *p = mname; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+            return refuse_line(ld, section, name,
+                               "a mailbox name holds only letters, digits, - and _");
+    for (size_t i = 0; i < cfg->n_mailboxes; i++)
+        if (!strcmp(cfg->mailboxes[i].name, mname))
+            m = &cfg->mailboxes[i];
+    if (!m) {
+        struct cfg_mailbox *v =
+            realloc(cfg->mailboxes, (cfg->n_mailboxes + 1) * sizeof *cfg->mailboxes);
+        if (!v)
+            return refuse_line(ld, section, name, "out of memory");
+        cfg->mailboxes = v;
+        m = &v[cfg->n_mailboxes++];
+        memset(m, 0, sizeof *m);
+        m->idle = 1;
+        m->leave_on_server = 1;
+        m->tls = CFG_TLS_REQUIRED;
+        m->name = strdup(mname);
+        if (!m->name)
+            return refuse_line(ld, section, name, "out of memory");
+    }
+    if (!strcmp(name, "role"))
+        slot = &m->role;
+    else if (!strcmp(name, "url"))
+        slot = &m->url;
+    else if (!strcmp(name, "username"))
+        slot = &m->username;
+    else if (!strcmp(name, "password"))
+        slot = &m->password;
+    if (slot) {
+        char *copy = strdup(value);
+        if (!copy)
+            return refuse_line(ld, section, name, "out of memory");
+        free(*slot);
+        *slot = copy;
+        return 1;
+    }
+    if (!strcmp(name, "tls")) {
+        if (!strcmp(value, "required"))
+            m->tls = CFG_TLS_REQUIRED;
+        else if (!strcmp(value, "none"))
+            m->tls = CFG_TLS_NONE;
+        else
+            return refuse_line(ld, section, name, "expected required or none");
+        return 1;
+    }
+    int *flag = !strcmp(name, "idle")              ? &m->idle
+                : !strcmp(name, "delete")          ? &m->delete
+                : !strcmp(name, "leave_on_server") ? &m->leave_on_server
+                                                   : NULL;
+    if (!flag)
+        return refuse_line(ld, section, name, "unknown key");
+    if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
+        *flag = 1;
+    else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0"))
+        *flag = 0;
+    else
+        return refuse_line(ld, section, name, "expected true or false");
+    return 1;
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     struct loader *ld = user;
@@ -257,6 +338,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
     int known_section = 0;
     char why[400];
 
+    if (!strncmp(section, "bounce.", 7))
+        return mailbox_key(ld, section, name, value);
     for (size_t i = 0; i < NKEYS; i++)
         if (!strcmp(keys[i].section, section))
             known_section = 1;
@@ -280,8 +363,27 @@ void cfg_free(struct config *cfg)
             free(*slot);
             *slot = NULL;
         }
+    for (size_t i = 0; i < cfg->n_mailboxes; i++) {
+        struct cfg_mailbox *m = &cfg->mailboxes[i];
+        free(m->name);
+        free(m->role);
+        free(m->url);
+        free(m->username);
+        free(m->password);
+    }
+    free(cfg->mailboxes);
+    cfg->mailboxes = NULL;
+    cfg->n_mailboxes = 0;
     free(cfg->path);
     cfg->path = NULL;
+}
+
+const struct cfg_mailbox *cfg_mailbox(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; name && i < cfg->n_mailboxes; i++)
+        if (!strcmp(cfg->mailboxes[i].name, name))
+            return &cfg->mailboxes[i];
+    return NULL;
 }
 
 enum merr cfg_defaults(struct config *cfg)
@@ -412,6 +514,32 @@ static enum merr check(struct config *cfg)
         return refuse(cfg, "mail", "secret", "must be at least 16 characters");
     if (cfg->smtp_ca_file && access(cfg->smtp_ca_file, R_OK) != 0)
         return refuse(cfg, "smtp", "ca_file", "cannot read \"%s\"", cfg->smtp_ca_file);
+    for (size_t i = 0; i < cfg->n_mailboxes; i++) {
+        const struct cfg_mailbox *m = &cfg->mailboxes[i];
+        char sec[80];
+        const char *u = m->url;
+        snprintf(sec, sizeof sec, "bounce.%s", m->name);
+        if (!m->role || (strcmp(m->role, "bounces") && strcmp(m->role, "complaints") &&
+                         strcmp(m->role, "unsubscribe")))
+            return refuse(cfg, sec, "role", "\"%s\": expected bounces, complaints or unsubscribe",
+                          m->role ? m->role : "");
+        if (!u)
+            return refuse(cfg, sec, "url",
+                          "missing: imaps://host:993, imap://host:143, "
+                          "pop3s://host:995 or pop3://host:110");
+        const char *hp = !strncmp(u, "imaps://", 8)   ? u + 8
+                         : !strncmp(u, "imap://", 7)  ? u + 7
+                         : !strncmp(u, "pop3s://", 8) ? u + 8
+                         : !strncmp(u, "pop3://", 7)  ? u + 7
+                                                      : NULL;
+        char host[300];
+        snprintf(host, sizeof host, "%.*s", (int)(hp ? strcspn(hp, "/") : 0), hp ? hp : "");
+        if (!hp || !valid_hostport(host))
+            return refuse(cfg, sec, "url",
+                          "\"%s\": expected imaps://, imap://, pop3s:// or pop3:// host:port", u);
+        if (!m->username)
+            return refuse(cfg, sec, "username", "missing");
+    }
     rc = date_set_zone(cfg->timezone);
     if (rc)
         return refuse(cfg, "site", "timezone", "unknown time zone \"%s\"", cfg->timezone);
@@ -466,6 +594,15 @@ enum merr cfg_load(struct config *cfg, const char *path)
         (rc = env_override(cfg, "MAILER_SMTP_USERNAME", &cfg->smtp_username)) ||
         (rc = env_override(cfg, "MAILER_SMTP_PASSWORD", &cfg->smtp_password)))
         goto fail;
+    for (size_t i = 0; i < cfg->n_mailboxes; i++) {
+        char var[96];
+        size_t k = (size_t)snprintf(var, sizeof var, "MAILER_BOUNCE_");
+        for (const char *p = cfg->mailboxes[i].name; *p && k + 10 < sizeof var; p++)
+            var[k++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+        snprintf(var + k, sizeof var - k, "_PASSWORD");
+        if ((rc = env_override(cfg, var, &cfg->mailboxes[i].password)))
+            goto fail;
+    }
     rc = check(cfg);
     if (rc)
         goto fail;

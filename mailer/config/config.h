@@ -16,6 +16,20 @@
 
 enum cfg_tls { CFG_TLS_REQUIRED, CFG_TLS_OPPORTUNISTIC, CFG_TLS_NONE };
 
+/* One bounce mailbox: a [bounce.NAME] section. */
+struct cfg_mailbox {
+    char *name; /* NAME of the section: letters, digits, - and _ */
+    char *role; /* bounces, complaints or unsubscribe */
+    char *url;  /* imaps://, imap:// (STARTTLS), pop3s://, pop3:// (STLS) host:port[/folder] */
+    char *username;
+    char *password;   /* or $MAILER_BOUNCE_<NAME>_PASSWORD */
+    enum cfg_tls tls; /* required (default) or none (loopback only) */
+    int idle;         /* IMAP IDLE inside `mailer serve` when offered (default 1) */
+    int delete; /* delete after the result is committed instead of moving (IMAP), DELE (POP3) */
+    int leave_on_server; /* POP3: keep messages, remember their UIDL (default 1) */
+    int line;            /* line of the section in the file, for errors */
+};
+
 struct config {
     char *path; /* the file read, or NULL for built-in defaults */
 
@@ -83,7 +97,23 @@ struct config {
 
     /* [media] */
     char *media_root; /* optional root for relative image paths; default: the JSON's folder */
+
+    /* [bounce] */
+    int bounce_soft_limit;       /* soft bounces that suppress ... */
+    int bounce_soft_days;        /* ... within this many days, over >= 2 sends */
+    int bounce_attribution_days; /* envelopes this recent are matched by address */
+    size_t bounce_keep_raw;      /* bytes of each message kept for review */
+    size_t bounce_max_size;      /* larger messages end unparsed */
+    int bounce_poll_interval_s;  /* mailboxes without IDLE are polled this often by serve */
+    int bounce_timeout_s;        /* network timeout of IMAP and POP3 */
+    char *bounce_processed_folder;
+    char *bounce_unparsed_folder;
+    struct cfg_mailbox *mailboxes; /* the [bounce.NAME] sections, in file order */
+    size_t n_mailboxes;
 };
+
+/* The mailbox called `name`, or NULL. */
+const struct cfg_mailbox *cfg_mailbox(const struct config *cfg, const char *name);
 
 /* Fills `cfg` with the built-in defaults. Free with cfg_free. */
 enum merr cfg_defaults(struct config *cfg);

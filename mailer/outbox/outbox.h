@@ -318,4 +318,56 @@ struct outbox_send_row {
 enum merr outbox_send_list(struct db *db, const struct outbox_send_filter *f,
                            struct outbox_send_row **out, size_t *n);
 
+/* ---- bounces coming back (mailer/outbox/outbox_bounce.c) ---- */
+
+/* An envelope as a bounce sees it. */
+struct outbox_bounce_target {
+    long long envelope_id;
+    long long send_id;
+    long long subscriber_id; /* 0: none (a share) */
+    long long list_id;       /* of its send, 0: none */
+    char kind[16];           /* share, digest, confirm */
+    enum outbox_state state;
+    char recipient[256];
+    char salt[65]; /* of its send: its Message-ID derives from it */
+    time_t created_at;
+    time_t sent_at; /* 0 if not sent */
+};
+
+/* Loads envelope `envelope_id` for a bounce. MERR_NOTFOUND, MERR_DB. */
+enum merr outbox_bounce_target(struct db *db, long long envelope_id,
+                               struct outbox_bounce_target *out);
+
+/*
+ * The newest sent (or since failed) envelope to `recipient_key` (lower
+ * case) created at or after `since`, of a send of `list_id` (0: any).
+ * MERR_NOTFOUND if none.
+ */
+enum merr outbox_bounce_recent(struct db *db, const char *recipient_key, long long list_id,
+                               time_t since, long long *envelope_id);
+
+/* What an envelope was before a bounce was recorded on it. */
+struct outbox_bounce_prev {
+    enum outbox_state state;
+    int has_code, last_code;
+    int has_text;
+    char last_text[256];
+};
+
+/*
+ * Inside the caller's transaction: a `sent` envelope becomes `failed` with
+ * the bounce's reply `code` (0: none) and `text`; `*changed` says whether it
+ * was sent (another state is left alone). `*prev` gets what it was.
+ */
+enum merr outbox_bounce_record(struct db *db, long long envelope_id, int code, const char *text,
+                               time_t now, struct outbox_bounce_prev *prev, int *changed);
+
+/*
+ * Undoes outbox_bounce_record: back to `prev` if the envelope is still
+ * failed with `bounce_text`; `*restored`.
+ */
+enum merr outbox_bounce_restore(struct db *db, long long envelope_id,
+                                const struct outbox_bounce_prev *prev, const char *bounce_text,
+                                time_t now, int *restored);
+
 #endif
