@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Builds the mailer with AddressSanitizer + UndefinedBehaviorSanitizer and
-# warnings as errors, and runs the whole test suite through CTest.
+# warnings as errors, builds the libFuzzer targets with clang (tests/fuzz,
+# in build-fuzz/), and runs the whole test suite through CTest: the fuzz
+# tests (label `fuzz`: replay each seed corpus, then fuzz for
+# MAILER_FUZZ_SECONDS, default 20) run in the same CTest run.
 # Usage: scripts/test.sh [ctest options, e.g. -L unit or -R smtp]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 bash scripts/setup.sh
 build=${MAILER_TEST_BUILD:-build-test}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMAILER_SANITIZE=ON -DMAILER_WERROR=ON >/dev/null
+fuzz=${MAILER_FUZZ_BUILD:-build-fuzz}
+case "$fuzz" in /*) ;; *) fuzz="$here/$fuzz" ;; esac
+cmake -S . -B "$fuzz" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DMAILER_FUZZ=ON >/dev/null
+cmake --build "$fuzz" -j"$(nproc)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMAILER_SANITIZE=ON -DMAILER_WERROR=ON \
+  -DMAILER_FUZZ_BUILD_DIR="$fuzz" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 # Any sanitizer report fails the run: ASan aborts, UBSan halts on the first error.
 # (No strict_string_checks: it flags libESMTP's strncasecmp on short NUL-terminated
