@@ -4,3 +4,6 @@ mailer_script_test(http.api http/test_http_api.py LABELS integration TIMEOUT 180
 # (scripts resolve against the including folder, tests/.)
 mailer_script_test(http.scheduler http/test_http_scheduler.py LABELS integration TIMEOUT 120)
 mailer_script_test(http.list_settings http/test_http_list_settings.py LABELS integration TIMEOUT 120)
+# RFC 8058 one-click by a person on two lists: leaves only that list (issue 18).
+mailer_script_test(http.one_click_two_lists http/test_http_one_click.py LABELS integration
+  TIMEOUT 120)
