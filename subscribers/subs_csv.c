@@ -37,8 +37,13 @@ static int getb(struct subs_csv *r)
     if (r->rpos == r->rlen) {
         if (r->eof)
             return -1;
+        errno = 0;
         r->rlen = fread(r->rbuf, 1, sizeof r->rbuf, r->in);
         r->rpos = 0;
+        /* the error may come with the last bytes (a short read): keep its
+         * errno now, the call that then returns nothing sets none */
+        if (ferror(r->in) && !r->err)
+            r->err = errno ? errno : EIO;
         if (r->rlen == 0) {
             r->eof = 1;
             return ferror(r->in) ? -2 : -1;
@@ -154,7 +159,7 @@ enum merr subs_csv_next(struct subs_csv *r)
         break;
     }
     if (c == -2)
-        return merr_set(MERR_IO, "read error: %s", strerror(errno));
+        return merr_set(MERR_IO, "read error: %s", strerror(r->err));
     if (c == -1)
         return MERR_NOTFOUND;
 
@@ -167,7 +172,7 @@ enum merr subs_csv_next(struct subs_csv *r)
     for (;;) {
         c = getb(r);
         if (c == -2)
-            return merr_set(MERR_IO, "read error: %s", strerror(errno));
+            return merr_set(MERR_IO, "read error: %s", strerror(r->err));
         switch (st) {
         case FIELD_START:
             if (c == '"') {

@@ -26,6 +26,7 @@ struct subs_csv {
     char rbuf[1 << 16];
     size_t rpos, rlen;
     int eof;
+    int err;         /* errno of the first read error, 0 if none */
     long long line;  /* current physical line (1-based) */
     long long bytes; /* bytes consumed */
     int started;     /* BOM checked */

@@ -5,6 +5,7 @@
  * run, blocklist, unconfirmed mode's confirm mails). Each test checks the
  * rows in the database, not just return codes.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -713,6 +714,54 @@ static void csv_reader_rfc4180(void **state)
     fclose(in);
 }
 
+/*
+ * A stream that gives some rows, then fails as a socket reset by its peer
+ * does (ECONNRESET with the last bytes), then reads as the end with errno
+ * changed by whatever ran in between: the error must still name its cause.
+ */
+struct reset_stream {
+    const char *data;
+    size_t len, pos;
+    int calls;
+};
+
+static ssize_t reset_read(void *cookie, char *buf, size_t size)
+{
+    struct reset_stream *s = cookie;
+    s->calls++;
+    if (s->pos < s->len) {
+        size_t n = s->len - s->pos < size ? s->len - s->pos : size;
+        memcpy(buf, s->data + s->pos, n);
+        s->pos += n;
+        return (ssize_t)n;
+    }
+    if (s->calls == 2) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    errno = EAGAIN;
+    return 0;
+}
+
+static void csv_reader_read_error_names_its_cause(void **state)
+{
+    static const char text[] = "email\r\na@x.vn\r\nb@x.vn\r\n";
+    struct reset_stream rs = {text, sizeof text - 1, 0, 0};
+    cookie_io_functions_t io = {.read = reset_read};
+    FILE *in = fopencookie(&rs, "r", io);
+    struct subs_csv r;
+    (void)state;
+    assert_non_null(in);
+    subs_csv_init(&r, in);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_string_equal(subs_csv_field(&r, 0, NULL), "b@x.vn");
+    assert_int_equal(subs_csv_next(&r), MERR_IO);
+    assert_string_equal(merr_msg(), "read error: Connection reset by peer");
+    subs_csv_free(&r);
+    fclose(in);
+}
+
 static void csv_writer_quotes_what_it_must(void **state)
 {
     struct buf b;
@@ -1258,6 +1307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(remove_show_and_erase, setup, teardown),
         cmocka_unit_test_setup_teardown(erase_leaves_no_trace_in_any_table, setup, teardown),
         cmocka_unit_test(csv_reader_rfc4180),
+        cmocka_unit_test(csv_reader_read_error_names_its_cause),
         cmocka_unit_test(csv_writer_quotes_what_it_must),
         cmocka_unit_test_setup_teardown(import_thousand_with_three_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(import_mixed_batches_exact, setup, teardown),
