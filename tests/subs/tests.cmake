@@ -3,3 +3,8 @@
 # blocklist, SIGKILL midway), export, show and erase (afterwards no text in
 # any table holds the erased person's address, name or note).
 mailer_script_test(subs.cli subs/cli.py LABELS integration TIMEOUT 240)
+# An import that fails after about 1,000 good rows (a connection reset while
+# reading stdin, a row too big past the first batches) leaves every table as
+# it was and says why (issue 18).
+mailer_script_test(subs.import_fails_midway subs/test_import_fails.py LABELS integration
+  TIMEOUT 120)
