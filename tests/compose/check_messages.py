@@ -129,6 +129,15 @@ def main():
     print("compose messages: all checks passed")
 
 
+CAPTIONED = [
+    {"src": "images/c1.jpg", "alt": "Hội trường",
+     "caption": "Quang cảnh hội nghị tổng kết công tác thi đua năm 2021 tại Hà Giang"},
+    {"src": "images/c2.jpg", "alt": "Trao thưởng",
+     "caption": "Lãnh đạo tỉnh trao Bằng khen cho các tập thể & cá nhân tiêu biểu"},
+    {"src": "images/c3.jpg", "alt": "Ảnh tập thể",
+     "caption": "Các điển hình tiên tiến chụp ảnh lưu niệm sau lễ khen thưởng"}]
+
+
 def make_articles(d):
     """Edge-case articles next to copies of the sample photos."""
     img_dir = os.path.join(d, "art", "images")
@@ -159,6 +168,25 @@ def make_articles(d):
             {"src": "images/big.jpg", "caption": "Ảnh lớn", "alt": "Ảnh lớn"}]),
     }
     paths = []
+    # Captions that differ from the alt texts and appear nowhere in the body:
+    # a photo in a paragraph, one in a <figure> without <figcaption>, one
+    # not in the body at all (issue 18: the text part lost such captions).
+    with open(sample, "rb") as f:
+        jpeg = f.read()
+    for i, name in enumerate(("c1.jpg", "c2.jpg", "c3.jpg")):
+        with open(os.path.join(img_dir, name), "wb") as f:
+            f.write(jpeg + b"\0" * (i + 1))  # three photos, not one photo three times
+    cap = {"id": "chu-thich-rieng", "url": "https://hagiang.gov.vn/tin/chu-thich-rieng",
+           "title": "Chú thích khác lời mô tả", "category": "Tin tức", "author": "Như Quỳnh",
+           "published_at": "2021-12-31T14:15:00+07:00", "summary": "Ba ảnh, ba chú thích.",
+           "body_html": '<p>Đoạn mở đầu.</p>\n<p><img src="images/c1.jpg" alt="%s"></p>\n'
+                        '<figure><img src="images/c2.jpg" alt="%s"></figure>\n'
+                        '<p>Đoạn kết.</p>\n' % (CAPTIONED[0]["alt"], CAPTIONED[1]["alt"]),
+           "images": CAPTIONED}
+    p = os.path.join(d, "art", cap["id"] + ".json")
+    with open(p, "w", encoding="utf-8") as f:
+        json.dump(cap, f, ensure_ascii=False)
+    paths.append(p)
     for aid, a in arts.items():
         body = "<p>Đoạn một của bài %s.</p>\n" % aid
         for im in a["images"]:
@@ -292,6 +320,20 @@ def run_all(d):
             check(len(re.findall(r"cid:", htm)) >= 3, label + ": photo referenced three times")
         if aid == "anh-10mb":
             check("%s/media/%s" % (BASE_URL, big_sha) in htm, label + ": big photo linked")
+    # Every caption in both parts, once, though it is neither an alt nor in the body.
+    label = "share chu-thich-rieng"
+    data = compose(cfg, out, "share", "chu-thich-rieng", "--to", "an@example.com")
+    raw_checks(data, label)
+    text, htm, images = parts_of(parse(data, label), label)
+    shown = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", htm)).split())
+    flat = " ".join(text.split())
+    for im in CAPTIONED:
+        check(shown.count(im["caption"]) == 1, label + ": caption %r in the HTML part %d "
+              "time(s), wanted once" % (im["caption"], shown.count(im["caption"])))
+        check(flat.count(im["caption"]) == 1, label + ": caption %r in the text part %d "
+              "time(s), wanted once" % (im["caption"], flat.count(im["caption"])))
+        check('alt="%s"' % im["alt"] in htm, label + ": alt %r kept" % im["alt"])
+
     # The subject's encoded words and folding for the 300-character title.
     data = compose(cfg, out, "share", "dai-300", "--to", "an@example.com")
     head = data.split(b"\r\n\r\n", 1)[0].decode()
