@@ -10,6 +10,9 @@ share_bytes: a share delivered by `mailer deliver --once` is byte for byte
 digest: a digest to two subscribers equals `mailer compose digest` for the
   same list (decoded parts compared, the personal unsubscribe link set
   aside), with List-Id, List-Unsubscribe (one-click) and the greeting name.
+two_sends_retry: one connection delivering two sends, one message refused
+  with 451 after its data and retried with a third send: every Message-ID is
+  its own send's and the same on both attempts.
 greeting_421, rcpt_451, rcpt_550, data_552, drop_mid_data, silent_server:
   the envelope's final state, attempts, next attempt, and the SMTP code and
   text recorded; a 5.1.1 on a subscriber's address adds a hard_bounce
@@ -18,12 +21,15 @@ greeting_421, rcpt_451, rcpt_550, data_552, drop_mid_data, silent_server:
 """
 import email
 import email.policy
+import hashlib
+import hmac
 import os
 import re
 import shutil
 import sys
 
 from dlib import ARTICLE, DOMAIN, T0, Env, SmtpServer, build_dir, check, fail, verp_token
+from mailertest import parse_message, received_by_rcpt
 
 CASE = sys.argv[1]
 STORE = os.path.join(build_dir(), "testtmp", "delivery-smtpd-" + CASE)
@@ -259,6 +265,69 @@ def case_drop_mid_data():
         expect_env(e, eid, "deferred", None, r"connection lost")
         deferred_next(e, eid, 120)
         check(srv.messages() == [], "a dropped message was stored")
+
+
+def expected_message_id(e, eid):
+    """RFC 5322 Message-ID of envelope eid: HMAC-SHA256 of "message-id:ID"
+    under its own send's salt, 80 bits in hex (mailer/outbox/outbox.c)."""
+    salt = e.q("SELECT s.salt FROM sends s JOIN envelopes e ON e.send_id = s.id "
+               "WHERE e.id = ?", eid)[0][0]
+    mac = hmac.new(salt.encode(), b"message-id:%d" % eid, hashlib.sha256).digest()[:10]
+    return "<%d.%s@%s>" % (eid, mac.hex(), DOMAIN)
+
+
+def message_id(m):
+    return parse_message(m["data"])["Message-ID"]
+
+
+def case_two_sends_retry():
+    """One connection delivers two sends; the second's message is refused
+    after its data (451) and retried later on a connection that then moves on
+    to a third send. Each message's Message-ID is the same on every attempt
+    and is its own send's (a worker re-keys when it moves to another send)."""
+    with SmtpServer(STORE, "--data-451-once", "retry@example.net") as srv:
+        e = env_for(srv, connections="1", batch_size="10", retry_base="5m")
+        first = share_one(e, "first@example.net")
+        retried = share_one(e, "retry@example.net")
+        check(len({r[0] for r in e.q("SELECT send_id FROM envelopes")}) == 2, "two sends")
+        out = e.mailer("deliver", "--once", now=T0).stdout
+        check(out == b"sent 1, deferred 1, failed 0\n", "first run: %r" % out)
+        expect_env(e, retried, "deferred", 451, r"^4\.3\.0 Temporary failure after DATA")
+        refused = srv.messages("refused-")
+        sent = srv.messages()
+        check(len(refused) == 1 and len(sent) == 1, "first run: %d refused, %d stored"
+              % (len(refused), len(sent)))
+        check(sent[0]["connection"] == refused[0]["connection"],
+              "the two sends went over %d connections, wanted one"
+              % len({sent[0]["connection"], refused[0]["connection"]}))
+        check(message_id(sent[0]) == expected_message_id(e, first),
+              "first send's Message-ID %s, wanted %s" % (message_id(sent[0]),
+                                                          expected_message_id(e, first)))
+        check(message_id(refused[0]) == expected_message_id(e, retried),
+              "second send's Message-ID on the first attempt is %s, wanted its own send's %s"
+              % (message_id(refused[0]), expected_message_id(e, retried)))
+
+        third = share_one(e, "third@example.net")
+        out = e.mailer("deliver", "--once", now=T0 + 301).stdout
+        check(out == b"sent 2, deferred 0, failed 0\n", "retry run: %r" % out)
+        expect_env(e, retried, "sent", 250, r"^2\.0\.0", attempts=2)
+        by = received_by_rcpt(srv)
+        check(sorted(by) == ["first@example.net", "retry@example.net", "third@example.net"]
+              and all(len(v) == 1 for v in by.values()), "received: %r" % {
+                  k: len(v) for k, v in by.items()})
+        check(by["retry@example.net"][0]["connection"] == by["third@example.net"][0]["connection"],
+              "the retry and the third send went over different connections")
+        again = message_id(by["retry@example.net"][0])
+        check(again == message_id(refused[0]),
+              "the retried message's Message-ID changed: %s on the first attempt, %s on the "
+              "retry" % (message_id(refused[0]), again))
+        check(again == expected_message_id(e, retried), "retry Message-ID %s, wanted %s"
+              % (again, expected_message_id(e, retried)))
+        check(message_id(by["third@example.net"][0]) == expected_message_id(e, third),
+              "third send's Message-ID %s, wanted its own send's %s"
+              % (message_id(by["third@example.net"][0]), expected_message_id(e, third)))
+        check(len({message_id(m) for v in by.values() for m in v}) == 3,
+              "Message-IDs not distinct")
 
 
 def case_silent_server():

@@ -248,10 +248,12 @@ class SmtpServer:
         with open(os.path.join(self.store, "stats.json")) as f:
             return json.load(f)
 
-    def messages(self):
+    def messages(self, prefix=""):
+        """prefix "refused-": the messages --data-451-once refused."""
         out = []
         for name in sorted(os.listdir(self.store)):
-            if name.endswith(".json") and name[0].isdigit():
+            if name.endswith(".json") and name.startswith(prefix) and \
+                    name[len(prefix):][:1].isdigit():
                 base = os.path.join(self.store, name[:-5])
                 with open(base + ".json") as f:
                     meta = json.load(f)

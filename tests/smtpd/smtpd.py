@@ -20,6 +20,9 @@ Faults:
   --rcpt-451 PATTERN     RCPT matching the fnmatch PATTERN gets 451 4.3.0
   --rcpt-550 PATTERN     RCPT matching PATTERN gets 550 5.1.1 user unknown
   --data-552             every message gets 552 5.3.4 after DATA
+  --data-451-once PATTERN  the first message to each recipient matching PATTERN
+                         gets 451 4.3.0 after its data (a retry is accepted); the
+                         bytes refused are kept as refused-NNNNNN.eml and .json
   --drop-mid-data        close the connection in the middle of DATA
   --silent               accept TCP connections and never say anything
 """
@@ -36,7 +39,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 args = None
 stats = {"connections": 0, "sessions": 0, "messages": 0}
-counter = {"msg": 0}
+counter = {"msg": 0, "refused": 0}
+refused_once = set()  # recipients --data-451-once has refused
 
 
 def save_stats():
@@ -78,9 +82,23 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if args.data_552:
             return "552 5.3.4 Message too big for system"
+        first = [r for r in envelope.rcpt_tos if args.data_451_once and
+                 fnmatch.fnmatch(r, args.data_451_once) and r not in refused_once]
+        if first:
+            refused_once.update(first)
+            counter["refused"] += 1
+            self.store(server, session, envelope, "refused-%06d" % counter["refused"])
+            return "451 4.3.0 Temporary failure after DATA, try again later"
         counter["msg"] += 1
         n = counter["msg"]
-        base = os.path.join(args.store, "%06d" % n)
+        self.store(server, session, envelope, "%06d" % n)
+        stats["messages"] += 1
+        save_stats()
+        return "250 2.0.0 Ok: queued as %06d" % n
+
+    def store(self, server, session, envelope, name):
+        """Writes the message's bytes and metadata as NAME.eml and NAME.json."""
+        base = os.path.join(args.store, name)
         meta = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
@@ -98,9 +116,6 @@ class Handler:
             json.dump(meta, f)
         os.replace(base + ".json.tmp", base + ".json")
         os.replace(base + ".eml.tmp", base + ".eml")
-        stats["messages"] += 1
-        save_stats()
-        return "250 2.0.0 Ok: queued as %06d" % n
 
 
 class TestSMTP(SMTP):
@@ -222,6 +237,7 @@ def parse():
     p.add_argument("--rcpt-451")
     p.add_argument("--rcpt-550")
     p.add_argument("--data-552", action="store_true")
+    p.add_argument("--data-451-once")
     p.add_argument("--drop-mid-data", action="store_true")
     p.add_argument("--silent", action="store_true")
     return p.parse_args()
