@@ -3,8 +3,11 @@ parser is stricter and better known than anything in npm).
 
     mailtool.py STORE RECIPIENT  ->  JSON list, one object per message to RECIPIENT:
     {subject, from, reply_to, to, inline_images: [{cid, type, bytes, referenced}],
-     confirm_url, unsubscribe_url, list_unsubscribe, list_unsubscribe_post, html_text}
+     confirm_url, unsubscribe_url, list_unsubscribe, list_unsubscribe_post,
+     html (the decoded text/html part, as is), html_view (the same with its cid:
+     photos as data: URLs, for showing it in a browser), text (the text/plain part)}
 """
+import base64
 import email
 import email.policy
 import json
@@ -20,9 +23,14 @@ def describe(data):
     text_part = msg.get_body(("plain",))
     text = text_part.get_content() if text_part else ""
     images = []
+    view = html
     for part in msg.walk():
         if part.get_content_maintype() == "image":
             cid = (part["Content-ID"] or "").strip("<>")
+            if cid:
+                view = view.replace("cid:" + cid, "data:%s;base64,%s" % (
+                    part.get_content_type(),
+                    base64.b64encode(part.get_payload(decode=True) or b"").decode()))
             images.append({"cid": cid, "type": part.get_content_type(),
                            "bytes": len(part.get_payload(decode=True) or b""),
                            "inline": (part.get_content_disposition() or "inline") == "inline",
@@ -36,7 +44,7 @@ def describe(data):
             "unsubscribe_url": link("unsubscribe"),
             "list_unsubscribe": str(msg["List-Unsubscribe"] or ""),
             "list_unsubscribe_post": str(msg["List-Unsubscribe-Post"] or ""),
-            "html_text": re.sub(r"<[^>]+>", " ", html)}
+            "html": html, "html_view": view, "text": text}
 
 
 def main():

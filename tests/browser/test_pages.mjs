@@ -223,7 +223,22 @@ check(shared.reply_to.includes('hoa.nguyen@example.vn'), 'Reply-To: ' + shared.r
 check(shared.inline_images.length >= 1, 'no photos in the mail');
 for (const im of shared.inline_images)
   check(im.inline && im.referenced && im.bytes > 1000, 'photo not inline: ' + JSON.stringify(im));
-check(shared.html_text.includes('<b>quan trọng</b>') === false, 'note HTML reached the mail as HTML');
+// The note as typed, markup included, must reach the reader as text: in the
+// raw HTML part only escaped, and in the mail as a browser shows it the
+// characters "<b>" with no bold element (issue 18: a check on the HTML with
+// its tags stripped could never see an unescaped <b>).
+check(shared.html.includes('Chị xem bài này nhé &lt;b&gt;quan trọng&lt;/b&gt;!'),
+  'the note is not HTML-escaped in the HTML part');
+check(!shared.html.includes('<b>quan trọng</b>'), 'the note reached the HTML part as markup');
+check(shared.text.includes('Chị xem bài này nhé <b>quan trọng</b>!'), 'the note in the text part');
+const mailView = await browser.newPage();
+await mailView.setContent(shared.html_view);
+check((await mailView.locator('body').innerText()).includes('Chị xem bài này nhé <b>quan trọng</b>!'),
+  'the mail as shown does not show the note as typed');
+check((await mailView.locator('b, strong', { hasText: 'quan trọng' }).count()) === 0,
+  'the note made bold text in the mail as shown');
+await mailView.screenshot({ path: path.join(artifacts, 'share-mail.png'), fullPage: true });
+await mailView.close();
 
 // ---- subscribe, confirm ----
 const reader = 'ban.doc.moi@example.vn';
