@@ -74,7 +74,7 @@ enum merr subs_token_check(const char *secret, const char *token, enum subs_toke
         return merr_set(MERR_CONFIG, "no [mail] secret for tokens");
     if (!token || (len = strlen(token)) != (TOK_LEN * 4 + 2) / 3)
         return merr_set(MERR_INVAL, "link is not valid (wrong length)");
-    if (dec_base64url(t, &n, token, len) || n != TOK_LEN)
+    if (dec_base64url(t, sizeof t, &n, token, len) || n != TOK_LEN)
         return merr_set(MERR_INVAL, "link is not valid (bad characters)");
     mac(secret, t, m);
     if (!crypto_equal(m, t + TOK_BODY, TOK_MAC))

@@ -100,7 +100,7 @@ int enc_base64_value(unsigned char c, int url)
     return -1;
 }
 
-enum merr dec_base64url(unsigned char *out, size_t *outlen, const char *s, size_t n)
+enum merr dec_base64url(unsigned char *out, size_t cap, size_t *outlen, const char *s, size_t n)
 {
     size_t o = 0, i = 0;
     unsigned acc = 0;
@@ -108,6 +108,8 @@ enum merr dec_base64url(unsigned char *out, size_t *outlen, const char *s, size_
 
     if (n % 4 == 1)
         return merr_set(MERR_INVAL, "base64url: impossible length %zu", n);
+    if (n / 4 * 3 + n % 4 * 3 / 4 > cap) /* n characters carry n * 6 / 8 bytes */
+        return merr_set(MERR_INVAL, "base64url: longer than %zu bytes", cap);
     for (; i < n; i++) {
         int v = enc_base64_value((unsigned char)s[i], 1);
         if (v < 0)

@@ -29,10 +29,11 @@ enum merr enc_base64url(struct buf *out, const unsigned char *p, size_t n);
 int enc_base64_value(unsigned char c, int url);
 
 /*
- * Decodes base64url (no padding, no whitespace) into `out`, which must hold
- * at least n * 3 / 4 bytes; `*outlen` receives the length. MERR_INVAL on any
- * character outside the alphabet or an impossible length.
+ * Decodes base64url (no padding, no whitespace) into `out`, which holds
+ * `cap` bytes; `*outlen` receives the length. MERR_INVAL on any character
+ * outside the alphabet, an impossible length, or a text that decodes to
+ * more than `cap` bytes (refused before anything past `cap` is written).
  */
-enum merr dec_base64url(unsigned char *out, size_t *outlen, const char *s, size_t n);
+enum merr dec_base64url(unsigned char *out, size_t cap, size_t *outlen, const char *s, size_t n);
 
 #endif

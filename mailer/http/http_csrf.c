@@ -53,7 +53,7 @@ enum merr http_csrf_check(struct db *db, const char *secret, const char *token, 
     if (!token || !*token)
         return merr_set(MERR_INVAL, "the form's security token is missing");
     len = strlen(token);
-    if (len > 64 || dec_base64url(raw, &n, token, len) || n != RAW_LEN)
+    if (len > 64 || dec_base64url(raw, sizeof raw, &n, token, len) || n != RAW_LEN)
         return merr_set(MERR_INVAL, "the form's security token is malformed");
     mac(secret, raw, want);
     if (!crypto_equal(want, raw + NONCE_LEN + 8, MAC_LEN))

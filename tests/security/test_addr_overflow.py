@@ -4,7 +4,9 @@
 to overflow a 271-byte stack array (the sanitizer build died). Now each gets
 a clear refusal naming the length, the form shown again, and the server goes
 on answering. The same for a domain IDNA maps to nothing (`a@` + U+200B),
-which read before the start of that array.
+which read before the start of that array. And the same pattern in the
+share form's CSRF token: a token of 62..64 characters was decoded into a
+44-byte stack array.
 """
 import json
 import os
@@ -68,6 +70,13 @@ def main():
             check(st == 400 and why in body.decode("utf-8"),
                   "share form to %r: %d" % (addr[:12], st))
             check(m.healthy(), "server unhealthy after sharing to %r" % addr[:12])
+        # the same pattern in the CSRF token: 61..64 characters decoded into 40 bytes
+        for n in (62, 63, 64):
+            st, _, body = m.post_form(SHARE, urllib.parse.urlencode(
+                [("csrf", "A" * n), ("to", "ban@example.vn"), ("sender_email", "an@example.vn"),
+                 ("website", "")]), {"Origin": "http://127.0.0.1:%d" % m.port})
+            check(st == 403 and "mã bảo mật".encode() in body, "CSRF of %d characters: %d" % (n, st))
+            check(m.healthy(), "server unhealthy after a CSRF token of %d characters" % n)
         check(m.sql("SELECT count(*) FROM subscribers")[0][0] == 0, "a subscriber was stored")
         check(m.sql("SELECT count(*) FROM envelopes")[0][0] == 0, "a share was enqueued")
         check(m.stop() == 0, "serve did not stop cleanly")

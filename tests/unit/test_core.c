@@ -131,12 +131,20 @@ static void base64url_round_trip(void **state)
         buf_reset(&b);
         assert_int_equal(enc_base64url(&b, data, len), 0);
         assert_null(memchr(b.data, '=', b.len));
-        assert_int_equal(dec_base64url(back, &n, b.data, b.len), 0);
+        assert_int_equal(dec_base64url(back, len, &n, b.data, b.len), 0);
         assert_int_equal(n, len);
         assert_memory_equal(back, data, len);
     }
-    assert_int_equal(dec_base64url(back, &n, "ab+c", 4), MERR_INVAL);
-    assert_int_equal(dec_base64url(back, &n, "abcde", 5), MERR_INVAL);
+    assert_int_equal(dec_base64url(back, sizeof back, &n, "ab+c", 4), MERR_INVAL);
+    assert_int_equal(dec_base64url(back, sizeof back, &n, "abcde", 5), MERR_INVAL);
+    /* issue 16: one byte more than the room is refused before it is written */
+    for (size_t len = 1; len <= 33; len++) {
+        unsigned char *small = malloc(len - 1 ? len - 1 : 1);
+        buf_reset(&b);
+        assert_int_equal(enc_base64url(&b, data, len), 0);
+        assert_int_equal(dec_base64url(small, len - 1, &n, b.data, b.len), MERR_INVAL);
+        free(small);
+    }
     buf_free(&b);
 }
 
