@@ -203,6 +203,28 @@ out:
     return rc;
 }
 
+/*
+ * Checks a link against the salt of the subscriber it names, read into `s`.
+ * MERR_NOTFOUND when no such subscriber is left (erased, removed: their
+ * salt went with them, so nothing can check or use the link); MERR_INVAL
+ * for a malformed or forged link or one made for another person's salt;
+ * MERR_LIMIT for an expired one (ids filled).
+ */
+static enum merr token_open(struct db *db, const struct config *cfg, const char *token,
+                            enum subs_token_kind kind, time_t now, struct subs_store_sub *s,
+                            long long *sid, long long *lid)
+{
+    enum merr rc = subs_token_ids(token, sid, lid);
+    if (rc)
+        return rc;
+    rc = subs_store_sub_get(db, *sid, s);
+    if (rc == MERR_NOTFOUND)
+        return merr_set(MERR_NOTFOUND, "the subscriber of this link no longer exists");
+    if (rc)
+        return rc;
+    return subs_token_check(cfg->secret, s->salt, s->salt_len, token, kind, now, sid, lid);
+}
+
 enum merr subs_token_inspect(struct db *db, const struct config *cfg, const char *token,
                              enum subs_token_kind kind, time_t now, struct subs_token_info *info)
 {
@@ -212,7 +234,7 @@ enum merr subs_token_inspect(struct db *db, const struct config *cfg, const char
     enum merr rc, trc;
 
     memset(info, 0, sizeof *info);
-    trc = subs_token_check(cfg->secret, token, kind, now, &info->subscriber_id, &info->list_id);
+    trc = token_open(db, cfg, token, kind, now, &s, &info->subscriber_id, &info->list_id);
     if (trc && trc != MERR_LIMIT)
         return trc;
     info->expired = trc == MERR_LIMIT;
@@ -226,11 +248,6 @@ enum merr subs_token_inspect(struct db *db, const struct config *cfg, const char
     }
     if (rc == MERR_NOTFOUND)
         return merr_set(MERR_NOTFOUND, "the list of this link no longer exists");
-    rc = subs_store_sub_get(db, info->subscriber_id, &s);
-    if (rc == MERR_NOTFOUND)
-        return merr_set(MERR_NOTFOUND, "the subscriber of this link no longer exists");
-    if (rc)
-        return rc;
     snprintf(info->email, sizeof info->email, "%s", s.email);
     rc = subs_store_subn_get(db, info->list_id, info->subscriber_id, &sn);
     if (rc)
@@ -300,19 +317,14 @@ enum merr subs_unsubscribe(struct db *db, const struct config *cfg, const char *
     if (!info)
         info = &local;
     memset(info, 0, sizeof *info);
-    rc = subs_token_check(cfg->secret, token, SUBS_TOKEN_UNSUBSCRIBE, now, &info->subscriber_id,
-                          &info->list_id);
-    if (rc)
-        return rc;
     rc = db_begin(db);
     if (rc)
         return rc;
     begun = 1;
-    rc = subs_store_sub_get(db, info->subscriber_id, &s);
-    if (rc == MERR_NOTFOUND) {
+    rc = token_open(db, cfg, token, SUBS_TOKEN_UNSUBSCRIBE, now, &s, &info->subscriber_id,
+                    &info->list_id);
+    if (rc == MERR_NOTFOUND)
         rc = merr_set(MERR_NOTFOUND, "not subscribed (any more)");
-        goto out;
-    }
     if (rc)
         goto out;
     if (all_lists) {

@@ -3,8 +3,10 @@
  *
  * Tokens (confirm and unsubscribe links) are base64url of
  * kind | subscriber id | list id | expiry, followed by a truncated
- * HMAC-SHA256 under [mail] secret; they need no table and cannot be forged
- * or altered (one changed character is refused).
+ * HMAC-SHA256 under [mail] secret that also covers the subscriber's random
+ * token salt; they need no table, cannot be forged or altered (one changed
+ * character is refused), and die with the person: ids are never reused
+ * and a new person has a new salt (subs_token.c).
  *
  * Flows (each writes in one transaction of its own):
  *   subs_subscribe     the public form and `sub add`: single opt-in lists
@@ -43,27 +45,44 @@ enum subs_token_kind { SUBS_TOKEN_CONFIRM = 1, SUBS_TOKEN_UNSUBSCRIBE = 2 };
 /* A new confirm mail for the same pending subscription is not sent sooner. */
 #define SUBS_CONFIRM_RESEND_S 600
 
+/* The longest subscriber token salt (subscribers.token_salt: 16 bytes, or empty). */
+#define SUBS_SALT_MAX 32
+
 /*
  * Makes a token for (kind, subscriber, list) valid until `expires` (0 =
- * never, used for unsubscribe), appended to `out` as URL-safe text.
+ * never, used for unsubscribe), appended to `out` as URL-safe text. `salt`
+ * (salt_len bytes, 0..SUBS_SALT_MAX) is the subscriber's token salt.
  */
-enum merr subs_token_make(const char *secret, enum subs_token_kind kind, long long subscriber_id,
-                          long long list_id, time_t expires, struct buf *out);
+enum merr subs_token_make(const char *secret, const unsigned char *salt, size_t salt_len,
+                          enum subs_token_kind kind, long long subscriber_id, long long list_id,
+                          time_t expires, struct buf *out);
 
 /*
- * Checks a token. MERR_INVAL if malformed or forged, MERR_LIMIT if expired
- * (the ids are still filled in, so a page can offer to subscribe again).
+ * The ids a token names, NOT checked: only to find whose salt checks it.
+ * MERR_INVAL if it cannot be a token.
  */
-enum merr subs_token_check(const char *secret, const char *token, enum subs_token_kind kind,
-                           time_t now, long long *subscriber_id, long long *list_id);
+enum merr subs_token_ids(const char *token, long long *subscriber_id, long long *list_id);
 
-/* "BASE/unsubscribe/TOKEN" for list mail, appended to out. */
-enum merr subs_unsubscribe_url(const struct config *cfg, long long subscriber_id, long long list_id,
-                               struct buf *out);
+/*
+ * Checks a token against its subscriber's salt. MERR_INVAL if malformed or
+ * forged (or made for another person's salt), MERR_LIMIT if expired (the
+ * ids are still filled in, so a page can offer to subscribe again).
+ */
+enum merr subs_token_check(const char *secret, const unsigned char *salt, size_t salt_len,
+                           const char *token, enum subs_token_kind kind, time_t now,
+                           long long *subscriber_id, long long *list_id);
 
-/* "BASE/confirm/TOKEN", valid SUBS_CONFIRM_TTL from `now`, appended to out. */
-enum merr subs_confirm_url(const struct config *cfg, long long subscriber_id, long long list_id,
-                           time_t now, struct buf *out);
+/*
+ * "BASE/unsubscribe/TOKEN" for list mail, appended to out. Reads the
+ * subscriber's salt (subscriber 0: the sample reader of a preview, no
+ * salt, a link that leads nowhere). MERR_NOTFOUND if the subscriber is gone.
+ */
+enum merr subs_unsubscribe_url(struct db *db, const struct config *cfg, long long subscriber_id,
+                               long long list_id, struct buf *out);
+
+/* "BASE/confirm/TOKEN", valid SUBS_CONFIRM_TTL from `now`, appended to out; as above. */
+enum merr subs_confirm_url(struct db *db, const struct config *cfg, long long subscriber_id,
+                           long long list_id, time_t now, struct buf *out);
 
 /* 1 if the address (its lower-cased ASCII key) is suppressed, else 0. */
 int subs_is_suppressed(struct db *db, const char *email_key);

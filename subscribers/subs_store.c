@@ -192,8 +192,20 @@ enum merr subs_store_sub_find(struct db *db, const char *key, long long *id)
     return db_row_end(db, st, src, MERR_NOTFOUND, "subscribers");
 }
 
-static const char SQL_SUB_GET[] = "SELECT id, email, email_ascii, email_key, name, created_at "
-                                  "FROM subscribers WHERE id = ?";
+static const char SQL_SUB_GET[] = "SELECT id, email, email_ascii, email_key, name, created_at, "
+                                  "token_salt FROM subscribers WHERE id = ?";
+
+/* Copies a salt column (a BLOB of at most SUBS_SALT_MAX bytes; longer is cut, never overrun). */
+static void salt_copy(sqlite3_stmt *st, int col, unsigned char *salt, size_t *len)
+{
+    const void *p = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (n > SUBS_SALT_MAX)
+        n = SUBS_SALT_MAX;
+    if (n)
+        memcpy(salt, p, n);
+    *len = n;
+}
 
 enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub *out)
 {
@@ -211,6 +223,7 @@ enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub 
         db_col_copy(st, 3, out->email_key, sizeof out->email_key);
         db_col_copy(st, 4, out->name, sizeof out->name);
         out->created_at = (time_t)sqlite3_column_int64(st, 5);
+        salt_copy(st, 6, out->salt, &out->salt_len);
     }
     rc = db_row_end(db, st, src, MERR_NOTFOUND, "subscribers");
     if (rc == MERR_NOTFOUND)
@@ -760,7 +773,14 @@ enum merr subs_store_import_tuning(struct db *db, int on)
 
 /* ---- bulk insert for the import ------------------------------------------ */
 
-static const char SQL_SUB_NEXT_ID[] = "SELECT coalesce(max(id), 0) + 1 FROM subscribers";
+/*
+ * Never an id that was ever used (issue 16): sqlite_sequence keeps the
+ * largest id AUTOINCREMENT handed out, deleted rows included (the import's
+ * explicit ids raise it too); max(id) covers a table without its row there.
+ */
+static const char SQL_SUB_NEXT_ID[] =
+    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'subscribers'), 0), "
+    "coalesce((SELECT max(id) FROM subscribers), 0)) + 1";
 
 enum merr subs_store_sub_next_id(struct db *db, long long *id)
 {

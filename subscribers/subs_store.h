@@ -31,6 +31,8 @@ struct subs_store_sub {
     char email_key[ADDR_MAX];
     char name[1024];
     time_t created_at;
+    unsigned char salt[SUBS_SALT_MAX]; /* token salt (subs_token.c) */
+    size_t salt_len;
 };
 enum merr subs_store_sub_find(struct db *db, const char *key, long long *id); /* NOTFOUND */
 enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub *out);

@@ -4,8 +4,14 @@
  * A token is base64url (RFC 4648 §5, no padding) of 41 bytes:
  *
  *   kind (1) | subscriber id (8, big-endian) | list id (8) | expiry (8) |
- *   MAC (16) = HMAC-SHA256(secret, "mailer-subs-token\0" | first 25 bytes)
- *              truncated to 128 bits
+ *   MAC (16) = HMAC-SHA256(secret, "mailer-subs-token\0" | first 25 bytes |
+ *                          the subscriber's token salt) truncated to 128 bits
+ *
+ * The salt (subscribers.token_salt, 16 random bytes) dies with the person:
+ * after `sub erase` or `sub rm` no row holds it, so their old links are
+ * worth nothing even to someone who later got the same id (ids are never
+ * reused either; migration 0006). Rows older than that migration have an
+ * empty salt, which gives the MAC of the tokens already in their mailboxes.
  *
  * The MAC covers the kind, so a confirm token is no unsubscribe token and
  * the other way round. dec_base64url refuses non-canonical trailing bits,
@@ -19,6 +25,7 @@
 #include "crypto.h"
 #include "enc.h"
 #include "subs.h"
+#include "subs_store.h"
 
 #define TOK_BODY 25
 #define TOK_MAC  16
@@ -40,43 +47,77 @@ static unsigned long long get64(const unsigned char *p)
     return v;
 }
 
-static void mac(const char *secret, const unsigned char *body, unsigned char out[TOK_MAC])
+static enum merr mac(const char *secret, const unsigned char *salt, size_t salt_len,
+                     const unsigned char *body, unsigned char out[TOK_MAC])
 {
-    unsigned char msg[sizeof TOK_DOMAIN + TOK_BODY], full[CRYPTO_SHA256_LEN];
+    unsigned char msg[sizeof TOK_DOMAIN + TOK_BODY + SUBS_SALT_MAX], full[CRYPTO_SHA256_LEN];
+    if (salt_len > SUBS_SALT_MAX)
+        return merr_set(MERR_INVAL, "token salt is longer than %d bytes", SUBS_SALT_MAX);
     memcpy(msg, TOK_DOMAIN, sizeof TOK_DOMAIN); /* with its NUL as separator */
     memcpy(msg + sizeof TOK_DOMAIN, body, TOK_BODY);
-    crypto_hmac_sha256(full, secret, strlen(secret), msg, sizeof msg);
+    if (salt_len)
+        memcpy(msg + sizeof TOK_DOMAIN + TOK_BODY, salt, salt_len);
+    crypto_hmac_sha256(full, secret, strlen(secret), msg, sizeof TOK_DOMAIN + TOK_BODY + salt_len);
     memcpy(out, full, TOK_MAC);
+    return MERR_OK;
 }
 
-enum merr subs_token_make(const char *secret, enum subs_token_kind kind, long long subscriber_id,
-                          long long list_id, time_t expires, struct buf *out)
+enum merr subs_token_make(const char *secret, const unsigned char *salt, size_t salt_len,
+                          enum subs_token_kind kind, long long subscriber_id, long long list_id,
+                          time_t expires, struct buf *out)
 {
     unsigned char t[TOK_LEN];
+    enum merr rc;
     if (!secret || !secret[0])
         return merr_set(MERR_CONFIG, "no [mail] secret for tokens");
     t[0] = (unsigned char)kind;
     put64(t + 1, (unsigned long long)subscriber_id);
     put64(t + 9, (unsigned long long)list_id);
     put64(t + 17, (unsigned long long)(expires > 0 ? expires : 0));
-    mac(secret, t, t + TOK_BODY);
+    rc = mac(secret, salt, salt_len, t, t + TOK_BODY);
+    if (rc)
+        return rc;
     return enc_base64url(out, t, sizeof t);
 }
 
-enum merr subs_token_check(const char *secret, const char *token, enum subs_token_kind kind,
-                           time_t now, long long *subscriber_id, long long *list_id)
+/* Decodes a token's TOK_LEN bytes into t; MERR_INVAL if it cannot be one. */
+static enum merr decode(const char *token, unsigned char t[TOK_LEN])
 {
-    unsigned char t[TOK_LEN + 8], m[TOK_MAC];
     size_t n, len;
+    if (!token || (len = strlen(token)) != (TOK_LEN * 4 + 2) / 3)
+        return merr_set(MERR_INVAL, "link is not valid (wrong length)");
+    if (dec_base64url(t, TOK_LEN, &n, token, len) || n != TOK_LEN)
+        return merr_set(MERR_INVAL, "link is not valid (bad characters)");
+    return MERR_OK;
+}
+
+enum merr subs_token_ids(const char *token, long long *subscriber_id, long long *list_id)
+{
+    unsigned char t[TOK_LEN];
+    enum merr rc = decode(token, t);
+    if (rc)
+        return rc;
+    *subscriber_id = (long long)get64(t + 1);
+    *list_id = (long long)get64(t + 9);
+    return MERR_OK;
+}
+
+enum merr subs_token_check(const char *secret, const unsigned char *salt, size_t salt_len,
+                           const char *token, enum subs_token_kind kind, time_t now,
+                           long long *subscriber_id, long long *list_id)
+{
+    unsigned char t[TOK_LEN], m[TOK_MAC];
     unsigned long long exp;
+    enum merr rc;
 
     if (!secret || !secret[0])
         return merr_set(MERR_CONFIG, "no [mail] secret for tokens");
-    if (!token || (len = strlen(token)) != (TOK_LEN * 4 + 2) / 3)
-        return merr_set(MERR_INVAL, "link is not valid (wrong length)");
-    if (dec_base64url(t, sizeof t, &n, token, len) || n != TOK_LEN)
-        return merr_set(MERR_INVAL, "link is not valid (bad characters)");
-    mac(secret, t, m);
+    rc = decode(token, t);
+    if (rc)
+        return rc;
+    rc = mac(secret, salt, salt_len, t, m);
+    if (rc)
+        return rc;
     if (!crypto_equal(m, t + TOK_BODY, TOK_MAC))
         return merr_set(MERR_INVAL, "link is not valid (signature does not match)");
     if (t[0] != (unsigned char)kind)
@@ -89,35 +130,41 @@ enum merr subs_token_check(const char *secret, const char *token, enum subs_toke
     return MERR_OK;
 }
 
-static enum merr url(const struct config *cfg, const char *path, enum subs_token_kind kind,
-                     long long sid, long long lid, time_t expires, struct buf *out)
+static enum merr url(struct db *db, const struct config *cfg, const char *path,
+                     enum subs_token_kind kind, long long sid, long long lid, time_t expires,
+                     struct buf *out)
 {
     const char *base = cfg->site_base_url ? cfg->site_base_url : "";
     size_t bl = strlen(base), mark = out->len;
-    enum merr rc;
+    struct subs_store_sub s;
+    enum merr rc = MERR_OK;
     while (bl && base[bl - 1] == '/')
         bl--;
-    rc = buf_append(out, base, bl);
+    s.salt_len = 0;
+    if (sid > 0) /* 0: the sample reader of a preview, whose link leads nowhere */
+        rc = subs_store_sub_get(db, sid, &s);
+    if (!rc)
+        rc = buf_append(out, base, bl);
     if (!rc)
         rc = buf_puts(out, path);
     if (!rc)
-        rc = subs_token_make(cfg->secret, kind, sid, lid, expires, out);
+        rc = subs_token_make(cfg->secret, s.salt, s.salt_len, kind, sid, lid, expires, out);
     if (rc)
         buf_truncate(out, mark);
     return rc;
 }
 
-enum merr subs_unsubscribe_url(const struct config *cfg, long long subscriber_id, long long list_id,
-                               struct buf *out)
+enum merr subs_unsubscribe_url(struct db *db, const struct config *cfg, long long subscriber_id,
+                               long long list_id, struct buf *out)
 {
-    return url(cfg, "/unsubscribe/", SUBS_TOKEN_UNSUBSCRIBE, subscriber_id, list_id, 0, out);
+    return url(db, cfg, "/unsubscribe/", SUBS_TOKEN_UNSUBSCRIBE, subscriber_id, list_id, 0, out);
 }
 
-enum merr subs_confirm_url(const struct config *cfg, long long subscriber_id, long long list_id,
-                           time_t now, struct buf *out)
+enum merr subs_confirm_url(struct db *db, const struct config *cfg, long long subscriber_id,
+                           long long list_id, time_t now, struct buf *out)
 {
-    return url(cfg, "/confirm/", SUBS_TOKEN_CONFIRM, subscriber_id, list_id, now + SUBS_CONFIRM_TTL,
-               out);
+    return url(db, cfg, "/confirm/", SUBS_TOKEN_CONFIRM, subscriber_id, list_id,
+               now + SUBS_CONFIRM_TTL, out);
 }
 
 /*

@@ -297,7 +297,7 @@ static int cmd_digest(struct app *app, int argc, char **argv)
     if (o.list && list.digest_template && *list.digest_template)
         json_object_set_new(inputs, "template", json_string(list.digest_template));
     /* Personal list headers as a subscriber would get them (RFC 2369, 2919, 8058). */
-    rc = subs_unsubscribe_url(&app->cfg, 0, list.id, &unsub);
+    rc = subs_unsubscribe_url(app->db, &app->cfg, 0, list.id, &unsub);
     if (!rc && app->cfg.unsubscribe_mailto)
         rc = buf_printf(&mailto, "mailto:%s?subject=unsubscribe", app->cfg.unsubscribe_mailto);
     else if (!rc)

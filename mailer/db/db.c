@@ -208,26 +208,31 @@ int db_version(struct db *db)
     return v;
 }
 
-enum merr db_migrate(struct db *db, int target)
+/* The first dangling reference after a migration, as MERR_DB; MERR_OK if none. */
+static enum merr foreign_keys_hold(struct db *db, const struct db_migration *m)
 {
-    int cur, latest = db_latest_version();
-    enum merr rc;
+    sqlite3_stmt *st;
+    enum merr rc = MERR_OK;
+    int src;
+    if (sqlite3_prepare_v2(db->h, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(db, SQLITE_ERROR, "foreign_key_check");
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        rc = merr_set(MERR_DB,
+                      "migration %04d_%s leaves a row of %s (rowid %lld) pointing at "
+                      "no row of %s",
+                      m->version, m->name, (const char *)sqlite3_column_text(st, 0),
+                      (long long)sqlite3_column_int64(st, 1),
+                      (const char *)sqlite3_column_text(st, 2));
+    else if (src != SQLITE_DONE)
+        rc = db_fail(db, src, "foreign_key_check");
+    sqlite3_finalize(st);
+    return rc;
+}
 
-    if (target <= 0 || target > latest)
-        target = latest;
-    rc = db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
-                     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT "
-                     "NULL)");
-    if (rc)
-        return rc;
-    cur = db_version(db);
-    if (cur < 0)
-        return merr_set(MERR_DB, "cannot read schema_version: %s", sqlite3_errmsg(db->h));
-    if (cur > latest)
-        return merr_set(MERR_DB,
-                        "database schema version %d is newer than this program (%d): upgrade "
-                        "the program",
-                        cur, latest);
+static enum merr migrate_steps(struct db *db, int cur, int target)
+{
+    enum merr rc;
     for (int v = cur + 1; v <= target; v++) {
         const struct db_migration *m = NULL;
         sqlite3_stmt *st;
@@ -240,8 +245,11 @@ enum merr db_migrate(struct db *db, int target)
         if (rc)
             return rc;
         rc = db_exec(db, m->sql);
-        if (rc) {
+        if (rc)
             merr_wrap(rc, "migration %04d_%s", m->version, m->name);
+        else
+            rc = foreign_keys_hold(db, m);
+        if (rc) {
             db_rollback(db);
             return rc;
         }
@@ -269,6 +277,38 @@ enum merr db_migrate(struct db *db, int target)
         }
     }
     return MERR_OK;
+}
+
+enum merr db_migrate(struct db *db, int target)
+{
+    int cur, latest = db_latest_version();
+    enum merr rc;
+
+    if (target <= 0 || target > latest)
+        target = latest;
+    rc = db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
+                     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT "
+                     "NULL)");
+    if (rc)
+        return rc;
+    cur = db_version(db);
+    if (cur < 0)
+        return merr_set(MERR_DB, "cannot read schema_version: %s", sqlite3_errmsg(db->h));
+    if (cur > latest)
+        return merr_set(MERR_DB,
+                        "database schema version %d is newer than this program (%d): upgrade "
+                        "the program",
+                        cur, latest);
+    if (cur == target)
+        return MERR_OK;
+    /* outside a transaction: inside one the pragma is a silent no-op */
+    rc = db_exec(db, "PRAGMA foreign_keys=OFF");
+    if (rc)
+        return rc;
+    rc = migrate_steps(db, cur, target);
+    if (db_exec(db, "PRAGMA foreign_keys=ON") && !rc)
+        rc = MERR_DB;
+    return rc;
 }
 
 static const char SQL_SETTING_GET[] = "SELECT value FROM settings WHERE key = ?";

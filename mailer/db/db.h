@@ -40,7 +40,11 @@ int db_latest_version(void);
 /*
  * Applies every migration above the current version up to `target`
  * (0 = latest). A database newer than this build is refused (MERR_DB): an
- * old binary must not write to a schema it does not know.
+ * old binary must not write to a schema it does not know. Migrations run
+ * with foreign keys off so that a table can be rebuilt (a DROP would
+ * otherwise cascade), and each is checked with PRAGMA foreign_key_check
+ * before its COMMIT: a migration that leaves a dangling reference is
+ * rolled back (MERR_DB naming the table).
  */
 enum merr db_migrate(struct db *db, int target);
 

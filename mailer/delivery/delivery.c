@@ -660,7 +660,7 @@ static int render_one(struct worker *w, const struct outbox_envelope *e, struct 
         }
         snprintf(list_id, sizeof list_id, "%s.%s", p->list_slug, sh->mail_domain);
         rcpt.list_id = list_id;
-        rc = subs_unsubscribe_url(cfg, e->subscriber_id, p->list_id, &unsub);
+        rc = subs_unsubscribe_url(w->db, cfg, e->subscriber_id, p->list_id, &unsub);
         if (rc)
             goto out;
         rcpt.unsubscribe_url = unsub.data;
@@ -671,7 +671,7 @@ static int render_one(struct worker *w, const struct outbox_envelope *e, struct 
             rc = merr_set(MERR_INVAL, "confirmation without a list or subscriber");
             goto out;
         }
-        rc = subs_confirm_url(cfg, e->subscriber_id, p->list_id, e->created_at, &confirm);
+        rc = subs_confirm_url(w->db, cfg, e->subscriber_id, p->list_id, e->created_at, &confirm);
         if (rc)
             goto out;
         json_object_set_new(vars, "confirm_url", json_string(confirm.data));

@@ -733,7 +733,7 @@ static enum merr preview_render(struct db *db, const struct config *cfg, const s
         snprintf(mailto, sizeof mailto, "mailto:%s?subject=unsubscribe", cfg->unsubscribe_mailto);
     else
         snprintf(mailto, sizeof mailto, "mailto:unsubscribe@%s?subject=unsubscribe", domain);
-    rc = subs_unsubscribe_url(cfg, who.id, l->id, &unsub);
+    rc = subs_unsubscribe_url(db, cfg, who.id, l->id, &unsub);
     if (rc)
         goto out;
     vars = json_pack("{s:s, s:s}", "name", who.name, "unsubscribe_url", unsub.data);

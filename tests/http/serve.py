@@ -180,6 +180,15 @@ class Mailer:
         finally:
             con.close()
 
+    def sql_exec(self, query, *args):
+        import sqlite3
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            con.execute(query, args)
+            con.commit()
+        finally:
+            con.close()
+
     def eml_files(self):
         out = []
         for root, _, files in os.walk(self.outbox):

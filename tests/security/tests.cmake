@@ -1,3 +1,4 @@
 # Regression tests of issue 16 (security): each reproduces an attack and
 # checks that it is refused with the outcome a user should see.
 mailer_script_test(security.addr_overflow security/test_addr_overflow.py LABELS integration TIMEOUT 120)
+mailer_script_test(security.old_links security/test_old_links.py LABELS integration TIMEOUT 180)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "migrations.h"
 #include "testutil.h"
 
 static char path[600];
@@ -85,6 +86,103 @@ static void migrate_from_every_earlier_version(void **state)
     }
 }
 
+static int version_of(const char *name)
+{
+    for (size_t i = 0; i < db_migrations_count; i++)
+        if (!strcmp(db_migrations[i].name, name))
+            return db_migrations[i].version;
+    fail_msg("no migration named %s", name);
+    return 0;
+}
+
+/*
+ * The migration that makes ids never reused (issue 16) rebuilds lists and
+ * subscribers: every row and every reference to them survives (the DROP
+ * must not cascade to subscriptions or envelopes), the kept rows get an
+ * empty token salt (their old links stay valid), new rows 16 random bytes,
+ * and the id of a deleted row is not handed out again.
+ */
+static void ids_never_reused_migration_keeps_rows_and_references(void **state)
+{
+    int v = version_of("ids_never_reused");
+    struct db *db = fresh("db-ids");
+    (void)state;
+    assert_int_equal(db_migrate(db, v - 1), MERR_OK);
+    assert_int_equal(
+        db_exec(
+            db,
+            "INSERT INTO lists(id, slug, name, created_at, updated_at) VALUES (3, 'tin', 'Tin', "
+            "1, 1);"
+            "INSERT INTO subscribers(id, email, email_ascii, email_key, created_at, updated_at) "
+            "VALUES (7, 'a@x.vn', 'a@x.vn', 'a@x.vn', 1, 1), (9, 'b@x.vn', 'b@x.vn', 'b@x.vn', "
+            "1, 1);"
+            "INSERT INTO subscriptions(list_id, subscriber_id, status, created_at, updated_at) "
+            "VALUES (3, 7, 'confirmed', 1, 1), (3, 9, 'confirmed', 1, 1);"
+            "INSERT INTO sends(id, kind, list_id, plan, salt, created_at) VALUES (1, 'digest', "
+            "3, '{}', 's', 1);"
+            "INSERT INTO envelopes(send_id, subscriber_id, recipient, name, next_attempt_at, "
+            "created_at, updated_at) VALUES (1, 9, 'b@x.vn', '', 1, 1, 1);"),
+        MERR_OK);
+    assert_int_equal(db_migrate(db, v), MERR_OK);
+    assert_int_equal(test_db_int(db, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM subscriptions"), 2);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE subscriber_id = 9"), 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM sends WHERE list_id = 3"), 1);
+    assert_int_equal(test_db_int(db, "SELECT sum(length(token_salt)) FROM subscribers"), 0);
+    /* the references still work both ways: a delete cascades, a dangling insert fails */
+    assert_int_equal(db_exec(db, "DELETE FROM subscribers WHERE id = 9"), MERR_OK);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM subscriptions"), 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE subscriber_id IS NULL"),
+                     1);
+    assert_int_not_equal(db_exec(db, "INSERT INTO subscriptions(list_id, subscriber_id, status, "
+                                     "created_at, updated_at) VALUES (3, 1234, 'confirmed', 1, 1)"),
+                         MERR_OK);
+    /* the largest id, now deleted, is not given again; new rows have a salt */
+    assert_int_equal(db_exec(db, "INSERT INTO subscribers(email, email_ascii, email_key, "
+                                 "created_at, updated_at) VALUES ('c@x.vn', 'c@x.vn', 'c@x.vn', "
+                                 "2, 2)"),
+                     MERR_OK);
+    assert_int_equal(test_db_int(db, "SELECT id FROM subscribers WHERE email_key = 'c@x.vn'"), 10);
+    assert_int_equal(
+        test_db_int(db, "SELECT length(token_salt) FROM subscribers WHERE email_key = 'c@x.vn'"),
+        16);
+    assert_int_equal(db_exec(db, "DELETE FROM lists WHERE id = 3"), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO lists(slug, name, created_at, updated_at) VALUES "
+                                 "('moi', 'Moi', 2, 2)"),
+                     MERR_OK);
+    assert_int_equal(test_db_int(db, "SELECT id FROM lists"), 4);
+    db_close(db);
+}
+
+/* A migration that leaves a dangling reference is rolled back, naming the table. */
+static void migration_breaking_a_reference_is_refused(void **state)
+{
+    struct db *db = fresh("db-fk");
+    (void)state;
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    /* what a careless rebuild would do, checked as db_migrate checks it */
+    assert_int_equal(db_exec(db, "INSERT INTO lists(slug, name, created_at, updated_at) VALUES "
+                                 "('tin', 'Tin', 1, 1);"
+                                 "INSERT INTO subscribers(email, email_ascii, email_key, "
+                                 "created_at, updated_at) VALUES ('a@x.vn', 'a@x.vn', 'a@x.vn', 1, "
+                                 "1);"
+                                 "INSERT INTO subscriptions(list_id, subscriber_id, status, "
+                                 "created_at, updated_at) VALUES (1, 1, 'confirmed', 1, 1)"),
+                     MERR_OK);
+    char sql[100];
+    int v = version_of("ids_never_reused");
+    snprintf(sql, sizeof sql, "DELETE FROM schema_version WHERE version >= %d", v);
+    assert_int_equal(db_exec(db, sql), MERR_OK);
+    assert_int_equal(db_exec(db, "PRAGMA foreign_keys=OFF; DELETE FROM subscribers; "
+                                 "PRAGMA foreign_keys=ON"),
+                     MERR_OK);
+    /* re-running that migration finds the dangling subscription and refuses */
+    assert_int_equal(db_migrate(db, v), MERR_DB);
+    assert_non_null(strstr(merr_msg(), "subscriptions"));
+    assert_int_equal(test_db_int(db, "PRAGMA foreign_keys"), 1);
+    db_close(db);
+}
+
 static void newer_schema_is_refused(void **state)
 {
     struct db *db = fresh("db-newer");
@@ -143,6 +241,8 @@ int main(void)
         cmocka_unit_test(open_sets_wal_and_foreign_keys),
         cmocka_unit_test(migrate_empty_to_latest),
         cmocka_unit_test(migrate_from_every_earlier_version),
+        cmocka_unit_test(ids_never_reused_migration_keeps_rows_and_references),
+        cmocka_unit_test(migration_breaking_a_reference_is_refused),
         cmocka_unit_test(newer_schema_is_refused),
         cmocka_unit_test(failed_statement_maps_errors),
         cmocka_unit_test(settings_and_statement_cache),

@@ -598,7 +598,7 @@ static void unsubscribe_cancels_queued_envelope(void **state)
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", NULL, 0, now, &d), MERR_OK);
 
     buf_init(&url, 0);
-    assert_int_equal(subs_unsubscribe_url(&cfg, gone, list, &url), MERR_OK);
+    assert_int_equal(subs_unsubscribe_url(db, &cfg, gone, list, &url), MERR_OK);
     assert_int_equal(
         subs_unsubscribe(db, &cfg, strstr(url.data, "/unsubscribe/") + 13, 0, now, NULL), MERR_OK);
     buf_free(&url);
