@@ -21,6 +21,7 @@
 #define MAILER_BOUNCE_BOUNCE_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -192,6 +193,25 @@ enum merr bounce_intake_mbox(struct db *db, const struct config *cfg, const char
                              const char *role, time_t now, struct bounce_intake_count *count);
 
 /*
+ * Reads the mailbox [bounce.NAME] `name` (NULL: every configured mailbox)
+ * once: every message recorded (bounce_intake_message) and, after its
+ * commit, moved to [bounce] processed_folder / unparsed_folder (IMAP),
+ * deleted (IMAP or POP3 with `delete`) or its UIDL remembered (POP3 with
+ * leave_on_server). Each mailbox's poll is recorded for /healthz. `count`
+ * adds up every mailbox. MERR_NOTFOUND for an unknown name; the first
+ * mailbox's error otherwise (the others are still read).
+ */
+enum merr bounce_poll_once(struct db *db, const struct config *cfg, const char *name,
+                           struct bounce_intake_count *count);
+
+/*
+ * The bounce poller part of `mailer serve`: one thread per mailbox, IDLE
+ * where offered, else a poll every [bounce] poll_interval, until *stop.
+ * With no mailbox configured it waits for the stop (a healthy part).
+ */
+enum merr bounce_poll_run(const struct config *cfg, atomic_int *stop);
+
+/*
  * Lifts exactly what bounce `id` caused (a suppression it created, while
  * it still has its reason; subscriptions it ended, while still ended; an
  * envelope it marked failed, while still so) and marks it undone, in one
@@ -225,6 +245,12 @@ enum merr bounce_view_show(struct db *db, long long id, json_t **out, char **raw
  * mailer_bounce_messages_total{mailbox,state}.
  */
 enum merr bounce_view_metrics(struct db *db, struct buf *out);
+
+/*
+ * Appends p[0..n) (a kept message) to out as valid UTF-8 text: invalid
+ * sequences become U+FFFD, CR LF becomes LF, other controls a space.
+ */
+enum merr bounce_view_text(const char *p, size_t n, struct buf *out);
 
 /* [{"name", "last_poll_at", "last_ok_at", "last_error"}] per mailbox polled. */
 enum merr bounce_view_health(struct db *db, json_t **out);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bounce.h"
+#include "bounce_int.h"
 #include "bounce_store.h"
 
 enum merr bounce_view_list(struct db *db, const struct bounce_filter *f, json_t **out)
@@ -20,6 +21,11 @@ enum merr bounce_view_list(struct db *db, const struct bounce_filter *f, json_t 
 enum merr bounce_view_show(struct db *db, long long id, json_t **out, char **raw, size_t *raw_len)
 {
     return bounce_store_show(db, id, out, raw, raw_len);
+}
+
+enum merr bounce_view_text(const char *p, size_t n, struct buf *out)
+{
+    return bounce_mime_clean(p, n, (size_t)-1 / 2, out);
 }
 
 enum merr bounce_view_health(struct db *db, json_t **out)

@@ -24,6 +24,7 @@ static const char GROUP_USAGE[] =
     "Bounces, complaints and mailed unsubscribes (docs/bounces.md).\n\n"
     "commands:\n"
     "  parse FILE...   print what the parser reads in each message (no database)\n"
+    "  poll            read the [bounce.NAME] mailboxes once (IMAP, POP3), for cron\n"
     "  ingest          read one message on stdin (an MTA's pipe), or --maildir DIR, --mbox FILE\n"
     "  ls              list the bounces read, newest first\n"
     "  show ID         one bounce: recipients, attribution, what it did, the message\n"
@@ -190,6 +191,41 @@ static int bounce_ingest_cmd(struct app *app, int argc, char **argv)
     return 0;
 }
 
+/* ---- poll ---- */
+
+static int bounce_poll_cmd(struct app *app, int argc, char **argv)
+{
+    const char *name = NULL;
+    struct bounce_intake_count c;
+    enum merr rc;
+
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        if (cli_is_help(argv[i])) {
+            printf("usage: mailer bounce poll [--mailbox NAME]\n\n"
+                   "Reads every [bounce.NAME] mailbox once (or just NAME): each message is\n"
+                   "recorded and the policy applied (docs/bounces.md), then it is moved to\n"
+                   "[bounce] processed_folder or unparsed_folder (IMAP), deleted (delete =\n"
+                   "true) or remembered by its UIDL (POP3 leave_on_server). Safe to run again\n"
+                   "or after a kill: nothing is lost or counted twice. `mailer serve` does\n"
+                   "this by itself (IMAP IDLE where offered).\n");
+            return 0;
+        }
+        if (cli_opt_value(argc, argv, &i, "--mailbox", &name, &missing)) {
+            if (missing)
+                return cli_usage("bounce poll", "%s needs a value", argv[i]);
+        } else {
+            return cli_usage("bounce poll", "unknown argument %s", argv[i]);
+        }
+    }
+    rc = app_db(app);
+    if (rc)
+        return app_fail(rc, "bounce poll");
+    rc = bounce_poll_once(app->db, &app->cfg, name, &c);
+    print_count(name ? name : "mailboxes", &c);
+    return rc ? app_fail(rc, "bounce poll") : 0;
+}
+
 /* ---- ls, show, undo ---- */
 
 static int bounce_ls_cmd(struct app *app, int argc, char **argv)
@@ -336,8 +372,13 @@ static int bounce_undo_cmd(struct app *app, int argc, char **argv)
 int cli_bounce(struct app *app, int argc, char **argv)
 {
     static const struct cli_command cmds[] = {
-        {"parse", bounce_parse_cmd}, {"ingest", bounce_ingest_cmd}, {"ls", bounce_ls_cmd},
-        {"show", bounce_show_cmd},   {"undo", bounce_undo_cmd},     {NULL, NULL},
+        {"parse", bounce_parse_cmd},
+        {"poll", bounce_poll_cmd},
+        {"ingest", bounce_ingest_cmd},
+        {"ls", bounce_ls_cmd},
+        {"show", bounce_show_cmd},
+        {"undo", bounce_undo_cmd},
+        {NULL, NULL},
     };
     int code = cli_group(app, argc, argv, GROUP_USAGE, cmds);
     if (code < 0)

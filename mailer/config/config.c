@@ -307,6 +307,13 @@ static int mailbox_key(struct loader *ld, const char *section, const char *name,
         *slot = copy;
         return 1;
     }
+    if (!strcmp(name, "auth")) {
+        if (!strcmp(value, "plain") || !strcmp(value, "login"))
+            m->auth_login = !strcmp(value, "login");
+        else
+            return refuse_line(ld, section, name, "expected plain or login");
+        return 1;
+    }
     if (!strcmp(name, "tls")) {
         if (!strcmp(value, "required"))
             m->tls = CFG_TLS_REQUIRED;

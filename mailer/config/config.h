@@ -27,6 +27,7 @@ struct cfg_mailbox {
     int idle;         /* IMAP IDLE inside `mailer serve` when offered (default 1) */
     int delete; /* delete after the result is committed instead of moving (IMAP), DELE (POP3) */
     int leave_on_server; /* POP3: keep messages, remember their UIDL (default 1) */
+    int auth_login;      /* IMAP: auth = login (LOGIN command) instead of AUTHENTICATE PLAIN */
     int line;            /* line of the section in the file, for errors */
 };
 

@@ -19,6 +19,8 @@
  *   GET /api/queue
  *   GET /api/digests/LIST/preview, POST /api/digests/LIST/send, GET
  *     /api/digests/ID, POST /api/digests/ID/pause|resume|cancel
+ *   GET /api/bounces (?state, mailbox, match, limit, before), GET
+ *     /api/bounces/ID (?raw=1), POST /api/bounces/ID/undo (http_bounce.c)
  * Handlers call the owning modules (articles, subs, outbox); none has SQL.
  */
 #include <ctype.h>
@@ -849,5 +851,28 @@ void http_api(struct http_req *r, const char *rest)
         return api_queue(r, db);
     if (strcmp(rest, "digests") == 0 || strncmp(rest, "digests/", 8) == 0)
         return api_digests(r, db, rest[7] ? rest + 8 : "");
+    if (strcmp(rest, "bounces") == 0 || strncmp(rest, "bounces/", 8) == 0)
+        return http_bounce_api(r, db, rest[7] ? rest + 8 : "");
     http_reply_error(r, 404, "not_found", "no such API resource", NULL);
+}
+
+/* The helpers above, for the API's other files (http_bounce.c). */
+void http_api_fail(struct http_req *r, enum merr rc, const char *field)
+{
+    fail(r, rc, field);
+}
+
+int http_api_method(const struct http_req *r, const char *m)
+{
+    return method(r, m);
+}
+
+void http_api_bad_method(struct http_req *r, const char *allow)
+{
+    bad_method(r, allow);
+}
+
+long long http_api_query_number(struct http_req *r, const char *name, long long max)
+{
+    return query_number(r, name, max);
 }

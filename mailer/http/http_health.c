@@ -9,12 +9,21 @@
  * a change to http. Each part is "running", "stopped" (it ended: the log
  * says why) or "not started" (`serve --no-workers`; that is not a fault).
  *
+ * /healthz also lists each bounce mailbox with its last poll and its last
+ * successful one (bounce_mailboxes); a mailbox that fails is reported, not
+ * made a fault of the whole service (the poller retries it).
+ *
  * /metrics renders the core's counters (metrics.h) with the envelopes per
- * state read from the outbox at that moment.
+ * state read from the outbox at that moment, and the bounce counters read
+ * from the bounce tables (mailer/bounce: they count every process's reads,
+ * the CLI's `bounce poll` included, and survive restarts).
  */
 #include <string.h>
 #include <time.h>
 
+#include "date.h"
+
+#include "bounce.h"
 #include "http_int.h"
 #include "log.h"
 #include "metrics.h"
@@ -39,6 +48,25 @@ void http_healthz(struct http_req *r)
         json_object_set_new(j, parts[i].name, json_string(part_state(&parts[i])));
         if (parts[i].wanted && !parts[i].alive)
             ok = 0;
+    }
+    if (j && db) {
+        json_t *mb = NULL;
+        if (bounce_view_health(db, &mb) == MERR_OK) {
+            size_t i;
+            json_t *o;
+            json_array_foreach(mb, i, o)
+            {
+                char t[DATE_ISO_LEN];
+                for (const char *const *k =
+                         (const char *const[]){"last_poll_at", "last_ok_at", NULL};
+                     *k; k++)
+                    if (json_is_integer(json_object_get(o, *k))) {
+                        date_iso8601_utc((time_t)json_integer_value(json_object_get(o, *k)), t);
+                        json_object_set_new(o, *k, json_string(t));
+                    }
+            }
+            json_object_set_new(j, "bounce_mailboxes", mb);
+        }
     }
     if (j) {
         json_object_set_new(j, "status", json_string(ok ? "ok" : "fail"));
@@ -75,7 +103,8 @@ void http_prometheus(struct http_req *r)
         log_warn("http: metrics: envelope counts: %s", merr_msg());
     }
     buf_init(&out, 0);
-    if (metrics_render(&out, names, counts.by_state, n)) {
+    if (metrics_render(&out, names, counts.by_state, n) ||
+        (db && bounce_view_metrics(db, &out) != MERR_OK)) {
         buf_free(&out);
         http_reply(r, 500, "text/plain; charset=utf-8", "metrics failed\n", 15);
         return;

@@ -201,6 +201,20 @@ void http_subs_unsubscribe(struct http_req *r, const char *token);
 /* Everything under /api/: authenticates, then routes `rest` (the path after /api/). */
 void http_api(struct http_req *r, const char *rest);
 
+/*
+ * What the API's handlers share (http_api.c): an error answer for a
+ * result code (400 invalid, 404, 409, 413, 503 with Retry-After, else 500
+ * logged), the method test (GET also takes HEAD), the 405 answer, and a
+ * numeric query parameter in 1..max (0 if absent; -1 after answering 400).
+ */
+void http_api_fail(struct http_req *r, enum merr rc, const char *field);
+int http_api_method(const struct http_req *r, const char *m);
+void http_api_bad_method(struct http_req *r, const char *allow);
+long long http_api_query_number(struct http_req *r, const char *name, long long max);
+
+/* /api/bounces (http_bounce.c); `rest` is what follows "bounces/" ("" for the list). */
+void http_bounce_api(struct http_req *r, struct db *db, const char *rest);
+
 /* GET /metrics (Prometheus text) and GET /healthz (http_health.c). */
 void http_prometheus(struct http_req *r);
 void http_healthz(struct http_req *r);

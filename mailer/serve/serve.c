@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bounce.h"
 #include "db.h"
 #include "delivery.h"
 #include "digest.h"
@@ -52,6 +53,7 @@ static enum merr run_delivery(const struct config *cfg, atomic_int *stop)
 static const struct serve_part parts[] = {
     {"workers", "delivery workers", run_delivery},
     {"scheduler", "digest scheduler", digest_scheduler_run},
+    {"bounces", "bounce poller", bounce_poll_run},
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
 

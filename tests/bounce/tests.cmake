@@ -4,3 +4,4 @@
 mailer_script_test(bounce.parse bounce/test_parse.py LABELS integration TIMEOUT 120)
 mailer_script_test(bounce.hostile bounce/test_hostile.py LABELS integration TIMEOUT 300)
 mailer_script_test(bounce.intake bounce/test_intake.py LABELS integration TIMEOUT 300)
+mailer_script_test(bounce.mailboxes bounce/test_mailboxes.py LABELS integration TIMEOUT 300)
