@@ -13,7 +13,7 @@ pkgs=(
   chromium nodejs npm wrk clang-format valgrind
   libvips-dev libvips-tools imagemagick libsodium-dev
   libopendkim-dev opendkim-tools python3-dkim python3-nacl python3-dnspython
-  dovecot-imapd dovecot-pop3d python3-jsonschema
+  dovecot-imapd dovecot-pop3d libsasl2-modules python3-jsonschema
   clang libclang-rt-14-dev
 )
 
