@@ -226,6 +226,24 @@ static void sanitize_exact_output(void **state)
     expect_san("<a name=top>x</a><a href=''>y</a>", NULL, "xy");
 }
 
+/*
+ * Table parts, list items and captions only inside their parents (else
+ * unwrapped, their text kept): a client's parser would otherwise build
+ * another tree than the one written.
+ */
+static void sanitize_parts_only_inside_their_parents(void **state)
+{
+    (void)state;
+    expect_san("<li>lạc</li><p>x</p>", NULL, "lạc<p>x</p>");
+    expect_san("<figcaption>chú thích lạc</figcaption>", NULL, "chú thích lạc");
+    expect_san("<p>a<caption>c</caption></p>", NULL, "<p>a</p>c");
+    expect_san("<ol><figcaption>f</figcaption><li>i</li></ol>", NULL, "<ol>f<li>i</li></ol>");
+    expect_san("<figure><figcaption>đúng chỗ</figcaption></figure>", NULL,
+               "<figure><figcaption>đúng chỗ</figcaption></figure>");
+    expect_san("<table><caption>c</caption><tr><td>x</td></tr></table>", NULL,
+               "<table><caption>c</caption><tr><td>x</td></tr></table>");
+}
+
 static void sanitize_drops_dangerous_elements(void **state)
 {
     (void)state;
@@ -829,6 +847,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sanitize_exact_output),
+        cmocka_unit_test(sanitize_parts_only_inside_their_parents),
         cmocka_unit_test(sanitize_drops_dangerous_elements),
         cmocka_unit_test(sanitize_obfuscated_urls),
         cmocka_unit_test(sanitize_relative_to_absolute),
