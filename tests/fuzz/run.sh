@@ -13,7 +13,7 @@ mkdir -p "$out/artifacts" "$out/corpus/$name"
 # libFuzzer's own options; the sanitizers' defaults from scripts/test.sh are fine
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-opts=(-artifact_prefix="$out/artifacts/$name-" -max_len="$max_len" -timeout=10
+opts=(-artifact_prefix="$out/artifacts/$name-" -max_len="$max_len" -timeout=25
       -rss_limit_mb=1536 -print_final_stats=1)
 [ -n "$dict" ] && opts+=(-dict="$dict")
 
