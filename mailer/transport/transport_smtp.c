@@ -16,8 +16,19 @@
  *   rather than "connection lost". libESMTP's own name check ignores IP
  *   SANs; once OpenSSL has verified the chain and the name we accept its
  *   SMTP_EV_WRONG_PEER_CERTIFICATE. `opportunistic` encrypts when offered
- *   without verifying (it never does worse than plain text); `none` is only
+ *   without insisting on a valid certificate (it never does worse than
+ *   plain text), but checks it all the same (SSL_VERIFY_NONE still runs
+ *   the chain and name checks, SSL_get_verify_result tells); `none` is only
  *   allowed for loopback hosts.
+ * - Credentials only over verified TLS (or tls = none to a loopback host,
+ *   where nothing crosses a network). libESMTP authenticates on a plain
+ *   connection when STARTTLS is not offered (or was stripped by someone in
+ *   the path) and after an unverified handshake, so the AUTH context is
+ *   not given to the session at its start: the SMTP_EV_STARTTLS_OK handler
+ *   hands it over once the certificate is verified, before the second
+ *   EHLO after which libESMTP would AUTH. The interact callback, which
+ *   would copy the password out, checks the same again. Without AUTH the
+ *   data guard below keeps the messages back: "AUTH not sent: ...".
  * - Data is never sent unless the session is as configured. The message
  *   callback refuses to hand over the first byte (errno set, which makes
  *   libESMTP drop the connection before the final ".") when TLS is
@@ -106,6 +117,9 @@ struct session_state {
     struct transport_smtp *t;
     int connected;
     int tls_ok;
+    int tls_verified;    /* the peer's certificate chain and name checked out */
+    char tls_why[160];   /* why not, when TLS is up but not verified */
+    auth_context_t auth; /* handed to libESMTP only when credentials may go */
     char tls_err[160];
     int auth_tried; /* the interact callback gave the credentials */
     int auth_ok;    /* a 235 reply was seen */
@@ -210,17 +224,18 @@ static enum merr make_ssl_ctx(struct transport_smtp *t, const char *ca_file)
      * libESMTP's poll() before it has flushed the EHLO, and the reader then
      * blocks until the command timeout (see the top of the file). */
     SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
-    if (t->tls == CFG_TLS_OPPORTUNISTIC) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-        return MERR_OK;
-    }
     if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
                 : SSL_CTX_set_default_verify_paths(ctx) != 1) {
         ERR_error_string_n(ERR_get_error(), err, sizeof err);
         return merr_set(MERR_CONFIG, "[smtp] ca_file \"%s\": cannot load: %s",
                         ca_file ? ca_file : "(system store)", err);
     }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_callback);
+    /* opportunistic: the handshake goes on whatever the result, which
+     * SSL_get_verify_result gives afterwards (credentials depend on it) */
+    if (t->tls == CFG_TLS_OPPORTUNISTIC)
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    else
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_callback);
     /* RFC 6125 name check by OpenSSL during the handshake. */
     param = SSL_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -549,6 +564,14 @@ static void report_early(struct session_state *s, struct session_msg *sm)
     s->last_ms = now_ms();
 }
 
+/* May the credentials go over this session? Verified TLS, or plain to loopback. */
+static int credentials_may_go(const struct session_state *s)
+{
+    if (s->t->tls == CFG_TLS_NONE)
+        return is_loopback(s->t->host); /* transport_smtp_open refuses it otherwise */
+    return s->tls_ok && s->tls_verified;
+}
+
 static void event_cb(smtp_session_t session, int event, void *arg, ...)
 {
     struct session_state *s = arg;
@@ -580,9 +603,25 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
             report_early(s, sm);
         break;
     }
-    case SMTP_EV_STARTTLS_OK:
+    case SMTP_EV_STARTTLS_OK: {
+        SSL *ssl = va_arg(ap, SSL *);
+        X509 *peer = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+        long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_ERR_UNSPECIFIED;
         s->tls_ok = 1;
+        s->tls_verified = peer && vr == X509_V_OK && !s->tls_err[0];
+        if (!peer)
+            snprintf(s->tls_why, sizeof s->tls_why, "the server sent no certificate");
+        else if (vr != X509_V_OK)
+            snprintf(s->tls_why, sizeof s->tls_why, "certificate verification failed: %s",
+                     X509_verify_cert_error_string(vr));
+        X509_free(peer);
+        /* RFC 3207 section 4.2: the client discards what it knew and says
+         * EHLO again; AUTH comes after that, with these credentials only
+         * if the certificate checked out. */
+        if (s->tls_verified && s->auth)
+            smtp_auth_set_context(session, s->auth);
         break;
+    }
     case SMTP_EV_INVALID_PEER_CERTIFICATE: {
         long result = va_arg(ap, long);
         int *ok = va_arg(ap, int *);
@@ -685,6 +724,8 @@ static int interact_cb(auth_client_request_t req, char **result, int fields, voi
 {
     struct session_state *s = arg;
 
+    if (!credentials_may_go(s))
+        return 0; /* the plugin gets nothing to send */
     for (int i = 0; i < fields; i++) {
         if (req[i].flags & AUTH_USER)
             result[i] = s->t->user;
@@ -787,6 +828,25 @@ static void unfinished(struct session_state *s, struct transport_msg *m, int err
     char buf[128];
     struct transport_smtp *t = s->t;
 
+    if (s->tls_err[0]) {
+        transport_outcome(m, MERR_TEMPFAIL, 0, "STARTTLS: %s", s->tls_err);
+        return;
+    }
+    if (verify_err[0]) {
+        transport_outcome(m, MERR_TEMPFAIL, 0, "STARTTLS: certificate verification failed: %s",
+                          verify_err);
+        return;
+    }
+    /* (tls = required without TLS: the TLS failure below is the reason) */
+    if (s->t->user && !s->auth_ok && !credentials_may_go(s) && s->connected &&
+        (s->tls_ok || t->tls == CFG_TLS_OPPORTUNISTIC)) {
+        transport_outcome(m, MERR_TEMPFAIL, 0,
+                          "AUTH not sent: %s; credentials go only over verified TLS",
+                          !s->tls_ok      ? "the server did not offer STARTTLS"
+                          : s->tls_why[0] ? s->tls_why
+                                          : "the server's certificate is not verified");
+        return;
+    }
     if (s->t->user && !s->auth_ok && (s->auth_tried || s->data_refused || s->mail_seen)) {
         if (s->auth_code)
             transport_outcome(m, MERR_TEMPFAIL, s->auth_code, "AUTH failed: %d %s", s->auth_code,
@@ -795,15 +855,6 @@ static void unfinished(struct session_state *s, struct transport_msg *m, int err
             transport_outcome(m, MERR_TEMPFAIL, 0,
                               "AUTH not done: the server did not offer AUTH PLAIN or LOGIN%s",
                               t->tls == CFG_TLS_NONE ? " (without TLS)" : "");
-        return;
-    }
-    if (s->tls_err[0]) {
-        transport_outcome(m, MERR_TEMPFAIL, 0, "STARTTLS: %s", s->tls_err);
-        return;
-    }
-    if (verify_err[0]) {
-        transport_outcome(m, MERR_TEMPFAIL, 0, "STARTTLS: certificate verification failed: %s",
-                          verify_err);
         return;
     }
     if (t->tls != CFG_TLS_NONE && s->connected && !s->tls_ok && err == SMTP_ERR_CLIENT_ERROR) {
@@ -858,7 +909,8 @@ static void outcome(struct session_state *s, struct session_msg *sm, int err)
     if (sm->unloadable)
         return; /* set by transport_msg_load */
     /* AUTH and TLS failures win: the data was withheld because of them. */
-    if ((s->t->user && !s->auth_ok && (s->auth_tried || s->data_refused)) ||
+    if ((s->t->user && !s->auth_ok &&
+         (s->auth_tried || s->data_refused || !credentials_may_go(s))) ||
         (s->data_refused && s->t->tls == CFG_TLS_REQUIRED && !s->tls_ok)) {
         unfinished(s, m, err, "session");
         return;
@@ -977,7 +1029,9 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
         }
         auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
         auth_set_interact_cb(auth, interact_cb, &s);
-        smtp_auth_set_context(session, auth);
+        s.auth = auth;
+        if (credentials_may_go(&s)) /* tls = none to loopback; else after STARTTLS */
+            smtp_auth_set_context(session, auth);
     }
     for (size_t i = 0; i < n; i++) {
         struct transport_msg *m = &msgs[i];

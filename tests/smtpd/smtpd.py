@@ -6,7 +6,9 @@ ready (also written to --port-file). Every message it accepts is stored in
 --store DIR as NNNNNN.eml (the exact bytes received, after dot-unstuffing)
 and NNNNNN.json (envelope from, recipients, MAIL and RCPT parameters such
 as RET/ENVID/NOTIFY, the connection number, TLS, AUTH user). DIR/stats.json
-counts connections and sessions (connections that said EHLO/HELO).
+counts connections and sessions (connections that said EHLO/HELO), and every
+AUTH command received (auth_commands; auth_without_tls those on a plain
+connection): a client that must not send its credentials sends no AUTH.
 
 Modes:
   (default)              plain SMTP, no extensions beyond aiosmtpd's
@@ -35,10 +37,11 @@ import signal
 import ssl
 import sys
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
 args = None
-stats = {"connections": 0, "sessions": 0, "messages": 0}
+stats = {"connections": 0, "sessions": 0, "messages": 0, "auth_commands": 0,
+         "auth_without_tls": 0}
 counter = {"msg": 0, "refused": 0}
 refused_once = set()  # recipients --data-451-once has refused
 
@@ -140,6 +143,14 @@ class TestSMTP(SMTP):
     async def smtp_HELO(self, hostname):
         self._hello()
         await super().smtp_HELO(hostname)
+
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg):
+        stats["auth_commands"] += 1
+        if self._tls_protocol is None:
+            stats["auth_without_tls"] += 1
+        save_stats()
+        await super().smtp_AUTH(arg)
 
     async def smtp_MAIL(self, arg):
         if arg and args.dsn:

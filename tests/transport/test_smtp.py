@@ -295,6 +295,62 @@ def case_auth_not_offered_not_sent():
             fail("a message was sent unauthenticated")
 
 
+def no_auth_reached(srv):
+    st = srv.stats()
+    if st["auth_commands"] or srv.messages():
+        fail("the credentials reached the server: %r" % st)
+
+
+def case_auth_no_starttls_not_sent():
+    """Issue 16 item 5: credentials and tls = opportunistic, the server (or
+    someone in the path) offers no STARTTLS: libESMTP would AUTH in clear.
+    No AUTH command leaves, nothing is sent, the outcome says why."""
+    with SmtpServer(store(), "--auth", "mailer:pw") as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net", "reader2@example.net"],
+                        "--user", "mailer", "--pass", "pw", tls="opportunistic")
+        for r in res:
+            expect(r, "tempfail", 0, r"^AUTH not sent: the server did not offer STARTTLS; "
+                                     r"credentials go only over verified TLS$")
+        no_auth_reached(srv)
+        if srv.stats()["sessions"] != 1:
+            fail("want one session: %r" % srv.stats())
+
+
+def case_auth_unverified_tls_not_sent():
+    """Issue 16 item 5: opportunistic TLS with a certificate that does not
+    verify (and the server would take AUTH): encrypted, but to whom? No
+    AUTH; with a certificate that verifies the same settings authenticate."""
+    c = certs()
+    with SmtpServer(store(), "--starttls", c + "/untrusted.pem", c + "/untrusted.key",
+                    "--auth", "mailer:pw", "--require-auth") as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net"], "--user", "mailer", "--pass", "pw",
+                        tls="opportunistic")
+        expect(res[0], "tempfail", 0, r"^AUTH not sent: certificate verification failed: .+; "
+                                      r"credentials go only over verified TLS$")
+        no_auth_reached(srv)
+    with SmtpServer(store("verified"), "--starttls", c + "/server.pem", c + "/server.key",
+                    "--auth", "mailer:pw", "--require-auth") as srv:
+        rcpts = ["reader1@example.net"]
+        res, bodies, _ = run(srv.port, rcpts, "--ca", c + "/ca.pem", "--user", "mailer",
+                             "--pass", "pw", tls="opportunistic")
+        expect(res[0], "ok", 250)
+        got = expect_received(srv, bodies, rcpts)
+        if got[0]["auth_user"] != "mailer" or not got[0]["tls"] or \
+                srv.stats()["auth_without_tls"]:
+            fail("meta %r stats %r" % (got[0], srv.stats()))
+
+
+def case_auth_required_untrusted_not_sent():
+    """tls = required, an unverifiable certificate: the handshake fails, no AUTH."""
+    c = certs()
+    with SmtpServer(store(), "--starttls", c + "/untrusted.pem", c + "/untrusted.key",
+                    "--auth", "mailer:pw") as srv:
+        res, _, _ = run(srv.port, ["reader1@example.net"], "--user", "mailer", "--pass", "pw",
+                        tls="required")
+        expect(res[0], "tempfail", 0, r"^STARTTLS: certificate verification failed")
+        no_auth_reached(srv)
+
+
 def case_auth_required_no_credentials():
     """No credentials configured, the server wants AUTH: 530, temporary."""
     with SmtpServer(store(), "--auth", "mailer:pw", "--require-auth") as srv:

@@ -9,6 +9,7 @@ set(TRANSPORT_SMTP_CASES
   starttls_verified starttls_ip_san starttls_untrusted starttls_wrong_name
   starttls_not_offered starttls_opportunistic two_tls_sessions
   auth_ok auth_over_tls auth_failed_not_sent auth_not_offered_not_sent auth_required_no_credentials
+  auth_no_starttls_not_sent auth_unverified_tls_not_sent auth_required_untrusted_not_sent
   greeting_421 rcpt_451 rcpt_550 all_rcpts_fail data_552 drop_mid_data
   silent_server_timeout connect_timeout closed_port
   smtps_refused tls_none_refused_off_loopback crlf_in_rcpt_refused
