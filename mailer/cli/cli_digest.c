@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "date.h"
+#include "fs.h"
 #include "delivery.h"
 #include "digest.h"
 #include "outbox.h"
@@ -264,9 +265,9 @@ static int digest_preview_cmd(struct app *app, int argc, char **argv)
         buf_free(&out);
         return app_fail(rc, "digest preview");
     }
-    f = file ? fopen(file, "wb") : stdout;
-    if (!f) {
-        code = app_fail(merr_set(MERR_IO, "%s: %s", file, strerror(errno)), "digest preview");
+    f = stdout;
+    if (file && (rc = fs_open_private(file, &f)) != MERR_OK) {
+        code = app_fail(rc, "digest preview");
     } else {
         if (fwrite(out.data, 1, out.len, f) != out.len || fflush(f) != 0)
             code = app_fail(merr_set(MERR_IO, "%s: %s", file ? file : "stdout", strerror(errno)),

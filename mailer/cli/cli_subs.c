@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "date.h"
+#include "fs.h"
 #include "share.h"
 #include "subs.h"
 
@@ -429,9 +430,9 @@ static int sub_export(struct app *app, int argc, char **argv)
     if (rc)
         return app_fail(rc, "sub export");
     if (output && strcmp(output, "-") != 0) {
-        out = fopen(output, "w");
-        if (!out)
-            return app_fail(merr_set(MERR_IO, "cannot write %s", output), "sub export");
+        rc = fs_open_private(output, &out);
+        if (rc)
+            return app_fail(rc, "sub export");
     }
     rc = subs_export_csv(app->db, &f, out, &rows);
     if (out != stdout && fclose(out) != 0 && !rc)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -86,6 +87,8 @@ int main(int argc, char **argv)
     int i = 1, code;
     enum merr rc;
 
+    /* every file the mailer makes holds personal data or secrets (fs.h) */
+    umask(077);
     memset(&app, 0, sizeof app);
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs.h"
+#include "log.h"
 #include "migrations.h"
 
 #define STMT_SLOTS 256
@@ -44,20 +46,24 @@ enum merr db_fail(struct db *db, int src, const char *what)
     return merr_set(MERR_DB, "%s: %s", what, msg);
 }
 
-static enum merr make_parent(const char *path)
+/*
+ * The database holds the HMAC secret, every address and the token hashes:
+ * it and its -wal and -shm are 0600 (SQLite creates the last two with the
+ * database's mode, so narrowing the database first covers new ones).
+ */
+static enum merr make_private(const char *path)
 {
-    char dir[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof dir)
-        return merr_set(MERR_INVAL, "database path too long");
-    memcpy(dir, path, n + 1);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-            return merr_set(MERR_IO, "cannot create %s: %s", dir, strerror(errno));
-        *p = '/';
+    static const char *const ext[] = {"", "-wal", "-shm"};
+    char f[4096];
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        int r;
+        if ((size_t)snprintf(f, sizeof f, "%s%s", path, ext[i]) >= sizeof f)
+            return merr_set(MERR_INVAL, "database path too long");
+        r = fs_make_private(f);
+        if (r < 0)
+            return merr_set(MERR_IO, "cannot make %s private (mode 0600): %s", f, strerror(errno));
+        if (r > 0)
+            log_warn("db: %s was readable by other users: now mode 0600", f);
     }
     return MERR_OK;
 }
@@ -70,7 +76,9 @@ enum merr db_open(const char *path, int busy_timeout_ms, struct db **out)
 
     *out = NULL;
     if (strcmp(path, ":memory:") != 0) {
-        rc = make_parent(path);
+        rc = fs_mkdirs(path, 0);
+        if (!rc)
+            rc = make_private(path);
         if (rc)
             return rc;
     }
@@ -88,7 +96,9 @@ enum merr db_open(const char *path, int busy_timeout_ms, struct db **out)
     }
     sqlite3_busy_timeout(db->h, busy_timeout_ms);
     sqlite3_extended_result_codes(db->h, 1);
-    rc = db_exec(db, "PRAGMA journal_mode=WAL");
+    rc = strcmp(path, ":memory:") != 0 ? make_private(path) : MERR_OK; /* a new file */
+    if (!rc)
+        rc = db_exec(db, "PRAGMA journal_mode=WAL");
     if (!rc)
         rc = db_exec(db, "PRAGMA foreign_keys=ON");
     if (!rc)

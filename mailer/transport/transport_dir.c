@@ -13,6 +13,8 @@
  * A write error (disk full, permission, folder gone) is MERR_TEMPFAIL with
  * the errno text: the admin frees space and the retry succeeds. Nothing
  * half-written is left: the temporary file is removed on every failure.
+ * The messages hold addresses and notes: files are 0600 and the folders
+ * this creates 0700 (fs.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,34 +25,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "rnd.h"
 #include "transport_int.h"
 
 struct transport_dir {
     char *path;
 };
-
-/* mkdir -p: creates every missing folder of `path`. */
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof tmp)
-        return (errno = ENAMETOOLONG), -1;
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
 
 enum merr transport_dir_open(const char *path, struct transport_dir **out)
 {
@@ -62,9 +43,8 @@ enum merr transport_dir_open(const char *path, struct transport_dir **out)
         return merr_set(MERR_CONFIG, "[delivery] transport dir: needs a path");
     if (strlen(path) > PATH_MAX - 64)
         return merr_set(MERR_CONFIG, "[delivery] transport dir:%s: path too long", path);
-    if (mkdir_p(path) != 0)
-        return merr_set(MERR_CONFIG, "[delivery] transport dir:%s: cannot create: %s", path,
-                        strerror(errno));
+    if (fs_mkdirs(path, 1) != MERR_OK)
+        return merr_wrap(MERR_CONFIG, "[delivery] transport dir:%s", path);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return merr_set(MERR_CONFIG, "[delivery] transport dir:%s: not a folder", path);
     if (access(path, W_OK | X_OK) != 0)
@@ -104,7 +84,7 @@ static void write_one(struct transport_dir *d, struct transport_msg *m)
     rnd_hex(rnd, 8);
     snprintf(tmp, sizeof tmp, "%s/.tmp-%lld-%s.eml", d->path, m->envelope_id, rnd);
     snprintf(final, sizeof final, "%s/%lld.eml", d->path, m->envelope_id);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, FS_FILE_MODE);
     if (fd < 0)
         goto fail;
     step = "write";
