@@ -15,12 +15,14 @@
 # connection. Checks that `mailer queue status` says "sent N" and nothing
 # else, and prints on stdout, for run.sh:
 #   msgs N seconds S msgs_per_s R mb_per_s M peak_rss_mb P failed F cpu_s C [...] msg_bytes B
-# (C: the mailer's user + system CPU seconds, steadier than the rate on a
-# shared machine), then, if the mailer logged its summary at info level:
+# (S: the wall time of `mailer deliver --once`, C: its user + system CPU
+# seconds from wait4's rusage, steadier than the rate on a shared
+# machine), then, if the mailer logged its summary at info level:
 #   commits K record_s W claim_s L   (before msg_bytes, which stays last)
 # (the writer's commit rounds, and its seconds in result commits and claims)
 set -euo pipefail
 mailer=$1 work=$2 port=$3 n=$4 c=$5 k=$6 article=$7
+mkdir -p "$work"
 cfg=$work/pipeline.ini
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cat >"$cfg" <<INI
@@ -65,24 +67,24 @@ c.execute("""INSERT INTO envelopes(send_id, recipient, name, next_attempt_at, cr
              FROM k, (SELECT * FROM envelopes ORDER BY id LIMIT 1) e""", (n - 1,))
 c.commit()
 PY
-t0=$(date +%s.%N)
-/usr/bin/time -f "%M %U %S" -o "$work/pipeline.rss" "$mailer" --config "$cfg" deliver --once \
-  >"$work/deliver.out" 2>"$work/deliver.err" || { cat "$work/deliver.err" >&2; exit 1; }
-t1=$(date +%s.%N)
+"$src/bench/lib/rounds.py" measure "$work/pipeline.ru" -- \
+  "$mailer" --config "$cfg" deliver --once >"$work/deliver.out" 2>"$work/deliver.err" ||
+  { cat "$work/deliver.err" >&2; exit 1; }
 status=$(m queue status)
 if [ "$(echo "$status" | grep -v ' 0$' | tr -s ' ')" != "sent $n" ]; then
   echo "pipeline: queue status after delivery:" >&2
   echo "$status" >&2
   exit 1
 fi
-/usr/bin/python3 - "$t0" "$t1" "$n" "$bytes" $(tail -1 "$work/pipeline.rss") "$work/deliver.err" <<'PY'
+/usr/bin/python3 - "$n" "$bytes" "$work/pipeline.ru" "$work/deliver.err" <<'PY'
 import re, sys
-t0, t1, n, b, rss = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-cpu = float(sys.argv[6]) + float(sys.argv[7])
-s = t1 - t0
+n, b = int(sys.argv[1]), int(sys.argv[2])
+f = open(sys.argv[3]).read().split()
+ru = {f[i]: float(f[i + 1]) for i in range(0, len(f) - 1, 2)}
+s, cpu = ru["wall_s"], ru["user_s"] + ru["sys_s"]
 # the writer's summary ("(C commits, S s; claims S s)", logged at info)
-w = re.search(r"\((\d+) commits, ([0-9.]+) s; claims ([0-9.]+) s\)", open(sys.argv[8]).read())
-print("msgs %d seconds %.3f msgs_per_s %.0f mb_per_s %.1f peak_rss_mb %.1f failed 0 cpu_s %.2f "
-      % (n, s, n / s, n * b / s / 1e6, rss / 1024, cpu)
+w = re.search(r"\((\d+) commits, ([0-9.]+) s; claims ([0-9.]+) s\)", open(sys.argv[4]).read())
+print("msgs %d seconds %.3f msgs_per_s %.0f mb_per_s %.1f peak_rss_mb %.1f failed 0 cpu_s %.4f "
+      % (n, s, n / s, n * b / s / 1e6, ru["rss_mb"], cpu)
       + ("commits %s record_s %s claim_s %s " % w.groups() if w else "") + "msg_bytes %d" % b)
 PY

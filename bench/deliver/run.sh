@@ -1,8 +1,8 @@
 #!/bin/bash
 # bench/deliver/run.sh: delivery throughput against Postfix's smtp-sink on
-# loopback, with smtp-source's figure from the same run as the baseline.
+# loopback, with smtp-source's figure from the same minutes as the baseline.
 #
-#   bench/deliver/run.sh [--mode transport|pipeline] [-n MESSAGES]
+#   bench/deliver/run.sh [--mode transport|pipeline] [-r ROUNDS] [-n MESSAGES]
 #                        [-c CONNECTIONS] [-s SIZE_BYTES]
 #                        [-k MESSAGES_PER_CONNECTION] [-a ARTICLE_JSON]
 #
@@ -12,30 +12,37 @@
 #              batch and sending a batch per connection.
 #   pipeline   the real thing (pipeline.sh): a database with N envelopes of
 #              one share of ARTICLE_JSON (default the one-photo
-#              tin-pccc-20211005, about 50 KB a message), then `mailer deliver
+#              tin-pccc-20211005, about 42 KB a message), then `mailer deliver
 #              --once` (claim, plan, render, send, commit each sent message
 #              before the next leaves its connection). SIZE is then the
 #              composed message's size, so smtp-source sends the same bytes.
 # Add a mode by writing a run_mailer_<mode> function below that delivers N
 # messages of SIZE bytes over C connections to 127.0.0.1:$PORT and prints
-# the same "msgs ... seconds ... peak_rss_mb ..." line.
+# the same "msgs ... seconds ... cpu_s ..." line.
 #
-# Prints msgs/s, MB/s and peak RSS of both, and the ratio mailer/smtp-source
-# (goal: >= 0.8 at C = 4). Not part of the CTest suite: no timing in tests.
+# Method (bench/lib/rounds.py): the two sides alternate in ROUNDS rounds
+# (default 5): mailer, smtp-source, mailer, smtp-source ..., against the
+# same smtp-sink, so background work on a shared machine falls on both.
+# Prints each round (msgs/s, CPU per message of the side from its own
+# rusage, the sink's CPU per message from /proc/PID/stat, load average),
+# the median of each side, the ratio of the medians (goal >= 0.8 at C = 4),
+# and the load average before and after. Not part of CTest: no timing in
+# tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-mode=transport n=10000 c=4 size=51200 k=100
+mode=transport n=10000 c=4 size=51200 k=100 rounds=5
 article=$root/examples/articles/tin-pccc-20211005.json
 while [ $# -gt 0 ]; do
   case $1 in
     --mode) mode=$2; shift 2 ;;
+    -r) rounds=$2; shift 2 ;;
     -n) n=$2; shift 2 ;;
     -c) c=$2; shift 2 ;;
     -s) size=$2; shift 2 ;;
     -k) k=$2; shift 2 ;;
     -a) article=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
-    *) echo "usage: $0 [--mode transport|pipeline] [-n N] [-c C] [-s SIZE] [-k PER_CONN]" \
+    *) echo "usage: $0 [--mode transport|pipeline] [-r ROUNDS] [-n N] [-c C] [-s SIZE] [-k PER_CONN]" \
          "[-a ARTICLE_JSON]" >&2; exit 1 ;;
   esac
 done
@@ -69,48 +76,78 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
+rounds_py=$root/bench/lib/rounds.py
+
 run_mailer_transport() {
-  cc -O2 -std=c11 -D_GNU_SOURCE -I"$root/mailer/transport" -I"$root/mailer/config" \
-    -I"$root/mailer/core" "$here/bench_transport.c" \
-    "$build/mailer/transport/libtransport.a" "$build/mailer/config/libconfig.a" \
-    "$build/mailer/core/libcore.a" -lesmtp -lssl -lcrypto -linih -lpthread \
-    -o "$work/bench_transport"
-  "$work/bench_transport" 127.0.0.1:"$port" "$n" "$c" "$size" "$k"
+  [ -x "$work/bench_transport" ] ||
+    cc -O2 -std=c11 -D_GNU_SOURCE -I"$root/mailer/transport" -I"$root/mailer/config" \
+      -I"$root/mailer/core" "$here/bench_transport.c" \
+      "$build/mailer/transport/libtransport.a" "$build/mailer/config/libconfig.a" \
+      "$build/mailer/core/libcore.a" -lesmtp -lssl -lcrypto -linih -lpthread \
+      -o "$work/bench_transport"
+  local line
+  line=$("$rounds_py" measure "$work/transport.ru" -- \
+    "$work/bench_transport" 127.0.0.1:"$port" "$n" "$c" "$size" "$k")
+  echo "$line cpu_s $(awk '{print $4 + $6}' "$work/transport.ru")"
 }
 
 run_mailer_pipeline() {
-  "$here/pipeline.sh" "$build/bin/mailer" "$work" "$port" "$n" "$c" "$k" "$article"
+  "$here/pipeline.sh" "$build/bin/mailer" "$work/pipeline-$1" "$port" "$n" "$c" "$k" "$article"
 }
 
 declare -F "run_mailer_$mode" >/dev/null || { echo "unknown mode $mode" >&2; exit 1; }
-mailer_line=$("run_mailer_$mode")
-# the pipeline's messages are what they are: smtp-source sends the same size
-case $mailer_line in
-  *msg_bytes*) size=${mailer_line##*msg_bytes } ;;
-esac
-echo "deliver bench: mode $mode, $n messages of $size bytes, $c connections, $k per connection"
-
-# smtp-source: same count, size and connections, connections reused (-d).
-t0=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$work/source.rss" \
-  smtp-source -d -s "$c" -m "$n" -l "$size" -f bench@news.example.org -t reader@example.net \
-  127.0.0.1:"$port"
-t1=$(date +%s.%N)
-
-/usr/bin/python3 - "$mailer_line" "$t0" "$t1" "$n" "$size" "$(cat "$work/source.rss")" <<'PY'
+field() { echo "$1" | awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}'; }
+sink_cpu() { "$rounds_py" cpu "$sink_pid"; }
+results=$work/rounds.txt
+echo "load_before $("$rounds_py" load)" >"$results"
+for r in $(seq "$rounds"); do
+  # the mailer's side
+  load=$("$rounds_py" load | cut -d' ' -f1)
+  s0=$(sink_cpu)
+  mailer_line=$("run_mailer_$mode" "$r")
+  s1=$(sink_cpu)
+  # the pipeline's messages are what they are: smtp-source sends the same size
+  case $mailer_line in
+    *msg_bytes*) size=$(field "$mailer_line" msg_bytes) ;;
+  esac
+  if [ "$r" = 1 ]; then
+    echo "deliver bench: mode $mode, $n messages of $size bytes, $c connections, $k per" \
+      "connection, $rounds rounds (mailer, smtp-source, ...)"
+  fi
+  /usr/bin/python3 - "$mailer_line" "$s0" "$s1" "$r" "$load" >>"$results" <<'PY'
 import sys
-line, t0, t1, n, size, src_rss = sys.argv[1:]
+line, s0, s1, r, load = sys.argv[1:]
 f = line.split()
-m = {f[i]: float(f[i + 1]) for i in range(0, len(f) - 1, 2)}
-src_s = float(t1) - float(t0)
-src_rate = int(n) / src_s
-print("mailer:      %6.0f msgs/s  %6.1f MB/s  peak RSS %5.1f MB  (%d msgs in %.2f s, %d failed%s)"
-      % (m["msgs_per_s"], m["mb_per_s"], m["peak_rss_mb"], m["msgs"], m["seconds"], m["failed"],
-         ", %.2f s CPU" % m["cpu_s"] if "cpu_s" in m else ""))
-if "record_s" in m:
-    print("mailer writer: %d commits, %.2f s in result commits, %.2f s in claims"
-          % (m["commits"], m["record_s"], m["claim_s"]))
-print("smtp-source: %6.0f msgs/s  %6.1f MB/s  peak RSS %5.1f MB  (%d msgs in %.2f s)"
-      % (src_rate, src_rate * int(size) / 1e6, int(src_rss) / 1024, int(n), src_s))
-print("ratio mailer/smtp-source: %.2f (goal >= 0.8)" % (m["msgs_per_s"] / src_rate))
+m = {f[i]: f[i + 1] for i in range(0, len(f) - 1, 2)}
+n = float(m["msgs"])
+text = "%.2f s, peak RSS %s MB, %s failed" % (float(m["seconds"]), m["peak_rss_mb"], m["failed"])
+if "commits" in m:
+    text += ", writer: %s commits, %s s in result commits, %s s in claims" % (
+        m["commits"], m["record_s"], m["claim_s"])
+print("side mailer round %s value %s cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f load %s text %s"
+      % (r, m["msgs_per_s"], float(m["cpu_s"]) * 1000 / n,
+         (float(s1) - float(s0)) * 1000 / n, load, text))
 PY
+  # smtp-source: same count, size and connections, connections reused (-d)
+  load=$("$rounds_py" load | cut -d' ' -f1)
+  s0=$(sink_cpu)
+  "$rounds_py" measure "$work/source.ru" -- \
+    smtp-source -d -s "$c" -m "$n" -l "$size" -f bench@news.example.org -t reader@example.net \
+    127.0.0.1:"$port"
+  s1=$(sink_cpu)
+  read -r _ wall _ user _ sys _ rss _ <"$work/source.ru"
+  /usr/bin/python3 - "$n" "$wall" "$user" "$sys" "$rss" "$s0" "$s1" "$r" "$load" >>"$results" <<'PY'
+import sys
+n, wall, user, sys_, rss, s0, s1, r, load = sys.argv[1:]
+n = int(n)
+print("side smtp-source round %s value %.1f cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f load %s"
+      " text %.2f s, peak RSS %.1f MB"
+      % (r, n / float(wall), (float(user) + float(sys_)) * 1000 / n,
+         (float(s1) - float(s0)) * 1000 / n, load, float(wall), float(rss)))
+PY
+  tail -2 "$results" | sed -n 's/^side \([^ ]*\) round \([0-9]*\) value \([^ ]*\).*/  round \2: \1 \3 msgs\/s/p' >&2
+done
+echo "load_after $("$rounds_py" load)" >>"$results"
+echo "mailer and smtp-source, alternated; CPU = the side's user + system from its rusage, the sink's from /proc:"
+"$rounds_py" summary "$results"
+echo "(goal: ratio >= 0.8 at C = 4)"

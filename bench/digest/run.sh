@@ -1,22 +1,29 @@
 #!/bin/bash
 # bench/digest/run.sh: a weekly digest end to end (enqueue and deliver)
 # through Postfix's smtp-sink on loopback, with smtp-source's figure from
-# the same run as the baseline.
+# the same minutes as the baseline.
 #
-#   bench/digest/run.sh [-n SUBSCRIBERS] [-N BIG] [-c CONNECTIONS] [-b BATCH] [-t SECONDS]
-#                       [--full]
+#   bench/digest/run.sh [-r ROUNDS] [-n SUBSCRIBERS] [-N BIG] [-c CONNECTIONS]
+#                       [-b BATCH] [-t SECONDS] [--full]
 #
-# 1. N subscribers (default 100,000), the six sample articles, one digest:
-#    `mailer digest send` (one process: enqueue in one transaction, then
-#    delivery in-process) over C connections (default 4) to smtp-sink.
-#    Prints the enqueue time, msgs/s end to end and of the delivery alone,
-#    and the peak RSS (VmHWM, from wait4's ru_maxrss).
-# 2. smtp-source -d (connections reused) with the same count, the same
-#    message size (the mailer's average, measured on a preview) and the
-#    same connections: msgs/s, and the ratio mailer/smtp-source (goal 0.8).
-# 3. BIG subscribers (default 1,000,000): enqueue time (goal <= 5 s) and peak
-#    RSS (goal < 64 MB) while delivering for SECONDS (default 30) from the
-#    full queue; --full delivers all of them (long: about BIG / msgs/s).
+# 1. ROUNDS rounds (default 5), alternating the two sides against the same
+#    sink (bench/lib/rounds.py):
+#    - the mailer: a fresh database with N confirmed subscribers (default
+#      10,000; made before the rounds), the six sample articles, one
+#      digest: `mailer digest send` (one process: enqueue in one
+#      transaction, then delivery in-process) over C connections (default
+#      4). Its rate is the delivery's (after the enqueue; end to end in the
+#      text), its CPU per message the process's user + system from wait4.
+#    - smtp-source -d (connections reused) with the same count, the same
+#      message size (the mailer's, measured on a preview) and the same
+#      connections.
+#    Prints each round, the medians, the ratio of medians (goal 0.8), CPU
+#    per message of both sides and of the sink, and the load average
+#    before and after.
+# 2. BIG subscribers (default 1,000,000; -N 0 skips it): enqueue time (goal
+#    <= 5 s) and peak RSS (goal < 64 MB) while delivering for SECONDS
+#    (default 30) from the full queue; --full delivers all of them (long:
+#    about BIG / msgs/s).
 #
 # Memory: each worker renders a message when the transport needs its data
 # and holds one at a time, so peak RSS does not grow with the batch:
@@ -27,16 +34,17 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-n=100000 big=1000000 c=4 secs=30 full=0 batch=
+rounds=5 n=10000 big=1000000 c=4 secs=30 full=0 batch=
 while [ $# -gt 0 ]; do
   case $1 in
+    -r) rounds=$2; shift 2 ;;
     -n) n=$2; shift 2 ;;
     -N) big=$2; shift 2 ;;
     -c) c=$2; shift 2 ;;
     -t) secs=$2; shift 2 ;;
     -b) batch=$2; shift 2 ;;
     --full) full=1; shift ;;
-    *) echo "usage: $0 [-n SUBSCRIBERS] [-N BIG] [-c CONNECTIONS] [-b BATCH] [-t SECONDS] [--full]" >&2
+    *) echo "usage: $0 [-r ROUNDS] [-n SUBSCRIBERS] [-N BIG] [-c CONNECTIONS] [-b BATCH] [-t SECONDS] [--full]" >&2
        exit 1 ;;
   esac
 done
@@ -108,7 +116,7 @@ SQL
 }
 
 # timed DIR LIMIT ARGS...: runs the mailer, prints "enqueue_s X total_s Y rss_mb Z
-# rc R" (enqueue: until its first stdout line; LIMIT > 0 stops it with SIGTERM
+# rc R cpu_s C" (C: user + system from wait4) (enqueue: until its first stdout line; LIMIT > 0 stops it with SIGTERM
 # after LIMIT seconds) and keeps its stdout in DIR/out.txt.
 timed() {
   local dir=$1 limit=$2; shift 2
@@ -126,62 +134,82 @@ _, status, ru = os.wait4(p.pid, 0)
 t2 = time.monotonic()
 p.returncode = os.waitstatus_to_exitcode(status)
 open(os.path.join(d, "out.txt"), "wb").write(first + rest)
-print("enqueue_s %.3f total_s %.3f rss_mb %.1f rc %d" % (t1 - t0, t2 - t0, ru.ru_maxrss / 1024,
-                                                         p.returncode))
+print("enqueue_s %.3f total_s %.3f rss_mb %.1f rc %d cpu_s %.4f"
+      % (t1 - t0, t2 - t0, ru.ru_maxrss / 1024, p.returncode, ru.ru_utime + ru.ru_stime))
 PY
 }
 
 field() { echo "$1" | awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}'; }
 
-echo "digest bench: $n subscribers, 6 articles, $c connections, batch ${batch:-100 (default)}, smtp-sink on 127.0.0.1:$port"
-setup "$work/a" "$n"
-m="$mailer --config $work/a/mailer.ini"
+rounds_py=$root/bench/lib/rounds.py
+results=$work/rounds.txt
+echo "digest bench: $rounds rounds of $n subscribers (mailer, smtp-source, ...), 6 articles, $c connections, batch ${batch:-100 (default)}, smtp-sink on 127.0.0.1:$port"
+for r in $(seq "$rounds"); do setup "$work/a$r" "$n"; done
+m="$mailer --config $work/a1/mailer.ini"
 $m digest preview --list tin-tuc --since 2021-08-01 -o "$work/preview.eml" 2>/dev/null
 size=$(stat -c %s "$work/preview.eml")
-line=$(timed "$work/a" 0 digest send --list tin-tuc --since 2021-08-01)
-[ "$(field "$line" rc)" = 0 ] || { cat "$work/a/err.txt" >&2; exit 1; }
-sent=$(sqlite3 "$work/a/m.db" "SELECT count(*) FROM envelopes WHERE state = 'sent'")
-summary=$(tail -1 "$work/a/out.txt")
+echo "message size (preview): $size bytes"
+echo "load_before $("$rounds_py" load)" >"$results"
+for r in $(seq "$rounds"); do
+  load=$("$rounds_py" load | cut -d' ' -f1)
+  s0=$("$rounds_py" cpu "$sink_pid")
+  line=$(timed "$work/a$r" 0 digest send --list tin-tuc --since 2021-08-01)
+  s1=$("$rounds_py" cpu "$sink_pid")
+  [ "$(field "$line" rc)" = 0 ] || { cat "$work/a$r/err.txt" >&2; exit 1; }
+  sent=$(sqlite3 "$work/a$r/m.db" "SELECT count(*) FROM envelopes WHERE state = 'sent'")
+  [ "$sent" = "$n" ] || { echo "round $r: $sent of $n sent" >&2; exit 1; }
+  /usr/bin/python3 - "$line" "$n" "$s0" "$s1" "$r" "$load" >>"$results" <<'PY'
+import sys
+line, n, s0, s1, r, load = sys.argv[1:]
+f = line.split()
+a = {f[i]: float(f[i + 1]) for i in range(0, len(f) - 1, 2)}
+n = int(n)
+dlv = a["total_s"] - a["enqueue_s"]
+print("side mailer round %s value %.1f cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f load %s"
+      " text enqueue %.2f s, delivery %.1f s, %.0f msgs/s end to end, peak RSS %.1f MB"
+      % (r, n / dlv, a["cpu_s"] * 1000 / n, (float(s1) - float(s0)) * 1000 / n, load,
+         a["enqueue_s"], dlv, n / a["total_s"], a["rss_mb"]))
+PY
+  load=$("$rounds_py" load | cut -d' ' -f1)
+  s0=$("$rounds_py" cpu "$sink_pid")
+  "$rounds_py" measure "$work/source.ru" -- \
+    smtp-source -d -s "$c" -m "$n" -l "$size" -f bench@hagiang.example -t reader@example.net \
+    127.0.0.1:"$port"
+  s1=$("$rounds_py" cpu "$sink_pid")
+  read -r _ wall _ user _ sys _ rss _ <"$work/source.ru"
+  /usr/bin/python3 - "$n" "$wall" "$user" "$sys" "$rss" "$s0" "$s1" "$r" "$load" >>"$results" <<'PY'
+import sys
+n, wall, user, sys_, rss, s0, s1, r, load = sys.argv[1:]
+n = int(n)
+print("side smtp-source round %s value %.1f cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f load %s"
+      " text %.1f s, peak RSS %.1f MB"
+      % (r, n / float(wall), (float(user) + float(sys_)) * 1000 / n,
+         (float(s1) - float(s0)) * 1000 / n, load, float(wall), float(rss)))
+PY
+  tail -2 "$results" | sed -n 's/^side \([^ ]*\) round \([0-9]*\) value \([^ ]*\).*/  round \2: \1 \3 msgs\/s/p' >&2
+  rm -rf "$work/a$r"
+done
+echo "load_after $("$rounds_py" load)" >>"$results"
+echo "mailer (delivery after the enqueue) and smtp-source, alternated; CPU = user + system from rusage:"
+"$rounds_py" summary "$results"
+echo "(goal: ratio >= 0.8)"
 
-t0=$(date +%s.%N)
-/usr/bin/time -f "%M" -o "$work/source.rss" \
-  smtp-source -d -s "$c" -m "$n" -l "$size" -f bench@hagiang.example -t reader@example.net \
-  127.0.0.1:"$port"
-t1=$(date +%s.%N)
-
+[ "$big" -gt 0 ] || exit 0
 echo "1M: $big subscribers (inserting)"
 setup "$work/b" "$big"
 if [ "$full" = 1 ]; then limit=0; else limit=$secs; fi
 bigline=$(timed "$work/b" "$limit" digest send --list tin-tuc --since 2021-08-01)
 bigsent=$(sqlite3 "$work/b/m.db" "SELECT count(*) FROM envelopes WHERE state = 'sent'")
 bigq=$(sqlite3 "$work/b/m.db" "SELECT count(*) FROM envelopes")
-
-/usr/bin/python3 - "$line" "$n" "$sent" "$size" "$t0" "$t1" "$(cat "$work/source.rss")" \
-  "$bigline" "$big" "$bigsent" "$bigq" "$summary" <<'PY'
+/usr/bin/python3 - "$bigline" "$big" "$bigsent" "$bigq" <<'PY'
 import sys
-(line, n, sent, size, t0, t1, src_rss, bigline, big, bigsent, bigq, summary) = sys.argv[1:]
-def kv(s):
-    f = s.split()
-    return {f[i]: float(f[i + 1]) for i in range(0, len(f) - 1, 2)}
-a, b = kv(line), kv(bigline)
-n, sent, size, big, bigsent, bigq = map(int, (n, sent, size, big, bigsent, bigq))
-deliver_s = a["total_s"] - a["enqueue_s"]
-e2e = sent / a["total_s"]
-dlv = sent / deliver_s
-src_s = float(t1) - float(t0)
-src = n / src_s
-print("message size (preview): %d bytes" % size)
-print("mailer %d: enqueue %.2f s, delivered %d in %.1f s: %.0f msgs/s end to end, "
-      "%.0f msgs/s delivery alone; peak RSS %.1f MB" % (n, a["enqueue_s"], sent, deliver_s, e2e,
-                                                        dlv, a["rss_mb"]))
-print("  (%s)" % summary)
-print("smtp-source -d: %.0f msgs/s (%d msgs of %d bytes in %.1f s), peak RSS %.1f MB"
-      % (src, n, size, src_s, int(src_rss) / 1024))
-print("ratio mailer/smtp-source: %.2f end to end, %.2f delivery alone (goal >= 0.8)"
-      % (e2e / src, dlv / src))
+bigline, big, bigsent, bigq = sys.argv[1:]
+f = bigline.split()
+b = {f[i]: float(f[i + 1]) for i in range(0, len(f) - 1, 2)}
+big, bigsent, bigq = int(big), int(bigsent), int(bigq)
+dl = max(b["total_s"] - b["enqueue_s"], 1e-9)
 print("mailer %d: enqueue %.2f s (goal <= 5 s, %d envelopes); delivered %d in %.1f s (%.0f msgs/s);"
-      " peak RSS %.1f MB (goal < 64 MB)" % (big, b["enqueue_s"], bigq, bigsent,
-                                            b["total_s"] - b["enqueue_s"],
-                                            bigsent / max(b["total_s"] - b["enqueue_s"], 1e-9),
-                                            b["rss_mb"]))
+      " peak RSS %.1f MB (goal < 64 MB); load %s" % (big, b["enqueue_s"], bigq, bigsent, dl,
+                                                    bigsent / dl, b["rss_mb"],
+                                                    open("/proc/loadavg").read().split()[0]))
 PY

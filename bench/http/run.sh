@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
 # bench/http: how many shares per second `mailer serve` accepts and durably
 # enqueues (one send + one envelope + a share_log row in SQLite, WAL), with
-# wrk POSTing JSON shares over keep-alive connections on loopback. The rate
-# limits are raised so that every request is a full share; the limits are
-# still taken (three counters in one transaction) as in production.
-# Delivery workers are not started (--no-workers): this measures the intake.
+# wrk POSTing JSON shares over keep-alive connections on loopback, while
+# the delivery workers deliver what was accepted. The rate limits are
+# raised so that every request is a full share; the limits are still taken
+# (three counters in one transaction) as in production.
 #
-#   bench/http/run.sh [SECONDS] [CONNECTIONS]   (default 10 s, 16 connections)
+#   bench/http/run.sh [--transport dir|smtp|none] [-r ROUNDS] [SECONDS] [CONNECTIONS]
+#       (default: dir, 5 rounds of 10 s, 16 connections)
+# --transport: what the delivery workers deliver to: dir (the default
+#   transport: one .eml file per message, fsynced), smtp (Postfix's
+#   smtp-sink on loopback), none (`serve --no-workers`: the intake alone).
 # Env: BUILD_DIR (default build-bench-http, a Release build made here),
 #      HTTP_THREADS (default 2), WRK_THREADS (default 2).
-# Prints: accepted requests/s, latency p50/p90/p99, envelopes in the DB.
+# Method (bench/lib/rounds.py): after a 2 s warm-up, ROUNDS wrk runs of
+# SECONDS each against the same server; prints each round (accepted/s,
+# p50, p99, max, the server's CPU per accepted share from /proc, load) and
+# the medians: the goal is a median p99 under 20 ms. The envelopes in the
+# database are checked against wrk's count.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
+transport=dir rounds=5
+while [ $# -gt 0 ]; do
+  case $1 in
+    --transport) transport=$2; shift 2 ;;
+    -r) rounds=$2; shift 2 ;;
+    -*) echo "usage: $0 [--transport dir|smtp|none] [-r ROUNDS] [SECONDS] [CONNECTIONS]" >&2; exit 1 ;;
+    *) break ;;
+  esac
+done
 secs=${1:-10}
 conns=${2:-16}
 build=${BUILD_DIR:-$src/build-bench-http}
@@ -29,10 +46,26 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bench-http.XXXXXX")
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() {
   [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  [ -n "${sink_pid:-}" ] && kill "$sink_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
+workers=()
+case $transport in
+  dir) dest="dir:$work/outbox" ;;
+  smtp)
+    PATH=$PATH:/usr/sbin
+    command -v smtp-sink >/dev/null || { echo "bench/http: smtp-sink is not installed" >&2; exit 1; }
+    sport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    sink_user=()
+    [ "$(id -u)" = 0 ] && sink_user=(-u nobody)
+    smtp-sink "${sink_user[@]}" 127.0.0.1:"$sport" 1000 &
+    sink_pid=$!
+    dest="smtp://127.0.0.1:$sport" ;;
+  none) dest="dir:$work/outbox"; workers=(--no-workers) ;;
+  *) echo "bench/http: --transport dir|smtp|none" >&2; exit 1 ;;
+esac
 cat >"$work/mailer.ini" <<INI
 [site]
 name = Cổng Thông tin điện tử tỉnh Hà Giang
@@ -43,7 +76,9 @@ path = $work/mailer.db
 from_address = tin-tuc@hagiang.example
 secret = bench-secret-0123456789abcdef
 [delivery]
-transport = dir:$work/outbox
+transport = $dest
+[smtp]
+tls = none
 [http]
 listen = 127.0.0.1:$port
 threads = $hthreads
@@ -57,7 +92,7 @@ root = $src/examples/articles
 INI
 MAILER_LOG=warn "$mailer" --config "$work/mailer.ini" init >/dev/null
 MAILER_LOG=warn "$mailer" --config "$work/mailer.ini" article add "$src/examples/articles/tin-pccc-20211005.json" >/dev/null
-MAILER_LOG=warn "$mailer" --config "$work/mailer.ini" serve --no-workers 2>"$work/serve.log" &
+MAILER_LOG=warn "$mailer" --config "$work/mailer.ini" serve "${workers[@]}" 2>"$work/serve.log" &
 pid=$!
 for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
@@ -68,17 +103,39 @@ aid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["
 export SHARE_PATH="/share/$aid"
 # warm-up (page cache, statement cache, WAL)
 wrk -t"$wthreads" -c"$conns" -d2s -s "$here/share.lua" "http://127.0.0.1:$port" >/dev/null
-before=$(/usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from envelopes").fetchone()[0])' "$work/mailer.db")
-out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" --latency -s "$here/share.lua" "http://127.0.0.1:$port")
-after=$(/usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from envelopes").fetchone()[0])' "$work/mailer.db")
-result=$(grep '^RESULT' <<<"$out")
-accepted=$(sed -E 's/.*accepted=([0-9]+).*/\1/' <<<"$result")
-
-echo "bench/http: $(nproc) cores, $hthreads server threads, $conns connections, ${secs}s, wrk $wthreads threads"
-sed -E 's/^RESULT //; s/ /\n/g' <<<"$result" | sed 's/^/  /'
-echo "  envelopes_enqueued=$((after - before))"
-# requests still in flight when wrk stops are enqueued but not counted by wrk
-if [ "$((after - before))" -lt "$accepted" ] || [ "$((after - before))" -gt "$((accepted + conns))" ]; then
-  echo "bench/http: accepted $accepted but $((after - before)) envelopes in the database" >&2
-  exit 1
-fi
+rounds_py=$src/bench/lib/rounds.py
+count() { /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from envelopes").fetchone()[0])' "$work/mailer.db"; }
+results=$work/rounds.txt
+echo "bench/http: $(nproc) cores, $hthreads server threads, $conns connections, $rounds rounds of ${secs}s, wrk $wthreads threads, delivery workers: $transport"
+echo "load_before $("$rounds_py" load)" >"$results"
+for r in $(seq "$rounds"); do
+  load=$("$rounds_py" load | cut -d' ' -f1)
+  before=$(count)
+  c0=$("$rounds_py" cpu "$pid")
+  out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" --latency -s "$here/share.lua" "http://127.0.0.1:$port")
+  c1=$("$rounds_py" cpu "$pid")
+  after=$(count)
+  result=$(grep '^RESULT' <<<"$out")
+  accepted=$(sed -E 's/.*accepted=([0-9]+).*/\1/' <<<"$result")
+  # requests still in flight when wrk stops are enqueued but not counted by wrk
+  if [ "$((after - before))" -lt "$accepted" ] || [ "$((after - before))" -gt "$((accepted + conns))" ]; then
+    echo "bench/http: round $r: accepted $accepted but $((after - before)) envelopes in the database" >&2
+    exit 1
+  fi
+  /usr/bin/python3 - "$result" "$c0" "$c1" "$r" "$load" "$((after - before))" >>"$results" <<'PY'
+import sys
+result, c0, c1, r, load, enq = sys.argv[1:]
+d = dict(kv.split("=") for kv in result.split()[1:])
+acc = int(d["accepted"])
+print("side p99 round %s value %s cpu_ms_per_msg %.4f load %s text %s accepted/s, p50 %s ms, "
+      "p99 %s ms, max %s ms, %s refused, %s enqueued"
+      % (r, d["p99_ms"], (float(c1) - float(c0)) * 1000 / max(acc, 1), load, d["accepted_per_s"],
+         d["p50_ms"], d["p99_ms"], d["max_ms"], d["refused"], enq))
+print("side accepted/s round %s value %s load %s" % (r, d["accepted_per_s"], load))
+PY
+  echo "  round $r: $(sed -E 's/^RESULT //' <<<"$result")" >&2
+done
+echo "load_after $("$rounds_py" load)" >>"$results"
+grep -v '^side accepted' "$results" | "$rounds_py" summary /dev/stdin --unit ms
+grep -v '^side p99' "$results" | "$rounds_py" summary /dev/stdin --unit shares/s | grep '^median'
+echo "(CPU: the server's user + system per accepted share, workers included; goal: median p99 < 20 ms, >= 3,000 shares/s)"
