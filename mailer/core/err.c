@@ -1,9 +1,11 @@
 /*
- * err.c: result codes and the per-thread detail message.
+ * err.c: result codes, the per-thread detail (message and field) and the
+ * mappings of a code to its class, its HTTP status and its exit code.
  *
  * The detail lives in thread-local storage so that worker threads never see
  * each other's messages and no handle has to be passed to leaf functions such
- * as address validation.
+ * as address validation. The mappings are `switch`es without `default`, so
+ * the compiler names any code a new value would leave out.
  */
 #include "err.h"
 
@@ -14,6 +16,7 @@
 #define MERR_MSG_MAX 1024
 
 static _Thread_local char detail[MERR_MSG_MAX];
+static _Thread_local char field[64];
 
 const char *merr_str(enum merr rc)
 {
@@ -54,7 +57,19 @@ enum merr merr_set(enum merr rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
+    field[0] = '\0';
     return rc;
+}
+
+enum merr merr_set_field(enum merr rc, const char *name)
+{
+    snprintf(field, sizeof field, "%s", name ? name : "");
+    return rc;
+}
+
+const char *merr_field(void)
+{
+    return field;
 }
 
 enum merr merr_wrap(enum merr rc, const char *fmt, ...)
@@ -90,6 +105,58 @@ const char *merr_msg(void)
 void merr_clear(void)
 {
     detail[0] = '\0';
+    field[0] = '\0';
+}
+
+enum merr_class merr_class(enum merr rc)
+{
+    switch (rc) {
+    case MERR_OK:
+        return MERR_CLASS_OK;
+    case MERR_TEMPFAIL:
+    case MERR_NOMEM:
+    case MERR_IO:
+    case MERR_DB:
+        return MERR_CLASS_TEMPORARY;
+    case MERR_INVAL:
+    case MERR_PERMFAIL:
+    case MERR_NOTFOUND:
+    case MERR_CONFIG:
+    case MERR_LIMIT:
+    case MERR_EXISTS:
+    case MERR_UNSUPPORTED:
+    case MERR_INTERNAL:
+        return MERR_CLASS_PERMANENT;
+    }
+    return MERR_CLASS_PERMANENT;
+}
+
+int merr_http_status(enum merr rc)
+{
+    switch (rc) {
+    case MERR_OK:
+        return 200;
+    case MERR_INVAL:
+        return 400;
+    case MERR_NOTFOUND:
+        return 404;
+    case MERR_EXISTS:
+        return 409;
+    case MERR_LIMIT:
+        return 413;
+    case MERR_UNSUPPORTED:
+        return 501;
+    case MERR_TEMPFAIL:
+        return 503;
+    case MERR_NOMEM:
+    case MERR_IO:
+    case MERR_DB:
+    case MERR_PERMFAIL:
+    case MERR_CONFIG:
+    case MERR_INTERNAL:
+        return 500;
+    }
+    return 500;
 }
 
 int merr_exit_code(enum merr rc)

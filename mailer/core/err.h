@@ -5,9 +5,13 @@
  * call sites read `rc = f(...); if (rc) goto out;`. The values never change
  * meaning. The detail text (which file, which field, what was wrong) is kept
  * per thread, like sqlite3_errmsg on a handle: the function that fails calls
- * merr_set(), and the caller that reports reads merr_msg(). Foreign result
- * codes are mapped to these values in one place per wrapper (db.c for SQLite,
- * the SMTP transport for libESMTP, ...).
+ * merr_set(), and the caller that reports reads merr_msg(); when the error is
+ * about one field of the input (a form field, a JSON member, an argument),
+ * the detail names it too (merr_set_field, merr_field). Foreign result codes
+ * are mapped to these values in one place per wrapper (db.c for SQLite, the
+ * SMTP transport for libESMTP, ...), and the values are mapped onward in one
+ * place each: merr_class (may it work later?), merr_http_status (what an
+ * HTTP client is told), merr_exit_code (what a script is told).
  */
 #ifndef MAILER_CORE_ERR_H
 #define MAILER_CORE_ERR_H
@@ -48,8 +52,40 @@ enum merr merr_wrap(enum merr rc, const char *fmt, ...) __attribute__((format(pr
 /* This thread's last detail message; "" if none. Valid until the next merr_set. */
 const char *merr_msg(void);
 
-/* Clears this thread's detail message. */
+/*
+ * Names the input field the current error is about (copied, at most 63
+ * bytes) and returns `rc`: `return merr_set_field(merr_set(MERR_INVAL,
+ * "note: too long"), "note");`. merr_set and merr_clear forget the field,
+ * merr_wrap keeps it.
+ */
+enum merr merr_set_field(enum merr rc, const char *field);
+
+/* The field of this thread's last error (merr_set_field), "" if none. */
+const char *merr_field(void);
+
+/* Clears this thread's detail message and field. */
 void merr_clear(void);
+
+/* Whether a failed operation may work if tried again as it is. */
+enum merr_class {
+    MERR_CLASS_OK,        /* it worked */
+    MERR_CLASS_TEMPORARY, /* it may work later: MERR_TEMPFAIL, MERR_NOMEM, MERR_IO, MERR_DB */
+    MERR_CLASS_PERMANENT, /* it never will as it is: every other code */
+};
+
+/*
+ * The class of a result: the one answer to "is this error temporary?" for
+ * delivery outcomes (deferred or failed), plans, message loads and bounces.
+ */
+enum merr_class merr_class(enum merr rc);
+
+/*
+ * The HTTP status an API client is answered with for a result (RFC 9110
+ * §15): 200 ok, 400 MERR_INVAL, 404 MERR_NOTFOUND, 409 MERR_EXISTS, 413
+ * MERR_LIMIT, 501 MERR_UNSUPPORTED, 503 MERR_TEMPFAIL (try again), 500
+ * for the rest (ours to fix, not the client's).
+ */
+int merr_http_status(enum merr rc);
 
 /*
  * Process exit code for a result, as documented in the README:

@@ -41,24 +41,26 @@
 
 #define API_LIST_MAX 1000
 
+/* Answers a failed call: the status is merr_http_status's, the code names it. */
 static void fail(struct http_req *r, enum merr rc, const char *field)
 {
+    int status = merr_http_status(rc);
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", merr_msg()[0] ? merr_msg() : merr_str(rc));
-    switch (rc) {
-    case MERR_INVAL:
-        return http_reply_error(r, 400, "invalid", msg, field);
-    case MERR_LIMIT:
-        return http_reply_error(r, 413, "too_large", msg, field);
-    case MERR_NOTFOUND:
-        return http_reply_error(r, 404, "not_found", msg, field);
-    case MERR_EXISTS:
-        return http_reply_error(r, 409, "exists", msg, field);
-    case MERR_TEMPFAIL:
+    switch (status) {
+    case 400:
+        return http_reply_error(r, status, "invalid", msg, field);
+    case 413:
+        return http_reply_error(r, status, "too_large", msg, field);
+    case 404:
+        return http_reply_error(r, status, "not_found", msg, field);
+    case 409:
+        return http_reply_error(r, status, "exists", msg, field);
+    case 503:
         http_header(r, "Retry-After", "5");
-        return http_reply_error(r, 503, "unavailable", msg, NULL);
-    case MERR_UNSUPPORTED:
-        return http_reply_error(r, 501, "not_implemented", msg, NULL);
+        return http_reply_error(r, status, "unavailable", msg, NULL);
+    case 501:
+        return http_reply_error(r, status, "not_implemented", msg, NULL);
     default:
         log_error("http: api %s %s: %s", r->method, r->logpath, msg);
         return http_reply_error(r, 500, "internal", "internal error", NULL);

@@ -7,8 +7,8 @@
  * NUL, else the request is refused naming the field: a page is never
  * rendered from text we could not check. JSON bodies are checked for UTF-8
  * before jansson sees them, so the error says which byte is wrong instead of
- * a parser message. The field of the last refusal is kept per thread, like
- * merr_msg(), for the {"error": {"field": ...}} answer.
+ * a parser message. A refusal names its field in the error detail
+ * (merr_field), for the {"error": {"field": ...}} answer.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +16,15 @@
 #include "http_int.h"
 #include "utf8.h"
 
-static _Thread_local char err_field[64];
-
-const char *http_form_error_field(void)
-{
-    return err_field[0] ? err_field : NULL;
-}
-
+/* Names the field (its first `n` bytes, as it came) in the current error. */
 static void set_field(const char *name, size_t n)
 {
-    if (n >= sizeof err_field)
-        n = sizeof err_field - 1;
-    memcpy(err_field, name, n);
-    err_field[n] = '\0';
+    char f[64];
+    if (n >= sizeof f)
+        n = sizeof f - 1;
+    memcpy(f, name, n);
+    f[n] = '\0';
+    merr_set_field(MERR_OK, f);
 }
 
 static int hexval(char c)
@@ -104,7 +100,7 @@ enum merr http_form_parse(const char *body, size_t len, struct http_form *out)
     size_t i = 0;
 
     memset(out, 0, sizeof *out);
-    err_field[0] = '\0';
+    merr_clear();
     while (i < len) {
         size_t end = i, eq;
         char *name = NULL, *value = NULL;
@@ -177,7 +173,7 @@ enum merr http_form_json(const char *body, size_t len, json_t **out)
     size_t bad = 0;
 
     *out = NULL;
-    err_field[0] = '\0';
+    merr_clear();
     if (!utf8_valid(body, len, &bad))
         return merr_set(MERR_INVAL, "body is not valid UTF-8 at byte %zu", bad);
     *out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -148,7 +148,7 @@ struct http_form {
  * Parses application/x-www-form-urlencoded text (WHATWG URL §5.1: '+' is a
  * space, %XX bytes) into name/value pairs in order; repeated names are kept.
  * Every name and value must be valid UTF-8 without NUL: MERR_INVAL naming
- * the field otherwise (see http_form_error_field). Free with http_form_free.
+ * the field otherwise (merr_field). Free with http_form_free.
  */
 enum merr http_form_parse(const char *body, size_t len, struct http_form *out);
 void http_form_free(struct http_form *f);
@@ -162,9 +162,6 @@ const char *http_form_get(const struct http_form *f, const char *name);
  * C: reason"). `*out` is a new reference.
  */
 enum merr http_form_json(const char *body, size_t len, json_t **out);
-
-/* The field of the last http_form_* refusal in this thread, or NULL. */
-const char *http_form_error_field(void);
 
 /* Percent-decodes a path segment in place (no '+' rule). MERR_INVAL on a bad escape. */
 enum merr http_form_unescape_segment(char *s);

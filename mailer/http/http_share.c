@@ -350,7 +350,8 @@ void http_share_post(struct http_req *r, const char *article_id)
         rc = http_form_parse(r->body.data ? r->body.data : "", r->body.len, &form);
         if (rc) {
             metrics_share("invalid");
-            refuse(r, 0, 400, "invalid", merr_msg(), http_form_error_field(), NULL, NULL);
+            refuse(r, 0, 400, "invalid", merr_msg(), merr_field()[0] ? merr_field() : NULL, NULL,
+                   NULL);
             goto out;
         }
         form_input(&form, &in);
@@ -438,7 +439,7 @@ void http_share_post(struct http_req *r, const char *article_id)
     }
     if (rc) {
         snprintf(why, sizeof why, "%s", merr_msg());
-        snprintf(why_field, sizeof why_field, "%s", share_error_field() ? share_error_field() : "");
+        snprintf(why_field, sizeof why_field, "%s", merr_field());
         enum merr grc = http_store_rate_give_back(db, keys, 3, window);
         if (grc)
             log_warn("http: share: giving back rate units: %s", merr_msg());

@@ -35,17 +35,10 @@
 #define NAME_MAX_CHARS 100
 #define ARTICLE_ID_MAX 200
 
-static _Thread_local const char *error_field = "";
-
-const char *share_error_field(void)
-{
-    return error_field;
-}
-
+/* A refusal naming the request's field at fault (merr_field). */
 static enum merr refuse(enum merr rc, const char *field)
 {
-    error_field = field;
-    return rc;
+    return merr_set_field(rc, field);
 }
 
 /* Copies `s` without surrounding spaces and tabs into a new string. */
@@ -171,7 +164,7 @@ enum merr share_enqueue(struct db *db, const struct config *cfg, const struct sh
 
     *send_id = 0;
     *accepted = 0;
-    error_field = "";
+    merr_clear();
     rc = check_article_id(req->article_id);
     if (rc)
         return refuse(rc, "article");

@@ -36,13 +36,11 @@ struct share_request {
  * Validates and enqueues. On success `*send_id` is the new send and
  * `*accepted` the number of envelopes (suppressed recipients excluded).
  * MERR_NOTFOUND for an unknown article; MERR_INVAL / MERR_LIMIT with the
- * field named in share_error_field() and the reason in merr_msg().
+ * field named in merr_field() ("to", "note", ...; "" on success) and the
+ * reason in merr_msg().
  */
 enum merr share_enqueue(struct db *db, const struct config *cfg, const struct share_request *req,
                         long long *send_id, size_t *accepted);
-
-/* The form/JSON field the last refusal in this thread was about ("to", "note", ...). */
-const char *share_error_field(void);
 
 /* ---- erasing a sender and showing their shares (mailer sub erase/show) ---- */
 

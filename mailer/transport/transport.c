@@ -185,8 +185,7 @@ enum merr transport_msg_load(const struct transport_hooks *h, struct transport_m
     if (rc) {
         m->data = NULL;
         m->len = 0;
-        transport_outcome(m,
-                          rc == MERR_PERMFAIL || rc == MERR_INVAL ? MERR_PERMFAIL : MERR_TEMPFAIL,
+        transport_outcome(m, merr_class(rc) == MERR_CLASS_PERMANENT ? MERR_PERMFAIL : MERR_TEMPFAIL,
                           0, "message not available: %s", merr_msg());
         return rc;
     }

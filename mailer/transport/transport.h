@@ -87,8 +87,8 @@ enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t
  * (then m->data is NULL again). So only the message being transferred
  * needs to exist, not the batch: with smtp at most one message per
  * transport is loaded at any time. load returns MERR_OK, or an error with
- * merr_set(): the message is then not sent (rc MERR_PERMFAIL for
- * MERR_PERMFAIL/MERR_INVAL, else MERR_TEMPFAIL; code 0; text "message not
+ * merr_set(): the message is then not sent (rc MERR_PERMFAIL when
+ * merr_class says the error is permanent, else MERR_TEMPFAIL; code 0; text "message not
  * available: " and the detail), and with smtp the connection is dropped
  * before the end of its data (SMTP cannot abandon one message otherwise),
  * so the session's later messages end with MERR_TEMPFAIL ("connection

@@ -33,6 +33,37 @@ static void err_codes_have_text_and_exit_codes(void **state)
     assert_int_equal(merr_exit_code(MERR_NOTFOUND), 5);
 }
 
+static void err_class_status_and_field(void **state)
+{
+    (void)state;
+    assert_int_equal(merr_class(MERR_OK), MERR_CLASS_OK);
+    assert_int_equal(merr_class(MERR_TEMPFAIL), MERR_CLASS_TEMPORARY);
+    assert_int_equal(merr_class(MERR_DB), MERR_CLASS_TEMPORARY);
+    assert_int_equal(merr_class(MERR_IO), MERR_CLASS_TEMPORARY);
+    assert_int_equal(merr_class(MERR_NOMEM), MERR_CLASS_TEMPORARY);
+    assert_int_equal(merr_class(MERR_PERMFAIL), MERR_CLASS_PERMANENT);
+    assert_int_equal(merr_class(MERR_INVAL), MERR_CLASS_PERMANENT);
+    assert_int_equal(merr_class(MERR_NOTFOUND), MERR_CLASS_PERMANENT);
+    assert_int_equal(merr_http_status(MERR_OK), 200);
+    assert_int_equal(merr_http_status(MERR_INVAL), 400);
+    assert_int_equal(merr_http_status(MERR_NOTFOUND), 404);
+    assert_int_equal(merr_http_status(MERR_EXISTS), 409);
+    assert_int_equal(merr_http_status(MERR_LIMIT), 413);
+    assert_int_equal(merr_http_status(MERR_TEMPFAIL), 503);
+    assert_int_equal(merr_http_status(MERR_DB), 500);
+    /* the field is part of the detail: set with it, kept by wrap, gone with the next error */
+    assert_int_equal(merr_set_field(merr_set(MERR_INVAL, "too long"), "note"), MERR_INVAL);
+    assert_string_equal(merr_field(), "note");
+    merr_wrap(MERR_INVAL, "share");
+    assert_string_equal(merr_field(), "note");
+    assert_string_equal(merr_msg(), "share: too long");
+    merr_set(MERR_DB, "busy");
+    assert_string_equal(merr_field(), "");
+    merr_set_field(MERR_INVAL, "to");
+    merr_clear();
+    assert_string_equal(merr_field(), "");
+}
+
 static void err_detail_and_wrap(void **state)
 {
     (void)state;
@@ -352,6 +383,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(err_codes_have_text_and_exit_codes),
         cmocka_unit_test(err_detail_and_wrap),
+        cmocka_unit_test(err_class_status_and_field),
         cmocka_unit_test(buf_grows_and_respects_cap),
         cmocka_unit_test(buf_printf_large),
         cmocka_unit_test(base64_matches_rfc4648_vectors),

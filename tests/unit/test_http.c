@@ -50,10 +50,10 @@ static void form_refuses_bad_utf8_nul_and_escapes(void **state)
     struct http_form f;
     (void)state;
     assert_int_equal(http_form_parse("note=%C3%28", 11, &f), MERR_INVAL);
-    assert_string_equal(http_form_error_field(), "note");
+    assert_string_equal(merr_field(), "note");
     assert_non_null(strstr(merr_msg(), "UTF-8"));
     assert_int_equal(http_form_parse("sender_name=a%00b", 17, &f), MERR_INVAL);
-    assert_string_equal(http_form_error_field(), "sender_name");
+    assert_string_equal(merr_field(), "sender_name");
     assert_int_equal(http_form_parse("note=%4", 7, &f), MERR_INVAL);
     assert_int_equal(http_form_parse("note=%zz", 8, &f), MERR_INVAL);
     /* raw invalid bytes, not escaped */

@@ -129,14 +129,14 @@ static void sixth_recipient_refused(void **state)
     size_t accepted;
 
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_LIMIT);
-    assert_string_equal(share_error_field(), "to");
+    assert_string_equal(merr_field(), "to");
     assert_non_null(strstr(merr_msg(), "at most 5"));
     assert_nothing_written(f->db);
     /* five, with the sixth a duplicate: fine */
     to[5] = "A@EXAMPLE.COM";
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_OK);
     assert_int_equal(accepted, 5);
-    assert_string_equal(share_error_field(), "");
+    assert_string_equal(merr_field(), "");
 }
 
 static void bad_names_refused(void **state)
@@ -154,7 +154,7 @@ static void bad_names_refused(void **state)
         struct share_request r = base(to, 1);
         r.sender_name = names[i];
         assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
-        assert_string_equal(share_error_field(), "sender_name");
+        assert_string_equal(merr_field(), "sender_name");
     }
     /* 101 code points (Vietnamese, 2-3 bytes each) */
     for (int i = 0; i < 101; i++)
@@ -162,7 +162,7 @@ static void bad_names_refused(void **state)
     struct share_request r = base(to, 1);
     r.sender_name = longname;
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_LIMIT);
-    assert_string_equal(share_error_field(), "sender_name");
+    assert_string_equal(merr_field(), "sender_name");
     assert_nothing_written(f->db);
     longname[strlen(longname) - strlen("ệ")] = '\0'; /* 100: accepted */
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_OK);
@@ -182,10 +182,10 @@ static void bad_note_refused(void **state)
         strcat(note, "đ");
     r.note = note;
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_LIMIT);
-    assert_string_equal(share_error_field(), "note");
+    assert_string_equal(merr_field(), "note");
     r.note = "bad \xC3\x28 utf8";
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
-    assert_string_equal(share_error_field(), "note");
+    assert_string_equal(merr_field(), "note");
     assert_non_null(strstr(merr_msg(), "UTF-8"));
     r.note = "overlong \xC0\xAF";
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
@@ -207,27 +207,27 @@ static void bad_addresses_refused(void **state)
     size_t accepted;
 
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
-    assert_string_equal(share_error_field(), "to");
+    assert_string_equal(merr_field(), "to");
     assert_non_null(strstr(merr_msg(), "recipient 2"));
     to[1] = "x@example.com\r\nRCPT TO:<y@evil.example>";
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
-    assert_string_equal(share_error_field(), "to");
+    assert_string_equal(merr_field(), "to");
     r.nto = 0;
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
-    assert_string_equal(share_error_field(), "to");
+    assert_string_equal(merr_field(), "to");
     const char *blank[] = {"", "  "};
     r.to = blank;
     r.nto = 2;
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
-    assert_string_equal(share_error_field(), "to");
+    assert_string_equal(merr_field(), "to");
     to[1] = "b@example.com";
     r.to = to;
     r.sender_email = "hoa@";
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
-    assert_string_equal(share_error_field(), "sender_email");
+    assert_string_equal(merr_field(), "sender_email");
     r.sender_email = NULL;
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
-    assert_string_equal(share_error_field(), "sender_email");
+    assert_string_equal(merr_field(), "sender_email");
     assert_nothing_written(f->db);
 }
 
@@ -241,10 +241,10 @@ static void unknown_article_not_found(void **state)
 
     r.article_id = "khong-co";
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_NOTFOUND);
-    assert_string_equal(share_error_field(), "article");
+    assert_string_equal(merr_field(), "article");
     r.article_id = "";
     assert_int_equal(share_enqueue(f->db, &f->cfg, &r, &send_id, &accepted), MERR_INVAL);
-    assert_string_equal(share_error_field(), "article");
+    assert_string_equal(merr_field(), "article");
     assert_nothing_written(f->db);
 }
 
