@@ -398,7 +398,13 @@ static void *writer_main(void *arg)
         enum merr rc = MERR_OK;
         double t0 = mono_now();
         for (int tries = 0; tries < BUSY_RETRIES; tries++) {
-            rc = outbox_record(sh->wdb, batch, n, date_now());
+            rc = db_begin(sh->wdb);
+            if (!rc)
+                rc = outbox_record(sh->wdb, batch, n, date_now());
+            if (!rc)
+                rc = db_commit(sh->wdb);
+            if (rc)
+                db_rollback(sh->wdb);
             if (rc != MERR_TEMPFAIL)
                 break;
             sleep_ms(50);

@@ -91,7 +91,11 @@ struct outbox_result {
     time_t next_attempt_at;  /* for DEFERRED */
 };
 
-/* Writes results in one transaction (group commit), marking finished sends done. */
+/*
+ * Writes results inside the caller's transaction (the writer's group
+ * commit: outcome_apply), marking finished sends done. A sent envelope is
+ * never changed again. MERR_NOMEM, MERR_DB.
+ */
 enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, time_t now);
 
 /* "local@domain" Message-ID for an envelope (no angle brackets); out holds 128. */

@@ -9,10 +9,10 @@
  * queued. A claimed envelope carries lease_until; a crashed worker's
  * envelopes return to queued once it passes (outbox_reclaim_expired).
  *
- * outbox_record applies a batch of results in one transaction (the group
- * commit of the delivery writer) and then closes the sends left without
- * work. A result never turns a `sent` envelope back into something else: if
- * a lease expired and the message went out twice, the first success stands.
+ * outbox_record applies a batch of results inside the caller's transaction
+ * (the group commit of the delivery writer, through outcome_apply) and then
+ * closes the sends left without work. A result never turns a `sent` envelope back into something
+ * else: if a lease expired and the message went out twice, the first success stands.
  *
  * outbox_enqueue_list copies a list's confirmed, unsuppressed subscribers
  * into envelopes with a single INSERT ... SELECT; UNIQUE(send_id,
@@ -431,16 +431,13 @@ enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, 
 {
     long long *sends = NULL;
     size_t nsends = 0;
-    enum merr rc;
+    enum merr rc = MERR_OK;
 
     if (n == 0)
         return MERR_OK;
     sends = calloc(n, sizeof *sends);
     if (!sends)
         return merr_set(MERR_NOMEM, "out of memory");
-    rc = db_begin(db);
-    if (rc)
-        goto out;
     for (size_t i = 0; i < n;) {
         sqlite3_stmt *st = db_stmt(db, SQL_RECORD_MANY);
         long long ids[RECORD_ROWS];
@@ -481,10 +478,7 @@ enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, 
         if (rc)
             goto out;
     }
-    rc = db_commit(db);
 out:
-    if (rc)
-        db_rollback(db);
     free(sends);
     return rc;
 }

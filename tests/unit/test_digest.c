@@ -478,7 +478,9 @@ static void record(const struct outbox_envelope *e, size_t n, enum outbox_state 
         r[i].state = state;
         r[i].code = 250;
     }
+    assert_int_equal(db_begin(db), MERR_OK); /* the writer's transaction */
     assert_int_equal(outbox_record(db, r, n, date_now()), MERR_OK);
+    assert_int_equal(db_commit(db), MERR_OK);
 }
 
 static void pause_resume_cancel(void **state)

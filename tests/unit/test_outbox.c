@@ -47,6 +47,19 @@ static long long share_with(struct db *db, int n)
     return send_id;
 }
 
+/* outbox_record runs inside the caller's transaction (the writer's). */
+static enum merr record(struct db *db, const struct outbox_result *r, size_t n, time_t now)
+{
+    enum merr rc = db_begin(db);
+    if (!rc)
+        rc = outbox_record(db, r, n, now);
+    if (!rc)
+        rc = db_commit(db);
+    if (rc)
+        db_rollback(db);
+    return rc;
+}
+
 static void state_names_round_trip(void **state)
 {
     (void)state;
@@ -142,7 +155,7 @@ static void record_results_and_finish_send(void **state)
     r[0] = (struct outbox_result){v[0].id, OUTBOX_SENT, 250, "2.0.0 Ok queued", 0};
     r[1] = (struct outbox_result){v[1].id, OUTBOX_DEFERRED, 451, "4.3.0 try later", T0 + 300};
     r[2] = (struct outbox_result){v[2].id, OUTBOX_FAILED, 550, "5.1.1 no such user", 0};
-    assert_int_equal(outbox_record(db, r, 3, T0 + 1), MERR_OK);
+    assert_int_equal(record(db, r, 3, T0 + 1), MERR_OK);
     assert_int_equal(outbox_counts(db, send_id, &c), MERR_OK);
     assert_int_equal(c.by_state[OUTBOX_SENT], 1);
     assert_int_equal(c.by_state[OUTBOX_DEFERRED], 1);
@@ -173,7 +186,7 @@ static void record_results_and_finish_send(void **state)
     r[0] = (struct outbox_result){deferred_id, OUTBOX_SENT, 250, "ok", 0};
     /* a late duplicate result never un-sends a sent envelope */
     r[1] = (struct outbox_result){sent_id, OUTBOX_DEFERRED, 421, "late", T0 + 900};
-    assert_int_equal(outbox_record(db, r, 2, T0 + 301), MERR_OK);
+    assert_int_equal(record(db, r, 2, T0 + 301), MERR_OK);
     outbox_envelopes_free(v, n);
     snprintf(sql, sizeof sql, "SELECT state='sent' FROM envelopes WHERE id=%lld", sent_id);
     assert_int_equal(test_db_int(db, sql), 1);
@@ -208,7 +221,7 @@ static void record_many_in_order(void **state)
     /* v[18]: deferred without a reply code, then a late "deferred" for the sent v[0] */
     r[k++] = (struct outbox_result){v[18].id, OUTBOX_DEFERRED, 0, "connection lost", T0 + 600};
     r[k++] = (struct outbox_result){v[0].id, OUTBOX_DEFERRED, 421, "late", T0 + 900};
-    assert_int_equal(outbox_record(db, r, k, T0 + 2), MERR_OK);
+    assert_int_equal(record(db, r, k, T0 + 2), MERR_OK);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM envelopes WHERE send_id=%lld AND state='sent' "
              "AND sent_at=%lld AND lease_until IS NULL",
@@ -233,7 +246,7 @@ static void record_many_in_order(void **state)
     assert_int_equal(outbox_claim(db, T0 + 600, 60, 19, &v, &n), MERR_OK);
     assert_int_equal(n, 1);
     r[0] = (struct outbox_result){v[0].id, OUTBOX_SENT, 250, "ok", 0};
-    assert_int_equal(outbox_record(db, r, 1, T0 + 601), MERR_OK);
+    assert_int_equal(record(db, r, 1, T0 + 601), MERR_OK);
     test_db_text(db, sql, text, sizeof text);
     assert_string_equal(text, "done");
     outbox_envelopes_free(v, n);
@@ -539,7 +552,7 @@ static void cancel_retry_and_list(void **state)
     memset(r, 0, sizeof r);
     r[0] = (struct outbox_result){v[0].id, OUTBOX_DEFERRED, 451, "later", T0 + 3600};
     r[1] = (struct outbox_result){v[1].id, OUTBOX_FAILED, 554, "no", 0};
-    assert_int_equal(outbox_record(db, r, 2, T0), MERR_OK);
+    assert_int_equal(record(db, r, 2, T0), MERR_OK);
     long long deferred_id = v[0].id, failed_id = v[1].id;
     outbox_envelopes_free(v, n);
 
