@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "date.h"
 #include "enc.h"
 #include "rnd.h"
 
@@ -165,25 +166,18 @@ atomic_int *cli_catch_stop(void)
     return &stop_flag;
 }
 
-double cli_clock_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void progress_start(struct progress *p, const char *label, long long total, int enabled)
 {
     memset(p, 0, sizeof *p);
     p->label = label;
     p->total = total;
     p->enabled = enabled;
-    p->started = cli_clock_s();
+    p->started = date_mono();
 }
 
 void progress_update(struct progress *p, long long done, const char *extra)
 {
-    double t = cli_clock_s(), el;
+    double t = date_mono(), el;
     int width = 30, fill;
     char bar[64];
 

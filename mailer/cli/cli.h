@@ -98,9 +98,6 @@ int cli_parse_id(const char *s, long long *out);
  */
 atomic_int *cli_catch_stop(void);
 
-/* Seconds on the monotonic clock, for rates and elapsed times. */
-double cli_clock_s(void);
-
 /*
  * A progress bar on stderr when it is a terminal, silent otherwise:
  * progress_start(&p, "import", total) ... progress_update(&p, done, extra)

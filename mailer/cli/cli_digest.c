@@ -127,7 +127,7 @@ static int deliver_digest(struct app *app, long long digest_id)
     job.cfg = &app->cfg;
     job.stop = cli_catch_stop();
     atomic_init(&job.finished, 0);
-    t0 = cli_clock_s();
+    t0 = date_mono();
     if (pthread_create(&th, NULL, deliver_thread, &job) != 0)
         return app_fail(merr_set(MERR_INTERNAL, "cannot start the delivery thread"), "digest");
     progress_start(&p, "digest", total(&c0) - handled(&c0), app->tty);
@@ -141,7 +141,7 @@ static int deliver_digest(struct app *app, long long digest_id)
         progress_update(&p, handled(&c) - handled(&c0), extra);
     }
     pthread_join(th, NULL);
-    el = cli_clock_s() - t0;
+    el = date_mono() - t0;
     progress_end(&p, NULL);
     rc = digest_get(app->db, digest_id, &d);
     if (rc)

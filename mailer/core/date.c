@@ -40,6 +40,13 @@ const char *date_zone(void)
     return zone;
 }
 
+double date_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void date_set_fake_now(time_t t)
 {
     atomic_store(&fake_now, (long long)t);

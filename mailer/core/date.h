@@ -35,6 +35,13 @@ const char *date_zone(void);
 time_t date_now(void);
 void date_set_fake_now(time_t t);
 
+/*
+ * Seconds on the monotonic clock (CLOCK_MONOTONIC: never set back, never
+ * faked), for elapsed times, rates, timeouts and deadlines; the one such
+ * clock of the program. Not a date: only differences mean anything.
+ */
+double date_mono(void);
+
 /* RFC 5322 §3.3 date-time in the zone, e.g. "Fri, 31 Dec 2021 14:15:00 +0700". */
 void date_rfc5322(time_t t, char out[DATE_RFC5322_LEN]);
 

@@ -198,13 +198,6 @@ struct worker {
     struct crypto_hmac *salt_mac;   /* the last send's salt, prepared (Message-ID) */
 };
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -276,7 +269,7 @@ static double rate_reserve(struct shared *sh, const char *rcpt)
     if (sh->cfg->rate <= 0 && sh->cfg->per_domain_rate <= 0)
         return 0;
     pthread_mutex_lock(&sh->rate_mu);
-    now = mono_now();
+    now = date_mono();
     wait = bucket_take(&sh->global, now);
     if (sh->cfg->per_domain_rate > 0 && at) {
         w = bucket_take(domain_bucket(sh, at + 1, now), now);
@@ -313,7 +306,7 @@ static void writer_claims(struct shared *sh)
             snprintf(c->errmsg, sizeof c->errmsg, "the writer stopped");
             continue;
         }
-        double t0 = mono_now();
+        double t0 = date_mono();
         for (;;) {
             rc = outbox_claim_checked(sh->wdb, c->now, sh->cfg->lease_seconds, c->max, &c->env,
                                       &c->n, &c->cancelled);
@@ -321,7 +314,7 @@ static void writer_claims(struct shared *sh)
                 break;
             sleep_ms(20);
         }
-        sh->claim_s += mono_now() - t0;
+        sh->claim_s += date_mono() - t0;
         c->rc = rc;
         if (rc) {
             c->env = NULL;
@@ -396,7 +389,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&sh->w_mu);
 
         enum merr rc = MERR_OK;
-        double t0 = mono_now();
+        double t0 = date_mono();
         for (int tries = 0; tries < BUSY_RETRIES; tries++) {
             rc = db_begin(sh->wdb);
             if (!rc)
@@ -411,7 +404,7 @@ static void *writer_main(void *arg)
         }
         if (rc)
             writer_fail(sh, "recording results");
-        sh->record_s += mono_now() - t0;
+        sh->record_s += date_mono() - t0;
 
         pthread_mutex_lock(&sh->w_mu);
         sh->rounds++;
@@ -1045,7 +1038,7 @@ static void *worker_main(void *arg)
     struct claim_req creq;
     int pending = 0; /* creq was started and not finished */
 
-    double reclaim_every = cfg->lease_seconds / 2.0, last_reclaim = mono_now();
+    double reclaim_every = cfg->lease_seconds / 2.0, last_reclaim = date_mono();
 
     memset(&b, 0, sizeof b);
     memset(&creq, 0, sizeof creq);
@@ -1060,9 +1053,9 @@ static void *worker_main(void *arg)
         enum merr rc;
 
         /* a long-running service also picks up other processes' expired leases */
-        if (!sh->once && w->index == 0 && mono_now() - last_reclaim >= reclaim_every) {
+        if (!sh->once && w->index == 0 && date_mono() - last_reclaim >= reclaim_every) {
             long long back = 0;
-            last_reclaim = mono_now();
+            last_reclaim = date_mono();
             if (!outbox_reclaim_expired(w->db, now, &back) && back)
                 log_info("delivery: %lld expired leases returned to the queue", back);
         }
@@ -1195,7 +1188,7 @@ static enum merr shared_init(struct shared *sh, const struct config *cfg, int on
     pthread_mutex_init(&sh->st_mu, NULL);
     pthread_cond_init(&sh->w_work, NULL);
     pthread_cond_init(&sh->w_done, NULL);
-    bucket_init(&sh->global, cfg->rate, mono_now());
+    bucket_init(&sh->global, cfg->rate, date_mono());
     if (!cfg->secret || !cfg->secret[0])
         return merr_set(MERR_CONFIG, "[mail] secret: needed for VERP addresses");
     rc = tpl_set_open(cfg->templates_dir, cfg->templates_override, &sh->tpls);

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "date.h"
 #include "http.h"
 #include "http_int.h"
 #include "log.h"
@@ -184,7 +185,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     if (!r)
         return;
-    double ms = (http_now() - r->t0) * 1000.0;
+    double ms = (date_mono() - r->t0) * 1000.0;
     if (!r->logpath[0])
         http_route_logpath(r);
     if (r->status) {
@@ -317,13 +318,13 @@ void http_front_stop(struct http_front *s)
         return;
     if (s->d) {
         MHD_socket ls;
-        double deadline = http_now() + s->ctx.cfg->http_connection_timeout_s;
+        double deadline = date_mono() + s->ctx.cfg->http_connection_timeout_s;
         log_info("http: stopping: no new connections, finishing %d request(s)",
                  atomic_load(&s->inflight));
         ls = MHD_quiesce_daemon(s->d);
         if (ls != MHD_INVALID_SOCKET)
             close(ls);
-        while (atomic_load(&s->inflight) > 0 && http_now() < deadline) {
+        while (atomic_load(&s->inflight) > 0 && date_mono() < deadline) {
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }

@@ -128,9 +128,6 @@ int http_wants_json(const struct http_req *r);
  */
 const char *http_query(struct http_req *r, const char *name);
 
-/* Monotonic seconds. */
-double http_now(void);
-
 /* ---- http_form.c: request bodies ---- */
 
 struct http_field {

@@ -16,17 +16,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "date.h"
 #include "http_int.h"
 #include "log.h"
 #include "tpl.h"
 #include "utf8.h"
-
-double http_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void http_req_init(struct http_req *r, struct http_ctx *ctx, const char *method, const char *path)
 {
@@ -36,7 +30,7 @@ void http_req_init(struct http_req *r, struct http_ctx *ctx, const char *method,
     r->path = strdup(path ? path : "/");
     buf_init(&r->body, ctx && ctx->cfg ? ctx->cfg->http_max_body : 0);
     buf_init(&r->out, 0);
-    r->t0 = http_now();
+    r->t0 = date_mono();
     r->route = "other";
     snprintf(r->client_ip, sizeof r->client_ip, "-");
 }

@@ -95,6 +95,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "date.h"
 #include "log.h"
 #include "transport_int.h"
 
@@ -356,9 +357,7 @@ void transport_smtp_close(struct transport_smtp *t)
 
 static long now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    return (long)(date_mono() * 1000.0);
 }
 
 static void disarm(struct session_state *s)
