@@ -2,16 +2,16 @@
  * delivery.h: the workers that turn envelopes into sent mail.
  *
  * `connections` worker threads each own a database handle and a transport.
- * A worker claims a batch of due envelopes, builds (and caches) the plan of
- * each send, hands the batch to the transport, which has each message
- * rendered when its data is due (one in memory per worker), and
- * passes the results to the single writer, which records them in group
- * commits. Each sent message is recorded before the server can accept the
- * next one on its connection, so a crash sends at most `connections`
- * messages twice. On start, expired leases go back to queued. 2xx -> sent; 4xx,
- * connection failure, timeout -> deferred with exponential backoff until
- * max_age, then failed; 5xx -> failed, and a 5.1.x on a subscriber adds a
- * hard_bounce suppression.
+ * A worker claims a batch of due envelopes (through the single writer),
+ * builds (and caches) the plan of each send, hands the batch to the
+ * transport, which has each message rendered when its data is due (one in
+ * memory per worker), and reports each outcome to the writer, which
+ * applies the consequences (outcome.h: sent; deferred with exponential
+ * backoff until max_age, then failed; failed, with a hard_bounce
+ * suppression for a 5.1.x reply) in group commits. Each sent message is
+ * recorded before the server can accept the next one on its connection, so
+ * a crash sends at most `connections` messages twice. On start, expired
+ * leases go back to queued.
  */
 #ifndef MAILER_DELIVERY_DELIVERY_H
 #define MAILER_DELIVERY_DELIVERY_H

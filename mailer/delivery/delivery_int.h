@@ -1,0 +1,224 @@
+/*
+ * delivery_int.h: the pieces of the delivery module, one idea per file,
+ * each with its own lock (not for other modules).
+ *
+ *   delivery_rate.c    token buckets: how fast, overall and per domain
+ *   delivery_plans.c   the plan cache: each send's plan built once, shared
+ *   delivery_writer.c  the single writer: claims, results (through
+ *                      outcome_apply), lease renewal, the commit waits
+ *   delivery_worker.c  a worker: claim, prepare, render on demand, send,
+ *                      report each outcome
+ *   delivery.c         delivery_run: starts and joins them
+ *
+ * Threads: `connections` workers and one writer. A worker owns its
+ * database handle (read only: plans, tokens), its transport and its
+ * message buffer; the writer owns the only handle that writes the outbox.
+ * What workers share is reached through struct delivery_run_ctx, and each
+ * shared piece guards itself.
+ */
+#ifndef MAILER_DELIVERY_DELIVERY_INT_H
+#define MAILER_DELIVERY_DELIVERY_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "delivery.h"
+#include "err.h"
+#include "outbox.h"
+#include "outcome.h"
+
+struct tpl_set;
+struct compose_plan;
+
+/* ---- delivery_rate.c ---- */
+
+struct delivery_bucket {
+    double rate;   /* tokens per second; 0 = unlimited */
+    double burst;  /* most tokens kept */
+    double tokens; /* may go negative: reserved ahead */
+    double last;   /* monotonic seconds of the last refill */
+};
+
+#define DELIVERY_DOMAIN_SLOTS 64
+
+struct delivery_rate {
+    pthread_mutex_t mu;
+    double per_domain; /* [delivery] per_domain_rate */
+    struct delivery_bucket global;
+    struct {
+        char domain[256];
+        struct delivery_bucket b;
+    } domains[DELIVERY_DOMAIN_SLOTS];
+    size_t ndomains;
+};
+
+void delivery_rate_init(struct delivery_rate *r, const struct config *cfg);
+void delivery_rate_free(struct delivery_rate *r);
+
+/*
+ * Reserves the tokens for one message to `rcpt` (the global bucket and its
+ * domain's); returns the seconds until they are due (0: now). The caller
+ * sleeps that long, so the average rate holds across threads.
+ */
+double delivery_rate_reserve(struct delivery_rate *r, const char *rcpt);
+
+/* ---- delivery_plans.c ---- */
+
+/* One send's plan as every worker renders from it (immutable once built). */
+struct delivery_plan {
+    long long send_id;
+    struct compose_plan *plan; /* NULL when `err` */
+    json_t *inputs;
+    char kind[16];
+    long long list_id;
+    char list_slug[128];
+    char *salt;
+    enum merr err;    /* MERR_OK: usable; else why it cannot be (merr_class: retry?) */
+    char errmsg[256]; /* ... in words */
+    int refs;         /* under the cache lock */
+    unsigned long long last_use;
+};
+
+struct delivery_plans {
+    const struct config *cfg;
+    struct tpl_set *tpls; /* loaded lazily under `mu` */
+    pthread_mutex_t mu;
+    struct delivery_plan **v;
+    size_t n, cap;
+    unsigned long long clock;
+};
+
+/* Opens the template set. MERR_CONFIG/MERR_IO from tpl_set_open (wrapped). */
+enum merr delivery_plans_init(struct delivery_plans *c, const struct config *cfg);
+void delivery_plans_free(struct delivery_plans *c);
+
+/*
+ * The plan of `send_id`, built on first use with `db` (the caller's read
+ * handle) and referenced until delivery_plans_put. A plan that cannot be
+ * built comes back with `err` set (cached when permanent, so the send's
+ * envelopes fail fast). NULL only without memory.
+ */
+struct delivery_plan *delivery_plans_get(struct delivery_plans *c, struct db *db,
+                                         long long send_id);
+void delivery_plans_put(struct delivery_plans *c, struct delivery_plan *p);
+
+/* ---- delivery_writer.c ---- */
+
+/* A worker's request for its next batch, run by the writer on its handle. */
+struct delivery_claim {
+    struct delivery_claim *next;
+    time_t now;
+    size_t max;
+    int done; /* the fields below are set */
+    enum merr rc;
+    char errmsg[256];
+    struct outbox_envelope *env;
+    size_t n;
+    long long cancelled;
+};
+
+struct delivery_writer {
+    const struct config *cfg;
+    int once;
+    struct db *db;
+    pthread_t th;
+    int started;
+    atomic_int fatal; /* results can no longer be recorded: everyone stops */
+
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    struct outcome_report *q; /* queued reports */
+    size_t qn, qcap;
+    unsigned long long submitted, committed; /* tickets */
+    int waiters;                             /* threads in delivery_writer_wait */
+    size_t nworkers;                         /* a round is due at one report per worker */
+    struct delivery_claim *claims;           /* claims to run, in order */
+    int stop;
+
+    /* the writer thread's own (read after it is joined) */
+    unsigned long long rounds;
+    double claim_s, record_s;
+    double last_reclaim;
+    struct outcome_tally tally;
+    long long cancelled; /* at claim time (no longer wanted) */
+};
+
+/*
+ * Opens the writer's handle, returns expired leases (a crashed run's) to
+ * the queue and starts the writer thread. `once`: no periodic return of
+ * expired leases (the run ends when nothing is due). MERR_DB, MERR_INTERNAL.
+ */
+enum merr delivery_writer_start(struct delivery_writer *w, const struct config *cfg, int once,
+                                size_t nworkers);
+
+/* Applies what is queued, stops the thread and closes the handle. */
+void delivery_writer_stop(struct delivery_writer *w);
+
+/* 1 once results can no longer be recorded (then every worker stops). */
+int delivery_writer_failed(struct delivery_writer *w);
+
+/* Marks the writer failed (what failed is in merr_msg, logged). */
+void delivery_writer_fail(struct delivery_writer *w, const char *what);
+
+/* Queues reports for the writer; returns the ticket to wait for (0: none queued). */
+unsigned long long delivery_writer_submit(struct delivery_writer *w, const struct outcome_report *r,
+                                          size_t n);
+
+/* Waits until everything up to `ticket` is committed (or the writer failed). */
+void delivery_writer_wait(struct delivery_writer *w, unsigned long long ticket);
+
+/* Asks for a batch claimed at `now` (at most the run's batch size); does not wait. */
+void delivery_writer_claim_start(struct delivery_writer *w, struct delivery_claim *c, time_t now,
+                                 size_t max);
+
+/* Waits for a claim started with delivery_writer_claim_start. */
+void delivery_writer_claim_finish(struct delivery_writer *w, struct delivery_claim *c);
+
+/* ---- delivery_worker.c ---- */
+
+/* What a run's workers share: each piece guards itself. */
+struct delivery_run_ctx {
+    const struct config *cfg;
+    int once;
+    atomic_int *stop;
+    size_t batch_max;
+    const char *mail_domain;
+    const char *bounce_domain;
+    char mailto[320];
+    struct delivery_rate *rate;
+    struct delivery_plans *plans;
+    struct delivery_writer *writer;
+};
+
+struct delivery_batch;
+struct crypto_hmac;
+struct transport;
+
+struct delivery_worker {
+    struct delivery_run_ctx *run;
+    int index;
+    struct db *db; /* reads only: plans, suppressions, tokens */
+    struct transport *tp;
+    pthread_t th;
+    int started;
+    enum merr rc;
+    char errmsg[512];
+    unsigned long long ticket;      /* last reports handed to the writer */
+    unsigned long long sent_ticket; /* ... that held a sent message */
+    struct delivery_batch *b;       /* the batch being sent (transport hooks) */
+    struct buf out;                 /* the message being sent (on_load) */
+    int out_busy;                   /* `out` holds a message not yet released */
+    struct crypto_hmac *secret_mac; /* cfg->secret, prepared (VERP/ENVID); NULL: one-shot */
+    struct crypto_hmac *salt_mac;   /* the last send's salt, prepared (Message-ID) */
+};
+
+/* The worker thread (pthread start routine; arg: struct delivery_worker). */
+void *delivery_worker_main(void *arg);
+
+#endif
