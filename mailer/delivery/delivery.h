@@ -11,7 +11,9 @@
  * suppression for a 5.1.x reply) in group commits. Each sent message is
  * recorded before the server can accept the next one on its connection, so
  * a crash sends at most `connections` messages twice. On start, expired
- * leases go back to queued.
+ * leases go back to queued; the leases of envelopes a run holds are
+ * renewed while it holds them, so a slow batch is never handed to another
+ * worker.
  */
 #ifndef MAILER_DELIVERY_DELIVERY_H
 #define MAILER_DELIVERY_DELIVERY_H

@@ -144,15 +144,19 @@ struct delivery_writer {
     /* the writer thread's own (read after it is joined) */
     unsigned long long rounds;
     double claim_s, record_s;
-    double last_reclaim;
+    double last_reclaim, last_renew;
+    long long *held; /* ids claimed and not yet recorded: an open-addressing set */
+    size_t nheld, heldcap;
     struct outcome_tally tally;
     long long cancelled; /* at claim time (no longer wanted) */
 };
 
 /*
  * Opens the writer's handle, returns expired leases (a crashed run's) to
- * the queue and starts the writer thread. `once`: no periodic return of
- * expired leases (the run ends when nothing is due). MERR_DB, MERR_INTERNAL.
+ * the queue and starts the writer thread, which renews the leases of every
+ * envelope this run holds (claimed and not yet recorded) every lease/3
+ * seconds. `once`: no periodic return of other processes' expired leases
+ * (the run ends when nothing is due). MERR_DB, MERR_INTERNAL.
  */
 enum merr delivery_writer_start(struct delivery_writer *w, const struct config *cfg, int once,
                                 size_t nworkers);

@@ -432,21 +432,21 @@ static void release_unsent(struct delivery_batch *b, size_t from)
     b->nmsgs = from;
 }
 
-/* Gives a claimed batch that will not be sent back to the queue. */
+/*
+ * Gives a claimed batch that will not be sent back to the queue, in small
+ * pieces from the stack: it needs no memory of its own, so the writer
+ * always learns that this run no longer holds those envelopes.
+ */
 static void release_claimed(struct delivery_worker *w, struct outbox_envelope *env, size_t n)
 {
-    struct outcome_report *r = calloc(n ? n : 1, sizeof *r);
+    struct outcome_report r[16];
 
-    if (!r) {
-        /* their leases expire and they are claimed again */
-        outbox_envelopes_free(env, n);
-        return;
+    for (size_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; i < n && k < sizeof r / sizeof r[0]; i++, k++)
+            report_init(&r[k], &env[i], OUTCOME_UNSENT, "delivery stopped before sending");
+        w->ticket = delivery_writer_submit(w->run->writer, r, k);
     }
-    for (size_t i = 0; i < n; i++)
-        report_init(&r[i], &env[i], OUTCOME_UNSENT, "delivery stopped before sending");
-    if (n)
-        w->ticket = delivery_writer_submit(w->run->writer, r, n);
-    free(r);
     outbox_envelopes_free(env, n);
 }
 

@@ -27,9 +27,19 @@
  * Claims run here too, in the order workers ask (a worker asks for its
  * next batch as soon as it hands the current one to the transport, so the
  * claim overlaps with the sending). A claim also drops what must no longer
- * be sent (outbox_claim_checked). Outside `once` runs, the writer returns
- * other processes' expired leases to the queue every lease/2 seconds (at
- * least 5).
+ * be sent (outbox_claim_checked).
+ *
+ * Leases. Every envelope claimed and not yet recorded is held by this run:
+ * the writer keeps their ids (a set) and renews their leases every lease/3
+ * seconds (outbox_lease_renew), so a batch that outlasts the lease (a
+ * relay answering slowly, a tarpit) never sees its envelopes returned to
+ * the queue and sent a second time by another worker. Outside `once`
+ * runs, the writer also returns expired leases to the queue every lease/2
+ * seconds (at least 5): only a crashed or stopped process's, since this
+ * run's are renewed. After a SIGKILL the renewals stop, the leases run out
+ * within `lease`, and the envelopes are claimed again: the crash bound
+ * (at most one duplicate per connection) is the workers' (see
+ * delivery_worker.c), not the lease's.
  *
  * If results cannot be recorded (after BUSY_RETRIES tries), the writer
  * fails: `fatal` is set, every waiter is released, and workers stop
@@ -50,6 +60,63 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* ---- the envelopes this run holds: ids in an open-addressing set ---- */
+
+static size_t held_slot(const struct delivery_writer *w, long long id)
+{
+    unsigned long long h = (unsigned long long)id * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 20) & (w->heldcap - 1);
+}
+
+/* Adds `id`; 0 if it could not grow (then that lease is merely not renewed). */
+static int held_add(struct delivery_writer *w, long long id)
+{
+    if ((w->nheld + 1) * 2 > w->heldcap) {
+        size_t ncap = w->heldcap ? w->heldcap * 2 : 1024;
+        long long *nv = calloc(ncap, sizeof *nv), *old = w->held;
+        size_t oldcap = w->heldcap;
+        if (!nv)
+            return 0;
+        w->held = nv;
+        w->heldcap = ncap;
+        w->nheld = 0;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i])
+                held_add(w, old[i]);
+        free(old);
+    }
+    size_t i = held_slot(w, id);
+    while (w->held[i] && w->held[i] != id)
+        i = (i + 1) & (w->heldcap - 1);
+    if (!w->held[i]) {
+        w->held[i] = id;
+        w->nheld++;
+    }
+    return 1;
+}
+
+/* Removes `id` if held (linear probing: later entries of its run move back). */
+static void held_remove(struct delivery_writer *w, long long id)
+{
+    size_t mask = w->heldcap - 1, i, j;
+    if (!w->heldcap)
+        return;
+    for (i = held_slot(w, id); w->held[i] != id; i = (i + 1) & mask)
+        if (!w->held[i])
+            return;
+    w->held[i] = 0;
+    w->nheld--;
+    for (j = (i + 1) & mask; w->held[j]; j = (j + 1) & mask) {
+        size_t k = held_slot(w, w->held[j]);
+        /* move held[j] into the hole unless its home lies in (i, j] */
+        if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+            w->held[i] = w->held[j];
+            w->held[j] = 0;
+            i = j;
+        }
+    }
 }
 
 int delivery_writer_failed(struct delivery_writer *w)
@@ -99,6 +166,8 @@ static void run_claims(struct delivery_writer *w)
             c->n = 0;
             snprintf(c->errmsg, sizeof c->errmsg, "%s", merr_msg());
         }
+        for (size_t i = 0; i < c->n; i++)
+            held_add(w, c->env[i].id);
         w->cancelled += c->cancelled;
     }
     pthread_mutex_lock(&w->mu);
@@ -120,7 +189,17 @@ static void apply_round(struct delivery_writer *w, const struct outcome_report *
     }
     if (rc)
         delivery_writer_fail(w, "recording results");
+    else
+        for (size_t i = 0; i < n; i++)
+            held_remove(w, r[i].envelope_id);
     w->record_s += date_mono() - t0;
+}
+
+/* Seconds between two renewals of this run's leases: lease/3, at least 1. */
+static double renew_every(const struct delivery_writer *w)
+{
+    double every = w->cfg->lease_seconds / 3.0;
+    return every < 1 ? 1 : every;
 }
 
 /* Seconds between two returns of expired leases: lease/2, at least 5. */
@@ -130,21 +209,44 @@ static double reclaim_every(const struct delivery_writer *w)
     return every < 5 ? 5 : every;
 }
 
-/* 1 if the periodic work is due (never in `once` runs). */
-static int periodic_due(const struct delivery_writer *w)
+/* Seconds until the next periodic work is due (<= 0: now). */
+static double periodic_in(const struct delivery_writer *w)
 {
-    return !w->once && date_mono() - w->last_reclaim >= reclaim_every(w);
+    double now = date_mono(), renew = w->last_renew + renew_every(w) - now;
+    double reclaim = w->last_reclaim + reclaim_every(w) - now;
+    return w->once || renew < reclaim ? renew : reclaim;
 }
 
-/* Returns other processes' expired leases to the queue (mu not held). */
+static int periodic_due(const struct delivery_writer *w)
+{
+    return periodic_in(w) <= 0;
+}
+
+/* Renews this run's leases and returns others' expired ones, when due (mu not held). */
 static void periodic(struct delivery_writer *w)
 {
+    double now = date_mono();
     long long back = 0;
-    w->last_reclaim = date_mono();
-    if (outbox_reclaim_expired(w->db, date_now(), &back))
-        log_warn("delivery: returning expired leases: %s", merr_msg());
-    else if (back)
-        log_info("delivery: %lld expired leases returned to the queue", back);
+
+    if (now - w->last_renew >= renew_every(w)) {
+        long long *ids = malloc((w->nheld ? w->nheld : 1) * sizeof *ids);
+        size_t n = 0;
+        w->last_renew = now;
+        for (size_t i = 0; ids && i < w->heldcap; i++)
+            if (w->held[i])
+                ids[n++] = w->held[i];
+        if (!ids || outbox_lease_renew(w->db, ids, n, date_now() + w->cfg->lease_seconds, NULL))
+            log_warn("delivery: renewing %zu leases: %s", w->nheld,
+                     ids ? merr_msg() : "out of memory");
+        free(ids);
+    }
+    if (!w->once && now - w->last_reclaim >= reclaim_every(w)) {
+        w->last_reclaim = now;
+        if (outbox_reclaim_expired(w->db, date_now(), &back))
+            log_warn("delivery: returning expired leases: %s", merr_msg());
+        else if (back)
+            log_info("delivery: %lld expired leases returned to the queue", back);
+    }
 }
 
 /* A round is due: someone waits for it, or one report per worker is queued. */
@@ -153,17 +255,11 @@ static int round_due(const struct delivery_writer *w)
     return w->qn > 0 && (w->waiters > 0 || w->qn >= w->nworkers);
 }
 
-/* Waits on `work` (mu held), in `once` runs without a time limit, else at
- * most until the periodic work is due. */
+/* Waits on `work` (mu held), at most until the periodic work is due. */
 static void wait_for_work(struct delivery_writer *w)
 {
     struct timespec ts;
-    double left;
-    if (w->once) {
-        pthread_cond_wait(&w->work, &w->mu);
-        return;
-    }
-    left = w->last_reclaim + reclaim_every(w) - date_mono();
+    double left = periodic_in(w);
     if (left <= 0)
         return;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -256,7 +352,7 @@ enum merr delivery_writer_start(struct delivery_writer *w, const struct config *
         return rc;
     if (reclaimed)
         log_info("delivery: %lld envelopes with expired leases returned to the queue", reclaimed);
-    w->last_reclaim = date_mono();
+    w->last_reclaim = w->last_renew = date_mono();
     if (pthread_create(&w->th, NULL, writer_main, w) != 0)
         return merr_set(MERR_INTERNAL, "cannot start the writer thread");
     w->started = 1;
@@ -275,6 +371,8 @@ void delivery_writer_stop(struct delivery_writer *w)
     }
     free(w->q);
     w->q = NULL;
+    free(w->held);
+    w->held = NULL;
     db_close(w->db);
     w->db = NULL;
     pthread_mutex_destroy(&w->mu);

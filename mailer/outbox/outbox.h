@@ -82,6 +82,16 @@ void outbox_envelopes_free(struct outbox_envelope *v, size_t n);
 /* Returns envelopes whose lease expired (a crashed worker's) to queued. */
 enum merr outbox_reclaim_expired(struct db *db, time_t now, long long *reclaimed);
 
+/*
+ * Renews the leases of the `n` envelopes in `ids` that are still being
+ * sent (state sending) until `until`, in one transaction: a process does
+ * this for the envelopes it holds, so no lease of its runs out while a
+ * slow batch is in flight and no one returns them to the queue. `*renewed`
+ * (may be NULL) = how many. MERR_TEMPFAIL (busy), MERR_DB.
+ */
+enum merr outbox_lease_renew(struct db *db, const long long *ids, size_t n, time_t until,
+                             long long *renewed);
+
 /* One delivery result, written by outbox_record. */
 struct outbox_result {
     long long envelope_id;

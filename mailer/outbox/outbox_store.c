@@ -6,7 +6,8 @@
  * single writer, so two workers (threads or processes) can never claim the
  * same envelope. The SELECT walks the (state, next_attempt_at) index with
  * no ORDER BY, so a claim costs the same with ten or a million envelopes
- * queued. A claimed envelope carries lease_until; a crashed worker's
+ * queued. A claimed envelope carries lease_until, which the process that
+ * holds it renews while it does (outbox_lease_renew); a crashed worker's
  * envelopes return to queued once it passes (outbox_reclaim_expired).
  *
  * outbox_record applies a batch of results inside the caller's transaction
@@ -75,6 +76,13 @@ static const char SQL_CANCEL_ONE[] =
 static const char SQL_RECLAIM[] =
     "UPDATE envelopes SET state = 'queued', lease_until = NULL, updated_at = ?1 "
     "WHERE state = 'sending' AND lease_until < ?1";
+
+/* Up to RENEW_IDS envelopes by id (rowid lookups), ?1 the new lease end; unused ids are NULL. */
+#define RENEW_IDS 32
+static const char SQL_RENEW[] =
+    "UPDATE envelopes SET lease_until = ?1 WHERE state = 'sending' AND id IN ("
+    "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+    "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)";
 
 /*
  * Records up to RECORD_ROWS results at once: rows (id, state, code, text,
@@ -371,6 +379,45 @@ enum merr outbox_reclaim_expired(struct db *db, time_t now, long long *reclaimed
     if (!rc && reclaimed)
         *reclaimed = db_changes(db);
     return rc;
+}
+
+enum merr outbox_lease_renew(struct db *db, const long long *ids, size_t n, time_t until,
+                             long long *renewed)
+{
+    long long count = 0;
+    enum merr rc;
+
+    if (renewed)
+        *renewed = 0;
+    if (n == 0)
+        return MERR_OK;
+    rc = db_begin(db);
+    for (size_t i = 0; !rc && i < n; i += RENEW_IDS) {
+        sqlite3_stmt *st = db_stmt(db, SQL_RENEW);
+        if (!st) {
+            rc = MERR_DB;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)until);
+        for (size_t k = 0; k < RENEW_IDS; k++) {
+            if (i + k < n)
+                sqlite3_bind_int64(st, (int)k + 2, ids[i + k]);
+            else
+                sqlite3_bind_null(st, (int)k + 2);
+        }
+        rc = db_step_done(db, st, "renew leases");
+        if (!rc)
+            count += db_changes(db);
+    }
+    if (!rc)
+        rc = db_commit(db);
+    if (rc) {
+        db_rollback(db);
+        return rc;
+    }
+    if (renewed)
+        *renewed = count;
+    return MERR_OK;
 }
 
 enum merr outbox_send_finish_if_idle(struct db *db, long long send_id, time_t now)

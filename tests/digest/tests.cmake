@@ -5,3 +5,5 @@ mailer_script_test(digest.personal digest/test_personal.py LABELS integration TI
 mailer_script_test(digest.kill_and_resume digest/test_kill.py LABELS integration TIMEOUT 150)
 mailer_script_test(digest.pause_resume digest/test_pause.py LABELS integration TIMEOUT 120)
 mailer_script_test(digest.cli digest/test_cli.py LABELS integration TIMEOUT 120)
+mailer_script_test(digest.slow_relay_once digest/test_slow_relay.py LABELS integration
+  TIMEOUT 240)

@@ -27,6 +27,8 @@ Faults:
                          bytes refused are kept as refused-NNNNNN.eml and .json
   --drop-mid-data        close the connection in the middle of DATA
   --silent               accept TCP connections and never say anything
+  --rcpt-delay SECONDS   wait SECONDS before answering each RCPT (a slow,
+                         content-scanning or tarpitting relay)
 """
 import argparse
 import asyncio
@@ -74,6 +76,8 @@ class Handler:
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if args.rcpt_delay:
+            await asyncio.sleep(args.rcpt_delay)
         if args.rcpt_451 and fnmatch.fnmatch(address, args.rcpt_451):
             return "451 4.3.0 <%s>: temporary failure, try again later" % address
         if args.rcpt_550 and fnmatch.fnmatch(address, args.rcpt_550):
@@ -251,6 +255,7 @@ def parse():
     p.add_argument("--data-451-once")
     p.add_argument("--drop-mid-data", action="store_true")
     p.add_argument("--silent", action="store_true")
+    p.add_argument("--rcpt-delay", type=float, default=0)
     return p.parse_args()
 
 

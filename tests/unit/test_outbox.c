@@ -113,6 +113,35 @@ static void claim_lease_and_reclaim(void **state)
     db_close(db);
 }
 
+/* A holder renews its leases: only the others run out and go back to queued. */
+static void renewed_leases_are_not_reclaimed(void **state)
+{
+    struct db *db = fresh("renew");
+    struct outbox_envelope *v = NULL;
+    size_t n = 0;
+    long long ids[40], renewed = 0, back = 0;
+    (void)state;
+
+    share_with(db, 40);
+    assert_int_equal(outbox_claim(db, T0, 60, 40, &v, &n), MERR_OK);
+    assert_int_equal(n, 40);
+    for (size_t i = 0; i < 39; i++) /* more than one statement's worth of ids */
+        ids[i] = v[i].id;
+    assert_int_equal(outbox_lease_renew(db, ids, 39, T0 + 200, &renewed), MERR_OK);
+    assert_int_equal(renewed, 39);
+    assert_int_equal(outbox_reclaim_expired(db, T0 + 100, &back), MERR_OK);
+    assert_int_equal(back, 1); /* v[39], not renewed */
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE state = 'sending'"), 39);
+    /* an envelope no longer being sent keeps its state */
+    ids[0] = v[39].id;
+    assert_int_equal(outbox_lease_renew(db, ids, 1, T0 + 300, &renewed), MERR_OK);
+    assert_int_equal(renewed, 0);
+    assert_int_equal(outbox_reclaim_expired(db, T0 + 201, &back), MERR_OK);
+    assert_int_equal(back, 39);
+    outbox_envelopes_free(v, n);
+    db_close(db);
+}
+
 static void claim_skips_paused_and_future(void **state)
 {
     struct db *db = fresh("outbox-paused");
@@ -612,6 +641,7 @@ int main(void)
         cmocka_unit_test(state_names_round_trip),
         cmocka_unit_test(claim_lease_and_reclaim),
         cmocka_unit_test(claim_skips_paused_and_future),
+        cmocka_unit_test(renewed_leases_are_not_reclaimed),
         cmocka_unit_test(record_results_and_finish_send),
         cmocka_unit_test(backoff_doubles_caps_and_gives_up),
         cmocka_unit_test(verp_round_trip_and_forgery),
