@@ -46,14 +46,14 @@ enum merr subs_check_name(const char *s, size_t n)
 enum merr subs_confirm_send(struct db *db, const struct subs_list *l, long long *send_id)
 {
     json_t *plan =
-        json_pack("{s:s, s:{s:I, s:s, s:s}, s:s}", "kind", "confirm", "list", "id",
-                  (json_int_t)l->id, "slug", l->slug, "name", l->name, "template", "confirm");
+        json_pack("{s:s, s:{s:I, s:s, s:s}, s:s}", "kind", outbox_kind_name(OUTBOX_CONFIRM), "list",
+                  "id", (json_int_t)l->id, "slug", l->slug, "name", l->name, "template", "confirm");
     char *text = plan ? json_dumps(plan, JSON_COMPACT) : NULL;
     enum merr rc;
     json_decref(plan);
     if (!text)
         return merr_set(MERR_NOMEM, "out of memory");
-    rc = outbox_send_create(db, "confirm", l->id, text, send_id);
+    rc = outbox_send_create(db, OUTBOX_CONFIRM, l->id, text, send_id);
     free(text);
     return rc;
 }

@@ -101,7 +101,7 @@ static enum merr write_headers(const struct compose_plan *plan, const struct com
     if (!rc)
         rc = hdr_write_raw(out, "Message-ID", v.data);
     /* List mail (RFC 2369, RFC 2919, RFC 8058); a confirm request is not. */
-    if (!rc && plan->kind != COMPOSE_CONFIRM && r->list_id) {
+    if (!rc && plan->kind != OUTBOX_CONFIRM && r->list_id) {
         rc = check_id("List-Id", r->list_id);
         buf_reset(&v);
         if (!rc)
@@ -109,7 +109,7 @@ static enum merr write_headers(const struct compose_plan *plan, const struct com
         if (!rc)
             rc = hdr_write_raw(out, "List-Id", v.data);
     }
-    if (!rc && plan->kind != COMPOSE_CONFIRM && (r->unsubscribe_url || r->unsubscribe_mailto)) {
+    if (!rc && plan->kind != OUTBOX_CONFIRM && (r->unsubscribe_url || r->unsubscribe_mailto)) {
         if (r->unsubscribe_url)
             rc = check_id("List-Unsubscribe", r->unsubscribe_url);
         if (!rc && r->unsubscribe_mailto)

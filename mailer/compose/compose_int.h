@@ -8,9 +8,8 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "outbox.h"
 #include "tpl.h"
-
-enum compose_kind { COMPOSE_SHARE, COMPOSE_DIGEST, COMPOSE_CONFIRM };
 
 /* One distinct photo of the send (by SHA-256). */
 struct compose_image {
@@ -25,7 +24,7 @@ struct compose_image {
 };
 
 struct compose_plan {
-    enum compose_kind kind;
+    enum outbox_kind kind;
     char *from_name;    /* cfg [mail] from_name */
     char *from_address; /* cfg [mail] from_address */
     char *reply_name;   /* share: the sender; else NULL */

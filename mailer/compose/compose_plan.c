@@ -659,16 +659,11 @@ enum merr compose_plan_new(const struct compose_env *env, json_t *inputs, struct
         rc = merr_set(MERR_NOMEM, "out of memory");
         goto out;
     }
-    if (!strcmp(kind, "share"))
-        plan->kind = COMPOSE_SHARE;
-    else if (!strcmp(kind, "digest"))
-        plan->kind = COMPOSE_DIGEST;
-    else if (!strcmp(kind, "confirm"))
-        plan->kind = COMPOSE_CONFIRM;
-    else {
+    if (outbox_kind_parse(kind) < 0) {
         rc = merr_set(MERR_INVAL, "plan: kind: \"%s\" is not share, digest or confirm", kind);
         goto out;
     }
+    plan->kind = (enum outbox_kind)outbox_kind_parse(kind);
     tname = jstr(inputs, "template");
     if (!tname || !*tname)
         tname = kind;
@@ -680,9 +675,9 @@ enum merr compose_plan_new(const struct compose_env *env, json_t *inputs, struct
     rc = shared_base(env->cfg, plan->shared);
     if (rc)
         goto out;
-    if (plan->kind == COMPOSE_SHARE)
+    if (plan->kind == OUTBOX_SHARE)
         rc = plan_share(&p, inputs, plan->shared);
-    else if (plan->kind == COMPOSE_DIGEST)
+    else if (plan->kind == OUTBOX_DIGEST)
         rc = plan_digest(&p, inputs, plan->shared);
     else
         rc = list_json(plan->shared, inputs);

@@ -75,7 +75,7 @@ struct delivery_plan {
     long long send_id;
     struct compose_plan *plan; /* NULL when `err` */
     json_t *inputs;
-    char kind[16];
+    enum outbox_kind kind;
     long long list_id;
     char list_slug[128];
     char *salt;

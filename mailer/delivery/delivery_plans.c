@@ -78,7 +78,7 @@ static struct delivery_plan *plan_build(struct delivery_plans *c, struct db *db,
         plan_error(e, rc, "");
         return e;
     }
-    snprintf(e->kind, sizeof e->kind, "%s", s.kind);
+    e->kind = s.kind;
     e->list_id = s.list_id;
     e->salt = s.salt;
     s.salt = NULL;

@@ -200,7 +200,7 @@ static int render_one(struct delivery_worker *w, const struct outbox_envelope *e
     char msgid[128], list_id[300], text[256];
     json_t *vars = NULL;
     enum merr rc = MERR_OK;
-    int is_list = !strcmp(p->kind, "digest"), is_confirm = !strcmp(p->kind, "confirm");
+    int is_list = p->kind == OUTBOX_DIGEST, is_confirm = p->kind == OUTBOX_CONFIRM;
     struct compose_recipient rcpt = {0};
 
     buf_init(&unsub, 4096);

@@ -231,10 +231,10 @@ static enum merr check_template(const struct config *cfg, const struct subs_list
 static enum merr plan_text(const struct subs_list *l, const char *period, const char *tname,
                            json_t *ids, const char *subject, char **out)
 {
-    json_t *plan =
-        json_pack("{s:s, s:O, s:{s:I, s:s, s:s}, s:s, s:s, s:s, s:s}", "kind", "digest", "articles",
-                  ids, "list", "id", (json_int_t)l->id, "slug", l->slug, "name", l->name, "subject",
-                  subject, "template", tname, "week", week_of(period), "period", period);
+    json_t *plan = json_pack("{s:s, s:O, s:{s:I, s:s, s:s}, s:s, s:s, s:s, s:s}", "kind",
+                             outbox_kind_name(OUTBOX_DIGEST), "articles", ids, "list", "id",
+                             (json_int_t)l->id, "slug", l->slug, "name", l->name, "subject",
+                             subject, "template", tname, "week", week_of(period), "period", period);
     if (!plan)
         return merr_set(MERR_INVAL, "digest plan: a value is not UTF-8");
     *out = json_dumps(plan, JSON_COMPACT);
@@ -336,7 +336,7 @@ static enum merr digest_make(struct db *db, const struct config *cfg, const stru
     } else {
         rc = plan_text(l, period, tname, ids, subject.data, &plan);
         if (!rc)
-            rc = outbox_send_create(db, "digest", l->id, plan, &row.send_id);
+            rc = outbox_send_create(db, OUTBOX_DIGEST, l->id, plan, &row.send_id);
         if (!rc)
             rc = outbox_enqueue_list(db, row.send_id, l->id, &added);
         if (!rc && added == 0)

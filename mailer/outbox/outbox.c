@@ -26,6 +26,23 @@ static const char *const state_names[] = {
     [OUTBOX_DEFERRED] = "deferred", [OUTBOX_FAILED] = "failed",   [OUTBOX_CANCELLED] = "cancelled",
 };
 
+static const char *const kind_names[OUTBOX_KINDS] = {"share", "digest", "confirm"};
+
+const char *outbox_kind_name(enum outbox_kind k)
+{
+    if ((int)k < 0 || (int)k >= OUTBOX_KINDS)
+        return "?";
+    return kind_names[k];
+}
+
+int outbox_kind_parse(const char *name)
+{
+    for (int i = 0; name && i < OUTBOX_KINDS; i++)
+        if (!strcmp(kind_names[i], name))
+            return i;
+    return -1;
+}
+
 const char *outbox_state_name(enum outbox_state s)
 {
     if ((int)s < 0 || s > OUTBOX_CANCELLED)

@@ -35,11 +35,25 @@ const char *outbox_state_name(enum outbox_state s);
 int outbox_state_parse(const char *name); /* -1 if unknown */
 
 /*
- * Creates a send row. Call inside a transaction together with its
- * envelopes. `kind` is "share", "digest" or "confirm"; `list_id` 0 = none;
- * `plan_json` as compose_plan_new expects.
+ * The kinds of send: the one enum every module decides by. Its name is
+ * what sends.kind and a plan's "kind" hold.
  */
-enum merr outbox_send_create(struct db *db, const char *kind, long long list_id,
+enum outbox_kind {
+    OUTBOX_SHARE,   /* a reader's "Gửi Email": one article to the addresses they typed */
+    OUTBOX_DIGEST,  /* a list's weekly digest: list mail to its confirmed subscribers */
+    OUTBOX_CONFIRM, /* a double opt-in confirmation to one unconfirmed subscriber */
+};
+#define OUTBOX_KINDS 3
+
+const char *outbox_kind_name(enum outbox_kind k); /* "share", "digest", "confirm"; "?" */
+int outbox_kind_parse(const char *name);          /* -1 if unknown */
+
+/*
+ * Creates a send row. Call inside a transaction together with its
+ * envelopes. `list_id` 0 = none; `plan_json` as compose_plan_new expects.
+ * MERR_INVAL for a kind outside the enum.
+ */
+enum merr outbox_send_create(struct db *db, enum outbox_kind kind, long long list_id,
                              const char *plan_json, long long *send_id);
 
 /*
@@ -144,7 +158,7 @@ enum merr outbox_claim_checked(struct db *db, time_t now, int lease_seconds, siz
 /* A send as delivery needs it. Strings are owned; free with outbox_send_clear. */
 struct outbox_send {
     long long id;
-    char kind[16];
+    enum outbox_kind kind;
     char status[16];
     long long list_id; /* 0 if none */
     char *plan_json;

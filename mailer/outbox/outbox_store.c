@@ -163,18 +163,21 @@ static enum merr run_ints(struct db *db, const char *sql, long long a, long long
     return db_step_done(db, st, what);
 }
 
-enum merr outbox_send_create(struct db *db, const char *kind, long long list_id,
+enum merr outbox_send_create(struct db *db, enum outbox_kind kind, long long list_id,
                              const char *plan_json, long long *send_id)
 {
-    sqlite3_stmt *st = db_stmt(db, SQL_SEND_CREATE);
+    sqlite3_stmt *st;
     char salt[33];
     enum merr rc;
 
     *send_id = 0;
+    if (outbox_kind_parse(outbox_kind_name(kind)) < 0)
+        return merr_set(MERR_INVAL, "send: kind %d is not a kind of send", (int)kind);
+    st = db_stmt(db, SQL_SEND_CREATE);
     if (!st)
         return MERR_DB;
     rnd_hex(salt, 16);
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, outbox_kind_name(kind), -1, SQLITE_STATIC);
     if (list_id > 0)
         sqlite3_bind_int64(st, 2, list_id);
     sqlite3_bind_text(st, 3, plan_json, -1, SQLITE_STATIC);
@@ -182,7 +185,8 @@ enum merr outbox_send_create(struct db *db, const char *kind, long long list_id,
     sqlite3_bind_int64(st, 5, (sqlite3_int64)date_now());
     rc = db_step_done(db, st, "create send");
     if (rc == MERR_EXISTS)
-        return merr_set(MERR_INVAL, "send: kind \"%s\" or list %lld refused", kind, list_id);
+        return merr_set(MERR_INVAL, "send: kind \"%s\" or list %lld refused",
+                        outbox_kind_name(kind), list_id);
     if (!rc)
         *send_id = sqlite3_last_insert_rowid(db_sqlite(db));
     return rc;
@@ -578,7 +582,8 @@ enum merr outbox_send_get(struct db *db, long long send_id, struct outbox_send *
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         out->id = send_id;
-        db_col_copy(st, 0, out->kind, sizeof out->kind);
+        int kind = outbox_kind_parse((const char *)sqlite3_column_text(st, 0));
+        out->kind = kind < 0 ? OUTBOX_SHARE : (enum outbox_kind)kind;
         db_col_copy(st, 1, out->status, sizeof out->status);
         out->list_id = sqlite3_column_int64(st, 2);
         out->plan_json = db_col_dup(st, 3);
@@ -910,7 +915,6 @@ static int one_of(const char *s, const char *const *names)
 enum merr outbox_send_list(struct db *db, const struct outbox_send_filter *f,
                            struct outbox_send_row **out, size_t *n)
 {
-    static const char *const kinds[] = {"share", "digest", "confirm", NULL};
     static const char *const statuses[] = {"active", "paused", "done", "cancelled", NULL};
     size_t limit = f->limit ? f->limit : OUTBOX_SEND_LIST_DEFAULT, len = 0;
     struct outbox_send_row *v = NULL;
@@ -920,7 +924,7 @@ enum merr outbox_send_list(struct db *db, const struct outbox_send_filter *f,
 
     *out = NULL;
     *n = 0;
-    if (f->kind && !one_of(f->kind, kinds))
+    if (f->kind && outbox_kind_parse(f->kind) < 0)
         return merr_set(MERR_INVAL, "kind \"%.40s\": share, digest or confirm", f->kind);
     if (f->status && !one_of(f->status, statuses))
         return merr_set(MERR_INVAL, "status \"%.40s\": active, paused, done or cancelled",

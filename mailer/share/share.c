@@ -144,8 +144,9 @@ static enum merr parse_recipients(const struct share_request *req, int max, stru
 
 static char *plan_json(const char *article, const char *name, const char *email, const char *note)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "share", "article", article,
-                          "sender_name", name, "sender_email", email, "note", note);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", outbox_kind_name(OUTBOX_SHARE), "article",
+                  article, "sender_name", name, "sender_email", email, "note", note);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -218,7 +219,7 @@ enum merr share_enqueue(struct db *db, const struct config *cfg, const struct sh
     if (rc)
         goto out;
     in_tx = 1;
-    rc = outbox_send_create(db, "share", 0, plan, send_id);
+    rc = outbox_send_create(db, OUTBOX_SHARE, 0, plan, send_id);
     if (rc)
         goto out;
     for (size_t i = 0; i < nto; i++) {

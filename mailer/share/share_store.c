@@ -64,7 +64,7 @@ static enum merr withdraw_share(struct db *db, long long send_id)
     if (rc)
         return rc;
     plan = json_loads(s.plan_json, 0, NULL);
-    anon = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "share", "article",
+    anon = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", outbox_kind_name(OUTBOX_SHARE), "article",
                      json_string_value(json_object_get(plan, "article"))
                          ? json_string_value(json_object_get(plan, "article"))
                          : "",

@@ -37,7 +37,8 @@ static void exec(struct db *db, const char *sql)
 static long long share_with(struct db *db, int n)
 {
     long long send_id, env;
-    assert_int_equal(outbox_send_create(db, "share", 0, "{\"kind\":\"share\"}", &send_id), MERR_OK);
+    assert_int_equal(outbox_send_create(db, OUTBOX_SHARE, 0, "{\"kind\":\"share\"}", &send_id),
+                     MERR_OK);
     for (int i = 0; i < n; i++) {
         char rcpt[64];
         snprintf(rcpt, sizeof rcpt, "r%d@example.com", i);
@@ -435,7 +436,7 @@ static void enqueue_list_is_idempotent(void **state)
     char text[300];
     (void)state;
     seed_list(db);
-    assert_int_equal(outbox_send_create(db, "digest", 1, "{}", &send_id), MERR_OK);
+    assert_int_equal(outbox_send_create(db, OUTBOX_DIGEST, 1, "{}", &send_id), MERR_OK);
     assert_int_equal(outbox_enqueue_list(db, send_id, 1, &added), MERR_OK);
     assert_int_equal(added, 3); /* 1, 2, 4 */
     assert_int_equal(outbox_enqueue_list(db, send_id, 1, &added), MERR_OK);
@@ -475,7 +476,7 @@ static void enqueue_list_large_is_fast(void **state)
     exec(db, "INSERT INTO suppressions(email_hash, email_key, reason, created_at) "
              "VALUES ('h', 'u77@example.com', 'manual', 0)");
     exec(db, "COMMIT");
-    assert_int_equal(outbox_send_create(db, "digest", 1, "{}", &send_id), MERR_OK);
+    assert_int_equal(outbox_send_create(db, OUTBOX_DIGEST, 1, "{}", &send_id), MERR_OK);
     assert_int_equal(outbox_enqueue_list(db, send_id, 1, &added), MERR_OK);
     assert_int_equal(added, N - 1);
     assert_int_equal(outbox_enqueue_list(db, send_id, 1, &added), MERR_OK);
@@ -498,7 +499,7 @@ static void claim_cancels_who_left(void **state)
     char text[300];
     (void)state;
     seed_list(db);
-    assert_int_equal(outbox_send_create(db, "digest", 1, "{}", &send_id), MERR_OK);
+    assert_int_equal(outbox_send_create(db, OUTBOX_DIGEST, 1, "{}", &send_id), MERR_OK);
     assert_int_equal(outbox_enqueue_list(db, send_id, 1, &added), MERR_OK);
     assert_int_equal(added, 3);
     /* after the enqueue: 1 unsubscribes, 4 is suppressed */
@@ -529,9 +530,9 @@ static void cancel_subscriber_only_unsent(void **state)
     size_t n;
     (void)state;
     seed_list(db);
-    assert_int_equal(outbox_send_create(db, "digest", 1, "{}", &s1), MERR_OK);
+    assert_int_equal(outbox_send_create(db, OUTBOX_DIGEST, 1, "{}", &s1), MERR_OK);
     assert_int_equal(outbox_enqueue_list(db, s1, 1, &added), MERR_OK);
-    assert_int_equal(outbox_send_create(db, "digest", 2, "{}", &s2), MERR_OK);
+    assert_int_equal(outbox_send_create(db, OUTBOX_DIGEST, 2, "{}", &s2), MERR_OK);
     assert_int_equal(outbox_enqueue_list(db, s2, 2, &added), MERR_OK);
     assert_int_equal(added, 5);
     /* subscriber 2 on list 1 only */
@@ -621,9 +622,10 @@ static void send_get_loads_plan(void **state)
     long long id;
     (void)state;
     assert_int_equal(
-        outbox_send_create(db, "share", 0, "{\"kind\":\"share\",\"article\":\"a\"}", &id), MERR_OK);
+        outbox_send_create(db, OUTBOX_SHARE, 0, "{\"kind\":\"share\",\"article\":\"a\"}", &id),
+        MERR_OK);
     assert_int_equal(outbox_send_get(db, id, &s), MERR_OK);
-    assert_string_equal(s.kind, "share");
+    assert_string_equal(outbox_kind_name(s.kind), "share");
     assert_string_equal(s.status, "active");
     assert_string_equal(s.plan_json, "{\"kind\":\"share\",\"article\":\"a\"}");
     assert_int_equal(strlen(s.salt), 32);
@@ -631,7 +633,7 @@ static void send_get_loads_plan(void **state)
     assert_int_equal(s.created_at, T0);
     outbox_send_clear(&s);
     assert_int_equal(outbox_send_get(db, id + 1, &s), MERR_NOTFOUND);
-    assert_int_equal(outbox_send_create(db, "bogus", 0, "{}", &id), MERR_INVAL);
+    assert_int_equal(outbox_send_create(db, (enum outbox_kind)99, 0, "{}", &id), MERR_INVAL);
     db_close(db);
 }
 

@@ -140,7 +140,8 @@ static void apply_records_states_and_suppresses(void **state)
                                  "(7, 'doc.gia@example.vn', 'doc.gia@example.vn', "
                                  "'doc.gia@example.vn', 0, 0)"),
                      MERR_OK);
-    assert_int_equal(outbox_send_create(db, "share", 0, "{\"kind\":\"share\"}", &send_id), MERR_OK);
+    assert_int_equal(outbox_send_create(db, OUTBOX_SHARE, 0, "{\"kind\":\"share\"}", &send_id),
+                     MERR_OK);
     for (int i = 0; i < 4; i++) {
         char rcpt[64];
         snprintf(rcpt, sizeof rcpt, i == 2 ? "doc.gia@example.vn" : "r%d@example.com", i);

@@ -381,10 +381,10 @@ static void unsubscribe_cancels_queued_and_is_idempotent(void **state)
     assert_int_equal(subs_subscribe(f->db, &f->cfg, "the-thao", "a@x.vn", "A", NULL, NOW, 0, &r),
                      MERR_OK);
     /* a digest already queued for each list */
-    assert_int_equal(outbox_send_create(f->db, "digest", lid, "{}", &send), MERR_OK);
+    assert_int_equal(outbox_send_create(f->db, OUTBOX_DIGEST, lid, "{}", &send), MERR_OK);
     assert_int_equal(outbox_envelope_add(f->db, send, r.subscriber_id, "a@x.vn", "A", &env),
                      MERR_OK);
-    assert_int_equal(outbox_send_create(f->db, "digest", lid2, "{}", &send), MERR_OK);
+    assert_int_equal(outbox_send_create(f->db, OUTBOX_DIGEST, lid2, "{}", &send), MERR_OK);
     assert_int_equal(outbox_envelope_add(f->db, send, r.subscriber_id, "a@x.vn", "A", &env),
                      MERR_OK);
 
@@ -643,7 +643,7 @@ static void erase_leaves_no_trace_in_any_table(void **state)
     assert_int_equal(outbox_record(f->db, &res, 1, NOW), MERR_OK);
     /* a share to them (no subscriber id) still queued, and one to someone else */
     assert_int_equal(db_begin(f->db), MERR_OK);
-    assert_int_equal(outbox_send_create(f->db, "share", 0, "{\"kind\":\"share\"}", &share),
+    assert_int_equal(outbox_send_create(f->db, OUTBOX_SHARE, 0, "{\"kind\":\"share\"}", &share),
                      MERR_OK);
     assert_int_equal(outbox_envelope_add(f->db, share, 0, "KHA.xoa@x.vn", "", &e_share), MERR_OK);
     assert_int_equal(outbox_envelope_add(f->db, share, 0, "other@x.vn", "", &e_other), MERR_OK);
