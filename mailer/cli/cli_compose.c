@@ -5,7 +5,9 @@
  * articles and the configured templates) and renders it for one
  * recipient, without touching the outbox: for previews, for checking a
  * template change, and for the tests and benchmarks that inspect real
- * messages. The Message-ID is random on the sending domain. The message
+ * messages. The recipient's personal parts come from compose_personal, as
+ * in delivery; without an envelope the Message-ID is random on the sending
+ * domain. The message
  * goes to standard output, or with -o to a file written atomically (a
  * temporary file in the same folder, fsync, rename), so a reader never
  * sees half a message.
@@ -20,7 +22,6 @@
 #include "addr.h"
 #include "cli.h"
 #include "compose.h"
-#include "rnd.h"
 #include "subs.h"
 #include "tpl.h"
 
@@ -132,22 +133,20 @@ static int parse(const char *cmd, int argc, char **argv, struct opts *o, int sha
     return 0;
 }
 
-/* Plans `inputs`, renders it for the recipient and writes the message. */
-static int compose_one(struct app *app, json_t *inputs, struct compose_recipient *r,
+/* Plans `inputs`, renders it for `who` and writes the message. */
+static int compose_one(struct app *app, json_t *inputs, const struct compose_person *who,
                        const char *out_path)
 {
     struct tpl_set *tpls = NULL;
     struct compose_plan *plan = NULL;
+    struct compose_personal personal;
     struct compose_env env;
     struct buf msg;
-    char mid[33 + 256];
     enum merr rc;
     int code = 0;
 
+    memset(&personal, 0, sizeof personal);
     buf_init(&msg, app->cfg.message_max_bytes);
-    rnd_hex(mid, 16);
-    snprintf(mid + 32, sizeof mid - 32, "@%s", cfg_mail_domain(&app->cfg));
-    r->message_id = mid;
     rc = tpl_set_open(app->cfg.templates_dir, app->cfg.templates_override, &tpls);
     if (rc) {
         code = app_fail(rc, "templates");
@@ -161,12 +160,15 @@ static int compose_one(struct app *app, json_t *inputs, struct compose_recipient
         code = app_fail(rc, "compose");
         goto out;
     }
-    rc = compose_render(plan, r, &msg);
+    rc = compose_personal(&app->cfg, app->db, who, &personal);
+    if (!rc)
+        rc = compose_render(plan, &personal.rcpt, &msg);
     if (!rc)
         rc = write_out(out_path, &msg);
     if (rc)
         code = app_fail(rc, "compose");
 out:
+    compose_personal_free(&personal);
     compose_plan_free(plan);
     tpl_set_free(tpls);
     buf_free(&msg);
@@ -177,7 +179,7 @@ static int cmd_share(struct app *app, int argc, char **argv)
 {
     struct opts o = {0};
     struct addr to, from;
-    struct compose_recipient r = {0};
+    struct compose_person who = {.kind = OUTBOX_SHARE};
     json_t *inputs = NULL;
     enum merr rc;
     int code;
@@ -213,9 +215,9 @@ static int cmd_share(struct app *app, int argc, char **argv)
         json_decref(inputs);
         return app_fail(merr_set(MERR_INVAL, "an argument is not valid UTF-8"), "compose");
     }
-    r.email = to.ascii;
-    r.name = o.to_name;
-    code = compose_one(app, inputs, &r, o.out);
+    who.email = to.ascii;
+    who.name = o.to_name;
+    code = compose_one(app, inputs, &who, o.out);
     json_decref(inputs);
     return code;
 }
@@ -225,8 +227,8 @@ static int cmd_digest(struct app *app, int argc, char **argv)
     struct opts o = {0};
     struct addr to;
     struct subs_list list = {0};
-    struct compose_recipient r = {0};
-    struct buf unsub, mailto, list_id, preview;
+    struct compose_person who = {.kind = OUTBOX_DIGEST};
+    struct buf preview;
     json_t *inputs = NULL, *ids = NULL, *lj = NULL;
     char *copy = NULL, *save = NULL;
     enum merr rc;
@@ -242,9 +244,6 @@ static int cmd_digest(struct app *app, int argc, char **argv)
         return code;
     if (!o.articles || !*o.articles)
         return cli_usage("compose digest", "--articles ID,ID,... is required");
-    buf_init(&unsub, 0);
-    buf_init(&mailto, 0);
-    buf_init(&list_id, 0);
     buf_init(&preview, 0);
     if (!o.to) {
         rc = buf_printf(&preview, "preview@%s", cfg_mail_domain(&app->cfg));
@@ -296,34 +295,17 @@ static int cmd_digest(struct app *app, int argc, char **argv)
         json_object_set_new(inputs, "subject", json_string(list.digest_subject));
     if (o.list && list.digest_template && *list.digest_template)
         json_object_set_new(inputs, "template", json_string(list.digest_template));
-    /* Personal list headers as a subscriber would get them (RFC 2369, 2919, 8058). */
-    rc = subs_unsubscribe_url(app->db, &app->cfg, 0, list.id, &unsub);
-    if (!rc && app->cfg.unsubscribe_mailto)
-        rc = buf_printf(&mailto, "mailto:%s?subject=unsubscribe", app->cfg.unsubscribe_mailto);
-    else if (!rc)
-        rc = buf_printf(&mailto, "mailto:unsubscribe@%s?subject=unsubscribe",
-                        cfg_mail_domain(&app->cfg));
-    if (!rc)
-        rc = buf_printf(&list_id, "%s.%s", o.list ? list.slug : "preview",
-                        cfg_mail_domain(&app->cfg));
-    if (rc) {
-        code = app_fail(rc, "compose");
-        goto out;
-    }
-    r.email = to.ascii;
-    r.name = o.to_name;
-    r.list_id = list_id.data;
-    r.unsubscribe_url = unsub.data;
-    r.unsubscribe_mailto = mailto.data;
-    code = compose_one(app, inputs, &r, o.out);
+    /* list mail as a subscriber gets it (compose_personal: RFC 2369, 2919, 8058) */
+    who.email = to.ascii;
+    who.name = o.to_name;
+    who.list_id = list.id;
+    who.list_slug = o.list ? list.slug : "preview";
+    code = compose_one(app, inputs, &who, o.out);
 out:
     json_decref(ids);
     json_decref(inputs);
     subs_list_clear(&list);
     free(copy);
-    buf_free(&unsub);
-    buf_free(&mailto);
-    buf_free(&list_id);
     buf_free(&preview);
     return code;
 }

@@ -224,7 +224,8 @@ static int digest_send(struct app *app, int argc, char **argv)
 
 static int digest_preview_cmd(struct app *app, int argc, char **argv)
 {
-    const char *list = NULL, *to = NULL, *file = NULL, *since_s = NULL;
+    const char *list = NULL, *to = NULL, *file = NULL, *since_s = NULL, *digest_s = NULL;
+    long long digest_id = 0;
     time_t since = 0;
     struct buf out;
     FILE *f;
@@ -234,16 +235,20 @@ static int digest_preview_cmd(struct app *app, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         int missing = 0;
         if (cli_is_help(argv[i])) {
-            printf("usage: mailer digest preview --list L [--to ADDR] [--since DATE] [-o FILE]\n\n"
+            printf("usage: mailer digest preview --list L [--to ADDR] [--since DATE] [-o FILE]\n"
+                   "       mailer digest preview --digest ID [--to ADDR] [-o FILE]\n\n"
                    "Writes (to FILE, or stdout) the message a subscriber of list L would\n"
                    "get if the digest were sent now: the articles since the previous\n"
                    "digest, the list's subject and template, addressed to ADDR (its\n"
                    "subscriber's name and unsubscribe link when ADDR is one; a sample\n"
-                   "reader otherwise); --since DATE as for `send`. Sends nothing and\n"
-                   "writes nothing to the database.\n");
+                   "reader otherwise); --since DATE as for `send`. With --digest, the\n"
+                   "message of that digest as its recipient ADDR gets it, byte for byte\n"
+                   "but for the Date header. Sends nothing and writes nothing to the\n"
+                   "database.\n");
             return 0;
         }
         if (!cli_opt_value(argc, argv, &i, "--list", &list, &missing) &&
+            !cli_opt_value(argc, argv, &i, "--digest", &digest_s, &missing) &&
             !cli_opt_value(argc, argv, &i, "--to", &to, &missing) &&
             !cli_opt_value(argc, argv, &i, "--since", &since_s, &missing) &&
             !cli_opt_value(argc, argv, &i, "-o", &file, &missing) &&
@@ -252,15 +257,20 @@ static int digest_preview_cmd(struct app *app, int argc, char **argv)
         if (missing)
             return cli_usage("digest preview", "%s needs a value", argv[i]);
     }
-    if (!list)
-        return cli_usage("digest preview", "missing --list");
+    if (!list == !digest_s)
+        return cli_usage("digest preview", "give --list L or --digest ID");
+    if (digest_s && (since_s || cli_parse_id(digest_s, &digest_id)))
+        return cli_usage("digest preview", "--digest takes a digest id, without --since");
     if (since_s && (rc = parse_since(since_s, &since)))
         return app_fail(rc, "digest preview");
     rc = app_db(app);
     if (rc)
         return app_fail(rc, "digest preview");
     buf_init(&out, app->cfg.message_max_bytes);
-    rc = digest_preview_since(app->db, &app->cfg, list, to, since, date_now(), &out);
+    if (digest_s)
+        rc = digest_preview_sent(app->db, &app->cfg, digest_id, to, &out);
+    else
+        rc = digest_preview_since(app->db, &app->cfg, list, to, since, date_now(), &out);
     if (rc) {
         buf_free(&out);
         return app_fail(rc, "digest preview");

@@ -203,9 +203,9 @@ enum merr compose_render(const struct compose_plan *plan, const struct compose_r
         rc = write_headers(plan, r, w.subject.data ? w.subject.data : "", out);
     if (rc)
         goto out;
-    compose_boundary(alt);
+    compose_boundary(alt, r->message_id, "alternative");
     if (nparts) {
-        compose_boundary(rel);
+        compose_boundary(rel, r->message_id, "related");
         rc = buf_printf(out,
                         "Content-Type: multipart/related; type=\"multipart/alternative\";\r\n"
                         " boundary=\"%s\"\r\n\r\n"

@@ -4,9 +4,11 @@
  * A send's plan holds everything its recipients share: the parsed
  * templates, the sanitized article HTML with <img src> rewritten to cid:,
  * the photos already base64-encoded (media_base64), the shared template
- * data. compose_render() then adds one recipient's personal bits (To, name,
- * Message-ID, List-Unsubscribe, personal template data), renders the
- * text/plain and text/html bodies, and writes the whole message:
+ * data. compose_personal() makes one recipient's personal parts (To, name,
+ * Message-ID, VERP, List-Id, List-Unsubscribe, personal template data), the
+ * same for delivery, previews and `mailer compose`; compose_render() adds
+ * them, renders the text/plain and text/html bodies, and writes the whole
+ * message:
  *
  *   multipart/related
  *     multipart/alternative
@@ -16,18 +18,24 @@
  *
  * with CRLF line ends, no line over 998 octets, Subject and display names
  * RFC 2047-encoded (hdr.h). The plan is immutable after compose_plan_new
- * and may be rendered from several threads at once.
+ * and may be rendered from several threads at once. A message is a function
+ * of its plan's inputs, its personal parts and the Date: the photos'
+ * Content-IDs derive from the inputs and the MIME boundaries from the
+ * Message-ID, so rendering it again (a retry, a preview) gives the same
+ * bytes but for the Date.
  */
 #ifndef MAILER_COMPOSE_COMPOSE_H
 #define MAILER_COMPOSE_COMPOSE_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "buf.h"
 #include "config.h"
 #include "db.h"
 #include "err.h"
+#include "outbox.h"
 #include "tpl.h"
 
 struct compose_env {
@@ -63,6 +71,56 @@ struct compose_recipient {
     json_t *vars;                   /* personal template data (name, unsubscribe_url,
                                        confirm_url, ...), may be NULL */
 };
+
+/* ---- a recipient's personal parts (compose_personal.c) ---- */
+
+struct crypto_hmac;
+
+/* Whom a message is for, within which send: what the personal parts are made of. */
+struct compose_person {
+    enum outbox_kind kind;
+    const char *salt;        /* the send's: keys the Message-ID; NULL without a send */
+    long long envelope_id;   /* 0: no envelope (a preview, `mailer compose`) */
+    const char *email;       /* ASCII address (punycode domain) */
+    const char *name;        /* display name, may be NULL or "" */
+    long long subscriber_id; /* 0: not a subscriber (a share, a sample) */
+    long long list_id;       /* list mail and confirmations; 0: none */
+    const char *list_slug;   /* list mail */
+    time_t created_at;       /* the envelope's: a confirmation link is valid from it */
+    /* the same keys prepared (crypto_hmac_new), for the delivery hot path; may be NULL */
+    struct crypto_hmac *salt_key;   /* of `salt` */
+    struct crypto_hmac *secret_key; /* of [mail] secret */
+};
+
+/* One recipient's personal parts; `rcpt` points into the rest. */
+struct compose_personal {
+    char message_id[128];          /* fixed by the envelope: a retry is the same message */
+    char envid[64];                /* the VERP token, also the DSN ENVID (RFC 3461 §4.4) */
+    char return_path[128];         /* "bounces+TOKEN@bounce domain": MAIL FROM */
+    char list_id[300];             /* list mail: "<slug>.<domain>" (RFC 2919), else "" */
+    char mailto[320];              /* list mail: the List-Unsubscribe mailto: URI (RFC 2369) */
+    struct buf unsubscribe_url;    /* list mail: the one-click link (RFC 8058) */
+    struct buf confirm_url;        /* a confirmation: the link that confirms */
+    json_t *vars;                  /* template data: name, unsubscribe_url, confirm_url */
+    struct compose_recipient rcpt; /* what compose_render takes */
+};
+
+/*
+ * Builds every part of a message that is one recipient's own, the same
+ * way for delivery, for a digest's preview and for `mailer compose`, so a
+ * preview is the delivered message: the Message-ID (outbox_message_id of
+ * the send's salt and the envelope; without an envelope a random one on
+ * the sending domain), the VERP return path and ENVID, and by kind: list
+ * mail gets its List-Id, the List-Unsubscribe URL and mailto and the
+ * unsubscribe_url variable; a confirmation its confirm_url. `out` is
+ * initialised here; free it with compose_personal_free whatever the
+ * result. MERR_INVAL for list mail of an envelope without a list or a
+ * subscriber, or a confirmation without either; MERR_NOMEM; MERR_DB (`db`
+ * is read for the subscriber's token salt, as subs_unsubscribe_url does).
+ */
+enum merr compose_personal(const struct config *cfg, struct db *db,
+                           const struct compose_person *who, struct compose_personal *out);
+void compose_personal_free(struct compose_personal *p);
 
 /*
  * Appends one complete message for `r` to `out`. Every header value and

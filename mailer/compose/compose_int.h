@@ -37,6 +37,7 @@ struct compose_plan {
     size_t nimages;
     size_t max_bytes;            /* [limits] message_max_bytes */
     size_t text_hint, html_hint; /* trial render sizes: one allocation per body */
+    char seed[33]; /* hex of SHA-256 of the inputs: the photos' Content-IDs derive from it */
 };
 
 #endif

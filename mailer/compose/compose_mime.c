@@ -12,7 +12,8 @@
  * the pre-encoded base64 via mailmime_data_new_data(..., 1, ...)) once per
  * plan, and compose.c copies those bytes into each message. The envelope
  * (headers, boundaries) and the QP text bodies are written here and in
- * compose.c, with boundaries from the CSPRNG instead of libetpan's unseeded
+ * compose.c, with boundaries derived from the Message-ID (a message is the
+ * same bytes every time it is rendered) instead of libetpan's unseeded
  * random().
  *
  * QP (RFC 2045 §6.7) is table-driven and writes straight into the reserved
@@ -26,13 +27,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rnd.h"
+#include "crypto.h"
+#include "enc.h"
 
-void compose_boundary(char out[COMPOSE_BOUNDARY_LEN])
+void compose_boundary(char out[COMPOSE_BOUNDARY_LEN], const char *message_id, const char *part)
 {
+    unsigned char h[CRYPTO_SHA256_LEN];
+    char seed[512];
+    int n = snprintf(seed, sizeof seed, "boundary:%s:%s", message_id ? message_id : "", part);
+    crypto_sha256(h, seed, n < (int)sizeof seed ? (size_t)n : sizeof seed - 1);
     out[0] = '=';
     out[1] = '_';
-    rnd_hex(out + 2, 16);
+    enc_hex(out + 2, h, 16);
 }
 
 /* 1: written as is (RFC 2045 §6.7 rule 2: 33-60, 62-126; space and tab handled apart). */

@@ -17,11 +17,14 @@
 #define COMPOSE_BOUNDARY_LEN 40
 
 /*
- * Writes a fresh boundary from the CSPRNG (rnd_hex) into `out`. The "=_"
- * prefix makes it impossible in quoted-printable (where '=' is always
- * followed by hex digits or a line end) and in base64.
+ * Writes the boundary of one multipart of a message into `out`: "=_" and
+ * 32 hex digits of SHA-256("boundary:" MESSAGE_ID ":" PART), so the same
+ * message (a retry, a preview of it) has the same bytes and two messages
+ * differ. The "=_" prefix makes it impossible in quoted-printable (where
+ * '=' is always followed by hex digits or a line end) and in base64, so it
+ * never occurs in a part whatever the content.
  */
-void compose_boundary(char out[COMPOSE_BOUNDARY_LEN]);
+void compose_boundary(char out[COMPOSE_BOUNDARY_LEN], const char *message_id, const char *part);
 
 /*
  * Appends `text` (UTF-8, lines ending "\n" or "\r\n") quoted-printable

@@ -27,11 +27,12 @@
 #include "compose.h"
 #include "compose_int.h"
 #include "compose_mime.h"
+#include "crypto.h"
 #include "date.h"
+#include "enc.h"
 #include "hdr.h"
 #include "html.h"
 #include "log.h"
-#include "rnd.h"
 #include "utf8.h"
 
 #define TEXT_WIDTH  72
@@ -85,8 +86,12 @@ static enum merr plan_image(struct planner *p, const struct article_image *img,
     snprintf(im->sha256, sizeof im->sha256, "%s", img->sha256);
     im->caption = strdup(img->caption ? img->caption : "");
     {
-        char hex[33];
-        rnd_hex(hex, 16);
+        /* the same send (its inputs) gives the same Content-IDs, in delivery and preview */
+        unsigned char h[CRYPTO_SHA256_LEN];
+        char seed[160], hex[33];
+        int n = snprintf(seed, sizeof seed, "cid:%s:%s", plan->seed, img->sha256);
+        crypto_sha256(h, seed, (size_t)n);
+        enc_hex(hex, h, 16);
         snprintf(im->cid, sizeof im->cid, "%s@%s", hex, cfg_mail_domain(cfg));
     }
     plan->nimages++;
@@ -664,6 +669,17 @@ enum merr compose_plan_new(const struct compose_env *env, json_t *inputs, struct
         goto out;
     }
     plan->kind = (enum outbox_kind)outbox_kind_parse(kind);
+    {
+        char *canon = json_dumps(inputs, JSON_COMPACT | JSON_SORT_KEYS);
+        unsigned char h[CRYPTO_SHA256_LEN];
+        if (!canon) {
+            rc = merr_set(MERR_NOMEM, "out of memory");
+            goto out;
+        }
+        crypto_sha256(h, canon, strlen(canon));
+        enc_hex(plan->seed, h, 16);
+        free(canon);
+    }
     tname = jstr(inputs, "template");
     if (!tname || !*tname)
         tname = kind;

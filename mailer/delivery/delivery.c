@@ -6,8 +6,7 @@
  * cache, the single writer and the workers. This file only wires them:
  * the batch size a worker claims (batch_size, never more than an SMTP
  * connection may carry, nor more than a second's worth under a global
- * rate), the VERP and List-Unsubscribe addresses every message uses, and
- * the order of a stop: workers finish (each its message in flight; the
+ * rate) and the order of a stop: workers finish (each its message in flight; the
  * rest of its batch goes back to queued), then the writer applies what is
  * left and stops. Its totals are the writer's: what was recorded, not what
  * was attempted.
@@ -27,20 +26,10 @@
 static enum merr run_init(struct delivery_run_ctx *run, const struct config *cfg, int once,
                           atomic_int *stop)
 {
-    const char *unsub = cfg->unsubscribe_mailto;
-
     memset(run, 0, sizeof *run);
     run->cfg = cfg;
     run->once = once;
     run->stop = stop;
-    run->mail_domain = cfg_mail_domain(cfg);
-    run->bounce_domain =
-        cfg->bounce_domain && cfg->bounce_domain[0] ? cfg->bounce_domain : run->mail_domain;
-    if (unsub && unsub[0])
-        snprintf(run->mailto, sizeof run->mailto, "mailto:%s?subject=unsubscribe", unsub);
-    else
-        snprintf(run->mailto, sizeof run->mailto, "mailto:unsubscribe@%s?subject=unsubscribe",
-                 run->mail_domain);
     run->batch_max = (size_t)(cfg->batch_size > 0 ? cfg->batch_size : 1);
     if (cfg->smtp_messages_per_connection > 0 &&
         (size_t)cfg->smtp_messages_per_connection < run->batch_max)

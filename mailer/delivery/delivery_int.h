@@ -192,9 +192,6 @@ struct delivery_run_ctx {
     int once;
     atomic_int *stop;
     size_t batch_max;
-    const char *mail_domain;
-    const char *bounce_domain;
-    char mailto[320];
     struct delivery_rate *rate;
     struct delivery_plans *plans;
     struct delivery_writer *writer;

@@ -71,11 +71,10 @@ struct delivery_batch {
     struct transport_msg *msgs;
     size_t *msg_env; /* msgs[k] belongs to env[msg_env[k]] */
     size_t nmsgs;
-    struct delivery_plan **plan; /* msgs[k]'s plan, referenced until the batch ends */
-    unsigned char *unrendered;   /* msgs[k] could not be rendered: its report is set */
-    size_t nplanned;             /* plan[0..nplanned) hold a reference */
-    char (*verp)[128];
-    char (*envid)[64];
+    struct delivery_plan **plan;       /* msgs[k]'s plan, referenced until the batch ends */
+    struct compose_personal *personal; /* msgs[k]'s personal parts (compose_personal) */
+    unsigned char *unrendered;         /* msgs[k] could not be rendered: its report is set */
+    size_t nplanned;                   /* plan[0..nplanned), personal[...) are held */
     size_t cap;
 };
 
@@ -117,12 +116,9 @@ static enum merr batch_reserve(struct delivery_batch *b, size_t n)
     size_t *me = realloc(b->msg_env, n * sizeof *me);
     if (me)
         b->msg_env = me;
-    char(*verp)[128] = realloc(b->verp, n * sizeof *verp);
-    if (verp)
-        b->verp = verp;
-    char(*envid)[64] = realloc(b->envid, n * sizeof *envid);
-    if (envid)
-        b->envid = envid;
+    struct compose_personal *personal = realloc(b->personal, n * sizeof *personal);
+    if (personal)
+        b->personal = personal;
     unsigned char *in_tp = realloc(b->in_tp, n * sizeof *in_tp);
     if (in_tp)
         b->in_tp = in_tp;
@@ -135,7 +131,7 @@ static enum merr batch_reserve(struct delivery_batch *b, size_t n)
     unsigned char *unr = realloc(b->unrendered, n * sizeof *unr);
     if (unr)
         b->unrendered = unr;
-    if (!rep || !msgs || !me || !verp || !envid || !in_tp || !rest || !plan || !unr)
+    if (!rep || !msgs || !me || !personal || !in_tp || !rest || !plan || !unr)
         return merr_set(MERR_NOMEM, "out of memory");
     b->cap = n;
     return MERR_OK;
@@ -146,8 +142,7 @@ static void batch_free(struct delivery_batch *b)
     free(b->rep);
     free(b->msgs);
     free(b->msg_env);
-    free(b->verp);
-    free(b->envid);
+    free(b->personal);
     free(b->in_tp);
     free(b->rest);
     free(b->plan);
@@ -187,88 +182,49 @@ static void lower_copy(char *out, size_t size, const char *s)
     out[i] = '\0';
 }
 
-/*
- * Renders envelope `e` into `out`. On failure sets the report `r` (the
- * render's error, its class by merr_class) and returns non-zero.
- */
-static int render_one(struct delivery_worker *w, const struct outbox_envelope *e,
-                      struct delivery_plan *p, struct buf *out, struct outcome_report *r)
+/* A report of a message that could not be made: its class by merr_class. */
+static void report_unmade(struct outcome_report *r, enum merr rc)
 {
-    struct delivery_run_ctx *run = w->run;
-    const struct config *cfg = run->cfg;
-    struct buf unsub, confirm;
-    char msgid[128], list_id[300], text[256];
-    json_t *vars = NULL;
-    enum merr rc = MERR_OK;
-    int is_list = p->kind == OUTBOX_DIGEST, is_confirm = p->kind == OUTBOX_CONFIRM;
-    struct compose_recipient rcpt = {0};
+    enum merr_class class = merr_class(rc);
+    char text[256];
+    snprintf(text, sizeof text, "%s%s",
+             class == MERR_CLASS_TEMPORARY ? "render: " : "message refused before sending: ",
+             merr_msg());
+    report_attempt(r, class, 0, text);
+    log_warn("delivery: envelope %lld: %s", r->envelope_id, r->text);
+}
 
-    buf_init(&unsub, 4096);
-    buf_init(&confirm, 4096);
+/* The personal parts of envelope `e` of plan `p` (compose_personal), with this worker's keys. */
+static enum merr personal_of(struct delivery_worker *w, const struct outbox_envelope *e,
+                             const struct delivery_plan *p, struct compose_personal *out)
+{
     /* the Message-ID's key is the send's salt: re-prepared when the send changes */
     if (!crypto_hmac_has_key(w->salt_mac, p->salt, strlen(p->salt))) {
         crypto_hmac_free(w->salt_mac);
         w->salt_mac = NULL;
         if (crypto_hmac_new(p->salt, strlen(p->salt), &w->salt_mac))
-            w->salt_mac = NULL; /* the one-shot below, as good if slower */
+            w->salt_mac = NULL; /* the one-shot HMAC, as good if slower */
     }
-    if (w->salt_mac)
-        outbox_message_id_with(w->salt_mac, e->id, run->mail_domain, msgid);
-    else
-        outbox_message_id(p->salt, e->id, run->mail_domain, msgid);
-    rcpt.email = e->recipient;
-    rcpt.name = e->name;
-    rcpt.message_id = msgid;
-    vars = json_pack("{s:s}", "name", e->name ? e->name : "");
-    if (!vars) {
-        rc = merr_set(MERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if (is_list) {
-        if (!p->list_slug[0] || !p->list_id || !e->subscriber_id) {
-            rc = merr_set(MERR_INVAL, "list mail without a list slug, list id or subscriber");
-            goto out;
-        }
-        snprintf(list_id, sizeof list_id, "%s.%s", p->list_slug, run->mail_domain);
-        rcpt.list_id = list_id;
-        rc = subs_unsubscribe_url(w->db, cfg, e->subscriber_id, p->list_id, &unsub);
-        if (rc)
-            goto out;
-        rcpt.unsubscribe_url = unsub.data;
-        rcpt.unsubscribe_mailto = run->mailto;
-        json_object_set_new(vars, "unsubscribe_url", json_string(unsub.data));
-    } else if (is_confirm) {
-        if (!p->list_id || !e->subscriber_id) {
-            rc = merr_set(MERR_INVAL, "confirmation without a list or subscriber");
-            goto out;
-        }
-        rc = subs_confirm_url(w->db, cfg, e->subscriber_id, p->list_id, e->created_at, &confirm);
-        if (rc)
-            goto out;
-        json_object_set_new(vars, "confirm_url", json_string(confirm.data));
-    }
-    rcpt.vars = vars;
-    rc = compose_render(p->plan, &rcpt, out);
-out:
-    if (rc) {
-        enum merr_class class = merr_class(rc);
-        snprintf(text, sizeof text, "%s%s",
-                 class == MERR_CLASS_TEMPORARY ? "render: " : "message refused before sending: ",
-                 merr_msg());
-        report_attempt(r, class, 0, text);
-        log_warn("delivery: envelope %lld: %s", e->id, r->text);
-    }
-    json_decref(vars);
-    buf_free(&unsub);
-    buf_free(&confirm);
-    return rc != MERR_OK;
+    struct compose_person who = {
+        .kind = p->kind,
+        .salt = p->salt,
+        .envelope_id = e->id,
+        .email = e->recipient,
+        .name = e->name,
+        .subscriber_id = e->subscriber_id,
+        .list_id = p->list_id,
+        .list_slug = p->list_slug,
+        .created_at = e->created_at,
+        .salt_key = w->salt_mac,
+        .secret_key = w->secret_mac,
+    };
+    return compose_personal(w->run->cfg, w->db, &who, out);
 }
 
 /* Prepares the claimed envelopes; those that cannot go get their report now. */
 static void prepare(struct delivery_worker *w, struct delivery_batch *b)
 {
     struct delivery_run_ctx *run = w->run;
-    const struct config *cfg = run->cfg;
 
     b->nmsgs = 0;
     b->nplanned = 0;
@@ -295,36 +251,41 @@ static void prepare(struct delivery_worker *w, struct delivery_batch *b)
             delivery_plans_put(run->plans, p);
             continue;
         }
-        /* rendered when the transport needs it (on_load): the batch is
-         * never held in memory as messages, only one message at a time */
-        size_t k = b->nmsgs++;
+        /* its personal parts now, its body when the transport needs it
+         * (on_load): the batch is never held in memory as messages, only
+         * one message at a time */
+        size_t k = b->nmsgs;
+        enum merr rc = personal_of(w, e, p, &b->personal[k]);
+        if (rc) {
+            report_unmade(r, rc);
+            compose_personal_free(&b->personal[k]);
+            delivery_plans_put(run->plans, p);
+            continue;
+        }
+        b->nmsgs++;
         b->plan[k] = p;
         b->unrendered[k] = 0;
         b->in_tp[i] = 1;
         struct transport_msg *m = &b->msgs[k];
         memset(m, 0, sizeof *m);
-        /* the VERP token is the DSN ENVID too (RFC 3461 §4.4): one MAC */
-        if (w->secret_mac)
-            outbox_verp_token_with(w->secret_mac, e->id, b->envid[k]);
-        else
-            outbox_verp_token(cfg->secret, e->id, b->envid[k]);
-        outbox_verp_of_token(b->envid[k], run->bounce_domain, b->verp[k]);
         m->envelope_id = e->id;
-        m->mail_from = b->verp[k];
+        m->mail_from = b->personal[k].return_path;
         m->rcpt = e->recipient;
-        m->envid = b->envid[k];
-        m->data = NULL; /* on_load */
+        m->envid = b->personal[k].envid; /* the VERP token (RFC 3461 §4.4): one MAC */
+        m->data = NULL;                  /* on_load */
         m->len = 0;
         b->msg_env[k] = i;
     }
     b->nplanned = b->nmsgs;
 }
 
-/* Drops the batch's plan references. */
+/* Drops the batch's plan references and personal parts. */
 static void batch_unplan(struct delivery_run_ctx *run, struct delivery_batch *b)
 {
-    for (size_t k = 0; k < b->nplanned; k++)
+    for (size_t k = 0; k < b->nplanned; k++) {
         delivery_plans_put(run->plans, b->plan[k]);
+        compose_personal_free(&b->personal[k]);
+    }
     b->nplanned = 0;
 }
 
@@ -335,7 +296,7 @@ static void outcome_of(struct delivery_batch *b, size_t k)
     struct outcome_report *r = &b->rep[b->msg_env[k]];
 
     if (b->unrendered[k])
-        return; /* render_one set the report */
+        return; /* report_unmade set it */
     if (m->skipped) {
         /* never offered to the server: we asked the transport to stop */
         r->kind = OUTCOME_UNSENT;
@@ -371,7 +332,7 @@ static int on_done(void *arg, struct transport_msg *m)
  * The transport needs message m's data now (transport_hooks.load): renders
  * it into the worker's buffer, reused from message to message, so a worker
  * holds one rendered message at a time whatever batch_size is. A render
- * failure sets the envelope's report (see render_one).
+ * failure sets the envelope's report (report_unmade).
  */
 static enum merr on_load(void *arg, struct transport_msg *m)
 {
@@ -380,10 +341,14 @@ static enum merr on_load(void *arg, struct transport_msg *m)
     size_t k = (size_t)(m - b->msgs);
     struct outcome_report *r = &b->rep[b->msg_env[k]];
 
+    enum merr rc;
+
     if (w->out_busy)
         return merr_set(MERR_INTERNAL, "two messages loaded at once");
     buf_reset(&w->out);
-    if (render_one(w, &b->env[b->msg_env[k]], b->plan[k], &w->out, r)) {
+    rc = compose_render(b->plan[k]->plan, &b->personal[k].rcpt, &w->out);
+    if (rc) {
+        report_unmade(r, rc);
         b->unrendered[k] = 1;
         return merr_set(r->class == MERR_CLASS_PERMANENT ? MERR_PERMFAIL : MERR_TEMPFAIL, "%s",
                         r->text);

@@ -39,7 +39,6 @@
 #include "digest.h"
 #include "digest_store.h"
 #include "log.h"
-#include "rnd.h"
 #include "subs.h"
 #include "tpl.h"
 
@@ -665,50 +664,22 @@ static enum merr find_subscriber(void *arg, const struct subs_row *row)
     return MERR_OK;
 }
 
-static enum merr preview_render(struct db *db, const struct config *cfg, const struct subs_list *l,
-                                const char *plan_json, const char *to, struct buf *out)
+/*
+ * Renders `plan_json` for `who` into `out` as delivery would (the same
+ * plan, the same compose_personal): only the Date can differ.
+ */
+static enum merr preview_render(struct db *db, const struct config *cfg, const char *plan_json,
+                                const struct compose_person *who, struct buf *out)
 {
     struct tpl_set *set = NULL;
     struct compose_plan *plan = NULL;
+    struct compose_personal personal;
     struct compose_env env;
-    struct compose_recipient r;
-    struct buf unsub;
-    struct addr a;
-    struct who who;
-    json_t *inputs = NULL, *vars = NULL;
+    json_t *inputs = NULL;
     json_error_t jerr;
-    char msgid[128], list_id[300], mailto[300], salt[33];
-    const char *domain = cfg_mail_domain(cfg);
     enum merr rc;
 
-    buf_init(&unsub, 4096);
-    memset(&who, 0, sizeof who);
-    memset(&r, 0, sizeof r);
-    if (to) {
-        rc = addr_parse(to, &a);
-        if (rc) {
-            rc = merr_wrap(rc, "--to %s", to);
-            goto out;
-        }
-        /* search by the local part: it is the same in the Unicode and ASCII forms */
-        char local[ADDR_MAX];
-        struct subs_filter f;
-        snprintf(local, sizeof local, "%s", a.key);
-        *strchr(local, '@') = '\0';
-        memset(&f, 0, sizeof f);
-        f.list_slug = l->slug;
-        f.status = SUBS_CONFIRMED;
-        f.search = local;
-        who.key = a.key;
-        rc = subs_each(db, &f, find_subscriber, &who);
-        if (rc)
-            goto out;
-    } else {
-        snprintf(a.ascii, sizeof a.ascii, "%s@%s", DIGEST_SAMPLE_LOCAL, domain);
-    }
-    if (!who.id)
-        snprintf(who.name, sizeof who.name, "%s", DIGEST_SAMPLE_NAME);
-
+    memset(&personal, 0, sizeof personal);
     inputs = json_loads(plan_json, 0, &jerr);
     if (!inputs) {
         rc = merr_set(MERR_INTERNAL, "digest plan: %s", jerr.text);
@@ -723,39 +694,49 @@ static enum merr preview_render(struct db *db, const struct config *cfg, const s
     env.db = db;
     env.tpls = set;
     rc = compose_plan_new(&env, inputs, &plan);
-    if (rc)
-        goto out;
-
-    rnd_hex(salt, 16);
-    outbox_message_id(salt, 0, domain, msgid);
-    snprintf(list_id, sizeof list_id, "%s.%s", l->slug, domain);
-    if (cfg->unsubscribe_mailto && cfg->unsubscribe_mailto[0])
-        snprintf(mailto, sizeof mailto, "mailto:%s?subject=unsubscribe", cfg->unsubscribe_mailto);
-    else
-        snprintf(mailto, sizeof mailto, "mailto:unsubscribe@%s?subject=unsubscribe", domain);
-    rc = subs_unsubscribe_url(db, cfg, who.id, l->id, &unsub);
-    if (rc)
-        goto out;
-    vars = json_pack("{s:s, s:s}", "name", who.name, "unsubscribe_url", unsub.data);
-    if (!vars) {
-        rc = merr_set(MERR_INVAL, "subscriber name is not UTF-8");
-        goto out;
-    }
-    r.email = a.ascii;
-    r.name = who.name;
-    r.message_id = msgid;
-    r.list_id = list_id;
-    r.unsubscribe_url = unsub.data;
-    r.unsubscribe_mailto = mailto;
-    r.vars = vars;
-    rc = compose_render(plan, &r, out);
+    if (!rc)
+        rc = compose_personal(cfg, db, who, &personal);
+    if (!rc)
+        rc = compose_render(plan, &personal.rcpt, out);
 out:
-    json_decref(vars);
+    compose_personal_free(&personal);
     json_decref(inputs);
     compose_plan_free(plan);
     tpl_set_free(set);
-    buf_free(&unsub);
     return rc;
+}
+
+/* The recipient of a preview: `to` (a confirmed subscriber's name when it is one), or a sample. */
+static enum merr preview_recipient(struct db *db, const struct config *cfg,
+                                   const struct subs_list *l, const char *to, struct addr *a,
+                                   struct who *who)
+{
+    enum merr rc;
+
+    memset(who, 0, sizeof *who);
+    if (to) {
+        rc = addr_parse(to, a);
+        if (rc)
+            return merr_wrap(rc, "--to %s", to);
+        /* search by the local part: it is the same in the Unicode and ASCII forms */
+        char local[ADDR_MAX];
+        struct subs_filter f;
+        snprintf(local, sizeof local, "%s", a->key);
+        *strchr(local, '@') = '\0';
+        memset(&f, 0, sizeof f);
+        f.list_slug = l->slug;
+        f.status = SUBS_CONFIRMED;
+        f.search = local;
+        who->key = a->key;
+        rc = subs_each(db, &f, find_subscriber, who);
+        if (rc)
+            return rc;
+    } else {
+        snprintf(a->ascii, sizeof a->ascii, "%s@%s", DIGEST_SAMPLE_LOCAL, cfg_mail_domain(cfg));
+    }
+    if (!who->id)
+        snprintf(who->name, sizeof who->name, "%s", DIGEST_SAMPLE_NAME);
+    return MERR_OK;
 }
 
 enum merr digest_preview(struct db *db, const struct config *cfg, const char *list_slug,
@@ -769,6 +750,8 @@ enum merr digest_preview_since(struct db *db, const struct config *cfg, const ch
 {
     struct subs_list l;
     struct buf subject;
+    struct addr a;
+    struct who who;
     json_t *ids = NULL;
     char period[16], when[DATE_ISO_LEN], *plan = NULL;
     const char *tname;
@@ -802,13 +785,76 @@ enum merr digest_preview_since(struct db *db, const struct config *cfg, const ch
     }
     rc = plan_text(&l, period, tname, ids, subject.data, &plan);
     if (!rc)
-        rc = preview_render(db, cfg, &l, plan, to, out);
+        rc = preview_recipient(db, cfg, &l, to, &a, &who);
+    if (!rc) {
+        struct compose_person p = {.kind = OUTBOX_DIGEST,
+                                   .email = a.ascii,
+                                   .name = who.name,
+                                   .subscriber_id = who.id,
+                                   .list_id = l.id,
+                                   .list_slug = l.slug};
+        rc = preview_render(db, cfg, plan, &p, out);
+    }
 out:
     if (began)
         db_rollback(db);
     json_decref(ids);
     free(plan);
     buf_free(&subject);
+    subs_list_clear(&l);
+    return rc;
+}
+
+enum merr digest_preview_sent(struct db *db, const struct config *cfg, long long digest_id,
+                              const char *to, struct buf *out)
+{
+    struct digest_info d;
+    struct outbox_send s;
+    struct outbox_envelope e;
+    struct subs_list l;
+    struct addr a;
+    struct who who;
+    enum merr rc;
+
+    memset(&s, 0, sizeof s);
+    memset(&e, 0, sizeof e);
+    memset(&l, 0, sizeof l);
+    rc = digest_get(db, digest_id, &d);
+    if (!rc && !d.send_id)
+        rc = merr_set(MERR_NOTFOUND, "digest %lld was skipped: there is no message", digest_id);
+    if (!rc)
+        rc = outbox_send_get(db, d.send_id, &s);
+    if (!rc)
+        rc = subs_list_get_id(db, d.list_id, &l);
+    if (rc)
+        goto out;
+    struct compose_person p = {
+        .kind = OUTBOX_DIGEST, .salt = s.salt, .list_id = l.id, .list_slug = l.slug};
+    if (to) {
+        rc = addr_parse(to, &a);
+        if (!rc)
+            rc = outbox_envelope_of(db, d.send_id, a.key, &e);
+        if (rc == MERR_NOTFOUND)
+            rc = merr_set(rc, "%s is not a recipient of digest %lld", to, digest_id);
+        if (rc)
+            goto out;
+        p.envelope_id = e.id;
+        p.email = e.recipient;
+        p.name = e.name;
+        p.subscriber_id = e.subscriber_id;
+        p.created_at = e.created_at;
+    } else {
+        rc = preview_recipient(db, cfg, &l, NULL, &a, &who);
+        if (rc)
+            goto out;
+        p.email = a.ascii;
+        p.name = who.name;
+    }
+    rc = preview_render(db, cfg, s.plan_json, &p, out);
+out:
+    free(e.recipient);
+    free(e.name);
+    outbox_send_clear(&s);
     subs_list_clear(&l);
     return rc;
 }

@@ -137,4 +137,15 @@ enum merr digest_preview(struct db *db, const struct config *cfg, const char *li
 enum merr digest_preview_since(struct db *db, const struct config *cfg, const char *list_slug,
                                const char *to, time_t since, time_t now, struct buf *out);
 
+/*
+ * Appends to `out` the message of digest `digest_id` as its recipient `to`
+ * gets it (or got it): the digest's own plan, its envelope's Message-ID,
+ * name and unsubscribe link, so it equals the delivered message but for
+ * the Date header. `to` NULL: a sample reader (no envelope). Writes
+ * nothing. MERR_NOTFOUND for an unknown or skipped digest or an address
+ * that is not among its recipients, MERR_INVAL for a bad address.
+ */
+enum merr digest_preview_sent(struct db *db, const struct config *cfg, long long digest_id,
+                              const char *to, struct buf *out);
+
 #endif

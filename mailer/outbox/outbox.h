@@ -93,6 +93,14 @@ enum merr outbox_claim(struct db *db, time_t now, int lease_seconds, size_t max,
                        struct outbox_envelope **out, size_t *n);
 void outbox_envelopes_free(struct outbox_envelope *v, size_t n);
 
+/*
+ * The envelope of send `send_id` to the address whose lower-cased form is
+ * `email_key` (its first, if several). Its strings are malloc'd (free
+ * recipient and name). MERR_NOTFOUND, MERR_NOMEM, MERR_DB.
+ */
+enum merr outbox_envelope_of(struct db *db, long long send_id, const char *email_key,
+                             struct outbox_envelope *out);
+
 /* Returns envelopes whose lease expired (a crashed worker's) to queued. */
 enum merr outbox_reclaim_expired(struct db *db, time_t now, long long *reclaimed);
 

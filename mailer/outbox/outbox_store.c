@@ -234,6 +234,45 @@ enum merr outbox_enqueue_list(struct db *db, long long send_id, long long list_i
     return rc;
 }
 
+static const char SQL_ENVELOPE_OF[] =
+    "SELECT id, coalesce(subscriber_id, 0), recipient, name, attempts, created_at FROM envelopes "
+    "WHERE send_id = ?1 AND lower(recipient) = ?2 ORDER BY id LIMIT 1";
+
+enum merr outbox_envelope_of(struct db *db, long long send_id, const char *email_key,
+                             struct outbox_envelope *out)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_ENVELOPE_OF);
+    enum merr rc = MERR_OK;
+    int src;
+
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, send_id);
+    sqlite3_bind_text(st, 2, email_key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        out->send_id = send_id;
+        out->subscriber_id = sqlite3_column_int64(st, 1);
+        out->recipient = db_col_dup(st, 2);
+        out->name = db_col_dup(st, 3);
+        out->attempts = sqlite3_column_int(st, 4);
+        out->created_at = (time_t)sqlite3_column_int64(st, 5);
+        if (!out->recipient || !out->name)
+            rc = merr_set(MERR_NOMEM, "out of memory");
+    }
+    enum merr end = db_row_end(db, st, src, MERR_NOTFOUND, "envelope of a send");
+    if (!rc)
+        rc = end;
+    if (rc) {
+        free(out->recipient);
+        free(out->name);
+        memset(out, 0, sizeof *out);
+    }
+    return rc;
+}
+
 void outbox_envelopes_free(struct outbox_envelope *v, size_t n)
 {
     if (!v)

@@ -7,3 +7,5 @@ mailer_script_test(digest.pause_resume digest/test_pause.py LABELS integration T
 mailer_script_test(digest.cli digest/test_cli.py LABELS integration TIMEOUT 120)
 mailer_script_test(digest.slow_relay_once digest/test_slow_relay.py LABELS integration
   TIMEOUT 240)
+mailer_script_test(digest.preview_is_delivered digest/test_preview_delivered.py LABELS integration
+  TIMEOUT 120)

@@ -317,12 +317,16 @@ static void test_image_part(void **state)
 static void test_boundary_random(void **state)
 {
     (void)state;
-    char a[COMPOSE_BOUNDARY_LEN], b[COMPOSE_BOUNDARY_LEN];
-    compose_boundary(a);
-    compose_boundary(b);
+    char a[COMPOSE_BOUNDARY_LEN], b[COMPOSE_BOUNDARY_LEN], c[COMPOSE_BOUNDARY_LEN];
+    compose_boundary(a, "1.0a1b@hagiang.example", "alternative");
+    compose_boundary(b, "2.9f8e@hagiang.example", "alternative");
     assert_int_equal(strlen(a), 34);
     assert_memory_equal(a, "=_", 2);
-    assert_string_not_equal(a, b);
+    assert_string_not_equal(a, b); /* two messages differ */
+    compose_boundary(c, "1.0a1b@hagiang.example", "related");
+    assert_string_not_equal(a, c); /* two parts of one message differ */
+    compose_boundary(c, "1.0a1b@hagiang.example", "alternative");
+    assert_string_equal(a, c); /* the same message renders the same */
 }
 
 /* ---- whole messages from the sample articles ---- */

@@ -1,0 +1,127 @@
+/*
+ * compose_personal.c: the one place where a recipient's personal parts
+ * are made.
+ *
+ * Delivery, a digest's preview and `mailer compose` all call
+ * compose_personal and render with what it gives, so there is one way to
+ * make a Message-ID, one VERP address, one List-Id, one unsubscribe link
+ * and one set of template variables: a preview cannot differ from the
+ * delivered message except by its Date (compose_render derives the MIME
+ * boundaries from the Message-ID too). Whatever is added per recipient
+ * later (a signature, a Feedback-ID, an opaque Message-ID) goes here.
+ *
+ * Identifiers. The Message-ID is "ID.MAC@domain" with MAC an HMAC of the
+ * envelope id under the send's salt (outbox_message_id): fixed when the
+ * envelope is created, so a retry is the same message. A message of no
+ * envelope gets 32 random hex digits instead. The VERP return path is
+ * "bounces+ID.MAC@bounce domain" under [mail] secret, and the same token
+ * is the DSN ENVID (RFC 3461 §4.4). Prepared keys (compose_person's
+ * salt_key and secret_key, one per worker thread) give the same bytes
+ * faster.
+ *
+ * By kind: list mail (a digest) carries List-Id (RFC 2919: "<slug>.<mail
+ * domain>"), List-Unsubscribe with the one-click URL (RFC 8058) and the
+ * mailto: address (RFC 2369), and the URL as the unsubscribe_url variable;
+ * a confirmation carries the confirm_url variable, valid from the
+ * envelope's creation. Every message carries `name`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "compose.h"
+#include "rnd.h"
+#include "subs.h"
+
+static void message_id(const struct config *cfg, const struct compose_person *who, char out[128])
+{
+    const char *domain = cfg_mail_domain(cfg);
+    if (!who->envelope_id || !who->salt) {
+        char hex[33];
+        rnd_hex(hex, 16);
+        snprintf(out, 128, "%s@%s", hex, domain);
+    } else if (who->salt_key) {
+        outbox_message_id_with(who->salt_key, who->envelope_id, domain, out);
+    } else {
+        outbox_message_id(who->salt, who->envelope_id, domain, out);
+    }
+}
+
+static void return_path(const struct config *cfg, const struct compose_person *who,
+                        struct compose_personal *p)
+{
+    const char *domain =
+        cfg->bounce_domain && cfg->bounce_domain[0] ? cfg->bounce_domain : cfg_mail_domain(cfg);
+    if (who->secret_key)
+        outbox_verp_token_with(who->secret_key, who->envelope_id, p->envid);
+    else
+        outbox_verp_token(cfg->secret ? cfg->secret : "", who->envelope_id, p->envid);
+    outbox_verp_of_token(p->envid, domain, p->return_path);
+}
+
+static void unsubscribe_mailto(const struct config *cfg, char out[320])
+{
+    if (cfg->unsubscribe_mailto && cfg->unsubscribe_mailto[0])
+        snprintf(out, 320, "mailto:%s?subject=unsubscribe", cfg->unsubscribe_mailto);
+    else
+        snprintf(out, 320, "mailto:unsubscribe@%s?subject=unsubscribe", cfg_mail_domain(cfg));
+}
+
+enum merr compose_personal(const struct config *cfg, struct db *db,
+                           const struct compose_person *who, struct compose_personal *out)
+{
+    enum merr rc = MERR_OK;
+
+    memset(out, 0, sizeof *out);
+    buf_init(&out->unsubscribe_url, 4096);
+    buf_init(&out->confirm_url, 4096);
+    message_id(cfg, who, out->message_id);
+    return_path(cfg, who, out);
+    out->rcpt.email = who->email;
+    out->rcpt.name = who->name;
+    out->rcpt.message_id = out->message_id;
+    out->vars = json_pack("{s:s}", "name", who->name ? who->name : "");
+    if (!out->vars)
+        return merr_set(MERR_INVAL, "recipient name is not UTF-8");
+    switch (who->kind) {
+    case OUTBOX_SHARE:
+        break;
+    case OUTBOX_DIGEST:
+        if (!who->list_slug || !who->list_slug[0] ||
+            (who->envelope_id && (!who->list_id || !who->subscriber_id)))
+            return merr_set(MERR_INVAL, "list mail without a list slug, list id or subscriber");
+        snprintf(out->list_id, sizeof out->list_id, "%s.%s", who->list_slug, cfg_mail_domain(cfg));
+        unsubscribe_mailto(cfg, out->mailto);
+        rc = subs_unsubscribe_url(db, cfg, who->subscriber_id, who->list_id, &out->unsubscribe_url);
+        if (rc)
+            return rc;
+        out->rcpt.list_id = out->list_id;
+        out->rcpt.unsubscribe_url = out->unsubscribe_url.data;
+        out->rcpt.unsubscribe_mailto = out->mailto;
+        if (json_object_set_new(out->vars, "unsubscribe_url",
+                                json_string(out->unsubscribe_url.data)))
+            return merr_set(MERR_NOMEM, "out of memory");
+        break;
+    case OUTBOX_CONFIRM:
+        if (!who->list_id || !who->subscriber_id)
+            return merr_set(MERR_INVAL, "confirmation without a list or subscriber");
+        rc = subs_confirm_url(db, cfg, who->subscriber_id, who->list_id, who->created_at,
+                              &out->confirm_url);
+        if (rc)
+            return rc;
+        if (json_object_set_new(out->vars, "confirm_url", json_string(out->confirm_url.data)))
+            return merr_set(MERR_NOMEM, "out of memory");
+        break;
+    }
+    out->rcpt.vars = out->vars;
+    return MERR_OK;
+}
+
+void compose_personal_free(struct compose_personal *p)
+{
+    if (!p)
+        return;
+    json_decref(p->vars);
+    p->vars = NULL;
+    buf_free(&p->unsubscribe_url);
+    buf_free(&p->confirm_url);
+}
