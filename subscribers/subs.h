@@ -37,6 +37,7 @@
 #include "config.h"
 #include "db.h"
 #include "err.h"
+#include "outbox.h"
 
 enum subs_token_kind { SUBS_TOKEN_CONFIRM = 1, SUBS_TOKEN_UNSUBSCRIBE = 2 };
 
@@ -86,6 +87,22 @@ enum merr subs_confirm_url(struct db *db, const struct config *cfg, long long su
 
 /* 1 if the address (its lower-cased ASCII key) is suppressed, else 0. */
 int subs_is_suppressed(struct db *db, const char *email_key);
+
+/*
+ * "May we mail this person", the check right before sending (subs_consent.c):
+ * MERR_OK with reason "" if a send of `kind` (of list `list_id`, 0: none) to
+ * `address` (subscriber `subscriber_id`, 0: none or erased) may go now;
+ * MERR_OK with the reason in reason[size] if not: the address is suppressed
+ * (found by the hash of its lower-cased form, the one key), the subscriber
+ * was erased, is no longer confirmed on the list (list mail) or no longer
+ * awaits confirmation (a confirmation). MERR_DB (nothing decided).
+ */
+enum merr subs_consent_check(struct db *db, enum outbox_kind kind, long long list_id,
+                             long long subscriber_id, const char *address, char *reason,
+                             size_t size);
+
+/* subs_consent_check as the outbox's claim asks it (outbox_claim's gate). */
+extern const struct outbox_gate subs_consent_gate;
 
 /*
  * Adds a suppression (reason: hard_bounce, complaint, manual,

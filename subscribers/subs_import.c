@@ -55,7 +55,7 @@ enum col_kind { COL_ATTR, COL_EMAIL, COL_NAME, COL_ATTRS_JSON, COL_IGNORED };
 struct pending {
     struct addr a;
     char name[1024];
-    char hash[65];    /* of the key, when the suppression list is consulted */
+    char hash[65];    /* of the key: stored with a new subscriber, the suppression key */
     size_t attrs_off; /* in chunk.attrs */
     int has_attrs;
     long long line;
@@ -356,6 +356,7 @@ static enum merr flush(struct import *im, const struct pending *rows, size_t n,
         return MERR_OK;
     for (size_t k = 0; k < n; k++) {
         v[k].a = &rows[k].a;
+        v[k].hash = rows[k].hash;
         v[k].name = rows[k].name;
         v[k].attrs = rows[k].has_attrs ? attrs_base + rows[k].attrs_off : NULL;
     }
@@ -441,8 +442,7 @@ static enum merr read_row(struct import *im)
     if (ar > 0)
         return MERR_OK;
     p->line = im->csv.record_line;
-    if (im->o->mode == SUBS_IMPORT_BLOCKLIST || im->supp_any)
-        subs_store_key_hash(p->a.key, p->hash); /* SHA-256: here, off the writer's thread */
+    subs_store_key_hash(p->a.key, p->hash); /* SHA-256: here, off the writer's thread */
     p->has_attrs = im->attrs.len > 0;
     p->attrs_off = ch->attrs.len;
     if (p->has_attrs && (rc = buf_append(&ch->attrs, im->attrs.data, im->attrs.len + 1)))

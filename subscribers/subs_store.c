@@ -233,7 +233,7 @@ enum merr subs_store_sub_get(struct db *db, long long id, struct subs_store_sub 
 
 static const char SQL_SUB_INSERT[] =
     "INSERT INTO subscribers(email, email_ascii, email_key, name, attributes, created_at, "
-    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(email_key) DO NOTHING";
+    "updated_at, email_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(email_key) DO NOTHING";
 
 enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char *name,
                                 const char *attrs_json, time_t now, long long *id)
@@ -249,6 +249,9 @@ enum merr subs_store_sub_insert(struct db *db, const struct addr *a, const char 
     sqlite3_bind_text(st, 5, attrs_json ? attrs_json : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, now);
     sqlite3_bind_int64(st, 7, now);
+    char hash[65];
+    subs_store_key_hash(a->key, hash);
+    sqlite3_bind_text(st, 8, hash, -1, SQLITE_TRANSIENT);
     rc = db_step_done(db, st, "subscribers");
     if (rc)
         return rc;
@@ -794,8 +797,9 @@ enum merr subs_store_sub_next_id(struct db *db, long long *id)
     return db_row_end(db, st, src, MERR_OK, "subscribers");
 }
 
-/* One row of the insert below: id, email, email_ascii, email_key, name, attributes, times. */
-#define NEW_ROW "(?,?,?,?,?,?,?,?)"
+/* One row of the insert below: id, email, email_ascii, email_key, name, attributes, times,
+ * email_hash. */
+#define NEW_ROW "(?,?,?,?,?,?,?,?,?)"
 #define NEW_2   NEW_ROW "," NEW_ROW
 #define NEW_4   NEW_2 "," NEW_2
 #define NEW_8   NEW_4 "," NEW_4
@@ -804,7 +808,7 @@ enum merr subs_store_sub_next_id(struct db *db, long long *id)
 #define NEW_64  NEW_32 "," NEW_32
 #define NEW_INSERT                                                                                 \
     "INSERT INTO subscribers(id, email, email_ascii, email_key, name, attributes, created_at, "    \
-    "updated_at) VALUES "
+    "updated_at, email_hash) VALUES "
 
 static const char SQL_SUB_INSERT_ONE[] = NEW_INSERT NEW_ROW " ON CONFLICT(email_key) DO NOTHING";
 static const char SQL_SUB_INSERT_MANY[] = NEW_INSERT NEW_64 " ON CONFLICT(email_key) DO NOTHING";
@@ -822,6 +826,7 @@ static void bind_new(sqlite3_stmt *st, int p, long long id, const struct subs_st
     sqlite3_bind_text(st, p + 6, r->attrs ? r->attrs : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, p + 7, now);
     sqlite3_bind_int64(st, p + 8, now);
+    sqlite3_bind_text(st, p + 9, r->hash, -1, SQLITE_STATIC);
 }
 
 enum merr subs_store_sub_insert_many(struct db *db, const struct subs_store_new *v, size_t n,
@@ -836,7 +841,7 @@ enum merr subs_store_sub_insert_many(struct db *db, const struct subs_store_new 
         if (!st)
             return MERR_DB;
         for (size_t k = 0; k < n; k++)
-            bind_new(st, (int)k * 8, first_id + (long long)k, &v[k], now);
+            bind_new(st, (int)k * 9, first_id + (long long)k, &v[k], now);
         rc = db_step_done(db, st, "subscribers");
         if (!rc)
             *inserted = db_changes(db);

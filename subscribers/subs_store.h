@@ -112,6 +112,7 @@ enum merr subs_store_import_tuning(struct db *db, int on);
 
 struct subs_store_new {
     const struct addr *a;
+    const char *hash;  /* subs_store_key_hash of a->key */
     const char *name;  /* "" if none */
     const char *attrs; /* JSON object text, NULL: {} */
 };

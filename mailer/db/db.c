@@ -4,6 +4,10 @@
  * The statement cache is a small open-addressed table keyed by the SQL
  * string's address: store files pass literals, so the pointer identifies the
  * statement and no hashing of text is needed on the hot path.
+ *
+ * Every handle has the SQL function sha256_hex(text): the hex SHA-256 of
+ * its UTF-8 bytes (NULL for NULL), deterministic, the key subscribers'
+ * suppressions and views match addresses by (migration 0008).
  */
 #include "db.h"
 
@@ -14,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crypto.h"
 #include "fs.h"
 #include "log.h"
 #include "migrations.h"
@@ -68,6 +73,25 @@ static enum merr make_private(const char *path)
     return MERR_OK;
 }
 
+/* sha256_hex(text): the hex SHA-256 of the text's bytes; NULL for NULL. */
+static void sql_sha256_hex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    char hex[2 * CRYPTO_SHA256_LEN + 1];
+    const unsigned char *t;
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    t = sqlite3_value_text(argv[0]);
+    if (!t) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    crypto_sha256_hex(hex, t, (size_t)sqlite3_value_bytes(argv[0]));
+    sqlite3_result_text(ctx, hex, -1, SQLITE_TRANSIENT);
+}
+
 enum merr db_open(const char *path, int busy_timeout_ms, struct db **out)
 {
     struct db *db;
@@ -96,6 +120,14 @@ enum merr db_open(const char *path, int busy_timeout_ms, struct db **out)
     }
     sqlite3_busy_timeout(db->h, busy_timeout_ms);
     sqlite3_extended_result_codes(db->h, 1);
+    src = sqlite3_create_function_v2(db->h, "sha256_hex", 1,
+                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                     sql_sha256_hex, NULL, NULL, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_fail(db, src, "sha256_hex");
+        db_close(db);
+        return rc;
+    }
     rc = strcmp(path, ":memory:") != 0 ? make_private(path) : MERR_OK; /* a new file */
     if (!rc)
         rc = db_exec(db, "PRAGMA journal_mode=WAL");
@@ -315,7 +347,14 @@ enum merr db_migrate(struct db *db, int target)
     rc = db_exec(db, "PRAGMA foreign_keys=OFF");
     if (rc)
         return rc;
-    rc = migrate_steps(db, cur, target);
+    /* a table rebuild (create, copy, drop, rename) must not stop at a view
+     * that names the table: with the legacy rename the view's text is left
+     * as it is and names the rebuilt table once the rename is done */
+    rc = db_exec(db, "PRAGMA legacy_alter_table=ON");
+    if (!rc)
+        rc = migrate_steps(db, cur, target);
+    if (db_exec(db, "PRAGMA legacy_alter_table=OFF") && !rc)
+        rc = MERR_DB;
     if (db_exec(db, "PRAGMA foreign_keys=ON") && !rc)
         rc = MERR_DB;
     return rc;

@@ -4,13 +4,12 @@
  *
  * A worker owns a database handle (reads only), a transport and one
  * message buffer, and loops: ask the writer for a batch of due envelopes
- * (claimed with a lease, and checked once more against the subscriber
- * tables), look up each send's plan (delivery_plans.c), wait for the rate
- * limits, and hand the batch to the transport. Envelopes that never reach
- * the transport (no plan, a plan that cannot be built) are reported at
- * once. The next batch is asked for as soon as this one goes to the
- * transport, so the claim overlaps with the sending; a batch claimed ahead
- * but not sent (stopping) is reported unsent, back to queued.
+ * (claimed with a lease, and let through by subscribers' consent check,
+ * the one check of "may we mail this person"), look up each send's plan (delivery_plans.c), wait
+ * for the rate limits, and hand the batch to the transport. Envelopes that never reach the
+ * transport (no plan, a plan that cannot be built) are reported at once. The next batch is asked
+ * for as soon as this one goes to the transport, so the claim overlaps with the sending; a batch
+ * claimed ahead but not sent (stopping) is reported unsent, back to queued.
  *
  * Memory. Messages are rendered when the transport needs their data
  * (transport_hooks.load: after the server's go-ahead for DATA) into the
@@ -174,14 +173,6 @@ static void report_attempt(struct outcome_report *r, enum merr_class class, int 
     snprintf(r->text, sizeof r->text, "%s", text ? text : "");
 }
 
-static void lower_copy(char *out, size_t size, const char *s)
-{
-    size_t i = 0;
-    for (; s[i] && i + 1 < size; i++)
-        out[i] = (char)tolower((unsigned char)s[i]);
-    out[i] = '\0';
-}
-
 /* A report of a message that could not be made: its class by merr_class. */
 static void report_unmade(struct outcome_report *r, enum merr rc)
 {
@@ -232,15 +223,9 @@ static void prepare(struct delivery_worker *w, struct delivery_batch *b)
     for (size_t i = 0; i < b->n; i++) {
         const struct outbox_envelope *e = &b->env[i];
         struct outcome_report *r = &b->rep[i];
-        char key[256];
         struct delivery_plan *p;
 
         report_init(r, e, OUTCOME_ATTEMPT, NULL);
-        lower_copy(key, sizeof key, e->recipient);
-        if (subs_is_suppressed(w->db, key)) {
-            report_init(r, e, OUTCOME_CANCELLED, "address is on the suppression list");
-            continue;
-        }
         p = delivery_plans_get(run->plans, w->db, e->send_id);
         if (!p) {
             report_attempt(r, MERR_CLASS_TEMPORARY, 0, "out of memory planning the send");

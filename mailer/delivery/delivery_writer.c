@@ -27,7 +27,8 @@
  * Claims run here too, in the order workers ask (a worker asks for its
  * next batch as soon as it hands the current one to the transport, so the
  * claim overlaps with the sending). A claim also drops what must no longer
- * be sent (outbox_claim_checked).
+ * be sent: subscribers' consent check is its gate (subs_consent_gate), the
+ * one check of "may we mail this person".
  *
  * Leases. Every envelope claimed and not yet recorded is held by this run:
  * the writer keeps their ids (a set) and renews their leases every lease/3
@@ -53,6 +54,7 @@
 #include "date.h"
 #include "delivery_int.h"
 #include "log.h"
+#include "subs.h"
 
 #define BUSY_RETRIES 100
 
@@ -153,8 +155,8 @@ static void run_claims(struct delivery_writer *w)
         }
         double t0 = date_mono();
         for (;;) {
-            rc = outbox_claim_checked(w->db, c->now, w->cfg->lease_seconds, c->max, &c->env, &c->n,
-                                      &c->cancelled);
+            rc = outbox_claim(w->db, c->now, w->cfg->lease_seconds, c->max, &subs_consent_gate,
+                              &c->env, &c->n, &c->cancelled);
             if (rc != MERR_TEMPFAIL || ++tries >= BUSY_RETRIES)
                 break;
             sleep_ms(20);

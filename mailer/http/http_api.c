@@ -604,12 +604,23 @@ static json_t *counts_json(const struct outbox_counts *c)
     return o;
 }
 
-static json_t *send_json(const struct outbox_send_row *s)
+/* A send's list as its slug (subscribers knows it), or null: none or deleted. */
+static json_t *list_slug_json(struct db *db, long long list_id)
+{
+    struct subs_list l;
+    json_t *j;
+    if (!list_id || subs_list_get_id(db, list_id, &l) != MERR_OK)
+        return json_null();
+    j = json_string(l.slug);
+    subs_list_clear(&l);
+    return j;
+}
+
+static json_t *send_json(struct db *db, const struct outbox_send_row *s)
 {
     return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I}", "id", (json_int_t)s->id,
-                     "kind", s->kind, "status", s->status, "list",
-                     s->list_slug[0] ? json_string(s->list_slug) : json_null(), "list_id",
-                     s->list_id ? json_integer(s->list_id) : json_null(), "created_at",
+                     "kind", s->kind, "status", s->status, "list", list_slug_json(db, s->list_id),
+                     "list_id", s->list_id ? json_integer(s->list_id) : json_null(), "created_at",
                      time_json(s->created_at), "finished_at", time_json(s->finished_at),
                      "envelopes", counts_json(&s->counts), "total", (json_int_t)s->total);
 }
@@ -677,7 +688,7 @@ static void api_sends(struct http_req *r, struct db *db, const char *rest)
                                                                  : "limit");
         arr = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, send_json(&v[i]));
+            json_array_append_new(arr, send_json(db, &v[i]));
         limit = f.limit ? (long long)f.limit : OUTBOX_SEND_LIST_DEFAULT;
         http_reply_json(r, 200,
                         json_pack("{s:o, s:o}", "sends", arr, "next_before",
@@ -712,7 +723,7 @@ static void api_sends(struct http_req *r, struct db *db, const char *rest)
         return fail(r, rc, NULL);
     if (!n)
         return http_reply_error(r, 404, "not_found", "no such send", NULL);
-    http_reply_json(r, 200, send_json(&v[0]));
+    http_reply_json(r, 200, send_json(db, &v[0]));
     free(v);
 }
 

@@ -65,9 +65,10 @@ enum merr outbox_envelope_add(struct db *db, long long send_id, long long subscr
                               const char *recipient, const char *name, long long *envelope_id);
 
 /*
- * Adds one envelope per confirmed, non-suppressed subscriber of `list_id`
- * in one statement (INSERT ... SELECT ... ON CONFLICT DO NOTHING): safe to
- * run twice. `*added` receives the count.
+ * Adds one envelope per member of the list's audience (subscribers' view
+ * list_audience: confirmed, not suppressed) in one statement (INSERT ...
+ * SELECT ... ON CONFLICT DO NOTHING): safe to run twice. `*added` receives
+ * the count.
  */
 enum merr outbox_enqueue_list(struct db *db, long long send_id, long long list_id,
                               long long *added);
@@ -81,16 +82,35 @@ struct outbox_envelope {
     char *name;
     int attempts;
     time_t created_at;
+    enum outbox_kind kind; /* its send's (outbox_claim) */
+    long long list_id;     /* its send's, 0: none (outbox_claim) */
+};
+
+/*
+ * What the outbox asks right before it hands an envelope over: may it
+ * still be sent? The answer is not the outbox's (subscribers owns consent:
+ * subs_consent_gate). check(arg, db, e, reason, size): MERR_OK with reason
+ * "" to send, MERR_OK with a reason to cancel it, an error to fail the
+ * claim (nothing claimed).
+ */
+struct outbox_gate {
+    enum merr (*check)(void *arg, struct db *db, const struct outbox_envelope *e, char *reason,
+                       size_t size);
+    void *arg;
 };
 
 /*
  * Claims up to `max` due envelopes (queued, or deferred with
  * next_attempt_at <= now, of sends that are active) by setting them to
- * sending with lease_until = now + lease. `*out` is an array of `*n`; free
- * with outbox_envelopes_free.
+ * sending with lease_until = now + lease, in one transaction. Each is put
+ * to `gate` (NULL: none) first: one it refuses is cancelled with the
+ * gate's reason (not returned, its attempt not counted) and counted in
+ * `*cancelled` (may be NULL). `*out` is an array of `*n`; free with
+ * outbox_envelopes_free. MERR_TEMPFAIL (busy), MERR_DB, the gate's error.
  */
 enum merr outbox_claim(struct db *db, time_t now, int lease_seconds, size_t max,
-                       struct outbox_envelope **out, size_t *n);
+                       const struct outbox_gate *gate, struct outbox_envelope **out, size_t *n,
+                       long long *cancelled);
 void outbox_envelopes_free(struct outbox_envelope *v, size_t n);
 
 /*
@@ -152,16 +172,6 @@ struct outbox_counts {
 enum merr outbox_counts(struct db *db, long long send_id, struct outbox_counts *out);
 
 /* ---- beyond the contract: what delivery and `mailer queue` need ---- */
-
-/*
- * Like outbox_claim, and also re-checks each claimed envelope against the
- * subscriber tables right before sending: a suppressed address, a digest
- * recipient no longer confirmed on the send's list, a confirmation no longer
- * pending, or an erased subscriber is set to cancelled (not returned) and
- * counted in `*cancelled` (may be NULL). Runs in one transaction.
- */
-enum merr outbox_claim_checked(struct db *db, time_t now, int lease_seconds, size_t max,
-                               struct outbox_envelope **out, size_t *n, long long *cancelled);
 
 /* A send as delivery needs it. Strings are owned; free with outbox_send_clear. */
 struct outbox_send {
@@ -337,8 +347,7 @@ struct outbox_send_row {
     long long id;
     char kind[16];
     char status[16];
-    long long list_id;  /* 0 if none (or the list was deleted) */
-    char list_slug[72]; /* "" if none */
+    long long list_id; /* 0 if none (or the list was deleted) */
     time_t created_at;
     time_t finished_at;          /* 0 while active or paused */
     struct outbox_counts counts; /* its envelopes per state */

@@ -15,12 +15,13 @@
  * closes the sends left without work. A result never turns a `sent` envelope back into something
  * else: if a lease expired and the message went out twice, the first success stands.
  *
- * outbox_enqueue_list copies a list's confirmed, unsuppressed subscribers
- * into envelopes with a single INSERT ... SELECT; UNIQUE(send_id,
- * subscriber_id) with ON CONFLICT DO NOTHING makes a second run add nothing.
- * These statements read the subscriber tables: the check right before
- * sending (outbox_claim_checked) does too, so that a person who left since
- * the enqueue is not mailed.
+ * outbox_enqueue_list copies a list's audience (the view list_audience,
+ * which subscribers' migration owns) into envelopes with a single INSERT
+ * ... SELECT; UNIQUE(send_id, subscriber_id) with ON CONFLICT DO NOTHING
+ * makes a second run add nothing. Consent is not the outbox's: no
+ * statement here names a table of subscribers', and the check right before
+ * sending is the claim's gate (subscribers answers it), so that a person
+ * who left or was suppressed since the enqueue is not mailed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,8 @@ static const char SQL_ENVELOPE_ADD[] =
 static const char SQL_ENQUEUE_LIST[] =
     "INSERT INTO envelopes(send_id, subscriber_id, recipient, name, next_attempt_at, "
     "created_at, updated_at) "
-    "SELECT ?1, s.id, s.email_ascii, s.name, ?3, ?3, ?3 "
-    "FROM subscriptions t JOIN subscribers s ON s.id = t.subscriber_id "
-    "WHERE t.list_id = ?2 AND t.status = 'confirmed' "
-    "AND NOT EXISTS (SELECT 1 FROM suppressions p WHERE p.email_key = s.email_key) "
+    "SELECT ?1, subscriber_id, recipient, name, ?3, ?3, ?3 FROM list_audience "
+    "WHERE list_id = ?2 "
     "ON CONFLICT (send_id, subscriber_id) DO NOTHING";
 
 static const char SQL_CLAIM[] =
@@ -52,22 +51,9 @@ static const char SQL_CLAIM[] =
     "WHERE id IN (SELECT e.id FROM envelopes e JOIN sends s ON s.id = e.send_id "
     "WHERE e.state IN ('deferred', 'queued') AND e.next_attempt_at <= ?1 "
     "AND s.status = 'active' LIMIT ?3) "
-    "RETURNING id, send_id, subscriber_id, recipient, name, attempts, created_at";
-
-/* Why a claimed envelope must not be sent any more (NULL: send it). */
-static const char SQL_UNWANTED[] =
-    "SELECT CASE "
-    "WHEN EXISTS (SELECT 1 FROM suppressions p WHERE p.email_key = lower(e.recipient)) "
-    "THEN 'address is on the suppression list' "
-    "WHEN s.kind IN ('digest', 'confirm') AND e.subscriber_id IS NULL "
-    "THEN 'subscriber was erased' "
-    "WHEN s.kind = 'digest' AND s.list_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-    "subscriptions t WHERE t.list_id = s.list_id AND t.subscriber_id = e.subscriber_id AND "
-    "t.status = 'confirmed') THEN 'no longer subscribed to the list' "
-    "WHEN s.kind = 'confirm' AND s.list_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-    "subscriptions t WHERE t.list_id = s.list_id AND t.subscriber_id = e.subscriber_id AND "
-    "t.status = 'unconfirmed') THEN 'subscription no longer awaits confirmation' "
-    "END FROM envelopes e JOIN sends s ON s.id = e.send_id WHERE e.id = ?1";
+    "RETURNING id, send_id, subscriber_id, recipient, name, attempts, created_at, "
+    "(SELECT kind FROM sends s WHERE s.id = envelopes.send_id), "
+    "coalesce((SELECT list_id FROM sends s WHERE s.id = envelopes.send_id), 0)";
 
 static const char SQL_CANCEL_ONE[] =
     "UPDATE envelopes SET state = 'cancelled', lease_until = NULL, attempts = attempts - 1, "
@@ -284,57 +270,58 @@ void outbox_envelopes_free(struct outbox_envelope *v, size_t n)
     free(v);
 }
 
-/* Drops the envelopes that must not be sent any more; runs inside the claim. */
-static enum merr claim_check(struct db *db, time_t now, struct outbox_envelope *v, size_t *n,
-                             long long *cancelled)
+/*
+ * Drops the envelopes the gate refuses (cancelled with its reason); runs
+ * inside the claim. On an error `*n` still counts every envelope not freed,
+ * so the caller frees them all.
+ */
+static enum merr claim_check(struct db *db, time_t now, const struct outbox_gate *gate,
+                             struct outbox_envelope *v, size_t *n, long long *cancelled)
 {
-    size_t kept = 0;
+    size_t kept = 0, i = 0;
     long long last_send = 0;
     enum merr rc = MERR_OK;
 
-    for (size_t i = 0; i < *n; i++) {
-        sqlite3_stmt *st = db_stmt(db, SQL_UNWANTED);
+    for (; i < *n; i++) {
+        sqlite3_stmt *st;
         char reason[128] = "";
-        int src;
-        if (!st)
-            return MERR_DB;
-        sqlite3_bind_int64(st, 1, v[i].id);
-        src = sqlite3_step(st);
-        if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            db_col_copy(st, 0, reason, sizeof reason);
-        sqlite3_reset(st);
-        if (src != SQLITE_ROW && src != SQLITE_DONE)
-            return db_fail(db, src, "check envelope");
+        if (gate && (rc = gate->check(gate->arg, db, &v[i], reason, sizeof reason)))
+            break;
         if (!reason[0]) {
             v[kept++] = v[i];
             continue;
         }
         st = db_stmt(db, SQL_CANCEL_ONE);
-        if (!st)
-            return MERR_DB;
+        if (!st) {
+            rc = MERR_DB;
+            break;
+        }
         sqlite3_bind_int64(st, 1, v[i].id);
         sqlite3_bind_text(st, 2, reason, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
         rc = db_step_done(db, st, "cancel envelope");
-        if (rc)
-            return rc;
-        if (cancelled)
+        if (!rc && cancelled)
             (*cancelled)++;
-        if (v[i].send_id != last_send) {
+        if (!rc && v[i].send_id != last_send) {
             last_send = v[i].send_id;
             rc = outbox_send_finish_if_idle(db, v[i].send_id, now);
-            if (rc)
-                return rc;
         }
         free(v[i].recipient);
         free(v[i].name);
+        if (rc) {
+            i++;
+            break;
+        }
     }
+    for (; i < *n; i++)
+        v[kept++] = v[i];
     *n = kept;
-    return MERR_OK;
+    return rc;
 }
 
-enum merr outbox_claim_checked(struct db *db, time_t now, int lease_seconds, size_t max,
-                               struct outbox_envelope **out, size_t *n, long long *cancelled)
+enum merr outbox_claim(struct db *db, time_t now, int lease_seconds, size_t max,
+                       const struct outbox_gate *gate, struct outbox_envelope **out, size_t *n,
+                       long long *cancelled)
 {
     struct outbox_envelope *v = NULL;
     size_t count = 0;
@@ -374,6 +361,9 @@ enum merr outbox_claim_checked(struct db *db, time_t now, int lease_seconds, siz
         e->name = db_col_dup(st, 4);
         e->attempts = sqlite3_column_int(st, 5);
         e->created_at = (time_t)sqlite3_column_int64(st, 6);
+        int kind = outbox_kind_parse((const char *)sqlite3_column_text(st, 7));
+        e->kind = kind < 0 ? OUTBOX_SHARE : (enum outbox_kind)kind;
+        e->list_id = sqlite3_column_int64(st, 8);
         if (!e->recipient || !e->name) {
             sqlite3_reset(st);
             rc = merr_set(MERR_NOMEM, "out of memory");
@@ -385,7 +375,7 @@ enum merr outbox_claim_checked(struct db *db, time_t now, int lease_seconds, siz
         rc = db_fail(db, src, "claim envelopes");
         goto out;
     }
-    rc = claim_check(db, now, v, &count, cancelled);
+    rc = claim_check(db, now, gate, v, &count, cancelled);
     if (rc)
         goto out;
     rc = db_commit(db);
@@ -404,12 +394,6 @@ out:
     *out = v;
     *n = count;
     return MERR_OK;
-}
-
-enum merr outbox_claim(struct db *db, time_t now, int lease_seconds, size_t max,
-                       struct outbox_envelope **out, size_t *n)
-{
-    return outbox_claim_checked(db, now, lease_seconds, max, out, n, NULL);
 }
 
 enum merr outbox_reclaim_expired(struct db *db, time_t now, long long *reclaimed)
@@ -932,8 +916,7 @@ static const char SQL_SEND_LIST[] =
     "WITH page AS (SELECT id, kind, status, list_id, created_at, finished_at FROM sends "
     " WHERE (?1 = 0 OR id = ?1) AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR status = ?3) "
     " AND (?4 = 0 OR list_id = ?4) AND (?5 = 0 OR id < ?5) ORDER BY id DESC LIMIT ?6) "
-    "SELECT p.id, p.kind, p.status, coalesce(p.list_id, 0), "
-    " coalesce((SELECT slug FROM lists l WHERE l.id = p.list_id), ''), p.created_at, "
+    "SELECT p.id, p.kind, p.status, coalesce(p.list_id, 0), p.created_at, "
     " coalesce(p.finished_at, 0), "
     " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'queued'), "
     " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'sending'), "
@@ -996,11 +979,10 @@ enum merr outbox_send_list(struct db *db, const struct outbox_send_filter *f,
         db_col_copy(st, 1, r->kind, sizeof r->kind);
         db_col_copy(st, 2, r->status, sizeof r->status);
         r->list_id = sqlite3_column_int64(st, 3);
-        db_col_copy(st, 4, r->list_slug, sizeof r->list_slug);
-        r->created_at = (time_t)sqlite3_column_int64(st, 5);
-        r->finished_at = (time_t)sqlite3_column_int64(st, 6);
+        r->created_at = (time_t)sqlite3_column_int64(st, 4);
+        r->finished_at = (time_t)sqlite3_column_int64(st, 5);
         for (int k = 0; k <= OUTBOX_CANCELLED; k++) {
-            r->counts.by_state[k] = sqlite3_column_int64(st, 7 + k);
+            r->counts.by_state[k] = sqlite3_column_int64(st, 6 + k);
             r->total += r->counts.by_state[k];
         }
     }

@@ -14,3 +14,5 @@ endforeach()
 mailer_script_test(delivery.crash_sigkill delivery/test_crash.py LABELS integration
   TIMEOUT 180)
 mailer_script_test(delivery.rate_limits delivery/test_rate.py LABELS integration TIMEOUT 60)
+mailer_script_test(delivery.blocked_erased_never_claimed delivery/test_consent.py
+  LABELS integration TIMEOUT 120)

@@ -501,7 +501,7 @@ static void pause_resume_cancel(void **state)
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", NULL, 0, now, &d), MERR_OK);
 
     /* two go out, then a pause: nothing more is claimed */
-    assert_int_equal(outbox_claim(db, now, 60, 2, &e, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, now, 60, 2, NULL, &e, &n, NULL), MERR_OK);
     assert_int_equal(n, 2);
     record(e, n, OUTBOX_SENT);
     outbox_envelopes_free(e, n);
@@ -509,14 +509,14 @@ static void pause_resume_cancel(void **state)
     assert_int_equal(digest_pause(db, d.id), MERR_OK); /* idempotent */
     assert_int_equal(digest_get(db, d.id, &d), MERR_OK);
     assert_string_equal(d.status, "paused");
-    assert_int_equal(outbox_claim(db, now, 60, 10, &e, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, now, 60, 10, NULL, &e, &n, NULL), MERR_OK);
     assert_int_equal(n, 0);
     outbox_envelopes_free(e, n);
 
     /* resume: exactly the three not sent */
     assert_int_equal(digest_resume(db, d.id), MERR_OK);
     assert_int_equal(digest_resume(db, d.id), MERR_OK);
-    assert_int_equal(outbox_claim(db, now, 60, 10, &e, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, now, 60, 10, NULL, &e, &n, NULL), MERR_OK);
     assert_int_equal(n, 3);
     assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE state = 'sent'"), 2);
     /* one of them finishes, then a cancel: the rest is never sent */
@@ -564,7 +564,7 @@ static void resume_finishes_idle_send(void **state)
     subscribe("tin-tuc", "a@example.com", "A", now);
     article("t1", "2026-01-19T09:00:00+07:00", NULL);
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", NULL, 0, now, &d), MERR_OK);
-    assert_int_equal(outbox_claim(db, now, 60, 10, &e, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, now, 60, 10, NULL, &e, &n, NULL), MERR_OK);
     assert_int_equal(n, 1);
     assert_int_equal(digest_pause(db, d.id), MERR_OK);
     record(e, n, OUTBOX_SENT);
@@ -607,7 +607,8 @@ static void unsubscribe_cancels_queued_envelope(void **state)
     snprintf(q, sizeof q, "SELECT state FROM envelopes WHERE subscriber_id = %lld", gone);
     test_db_text(db, q, state_name, sizeof state_name);
     assert_string_equal(state_name, "cancelled");
-    assert_int_equal(outbox_claim_checked(db, now, 60, 10, &e, &n, &cancelled), MERR_OK);
+    assert_int_equal(outbox_claim(db, now, 60, 10, &subs_consent_gate, &e, &n, &cancelled),
+                     MERR_OK);
     assert_int_equal(n, 2);
     for (size_t i = 0; i < n; i++)
         assert_true(e[i].subscriber_id != gone);

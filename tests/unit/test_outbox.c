@@ -18,6 +18,7 @@
 #include "date.h"
 #include "db.h"
 #include "outbox.h"
+#include "subs.h"
 #include "testutil.h"
 
 #define T0 1700000000
@@ -79,7 +80,7 @@ static void claim_lease_and_reclaim(void **state)
     (void)state;
 
     send_id = share_with(db, 5);
-    assert_int_equal(outbox_claim(db, T0, 60, 3, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 3, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 3);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(v[i].send_id, send_id);
@@ -93,10 +94,10 @@ static void claim_lease_and_reclaim(void **state)
                                      "lease_until=1700000060"),
                      3);
     /* the rest, then nothing: a claimed envelope is never claimed twice */
-    assert_int_equal(outbox_claim(db, T0, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 2);
     outbox_envelopes_free(v, n);
-    assert_int_equal(outbox_claim(db, T0 + 59, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0 + 59, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 0);
     assert_null(v);
     /* leases still running are kept; expired ones go back to queued */
@@ -107,7 +108,7 @@ static void claim_lease_and_reclaim(void **state)
     assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE state='queued' AND "
                                      "lease_until IS NULL"),
                      5);
-    assert_int_equal(outbox_claim(db, T0 + 61, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0 + 61, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 5);
     assert_int_equal(v[0].attempts, 2);
     outbox_envelopes_free(v, n);
@@ -124,7 +125,7 @@ static void renewed_leases_are_not_reclaimed(void **state)
     (void)state;
 
     share_with(db, 40);
-    assert_int_equal(outbox_claim(db, T0, 60, 40, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 40, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 40);
     for (size_t i = 0; i < 39; i++) /* more than one statement's worth of ids */
         ids[i] = v[i].id;
@@ -158,9 +159,9 @@ static void claim_skips_paused_and_future(void **state)
     snprintf(sql, sizeof sql, "UPDATE envelopes SET next_attempt_at=%d WHERE send_id=%lld",
              T0 + 100, s2);
     exec(db, sql);
-    assert_int_equal(outbox_claim(db, T0, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(outbox_claim(db, T0 + 100, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0 + 100, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 2);
     assert_int_equal(v[0].send_id, s2);
     outbox_envelopes_free(v, n);
@@ -179,7 +180,7 @@ static void record_results_and_finish_send(void **state)
     (void)state;
 
     send_id = share_with(db, 3);
-    assert_int_equal(outbox_claim(db, T0, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 3);
     memset(r, 0, sizeof r);
     r[0] = (struct outbox_result){v[0].id, OUTBOX_SENT, 250, "2.0.0 Ok queued", 0};
@@ -207,9 +208,9 @@ static void record_results_and_finish_send(void **state)
     outbox_envelopes_free(v, n);
 
     /* not due before next_attempt_at */
-    assert_int_equal(outbox_claim(db, T0 + 299, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0 + 299, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(outbox_claim(db, T0 + 300, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0 + 300, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 1);
     assert_int_equal(v[0].id, deferred_id);
     assert_int_equal(v[0].attempts, 2);
@@ -240,7 +241,7 @@ static void record_many_in_order(void **state)
     (void)state;
 
     send_id = share_with(db, 19);
-    assert_int_equal(outbox_claim(db, T0, 60, 19, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 19, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 19);
     memset(r, 0, sizeof r);
     for (size_t i = 0; i < 17; i++)
@@ -273,7 +274,7 @@ static void record_many_in_order(void **state)
     assert_string_equal(text, "active");
     outbox_envelopes_free(v, n);
     /* the last one sent: the send is done */
-    assert_int_equal(outbox_claim(db, T0 + 600, 60, 19, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0 + 600, 60, 19, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 1);
     r[0] = (struct outbox_result){v[0].id, OUTBOX_SENT, 250, "ok", 0};
     assert_int_equal(record(db, r, 1, T0 + 601), MERR_OK);
@@ -426,7 +427,7 @@ static void seed_list(struct db *db)
         exec(db, sql);
     }
     exec(db, "INSERT INTO suppressions(email_hash, email_key, reason, created_at) "
-             "VALUES ('h3', 'u3@example.com', 'hard_bounce', 0)");
+             "VALUES (sha256_hex('u3@example.com'), 'u3@example.com', 'hard_bounce', 0)");
 }
 
 static void enqueue_list_is_idempotent(void **state)
@@ -474,7 +475,7 @@ static void enqueue_list_large_is_fast(void **state)
     exec(db, "INSERT INTO subscriptions(list_id, subscriber_id, status, created_at, updated_at) "
              "SELECT 1, id, 'confirmed', 0, 0 FROM subscribers");
     exec(db, "INSERT INTO suppressions(email_hash, email_key, reason, created_at) "
-             "VALUES ('h', 'u77@example.com', 'manual', 0)");
+             "VALUES (sha256_hex('u77@example.com'), 'u77@example.com', 'manual', 0)");
     exec(db, "COMMIT");
     assert_int_equal(outbox_send_create(db, OUTBOX_DIGEST, 1, "{}", &send_id), MERR_OK);
     assert_int_equal(outbox_enqueue_list(db, send_id, 1, &added), MERR_OK);
@@ -484,7 +485,7 @@ static void enqueue_list_large_is_fast(void **state)
     /* a claim stays cheap with many queued */
     struct outbox_envelope *v;
     size_t n;
-    assert_int_equal(outbox_claim(db, T0, 60, 100, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 100, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 100);
     outbox_envelopes_free(v, n);
     db_close(db);
@@ -506,8 +507,8 @@ static void claim_cancels_who_left(void **state)
     exec(db, "UPDATE subscriptions SET status='unsubscribed' WHERE list_id=1 AND "
              "subscriber_id=1");
     exec(db, "INSERT INTO suppressions(email_hash, email_key, reason, created_at) "
-             "VALUES ('h4', 'u4@example.com', 'complaint', 0)");
-    assert_int_equal(outbox_claim_checked(db, T0, 60, 10, &v, &n, &cancelled), MERR_OK);
+             "VALUES (sha256_hex('u4@example.com'), 'u4@example.com', 'complaint', 0)");
+    assert_int_equal(outbox_claim(db, T0, 60, 10, &subs_consent_gate, &v, &n, &cancelled), MERR_OK);
     assert_int_equal(n, 1);
     assert_int_equal(cancelled, 2);
     assert_int_equal(v[0].subscriber_id, 2);
@@ -551,7 +552,7 @@ static void cancel_subscriber_only_unsent(void **state)
     assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE subscriber_id=1 AND "
                                      "state='sent'"),
                      1);
-    assert_int_equal(outbox_claim(db, T0, 60, 100, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 100, NULL, &v, &n, NULL), MERR_OK);
     for (size_t i = 0; i < n; i++)
         assert_true(v[i].subscriber_id != 1);
     outbox_envelopes_free(v, n);
@@ -576,7 +577,7 @@ static void cancel_retry_and_list(void **state)
     assert_int_equal(outbox_send_cancel(db, s1, T0, &cancelled), MERR_INVAL);
     assert_int_equal(outbox_send_cancel(db, 999, T0, &cancelled), MERR_NOTFOUND);
 
-    assert_int_equal(outbox_claim(db, T0, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 2);
     assert_int_equal(v[0].send_id, s2);
     memset(r, 0, sizeof r);
@@ -606,7 +607,7 @@ static void cancel_retry_and_list(void **state)
     snprintf(sql, sizeof sql, "SELECT state FROM envelopes WHERE id=%lld", failed_id);
     test_db_text(db, sql, text, sizeof text);
     assert_string_equal(text, "queued");
-    assert_int_equal(outbox_claim(db, T0 + 10, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0 + 10, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 2);
     outbox_envelopes_free(v, n);
     /* sending now: not retryable */

@@ -147,7 +147,7 @@ static void apply_records_states_and_suppresses(void **state)
         snprintf(rcpt, sizeof rcpt, i == 2 ? "doc.gia@example.vn" : "r%d@example.com", i);
         assert_int_equal(outbox_envelope_add(db, send_id, i == 2 ? 7 : 0, rcpt, "", &id), MERR_OK);
     }
-    assert_int_equal(outbox_claim(db, T0, 60, 4, &e, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 4, NULL, &e, &n, NULL), MERR_OK);
     assert_int_equal(n, 4);
     for (size_t i = 0; i < 4; i++) {
         r[i] = report(MERR_CLASS_OK, 250, "2.0.0 ok");

@@ -516,6 +516,51 @@ static void suppressed_address_is_refused_quietly(void **state)
     assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM sends"), 0);
 }
 
+/* "May we mail this person": one key (the address's hash), whether or not the address is kept. */
+static void consent_check_finds_an_erased_suppression(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result r;
+    struct subs_erase_result er;
+    char why[128];
+    long long tin = mklist(f, "tin", "single"), hoi = mklist(f, "hoi", "double");
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin", "An@X.VN", "An", NULL, NOW, 0, &r),
+                     MERR_OK);
+    long long an = r.subscriber_id;
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "hoi", "an@x.vn", NULL, NULL, NOW, 0, &r),
+                     MERR_OK);
+    /* as it is: a digest of tin, the confirmation of hoi, a share */
+    assert_int_equal(subs_consent_check(f->db, OUTBOX_DIGEST, tin, an, "an@x.vn", why, sizeof why),
+                     MERR_OK);
+    assert_string_equal(why, "");
+    assert_int_equal(subs_consent_check(f->db, OUTBOX_CONFIRM, hoi, an, "an@x.vn", why, sizeof why),
+                     MERR_OK);
+    assert_string_equal(why, "");
+    assert_int_equal(subs_consent_check(f->db, OUTBOX_CONFIRM, tin, an, "an@x.vn", why, sizeof why),
+                     MERR_OK);
+    assert_string_equal(why, "subscription no longer awaits confirmation");
+    assert_int_equal(subs_consent_check(f->db, OUTBOX_DIGEST, hoi, an, "an@x.vn", why, sizeof why),
+                     MERR_OK);
+    assert_string_equal(why, "no longer subscribed to the list");
+    /* blocked, then erased: the suppression keeps only the hash, and still answers */
+    assert_int_equal(subs_suppress(f->db, "an@x.vn", "manual", "block"), MERR_OK);
+    assert_int_equal(subs_erase(f->db, "an@x.vn", NOW, &er), MERR_OK);
+    assert_int_equal(
+        test_db_int(f->db, "SELECT count(*) FROM suppressions WHERE email_key IS NULL"), 1);
+    assert_int_equal(subs_consent_check(f->db, OUTBOX_SHARE, 0, 0, "AN@x.vn", why, sizeof why),
+                     MERR_OK);
+    assert_string_equal(why, "address is on the suppression list");
+    assert_int_equal(subs_consent_check(f->db, OUTBOX_DIGEST, tin, 0, "an@x.vn", why, sizeof why),
+                     MERR_OK);
+    assert_string_equal(why, "address is on the suppression list");
+    assert_int_equal(subs_consent_check(f->db, OUTBOX_SHARE, 0, 0, "other@x.vn", why, sizeof why),
+                     MERR_OK);
+    assert_string_equal(why, "");
+    assert_int_equal(
+        subs_consent_check(f->db, OUTBOX_DIGEST, tin, 0, "other@x.vn", why, sizeof why), MERR_OK);
+    assert_string_equal(why, "subscriber was erased");
+}
+
 static void remove_show_and_erase(void **state)
 {
     struct fx *f = *state;
@@ -1348,6 +1393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(old_confirm_link_does_not_undo_unsubscribe, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(suppressed_address_is_refused_quietly, setup, teardown),
+        cmocka_unit_test_setup_teardown(consent_check_finds_an_erased_suppression, setup, teardown),
         cmocka_unit_test_setup_teardown(remove_show_and_erase, setup, teardown),
         cmocka_unit_test_setup_teardown(erase_leaves_no_trace_in_any_table, setup, teardown),
         cmocka_unit_test(csv_reader_rfc4180),
