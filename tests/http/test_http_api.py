@@ -218,6 +218,10 @@ def test_send_listing(m, token):
         st, _, _ = m.post_json("/share/" + urllib.parse.quote(sample_id()),
                                {"to": ["page%d@example.vn" % i], "sender_email": "gui@example.vn"})
         check(st == 202, "share %d for the listing: %d" % (i, st))
+    # the server's workers deliver meanwhile: compare once they are idle
+    m.wait_for(lambda: m.sql("SELECT count(*) FROM envelopes WHERE state IN "
+                             "('queued', 'sending') AND recipient LIKE 'page_@example.vn'") ==
+               [(0,)], "the shares delivered")
     slug_of = dict(m.sql("SELECT id, slug FROM lists"))
     want = []
     for sid, kind, status, list_id in m.sql(

@@ -162,9 +162,10 @@ class CliEnv:
 
     def mailer(self, *args, code=0, now=None, timeout=120):
         """Runs mailer with args; fails the test unless it exits `code`
-        (None: any code). Returns the CompletedProcess (bytes)."""
+        (None: any code); `timeout` is a hang guard (times TIMEOUT_SCALE).
+        Returns the CompletedProcess (bytes)."""
         p = subprocess.run(self.cmd(*args), capture_output=True, env=self.env(now),
-                           timeout=timeout)
+                           timeout=timeout * TIMEOUT_SCALE)
         if code is not None and p.returncode != code:
             fail("mailer %s: exit %d, wanted %d\nstdout: %s\nstderr: %s" % (
                 " ".join(map(str, args)), p.returncode, code,
