@@ -3,10 +3,9 @@
  * and rendered from by every worker at once.
  *
  * A plan (templates, sanitized article, photos in base64) is built on
- * first need by whichever worker needs it, under the cache lock, which
- * also serializes the template set's lazy loading (a set is not safe to
- * load from two threads; once loaded, its templates are read-only). A
- * built plan is immutable, so rendering needs no lock. Entries are counted
+ * first need by whichever worker needs it, under the cache lock. A built
+ * plan is immutable, so rendering needs no lock (the threads and their
+ * shared structures, the template set among them: docs/threads.md). Entries are counted
  * references: unused plans are freed least recently used first beyond
  * PLANS_KEEP. A plan that cannot be built is cached as its error when the
  * error is permanent (article deleted, bad inputs: merr_class), so the

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -767,7 +768,7 @@ static void base64_computed_once_and_cached(void **state)
 struct server {
     int fd;
     int port;
-    volatile int stop;
+    atomic_int stop; /* set by server_stop, read by the serving thread */
     pthread_t th;
     struct buf png;        /* logo.png */
     long long stream_sent; /* bytes of /stream written before the client left */
@@ -843,7 +844,7 @@ static void respond(struct server *s, int c, const char *path)
 static void *serve(void *arg)
 {
     struct server *s = arg;
-    while (!s->stop) {
+    while (!atomic_load(&s->stop)) {
         struct pollfd p = {s->fd, POLLIN, 0};
         char req[4096], path[1024];
         size_t n = 0;
@@ -877,6 +878,7 @@ static void server_start(struct server *s)
     char path[700];
 
     memset(s, 0, sizeof *s);
+    atomic_init(&s->stop, 0);
     buf_init(&s->png, 0);
     snprintf(path, sizeof path, "%s/examples/articles/images/logo.png", test_source_dir());
     assert_int_equal(buf_read_file(&s->png, path), MERR_OK);
@@ -894,7 +896,7 @@ static void server_start(struct server *s)
 
 static void server_stop(struct server *s)
 {
-    s->stop = 1;
+    atomic_store(&s->stop, 1);
     pthread_join(s->th, NULL);
     close(s->fd);
     buf_free(&s->png);
