@@ -100,7 +100,7 @@ static void *worker(void *arg)
             m->data = bufs[i];
             m->len = render(bufs[i], cap, first + i);
         }
-        transport_send(t, msgs, (size_t)k);
+        transport_send(t, msgs, (size_t)k, NULL);
         for (long i = 0; i < k; i++) {
             if (msgs[i].rc != MERR_OK) {
                 if (atomic_fetch_add(&failed, 1) < 3)

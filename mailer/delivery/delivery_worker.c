@@ -26,7 +26,7 @@
  * /metrics.
  *
  * Crash safety. The transport reports each message as soon as the server
- * has answered the end of its data (transport_send_cb: done), before the
+ * has answered the end of its data (transport_send: done), before the
  * next message starts on that connection; the worker hands the report to
  * the writer. Then, when the next message's data is written up to its end
  * (before_end), the worker waits until the writer has committed every sent
@@ -294,7 +294,7 @@ static void outcome_of(struct delivery_batch *b, size_t k)
 }
 
 /*
- * The transport's report of one message (transport_send_cb), called before
+ * The transport's report of one message (transport_send), called before
  * it starts the next one on this connection: the report goes to the writer.
  * Non-zero asks the transport to stop the batch: when told to stop, or when
  * results can no longer be recorded (going on would only make duplicates).
@@ -481,7 +481,7 @@ void *delivery_worker_main(void *arg)
             pending = 1;
         }
         if (b.nmsgs)
-            transport_send_cb(w->tp, b.msgs, b.nmsgs, &hooks);
+            transport_send(w->tp, b.msgs, b.nmsgs, &hooks);
         batch_unplan(run, &b);
         outbox_envelopes_free(b.env, b.n);
         b.env = NULL;

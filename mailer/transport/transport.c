@@ -1,32 +1,26 @@
 /*
- * transport.c: picks the transport kind from cfg->transport and holds what
- * every kind shares: the outcome helper and the checks a message passes
- * before any I/O.
+ * transport.c: the transport kinds as a table of operations (struct
+ * transport_ops, transport_int.h), and the one transport a worker holds:
+ * picked from cfg->transport by its prefix.
  *
- * The checks exist because libESMTP trusts its caller: a CR or LF in an
- * envelope address becomes a second SMTP command, a bare LF makes it treat
- * the whole message as one header, and a missing Date/From/Message-ID is
- * silently added by the library (LIBNOTES). A message failing them is a bug
- * upstream or hostile input; it is refused with MERR_PERMFAIL (code 0) and
- * never reaches the network or the disk. Both kinds apply the same checks,
- * so a message that goes to dir: in tests goes to smtp: in production.
+ * A kind is a row of `kinds` below and a file of its own (transport_dir.c,
+ * transport_smtp.c) that knows nothing of the others; what every kind does
+ * with a message the same way (the checks before any I/O, the outcome,
+ * loading on demand, reporting) is transport_msg.c's. A new kind (a pipe to
+ * sendmail, a test double) is one more row.
  */
 #include "transport.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "transport_int.h"
 
-enum transport_kind { TRANSPORT_DIR, TRANSPORT_SMTP };
+static const struct transport_ops *const kinds[] = {&transport_dir_ops, &transport_smtp_ops};
 
 struct transport {
-    enum transport_kind kind;
-    struct transport_dir *dir;
-    struct transport_smtp *smtp;
+    const struct transport_ops *ops;
+    void *impl;
 };
 
 enum merr transport_open(const struct config *cfg, struct transport **out)
@@ -38,28 +32,29 @@ enum merr transport_open(const struct config *cfg, struct transport **out)
     *out = NULL;
     if (!spec)
         return merr_set(MERR_CONFIG, "[delivery] transport: not set");
-    t = calloc(1, sizeof *t);
-    if (!t)
-        return merr_set(MERR_NOMEM, "transport: out of memory");
-    if (strncmp(spec, "dir:", 4) == 0) {
-        t->kind = TRANSPORT_DIR;
-        rc = transport_dir_open(spec + 4, &t->dir);
-    } else if (strncmp(spec, "smtp://", 7) == 0) {
-        t->kind = TRANSPORT_SMTP;
-        rc = transport_smtp_open(cfg, spec + 7, &t->smtp);
-    } else if (strncmp(spec, "smtps://", 8) == 0) {
+    if (strncmp(spec, "smtps://", 8) == 0)
         /* libESMTP 1.1.0 only knows STARTTLS (RFC 3207): its session
          * always starts in plain text, and there is no API to hand it a
          * connected TLS socket, so implicit TLS (RFC 8314 section 3.3)
          * cannot be done with it. */
-        rc = merr_set(MERR_CONFIG,
-                      "[delivery] transport \"%s\": smtps:// (implicit TLS) is not supported by "
-                      "libESMTP 1.1.0; use smtp://host:587 with [smtp] tls = required (STARTTLS)",
-                      spec);
-    } else {
+        return merr_set(MERR_CONFIG,
+                        "[delivery] transport \"%s\": smtps:// (implicit TLS) is not supported by "
+                        "libESMTP 1.1.0; use smtp://host:587 with [smtp] tls = required (STARTTLS)",
+                        spec);
+    t = calloc(1, sizeof *t);
+    if (!t)
+        return merr_set(MERR_NOMEM, "transport: out of memory");
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        size_t n = strlen(kinds[i]->prefix);
+        if (strncmp(spec, kinds[i]->prefix, n) == 0) {
+            t->ops = kinds[i];
+            rc = t->ops->open(cfg, spec + n, &t->impl);
+            break;
+        }
+    }
+    if (!t->ops)
         rc = merr_set(MERR_CONFIG,
                       "[delivery] transport \"%s\": expected dir:PATH or smtp://host:port", spec);
-    }
     if (rc)
         goto out;
     *out = t;
@@ -69,13 +64,8 @@ out:
     return rc;
 }
 
-enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t n)
-{
-    return transport_send_cb(t, msgs, n, NULL);
-}
-
-enum merr transport_send_cb(struct transport *t, struct transport_msg *msgs, size_t n,
-                            const struct transport_hooks *hooks)
+enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t n,
+                         const struct transport_hooks *hooks)
 {
     if (n == 0)
         return MERR_OK;
@@ -83,190 +73,14 @@ enum merr transport_send_cb(struct transport *t, struct transport_msg *msgs, siz
         msgs[i].skipped = 0;
         msgs[i].loaded = 0;
     }
-    switch (t->kind) {
-    case TRANSPORT_DIR:
-        return transport_dir_send(t->dir, msgs, n, hooks);
-    case TRANSPORT_SMTP:
-        return transport_smtp_send(t->smtp, msgs, n, hooks);
-    }
-    return merr_set(MERR_INTERNAL, "transport: unknown kind");
-}
-
-int transport_report(const struct transport_hooks *h, struct transport_msg *m)
-{
-    return h && h->done ? h->done(h->arg, m) : 0;
+    return t->ops->send(t->impl, msgs, n, hooks);
 }
 
 void transport_close(struct transport *t)
 {
     if (!t)
         return;
-    transport_dir_close(t->dir);
-    transport_smtp_close(t->smtp);
+    if (t->ops && t->impl)
+        t->ops->close(t->impl);
     free(t);
-}
-
-void transport_outcome(struct transport_msg *m, enum merr rc, int code, const char *fmt, ...)
-{
-    va_list ap;
-    char *p;
-
-    m->rc = rc;
-    m->code = code;
-    va_start(ap, fmt);
-    vsnprintf(m->text, sizeof m->text, fmt, ap);
-    va_end(ap);
-    /* Server text is untrusted: no control characters, no CR/LF (they
-     * would forge log lines or database text), printable ASCII only. */
-    for (p = m->text; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-            *p = (*p == '\r' || *p == '\n' || *p == '\t') ? ' ' : '?';
-    while (p > m->text && p[-1] == ' ')
-        *--p = '\0';
-}
-
-int transport_address_ok(const char *addr)
-{
-    const char *at = NULL;
-    size_t n = 0;
-
-    if (!addr)
-        return 0;
-    for (const char *p = addr; *p; p++, n++) {
-        unsigned char c = (unsigned char)*p;
-        if (c <= 0x20 || c >= 0x7f || strchr("<>\"\\(),;[]:", c))
-            return 0;
-        if (c == '@') {
-            if (at)
-                return 0;
-            at = p;
-        }
-    }
-    /* RFC 5321 section 4.5.3.1.3: a path is at most 256 octets with <> */
-    return at && at != addr && at[1] && n <= 254;
-}
-
-/* 1 if the header block [h, end) has a field named `name` (RFC 5322 2.2). */
-static int has_field(const char *h, const char *end, const char *name)
-{
-    size_t nl = strlen(name);
-    const char *line = h;
-    while (line < end) {
-        const char *eol = memchr(line, '\n', (size_t)(end - line));
-        if ((size_t)(end - line) > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':')
-            return 1;
-        if (!eol)
-            break;
-        line = eol + 1;
-    }
-    return 0;
-}
-
-enum merr transport_msg_check(struct transport_msg *m)
-{
-    enum merr rc = transport_msg_check_envelope(m);
-    return rc ? rc : transport_msg_check_data(m);
-}
-
-int transport_msg_lazy(const struct transport_hooks *h, const struct transport_msg *m)
-{
-    return !m->data && h && h->load;
-}
-
-enum merr transport_msg_load(const struct transport_hooks *h, struct transport_msg *m)
-{
-    enum merr rc;
-
-    /* given data was checked with its envelope, before any I/O */
-    if (m->loaded || !transport_msg_lazy(h, m))
-        return MERR_OK;
-    m->len = 0;
-    rc = h->load(h->arg, m);
-    if (rc) {
-        m->data = NULL;
-        m->len = 0;
-        transport_outcome(m, merr_class(rc) == MERR_CLASS_PERMANENT ? MERR_PERMFAIL : MERR_TEMPFAIL,
-                          0, "message not available: %s", merr_msg());
-        return rc;
-    }
-    m->loaded = 1;
-    rc = transport_msg_check_data(m);
-    if (rc)
-        transport_msg_release(h, m);
-    return rc;
-}
-
-void transport_msg_release(const struct transport_hooks *h, struct transport_msg *m)
-{
-    if (!m->loaded)
-        return;
-    m->loaded = 0;
-    if (h && h->release)
-        h->release(h->arg, m);
-    m->data = NULL;
-    m->len = 0;
-}
-
-enum merr transport_msg_check_envelope(struct transport_msg *m)
-{
-    const char *p;
-
-    if (!transport_address_ok(m->mail_from)) {
-        transport_outcome(m, MERR_PERMFAIL, 0, "invalid sender address");
-        return MERR_PERMFAIL;
-    }
-    if (!transport_address_ok(m->rcpt)) {
-        transport_outcome(m, MERR_PERMFAIL, 0, "invalid recipient address");
-        return MERR_PERMFAIL;
-    }
-    if (m->envid) {
-        /* RFC 3461 section 4.4: ENVID is xtext of printable ASCII, <= 100 */
-        size_t n = 0;
-        for (p = m->envid; *p; p++, n++)
-            if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
-                break;
-        if (*p || n == 0 || n > 100) {
-            transport_outcome(m, MERR_PERMFAIL, 0, "invalid DSN envelope id");
-            return MERR_PERMFAIL;
-        }
-    }
-    return MERR_OK;
-}
-
-enum merr transport_msg_check_data(struct transport_msg *m)
-{
-    const char *d = m->data, *end, *hdr_end, *p;
-
-    if (!d || m->len == 0 || m->len > (size_t)0x7fffffff) {
-        transport_outcome(m, MERR_PERMFAIL, 0, "empty or oversized message");
-        return MERR_PERMFAIL;
-    }
-    end = d + m->len;
-    /* RFC 5322 section 2.3: CR and LF only together as CRLF */
-    for (p = d; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-        if (p == d || p[-1] != '\r') {
-            transport_outcome(m, MERR_PERMFAIL, 0, "message has a bare LF (CRLF line ends needed)");
-            return MERR_PERMFAIL;
-        }
-    for (p = d; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++)
-        if (p + 1 == end || p[1] != '\n') {
-            transport_outcome(m, MERR_PERMFAIL, 0, "message has a bare CR");
-            return MERR_PERMFAIL;
-        }
-    if (memchr(d, '\0', m->len)) {
-        transport_outcome(m, MERR_PERMFAIL, 0, "message contains a NUL byte");
-        return MERR_PERMFAIL;
-    }
-    hdr_end = memmem(d, m->len, "\r\n\r\n", 4);
-    if (!hdr_end) {
-        transport_outcome(m, MERR_PERMFAIL, 0, "message has no header/body separator");
-        return MERR_PERMFAIL;
-    }
-    hdr_end += 2;
-    if (!has_field(d, hdr_end, "Date") || !has_field(d, hdr_end, "From") ||
-        !has_field(d, hdr_end, "Message-ID")) {
-        transport_outcome(m, MERR_PERMFAIL, 0, "message lacks a Date, From or Message-ID header");
-        return MERR_PERMFAIL;
-    }
-    return MERR_OK;
 }

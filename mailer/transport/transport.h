@@ -9,7 +9,7 @@
  * A transport is used by one worker thread; each worker opens its own. A
  * batch goes over one connection (one libESMTP session; a batch larger than
  * [smtp] messages_per_connection is split into several); every message gets
- * its own outcome, and with transport_send_cb() the caller hears of each
+ * its own outcome, and through transport_send()'s hooks the caller hears of each
  * outcome as soon as it is final, before the next message is started (see
  * there: this is what bounds duplicates after a crash).
  *
@@ -46,7 +46,7 @@ struct transport_msg {
     const char *rcpt;      /* one recipient, validated ASCII */
     const char *envid;     /* DSN ENVID (RFC 3461), may be NULL */
     const char *data;      /* the message, CRLF line ends, not dot-stuffed;
-                              NULL: from hooks->load (transport_send_cb) */
+                              NULL: from hooks->load (transport_send) */
     size_t len;
     /* out */
     enum merr rc;   /* MERR_OK sent, MERR_TEMPFAIL retry later, MERR_PERMFAIL never */
@@ -68,15 +68,7 @@ struct transport_msg {
 enum merr transport_open(const struct config *cfg, struct transport **out);
 
 /*
- * Delivers `n` messages, filling each one's rc/code/text. Returns MERR_OK
- * when every message has an outcome (even failures); an error return means
- * the batch as a whole could not be attempted, and each message then
- * carries that error too.
- */
-enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t n);
-
-/*
- * What transport_send_cb() tells its caller about each message, in the
+ * What transport_send() tells its caller about each message, in the
  * calling thread (see there), and where it gets a message's data on
  * demand. Any function may be NULL.
  *
@@ -104,8 +96,12 @@ struct transport_hooks {
 };
 
 /*
- * Like transport_send(), and calls hooks->done(arg, m) exactly once for
- * every message m of `msgs`, once m's outcome is set:
+ * Delivers `n` messages, filling each one's rc/code/text. Returns MERR_OK
+ * when every message has an outcome (even failures); an error return means
+ * the batch as a whole could not be attempted, and each message then
+ * carries that error too. With `hooks` (may be NULL) it calls
+ * hooks->done(arg, m) exactly once for every message m of `msgs`, once m's
+ * outcome is set:
  *
  *   smtp  from inside the session, as soon as the server has answered the
  *         end of m's data (the final "." of DATA, or BDAT LAST; RFC 5321
@@ -136,11 +132,10 @@ struct transport_hooks {
  * its connection is dropped before the end of its data (RFC 5321 section
  * 4.1.1.4: the transaction is then void); each is reported with rc
  * MERR_TEMPFAIL, code 0, skipped = 1. The order of the done() calls need
- * not be the order of `msgs`. `hooks` may be NULL (then this is
- * transport_send()).
+ * not be the order of `msgs`.
  */
-enum merr transport_send_cb(struct transport *t, struct transport_msg *msgs, size_t n,
-                            const struct transport_hooks *hooks);
+enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t n,
+                         const struct transport_hooks *hooks);
 
 /* Frees the transport (SSL context, names). NULL is ok. */
 void transport_close(struct transport *t);

@@ -33,11 +33,12 @@ struct transport_dir {
     char *path;
 };
 
-enum merr transport_dir_open(const char *path, struct transport_dir **out)
+static enum merr dir_open(const struct config *cfg, const char *path, void **out)
 {
     struct transport_dir *d;
     struct stat st;
 
+    (void)cfg;
     *out = NULL;
     if (!path[0])
         return merr_set(MERR_CONFIG, "[delivery] transport dir: needs a path");
@@ -116,9 +117,10 @@ fail:
     transport_outcome(m, MERR_TEMPFAIL, 0, "%s %s: %s", step, final, strerror(errno));
 }
 
-enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs, size_t n,
-                             const struct transport_hooks *h)
+static enum merr dir_send(void *impl, struct transport_msg *msgs, size_t n,
+                          const struct transport_hooks *h)
 {
+    struct transport_dir *d = impl;
     int dfd, ok = 0;
 
     for (size_t i = 0; i < n; i++) {
@@ -153,10 +155,11 @@ enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs
     return MERR_OK;
 }
 
-void transport_dir_close(struct transport_dir *d)
+static void dir_close(void *impl)
 {
-    if (!d)
-        return;
+    struct transport_dir *d = impl;
     free(d->path);
     free(d);
 }
+
+const struct transport_ops transport_dir_ops = {"dir:", dir_open, dir_send, dir_close};

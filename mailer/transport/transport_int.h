@@ -1,27 +1,32 @@
 /*
- * transport_int.h: what transport.c shares with the transport kinds
- * (transport_dir.c, transport_smtp.c). Not for other modules.
+ * transport_int.h: the transport kinds' table of operations and the
+ * message helpers they share (transport_msg.c). Not for other modules.
  */
 #ifndef MAILER_TRANSPORT_TRANSPORT_INT_H
 #define MAILER_TRANSPORT_TRANSPORT_INT_H
 
 #include "transport.h"
 
-struct transport_dir;
-struct transport_smtp;
+/*
+ * A transport kind (transport.c picks one by its prefix). open(cfg, rest,
+ * out): `rest` is cfg->transport after the prefix; MERR_CONFIG with the
+ * reason (merr_msg). send: as transport_send, with every message's
+ * `skipped` and `loaded` cleared. close(NULL) is not called.
+ */
+struct transport_ops {
+    const char *prefix; /* "dir:", "smtp://" */
+    enum merr (*open)(const struct config *cfg, const char *rest, void **out);
+    enum merr (*send)(void *impl, struct transport_msg *msgs, size_t n,
+                      const struct transport_hooks *h);
+    void (*close)(void *impl);
+};
 
-/* dir:PATH. `path` is copied; the folder is created if missing. MERR_CONFIG. */
-enum merr transport_dir_open(const char *path, struct transport_dir **out);
-enum merr transport_dir_send(struct transport_dir *d, struct transport_msg *msgs, size_t n,
-                             const struct transport_hooks *h);
-void transport_dir_close(struct transport_dir *d);
+/* dir:PATH (transport_dir.c): the folder is created if missing. */
+extern const struct transport_ops transport_dir_ops;
+/* smtp://host:port (transport_smtp.c), through libESMTP. */
+extern const struct transport_ops transport_smtp_ops;
 
-/* smtp://host:port. MERR_CONFIG with the reason (merr_msg). */
-enum merr transport_smtp_open(const struct config *cfg, const char *hostport,
-                              struct transport_smtp **out);
-enum merr transport_smtp_send(struct transport_smtp *s, struct transport_msg *msgs, size_t n,
-                              const struct transport_hooks *h);
-void transport_smtp_close(struct transport_smtp *s);
+/* ---- transport_msg.c: what every kind does with a message ---- */
 
 /* Calls h->done(h->arg, m) if there is one; returns its answer (0 = go on). */
 int transport_report(const struct transport_hooks *h, struct transport_msg *m);

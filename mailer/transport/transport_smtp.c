@@ -40,12 +40,10 @@
  *   to STARTTLS) and sees the 235 that proves AUTH succeeded. It returns at
  *   once for everything written, where the credentials are, and never logs
  *   anything; libESMTP itself switches the monitor off during DATA.
- * - connect() has no timeout in libESMTP: a per-thread POSIX timer sends
- *   this thread a signal (handler without SA_RESTART) after
- *   connect_timeout_ms, which makes the blocking connect() fail with EINTR;
- *   SMTP_EV_CONNECT disarms it. SIGPIPE is blocked during the session and
- *   a pending one discarded, so a server closing mid-DATA is an error, not
- *   the end of the process.
+ * - connect() has no timeout in libESMTP, SIGPIPE would end the process,
+ *   and the socket is never shown (Nagle's delay, TCP_CORK): the session's
+ *   socket is transport_sock.c's (a connect watchdog, SIGPIPE blocked,
+ *   TCP_NODELAY, sessions connecting one at a time).
  * - TLS 1.2 at most. With TLS 1.3 the server sends its session tickets
  *   after the handshake; when they arrive before libESMTP's next poll(),
  *   it reads "data" first, finds no reply, and blocks in SSL_read with the
@@ -58,7 +56,7 @@
  *   silently raises them to minutes).
  * - DSN (RFC 3461): RET=HDRS, ENVID and NOTIFY=FAILURE,DELAY are set on
  *   every message; libESMTP sends them only when the server offers DSN.
- * - Outcomes as they happen (transport_send_cb). libESMTP raises
+ * - Outcomes as they happen (transport_send). libESMTP raises
  *   SMTP_EV_MESSAGESENT from the handler of the reply to the end of the
  *   data (DATA's ".", BDAT LAST) or to a refused DATA, and only after that
  *   handler returns does its loop write the next command: after the "." it
@@ -98,6 +96,7 @@
 #include "date.h"
 #include "log.h"
 #include "transport_int.h"
+#include "transport_sock.h"
 
 struct transport_smtp {
     char *hostport; /* "host:port" for smtp_set_server */
@@ -134,15 +133,11 @@ struct session_state {
     int mail_seen;  /* a MAIL reply was reported */
     int early_code; /* the first failure reply before MAIL */
     char early_text[160];
-    long last_ms;    /* monotonic ms of the last sign of life of the session */
-    long silence_ms; /* from then to the end of smtp_start_session() */
-    int fd;          /* this session's socket, -1 if unknown (set_nodelay) */
-    int conn_locked; /* holds conn_mu (set_nodelay) */
-    int corked;
-    char line[200]; /* monitor: the reply line being assembled */
+    long last_ms;               /* monotonic ms of the last sign of life of the session */
+    long silence_ms;            /* from then to the end of smtp_start_session() */
+    struct transport_sock sock; /* its socket, once found (transport_sock.c) */
+    char line[200];             /* monitor: the reply line being assembled */
     size_t line_len;
-    timer_t timer;
-    int timer_armed;
 };
 
 /* One message of a session: the arg of the message callback. */
@@ -160,44 +155,13 @@ struct session_msg {
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int watchdog_signal;
-static _Thread_local volatile sig_atomic_t watchdog_fired;
 static _Thread_local char verify_err[160];
-
-static void watchdog_handler(int sig)
-{
-    (void)sig;
-    watchdog_fired = 1;
-}
 
 static void init_library(void)
 {
-    struct sigaction sa;
-
     auth_client_init();
     OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
-    /* No SA_RESTART: the point is to interrupt a blocking connect(). */
-    watchdog_signal = SIGRTMIN + 3;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = watchdog_handler;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    sigaction(watchdog_signal, &sa, NULL);
-}
-
-/* 1 for 127.0.0.0/8, ::1 and "localhost". */
-static int is_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-
-    if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
-        return 1;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return memcmp(&a6, &in6addr_loopback, sizeof a6) == 0;
-    return 0;
+    transport_sock_init_process();
 }
 
 static int verify_callback(int ok, X509_STORE_CTX *x)
@@ -259,8 +223,9 @@ static int helo_ok(const char *s)
     return 1;
 }
 
-enum merr transport_smtp_open(const struct config *cfg, const char *hostport,
-                              struct transport_smtp **out)
+static void smtp_close(void *impl);
+
+static enum merr smtp_open(const struct config *cfg, const char *hostport, void **out)
 {
     enum merr rc = MERR_OK;
     struct transport_smtp *t;
@@ -319,7 +284,7 @@ enum merr transport_smtp_open(const struct config *cfg, const char *hostport,
             goto out;
         }
     }
-    if (t->tls == CFG_TLS_NONE && !is_loopback(t->host)) {
+    if (t->tls == CFG_TLS_NONE && !transport_sock_is_loopback(t->host)) {
         rc = merr_set(MERR_CONFIG,
                       "[smtp] tls = none: refused for \"%s\", which is not a loopback host; "
                       "use tls = required (or opportunistic)",
@@ -334,12 +299,13 @@ enum merr transport_smtp_open(const struct config *cfg, const char *hostport,
     *out = t;
     t = NULL;
 out:
-    transport_smtp_close(t);
+    smtp_close(t);
     return rc;
 }
 
-void transport_smtp_close(struct transport_smtp *t)
+static void smtp_close(void *impl)
 {
+    struct transport_smtp *t = impl;
     if (!t)
         return;
     SSL_CTX_free(t->ssl);
@@ -358,175 +324,6 @@ void transport_smtp_close(struct transport_smtp *t)
 static long now_ms(void)
 {
     return (long)(date_mono() * 1000.0);
-}
-
-static void disarm(struct session_state *s)
-{
-    struct itimerspec zero;
-    if (!s->timer_armed)
-        return;
-    memset(&zero, 0, sizeof zero);
-    timer_settime(s->timer, 0, &zero, NULL);
-}
-
-/*
- * libESMTP writes a command, then the message in pieces, and the last small
- * piece waits under Nagle's algorithm for the ACK of the previous one,
- * which the server delays: 40 ms per message (90 msgs/s on loopback).
- * libESMTP never shows us its socket, so right after it connected we find
- * it: a TCP socket of this process whose peer port is the relay's, and set
- * TCP_NODELAY. Other sessions' sockets to the same relay may match too;
- * they are ours and want the same option.
- *
- * The same search tells this session's own socket apart, for TCP_CORK
- * during the message data (see cork()). Sessions connect one at a time
- * (conn_mu, held from just before smtp_start_session() until
- * SMTP_EV_CONNECT or the session's end) and every live session registers
- * the relay sockets it found in `owned` as (fd, local port, owner): the
- * one connected relay socket nobody registered is then the new one. A
- * stale entry (an fd closed and reused) has another local port. If there
- * is not exactly one such socket the session does without TCP_CORK and
- * registers all of them, so that they confuse no later session (they are
- * others' only if those connected without conn_mu). conn_mu is waited for
- * at most CONN_WAIT_MS: a relay that does not answer connect() must not
- * make the other workers' connects wait for its timeout in turn.
- */
-#define OWNED_MAX    256
-#define CONN_WAIT_MS 200
-static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t owned_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    int fd, lport;
-    const void *owner;
-} owned[OWNED_MAX];
-static size_t nowned;
-
-static int local_port(int fd)
-{
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof sa;
-
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-        return -1;
-    if (sa.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    if (sa.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-    return -1;
-}
-
-static int is_owned(int fd, int lport)
-{
-    for (size_t i = 0; i < nowned; i++)
-        if (owned[i].fd == fd && owned[i].lport == lport)
-            return 1;
-    return 0;
-}
-
-static void set_nodelay(struct session_state *s)
-{
-    char path[64];
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int found[16][2], nfound = 0, more = 0;
-
-    if (!d)
-        return;
-    snprintf(path, sizeof path, "%d", dirfd(d));
-    pthread_mutex_lock(&owned_mu);
-    while ((e = readdir(d)) != NULL) {
-        struct sockaddr_storage sa;
-        socklen_t len = sizeof sa;
-        int fd, type = 0, one = 1, port, lport;
-        socklen_t tl = sizeof type;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9' || strcmp(e->d_name, path) == 0)
-            continue;
-        fd = atoi(e->d_name);
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM ||
-            getpeername(fd, (struct sockaddr *)&sa, &len) != 0)
-            continue;
-        if (sa.ss_family == AF_INET)
-            port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
-        else if (sa.ss_family == AF_INET6)
-            port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-        else
-            continue;
-        if (port != s->t->port)
-            continue;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        lport = local_port(fd);
-        if (lport < 0 || is_owned(fd, lport))
-            continue;
-        if (nfound < 16) {
-            found[nfound][0] = fd;
-            found[nfound][1] = lport;
-            nfound++;
-        } else {
-            more = 1;
-        }
-    }
-    for (int i = 0; i < nfound && nowned < OWNED_MAX; i++) {
-        owned[nowned].fd = found[i][0];
-        owned[nowned].lport = found[i][1];
-        owned[nowned].owner = s;
-        nowned++;
-    }
-    if (nfound == 1 && !more && is_owned(found[0][0], found[0][1]))
-        s->fd = found[0][0];
-    pthread_mutex_unlock(&owned_mu);
-    closedir(d);
-}
-
-/* Lets the next session connect (see set_nodelay). */
-static void conn_release(struct session_state *s)
-{
-    if (s->conn_locked) {
-        s->conn_locked = 0;
-        pthread_mutex_unlock(&conn_mu);
-    }
-}
-
-/* Waits (a while) for the other sessions' connects; see set_nodelay. */
-static void conn_acquire(struct session_state *s)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += CONN_WAIT_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
-    s->conn_locked = pthread_mutex_timedlock(&conn_mu, &until) == 0;
-}
-
-/* Ends the session's claims on sockets (see set_nodelay). */
-static void unregister_socket(struct session_state *s)
-{
-    conn_release(s);
-    pthread_mutex_lock(&owned_mu);
-    for (size_t i = 0; i < nowned;)
-        if (owned[i].owner == s)
-            owned[i] = owned[--nowned];
-        else
-            i++;
-    pthread_mutex_unlock(&owned_mu);
-    s->fd = -1;
-}
-
-/*
- * TCP_CORK (tcp(7)) on this session's socket while a message's data is
- * written: libESMTP writes it in 2 KB pieces (its buffer), and with
- * TCP_NODELAY each piece would leave as its own segment, each costing the
- * loopback (or the network) a round of transmit, receive and a wakeup of
- * the server. Corked, the kernel sends full segments; uncorking at the end
- * of the data (before the final "." is written, which then goes at once)
- * sends the rest.
- */
-static void cork(struct session_state *s, int on)
-{
-    if (s->fd < 0 || s->corked == on)
-        return;
-    if (setsockopt(s->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0)
-        s->corked = on;
 }
 
 static void outcome(struct session_state *s, struct session_msg *sm, int err);
@@ -567,7 +364,8 @@ static void report_early(struct session_state *s, struct session_msg *sm)
 static int credentials_may_go(const struct session_state *s)
 {
     if (s->t->tls == CFG_TLS_NONE)
-        return is_loopback(s->t->host); /* transport_smtp_open refuses it otherwise */
+        return transport_sock_is_loopback(
+            s->t->host); /* transport_smtp_open refuses it otherwise */
     return s->tls_ok && s->tls_verified;
 }
 
@@ -588,9 +386,7 @@ static void event_cb(smtp_session_t session, int event, void *arg, ...)
     switch (event) {
     case SMTP_EV_CONNECT:
         s->connected = 1;
-        disarm(s);
-        set_nodelay(s);
-        conn_release(s);
+        transport_sock_connected(&s->sock, s->t->port);
         break;
     case SMTP_EV_MAILSTATUS:
         s->mail_seen = 1;
@@ -775,7 +571,7 @@ static const char *message_cb(void **ctx, int *len, void *arg)
         const struct transport_hooks *h = s->hooks;
         /* libESMTP has copied every byte out by now (line by line) */
         transport_msg_release(h, sm->out);
-        cork(s, 0);
+        transport_sock_cork(&s->sock, 0);
         if (sm->given == 1 && h && h->before_end) {
             sm->given = 2;
             if (h->before_end(h->arg, sm->out) != 0) {
@@ -799,7 +595,7 @@ static const char *message_cb(void **ctx, int *len, void *arg)
     }
     s->last_ms = now_ms();
     sm->given = 1;
-    cork(s, 1);
+    transport_sock_cork(&s->sock, 1);
     *len = (int)sm->out->len;
     return sm->out->data;
 }
@@ -864,7 +660,7 @@ static void unfinished(struct session_state *s, struct transport_msg *m, int err
         return;
     }
     if (!s->connected) {
-        if (watchdog_fired)
+        if (transport_sock_timed_out(&s->sock))
             transport_outcome(m, MERR_TEMPFAIL, 0, "connect to %s: timeout after %d ms",
                               t->hostport, t->connect_ms);
         else
@@ -946,31 +742,6 @@ static void outcome(struct session_state *s, struct session_msg *sm, int err)
 
 /* ---- one session -------------------------------------------------------- */
 
-static void arm_watchdog(struct session_state *s)
-{
-    struct sigevent sev;
-    struct itimerspec its;
-
-    memset(&sev, 0, sizeof sev);
-    sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = watchdog_signal;
-    sev._sigev_un._tid = gettid();
-    if (timer_create(CLOCK_MONOTONIC, &sev, &s->timer) != 0) {
-        log_warn("smtp: no connect timeout (timer_create: %s)", strerror(errno));
-        return;
-    }
-    memset(&its, 0, sizeof its);
-    its.it_value.tv_sec = s->t->connect_ms / 1000;
-    its.it_value.tv_nsec = (long)(s->t->connect_ms % 1000) * 1000000L;
-    /* repeat, so every address getaddrinfo returned is cut short too */
-    its.it_interval.tv_nsec = 20 * 1000000L;
-    if (timer_settime(s->timer, 0, &its, NULL) != 0) {
-        timer_delete(s->timer);
-        return;
-    }
-    s->timer_armed = 1;
-}
-
 /*
  * One session (one connection) for `n` messages. Every message gets its
  * outcome and is reported: early from event_cb, the rest here at the end.
@@ -984,7 +755,6 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     struct session_msg *sm = NULL;
     smtp_session_t session = NULL;
     auth_context_t auth = NULL;
-    sigset_t block, unblock, old;
     size_t count = 0;
     int err = 0;
     static const int phases[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA, Timeout_TRANSFER,
@@ -993,9 +763,8 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     memset(&s, 0, sizeof s);
     s.t = t;
     s.hooks = hooks;
-    s.fd = -1;
+    transport_sock_init(&s.sock);
     verify_err[0] = '\0';
-    watchdog_fired = 0;
     sm = calloc(n, sizeof *sm);
     session = smtp_create_session();
     if (!sm || !session) {
@@ -1058,31 +827,12 @@ static enum merr run_session(struct transport_smtp *t, struct transport_msg *msg
     if (count == 0)
         goto out;
 
-    sigemptyset(&block);
-    sigaddset(&block, SIGPIPE);
-    sigemptyset(&unblock);
-    sigaddset(&unblock, watchdog_signal);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
-    arm_watchdog(&s);
-    conn_acquire(&s);
+    transport_sock_begin(&s.sock, t->connect_ms);
     s.last_ms = now_ms();
     smtp_start_session(session); /* 1 even after a dropped connection */
     err = smtp_errno();
-    unregister_socket(&s);
     s.silence_ms = now_ms() - s.last_ms;
-    if (s.timer_armed) {
-        disarm(&s);
-        timer_delete(s.timer);
-    }
-    if (!sigismember(&old, SIGPIPE)) {
-        sigset_t pending;
-        struct timespec zero = {0, 0};
-        sigpending(&pending);
-        if (sigismember(&pending, SIGPIPE))
-            sigtimedwait(&block, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    transport_sock_end(&s.sock);
 
     for (size_t i = 0; i < n; i++) {
         transport_msg_release(hooks, &msgs[i]); /* a transfer cut short */
@@ -1108,9 +858,10 @@ out:
     return rc;
 }
 
-enum merr transport_smtp_send(struct transport_smtp *t, struct transport_msg *msgs, size_t n,
-                              const struct transport_hooks *hooks)
+static enum merr smtp_send(void *impl, struct transport_msg *msgs, size_t n,
+                           const struct transport_hooks *hooks)
 {
+    struct transport_smtp *t = impl;
     enum merr rc = MERR_OK, r;
     int stopped = 0;
 
@@ -1135,3 +886,5 @@ enum merr transport_smtp_send(struct transport_smtp *t, struct transport_msg *ms
     }
     return rc;
 }
+
+const struct transport_ops transport_smtp_ops = {"smtp://", smtp_open, smtp_send, smtp_close};

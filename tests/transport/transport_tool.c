@@ -15,7 +15,7 @@
  * transport_open fails (the reason on stderr and on stdout as
  * "open rc NAME text T").
  *
- * With --cb (or either --cb-* option) it calls transport_send_cb() instead;
+ * With --cb (or either --cb-* option) it passes hooks to transport_send();
  * the callback prints "cb id N rc NAME code C skipped S enter E exit X"
  * where E and X are CLOCK_MONOTONIC seconds (the clock Python's
  * time.monotonic() reads) when it was entered and when it returned, after
@@ -228,7 +228,7 @@ int main(int argc, char **argv)
         }
         if (use_end)
             hooks.before_end = on_end;
-        rc = use_cb ? transport_send_cb(t, msgs, n, &hooks) : transport_send(t, msgs, n);
+        rc = transport_send(t, msgs, n, use_cb ? &hooks : NULL);
         if (rc)
             status = 4;
         for (size_t i = 0; i < n; i++)

@@ -87,7 +87,7 @@ static void dir_writes_exact_bytes_atomically(void **state)
     msg_init(&m[1], 42, MSG);
     msg_init(&m[2], 43, MSG);
     m[2].rcpt = "evil@example.net>\r\nRCPT TO:<x@example.com";
-    assert_int_equal(transport_send(t, m, 3), MERR_OK);
+    assert_int_equal(transport_send(t, m, 3, NULL), MERR_OK);
     assert_int_equal(m[0].rc, MERR_OK);
     assert_int_equal(m[0].code, 250);
     assert_int_equal(m[1].rc, MERR_OK);
@@ -105,7 +105,7 @@ static void dir_writes_exact_bytes_atomically(void **state)
     assert_int_equal(count_entries(dir, "4"), 2);
 
     /* the same envelope again replaces its file: no duplicate */
-    assert_int_equal(transport_send(t, m, 1), MERR_OK);
+    assert_int_equal(transport_send(t, m, 1, NULL), MERR_OK);
     assert_int_equal(m[0].rc, MERR_OK);
     assert_int_equal(count_entries(dir, "4"), 2);
     transport_close(t);
@@ -155,7 +155,7 @@ static void dir_callback_once_per_message_after_the_write(void **state)
     memset(&s, 0, sizeof s);
     s.dir = dir;
     struct transport_hooks hooks = {.done = seen_cb, .arg = &s};
-    assert_int_equal(transport_send_cb(t, m, 3, &hooks), MERR_OK);
+    assert_int_equal(transport_send(t, m, 3, &hooks), MERR_OK);
     assert_int_equal(s.calls, 3);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(s.ids[i], 7 + i);
@@ -230,7 +230,7 @@ static void dir_loads_each_message_when_written(void **state)
     memset(&src, 0, sizeof src);
     src.fail_id = 21;
     struct transport_hooks hooks = {.arg = &src, .load = src_load, .release = src_release};
-    assert_int_equal(transport_send_cb(t, m, 3, &hooks), MERR_OK);
+    assert_int_equal(transport_send(t, m, 3, &hooks), MERR_OK);
     /* 20 loaded, written, released; 21's load failed (nothing to release); 22 never loaded */
     assert_int_equal(src.loads, 2);
     assert_int_equal(src.releases, 1);
@@ -273,7 +273,7 @@ static void dir_write_error_is_tempfail_with_errno_text(void **state)
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && touch '%s'", dir, dir);
     assert_int_equal(system(cmd), 0);
     msg_init(&m, 7, MSG);
-    assert_int_equal(transport_send(t, &m, 1), MERR_OK);
+    assert_int_equal(transport_send(t, &m, 1, NULL), MERR_OK);
     assert_int_equal(m.rc, MERR_TEMPFAIL);
     assert_non_null(strstr(m.text, "Not a directory"));
     transport_close(t);
@@ -324,7 +324,7 @@ static void message_checks_refuse_before_any_io(void **state)
         m.mail_from = cases[i].from;
         m.rcpt = cases[i].rcpt;
         m.envid = cases[i].envid;
-        assert_int_equal(transport_send(t, &m, 1), MERR_OK);
+        assert_int_equal(transport_send(t, &m, 1, NULL), MERR_OK);
         if (m.rc != MERR_PERMFAIL || strcmp(m.text, cases[i].text) != 0)
             fail_msg("case %zu: rc %d text \"%s\"", i, m.rc, m.text);
         assert_int_equal(m.code, 0);
@@ -433,7 +433,7 @@ static void smtp_injection_refused_before_network(void **state)
     m[0].rcpt = "x@example.net>\r\nRCPT TO:<victim@example.com";
     msg_init(&m[1], 2, MSG);
     m[1].mail_from = "a@example.org\r\nRSET";
-    assert_int_equal(transport_send(t, m, 2), MERR_OK);
+    assert_int_equal(transport_send(t, m, 2, NULL), MERR_OK);
     assert_int_equal(m[0].rc, MERR_PERMFAIL);
     assert_string_equal(m[0].text, "invalid recipient address");
     assert_int_equal(m[1].rc, MERR_PERMFAIL);
@@ -461,7 +461,7 @@ static void smtp_closed_port_is_tempfail(void **state)
     cfg.smtp_tls = CFG_TLS_NONE;
     assert_int_equal(transport_open(&cfg, &t), MERR_OK);
     msg_init(&m, 1, MSG);
-    assert_int_equal(transport_send(t, &m, 1), MERR_OK);
+    assert_int_equal(transport_send(t, &m, 1, NULL), MERR_OK);
     assert_int_equal(m.rc, MERR_TEMPFAIL);
     assert_int_equal(m.code, 0);
     assert_non_null(strstr(m.text, "connect to 127.0.0.1:"));
