@@ -184,6 +184,11 @@ struct pattern_set {
     const char *const *pats;
 };
 
+/* Tier 0: "user unknown" phrases that hold a tier-1 word ("not listed in"). */
+static const char *const P_USER_FIRST[] = {"not listed in domino directory",
+                                           "not listed in public name",
+                                           "not listed in the directory", NULL};
+
 /* Tier 1: specific causes that must win over a "bad mailbox" status. */
 /* a refusal of MAIL FROM is about us, never about the recipient's mailbox */
 static const char *const P_SENDER_CMD[] = {"after mail from", "in reply to mail from",
@@ -645,10 +650,21 @@ static const char *const P_POLICY_WEAK[] = {
     "policy",   "prohibited", "forbidden", "access denied", "not permitted",  NULL};
 
 static const struct pattern_set tier1[] = {
-    {"policy", P_SENDER_CMD}, {"system", P_SYSTEM}, {"policy", P_RELAY},   {"mailbox_full", P_FULL},
-    {"too_big", P_TOOBIG},    {"moved", P_MOVED},   {"no_mail", P_NOMAIL}, {"disabled", P_DISABLED},
-    {"policy", P_AUTH},       {"policy", P_BLOCK},  {"spam", P_SPAM},      {"content", P_CONTENT},
-    {"rate_limited", P_RATE}, {NULL, NULL},
+    {"user_unknown", P_USER_FIRST},
+    {"policy", P_SENDER_CMD},
+    {"system", P_SYSTEM},
+    {"policy", P_RELAY},
+    {"mailbox_full", P_FULL},
+    {"too_big", P_TOOBIG},
+    {"moved", P_MOVED},
+    {"no_mail", P_NOMAIL},
+    {"disabled", P_DISABLED},
+    {"policy", P_AUTH},
+    {"policy", P_BLOCK},
+    {"spam", P_SPAM},
+    {"content", P_CONTENT},
+    {"rate_limited", P_RATE},
+    {NULL, NULL},
 };
 static const struct pattern_set tier2[] = {
     {"domain_unknown", P_DOMAIN},

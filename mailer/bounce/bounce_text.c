@@ -213,8 +213,8 @@ struct found {
     char addr[BOUNCE_ADDR_MAX];
 };
 
-static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char *text, size_t from,
-                          size_t to, const char *pre, size_t prelen, int final)
+static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char *text, size_t at,
+                          size_t from, size_t to, const char *pre, size_t prelen, int final)
 {
     struct bounce_rcpt *rc = bounce_report_add(r);
     struct buf diag, all;
@@ -226,6 +226,18 @@ static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char 
     bounce_addr_copy(rc->address, addr);
     buf_init(&diag, 4 * BOUNCE_DIAG_MAX);
     buf_init(&all, 64 * 1024);
+    /* what precedes the address on its line ("Unknown user: a@b") */
+    if (at != (size_t)-1) {
+        size_t ls = at, a = at, k;
+        while (ls > 0 && text[ls - 1] != '\n')
+            ls--;
+        while (a > ls && (text[a - 1] == '<' || text[a - 1] == ' ' || text[a - 1] == '\t'))
+            a--;
+        for (k = ls; k < a && strchr(" \t-*", text[k]); k++)
+            ;
+        if (a > k && a - k < 200)
+            e = buf_append(&diag, text + k, a - k);
+    }
     /* the rest of the address line, then the lines below, collapsed */
     for (size_t i = from; i < to && diag.len < 3 * BOUNCE_DIAG_MAX; i++) {
         unsigned char c = (unsigned char)text[i];
@@ -352,7 +364,8 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
                     ls--;
                 to = ls > from ? ls : fv[j].pos;
             }
-        e = add_rcpt(r, fv[k].addr, t, from, to, t, cut, final);
+        e = add_rcpt(r, fv[k].addr, t, fv[k].pos < cut ? fv[k].pos : (size_t)-1, from, to, t, cut,
+                     final);
     }
     free(fv);
     return e;
