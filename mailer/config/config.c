@@ -546,6 +546,14 @@ static enum merr check(struct config *cfg)
                           "\"%s\": expected imaps://, imap://, pop3s:// or pop3:// host:port", u);
         if (!m->username)
             return refuse(cfg, sec, "username", "missing");
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = '\0';
+        if (m->tls == CFG_TLS_NONE && strcmp(host, "127.0.0.1") && strcmp(host, "localhost") &&
+            strcmp(host, "[::1]"))
+            return refuse(cfg, sec, "tls", "none is for loopback hosts only, not \"%s\"", host);
+        if (m->tls == CFG_TLS_NONE && (!strncmp(u, "imaps://", 8) || !strncmp(u, "pop3s://", 8)))
+            return refuse(cfg, sec, "tls", "none with an implicit-TLS url (%s)", u);
     }
     rc = date_set_zone(cfg->timezone);
     if (rc)

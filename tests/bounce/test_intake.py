@@ -13,7 +13,7 @@ against a database with a digest really sent (dir transport):
   - a mailed unsubscribe with a valid token ends that subscription only;
     without one (forged, missing) nothing changes;
   - an unattributable bounce is kept and counted, an auto-reply changes
-    nothing;
+    nothing; the address alone attributes only within 30 days;
   - a maildir: every message recorded and moved to .Processed / .Unparsed
     (hostile mail there), a second run finds nothing; an mbox: read twice,
     recorded once;
@@ -114,6 +114,14 @@ def main():
     env.ingest(arf(d, message_id="%d.%s@%s" % (sent1[d], "0" * 20, DOMAIN)), "--role", "complaints")
     c.check(env.q("SELECT attributed_by FROM bounce_recipients ORDER BY id DESC LIMIT 1")[0][0] == "recipient",
             "altered Message-ID: attributed by address instead")
+
+    # ---- attribution by address only within attribution_days (30)
+    for days, want in ((29, "recipient"), (38, None)):  # d had mail at +0 and +7 days
+        m = dsn(sent1[d], d, "4.4.1", "timed out after %d days" % days, action="delayed",
+                envid=False).replace("bounces+" + verp_token(sent1[d]), "bounces")
+        env.ingest(m, now=NOW + days * 86400)
+        r = env.q("SELECT attributed_by FROM bounce_recipients ORDER BY id DESC LIMIT 1")[0][0]
+        c.check(r == want, "address match after %d days: %r, want %r" % (days, r, want))
 
     # ---- mailed unsubscribe
     sid, lid = env.ids(e)

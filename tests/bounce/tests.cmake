@@ -5,3 +5,4 @@ mailer_script_test(bounce.parse bounce/test_parse.py LABELS integration TIMEOUT 
 mailer_script_test(bounce.hostile bounce/test_hostile.py LABELS integration TIMEOUT 300)
 mailer_script_test(bounce.intake bounce/test_intake.py LABELS integration TIMEOUT 300)
 mailer_script_test(bounce.mailboxes bounce/test_mailboxes.py LABELS integration TIMEOUT 300)
+mailer_script_test(bounce.e2e bounce/test_e2e.py LABELS integration TIMEOUT 600)

@@ -122,6 +122,44 @@ static void environment_overrides_secrets(void **state)
 }
 
 /* config.example is loadable as it stands and its values are the built-in defaults. */
+static void bounce_mailboxes(void **state)
+{
+    struct config cfg;
+    (void)state;
+    write_cfg("[bounce]\nsoft_limit = 4\n\n[bounce.vps-1]\nrole = bounces\n"
+              "url = imaps://mail.example.org:993/Bounces\nusername = b@example.org\n"
+              "password = from-file\nidle = false\n\n[bounce.isp]\nrole = complaints\n"
+              "url = pop3://127.0.0.1:1110\nusername = fbl\ntls = none\ndelete = true\n");
+    setenv("MAILER_BOUNCE_VPS_1_PASSWORD", "from-env", 1);
+    assert_int_equal(cfg_load(&cfg, cfgpath), MERR_OK);
+    unsetenv("MAILER_BOUNCE_VPS_1_PASSWORD");
+    assert_int_equal(cfg.bounce_soft_limit, 4);
+    assert_int_equal(cfg.bounce_soft_days, 15);
+    assert_int_equal(cfg.n_mailboxes, 2);
+    assert_string_equal(cfg.mailboxes[0].name, "vps-1");
+    assert_string_equal(cfg.mailboxes[0].password, "from-env");
+    assert_int_equal(cfg.mailboxes[0].idle, 0);
+    assert_int_equal(cfg.mailboxes[0].tls, CFG_TLS_REQUIRED);
+    assert_int_equal(cfg.mailboxes[1].tls, CFG_TLS_NONE);
+    assert_int_equal(cfg.mailboxes[1].delete, 1);
+    assert_int_equal(cfg.mailboxes[1].leave_on_server, 1);
+    assert_non_null(cfg_mailbox(&cfg, "isp"));
+    assert_null(cfg_mailbox(&cfg, "nope"));
+    cfg_free(&cfg);
+
+    expect_refusal("[bounce.x]\nrole = bounce\nurl = imaps://h:993\nusername = u\n",
+                   "[bounce.x] role: \"bounce\": expected bounces, complaints or unsubscribe");
+    expect_refusal("[bounce.x]\nrole = bounces\nurl = http://h:80\nusername = u\n",
+                   "[bounce.x] url: \"http://h:80\": expected imaps://");
+    expect_refusal("[bounce.x]\nrole = bounces\nurl = imap://mail.example.org:143\nusername = u\n"
+                   "tls = none\n",
+                   "[bounce.x] tls: none is for loopback hosts only");
+    expect_refusal("[bounce.a b]\nrole = bounces\n", "a mailbox name holds only letters");
+    expect_refusal("[bounce.x]\nfolder = INBOX\n", "[bounce.x] folder: unknown key");
+    expect_refusal("[bounce.x]\nrole = bounces\nurl = imaps://h:993\n",
+                   "[bounce.x] username: missing");
+}
+
 static void example_file_matches_defaults(void **state)
 {
     struct config ex, def;
@@ -155,6 +193,7 @@ int main(void)
         cmocka_unit_test(bad_values_name_the_reason),
         cmocka_unit_test(missing_file_is_refused),
         cmocka_unit_test(environment_overrides_secrets),
+        cmocka_unit_test(bounce_mailboxes),
         cmocka_unit_test(example_file_matches_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
