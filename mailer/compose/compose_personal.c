@@ -21,7 +21,9 @@
  *
  * By kind: list mail (a digest) carries List-Id (RFC 2919: "<slug>.<mail
  * domain>"), List-Unsubscribe with the one-click URL (RFC 8058) and the
- * mailto: address (RFC 2369), and the URL as the unsubscribe_url variable;
+ * mailto: address carrying the subscription's signed token (RFC 2369;
+ * mailer/bounce unsubscribes whoever mails it), and the URL as the
+ * unsubscribe_url variable;
  * a confirmation carries the confirm_url variable, valid from the
  * envelope's creation. Every message carries `name`.
  */
@@ -58,12 +60,18 @@ static void return_path(const struct config *cfg, const struct compose_person *w
     outbox_verp_of_token(p->envid, domain, p->return_path);
 }
 
-static void unsubscribe_mailto(const struct config *cfg, char out[320])
+/* The subscription's signed mailto (subs_unsubscribe_mailto), which mailer/bounce reads back. */
+static enum merr unsubscribe_mailto(const struct config *cfg, const struct compose_person *who,
+                                    char out[320])
 {
-    if (cfg->unsubscribe_mailto && cfg->unsubscribe_mailto[0])
-        snprintf(out, 320, "mailto:%s?subject=unsubscribe", cfg->unsubscribe_mailto);
-    else
-        snprintf(out, 320, "mailto:unsubscribe@%s?subject=unsubscribe", cfg_mail_domain(cfg));
+    struct buf m;
+    enum merr rc;
+    buf_init(&m, 319);
+    rc = subs_unsubscribe_mailto(cfg, who->subscriber_id, who->list_id, &m);
+    if (!rc)
+        snprintf(out, 320, "%s", m.data);
+    buf_free(&m);
+    return rc;
 }
 
 enum merr compose_personal(const struct config *cfg, struct db *db,
@@ -90,8 +98,10 @@ enum merr compose_personal(const struct config *cfg, struct db *db,
             (who->envelope_id && (!who->list_id || !who->subscriber_id)))
             return merr_set(MERR_INVAL, "list mail without a list slug, list id or subscriber");
         snprintf(out->list_id, sizeof out->list_id, "%s.%s", who->list_slug, cfg_mail_domain(cfg));
-        unsubscribe_mailto(cfg, out->mailto);
-        rc = subs_unsubscribe_url(db, cfg, who->subscriber_id, who->list_id, &out->unsubscribe_url);
+        rc = unsubscribe_mailto(cfg, who, out->mailto);
+        if (!rc)
+            rc = subs_unsubscribe_url(db, cfg, who->subscriber_id, who->list_id,
+                                      &out->unsubscribe_url);
         if (rc)
             return rc;
         out->rcpt.list_id = out->list_id;

@@ -18,6 +18,8 @@ against a database with a digest really sent (dir transport):
     (hostile mail there), a second run finds nothing; an mbox: read twice,
     recorded once;
   - `ls`, `show` (raw message kept, capped), exit codes."""
+import email
+import email.policy
 import os
 import shutil
 import sys
@@ -126,6 +128,15 @@ def main():
     # ---- mailed unsubscribe
     sid, lid = env.ids(e)
     addr = "unsubscribe+%s@%s" % (mailto_token(sid, lid), DOMAIN)
+    # the address is the one the delivered digest carries in List-Unsubscribe
+    heads = []
+    for name in os.listdir(env.outdir):
+        with open(os.path.join(env.outdir, name), "rb") as f:
+            sent = email.message_from_bytes(f.read(), policy=email.policy.default)
+        if e in str(sent["To"]):
+            heads.append(str(sent["List-Unsubscribe"]))
+    c.check(heads and all("<mailto:%s?subject=unsubscribe>" % addr in h for h in heads),
+            "the digest's List-Unsubscribe carries the signed mailto: %r" % heads[:1])
     mail = "From: %s\r\nTo: %s\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n" % (e, addr)
     env.ingest(mail, "--role", "unsubscribe", "--recipient", addr.upper())
     c.check(env.subscription(e) == "unsubscribed", "mailed unsubscribe with a valid token (any case)")

@@ -165,7 +165,8 @@ def case_digest():
             check(sent_msg["List-Id"] == "<tin-tuc.%s>" % DOMAIN, "List-Id %r" % sent_msg["List-Id"])
             lu = str(sent_msg["List-Unsubscribe"])
             check(re.fullmatch(r"<https://tin\.hagiang\.example/unsubscribe/[A-Za-z0-9_\-]+>, "
-                               r"<mailto:unsubscribe@hagiang\.example\?subject=unsubscribe>", lu),
+                               r"<mailto:unsubscribe\+\d+\.\d+\.[0-9a-f]{20}@hagiang\.example"
+                               r"\?subject=unsubscribe>", lu),
                   "List-Unsubscribe %r" % lu)
             check(sent_msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click",
                   "no one-click")

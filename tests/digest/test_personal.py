@@ -5,11 +5,14 @@ visible unsubscribe link with the same URL, the list's subject rendered
 removed after the enqueue gets nothing and their envelope is cancelled.
 """
 import base64
+import hashlib
+import hmac
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import digestlib  # noqa: E402
 from digestlib import (fresh_store, DOMAIN, NOW_2022, SITE, BASE_URL, Env, SmtpServer, check,  # noqa: E402
                        digest_id_of, parse, received_by_rcpt, verp_token)
 
@@ -66,10 +69,18 @@ def main():
             check(msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click",
                   "List-Unsubscribe-Post %r" % msg["List-Unsubscribe-Post"])
             lu = str(msg["List-Unsubscribe"])
-            m = re.match(r"<(%s/unsubscribe/[A-Za-z0-9_-]+)>, <mailto:unsubscribe@%s"
-                         r"\?subject=unsubscribe>$" % (re.escape(BASE_URL), re.escape(DOMAIN)),
+            m = re.match(r"<(%s/unsubscribe/[A-Za-z0-9_-]+)>, <mailto:unsubscribe\+(\d+)\.(\d+)\."
+                         r"([0-9a-f]{20})@%s\?subject=unsubscribe>$" % (re.escape(BASE_URL),
+                                                                      re.escape(DOMAIN)),
                          lu)
             check(m, "List-Unsubscribe %r" % lu)
+            # the mailto's token names this subscriber and list, signed (mailer/bounce reads it)
+            (sub_id,) = env.q("SELECT id FROM subscribers WHERE email = ?", addr)[0]
+            (lid,) = env.q("SELECT id FROM lists WHERE slug = 'tin-tuc'")[0]
+            mac = hmac.new(digestlib.SECRET.encode(), b"mailto-unsubscribe:%d:%d" % (sub_id, lid),
+                           hashlib.sha256).digest()[:10].hex()
+            check((int(m.group(2)), int(m.group(3)), m.group(4)) == (sub_id, lid, mac),
+                  "mailto token of %s: %r" % (addr, m.groups()[1:]))
             url = m.group(1)
             urls.add(url)
             html = msg.get_body(("html",)).get_content()
