@@ -182,7 +182,8 @@ static void walk_part(struct walk *w, const struct mailmime *m, int depth)
         if (!w->rc && b.len)
             keep_returned(w, b.data, b.len);
         buf_free(&b);
-    } else if (!strcmp(type, "text/plain") || !type[0]) {
+    } else if (!strcmp(type, "text/plain") || !type[0] || !strncmp(type, "multipart/", 10)) {
+        /* a multipart without a usable boundary is a single part: read it as text */
         if (w->text.len)
             w->rc = buf_putc(&w->text, '\n');
         if (!w->rc)
@@ -606,8 +607,9 @@ static const char *const BOUNCE_SUBJECTS[] = {"undeliver",
                                               "không gửi được",
                                               NULL};
 
-static const char *const DAEMONS[] = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon",
-                                      "mail delivery", "mdaemon",    NULL};
+static const char *const DAEMONS[] = {
+    "mailer-daemon", "postmaster",    "post_master", "mail-daemon",
+    "mailerdaemon",  "mail delivery", "mdaemon",     NULL};
 
 static const char *const VACATION_WORDS[] = {"out of office",
                                              "out of the office",
@@ -838,11 +840,14 @@ enum merr bounce_parse(const char *data, size_t len, const struct bounce_limits 
         }
     }
     if (w.has_dsn || looks_like_bounce(&top, r->from, r->subject)) {
-        const char *own[4] = {r->from, NULL, NULL, NULL};
+        const char *own[4] = {NULL, NULL, NULL, NULL};
         char to[BOUNCE_ADDR_MAX];
         const char *tov = bounce_fields_get(&top, "To", 0);
+        int no = 0;
+        if (r->from)
+            own[no++] = r->from;
         if (tov && value_addr(tov, to))
-            own[1] = to;
+            own[no++] = to;
         struct bounce_text_in in = {human, strlen(human),
                                     bounce_fields_get(&top, "X-Failed-Recipients", 0), own};
         rc = bounce_text_scan(&in, r);

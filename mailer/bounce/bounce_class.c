@@ -886,7 +886,8 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
              * often than a missing mailbox: the address passed RCPT TO.
              */
             if (reason == R("user_unknown") && strncmp(r->status + 1, ".1.", 3) != 0 &&
-                (strstr(f, "end of data") || strstr(f, "after data") || strstr(f, "data command")))
+                (strstr(f, "end of data") || strstr(f, "after data") || strstr(f, "data command") ||
+                 strstr(f, ">>> data")))
                 reason = R("policy");
         }
         weak = tier_reason(f, tier3);

@@ -83,6 +83,18 @@ static int starts_header(const char *line, size_t ll, const char *name)
     return ll > nl && strncasecmp(line, name, nl) == 0;
 }
 
+/* 1 if the next non-blank line from t[i] is a header field ("Name: value"). */
+static int header_follows(const char *t, size_t i, size_t n)
+{
+    while (i < n && (t[i] == '\n' || t[i] == ' ' || t[i] == '\t'))
+        i++;
+    if (i >= n || !isalpha((unsigned char)t[i]))
+        return 0;
+    while (i < n && (isalnum((unsigned char)t[i]) || t[i] == '-'))
+        i++;
+    return i < n && t[i] == ':';
+}
+
 size_t bounce_text_cut(const char *t, size_t n)
 {
     size_t i = 0;
@@ -107,8 +119,13 @@ size_t bounce_text_cut(const char *t, size_t n)
                 if (strstr(low, *m))
                     return i;
         }
-        /* after the failed addresses, the next separator starts the copy or a transcript */
-        if (seen_at && is_separator(line, ll))
+        /*
+         * after the failed addresses, a separator followed by header fields
+         * starts the copy (unless it is itself a heading of failures)
+         */
+        if (seen_at && is_separator(line, ll) && !strstr(low, "follow") && !strstr(low, "error") &&
+            !strstr(low, "fail") && !strstr(low, "recipient") && !strstr(low, "address") &&
+            header_follows(t, i + ll + (nl ? 1 : 0), n))
             return i;
         if (memchr(line, '@', ll))
             seen_at = 1;
