@@ -352,6 +352,56 @@ static void human_paragraph(const char *human, const char *addr, struct buf *out
     buf_append(out, s, (size_t)(e - s));
 }
 
+/* Domains a and b (without '@') are the same or one is a subdomain of the
+ * other (sendmail may name the host it tried: "@mx.example.org"). */
+static int domain_related(const char *a, size_t al, const char *b, size_t bl)
+{
+    if (al == bl)
+        return !strncasecmp(a, b, al);
+    if (al > bl)
+        return a[al - bl - 1] == '.' && !strncasecmp(a + al - bl, b, bl);
+    return b[bl - al - 1] == '.' && !strncasecmp(b + bl - al, a, al);
+}
+
+/* A Final-Recipient of "@domain" (sendmail writes one when the domain did
+ * not resolve): the Original-Recipient, or the one address of that domain
+ * (or a parent or child of it) the prose names, or it stays as it is
+ * (attribution then falls back to the returned headers). Two different
+ * candidates: no guess. */
+static void repair_domain_only(char addr[BOUNCE_ADDR_MAX], const char *original, const char *human)
+{
+    static const char stop[] = " \t\r\n<>()[]\",;:'";
+    char found[BOUNCE_ADDR_MAX] = "";
+    const char *dom = addr + 1;
+    size_t dl = strlen(dom);
+
+    if (original && original[0] && original[0] != '@' && strchr(original, '@')) {
+        snprintf(addr, BOUNCE_ADDR_MAX, "%s", original);
+        return;
+    }
+    for (const char *p = human; p && *p && dl; p++) {
+        const char *s = p, *e = p + 1;
+        if (*p != '@')
+            continue;
+        while (s > human && !strchr(stop, s[-1]))
+            s--;
+        while (*e && !strchr(stop, *e))
+            e++;
+        while (e > p + 1 && e[-1] == '.')
+            e--;
+        if (s == p || e == p + 1 || (size_t)(e - s) >= BOUNCE_ADDR_MAX ||
+            !domain_related(p + 1, (size_t)(e - p - 1), dom, dl))
+            continue;
+        if (found[0] &&
+            (strlen(found) != (size_t)(e - s) || strncasecmp(found, s, (size_t)(e - s))))
+            return;
+        memcpy(found, s, (size_t)(e - s));
+        found[e - s] = '\0';
+    }
+    if (found[0])
+        snprintf(addr, BOUNCE_ADDR_MAX, "%s", found);
+}
+
 static int vague(const char *reason)
 {
     return !strcmp(reason, "failed") || !strcmp(reason, "temporary") || !strcmp(reason, "unknown");
@@ -423,6 +473,8 @@ static enum merr read_dsn(struct bounce_report *r, const char *dsn, size_t n, co
         char st[16];
         if (!x->address[0] && x->original[0])
             snprintf(x->address, sizeof x->address, "%s", x->original);
+        if (x->address[0] == '@')
+            repair_domain_only(x->address, x->original, human);
         if (d) {
             /* a more specific code in the text wins over X.0.0 or a missing Status */
             if (bounce_class_find_status(d, st) &&
@@ -757,6 +809,27 @@ static const char *top_header_end(const char *data, size_t len, size_t *n)
     return data;
 }
 
+/* An mbox separator ("From sender date", as procmail, Postfix's pipe with
+ * the F flag and mbox exports put before a message) is not a header line;
+ * "From :" (obsolete syntax: space before the colon) is. */
+static void skip_from_line(const char **data, size_t *len)
+{
+    const char *p = *data, *nl;
+    size_t i = 5;
+
+    if (*len < 5 || memcmp(p, "From ", 5))
+        return;
+    while (i < *len && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (i >= *len || p[i] == ':')
+        return;
+    nl = memchr(p, '\n', *len);
+    if (!nl)
+        return;
+    *len -= (size_t)(nl + 1 - p);
+    *data = nl + 1;
+}
+
 enum merr bounce_parse(const char *data, size_t len, const struct bounce_limits *limits,
                        struct bounce_report **out)
 {
@@ -786,6 +859,7 @@ enum merr bounce_parse(const char *data, size_t len, const struct bounce_limits 
         limits = &def;
     }
     r->kind = BOUNCE_KIND_NOT_BOUNCE;
+    skip_from_line(&data, &len);
     if (bounce_mime_screen(data, len, limits, why, sizeof why) ||
         bounce_mime_parse(data, len, limits, &root, why, sizeof why)) {
         rc = set_unparsed(r, why);

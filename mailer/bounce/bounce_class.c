@@ -399,6 +399,8 @@ static const char *const P_BLOCK[] = {"blocked",
                                       "sender unknown",
                                       "bad sender",
                                       "rejected for policy",
+                                      "recipient preferences",
+                                      "email preferences of the person",
                                       NULL};
 static const char *const P_SPAM[] = {"spam", "junk",  "unsolicited", "bulk mail",
                                      "ube",  "phish", "scam",        NULL};
