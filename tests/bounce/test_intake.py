@@ -77,6 +77,11 @@ def main():
     env.ingest(m)
     c.check(env.suppressed(b) is None and env.q("SELECT count(*) FROM bounces WHERE state = 'refused'")[0][0] == 3,
             "forged ENVID refused")
+    # a forged VERP token and nothing else that names the envelope: refused,
+    # never attributed by the recipient's address instead
+    env.ingest(dsn(sent1[b], b, "5.1.1", "550 5.1.1 unknown user", token=forged, envid=False))
+    c.check(env.suppressed(b) is None and env.q("SELECT count(*) FROM bounces WHERE state = 'refused'")[0][0] == 4,
+            "forged VERP without an ENVID refused, not matched by address")
     metrics_refused = env.q("SELECT note FROM bounces WHERE state = 'refused'")
     c.check(all("forged" in r[0] for r in metrics_refused), "refusals say why: %r" % metrics_refused)
 
@@ -198,7 +203,7 @@ def main():
     c.check(e in out and "suppressed" in out, "ls --match hard: %r" % out[:500])
     out = env.mailer("bounce", "ls", "--state", "refused", "--json").stdout.decode()
     import json
-    c.check(len(json.loads(out)) == 5, "ls --state refused --json")
+    c.check(len(json.loads(out)) == 6, "ls --state refused --json")
     raw = env.mailer("bounce", "show", bid, "--raw").stdout
     c.check(raw == msg.encode()[:2048], "show --raw: the message cut at keep_raw (2 KB): %d bytes" % len(raw))
     o = json.loads(env.mailer("bounce", "show", bid).stdout)
