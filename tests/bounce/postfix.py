@@ -2,8 +2,9 @@
 log under the test folder, smtpd on a random loopback port, and virtual(8)
 delivery, so that its genuine DSNs reach the bounce mailbox:
 
-  - ok@example.test and full@example.test are mailboxes (full's is filled
-    past virtual_mailbox_limit: delivery fails with 5.2.2);
+  - ok@example.test, full@example.test and the `users` given are
+    mailboxes (full's is filled past virtual_mailbox_limit: delivery fails
+    with 5.2.2; pf.mailbox(user) is what reached one);
   - any other user at example.test is accepted at RCPT and then unknown
     to virtual(8): a 5.1.1 bounce;
   - unreachable.test is routed to a closed loopback port, and messages are
@@ -15,6 +16,9 @@ The master runs in the foreground of its own session (master -d), as root
 (Postfix's master needs it; its daemons drop to the postfix user), and is
 stopped by its pid. Exits the test with 77 when Postfix is not installed or
 the tests do not run as root.
+
+`main_extra`, `master_extra` and `transport_extra` are appended to its
+main.cf (a later line wins), master.cf and transport table.
 
     with Postfix("name", maildir=dv.maildir()) as pf: pf.port, pf.wait_idle()
 """
@@ -37,7 +41,8 @@ QUEUE_DIRS = ("active", "bounce", "corrupt", "defer", "deferred", "flush", "hold
 
 
 class Postfix:
-    def __init__(self, name, maildir, mailbox_owner="nobody"):
+    def __init__(self, name, maildir, mailbox_owner="nobody", users=(), main_extra="",
+                 master_extra="", transport_extra=""):
         if not os.path.exists(MASTER):
             print("SKIP: postfix is not installed")
             sys.exit(77)
@@ -47,6 +52,8 @@ class Postfix:
         self.dir = os.path.join(build_dir(), "testtmp", "postfix-" + name)
         self.maildir = maildir
         self.owner = mailbox_owner
+        self.users = ("ok", "full") + tuple(users)
+        self.main_extra, self.master_extra, self.transport_extra = main_extra, master_extra, transport_extra
         self.proc = None
 
     def __enter__(self):
@@ -68,16 +75,19 @@ class Postfix:
                 os.chown(os.path.join(root, x), uid, gid)
         with open(os.path.join(vmail, "full"), "wb") as f:
             f.write(b"x" * 250000)
-        open(os.path.join(vmail, "ok"), "wb").close()
-        for x in ("full", "ok"):
+        for x in self.users:
+            if x != "full":
+                open(os.path.join(vmail, x), "wb").close()
             os.chown(os.path.join(vmail, x), uid, gid)
         os.chown(vmail, uid, gid)
+        self.vmail = vmail
         with open(os.path.join(conf, "vmailbox"), "w") as f:
-            f.write("ok@example.test %s/ok\n" % vmail.lstrip("/"))
-            f.write("full@example.test %s/full\n" % vmail.lstrip("/"))
+            for x in self.users:
+                f.write("%s@example.test %s/%s\n" % (x, vmail.lstrip("/"), x))
             f.write("bounces@hagiang.example %s/\n" % self.maildir.lstrip("/"))
         with open(os.path.join(conf, "transport"), "w") as f:
             f.write("unreachable.test smtp:[127.0.0.1]:%d\n" % free_port())
+            f.write(self.transport_extra)
         with open(os.path.join(conf, "main.cf"), "w") as f:
             f.write("""compatibility_level = 3.6
 queue_directory = {q}
@@ -116,13 +126,13 @@ maximal_backoff_time = 2s
 maillog_file = {d}/maillog
 maillog_file_prefixes = {d}
 smtputf8_enable = no
-""".format(q=queue, d=d, c=conf, uid=uid, gid=gid))
+""".format(q=queue, d=d, c=conf, uid=uid, gid=gid) + self.main_extra)
         with open("/etc/postfix/master.cf") as f:
             master = f.read()
         with open(os.path.join(conf, "master.cf"), "w") as f:
             f.write(master.replace(
                 "smtp      inet  n       -       y       -       -       smtpd",
-                "127.0.0.1:%d inet n - n - - smtpd" % self.port))
+                "127.0.0.1:%d inet n - n - - smtpd" % self.port) + self.master_extra)
         pf_uid = pwd.getpwnam("postfix").pw_uid
         postdrop = grp.getgrnam("postdrop").gr_gid
         for x in QUEUE_DIRS:
@@ -150,6 +160,11 @@ smtputf8_enable = no
             return False
         finally:
             s.close()
+
+    def mailbox(self, user):
+        """The mbox file virtual(8) delivered to user@example.test."""
+        with open(os.path.join(self.vmail, user), "rb") as f:
+            return f.read()
 
     def log(self):
         try:
