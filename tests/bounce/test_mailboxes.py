@@ -2,7 +2,9 @@
 random loopback ports, passwd-file user, the test CA's certificate):
 
   - IMAPS and IMAP+STARTTLS: `bounce poll` records each message and moves it
-    to Processed or Unparsed (hostile mail) after the commit; AUTHENTICATE
+    to Processed or Unparsed (hostile mail) after the commit, by the
+    mailbox's role (bounces, complaints: ARF, unsubscribe: a mail to the
+    signed List-Unsubscribe mailto); AUTHENTICATE
     PLAIN when offered (a non-ASCII password), the LOGIN command with
     auth = login;
   - the certificate is verified by us: a certificate of the trusted CA for
@@ -24,7 +26,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from blib import DOMAIN, Env, dsn, arf  # noqa: E402
+from blib import DOMAIN, Env, arf, dsn, mailto_token  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
 from hostile import hostile_messages  # noqa: E402
 from mailertest import Checks, free_port, wait_for  # noqa: E402
@@ -39,6 +41,7 @@ def main():
     with Dovecot("mailboxes") as dv:
         boxes = {"imaps": dv.mailbox("imaps"),
                  "starttls": dv.mailbox("imap", role="complaints"),
+                 "unsub": dv.mailbox("imaps", role="unsubscribe"),
                  "pop3s": dv.mailbox("pop3s"),
                  "stls": dv.mailbox("pop3", delete="true"),
                  "wrongname": dv.mailbox("imaps", host="127.0.0.2"),
@@ -80,6 +83,17 @@ def main():
                 "STARTTLS mailbox: %r" % out)
         c.check(env.q("SELECT mailbox, role FROM bounces ORDER BY id DESC LIMIT 1") == [("starttls", "complaints")],
                 "recorded with its mailbox and role")
+
+        # ---- an unsubscribe mailbox: a reader's mail to the List-Unsubscribe mailto
+        sid, lid = env.ids("dung@example.com")
+        to = "unsubscribe+%s@%s" % (mailto_token(sid, lid), DOMAIN)
+        dv.append("From: dung@example.com\r\nTo: <%s>\r\nSubject: unsubscribe\r\n"
+                  "Message-ID: <u-1@example.com>\r\n\r\nunsubscribe\r\n" % to)
+        out = env.mailer("bounce", "poll", "--mailbox", "unsub").stdout.decode()
+        c.check("1 messages: 1 processed" in out and env.subscription("dung@example.com") == "unsubscribed" and
+                env.suppressed("dung@example.com") is None, "unsubscribe mailbox: %r" % out)
+        c.check(env.q("SELECT mailbox, role, kind FROM bounces ORDER BY id DESC LIMIT 1") ==
+                [("unsub", "unsubscribe", "unsubscribe")], "recorded with its mailbox and role")
 
         # ---- POP3S, leave_on_server: read once
         dv.append(dsn(sent["chi@example.com"], "chi@example.com", "4.2.2", "452 4.2.2 full"))
