@@ -490,7 +490,7 @@ static enum merr read_dsn(struct bounce_report *r, const char *dsn, size_t n, co
         int final = !strcmp(x->action, "failed") ||
                     (!x->action[0] && !bounce_class_is_warning(human ? human : ""));
         bounce_class_decide(x, d, final);
-        if (x->cls == BOUNCE_HARD) {
+        if (x->cls == BOUNCE_HARD || !strcmp(x->reason, "disabled")) {
             /* the prose may say more (a block, the SMTP command it answered) */
             struct buf para;
             buf_init(&para, 4096);

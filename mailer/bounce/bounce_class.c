@@ -891,6 +891,15 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
                 (strstr(f, "end of data") || strstr(f, "after data") || strstr(f, "data command") ||
                  strstr(f, ">>> data")))
                 reason = R("policy");
+            /*
+             * RFC 3463 X.2.1 is a disabled mailbox. "User unknown" beside it
+             * is a missing mailbox only when the server said so at RCPT;
+             * otherwise (a filter, a report that names no stage) believe the
+             * softer code.
+             */
+            if (reason == R("user_unknown") && !strncmp(r->status + 1, ".2.1", 4) &&
+                !strstr(f, "rcpt"))
+                reason = R("disabled");
         }
         weak = tier_reason(f, tier3);
     }

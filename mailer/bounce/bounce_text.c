@@ -19,7 +19,8 @@
  *     bounce's own (its From and To: our return path) nor a daemon's, in
  *     the order they appear;
  *  3. takes as each recipient's diagnostic the text from its address to the
- *     next recipient (or the cut), and finds the status and reply code in
+ *     next recipient, or to another recipient named again (a list repeated
+ *     in a second language), or to the cut, and finds the status and reply code in
  *     it; when that says nothing, the whole text before the cut is used
  *     for the reason (Lotus Notes puts the reason above the address).
  * A text that reads like a delay warning ("will be retried") is not final.
@@ -381,6 +382,19 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
                     ls--;
                 to = ls > from ? ls : fv[j].pos;
             }
+        /* or up to another recipient named again (Mail.Ru: the list twice, in two languages) */
+        for (size_t i = from, ss, sl; i < to && next_addr(t, to, i, &ss, &sl); i = ss + sl) {
+            int again = 0;
+            for (size_t j = 0; j < nf && !again; j++)
+                again = j != k && same_addr(t + ss, sl, fv[j].addr);
+            if (again) {
+                size_t ls = ss;
+                while (ls > from && t[ls - 1] != '\n')
+                    ls--;
+                to = ls > from ? ls : ss;
+                break;
+            }
+        }
         e = add_rcpt(r, fv[k].addr, t, fv[k].pos < cut ? fv[k].pos : (size_t)-1, from, to, t, cut,
                      final);
     }
