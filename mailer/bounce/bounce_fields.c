@@ -134,3 +134,26 @@ const char *bounce_fields_get(const struct bounce_fields *fs, const char *name, 
             return fs->f[i].value;
     return NULL;
 }
+
+/* The address of a header value ("Name <a@b>", "a@b (c)", "<a@b>"); 0 if none. */
+int bounce_fields_addr(const char *v, char out[BOUNCE_ADDR_MAX])
+{
+    const char *lt = strchr(v, '<'), *at;
+    out[0] = '\0';
+    if (lt && strchr(lt, '>') && memchr(lt, '@', (size_t)(strchr(lt, '>') - lt))) {
+        bounce_addr_copy(out, lt);
+        return out[0] != '\0';
+    }
+    at = strchr(v, '@');
+    if (!at)
+        return 0;
+    const char *s = at, *e = at;
+    while (s > v && !isspace((unsigned char)s[-1]) && s[-1] != ',' && s[-1] != ':')
+        s--;
+    while (*e && !isspace((unsigned char)*e) && *e != ',' && *e != ';' && *e != '(')
+        e++;
+    char tmp[BOUNCE_ADDR_MAX];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(e - s < BOUNCE_ADDR_MAX ? e - s : 0), s);
+    bounce_addr_copy(out, tmp);
+    return out[0] != '\0';
+}

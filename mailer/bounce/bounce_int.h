@@ -77,6 +77,9 @@ void bounce_fields_clear(struct bounce_fields *fs);
 /* The value of the first field `name` (case-insensitive) at or after index `from`; NULL if none. */
 const char *bounce_fields_get(const struct bounce_fields *fs, const char *name, size_t from);
 
+/* The address of a header value ("Name <a@b>", "a@b (c)", "<a@b>") into out; 0 if none. */
+int bounce_fields_addr(const char *v, char out[BOUNCE_ADDR_MAX]);
+
 /* 1 if field i is called `name` (case-insensitive). */
 int bounce_fields_is(const struct bounce_fields *fs, size_t i, const char *name);
 
@@ -140,10 +143,33 @@ enum merr bounce_policy_apply(struct db *db, const struct config *cfg, long long
                               const struct bounce_report *r, const char *role, const char *hint,
                               time_t now, struct bounce_result *res);
 
-/* ---- bounce.c ---- */
+/* ---- bounce_report.c: the report, its DSN and ARF parts ---- */
+
+/* Bytes of decoded text kept per part. */
+#define PART_TEXT_MAX (256 * 1024)
 
 /* Appends a recipient to r (ignored past BOUNCE_RCPT_MAX); NULL on NOMEM. */
 struct bounce_rcpt *bounce_report_add(struct bounce_report *r);
+
+/*
+ * RFC 3464: appends to r one recipient per group of per-recipient fields
+ * of the delivery-status body dsn[0..n), classified, and sets r->envid
+ * from Original-Envelope-Id if unset. `human` (the human-readable text,
+ * may be NULL) repairs a domain-only Final-Recipient and sharpens vague or
+ * hard reasons. MERR_NOMEM.
+ */
+enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, const char *human);
+
+/*
+ * RFC 5965: appends a complaint per Original-Rcpt-To (Removal-Recipient)
+ * of the feedback-report body arf[0..n), else for the To of `ret` (the
+ * returned message's fields, may be NULL), its reason from the
+ * Feedback-Type; sets r->feedback_type. MERR_NOMEM.
+ */
+enum merr bounce_report_arf(struct bounce_report *r, const char *arf, size_t n,
+                            const struct bounce_fields *ret);
+
+/* ---- bounce.c ---- */
 
 /* Copies an address into dst[BOUNCE_ADDR_MAX]: angle brackets, "rfc822;" and spaces removed. */
 void bounce_addr_copy(char dst[BOUNCE_ADDR_MAX], const char *src);

@@ -1,0 +1,418 @@
+/*
+ * bounce_report.c: the report of one message (bounce.h): its recipients,
+ * what its machine-readable parts say, and its JSON.
+ *
+ * A delivery-status part (RFC 3464 §2.2, §2.3) gives one recipient per
+ * group of per-recipient fields: Final-Recipient (Original-Recipient when
+ * the final one is only a domain or a local alias), Action, Status (RFC
+ * 3463), Diagnostic-Code, and the message's Original-Envelope-Id, our
+ * ENVID. Its class comes from bounce_class_decide on the diagnostic; the
+ * human-readable paragraph that names the recipient is read too when it
+ * may say more than the code (the SMTP command a refusal answered, a
+ * block behind a 5.1.1). A feedback-report part (RFC 5965 §3.1) gives a
+ * complaint per Original-Rcpt-To (or the returned message's To), its
+ * reason from the Feedback-Type.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bounce.h"
+#include "bounce_int.h"
+
+static char *nonempty_dup(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+void bounce_report_free(struct bounce_report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_rcpts; i++)
+        free(r->rcpts[i].diagnostic);
+    free(r->rcpts);
+    free(r->unparsed);
+    free(r->verp);
+    free(r->unsubscribe);
+    free(r->envid);
+    free(r->returned_msgid);
+    free(r->returned_list_id);
+    free(r->returned_verp);
+    free(r->feedback_type);
+    free(r->message_id);
+    free(r->from);
+    free(r->subject);
+    free(r);
+}
+
+struct bounce_rcpt *bounce_report_add(struct bounce_report *r)
+{
+    struct bounce_rcpt *v;
+    if (r->n_rcpts >= BOUNCE_RCPT_MAX)
+        return NULL;
+    v = realloc(r->rcpts, (r->n_rcpts + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    r->rcpts = v;
+    memset(&v[r->n_rcpts], 0, sizeof *v);
+    v[r->n_rcpts].cls = BOUNCE_UNKNOWN;
+    v[r->n_rcpts].reason = "unknown";
+    return &v[r->n_rcpts++];
+}
+
+/* The Diagnostic-Code's text without its type ("smtp; 550 ..." -> "550 ..."). */
+static const char *diag_text(const char *v)
+{
+    const char *semi;
+    if (!v)
+        return NULL;
+    semi = strchr(v, ';');
+    if (semi && semi - v < 24) {
+        int word = 1;
+        for (const char *q = v; q < semi; q++)
+            if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != ' ')
+                word = 0;
+        if (word) {
+            v = semi + 1;
+            while (*v == ' ')
+                v++;
+        }
+    }
+    return v;
+}
+
+/* 1 if p[0..n) contains s, ignoring ASCII case. */
+static int span_has(const char *p, size_t n, const char *s)
+{
+    size_t sl = strlen(s);
+    for (size_t i = 0; sl && i + sl <= n; i++)
+        if (strncasecmp(p + i, s, sl) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The paragraph of the human-readable part that names `addr`: from its
+ * line to the next blank line (at most 2000 bytes) appended to out.
+ */
+static void human_paragraph(const char *human, const char *addr, struct buf *out)
+{
+    const char *p, *s, *e;
+    if (!human || !addr[0] || !(p = strcasestr(human, addr)))
+        return;
+    s = p;
+    while (s > human && s[-1] != '\n')
+        s--;
+    /* to the blank line, or to the line that names the next recipient */
+    e = strchr(p, '\n');
+    while (e && e[1] && e[1] != '\n' && e - s < 2000) {
+        const char *ln = e + 1, *le = strchr(ln, '\n'), *q = ln;
+        size_t n = le ? (size_t)(le - ln) : strlen(ln);
+        while (*q == ' ' || *q == '\t' || *q == '<')
+            q++;
+        const char *at = memchr(ln, '@', n);
+        if (at && (size_t)(q - ln) < n && (size_t)(at - q) < 64 &&
+            !memchr(q, ' ', (size_t)(at - q)) && !span_has(ln, n, addr))
+            break;
+        e = le;
+    }
+    if (!e)
+        e = p + strlen(p);
+    if (e - s > 2000)
+        e = s + 2000;
+    buf_append(out, s, (size_t)(e - s));
+}
+
+/* Domains a and b (without '@') are the same or one is a subdomain of the
+ * other (sendmail may name the host it tried: "@mx.example.org"). */
+static int domain_related(const char *a, size_t al, const char *b, size_t bl)
+{
+    if (al == bl)
+        return !strncasecmp(a, b, al);
+    if (al > bl)
+        return a[al - bl - 1] == '.' && !strncasecmp(a + al - bl, b, bl);
+    return b[bl - al - 1] == '.' && !strncasecmp(b + bl - al, a, al);
+}
+
+/* A Final-Recipient of "@domain" (sendmail writes one when the domain did
+ * not resolve): the Original-Recipient, or the one address of that domain
+ * (or a parent or child of it) the prose names, or it stays as it is
+ * (attribution then falls back to the returned headers). Two different
+ * candidates: no guess. */
+static void repair_domain_only(char addr[BOUNCE_ADDR_MAX], const char *original, const char *human)
+{
+    static const char stop[] = " \t\r\n<>()[]\",;:'";
+    char found[BOUNCE_ADDR_MAX] = "";
+    const char *dom = addr + 1;
+    size_t dl = strlen(dom);
+
+    if (original && original[0] && original[0] != '@' && strchr(original, '@')) {
+        snprintf(addr, BOUNCE_ADDR_MAX, "%s", original);
+        return;
+    }
+    for (const char *p = human; p && *p && dl; p++) {
+        const char *s = p, *e = p + 1;
+        if (*p != '@')
+            continue;
+        while (s > human && !strchr(stop, s[-1]))
+            s--;
+        while (*e && !strchr(stop, *e))
+            e++;
+        while (e > p + 1 && e[-1] == '.')
+            e--;
+        if (s == p || e == p + 1 || (size_t)(e - s) >= BOUNCE_ADDR_MAX ||
+            !domain_related(p + 1, (size_t)(e - p - 1), dom, dl))
+            continue;
+        if (found[0] &&
+            (strlen(found) != (size_t)(e - s) || strncasecmp(found, s, (size_t)(e - s))))
+            return;
+        memcpy(found, s, (size_t)(e - s));
+        found[e - s] = '\0';
+    }
+    if (found[0])
+        snprintf(addr, BOUNCE_ADDR_MAX, "%s", found);
+}
+
+static int vague(const char *reason)
+{
+    return !strcmp(reason, "failed") || !strcmp(reason, "temporary") || !strcmp(reason, "unknown");
+}
+
+/* RFC 3464 §2.3: one recipient per group of per-recipient fields. */
+enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, const char *human)
+{
+    struct bounce_fields fs;
+    struct bounce_rcpt *cur = NULL;
+    int cur_group = -1;
+    const char *diag_of[BOUNCE_RCPT_MAX] = {0};
+    size_t first = r->n_rcpts;
+    enum merr rc = bounce_fields_read(dsn, n, &fs);
+
+    if (rc)
+        return rc;
+    if (!r->envid)
+        r->envid = nonempty_dup(bounce_fields_get(&fs, "Original-Envelope-Id", 0));
+    for (size_t i = 0; i < fs.n; i++) {
+        const char *v = fs.f[i].value;
+        int g = fs.f[i].group;
+        int is_final = bounce_fields_is(&fs, i, "Final-Recipient") ||
+                       bounce_fields_is(&fs, i, "X-Actual-Recipient");
+        int is_orig = bounce_fields_is(&fs, i, "Original-Recipient");
+        int per_rcpt = is_final || is_orig || bounce_fields_is(&fs, i, "Action") ||
+                       bounce_fields_is(&fs, i, "Status") ||
+                       bounce_fields_is(&fs, i, "Diagnostic-Code") ||
+                       bounce_fields_is(&fs, i, "Remote-MTA");
+        if (!per_rcpt)
+            continue;
+        if (!cur || g != cur_group ||
+            (is_final && cur->address[0] && !bounce_fields_is(&fs, i, "X-Actual-Recipient")) ||
+            (is_orig && cur->original[0])) {
+            if (!is_final && !is_orig && cur && g != cur_group && !cur->action[0] &&
+                !cur->status[0])
+                ; /* the fields of this recipient continue after a stray blank line */
+            else {
+                cur = bounce_report_add(r);
+                if (!cur) {
+                    if (r->n_rcpts >= BOUNCE_RCPT_MAX)
+                        break;
+                    rc = MERR_NOMEM;
+                    goto out;
+                }
+            }
+            cur_group = g;
+        }
+        if (bounce_fields_is(&fs, i, "Final-Recipient")) {
+            bounce_addr_copy(cur->address, v);
+        } else if (is_orig) {
+            bounce_addr_copy(cur->original, v);
+        } else if (bounce_fields_is(&fs, i, "Action")) {
+            size_t k = 0;
+            for (;
+                 v[k] && !isspace((unsigned char)v[k]) && v[k] != '(' && k + 1 < sizeof cur->action;
+                 k++)
+                cur->action[k] = (char)tolower((unsigned char)v[k]);
+            cur->action[k] = '\0';
+        } else if (bounce_fields_is(&fs, i, "Status")) {
+            bounce_class_find_status(v, cur->status);
+        } else if (bounce_fields_is(&fs, i, "Diagnostic-Code")) {
+            diag_of[cur - r->rcpts] = diag_text(v);
+        }
+    }
+    for (size_t k = first; k < r->n_rcpts; k++) {
+        struct bounce_rcpt *x = &r->rcpts[k];
+        const char *d = diag_of[k];
+        char st[16];
+        if (!x->address[0] && x->original[0])
+            snprintf(x->address, sizeof x->address, "%s", x->original);
+        if (x->address[0] == '@')
+            repair_domain_only(x->address, x->original, human);
+        if (d) {
+            /* a more specific code in the text wins over X.0.0 or a missing Status */
+            if (bounce_class_find_status(d, st) &&
+                (!x->status[0] || !strcmp(x->status + 1, ".0.0")))
+                snprintf(x->status, sizeof x->status, "%s", st);
+            bounce_class_find_reply(d, x->reply_code);
+            struct buf clean;
+            buf_init(&clean, BOUNCE_DIAG_MAX + 4);
+            if (bounce_mime_clean(d, strlen(d), BOUNCE_DIAG_MAX, &clean) == MERR_OK && clean.len)
+                x->diagnostic = buf_detach(&clean, NULL);
+            buf_free(&clean);
+        }
+        int final = !strcmp(x->action, "failed") ||
+                    (!x->action[0] && !bounce_class_is_warning(human ? human : ""));
+        bounce_class_decide(x, d, final);
+        if (x->cls == BOUNCE_HARD || !strcmp(x->reason, "disabled")) {
+            /* the prose may say more (a block, the SMTP command it answered) */
+            struct buf para;
+            buf_init(&para, 4096);
+            human_paragraph(human, x->address, &para);
+            if (para.len && buf_putc(&para, '\n') == MERR_OK &&
+                buf_puts(&para, d ? d : "") == MERR_OK)
+                bounce_class_decide(x, para.data, final);
+            buf_free(&para);
+        }
+        if (vague(x->reason) && human && *human) {
+            struct buf both;
+            buf_init(&both, 2 * PART_TEXT_MAX);
+            if (buf_puts(&both, d ? d : "") == MERR_OK && buf_putc(&both, '\n') == MERR_OK &&
+                buf_puts(&both, human) == MERR_OK)
+                bounce_class_decide(x, both.data, final);
+            buf_free(&both);
+        }
+    }
+    /* recipients without an address or any status are noise (an empty group) */
+    for (size_t k = first; k < r->n_rcpts;) {
+        struct bounce_rcpt *x = &r->rcpts[k];
+        if (!x->address[0] && !x->status[0] && !x->action[0]) {
+            free(x->diagnostic);
+            memmove(x, x + 1, (r->n_rcpts - k - 1) * sizeof *x);
+            r->n_rcpts--;
+        } else {
+            k++;
+        }
+    }
+out:
+    bounce_fields_clear(&fs);
+    return rc;
+}
+
+struct feedback_map {
+    const char *type;
+    const char *reason;
+};
+
+/* RFC 5965 §7.3 registry, RFC 6430 (not-spam), RFC 6591 (auth-failure) */
+static const struct feedback_map feedback_types[] = {
+    {"abuse", "abuse"},
+    {"fraud", "fraud"},
+    {"virus", "virus"},
+    {"other", "other"},
+    {"opt-out", "opt_out"},
+    {"opt_out", "opt_out"},
+    {"unsubscribe", "opt_out"},
+    {"not-spam", "not_spam"},
+    {"auth-failure", "auth_failure"},
+    {"dkim", "auth_failure"},
+    {NULL, NULL},
+};
+
+enum merr bounce_report_arf(struct bounce_report *r, const char *arf, size_t n,
+                            const struct bounce_fields *ret)
+{
+    struct bounce_fields fs;
+    const char *type, *reason = "other", *ua;
+    char addrs[8][BOUNCE_ADDR_MAX];
+    size_t na = 0;
+    enum merr rc = bounce_fields_read(arf, n, &fs);
+
+    if (rc)
+        return rc;
+    type = bounce_fields_get(&fs, "Feedback-Type", 0);
+    if (type) {
+        char low[32];
+        size_t k = 0;
+        for (; type[k] && !isspace((unsigned char)type[k]) && k + 1 < sizeof low; k++)
+            low[k] = (char)tolower((unsigned char)type[k]);
+        low[k] = '\0';
+        r->feedback_type = strdup(low);
+        if (!r->feedback_type) {
+            rc = MERR_NOMEM;
+            goto out;
+        }
+        for (const struct feedback_map *m = feedback_types; m->type; m++)
+            if (!strcmp(m->type, low))
+                reason = m->reason;
+    } else {
+        reason = "abuse";
+    }
+    for (size_t i = 0; i < fs.n && na < 8; i++)
+        if (bounce_fields_is(&fs, i, "Original-Rcpt-To") ||
+            bounce_fields_is(&fs, i, "Removal-Recipient"))
+            bounce_addr_copy(addrs[na++], fs.f[i].value);
+    if (!na && ret) {
+        const char *to = bounce_fields_get(ret, "To", 0);
+        if (to && bounce_fields_addr(to, addrs[0]))
+            na = 1;
+    }
+    if (!na) {
+        addrs[0][0] = '\0';
+        na = 1;
+    }
+    ua = bounce_fields_get(&fs, "User-Agent", 0);
+    for (size_t k = 0; k < na; k++) {
+        struct bounce_rcpt *x = bounce_report_add(r);
+        char d[300];
+        if (!x) {
+            rc = r->n_rcpts >= BOUNCE_RCPT_MAX ? MERR_OK : MERR_NOMEM;
+            break;
+        }
+        snprintf(x->address, sizeof x->address, "%s", addrs[k]);
+        x->reason = reason;
+        x->cls = bounce_reason_class(reason);
+        for (const char *const *p = bounce_reasons; *p; p++)
+            if (!strcmp(*p, reason))
+                x->reason = *p;
+        snprintf(d, sizeof d, "feedback report: %s%s%s",
+                 r->feedback_type ? r->feedback_type : "abuse", ua ? " from " : "", ua ? ua : "");
+        struct buf clean;
+        buf_init(&clean, BOUNCE_DIAG_MAX + 4);
+        if (bounce_mime_clean(d, strlen(d), BOUNCE_DIAG_MAX, &clean) == MERR_OK && clean.len)
+            x->diagnostic = buf_detach(&clean, NULL);
+        buf_free(&clean);
+    }
+out:
+    bounce_fields_clear(&fs);
+    return rc;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+json_t *bounce_report_json(const struct bounce_report *r, const char *file)
+{
+    json_t *o = json_object(), *a = json_array();
+    if (!o || !a) {
+        json_decref(o);
+        json_decref(a);
+        return NULL;
+    }
+    if (file)
+        json_object_set_new(o, "file", json_string(file));
+    json_object_set_new(o, "kind", json_string(bounce_kind_name(r->kind)));
+    for (size_t i = 0; i < r->n_rcpts; i++) {
+        const struct bounce_rcpt *x = &r->rcpts[i];
+        json_array_append_new(
+            a, json_pack("{s:o, s:s, s:s, s:o, s:o, s:o}", "address", str_or_null(x->address),
+                         "class", bounce_class_name(x->cls), "reason", x->reason, "status",
+                         str_or_null(x->status), "reply_code", str_or_null(x->reply_code),
+                         "diagnostic", str_or_null(x->diagnostic)));
+    }
+    json_object_set_new(o, "recipients", a);
+    if (r->unparsed)
+        json_object_set_new(o, "unparsed", json_string(r->unparsed));
+    return o;
+}
