@@ -16,10 +16,8 @@
  * space made one space. Patterns are substrings; a '*' in a pattern stands
  * for at most 80 bytes of anything, so "user * unknown" covers "user
  * <a@b> unknown". Patterns are grouped in tiers, tried in order; within a
- * tier the first reason whose pattern matches wins. Phrases in other
- * languages come from the bounces MTAs localise (German, French, Spanish,
- * Italian, Portuguese, Dutch, Russian, Polish, Japanese, Chinese,
- * Vietnamese).
+ * tier the first reason whose pattern matches wins. The patterns are in
+ * bounce_words.c.
  *
  * RFC 3463 §3 (and RFC 5248's registry) gives the meaning of the status
  * subjects and details used in status_reason().
@@ -177,507 +175,6 @@ int bounce_class_find_reply(const char *t, char out[4])
     return 0;
 }
 
-/* ---- text patterns ------------------------------------------------------- */
-
-struct pattern_set {
-    const char *reason;
-    const char *const *pats;
-};
-
-/* Tier 0: "user unknown" phrases that hold a tier-1 word ("not listed in"). */
-static const char *const P_USER_FIRST[] = {"not listed in domino directory",
-                                           "not listed in public name",
-                                           "not listed in the directory", NULL};
-
-/* Tier 1: specific causes that must win over a "bad mailbox" status. */
-/* a refusal of MAIL FROM is about us, never about the recipient's mailbox */
-static const char *const P_SENDER_CMD[] = {"after mail from", "in reply to mail from",
-                                           "mail from command", "to mail from", NULL};
-static const char *const P_SYSTEM[] = {"command died with status",
-                                       "command output:",
-                                       "loops back to myself",
-                                       "mail loop",
-                                       "routing loop",
-                                       "too many hops",
-                                       "hop count exceeded",
-                                       "local configuration error",
-                                       "mail system configuration",
-                                       "internal server error",
-                                       "system error",
-                                       "insufficient system",
-                                       "unable to deliver to a local mailbox",
-                                       "mailer error",
-                                       "delivery to a pipe",
-                                       "pipe to |",
-                                       NULL};
-static const char *const P_RELAY[] = {"relay access denied",
-                                      "relaying denied",
-                                      "relaying not allowed",
-                                      "relay not permitted",
-                                      "unable to relay",
-                                      "not permitted to relay",
-                                      "we do not relay",
-                                      "relay denied",
-                                      "not allowed to relay",
-                                      "no relaying",
-                                      "relaying mail to * is not allowed",
-                                      "relay prohibited",
-                                      "open relay",
-                                      NULL};
-static const char *const P_FULL[] = {"mailbox full",
-                                     "mailbox is full",
-                                     "mail box full",
-                                     "mailbox size limit",
-                                     "quota exceeded",
-                                     "over quota",
-                                     "overquota",
-                                     "over the quota",
-                                     "exceeded storage allocation",
-                                     "exceeds quota",
-                                     "quota exceed",
-                                     "mailbox would exceed",
-                                     "would exceed mailbox quota",
-                                     "inbox is full",
-                                     "disk quota",
-                                     "not enough space",
-                                     "is over its quota",
-                                     "is over their quota",
-                                     "over his quota",
-                                     "user is over",
-                                     "storage quota",
-                                     "out of storage",
-                                     "mailfolder is full",
-                                     "mailbox exceeded",
-                                     "mailbox has exceeded",
-                                     "exceeded its storage",
-                                     "exceeded the storage",
-                                     "mailbox is over",
-                                     "insufficient storage",
-                                     "full mailbox",
-                                     "postfach voll",
-                                     "postfach ist voll",
-                                     "speicherplatz",
-                                     "boîte pleine",
-                                     "boite pleine",
-                                     "boîte aux lettres pleine",
-                                     "boite aux lettres pleine",
-                                     "quota dépassé",
-                                     "buzón lleno",
-                                     "buzon lleno",
-                                     "casella piena",
-                                     "caixa postal cheia",
-                                     "caixa de correio cheia",
-                                     "cota excedida",
-                                     "hộp thư đầy",
-                                     "hộp thư đã đầy",
-                                     "ящик переполнен",
-                                     "邮箱已满",
-                                     "容量を超え",
-                                     "容量超過",
-                                     NULL};
-static const char *const P_TOOBIG[] = {"message too large",
-                                       "message too big",
-                                       "message is too large",
-                                       "message is too big",
-                                       "message size exceeds",
-                                       "message size limit",
-                                       "size exceeds",
-                                       "exceeds the maximum size",
-                                       "exceeded the maximum size",
-                                       "message length exceeds",
-                                       "too large for",
-                                       "message file too big",
-                                       "mail size limit",
-                                       "maximum message size",
-                                       "larger than the current system limit",
-                                       "exceeds size limit",
-                                       "size limit exceeded",
-                                       "exceeds the size limit",
-                                       "mail too large",
-                                       "message exceeds",
-                                       "nachricht zu gro",
-                                       "message trop volumineux",
-                                       NULL};
-static const char *const P_MOVED[] = {"mailbox has moved",
-                                      "address has moved",
-                                      "account has moved",
-                                      "user has moved",
-                                      "recipient has moved",
-                                      "mailbox moved",
-                                      "has moved to",
-                                      "address has changed",
-                                      "has a new address",
-                                      "new address is",
-                                      NULL};
-static const char *const P_NOMAIL[] = {"does not accept mail",
-                                       "does not accept email",
-                                       "doesn't accept mail",
-                                       "accepts no mail",
-                                       "null mx",
-                                       "nullmx",
-                                       "does not receive mail",
-                                       "domain does not accept",
-                                       "not receive any mail",
-                                       "this domain is not used for mail",
-                                       NULL};
-static const char *const P_DISABLED[] = {"account disabled",
-                                         "account is disabled",
-                                         "account has been disabled",
-                                         "mailbox disabled",
-                                         "mailbox is disabled",
-                                         "mailbox has been disabled",
-                                         "disabled mailbox",
-                                         "user disabled",
-                                         "suspended",
-                                         "account inactive",
-                                         "account is inactive",
-                                         "inactive account",
-                                         "deactivated",
-                                         "mailbox is frozen",
-                                         "account is locked",
-                                         "account locked",
-                                         "account has been locked",
-                                         "discontinued",
-                                         "temporarily disabled",
-                                         "user account is unavailable",
-                                         "mailbox is inactive",
-                                         "mailbox inactive",
-                                         "deaktiviert",
-                                         "désactivé",
-                                         "desactivado",
-                                         "disattivato",
-                                         NULL};
-static const char *const P_AUTH[] = {"spf",
-                                     "dkim",
-                                     "dmarc",
-                                     "reverse dns",
-                                     "reverse-dns",
-                                     "rdns",
-                                     "ptr record",
-                                     "no ptr",
-                                     "not authenticated",
-                                     "authentication required",
-                                     "sender authentication",
-                                     "authenticate",
-                                     "5.7.26",
-                                     "5.7.25",
-                                     "5.7.27",
-                                     "helo",
-                                     "ehlo",
-                                     NULL};
-static const char *const P_BLOCK[] = {"blocked",
-                                      "blacklist",
-                                      "black list",
-                                      "blocklist",
-                                      "block list",
-                                      "denylist",
-                                      "deny list",
-                                      "listed in",
-                                      "listed on",
-                                      "listed at",
-                                      "rbl",
-                                      "dnsbl",
-                                      "spamhaus",
-                                      "spamcop",
-                                      "sorbs",
-                                      "barracuda",
-                                      "reputation",
-                                      "client host rejected",
-                                      "sender address rejected",
-                                      "sender rejected",
-                                      "sender denied",
-                                      "sender verify failed",
-                                      "sender verification",
-                                      "sender domain",
-                                      "banned",
-                                      "sender is not allowed",
-                                      "gesperrt",
-                                      "bloqueado",
-                                      "заблокирован",
-                                      "not accepting mail from",
-                                      "administrative prohibition",
-                                      "sender unknown",
-                                      "bad sender",
-                                      "rejected for policy",
-                                      "recipient preferences",
-                                      "email preferences of the person",
-                                      NULL};
-static const char *const P_SPAM[] = {"spam", "junk",  "unsolicited", "bulk mail",
-                                     "ube",  "phish", "scam",        NULL};
-static const char *const P_CONTENT[] = {"virus",
-                                        "malware",
-                                        "infected",
-                                        "dangerous attachment",
-                                        "banned attachment",
-                                        "attachment not allowed",
-                                        "mime type not allowed",
-                                        "content rejected",
-                                        "message content",
-                                        "content filter",
-                                        "contains a prohibited",
-                                        "header error",
-                                        "invalid header",
-                                        "message not rfc",
-                                        "rfc 5322",
-                                        "rfc5322",
-                                        "rfc 2822",
-                                        "rfc2822",
-                                        "bare lf",
-                                        "bare newline",
-                                        "8bit",
-                                        "8-bit",
-                                        NULL};
-static const char *const P_RATE[] = {"too many connections",
-                                     "too many messages",
-                                     "too many recipients",
-                                     "rate limit",
-                                     "ratelimit",
-                                     "rate-limit",
-                                     "throttl",
-                                     "too many concurrent",
-                                     "exceeded the rate",
-                                     "sending rate",
-                                     "slow down",
-                                     "too fast",
-                                     "connection limit",
-                                     "frequency limit",
-                                     "sent too many",
-                                     "receiving mail at a rate",
-                                     NULL};
-
-/* Tier 2: the address or the domain does not exist. */
-static const char *const P_DOMAIN[] = {"host unknown",
-                                       "unknown host",
-                                       "host not found",
-                                       "domain not found",
-                                       "no such domain",
-                                       "domain does not exist",
-                                       "domain doesn't exist",
-                                       "domain name not found",
-                                       "unrouteable address",
-                                       "unroutable address",
-                                       "name or service not known",
-                                       "name service error",
-                                       "nxdomain",
-                                       "no mx record",
-                                       "no mx for",
-                                       "mx lookup",
-                                       "unknown domain",
-                                       "domain unknown",
-                                       "invalid domain",
-                                       "host or domain name not found",
-                                       "no valid host",
-                                       "no valid mx",
-                                       "couldn't find any host",
-                                       "could not find any host",
-                                       "bad destination system",
-                                       "unable to resolve",
-                                       "dns error",
-                                       "domain is not valid",
-                                       "no such host",
-                                       "domain could not be found",
-                                       "hostname not found",
-                                       "domäne existiert nicht",
-                                       "domaine inexistant",
-                                       "dominio no existe",
-                                       NULL};
-static const char *const P_USER[] = {"user unknown",
-                                     "unknown user",
-                                     "no such user",
-                                     "no such mailbox",
-                                     "no such recipient",
-                                     "no such address",
-                                     "no such account",
-                                     "no such person",
-                                     "no such local user",
-                                     "unknown recipient",
-                                     "recipient unknown",
-                                     "unknown mailbox",
-                                     "mailbox unknown",
-                                     "mailbox not found",
-                                     "mailbox does not exist",
-                                     "mailbox doesn't exist",
-                                     "mailbox unavailable",
-                                     "mailbox is unavailable",
-                                     "mailbox not available",
-                                     "mailbox is not available",
-                                     "mailbox name not allowed",
-                                     "mailbox invalid",
-                                     "invalid mailbox",
-                                     "user not found",
-                                     "user does not exist",
-                                     "user doesn't exist",
-                                     "user not exist",
-                                     "user not known",
-                                     "recipient not found",
-                                     "recipient does not exist",
-                                     "recipient not exist",
-                                     "recipient doesn't exist",
-                                     "recipient invalid",
-                                     "invalid recipient",
-                                     "bad recipient",
-                                     "address does not exist",
-                                     "address doesn't exist",
-                                     "address unknown",
-                                     "unknown address",
-                                     "address not found",
-                                     "address could not be found",
-                                     "address couldn't be found",
-                                     "address is invalid",
-                                     "not a valid mailbox",
-                                     "not a valid recipient",
-                                     "not a valid user",
-                                     "is not a known user",
-                                     "no mailbox here by that name",
-                                     "no mailbox by that name",
-                                     "no account by that name",
-                                     "account does not exist",
-                                     "account doesn't exist",
-                                     "account not found",
-                                     "doesn't have a * account",
-                                     "does not have a * account",
-                                     "tried to reach does not exist",
-                                     "recipient address rejected: access denied",
-                                     "recipient address rejected: user unknown",
-                                     "recipient address rejected: invalid user",
-                                     "recipient address rejected: unknown",
-                                     "recipnotfound",
-                                     "recipientnotfound",
-                                     "recipient not found by smtp address lookup",
-                                     "address rejected",
-                                     "badrcptto",
-                                     "validrcptto",
-                                     "not listed in domino directory",
-                                     "not listed in public name",
-                                     "unknown local part",
-                                     "unknown local-part",
-                                     "unknown virtual user",
-                                     "not our customer",
-                                     "no longer accepts mail",
-                                     "is no longer valid",
-                                     "no longer valid",
-                                     "wrong or no longer valid",
-                                     "no one at this address",
-                                     "missing home directory",
-                                     "bad destination mailbox",
-                                     "destination mailbox address invalid",
-                                     "does not exist",
-                                     "doesn't exist",
-                                     "not a local address",
-                                     "unknown or illegal alias",
-                                     "user unknown in",
-                                     "unbekannt",
-                                     "existiert nicht",
-                                     "gibt es nicht",
-                                     "utilisateur inconnu",
-                                     "destinataire inconnu",
-                                     "adresse inconnue",
-                                     "n'existe pas",
-                                     "usuario desconocido",
-                                     "usuario no existe",
-                                     "no existe",
-                                     "destinatario desconocido",
-                                     "utente sconosciuto",
-                                     "utente inesistente",
-                                     "non esiste",
-                                     "inesistente",
-                                     "usuário desconhecido",
-                                     "usuario desconhecido",
-                                     "não existe",
-                                     "nao existe",
-                                     "onbekende gebruiker",
-                                     "bestaat niet",
-                                     "gebruiker onbekend",
-                                     "пользователь не найден",
-                                     "нет такого пользователя",
-                                     "не существует",
-                                     "nie istnieje",
-                                     "不存在",
-                                     "存在しません",
-                                     "ディレクトリのリストにありません",
-                                     "宛先不明",
-                                     "không tồn tại",
-                                     NULL};
-
-/* Tier 3: vague words, used when neither the tiers above nor the status say more. */
-static const char *const P_EXPIRED[] = {"delivery time expired",
-                                        "retry time",
-                                        "retry timeout",
-                                        "message expired",
-                                        "expired",
-                                        "in the queue too long",
-                                        "queue too long",
-                                        "giving up",
-                                        "gave up",
-                                        "could not be delivered within",
-                                        "undeliverable for",
-                                        "maximum time",
-                                        "too old",
-                                        "has not been delivered for",
-                                        "delivery attempts",
-                                        "was not delivered for",
-                                        NULL};
-static const char *const P_NETWORK[] = {"connection refused",
-                                        "connection timed out",
-                                        "timed out",
-                                        "timeout",
-                                        "no route to host",
-                                        "network is unreachable",
-                                        "lost connection",
-                                        "connection reset",
-                                        "could not connect",
-                                        "unable to connect",
-                                        "connect to",
-                                        "connection closed",
-                                        "connection dropped",
-                                        "host not responding",
-                                        "not reachable",
-                                        "unreachable",
-                                        NULL};
-static const char *const P_TEMP[] = {"greylist",
-                                     "grey list",
-                                     "graylist",
-                                     "try again later",
-                                     "try later",
-                                     "please retry",
-                                     "temporarily deferred",
-                                     "temporarily rejected",
-                                     "temporary failure",
-                                     "temporarily unavailable",
-                                     "temporary error",
-                                     "temporarily",
-                                     NULL};
-static const char *const P_POLICY_WEAK[] = {
-    "rejected", "refused",    "denied",    "not allowed",   "not authorized", "unauthorized",
-    "policy",   "prohibited", "forbidden", "access denied", "not permitted",  NULL};
-
-static const struct pattern_set tier1[] = {
-    {"user_unknown", P_USER_FIRST},
-    {"policy", P_SENDER_CMD},
-    {"system", P_SYSTEM},
-    {"policy", P_RELAY},
-    {"mailbox_full", P_FULL},
-    {"too_big", P_TOOBIG},
-    {"moved", P_MOVED},
-    {"no_mail", P_NOMAIL},
-    {"disabled", P_DISABLED},
-    {"policy", P_AUTH},
-    {"policy", P_BLOCK},
-    {"spam", P_SPAM},
-    {"content", P_CONTENT},
-    {"rate_limited", P_RATE},
-    {NULL, NULL},
-};
-static const struct pattern_set tier2[] = {
-    {"domain_unknown", P_DOMAIN},
-    {"user_unknown", P_USER},
-    {NULL, NULL},
-};
-static const struct pattern_set tier3[] = {
-    {"expired", P_EXPIRED},    {"temporary", P_TEMP}, {"network", P_NETWORK},
-    {"policy", P_POLICY_WEAK}, {NULL, NULL},
-};
-
 /* Folds ASCII to lower case and runs of white space to one space, capped. */
 static char *fold(const char *t)
 {
@@ -730,7 +227,7 @@ static int match(const char *t, const char *pat)
     return 0;
 }
 
-static const char *tier_reason(const char *folded, const struct pattern_set *tier)
+static const char *tier_reason(const char *folded, const struct bounce_words *tier)
 {
     for (; tier->reason; tier++)
         for (const char *const *p = tier->pats; *p; p++)
@@ -745,28 +242,12 @@ const char *bounce_class_text_reason(const char *text)
     const char *r = NULL;
     if (!f)
         return NULL;
-    r = tier_reason(f, tier1);
+    r = tier_reason(f, bounce_words_tier1);
     if (!r)
-        r = tier_reason(f, tier2);
+        r = tier_reason(f, bounce_words_tier2);
     free(f);
     return r;
 }
-
-static const char *const P_WARNING[] = {"this is a warning",
-                                        "warning message only",
-                                        "will be retried",
-                                        "will retry",
-                                        "still trying",
-                                        "no action is required",
-                                        "not yet been delivered",
-                                        "has been delayed",
-                                        "delivery delayed",
-                                        "delayed mail",
-                                        "(delay)",
-                                        "will keep trying",
-                                        "continue to try",
-                                        "still being retried",
-                                        NULL};
 
 int bounce_class_is_warning(const char *text)
 {
@@ -774,7 +255,7 @@ int bounce_class_is_warning(const char *text)
     int w = 0;
     if (!f)
         return 0;
-    for (const char *const *p = P_WARNING; *p && !w; p++)
+    for (const char *const *p = bounce_words_warning; *p && !w; p++)
         w = match(f, *p);
     free(f);
     return w;
@@ -879,9 +360,9 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
     temp = r->status[0] == '4' || (!r->status[0] && r->reply_code[0] == '4');
 
     if (text && (f = fold(text)) != NULL) {
-        reason = tier_reason(f, tier1);
+        reason = tier_reason(f, bounce_words_tier1);
         if (!reason) {
-            reason = tier_reason(f, tier2);
+            reason = tier_reason(f, bounce_words_tier2);
             /*
              * "unknown user" only after the message data was sent, with no
              * X.1.x status to back it, is a content filter's refusal more
@@ -901,7 +382,7 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
                 !strstr(f, "rcpt"))
                 reason = R("disabled");
         }
-        weak = tier_reason(f, tier3);
+        weak = tier_reason(f, bounce_words_tier3);
     }
     if (!reason)
         reason = status_reason(r->status);

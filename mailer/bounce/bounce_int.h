@@ -108,6 +108,22 @@ const char *bounce_class_text_reason(const char *text);
 /* 1 if the text reads like a delay warning (the MTA is still trying). */
 int bounce_class_is_warning(const char *text);
 
+/* ---- bounce_words.c: the phrases of the classes ---- */
+
+/* Phrases (NULL-terminated) that name one reason of the vocabulary. */
+struct bounce_words {
+    const char *reason;
+    const char *const *pats;
+};
+
+/* The tiers, each ended by {NULL, NULL}: specific causes, missing addresses, vague words. */
+extern const struct bounce_words bounce_words_tier1[];
+extern const struct bounce_words bounce_words_tier2[];
+extern const struct bounce_words bounce_words_tier3[];
+
+/* Phrases of a delay warning (the MTA still tries), NULL-terminated. */
+extern const char *const bounce_words_warning[];
+
 /* ---- bounce_text.c: bounces written in prose ---- */
 
 struct bounce_text_in {
