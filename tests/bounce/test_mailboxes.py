@@ -14,7 +14,8 @@ random loopback ports, passwd-file user, the test CA's certificate):
   - POP3S with leave_on_server: read once (UIDL remembered), a new message
     next time; POP3+STLS with delete: DELE after the commit;
   - `mailer serve`: the IMAP mailbox idles (IDLE) and a message appended
-    is recorded within seconds although poll_interval is an hour; /healthz
+    is recorded within seconds although poll_interval is an hour; with
+    idle = false it logs in anew every poll_interval instead; /healthz
     shows the mailbox's last successful poll, /metrics the counters by
     class and mailbox, /api/bounces lists, shows and undoes."""
 import http.client
@@ -177,6 +178,32 @@ def main():
             c.check(env.suppressed("em@example.com") is None, "api undo lifted the suppression")
             st, _ = get("/api/bounces/99999")
             c.check(st == 404, "unknown bounce: 404")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=30)
+            except Exception:
+                proc.kill()
+                rc = -1
+            err = proc.stderr.read().decode(errors="replace")
+            proc.stdout.close()
+            proc.stderr.close()
+        c.check(rc == 0, "serve stops cleanly: %d\n%s" % (rc, err[-2000:]))
+    # ---- serve, idle = false: a new session every poll_interval
+    with Dovecot("mailboxes-poll") as dv:
+        port = free_port()
+        env = Env("mailboxes-poll", mailboxes={"polled": dv.mailbox("imaps", idle="false")},
+                  smtp={"ca_file": dv.ca}, bounce={"poll_interval": "5s"},
+                  extra=[("http", {"listen": "127.0.0.1:%d" % port})])
+        sent = env.digest(["hai@example.com"])
+        logins = dv.logins()
+        proc = env.spawn("serve")
+        try:
+            wait_for(lambda: dv.logins() >= logins + 2, 60, "two polls, one poll_interval apart")
+            dv.append(dsn(sent["hai@example.com"], "hai@example.com", "5.1.1", "550 5.1.1 user unknown"))
+            wait_for(lambda: env.suppressed("hai@example.com"), 60, "a later poll to bring the DSN")
+            c.check(dv.messages("INBOX") == [] and len(dv.messages("Processed")) == 1,
+                    "polled, recorded, moved to Processed")
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
