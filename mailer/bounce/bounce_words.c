@@ -304,6 +304,8 @@ static const char *const P_DOMAIN[] = {"host unknown",
                                        "no valid host",
                                        "no valid mx",
                                        "couldn't find any host",
+                                       "couldn't find a mail exchanger", /* qmail, #5.4.4 */
+                                       "could not find a mail exchanger",
                                        "could not find any host",
                                        "bad destination system",
                                        "unable to resolve",
