@@ -1,6 +1,6 @@
 /*
- * tpl_int.h: the parsed form of a template, shared by tpl.c (parser and
- * renderer) and tpl_set.c (file loading). Not part of the public contract.
+ * tpl_int.h: the parsed form of a template, shared by tpl.c (parser),
+ * tpl_render.c (renderer) and tpl_set.c (file loading). Not part of the public contract.
  */
 #ifndef MAILER_TPL_TPL_INT_H
 #define MAILER_TPL_TPL_INT_H
