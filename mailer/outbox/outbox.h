@@ -259,7 +259,7 @@ void outbox_message_id_with(struct crypto_hmac *salt, long long envelope_id, con
 void outbox_verp_token_with(struct crypto_hmac *secret, long long envelope_id, char out[64]);
 void outbox_verp_of_token(const char *token, const char *domain, char out[128]);
 
-/* ---- pausing a send (mailer/outbox/outbox_send_status.c) ---- */
+/* ---- pausing a send (mailer/outbox/outbox_store_admin.c) ---- */
 
 /*
  * Pauses an active send: outbox_claim skips its envelopes until it is
@@ -363,7 +363,7 @@ struct outbox_send_row {
 enum merr outbox_send_list(struct db *db, const struct outbox_send_filter *f,
                            struct outbox_send_row **out, size_t *n);
 
-/* ---- bounces coming back (mailer/outbox/outbox_bounce.c) ---- */
+/* ---- bounces coming back (mailer/outbox/outbox_store_bounce.c) ---- */
 
 /* An envelope as a bounce sees it. */
 struct outbox_bounce_target {

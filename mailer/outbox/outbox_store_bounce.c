@@ -1,5 +1,5 @@
 /*
- * outbox_bounce.c: what mailer/bounce needs from the outbox to tie a bounce
+ * outbox_store_bounce.c: what mailer/bounce needs from the outbox to tie a bounce
  * to an envelope and to record it there.
  *
  * A bounce arrives after the envelope was sent (the relay accepted it), so
