@@ -229,6 +229,43 @@ static void record_results_and_finish_send(void **state)
     db_close(db);
 }
 
+/*
+ * Workers report one message at a time: a send whose first result arrives
+ * while another of its envelopes is still being sent stays active, so that
+ * envelope, deferred afterwards, is claimed again when due (a send marked
+ * done is never claimed from).
+ */
+static void send_open_while_an_envelope_is_sending(void **state)
+{
+    struct db *db = fresh("outbox-open-while-sending");
+    struct outbox_envelope *v;
+    struct outbox_result r;
+    size_t n;
+    long long send_id, later;
+    char sql[200], text[32];
+    (void)state;
+
+    send_id = share_with(db, 2);
+    assert_int_equal(outbox_claim(db, T0, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(n, 2);
+    later = v[1].id;
+    r = (struct outbox_result){v[0].id, OUTBOX_SENT, 250, "2.0.0 Ok", 0};
+    assert_int_equal(outbox_record(db, &r, 1, T0 + 1), MERR_OK);
+    snprintf(sql, sizeof sql, "SELECT status FROM sends WHERE id=%lld", send_id);
+    test_db_text(db, sql, text, sizeof text);
+    assert_string_equal(text, "active");
+    r = (struct outbox_result){later, OUTBOX_DEFERRED, 451, "4.3.0 later", T0 + 300};
+    assert_int_equal(outbox_record(db, &r, 1, T0 + 2), MERR_OK);
+    test_db_text(db, sql, text, sizeof text);
+    assert_string_equal(text, "active");
+    outbox_envelopes_free(v, n);
+    assert_int_equal(outbox_claim(db, T0 + 300, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].id, later);
+    outbox_envelopes_free(v, n);
+    db_close(db);
+}
+
 /* more results than one statement execution takes, no reply code, and repeated ids in one call */
 static void record_many_in_order(void **state)
 {
@@ -646,6 +683,7 @@ int main(void)
         cmocka_unit_test(claim_skips_paused_and_future),
         cmocka_unit_test(renewed_leases_are_not_reclaimed),
         cmocka_unit_test(record_results_and_finish_send),
+        cmocka_unit_test(send_open_while_an_envelope_is_sending),
         cmocka_unit_test(backoff_doubles_caps_and_gives_up),
         cmocka_unit_test(verp_round_trip_and_forgery),
         cmocka_unit_test(message_id_fixed_per_envelope),
