@@ -491,6 +491,19 @@ static void old_confirm_link_does_not_undo_unsubscribe(void **state)
     buf_free(&ut);
 }
 
+/* "May we mail this person" fails closed: a lookup that errs says suppressed. */
+static void suppression_lookup_error_fails_closed(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(subs_is_suppressed(f->db, "nobody@x.vn"), 0);
+    assert_int_equal(db_exec(f->db, "ALTER TABLE suppressions RENAME TO suppressions_gone"),
+                     MERR_OK);
+    assert_int_equal(subs_is_suppressed(f->db, "nobody@x.vn"), 1);
+    assert_int_equal(db_exec(f->db, "ALTER TABLE suppressions_gone RENAME TO suppressions"),
+                     MERR_OK);
+    assert_int_equal(subs_is_suppressed(f->db, "nobody@x.vn"), 0);
+}
+
 static void suppressed_address_is_refused_quietly(void **state)
 {
     struct fx *f = *state;
@@ -1392,6 +1405,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(old_confirm_link_does_not_undo_unsubscribe, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(suppression_lookup_error_fails_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(suppressed_address_is_refused_quietly, setup, teardown),
         cmocka_unit_test_setup_teardown(consent_check_finds_an_erased_suppression, setup, teardown),
         cmocka_unit_test_setup_teardown(remove_show_and_erase, setup, teardown),
