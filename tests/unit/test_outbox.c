@@ -246,7 +246,7 @@ static void send_open_while_an_envelope_is_sending(void **state)
     (void)state;
 
     send_id = share_with(db, 2);
-    assert_int_equal(outbox_claim(db, T0, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 2);
     later = v[1].id;
     r = (struct outbox_result){v[0].id, OUTBOX_SENT, 250, "2.0.0 Ok", 0};
@@ -259,7 +259,7 @@ static void send_open_while_an_envelope_is_sending(void **state)
     test_db_text(db, sql, text, sizeof text);
     assert_string_equal(text, "active");
     outbox_envelopes_free(v, n);
-    assert_int_equal(outbox_claim(db, T0 + 300, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, T0 + 300, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 1);
     assert_int_equal(v[0].id, later);
     outbox_envelopes_free(v, n);
