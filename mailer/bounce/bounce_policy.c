@@ -246,7 +246,7 @@ static int attribute_message(struct apply *a, const struct bounce_report *r, con
         if (at && !strcasecmp(at + 1, cfg_mail_domain(a->cfg)) &&
             sscanf(r->returned_msgid, "%lld.", &id) == 1 && id > 0 &&
             outbox_bounce_target(a->db, id, &t) == MERR_OK) {
-            outbox_message_id(t.salt, id, cfg_mail_domain(a->cfg), want);
+            outbox_message_id(t.salt, NULL, id, cfg_mail_domain(a->cfg), want);
             if (!strcasecmp(want, r->returned_msgid)) {
                 *eid = id;
                 *by = "message_id";

@@ -41,10 +41,8 @@ static void message_id(const struct config *cfg, const struct compose_person *wh
         char hex[33];
         rnd_hex(hex, 16);
         snprintf(out, 128, "%s@%s", hex, domain);
-    } else if (who->salt_key) {
-        outbox_message_id_with(who->salt_key, who->envelope_id, domain, out);
     } else {
-        outbox_message_id(who->salt, who->envelope_id, domain, out);
+        outbox_message_id(who->salt, who->salt_key, who->envelope_id, domain, out);
     }
 }
 
@@ -53,10 +51,7 @@ static void return_path(const struct config *cfg, const struct compose_person *w
 {
     const char *domain =
         cfg->bounce_domain && cfg->bounce_domain[0] ? cfg->bounce_domain : cfg_mail_domain(cfg);
-    if (who->secret_key)
-        outbox_verp_token_with(who->secret_key, who->envelope_id, p->envid);
-    else
-        outbox_verp_token(cfg->secret ? cfg->secret : "", who->envelope_id, p->envid);
+    outbox_verp_token(cfg->secret ? cfg->secret : "", who->secret_key, who->envelope_id, p->envid);
     outbox_verp_of_token(p->envid, domain, p->return_path);
 }
 

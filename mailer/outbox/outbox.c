@@ -60,38 +60,34 @@ int outbox_state_parse(const char *name)
     return -1;
 }
 
-static void mac_hex(const char *key, const char *label, long long id, char out[2 * MAC_BYTES + 1])
+/* The MAC of "label:id" under `prepared` (a prepared key) if not NULL, else under `key`. */
+static void mac_hex(const char *key, struct crypto_hmac *prepared, const char *label, long long id,
+                    char out[2 * MAC_BYTES + 1])
 {
     unsigned char mac[CRYPTO_SHA256_LEN];
     char msg[64];
     int n = snprintf(msg, sizeof msg, "%s:%lld", label, id);
-    crypto_hmac_sha256(mac, key, strlen(key), msg, (size_t)n);
+    if (prepared)
+        crypto_hmac_sha256_with(prepared, mac, msg, (size_t)n);
+    else
+        crypto_hmac_sha256(mac, key, strlen(key), msg, (size_t)n);
     enc_hex(out, mac, MAC_BYTES);
 }
 
-/* mac_hex under a prepared key (one per thread, see crypto_hmac_new) */
-static void mac_hex_with(struct crypto_hmac *key, const char *label, long long id,
-                         char out[2 * MAC_BYTES + 1])
-{
-    unsigned char mac[CRYPTO_SHA256_LEN];
-    char msg[64];
-    int n = snprintf(msg, sizeof msg, "%s:%lld", label, id);
-    crypto_hmac_sha256_with(key, mac, msg, (size_t)n);
-    enc_hex(out, mac, MAC_BYTES);
-}
-
-void outbox_message_id_with(struct crypto_hmac *salt, long long envelope_id, const char *domain,
-                            char out[128])
+void outbox_message_id(const char *salt, struct crypto_hmac *salt_key, long long envelope_id,
+                       const char *domain, char out[128])
 {
     char mac[2 * MAC_BYTES + 1];
-    mac_hex_with(salt, "message-id", envelope_id, mac);
+    mac_hex(salt, salt_key, "message-id", envelope_id, mac);
+    /* RFC 5322 §3.6.4: id-left "." id-right; dot-atom-text on both sides */
     snprintf(out, 128, "%lld.%s@%s", envelope_id, mac, domain);
 }
 
-void outbox_verp_token_with(struct crypto_hmac *secret, long long envelope_id, char out[64])
+void outbox_verp_token(const char *secret, struct crypto_hmac *secret_key, long long envelope_id,
+                       char out[64])
 {
     char mac[2 * MAC_BYTES + 1];
-    mac_hex_with(secret, "verp", envelope_id, mac);
+    mac_hex(secret, secret_key, "verp", envelope_id, mac);
     snprintf(out, 64, "%lld.%s", envelope_id, mac);
 }
 
@@ -100,25 +96,10 @@ void outbox_verp_of_token(const char *token, const char *domain, char out[128])
     snprintf(out, 128, "bounces+%s@%s", token, domain);
 }
 
-void outbox_message_id(const char *salt, long long envelope_id, const char *domain, char out[128])
-{
-    char mac[2 * MAC_BYTES + 1];
-    mac_hex(salt, "message-id", envelope_id, mac);
-    /* RFC 5322 §3.6.4: id-left "." id-right; dot-atom-text on both sides */
-    snprintf(out, 128, "%lld.%s@%s", envelope_id, mac, domain);
-}
-
-void outbox_verp_token(const char *secret, long long envelope_id, char out[64])
-{
-    char mac[2 * MAC_BYTES + 1];
-    mac_hex(secret, "verp", envelope_id, mac);
-    snprintf(out, 64, "%lld.%s", envelope_id, mac);
-}
-
 void outbox_verp(const char *secret, long long envelope_id, const char *domain, char out[128])
 {
     char tok[64];
-    outbox_verp_token(secret, envelope_id, tok);
+    outbox_verp_token(secret, NULL, envelope_id, tok);
     snprintf(out, 128, "bounces+%s@%s", tok, domain);
 }
 
@@ -150,7 +131,7 @@ enum merr outbox_verp_parse(const char *secret, const char *address, long long *
     mac[2 * MAC_BYTES] = '\0';
     if (*p != '@' || !p[1])
         return merr_set(MERR_INVAL, "not a VERP address: no domain");
-    mac_hex(secret, "verp", id, want);
+    mac_hex(secret, NULL, "verp", id, want);
     if (!crypto_equal(mac, want, 2 * MAC_BYTES))
         return merr_set(MERR_INVAL, "VERP address with a forged or altered MAC");
     *envelope_id = id;

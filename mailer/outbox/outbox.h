@@ -150,8 +150,15 @@ struct outbox_result {
  */
 enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, time_t now);
 
-/* "local@domain" Message-ID for an envelope (no angle brackets); out holds 128. */
-void outbox_message_id(const char *salt, long long envelope_id, const char *domain, char out[128]);
+/*
+ * "local@domain" Message-ID for an envelope (no angle brackets) under its
+ * send's `salt`; out holds 128. `salt_key` is NULL, or the same salt
+ * prepared once (crypto_hmac_new, one per thread) for the delivery's
+ * per-message hot path: the bytes are the same either way.
+ */
+struct crypto_hmac;
+void outbox_message_id(const char *salt, struct crypto_hmac *salt_key, long long envelope_id,
+                       const char *domain, char out[128]);
 
 /*
  * VERP return path "bounces+ID.MAC@domain" where MAC authenticates ID with
@@ -241,22 +248,14 @@ enum outbox_state outbox_backoff(time_t now, time_t created_at, int attempts, in
                                  int max_seconds, int max_age_seconds, time_t *next);
 
 /*
- * The VERP token "ID.MAC" (also the DSN ENVID, RFC 3461 §4.4); out holds 64.
+ * The VERP token "ID.MAC" (also the DSN ENVID, RFC 3461 §4.4) under
+ * `secret`, or under `secret_key` (the secret prepared once, as for
+ * outbox_message_id) when it is not NULL; out holds 64. The VERP address is
+ * the token in "bounces+TOKEN@domain" (outbox_verp_of_token), so the token
+ * is computed once per message.
  */
-void outbox_verp_token(const char *secret, long long envelope_id, char out[64]);
-
-/*
- * The same identifiers under prepared keys (crypto_hmac_new of the salt or
- * the secret, one per thread), for the delivery's per-message hot path:
- * outbox_message_id_with(K(salt), ...) equals outbox_message_id(salt, ...)
- * and outbox_verp_token_with(K(secret), ...) equals outbox_verp_token. The
- * VERP address is the token in "bounces+TOKEN@domain" (outbox_verp_of_token),
- * so the token, which is also the DSN ENVID, is computed once per message.
- */
-struct crypto_hmac;
-void outbox_message_id_with(struct crypto_hmac *salt, long long envelope_id, const char *domain,
-                            char out[128]);
-void outbox_verp_token_with(struct crypto_hmac *secret, long long envelope_id, char out[64]);
+void outbox_verp_token(const char *secret, struct crypto_hmac *secret_key, long long envelope_id,
+                       char out[64]);
 void outbox_verp_of_token(const char *token, const char *domain, char out[128]);
 
 /* ---- pausing a send (mailer/outbox/outbox_store_admin.c) ---- */
