@@ -104,6 +104,12 @@ export SHARE_PATH="/share/$aid"
 # warm-up (page cache, statement cache, WAL)
 wrk -t"$wthreads" -c"$conns" -d2s -s "$here/share.lua" "http://127.0.0.1:$port" >/dev/null
 rounds_py=$src/bench/lib/rounds.py
+# the waits for SQLite's lock so far (/metrics): "WAITS SECONDS"
+busy() {
+  curl -fs "http://127.0.0.1:$port/metrics" |
+    awk '/^mailer_db_busy_waits_total/ {w = $2} /^mailer_db_busy_wait_seconds_total/ {s = $2}
+         END {print (w == "" ? "-" : w), (s == "" ? "-" : s)}'
+}
 count() { /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from envelopes").fetchone()[0])' "$work/mailer.db"; }
 results=$work/rounds.txt
 echo "bench/http: $(nproc) cores, $hthreads server threads, $conns connections, $rounds rounds of ${secs}s, wrk $wthreads threads, delivery workers: $transport"
@@ -111,9 +117,11 @@ echo "load_before $("$rounds_py" load)" >"$results"
 for r in $(seq "$rounds"); do
   load=$("$rounds_py" load | cut -d' ' -f1)
   before=$(count)
+  busy0=$(busy)
   c0=$("$rounds_py" cpu "$pid")
   out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" --latency -s "$here/share.lua" "http://127.0.0.1:$port")
   c1=$("$rounds_py" cpu "$pid")
+  busy1=$(busy)
   after=$(count)
   result=$(grep '^RESULT' <<<"$out")
   accepted=$(sed -E 's/.*accepted=([0-9]+).*/\1/' <<<"$result")
@@ -122,15 +130,21 @@ for r in $(seq "$rounds"); do
     echo "bench/http: round $r: accepted $accepted but $((after - before)) envelopes in the database" >&2
     exit 1
   fi
-  /usr/bin/python3 - "$result" "$c0" "$c1" "$r" "$load" "$((after - before))" >>"$results" <<'PY'
+  /usr/bin/python3 - "$result" "$c0" "$c1" "$r" "$load" "$((after - before))" "$busy0" "$busy1" \
+    >>"$results" <<'PY'
 import sys
-result, c0, c1, r, load, enq = sys.argv[1:]
+result, c0, c1, r, load, enq, busy0, busy1 = sys.argv[1:]
 d = dict(kv.split("=") for kv in result.split()[1:])
 acc = int(d["accepted"])
+b0, b1 = busy0.split(), busy1.split()
+busy = ""
+if "-" not in b0 + b1:
+    busy = ", %d waits for the SQLite lock (%.3f s slept)" % (int(b1[0]) - int(b0[0]),
+                                                             float(b1[1]) - float(b0[1]))
 print("side p99 round %s value %s cpu_ms_per_msg %.4f load %s text %s accepted/s, p50 %s ms, "
-      "p99 %s ms, max %s ms, %s refused, %s enqueued"
+      "p99 %s ms, max %s ms, %s refused, %s enqueued%s"
       % (r, d["p99_ms"], (float(c1) - float(c0)) * 1000 / max(acc, 1), load, d["accepted_per_s"],
-         d["p50_ms"], d["p99_ms"], d["max_ms"], d["refused"], enq))
+         d["p50_ms"], d["p99_ms"], d["max_ms"], d["refused"], enq, busy))
 print("side accepted/s round %s value %s load %s" % (r, d["accepted_per_s"], load))
 PY
   echo "  round $r: $(sed -E 's/^RESULT //' <<<"$result")" >&2

@@ -5,8 +5,8 @@
  * lock: requests by (route, status) for every status 100..599 of a known
  * route label, shares by outcome, SMTP results by reply class and a
  * delivery latency histogram with cumulative buckets as Prometheus wants
- * them (text exposition format 0.0.4: `# HELP`, `# TYPE`, then samples;
- * histogram buckets `_bucket{le="..."}` cumulative, then `_sum`, `_count`).
+ * them, and the waits for SQLite's lock (text exposition format 0.0.4: `# HELP`, `# TYPE`, then
+ * samples; histogram buckets `_bucket{le="..."}` cumulative, then `_sum`, `_count`).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -37,6 +37,7 @@ static atomic_llong share_count[NREASONS];
 static atomic_llong smtp_count[4];
 static atomic_llong lat_bucket[NBUCKETS + 1]; /* last: +Inf */
 static atomic_llong lat_sum_us;
+static atomic_llong busy_waits, busy_us;
 
 static size_t route_index(const char *route)
 {
@@ -89,6 +90,13 @@ void metrics_delivery_latency(double seconds)
     atomic_fetch_add_explicit(&lat_sum_us, (long long)(seconds * 1e6), memory_order_relaxed);
 }
 
+void metrics_db_busy(int first, double seconds)
+{
+    if (first)
+        atomic_fetch_add_explicit(&busy_waits, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&busy_us, (long long)(seconds * 1e6), memory_order_relaxed);
+}
+
 long long metrics_http_request_count(const char *route, int status)
 {
     if (status < 100 || status > 599)
@@ -113,6 +121,8 @@ void metrics_reset(void)
     for (size_t i = 0; i <= NBUCKETS; i++)
         atomic_store(&lat_bucket[i], 0);
     atomic_store(&lat_sum_us, 0);
+    atomic_store(&busy_waits, 0);
+    atomic_store(&busy_us, 0);
 }
 
 enum merr metrics_render(struct buf *out, const char *const *state_names,
@@ -161,6 +171,15 @@ enum merr metrics_render(struct buf *out, const char *const *state_names,
     P("mailer_delivery_latency_seconds_sum %.6f\n",
       (double)atomic_load_explicit(&lat_sum_us, memory_order_relaxed) / 1e6);
     P("mailer_delivery_latency_seconds_count %lld\n", cum);
+    P("# HELP mailer_db_busy_waits_total Waits for SQLite's write lock held by another "
+      "connection.\n"
+      "# TYPE mailer_db_busy_waits_total counter\n"
+      "mailer_db_busy_waits_total %lld\n",
+      atomic_load_explicit(&busy_waits, memory_order_relaxed));
+    P("# HELP mailer_db_busy_wait_seconds_total Seconds slept in those waits.\n"
+      "# TYPE mailer_db_busy_wait_seconds_total counter\n"
+      "mailer_db_busy_wait_seconds_total %.6f\n",
+      (double)atomic_load_explicit(&busy_us, memory_order_relaxed) / 1e6);
 #undef P
     return rc;
 }

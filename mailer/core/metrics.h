@@ -31,6 +31,13 @@ void metrics_smtp_result(int code);
 void metrics_delivery_latency(double seconds);
 
 /*
+ * Counts one wait for SQLite's lock (another connection held it) and the
+ * seconds slept in it; the db module's busy handler calls it per sleep,
+ * with `first` set on a wait's first sleep.
+ */
+void metrics_db_busy(int first, double seconds);
+
+/*
  * Appends the counters in Prometheus text format to `out`. `envelopes` is
  * the number of envelopes per state (names[i], counts[i], n states) as the
  * caller read them from the outbox; n may be 0.

@@ -12,7 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <time.h>
+
+#include "buf.h"
 #include "db.h"
+#include "metrics.h"
 #include "migrations.h"
 #include "testutil.h"
 
@@ -235,6 +240,74 @@ static void settings_and_statement_cache(void **state)
     db_close(db);
 }
 
+struct begin_job {
+    struct db *db;
+    enum merr rc;
+};
+
+static void *begin_then_commit(void *arg)
+{
+    struct begin_job *j = arg;
+    j->rc = db_begin(j->db);
+    if (j->rc == MERR_OK)
+        j->rc = db_commit(j->db);
+    return NULL;
+}
+
+/* "mailer_db_busy_waits_total N" from /metrics' text. */
+static long long busy_waits(void)
+{
+    struct buf out;
+    long long n = -1;
+    const char *p;
+    buf_init(&out, 0);
+    assert_int_equal(metrics_render(&out, NULL, NULL, 0), MERR_OK);
+    p = strstr(out.data, "\nmailer_db_busy_waits_total ");
+    if (p)
+        n = atoll(p + strlen("\nmailer_db_busy_waits_total "));
+    buf_free(&out);
+    return n;
+}
+
+/*
+ * A writer that finds the lock taken waits in the busy handler and gets it
+ * once the holder commits (counted in /metrics); with the lock never given
+ * back it gives up after busy_timeout_ms with a temporary error.
+ */
+static void busy_writer_waits_then_gives_up(void **state)
+{
+    struct db *a = fresh("db-busy"), *b, *c;
+    struct begin_job job;
+    pthread_t th;
+    struct timespec pause = {0, 1000000L};
+    (void)state;
+    assert_int_equal(db_migrate(a, 0), MERR_OK);
+    assert_int_equal(db_open(path, 5000, &b), MERR_OK);
+    assert_int_equal(db_open(path, 20, &c), MERR_OK);
+    metrics_reset();
+    assert_int_equal(db_begin(a), MERR_OK);
+    job.db = b;
+    job.rc = MERR_INTERNAL;
+    assert_int_equal(pthread_create(&th, NULL, begin_then_commit, &job), 0);
+    /* until b is waiting (its timeout, 5 s, is far) */
+    for (int i = 0; i < 4000 && busy_waits() < 1; i++)
+        nanosleep(&pause, NULL);
+    assert_int_equal(busy_waits(), 1);
+    assert_int_equal(db_commit(a), MERR_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(job.rc, MERR_OK);
+    /* held for good: the 20 ms handle gives up */
+    assert_int_equal(db_begin(a), MERR_OK);
+    assert_int_equal(db_begin(c), MERR_TEMPFAIL);
+    assert_non_null(strstr(merr_msg(), "locked"));
+    db_rollback(a);
+    assert_int_equal(db_begin(c), MERR_OK);
+    db_rollback(c);
+    db_close(c);
+    db_close(b);
+    db_close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +319,7 @@ int main(void)
         cmocka_unit_test(newer_schema_is_refused),
         cmocka_unit_test(failed_statement_maps_errors),
         cmocka_unit_test(settings_and_statement_cache),
+        cmocka_unit_test(busy_writer_waits_then_gives_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
