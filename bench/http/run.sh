@@ -12,7 +12,8 @@
 #   transport: one .eml file per message, fsynced), smtp (Postfix's
 #   smtp-sink on loopback), none (`serve --no-workers`: the intake alone).
 # Env: BUILD_DIR (default build-bench-http, a Release build made here),
-#      HTTP_THREADS (default 2), WRK_THREADS (default 2).
+#      HTTP_THREADS (default 2), WRK_THREADS (default 2), DELIVERY_NICE
+#      ([delivery] nice of the workers; default the config's, 10).
 # Method (bench/lib/rounds.py): after a 2 s warm-up, ROUNDS wrk runs of
 # SECONDS each against the same server; prints each round (accepted/s,
 # p50, p99, max, the server's CPU per accepted share from /proc, load) and
@@ -77,6 +78,7 @@ from_address = tin-tuc@hagiang.example
 secret = bench-secret-0123456789abcdef
 [delivery]
 transport = $dest
+${DELIVERY_NICE:+nice = $DELIVERY_NICE}
 [smtp]
 tls = none
 [http]

@@ -55,6 +55,7 @@ static const struct key keys[] = {
     {"delivery", "retry_base", K_DURATION, O(retry_base_seconds), "5m", 1, 86400},
     {"delivery", "retry_max", K_DURATION, O(retry_max_seconds), "6h", 1, 7 * 86400},
     {"delivery", "max_age", K_DURATION, O(max_age_seconds), "3d", 60, 30 * 86400},
+    {"delivery", "nice", K_INT, O(delivery_nice), "10", 0, 19},
     {"smtp", "tls", K_TLS, O(smtp_tls), "required", 0, 0},
     {"smtp", "username", K_STR, O(smtp_username), NULL, 0, 0},
     {"smtp", "password", K_STR, O(smtp_password), NULL, 0, 0},

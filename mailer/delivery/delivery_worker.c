@@ -43,11 +43,14 @@
  * last commits before it may be rolled back.)
  */
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compose.h"
 #include "crypto.h"
@@ -414,6 +417,14 @@ void *delivery_worker_main(void *arg)
     memset(&b, 0, sizeof b);
     memset(&creq, 0, sizeof creq);
     w->b = &b;
+    /* A long-running service yields the CPU to its HTTP front: Linux
+     * niceness is per thread. Not the writer: it holds SQLite's lock. */
+    if (!run->once && cfg->delivery_nice > 0) {
+        errno = 0;
+        int base = getpriority(PRIO_PROCESS, (id_t)gettid());
+        if (errno || setpriority(PRIO_PROCESS, (id_t)gettid(), base + cfg->delivery_nice) != 0)
+            log_warn("delivery: worker %d: [delivery] nice: %s", w->index, strerror(errno));
+    }
     if (crypto_hmac_new(cfg->secret, strlen(cfg->secret), &w->secret_mac))
         w->secret_mac = NULL; /* one-shot HMACs then */
     while (!stopping(run)) {

@@ -7,3 +7,5 @@ mailer_script_test(http.list_settings http/test_http_list_settings.py LABELS int
 # RFC 8058 one-click by a person on two lists: leaves only that list (issue 18).
 mailer_script_test(http.one_click_two_lists http/test_http_one_click.py LABELS integration
   TIMEOUT 120)
+# The delivery workers run nicer than the HTTP front ([delivery] nice, issue 17).
+mailer_script_test(http.workers_nice http/test_http_workers_nice.py LABELS integration TIMEOUT 120)
