@@ -67,7 +67,9 @@ c.execute("""INSERT INTO envelopes(send_id, recipient, name, next_attempt_at, cr
              FROM k, (SELECT * FROM envelopes ORDER BY id LIMIT 1) e""", (n - 1,))
 c.commit()
 PY
-"$src/bench/lib/rounds.py" measure "$work/pipeline.ru" -- \
+# PIPELINE_WRAP: a command put before the mailer's (profile.sh: perf record)
+# shellcheck disable=SC2086
+"$src/bench/lib/rounds.py" measure "$work/pipeline.ru" -- ${PIPELINE_WRAP:-} \
   "$mailer" --config "$cfg" deliver --once >"$work/deliver.out" 2>"$work/deliver.err" ||
   { cat "$work/deliver.err" >&2; exit 1; }
 status=$(m queue status)
