@@ -64,9 +64,10 @@ def leaf_user_dso(*dsos):
 
 
 PARTS = [
-    ("result commits (writer: outbox_record, its SQLite work and WAL I/O)",
-     has("outbox_record")),
-    ("claims (writer: outbox_claim and the consent check)", has("outbox_claim", "subs_")),
+    ("result commits (writer: outcome_apply, outbox_record, their SQLite work and WAL I/O)",
+     has("outcome_", "apply_round", "outbox_record")),
+    ("claims (writer: outbox_claim and the consent check)",
+     has("outbox_claim", "run_claims", "subs_")),
     ("other writer work (rounds, waits)", has("writer_main")),
     ("socket writes (write(2) of the message data: syscall, TCP, loopback)",
      in_syscall("write")),
@@ -79,7 +80,7 @@ PARTS = [
      has("compose_qp", "enc_", "hdr_encode", "hdr_")),
     ("HMACs (Message-ID, VERP)", has("crypto_", "outbox_message_id", "outbox_verp")),
     ("rendering (templates, JSON, MIME assembly)",
-     has("compose_", "tpl_", "render_one", "json_", "on_load")),
+     has("compose_", "tpl_", "render_one", "json_", "on_load", "personal")),
     ("libESMTP: line copy and dot-stuffing scan (its code and the memcpy/memchr it calls)",
      in_dso("libesmtp")),
     ("SQLite elsewhere", leaf_user_dso("libsqlite3")),
