@@ -7,7 +7,9 @@
  * quote inside written as two). Line numbers count physical lines so a bad
  * record can be reported where an editor will find it: the line where the
  * record starts. The export writes one row at a time through a reused
- * buffer, so it runs in constant memory whatever the list size.
+ * buffer, so it runs in constant memory whatever the list size; its cells
+ * of outside text are spreadsheet-safe (subs_csv_put_cell) and the import
+ * takes the guard off again, so an export imports back unchanged.
  */
 #include "subs_csv.h"
 
@@ -262,6 +264,40 @@ enum merr subs_csv_put(struct buf *out, const char *s, size_t n)
     return rc;
 }
 
+/* The first characters a spreadsheet reads as the start of a formula. */
+static int formula_start(char c)
+{
+    return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
+enum merr subs_csv_put_cell(struct buf *out, const char *s, size_t n)
+{
+    struct buf guarded;
+    enum merr rc;
+    /* (an apostrophe before such a character gets one too: the import
+     * takes one off, so the text comes back as it was) */
+    if (n == 0 || !(formula_start(s[0]) || (s[0] == '\'' && n > 1 && formula_start(s[1]))))
+        return subs_csv_put(out, s, n);
+    buf_init(&guarded, 0);
+    rc = buf_putc(&guarded, '\'');
+    if (!rc)
+        rc = buf_append(&guarded, s, n);
+    if (!rc)
+        rc = subs_csv_put(out, guarded.data, guarded.len);
+    buf_free(&guarded);
+    return rc;
+}
+
+void subs_csv_unguard(const char **s, size_t *n)
+{
+    const char *p = *s;
+    if (*n >= 2 && p[0] == '\'' &&
+        (formula_start(p[1]) || (*n >= 3 && p[1] == '\'' && formula_start(p[2])))) {
+        (*s)++;
+        (*n)--;
+    }
+}
+
 struct export_ctx {
     FILE *out;
     struct buf line;
@@ -277,15 +313,16 @@ static enum merr export_row(void *arg, const struct subs_row *row)
 
     buf_reset(&x->line);
     date_iso8601_utc(row->created_at, when);
-    rc = subs_csv_put(&x->line, row->email, strlen(row->email));
+    /* email, name and attributes came from outside: spreadsheet-safe cells */
+    rc = subs_csv_put_cell(&x->line, row->email, strlen(row->email));
     if (!rc)
         rc = buf_putc(&x->line, ',');
     if (!rc)
-        rc = subs_csv_put(&x->line, row->name, strlen(row->name));
+        rc = subs_csv_put_cell(&x->line, row->name, strlen(row->name));
     if (!rc)
         rc = buf_printf(&x->line, ",%s,%s,%s,", status, row->list_slug ? row->list_slug : "", when);
     if (!rc)
-        rc = subs_csv_put(&x->line, row->attributes, strlen(row->attributes));
+        rc = subs_csv_put_cell(&x->line, row->attributes, strlen(row->attributes));
     if (!rc)
         rc = buf_append(&x->line, "\r\n", 2);
     if (rc)

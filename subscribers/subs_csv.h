@@ -64,4 +64,15 @@ static inline const char *subs_csv_field(const struct subs_csv *r, size_t i, siz
  */
 enum merr subs_csv_put(struct buf *out, const char *s, size_t n);
 
+/*
+ * subs_csv_put for a cell a spreadsheet will open: a text starting with
+ * =, +, -, @, a tab or CR (what Excel and LibreOffice read as a formula or
+ * DDE call, OWASP "CSV injection") gets a leading apostrophe, which the
+ * spreadsheet shows as text and subs_csv_unguard takes off on import.
+ */
+enum merr subs_csv_put_cell(struct buf *out, const char *s, size_t n);
+
+/* Takes off the apostrophe subs_csv_put_cell added (*s, *n moved), if any. */
+void subs_csv_unguard(const char **s, size_t *n);
+
 #endif

@@ -419,6 +419,10 @@ static enum merr read_row(struct import *im)
         else if (im->kind[i] == COL_NAME)
             name = subs_csv_field(&im->csv, i, &nlen);
     }
+    /* our own export's guard against spreadsheet formulas (subs_csv_put_cell) */
+    if (email)
+        subs_csv_unguard(&email, &elen);
+    subs_csv_unguard(&name, &nlen);
     if (addr_parse_n(email, elen, &p->a)) {
         bad(im, "address \"%.*s\": %s", (int)(elen > 100 ? 100 : elen), email, merr_msg());
         return MERR_OK;

@@ -881,6 +881,39 @@ static void csv_writer_quotes_what_it_must(void **state)
     buf_free(&b);
 }
 
+/* Issue 16 item 10: what a spreadsheet would run is written as text, and read back as typed. */
+static void csv_cells_are_spreadsheet_safe(void **state)
+{
+    static const char *const in[] = {
+        "=HYPERLINK(\"x\",\"y\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "a=b", "", "'=kept"};
+    static const char *const want[] = {"\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"",
+                                       "'+1",
+                                       "'-2+3",
+                                       "'@SUM(A1)",
+                                       "'\tx",
+                                       "\"'\rx\"",
+                                       "a=b",
+                                       "",
+                                       "''=kept"};
+    (void)state;
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        struct buf b;
+        const char *s;
+        size_t n;
+        buf_init(&b, 0);
+        assert_int_equal(subs_csv_put_cell(&b, in[i], strlen(in[i])), MERR_OK);
+        assert_string_equal(b.data ? b.data : "", want[i]);
+        buf_free(&b);
+        /* the guard comes off on import (the CSV quoting aside) */
+        s = want[i][0] == '"' ? NULL : want[i];
+        if (s) {
+            n = strlen(s);
+            subs_csv_unguard(&s, &n);
+            assert_true(n == strlen(in[i]) && !memcmp(s, in[i], n));
+        }
+    }
+}
+
 /* ---- import ------------------------------------------------------------------ */
 
 struct bads {
@@ -1413,6 +1446,7 @@ int main(void)
         cmocka_unit_test(csv_reader_rfc4180),
         cmocka_unit_test(csv_reader_read_error_names_its_cause),
         cmocka_unit_test(csv_writer_quotes_what_it_must),
+        cmocka_unit_test(csv_cells_are_spreadsheet_safe),
         cmocka_unit_test_setup_teardown(import_thousand_with_three_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(import_mixed_batches_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(import_modes_and_dry_run, setup, teardown),
