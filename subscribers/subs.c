@@ -23,23 +23,16 @@
 #include "outbox.h"
 #include "subs.h"
 #include "subs_store.h"
+#include "text.h"
 #include "utf8.h"
 
 enum merr subs_check_name(const char *s, size_t n)
 {
-    if (!utf8_valid(s, n, NULL))
-        return merr_set(MERR_INVAL, "name is not valid UTF-8");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\r' || c == '\n')
-            return merr_set(MERR_INVAL, "name contains a line break");
-        if (c == '\0')
-            return merr_set(MERR_INVAL, "name contains a NUL byte");
-        if (c < 0x20 || c == 0x7f)
-            return merr_set(MERR_INVAL, "name contains a control character");
-    }
-    if (utf8_count(s, n) > 200)
-        return merr_set(MERR_INVAL, "name is longer than 200 characters");
+    enum text_fault f = text_check_name(s, n, SUBS_NAME_MAX_CHARS);
+    if (f == TEXT_TOO_LONG)
+        return merr_set(MERR_INVAL, "name is longer than %d characters", SUBS_NAME_MAX_CHARS);
+    if (f)
+        return merr_set(MERR_INVAL, "name %s", text_fault_en(f));
     return MERR_OK;
 }
 
@@ -116,6 +109,33 @@ static enum merr parse_email(const char *email, struct addr *a)
     return MERR_OK;
 }
 
+/*
+ * 1 if a confirmation to `email` now would pass a cap (per address in 24 h,
+ * in all in an hour; issue 16: the form made the service mail any address
+ * any number of times), with a warning for the global one. On a database
+ * error *rc is set and 0 returned.
+ */
+static int confirm_capped(struct db *db, const struct config *cfg, const char *email, time_t now,
+                          enum merr *rc)
+{
+    long long n = 0;
+    *rc = outbox_count_since(db, OUTBOX_CONFIRM, email, now - 86400, &n);
+    if (*rc)
+        return 0;
+    if (n >= cfg->confirm_per_address_per_day)
+        return 1;
+    *rc = outbox_count_since(db, OUTBOX_CONFIRM, NULL, now - 3600, &n);
+    if (*rc)
+        return 0;
+    if (n >= cfg->confirm_global_per_hour) {
+        log_warn("subs: %lld confirmation mails in the last hour: [limits] "
+                 "confirm_global_per_hour = %d reached, no more sent",
+                 n, cfg->confirm_global_per_hour);
+        return 1;
+    }
+    return 0;
+}
+
 enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *list_slug,
                          const char *email, const char *name, const char *ip, time_t now, int flags,
                          struct subs_result *res)
@@ -124,10 +144,9 @@ enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *li
     struct subs_list l;
     struct subs_store_subscription sn;
     char hash[65], reason[32];
-    int begun = 0, must_confirm = 0;
+    int begun = 0, must_confirm = 0, is_new = 0;
     enum merr rc;
 
-    (void)cfg;
     memset(res, 0, sizeof *res);
     memset(&l, 0, sizeof l);
     rc = parse_email(email, &a);
@@ -146,6 +165,7 @@ enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *li
     if (rc)
         goto out;
     res->list_id = l.id;
+    res->double_optin = l.double_optin;
     subs_store_key_hash(a.key, hash);
     rc = subs_store_supp_get(db, hash, reason);
     if (rc == MERR_OK) {
@@ -157,11 +177,12 @@ enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *li
     } else if (rc != MERR_NOTFOUND) {
         goto out;
     }
+    /* a new person starts without a name: it is set below only by a confirmed action */
     rc = subs_store_sub_find(db, a.key, &res->subscriber_id);
-    if (rc == MERR_NOTFOUND)
-        rc = subs_store_sub_insert(db, &a, name, NULL, now, &res->subscriber_id);
-    else if (rc == MERR_OK)
-        rc = subs_store_sub_merge(db, res->subscriber_id, name, NULL, now);
+    if (rc == MERR_NOTFOUND) {
+        is_new = 1;
+        rc = subs_store_sub_insert(db, &a, "", NULL, now, &res->subscriber_id);
+    }
     if (rc)
         goto out;
     rc = subs_store_subn_get(db, l.id, res->subscriber_id, &sn);
@@ -169,9 +190,14 @@ enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *li
         goto out;
     if (sn.status == SUBS_CONFIRMED) {
         res->outcome = SUBS_OUT_ALREADY;
+        if (flags & SUBS_ADD_CONFIRMED) /* an admin: fills an empty name */
+            rc = subs_store_sub_merge(db, res->subscriber_id, name, NULL, now);
     } else if ((flags & SUBS_ADD_CONFIRMED) ||
                (!l.double_optin && !must_confirm && sn.status != SUBS_UNSUBSCRIBED)) {
         rc = subs_store_subn_put(db, l.id, res->subscriber_id, SUBS_CONFIRMED, ip, now);
+        /* the person this call created, or an admin's word: the name is theirs */
+        if (!rc && (is_new || (flags & SUBS_ADD_CONFIRMED)))
+            rc = subs_store_sub_merge(db, res->subscriber_id, name, NULL, now);
         res->outcome = SUBS_OUT_CONFIRMED;
     } else if (sn.status == SUBS_UNCONFIRMED && sn.optin_at > now - SUBS_CONFIRM_RESEND_S) {
         res->outcome = SUBS_OUT_RESENT_TOO_SOON;
@@ -180,13 +206,20 @@ enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *li
         long long env;
         /* mail the address as stored (first typed), like every list mail */
         rc = subs_store_sub_get(db, res->subscriber_id, &s);
+        if (!rc && confirm_capped(db, cfg, s.email_ascii, now, &rc)) {
+            res->outcome = SUBS_OUT_CAPPED;
+            goto out; /* nothing written: rolled back below */
+        }
         if (!rc)
             rc = subs_store_subn_put(db, l.id, res->subscriber_id, SUBS_UNCONFIRMED, ip, now);
         if (!rc)
-            rc = subs_confirm_send(db, &l, &res->send_id);
+            rc = subs_store_subn_pending_name(db, l.id, res->subscriber_id, name);
         if (!rc)
-            rc = outbox_envelope_add(db, res->send_id, res->subscriber_id, s.email_ascii, s.name,
-                                     &env);
+            rc = subs_confirm_send(db, &l, &res->send_id);
+        /* no name on the envelope: a confirmation carries no text a stranger
+         * typed, neither in To: nor in its greeting */
+        if (!rc)
+            rc = outbox_envelope_add(db, res->send_id, res->subscriber_id, s.email_ascii, "", &env);
         res->outcome = SUBS_OUT_PENDING;
     }
     if (rc)
@@ -197,7 +230,7 @@ enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *li
 out:
     if (begun)
         db_rollback(db);
-    if (res->outcome == SUBS_OUT_SUPPRESSED)
+    if (res->outcome == SUBS_OUT_SUPPRESSED || res->outcome == SUBS_OUT_CAPPED)
         res->subscriber_id = 0;
     subs_list_clear(&l);
     return rc;
@@ -264,6 +297,7 @@ enum merr subs_confirm(struct db *db, const struct config *cfg, const char *toke
 {
     struct subs_token_info local;
     struct subs_store_sub s;
+    struct subs_store_subscription sn;
     int begun = 0, changed = 0;
     char hash[65];
     enum merr rc;
@@ -283,9 +317,19 @@ enum merr subs_confirm(struct db *db, const struct config *cfg, const char *toke
         rc = merr_set(MERR_NOTFOUND, "this subscription was cancelled: subscribe again");
         goto out;
     }
-    rc = subs_store_subn_confirm(db, info->list_id, info->subscriber_id, ip, now, &changed);
+    rc = subs_store_subn_get(db, info->list_id, info->subscriber_id, &sn);
+    if (!rc)
+        rc = subs_store_subn_confirm(db, info->list_id, info->subscriber_id, ip, now, &changed);
     if (rc)
         goto out;
+    /* confirmed from the mailbox: the name typed with it fills an empty one */
+    if (sn.pending_name[0]) {
+        rc = subs_store_sub_merge(db, info->subscriber_id, sn.pending_name, NULL, now);
+        if (!rc)
+            rc = subs_store_subn_pending_name(db, info->list_id, info->subscriber_id, "");
+        if (rc)
+            goto out;
+    }
     /* coming back after leaving all lists, from their own mailbox */
     rc = subs_store_sub_get(db, info->subscriber_id, &s);
     if (rc)

@@ -43,6 +43,9 @@ enum subs_token_kind { SUBS_TOKEN_CONFIRM = 1, SUBS_TOKEN_UNSUBSCRIBE = 2 };
 
 #define SUBS_CONFIRM_TTL (7 * 86400)
 
+/* A subscriber's name: at most this many characters (subs_check_name). */
+#define SUBS_NAME_MAX_CHARS 200
+
 /* A new confirm mail for the same pending subscription is not sent sooner. */
 #define SUBS_CONFIRM_RESEND_S 600
 
@@ -178,6 +181,8 @@ enum subs_outcome {
     SUBS_OUT_RESENT_TOO_SOON, /* still unconfirmed, last confirm mail < SUBS_CONFIRM_RESEND_S ago */
     SUBS_OUT_ALREADY,         /* was confirmed already: nothing changed */
     SUBS_OUT_SUPPRESSED,      /* address is suppressed: nothing written, nothing sent */
+    SUBS_OUT_CAPPED, /* a confirmation mail was due but a cap ([limits] confirm_*) was reached:
+                        nothing written, nothing sent */
 };
 
 struct subs_result {
@@ -185,6 +190,7 @@ struct subs_result {
     long long subscriber_id; /* 0 if SUPPRESSED */
     long long list_id;
     long long send_id; /* the confirm send, 0 if none */
+    int double_optin;  /* the list's opt-in (public: the page may depend on it) */
 };
 
 /* Flags for subs_subscribe. */
@@ -207,6 +213,16 @@ struct subs_result {
  *   does not reveal who is blocked; the CLI reports it.
  * - already confirmed: SUBS_OUT_ALREADY (the page should answer as for
  *   PENDING too: the form must not tell who is subscribed).
+ * - a confirmation mail due while [limits] confirm_per_address_per_day
+ *   mails went to this address in the last 24 hours, or
+ *   confirm_global_per_hour in all in the last hour: SUBS_OUT_CAPPED,
+ *   nothing written (the public page answers as always).
+ * - the name: a new subscriber whose subscription is confirmed by this
+ *   call gets it; otherwise it waits on the subscription (pending_name)
+ *   and fills an empty name only when the subscription is confirmed from
+ *   the mailbox (subs_confirm). An existing subscriber's name is changed
+ *   only with SUBS_ADD_CONFIRMED (an admin), and only if it was empty: an
+ *   anonymous form sets no one's name.
  * With SUBS_ADD_CONFIRMED (admin) the subscription is confirmed at once,
  *   except for a suppressed address.
  * MERR_INVAL (address or name refused, reason in merr_msg()),

@@ -286,8 +286,8 @@ static int row_attrs(struct import *im, enum merr *hard)
     return 0;
 }
 
-static enum merr enqueue_confirm(struct import *im, long long sid, const struct addr *a,
-                                 const char *name)
+/* As subs_subscribe: a confirmation carries no name, neither in To: nor in its text. */
+static enum merr enqueue_confirm(struct import *im, long long sid, const struct addr *a)
 {
     long long env;
     enum merr rc;
@@ -296,7 +296,7 @@ static enum merr enqueue_confirm(struct import *im, long long sid, const struct 
         if (rc)
             return rc;
     }
-    rc = outbox_envelope_add(im->db, im->send_id, sid, a->ascii, name, &env);
+    rc = outbox_envelope_add(im->db, im->send_id, sid, a->ascii, "", &env);
     if (!rc)
         im->rep->confirm_mails++;
     return rc;
@@ -320,7 +320,7 @@ static enum merr import_existing(struct import *im, long long sid, const struct 
     case SUBS_NONE:
         rc = subs_store_subn_put(im->db, im->list.id, sid, im->want, "import", im->now);
         if (!rc && im->want == SUBS_UNCONFIRMED)
-            rc = enqueue_confirm(im, sid, &p->a, p->name);
+            rc = enqueue_confirm(im, sid, &p->a);
         if (!rc)
             im->rep->subscribed++;
         break;
@@ -381,7 +381,7 @@ static enum merr flush(struct import *im, const struct pending *rows, size_t n,
                 rc = merr_set(MERR_DB, "subscriber %s vanished during the import", p->a.key);
         }
         if (!rc && sid == first + (long long)k) /* new: subscribed by the range insert */
-            rc = im->want == SUBS_UNCONFIRMED ? enqueue_confirm(im, sid, &p->a, p->name) : MERR_OK;
+            rc = im->want == SUBS_UNCONFIRMED ? enqueue_confirm(im, sid, &p->a) : MERR_OK;
         else if (!rc)
             rc = import_existing(im, sid, p, v[k].attrs);
         if (rc)

@@ -341,8 +341,8 @@ static enum subs_status status_of(const unsigned char *t)
     return s < 0 ? SUBS_NONE : (enum subs_status)s;
 }
 
-static const char SQL_SUBN_GET[] =
-    "SELECT status, optin_at FROM subscriptions WHERE list_id = ? AND subscriber_id = ?";
+static const char SQL_SUBN_GET[] = "SELECT status, optin_at, pending_name FROM subscriptions "
+                                   "WHERE list_id = ? AND subscriber_id = ?";
 
 enum merr subs_store_subn_get(struct db *db, long long list_id, long long sub_id,
                               struct subs_store_subscription *out)
@@ -358,8 +358,24 @@ enum merr subs_store_subn_get(struct db *db, long long list_id, long long sub_id
     if (src == SQLITE_ROW) {
         out->status = status_of(sqlite3_column_text(st, 0));
         out->optin_at = (time_t)sqlite3_column_int64(st, 1);
+        db_col_copy(st, 2, out->pending_name, sizeof out->pending_name);
     }
     return db_row_end(db, st, src, MERR_OK, "subscriptions");
+}
+
+static const char SQL_SUBN_PENDING_NAME[] =
+    "UPDATE subscriptions SET pending_name = ?3 WHERE list_id = ?1 AND subscriber_id = ?2";
+
+enum merr subs_store_subn_pending_name(struct db *db, long long list_id, long long sub_id,
+                                       const char *name)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_PENDING_NAME);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, list_id);
+    sqlite3_bind_int64(st, 2, sub_id);
+    sqlite3_bind_text(st, 3, name ? name : "", -1, SQLITE_STATIC);
+    return db_step_done(db, st, "subscriptions");
 }
 
 static const char SQL_SUBN_PUT[] =

@@ -50,12 +50,16 @@ enum merr subs_store_sub_json(struct db *db, long long id, json_t **out);
 struct subs_store_subscription {
     enum subs_status status; /* SUBS_NONE if there is none */
     time_t optin_at;
+    char pending_name[1024]; /* typed with the opt-in, applied on confirmation */
 };
 enum merr subs_store_subn_get(struct db *db, long long list_id, long long sub_id,
                               struct subs_store_subscription *out);
 /* Upsert: a fresh opt-in as `status` (UNCONFIRMED or CONFIRMED) by `ip` now. */
 enum merr subs_store_subn_put(struct db *db, long long list_id, long long sub_id,
                               enum subs_status status, const char *ip, time_t now);
+/* Sets the name that waits for this subscription's confirmation ("" clears it). */
+enum merr subs_store_subn_pending_name(struct db *db, long long list_id, long long sub_id,
+                                       const char *name);
 /* unconfirmed -> confirmed; *changed = 1 if it was unconfirmed. */
 enum merr subs_store_subn_confirm(struct db *db, long long list_id, long long sub_id,
                                   const char *ip, time_t now, int *changed);
@@ -90,7 +94,11 @@ enum merr subs_store_each(struct db *db, long long list_id, const struct subs_fi
 
 /* ---- helpers shared by the flows (not SQL; in subs.c) ---- */
 
-/* A person's name: UTF-8, at most 200 characters, no control characters. */
+/*
+ * A person's name through the one filter for typed text (text.h): UTF-8,
+ * one line, no control or formatting characters, no link or domain name,
+ * at most SUBS_NAME_MAX_CHARS characters.
+ */
 enum merr subs_check_name(const char *s, size_t n);
 
 /* Creates the confirm send of list `l` (outbox_send_create with its plan). */

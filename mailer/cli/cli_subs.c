@@ -346,6 +346,14 @@ static int sub_add(struct app *app, int argc, char **argv)
     case SUBS_OUT_ALREADY:
         printf("%s is already subscribed to %s\n", email, list);
         return 0;
+    case SUBS_OUT_CAPPED:
+        return app_fail(merr_set(MERR_LIMIT,
+                                 "%s: no confirmation mail sent, nothing changed: [limits] "
+                                 "confirm_per_address_per_day (%d) or confirm_global_per_hour "
+                                 "(%d) reached",
+                                 email, app->cfg.confirm_per_address_per_day,
+                                 app->cfg.confirm_global_per_hour),
+                        "sub add");
     case SUBS_OUT_SUPPRESSED:
         return app_fail(merr_set(MERR_PERMFAIL,
                                  "%s is on the suppression list (bounced, complained, blocked or "

@@ -79,6 +79,8 @@ static const struct key keys[] = {
     {"limits", "share_per_ip_per_hour", K_INT, O(share_per_ip_per_hour), "20", 0, 1e9},
     {"limits", "share_per_sender_per_hour", K_INT, O(share_per_sender_per_hour), "20", 0, 1e9},
     {"limits", "share_global_per_hour", K_INT, O(share_global_per_hour), "2000", 0, 1e9},
+    {"limits", "confirm_per_address_per_day", K_INT, O(confirm_per_address_per_day), "3", 0, 1000},
+    {"limits", "confirm_global_per_hour", K_INT, O(confirm_global_per_hour), "500", 0, 1e9},
     {"limits", "fetch_timeout", K_INT, O(fetch_timeout_s), "15", 1, 600},
     {"limits", "fetch_max_redirects", K_INT, O(fetch_max_redirects), "3", 0, 20},
     {"templates", "dir", K_STR, O(templates_dir), MAILER_SOURCE_DIR "/templates", 0, 0},

@@ -90,6 +90,8 @@ struct config {
     int share_per_ip_per_hour;
     int share_per_sender_per_hour;
     int share_global_per_hour;
+    int confirm_per_address_per_day; /* confirmation mails to one address per 24 h */
+    int confirm_global_per_hour;     /* confirmation mails in all per hour */
     int fetch_timeout_s;
     int fetch_max_redirects;
 

@@ -496,8 +496,8 @@ static void api_subscribers(struct http_req *r, struct db *db, const char *rest)
             json_decref(j);
             if (rc)
                 return fail(r, rc, NULL);
-            static const char *const outcomes[] = {"confirmed", "pending", "pending", "already",
-                                                   "suppressed"};
+            static const char *const outcomes[] = {"confirmed", "pending",    "pending",
+                                                   "already",   "suppressed", "capped"};
             return http_reply_json(
                 r, 201,
                 json_pack("{s:I, s:I, s:s}", "subscriber_id", (json_int_t)res.subscriber_id,

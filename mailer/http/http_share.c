@@ -27,6 +27,7 @@
 #include "crypto.h"
 #include "date.h"
 #include "http_int.h"
+#include "http_texts.h"
 #include "log.h"
 #include "media.h"
 #include "metrics.h"
@@ -298,9 +299,26 @@ static enum merr precheck(const struct config *cfg, const struct share_input *in
         *field = "sender_email";
         return merr_set(MERR_INVAL, "Email người gửi không hợp lệ: %s", why);
     }
-    if (in->note && utf8_count(in->note, strlen(in->note)) > (size_t)cfg->share_note_max_chars) {
-        *field = "note";
-        return merr_set(MERR_INVAL, "Lời nhắn dài quá %d ký tự.", cfg->share_note_max_chars);
+    /* the one filter for typed text (text.h), told in the reader's words */
+    if (in->sender_name) {
+        enum text_fault f =
+            text_check_name(in->sender_name, strlen(in->sender_name), SHARE_NAME_MAX_CHARS);
+        if (f) {
+            char why[400];
+            http_text_fault(why, sizeof why, "Tên người gửi", f, SHARE_NAME_MAX_CHARS);
+            *field = "sender_name";
+            return merr_set(MERR_INVAL, "%s", why);
+        }
+    }
+    if (in->note) {
+        size_t max = (size_t)cfg->share_note_max_chars;
+        enum text_fault f = text_check_note(in->note, strlen(in->note), max);
+        if (f) {
+            char why[400];
+            http_text_fault(why, sizeof why, "Lời nhắn", f, max);
+            *field = "note";
+            return merr_set(MERR_INVAL, "%s", why);
+        }
     }
     snprintf(sender_key, keylen, "sender:%s", a.key);
     return MERR_OK;

@@ -8,14 +8,15 @@
  * List-Unsubscribe-Post header: it unsubscribes and answers 200 with no
  * redirect. The subscribe page answers "check your mail" the same way for
  * a new, an already subscribed and a suppressed address, so the form does
- * not tell who is on a list. The tokens are secrets: they are never logged
- * (http.c logs these paths as "/confirm/…").
+ * not tell who is on a list: the page depends on the list's opt-in only. The tokens are secrets:
+ * they are never logged (http.c logs these paths as "/confirm/…").
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "date.h"
 #include "http_int.h"
+#include "http_texts.h"
 #include "log.h"
 #include "subs.h"
 
@@ -104,6 +105,15 @@ void http_subs_subscribe_post(struct http_req *r)
         subscribe_form(r, 400, list, email, name, "Vui lòng nhập địa chỉ email.");
         goto out;
     }
+    if (name) { /* the one filter for typed text, told in the reader's words */
+        enum text_fault tf = text_check_name(name, strlen(name), SUBS_NAME_MAX_CHARS);
+        if (tf) {
+            char why[400];
+            http_text_fault(why, sizeof why, "Tên", tf, SUBS_NAME_MAX_CHARS);
+            subscribe_form(r, 400, list, email, name, why);
+            goto out;
+        }
+    }
     if (!(db = http_db(r))) {
         unavailable(r);
         goto out;
@@ -129,8 +139,9 @@ void http_subs_subscribe_post(struct http_req *r)
     } else if (rc) {
         unavailable(r);
     } else {
-        json_t *d =
-            json_pack("{s:b, s:s}", "confirmed", res.outcome == SUBS_OUT_CONFIRMED, "email", email);
+        /* one answer for every outcome (new, already, pending, capped,
+         * suppressed): the page depends on the list's opt-in alone */
+        json_t *d = json_pack("{s:b, s:s}", "double_optin", res.double_optin, "email", email);
         http_page(r, 200, "subscribed", d);
         json_decref(d);
     }

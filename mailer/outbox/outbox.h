@@ -49,6 +49,14 @@ const char *outbox_kind_name(enum outbox_kind k); /* "share", "digest", "confirm
 int outbox_kind_parse(const char *name);          /* -1 if unknown */
 
 /*
+ * Envelopes of sends of `kind` created at or after `since`, to `recipient`
+ * (ASCII, compared case-insensitively) or to anyone when it is NULL, into
+ * `*n`. For caps on mail a stranger can trigger (confirmations).
+ */
+enum merr outbox_count_since(struct db *db, enum outbox_kind kind, const char *recipient,
+                             time_t since, long long *n);
+
+/*
  * Creates a send row. Call inside a transaction together with its
  * envelopes. `list_id` 0 = none; `plan_json` as compose_plan_new expects.
  * MERR_INVAL for a kind outside the enum.

@@ -36,6 +36,31 @@
 #include "outbox_store_int.h"
 #include "rnd.h"
 
+/* sends_by_kind_time narrows to the recent sends of the kind; their envelopes by send */
+static const char SQL_COUNT_SINCE[] =
+    "SELECT count(*) FROM sends s JOIN envelopes e ON e.send_id = s.id "
+    "WHERE s.kind = ?1 AND s.created_at >= ?2 AND (?3 IS NULL OR lower(e.recipient) = lower(?3))";
+
+enum merr outbox_count_since(struct db *db, enum outbox_kind kind, const char *recipient,
+                             time_t since, long long *n)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_COUNT_SINCE);
+    int src;
+    *n = 0;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, outbox_kind_name(kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+    if (recipient)
+        sqlite3_bind_text(st, 3, recipient, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    return db_row_end(db, st, src, MERR_OK, "envelopes");
+}
+
 static const char SQL_SEND_CREATE[] =
     "INSERT INTO sends(kind, list_id, plan, salt, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 

@@ -5,13 +5,13 @@
  * Everything is checked before anything is written: the article exists,
  * the recipients parse (addr_parse) and, once duplicates are merged (by
  * their lower-cased key), number between 1 and share_max_recipients; the
- * sender's name is short UTF-8 text without line breaks, control
- * characters or anything looking like a link (a share form is a favourite
- * spam relay: the name lands in the message, so no URL may ride in it); the
- * sender's address parses; the note is UTF-8 plain text within
- * share_note_max_chars code points, line breaks allowed (it is body text,
- * never a header). Suppressed recipients are then dropped without telling
- * the sender, who must not learn who unsubscribed. The send (with the plan
+ * sender's name and the note pass the one filter for typed text (text.h:
+ * no control or formatting characters, no link or domain name; a share
+ * form is a favourite spam relay, and both land in a message to an address
+ * the sender chose); the name is one line of at most SHARE_NAME_MAX_CHARS,
+ * the note at most share_note_max_chars code points with line breaks (it
+ * is body text, never a header); the sender's address parses. Suppressed recipients are then
+ * dropped without telling the sender, who must not learn who unsubscribed. The send (with the plan
  * JSON compose_plan_new reads), its envelopes and the share_log row are
  * written in one transaction: a refusal or failure leaves nothing.
  *
@@ -30,9 +30,9 @@
 #include "outbox.h"
 #include "share_store.h"
 #include "subs.h"
+#include "text.h"
 #include "utf8.h"
 
-#define NAME_MAX_CHARS 100
 #define ARTICLE_ID_MAX 200
 
 /* A refusal naming the request's field at fault (merr_field). */
@@ -61,40 +61,26 @@ static char *trimmed(const char *s)
     return out;
 }
 
-static int contains_nocase(const char *hay, const char *needle)
-{
-    return strcasestr(hay, needle) != NULL;
-}
-
+/* The sender's name and the note through the one filter for typed text (text.h). */
 static enum merr check_name(const char *name)
 {
-    size_t len = strlen(name), bad;
-    if (!utf8_valid(name, len, &bad))
-        return merr_set(MERR_INVAL, "sender name: invalid UTF-8 at byte %zu", bad);
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (*p == '\r' || *p == '\n')
-            return merr_set(MERR_INVAL, "sender name: line breaks are not allowed");
-        if (*p < 0x20 || *p == 0x7f)
-            return merr_set(MERR_INVAL, "sender name: control characters are not allowed");
-    }
-    if (contains_nocase(name, "http") || contains_nocase(name, "www.") || strstr(name, "://"))
-        return merr_set(MERR_INVAL, "sender name: links are not allowed in a name");
-    if (utf8_count(name, len) > NAME_MAX_CHARS)
-        return merr_set(MERR_LIMIT, "sender name: longer than %d characters", NAME_MAX_CHARS);
+    enum text_fault f = text_check_name(name, strlen(name), SHARE_NAME_MAX_CHARS);
+    if (f == TEXT_TOO_LONG)
+        return merr_set(MERR_LIMIT, "sender name: longer than %d characters", SHARE_NAME_MAX_CHARS);
+    if (f)
+        return merr_set(MERR_INVAL, "sender name: %s", text_fault_en(f));
     return MERR_OK;
 }
 
 static enum merr check_note(const char *note, int max_chars)
 {
-    size_t len = strlen(note), bad, chars;
-    if (!utf8_valid(note, len, &bad))
-        return merr_set(MERR_INVAL, "note: invalid UTF-8 at byte %zu", bad);
-    for (const unsigned char *p = (const unsigned char *)note; *p; p++)
-        if ((*p < 0x20 && *p != '\r' && *p != '\n' && *p != '\t') || *p == 0x7f)
-            return merr_set(MERR_INVAL, "note: control characters are not allowed");
-    chars = utf8_count(note, len);
-    if (chars > (size_t)max_chars)
-        return merr_set(MERR_LIMIT, "note: %zu characters, at most %d allowed", chars, max_chars);
+    size_t len = strlen(note);
+    enum text_fault f = text_check_note(note, len, (size_t)max_chars);
+    if (f == TEXT_TOO_LONG)
+        return merr_set(MERR_LIMIT, "note: %zu characters, at most %d allowed",
+                        utf8_count(note, len), max_chars);
+    if (f)
+        return merr_set(MERR_INVAL, "note: %s", text_fault_en(f));
     return MERR_OK;
 }
 

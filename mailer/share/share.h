@@ -55,6 +55,9 @@ enum merr share_erase_sender(struct db *db, const char *email_key, long long *n)
 
 #define SHARE_PERSON_LAST 10
 
+/* A sender's name: at most this many characters. */
+#define SHARE_NAME_MAX_CHARS 100
+
 struct share_person_row {
     long long id;
     char article_id[128];

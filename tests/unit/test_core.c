@@ -17,6 +17,7 @@
 #include "err.h"
 #include "metrics.h"
 #include "rnd.h"
+#include "text.h"
 #include "utf8.h"
 
 static void err_codes_have_text_and_exit_codes(void **state)
@@ -378,6 +379,91 @@ static void metrics_render_prometheus_text(void **state)
     buf_free(&b);
 }
 
+/* ---- text: the one filter for names and notes (issue 16 items 9, 12) ---- */
+
+struct text_case {
+    const char *in;
+    enum text_fault name, note;
+};
+
+static void text_filter_table(void **state)
+{
+    static const struct text_case cases[] = {
+        /* people's names, as typed */
+        {"Nguyễn Văn An", TEXT_OK, TEXT_OK},
+        {"Trần Thị B.", TEXT_OK, TEXT_OK},
+        {"J.R.R. Tolkien", TEXT_OK, TEXT_OK},
+        {"Th.S Lê Hoa", TEXT_OK, TEXT_OK},
+        {"O'Brien-Smith", TEXT_OK, TEXT_OK},
+        {"Anh Tú (Báo Hà Giang)", TEXT_OK, TEXT_OK},
+        {"Phòng 1.2.3", TEXT_OK, TEXT_OK},
+        {"=1+1", TEXT_OK, TEXT_OK},
+        {"", TEXT_OK, TEXT_OK},
+        /* links in every spelling */
+        {"evil.example/win", TEXT_LINK, TEXT_LINK},
+        {"Bấm vào evil.example", TEXT_LINK, TEXT_LINK},
+        {"(evil.example)", TEXT_LINK, TEXT_LINK},
+        {"EVIL.COM", TEXT_LINK, TEXT_LINK},
+        {"evil\xe3\x80\x82"
+         "example",
+         TEXT_LINK, TEXT_LINK}, /* U+3002 */
+        {"evil\xef\xbc\x8e"
+         "example",
+         TEXT_LINK, TEXT_LINK}, /* U+FF0E */
+        {"ví-dụ.việt", TEXT_LINK, TEXT_LINK},
+        {"sub.evil.example.", TEXT_LINK, TEXT_LINK},
+        {"1.2.3.4", TEXT_LINK, TEXT_LINK},
+        {"http", TEXT_LINK, TEXT_LINK},
+        {"HTTPS://x", TEXT_LINK, TEXT_LINK},
+        {"www.x", TEXT_LINK, TEXT_LINK},
+        {"gửi tới an@evil", TEXT_LINK, TEXT_LINK},
+        {"mailto:x", TEXT_LINK, TEXT_LINK},
+        {"xn--bo-mia", TEXT_LINK, TEXT_LINK},
+        {"Xem tại evil.example\nNgay", TEXT_LINE_BREAK, TEXT_LINK},
+        /* line breaks and controls: C0, C1 (NEL), LS/PS, bidi, zero-width */
+        {"An\r", TEXT_LINE_BREAK, TEXT_OK},
+        {"An\nB", TEXT_LINE_BREAK, TEXT_OK},
+        {"An\tB", TEXT_CONTROL, TEXT_OK},
+        {"An\xc2\x85"
+         "B",
+         TEXT_LINE_BREAK, TEXT_CONTROL},
+        {"An\xe2\x80\xa8"
+         "B",
+         TEXT_LINE_BREAK, TEXT_CONTROL},
+        {"An\xe2\x80\xa9"
+         "B",
+         TEXT_LINE_BREAK, TEXT_CONTROL},
+        {"An\xc2\x9b"
+         "B",
+         TEXT_CONTROL, TEXT_CONTROL},
+        {"An\x07", TEXT_CONTROL, TEXT_CONTROL},
+        {"An\x7f", TEXT_CONTROL, TEXT_CONTROL},
+        {"\xe2\x80\xae"
+         "niW",
+         TEXT_CONTROL, TEXT_CONTROL},
+        {"ev\xe2\x80\x8bil.example", TEXT_CONTROL, TEXT_CONTROL},
+        {"An\xc2\xad", TEXT_CONTROL, TEXT_CONTROL},
+        {"An\xef\xbb\xbf", TEXT_CONTROL, TEXT_CONTROL},
+        {"\xc3\x28", TEXT_BAD_UTF8, TEXT_BAD_UTF8},
+    };
+    size_t failures = 0;
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct text_case *c = &cases[i];
+        enum text_fault a = text_check_name(c->in, strlen(c->in), 200);
+        enum text_fault b = text_check_note(c->in, strlen(c->in), 200);
+        if (a != c->name || b != c->note) {
+            print_error("case %zu \"%s\": name %s, note %s\n", i, c->in, text_fault_en(a),
+                        text_fault_en(b));
+            failures++;
+        }
+    }
+    assert_int_equal(text_check_name("Nguyễn", strlen("Nguyễn"), 5), TEXT_TOO_LONG);
+    assert_int_equal(text_check_name("Nguyễn", strlen("Nguyễn"), 6), TEXT_OK);
+    if (failures)
+        fail_msg("%zu text cases failed", failures);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +483,7 @@ int main(void)
         cmocka_unit_test(crypto_hmac_prepared),
         cmocka_unit_test(rnd_is_not_constant),
         cmocka_unit_test(metrics_render_prometheus_text),
+        cmocka_unit_test(text_filter_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
