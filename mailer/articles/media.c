@@ -9,7 +9,14 @@
  * An http(s) URL is fetched with libcurl, limited to http and https on every
  * hop, with a redirect count, a time-out and a byte cap that the write
  * callback enforces while the body arrives, so an oversize or endless
- * response costs at most the cap.
+ * response costs at most the cap. The fetch cannot be pointed inside
+ * (SSRF): redirects are followed here, one hop at a time, each hop's host
+ * checked against [media] fetch_allow_hosts when that is set, and every
+ * address libcurl is about to connect is judged in its open-socket
+ * callback: only public unicast addresses (net_addr_public) or those in
+ * [media] fetch_allow_nets. No proxy from the environment is used (its
+ * address would be judged instead of the target's). Every refusal has the
+ * same text, so the errors do not map what listens inside.
  *
  * What the bytes are is decided by their first bytes only (the name and the
  * server's Content-Type are never trusted); the dimensions are read from the
@@ -28,10 +35,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
+#include "net.h"
 #include "utf8.h"
 
 /* ---- sniffing ---------------------------------------------------------- */
@@ -391,6 +401,8 @@ struct fetch {
     size_t max;
     int over;
     enum merr rc;
+    struct net_cidrs allow; /* [media] fetch_allow_nets */
+    int refused;            /* a connection to a refused address was asked for */
 };
 
 static size_t fetch_write(char *p, size_t size, size_t nmemb, void *arg)
@@ -405,35 +417,166 @@ static size_t fetch_write(char *p, size_t size, size_t nmemb, void *arg)
     return f->rc ? 0 : n;
 }
 
+/*
+ * libcurl asks here for every socket it would connect, with the address it
+ * resolved and is about to connect (every hop, every address of a host
+ * name, IPv4 and IPv6): the address is judged, not the name, so a name
+ * that resolves to 127.0.0.1, a second answer that does (DNS rebinding)
+ * and spellings like 0x7f000001 are all refused before any packet leaves.
+ */
+static curl_socket_t fetch_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct fetch *f = arg;
+    if (purpose != CURLSOCKTYPE_IPCXN ||
+        !(net_addr_public(&a->addr) || net_cidrs_match(&f->allow, &a->addr))) {
+        f->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* 1 if `host` is one of the comma- or space-separated names of `list` (any case). */
+static int host_listed(const char *list, const char *host)
+{
+    size_t hl = strlen(host);
+    for (const char *p = list; *p;) {
+        size_t n;
+        p += strspn(p, ", \t");
+        n = strcspn(p, ", \t");
+        if (n && n == hl && strncasecmp(p, host, n) == 0)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/*
+ * Checks one hop's URL before it is asked for: 0 if it may be fetched, 1
+ * if its scheme is not http(s), 2 if the policy refuses its host.
+ */
+static int hop_check(const struct config *cfg, const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int verdict = 2;
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+        goto out;
+    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+        verdict = 1;
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        goto out;
+    if (cfg->fetch_allow_hosts && cfg->fetch_allow_hosts[0] &&
+        !host_listed(cfg->fetch_allow_hosts, host))
+        goto out;
+    verdict = 0;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return verdict;
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * One text for every refusal of the policy, whatever refused (loopback,
+ * private, link-local, a host not on the list, on the first hop or a
+ * later one): the answer tells nothing about what listens inside.
+ */
+static enum merr refused(const char *url)
+{
+    return merr_set(MERR_INVAL,
+                    "%.200s: not fetched: images are fetched only from public addresses "
+                    "([media] fetch_allow_hosts, fetch_allow_nets)",
+                    url);
+}
+
 enum merr media_fetch(const struct config *cfg, const char *url, struct buf *out)
 {
-    struct fetch f = {out, out->len, cfg->image_max_bytes, 0, MERR_OK};
+    struct fetch f = {out, out->len, cfg->image_max_bytes, 0, MERR_OK, {NULL, 0}, 0};
     char errbuf[CURL_ERROR_SIZE] = "";
+    char *hop = NULL;
     CURL *h = NULL;
-    CURLcode cc;
+    CURLcode cc = CURLE_OK;
     long status = 0;
     enum merr rc = MERR_OK;
+    double deadline = mono_now() + cfg->fetch_timeout_s;
 
     if (!media_is_http_url(url))
         return merr_set(MERR_INVAL, "%.200s: not an http(s) URL", url);
+    rc = net_cidrs_parse(&f.allow, cfg->fetch_allow_nets, "[media] fetch_allow_nets");
+    if (rc)
+        return rc;
     pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK || !(h = curl_easy_init()))
-        return merr_set(MERR_INTERNAL, "%.200s: cannot initialise libcurl", url);
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    if (curl_init_rc != CURLE_OK || !(h = curl_easy_init())) {
+        rc = merr_set(MERR_INTERNAL, "%.200s: cannot initialise libcurl", url);
+        goto out;
+    }
+    if (!(hop = strdup(url))) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)cfg->fetch_max_redirects);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)cfg->fetch_timeout_s);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)cfg->fetch_timeout_s);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* each hop is checked here */
+    curl_easy_setopt(h, CURLOPT_PROXY, "");          /* no proxy from the environment */
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, fetch_open);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &f);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->image_max_bytes);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mailer/" MAILER_VERSION);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &f);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    for (int hops = 0;; hops++) {
+        char *next = NULL;
+        long left_ms = (long)((deadline - mono_now()) * 1000);
+        int verdict = hop_check(cfg, hop);
+        if (verdict == 1) {
+            rc = merr_set(MERR_INVAL, "%.200s: redirected to a scheme other than http(s)", url);
+            goto out;
+        }
+        if (verdict) {
+            rc = refused(url);
+            goto out;
+        }
+        if (left_ms <= 0) {
+            cc = CURLE_OPERATION_TIMEDOUT;
+            break;
+        }
+        errbuf[0] = '\0';
+        curl_easy_setopt(h, CURLOPT_URL, hop);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, left_ms);
+        cc = curl_easy_perform(h);
+        status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        if (f.refused) {
+            rc = refused(url);
+            goto out;
+        }
+        if (cc != CURLE_OK || status < 300 || status >= 400 ||
+            curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next) != CURLE_OK || !next)
+            break;
+        /* RFC 9110 §15.4: a redirect; its body is not the image */
+        if (hops >= cfg->fetch_max_redirects) {
+            cc = CURLE_TOO_MANY_REDIRECTS;
+            break;
+        }
+        buf_truncate(out, f.start);
+        free(hop);
+        if (!(hop = strdup(next))) {
+            rc = merr_set(MERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
     if (f.over || cc == CURLE_FILESIZE_EXCEEDED) {
         rc = merr_set(MERR_LIMIT,
                       "%.200s: response is over the image size limit of %zu bytes ([limits] "
@@ -447,9 +590,6 @@ enum merr media_fetch(const struct config *cfg, const char *url, struct buf *out
     } else if (cc == CURLE_TOO_MANY_REDIRECTS) {
         rc = merr_set(MERR_INVAL, "%.200s: more than %d redirects ([limits] fetch_max_redirects)",
                       url, cfg->fetch_max_redirects);
-    } else if (cc == CURLE_UNSUPPORTED_PROTOCOL) {
-        rc = merr_set(MERR_INVAL, "%.200s: redirected to a scheme other than http(s): %s", url,
-                      errbuf[0] ? errbuf : curl_easy_strerror(cc));
     } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
                cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING ||
                cc == CURLE_PARTIAL_FILE) {
@@ -464,7 +604,10 @@ enum merr media_fetch(const struct config *cfg, const char *url, struct buf *out
     } else if (out->len == f.start) {
         rc = merr_set(MERR_INVAL, "%.200s: empty response", url);
     }
+out:
     curl_easy_cleanup(h);
+    free(hop);
+    net_cidrs_free(&f.allow);
     if (rc)
         buf_truncate(out, f.start);
     return rc;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "date.h"
+#include "net.h"
 
 enum kind { K_STR, K_INT, K_DOUBLE, K_SIZE, K_DURATION, K_TLS };
 
@@ -86,6 +87,8 @@ static const struct key keys[] = {
     {"templates", "dir", K_STR, O(templates_dir), MAILER_SOURCE_DIR "/templates", 0, 0},
     {"templates", "override", K_STR, O(templates_override), NULL, 0, 0},
     {"media", "root", K_STR, O(media_root), NULL, 0, 0},
+    {"media", "fetch_allow_hosts", K_STR, O(fetch_allow_hosts), NULL, 0, 0},
+    {"media", "fetch_allow_nets", K_STR, O(fetch_allow_nets), NULL, 0, 0},
     {"bounce", "soft_limit", K_INT, O(bounce_soft_limit), "3", 1, 100},
     {"bounce", "soft_days", K_INT, O(bounce_soft_days), "15", 1, 365},
     {"bounce", "attribution_days", K_INT, O(bounce_attribution_days), "30", 1, 365},
@@ -557,6 +560,21 @@ static enum merr check(struct config *cfg)
             return refuse(cfg, sec, "tls", "none is for loopback hosts only, not \"%s\"", host);
         if (m->tls == CFG_TLS_NONE && (!strncmp(u, "imaps://", 8) || !strncmp(u, "pop3s://", 8)))
             return refuse(cfg, sec, "tls", "none with an implicit-TLS url (%s)", u);
+    }
+    {
+        static const struct {
+            const char *section, *name;
+            size_t off;
+        } nets[] = {
+            {"media", "fetch_allow_nets", offsetof(struct config, fetch_allow_nets)},
+        };
+        for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+            struct net_cidrs c;
+            const char *v = *(char *const *)(const void *)((const char *)cfg + nets[i].off);
+            if (net_cidrs_parse(&c, v, NULL))
+                return refuse(cfg, nets[i].section, nets[i].name, "%s", merr_msg());
+            net_cidrs_free(&c);
+        }
     }
     rc = date_set_zone(cfg->timezone);
     if (rc)

@@ -101,6 +101,8 @@ struct config {
 
     /* [media] */
     char *media_root; /* optional root for relative image paths; default: the JSON's folder */
+    char *fetch_allow_hosts; /* host names images may be fetched from; NULL: any public host */
+    char *fetch_allow_nets;  /* networks fetched from although not public (a CMS inside) */
 
     /* [bounce] */
     int bounce_soft_limit;       /* soft bounces that suppress ... */

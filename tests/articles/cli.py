@@ -125,9 +125,11 @@ def main():
     db = os.path.join(TMP, "m.db")
     cfg = write(os.path.join(TMP, "mailer.ini"),
                 f"[database]\npath = {db}\n[limits]\nimage_max_bytes = 100KB\n"
-                "fetch_timeout = 10\nfetch_max_redirects = 2\n")
+                "fetch_timeout = 10\nfetch_max_redirects = 2\n"
+                "[media]\nfetch_allow_nets = 127.0.0.1\n")
     small = write(os.path.join(TMP, "small.ini"),
-                  f"[database]\npath = {db}\n[limits]\nimage_max_bytes = 20KB\n")
+                  f"[database]\npath = {db}\n[limits]\nimage_max_bytes = 20KB\n"
+                  "[media]\nfetch_allow_nets = 127.0.0.1\n")
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()

@@ -5,3 +5,4 @@ mailer_script_test(security.old_links security/test_old_links.py LABELS integrat
 mailer_script_test(security.file_modes security/test_file_modes.py LABELS integration TIMEOUT 120)
 mailer_script_test(security.csv_export security/test_csv_export.py LABELS integration TIMEOUT 120)
 mailer_script_test(security.spam_relay security/test_spam_relay.py LABELS integration TIMEOUT 180)
+mailer_script_test(security.ssrf security/test_ssrf.py LABELS integration TIMEOUT 120)

@@ -772,6 +772,7 @@ struct server {
     pthread_t th;
     struct buf png;        /* logo.png */
     long long stream_sent; /* bytes of /stream written before the client left */
+    int requests;          /* requests read */
 };
 
 static void send_all(int c, const void *p, size_t n)
@@ -864,6 +865,7 @@ static void *serve(void *arg)
                 break;
         }
         req[n] = '\0';
+        s->requests++;
         if (sscanf(req, "GET %1023s ", path) == 1)
             respond(s, c, path);
         close(c);
@@ -915,6 +917,9 @@ static void fetch_by_url(void **state)
     buf_init(&b, 0);
     fx->cfg.fetch_timeout_s = 1;
     fx->cfg.fetch_max_redirects = 3;
+    /* loopback is refused unless listed (fetch_refuses_inside shows it) */
+    free(fx->cfg.fetch_allow_nets);
+    fx->cfg.fetch_allow_nets = strdup("127.0.0.0/8");
 
     snprintf(url, sizeof url, "http://127.0.0.1:%d/photo.png", srv.port);
     assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_OK);
@@ -1000,6 +1005,86 @@ static void fetch_by_url(void **state)
     buf_free(&b);
 }
 
+/*
+ * SSRF (issue 16 item 4): loopback, private, link-local and every other
+ * spelling of them are refused before anything connects, on the first hop
+ * and after a redirect, with one text whatever refused, and nothing reaches
+ * the server; the allow-lists open exactly what they name.
+ */
+static void fetch_refuses_inside(void **state)
+{
+    struct fx *fx = *state;
+    struct server srv;
+    struct buf b;
+    char url[256], first[1024];
+    static const char *const hosts[] = {
+        "127.0.0.1",          "0x7f000001", "2130706433", "127.1",   "0177.0.0.1",
+        "[::ffff:127.0.0.1]", "[::1]",      "localhost",  "0.0.0.0",
+    };
+    static const char *const inside[] = {
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/a.png",
+        "http://192.168.1.1/a.png",
+        "http://100.64.0.1/a.png",
+        "http://172.16.0.1/a.png",
+        "http://[fe80::1]/a.png",
+        "http://[fd00::1]/a.png",
+        "http://224.0.0.1/a.png",
+    };
+
+    server_start(&srv);
+    buf_init(&b, 0);
+    fx->cfg.fetch_timeout_s = 1;
+    fx->cfg.fetch_max_redirects = 3;
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        snprintf(url, sizeof url, "http://%s:%d/photo.png", hosts[i], srv.port);
+        assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
+        assert_msg("not fetched: images are fetched only from public addresses");
+        assert_int_equal(b.len, 0);
+        /* the same words whatever the address: the text depends on the URL alone */
+        if (i == 0)
+            snprintf(first, sizeof first, "%s", merr_msg() + strlen(url));
+        else
+            assert_string_equal(merr_msg() + strlen(url), first);
+    }
+    for (size_t i = 0; i < sizeof inside / sizeof *inside; i++) {
+        assert_int_equal(media_fetch(&fx->cfg, inside[i], &b), MERR_INVAL);
+        assert_string_equal(merr_msg() + strlen(inside[i]), first);
+    }
+    /* a closed port answers as an open one: nothing to scan with */
+    snprintf(url, sizeof url, "http://127.0.0.1:1/photo.png");
+    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
+    assert_string_equal(merr_msg() + strlen(url), first);
+
+    /* allowed inside by network: fetched; a redirect from there to another inside host is not */
+    free(fx->cfg.fetch_allow_nets);
+    fx->cfg.fetch_allow_nets = strdup("127.0.0.1/32");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/photo.png", srv.port);
+    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_OK);
+    assert_int_equal(b.len, srv.png.len);
+    buf_reset(&b);
+    snprintf(url, sizeof url, "http://127.0.0.2:%d/photo.png", srv.port);
+    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
+    assert_string_equal(merr_msg() + strlen(url), first);
+
+    /* a host list: only those names, on every hop (the redirect goes to 127.0.0.1) */
+    free(fx->cfg.fetch_allow_hosts);
+    fx->cfg.fetch_allow_hosts = strdup("cms.example.vn, LOCALHOST");
+    snprintf(url, sizeof url, "http://localhost:%d/photo.png", srv.port);
+    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_OK);
+    buf_reset(&b);
+    snprintf(url, sizeof url, "http://localhost:%d/redirect", srv.port);
+    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
+    assert_string_equal(merr_msg() + strlen(url), first);
+    assert_int_equal(b.len, 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/photo.png", srv.port);
+    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
+    assert_string_equal(merr_msg() + strlen(url), first);
+    server_stop(&srv);
+    assert_int_equal(srv.requests, 3); /* the three allowed ones, nothing else */
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1023,6 +1108,7 @@ int main(void)
         cmocka_unit_test_prestate_setup_teardown(base64_computed_once_and_cached, setup, teardown,
                                                  "art-b64"),
         cmocka_unit_test_prestate_setup_teardown(fetch_by_url, setup, teardown, "art-fetch"),
+        cmocka_unit_test_prestate_setup_teardown(fetch_refuses_inside, setup, teardown, "art-ssrf"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

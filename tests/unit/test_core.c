@@ -16,6 +16,7 @@
 #include "enc.h"
 #include "err.h"
 #include "metrics.h"
+#include "net.h"
 #include "rnd.h"
 #include "text.h"
 #include "utf8.h"
@@ -464,6 +465,126 @@ static void text_filter_table(void **state)
         fail_msg("%zu text cases failed", failures);
 }
 
+/* Issue 16 items 4 and 8: which addresses are public; one spelling per client; /64 keys. */
+static void net_public_canon_and_keys(void **state)
+{
+    static const struct {
+        const char *ip;
+        int public;
+    } pub[] = {
+        {"8.8.8.8", 1},
+        {"1.1.1.1", 1},
+        {"203.113.131.1", 1},
+        {"0.0.0.0", 0},
+        {"0.1.2.3", 0},
+        {"10.0.0.1", 0},
+        {"100.64.0.1", 0},
+        {"100.127.255.254", 0},
+        {"100.128.0.1", 1},
+        {"127.0.0.1", 0},
+        {"127.255.0.9", 0},
+        {"169.254.169.254", 0},
+        {"172.16.0.1", 0},
+        {"172.31.255.1", 0},
+        {"172.32.0.1", 1},
+        {"192.0.0.8", 0},
+        {"192.0.2.1", 0},
+        {"192.88.99.1", 0},
+        {"192.168.1.1", 0},
+        {"198.18.0.1", 0},
+        {"198.19.255.1", 0},
+        {"198.20.0.1", 1},
+        {"198.51.100.7", 0},
+        {"203.0.113.9", 0},
+        {"224.0.0.1", 0},
+        {"239.255.255.250", 0},
+        {"240.0.0.1", 0},
+        {"255.255.255.255", 0},
+        {"2001:4860::8888", 1},
+        {"2a00:1450::1", 1},
+        {"::", 0},
+        {"::1", 0},
+        {"::ffff:127.0.0.1", 0},
+        {"::ffff:8.8.8.8", 1},
+        {"::127.0.0.1", 0},
+        {"64:ff9b::a9fe:a9fe", 0},
+        {"64:ff9b::808:808", 1},
+        {"fc00::1", 0},
+        {"fd12:3456::1", 0},
+        {"fe80::1", 0},
+        {"fec0::1", 0},
+        {"ff02::1", 0},
+        {"2001::1", 0},
+        {"2001:db8::1", 0},
+        {"2002:7f00:1::1", 0},
+        {"2002:808:808::1", 1},
+        {"3fff::1", 0},
+        {"100::1", 0},
+        {"4000::1", 0},
+    };
+    for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++) {
+        struct sockaddr_storage ss;
+        assert_int_equal(net_ip_parse(pub[i].ip, strlen(pub[i].ip), &ss), MERR_OK);
+        if (net_addr_public((struct sockaddr *)&ss) != pub[i].public)
+            fail_msg("%s: public should be %d", pub[i].ip, pub[i].public);
+    }
+
+    /* the spellings X-Forwarded-For may carry: one text each */
+    static const struct {
+        const char *in, *canon, *key;
+    } sp[] = {
+        {"203.0.113.7", "203.0.113.7", "203.0.113.7"},
+        {" 203.0.113.7\t", "203.0.113.7", "203.0.113.7"},
+        {"203.0.113.7:4711", "203.0.113.7", "203.0.113.7"},
+        {"::ffff:203.0.113.7", "203.0.113.7", "203.0.113.7"},
+        {"::FFFF:cb00:7107", "203.0.113.7", "203.0.113.7"},
+        {"[::ffff:203.0.113.7]:80", "203.0.113.7", "203.0.113.7"},
+        {"0:0:0:0:0:ffff:203.0.113.7", "203.0.113.7", "203.0.113.7"},
+        {"2001:DB8:0:1:0:0:0:5", "2001:db8:0:1::5", "2001:db8:0:1::/64"},
+        {"[2001:db8:0:1:ffff::9]:443", "2001:db8:0:1:ffff::9", "2001:db8:0:1::/64"},
+    };
+    for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++) {
+        struct sockaddr_storage ss;
+        char t[NET_IP_TEXT], k[NET_IP_TEXT];
+        assert_int_equal(net_ip_parse(sp[i].in, strlen(sp[i].in), &ss), MERR_OK);
+        net_ip_text((struct sockaddr *)&ss, t);
+        net_ip_key((struct sockaddr *)&ss, k);
+        assert_string_equal(t, sp[i].canon);
+        assert_string_equal(k, sp[i].key);
+    }
+    static const char *const bad[] = {
+        "",          "unknown",  "0x7f000001", "2130706433",    "127.1",  "0177.0.0.1",
+        "1.2.3.4.5", "1.2.3.4:", "1.2.3.4:x",  "[::1",          "[::1]x", "fe80::1%eth0",
+        "1.2.3.256", "_hidden",  "::1:80:",    "1.2.3.4:123456"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct sockaddr_storage ss;
+        if (net_ip_parse(bad[i], strlen(bad[i]), &ss) != MERR_INVAL)
+            fail_msg("\"%s\" parsed as an address", bad[i]);
+    }
+
+    /* networks */
+    struct net_cidrs c;
+    struct sockaddr_storage ss;
+    assert_int_equal(net_cidrs_parse(&c, "10.0.0.0/8, 192.168.1.7 2001:db8::/32", "x"), MERR_OK);
+    assert_int_equal(c.n, 3);
+    static const struct {
+        const char *ip;
+        int in;
+    } m[] = {{"10.200.1.1", 1},    {"11.0.0.1", 0},    {"192.168.1.7", 1},    {"192.168.1.8", 0},
+             {"2001:db8:5::1", 1}, {"2001:db9::1", 0}, {"::ffff:10.0.0.9", 1}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        assert_int_equal(net_ip_parse(m[i].ip, strlen(m[i].ip), &ss), MERR_OK);
+        if (net_cidrs_match(&c, (struct sockaddr *)&ss) != m[i].in)
+            fail_msg("%s: in should be %d", m[i].ip, m[i].in);
+    }
+    net_cidrs_free(&c);
+    assert_int_equal(net_cidrs_parse(&c, "10.0.0.0/33", "[http] trusted_proxies"), MERR_CONFIG);
+    assert_non_null(strstr(merr_msg(), "\"10.0.0.0/33\" is not an address or network"));
+    assert_int_equal(net_cidrs_parse(&c, "proxy.local", NULL), MERR_CONFIG);
+    assert_int_equal(net_cidrs_parse(&c, NULL, NULL), MERR_OK);
+    assert_int_equal(c.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +605,7 @@ int main(void)
         cmocka_unit_test(rnd_is_not_constant),
         cmocka_unit_test(metrics_render_prometheus_text),
         cmocka_unit_test(text_filter_table),
+        cmocka_unit_test(net_public_canon_and_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
