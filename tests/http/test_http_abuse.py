@@ -129,7 +129,8 @@ def delivered_to(m, addr):
 def test_note_line_breaks(m):
     """A note's line breaks are body text (a textarea sends CRLF): accepted,
     shown as lines in both bodies, and never in a header."""
-    lines = ["Xin chào <b>bạn</b>,", "Bcc: victim@example.org", "Subject: lừa đảo & cuối"]
+    # (no address or link in it: a note carries none, tests/security/test_spam_relay.py)
+    lines = ["Xin chào <b>bạn</b>,", "Bcc: victim", "Subject: lừa đảo & cuối"]
     st, _, body = share_json(m, "10.0.0.7", to=["note.crlf@example.vn"], note="\r\n".join(lines))
     check(st == 202, "note with CRLF: %d %s" % (st, body))
     # the form (a textarea) too: the thank-you redirect
@@ -160,7 +161,7 @@ def test_note_line_breaks(m):
     at = text_lines.index(lines[0])
     check(text_lines[at:at + 3] == lines, "the note's lines out of order: %s" % text_lines[at:at + 3])
     html = msg.get_body(("html",)).get_content()
-    want = ("Xin chào &lt;b&gt;bạn&lt;/b&gt;,<br>", "Bcc: victim@example.org<br>",
+    want = ("Xin chào &lt;b&gt;bạn&lt;/b&gt;,<br>", "Bcc: victim<br>",
             "Subject: lừa đảo &amp; cuối")
     pos = [html.find(w) for w in want]
     check(all(p >= 0 for p in pos) and pos == sorted(pos),
@@ -170,7 +171,7 @@ def test_note_line_breaks(m):
 
 
 def test_note_html_escaped(m):
-    note = '<script>alert("x")</script><b>đậm</b> & <a href="http://evil.example">bấm</a>'
+    note = '<script>alert("x")</script><b>đậm</b> & <a href="#evil">bấm</a>'
     st, _, body = share_json(m, "10.0.0.8", to=["html.test@example.vn"], note=note,
                              sender_email="an.nguyen@example.vn")
     check(st == 202, "share with HTML note: %d %s" % (st, body))
@@ -190,7 +191,7 @@ def test_note_html_escaped(m):
     check("<script>" not in html and "<b>đậm</b>" not in html, "note HTML not escaped")
     check("&lt;script&gt;" in html and "&lt;b&gt;đậm&lt;/b&gt;" in html,
           "escaped note not found in the HTML part")
-    check('<a href="http://evil.example">' not in html, "note link rendered as a link")
+    check('<a href="#evil">' not in html, "note markup rendered as a link")
     still_fine(m, "HTML note")
 
 
