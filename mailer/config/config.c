@@ -70,6 +70,9 @@ static const struct key keys[] = {
     {"http", "max_connections", K_INT, O(http_max_connections), "512", 1, 100000},
     {"http", "connection_timeout", K_INT, O(http_connection_timeout_s), "15", 1, 3600},
     {"http", "trusted_proxies", K_STR, O(http_trusted_proxies), NULL, 0, 0},
+    {"http", "per_ip_connections", K_INT, O(http_per_ip_connections), "16", 1, 100000},
+    {"http", "request_deadline", K_INT, O(http_request_deadline_s), "30", 1, 3600},
+    {"http", "metrics_token", K_STR, O(http_metrics_token), NULL, 0, 0},
     {"limits", "image_max_bytes", K_SIZE, O(image_max_bytes), "5MB", 1024, 1e9},
     {"limits", "embed_max_bytes", K_SIZE, O(embed_max_bytes), "2MB", 0, 1e9},
     {"limits", "article_max_bytes", K_SIZE, O(article_max_bytes), "2MB", 1024, 1e9},
@@ -566,6 +569,7 @@ static enum merr check(struct config *cfg)
             const char *section, *name;
             size_t off;
         } nets[] = {
+            {"http", "trusted_proxies", offsetof(struct config, http_trusted_proxies)},
             {"media", "fetch_allow_nets", offsetof(struct config, fetch_allow_nets)},
         };
         for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
@@ -576,6 +580,8 @@ static enum merr check(struct config *cfg)
             net_cidrs_free(&c);
         }
     }
+    if (cfg->http_metrics_token && strlen(cfg->http_metrics_token) < 16)
+        return refuse(cfg, "http", "metrics_token", "must be at least 16 characters");
     rc = date_set_zone(cfg->timezone);
     if (rc)
         return refuse(cfg, "site", "timezone", "unknown time zone \"%s\"", cfg->timezone);

@@ -77,7 +77,10 @@ struct config {
     int http_threads;
     int http_max_connections;
     int http_connection_timeout_s;
-    char *http_trusted_proxies; /* comma-separated IPs */
+    char *http_trusted_proxies; /* addresses or networks, comma-separated */
+    int http_per_ip_connections; /* open connections one client address may hold */
+    int http_request_deadline_s; /* seconds for a whole request (head and body) to arrive */
+    char *http_metrics_token;    /* Bearer token /metrics asks for; NULL: public */
 
     /* [limits] */
     size_t image_max_bytes;

@@ -8,7 +8,11 @@
  * seconds. When a form comes back its nonce is inserted into `csrf_used`
  * (primary key), so a second use of the same token is refused even under
  * parallel requests; rows older than the lifetime are deleted by the
- * server's housekeeping, after which the token has expired anyway.
+ * server's housekeeping, after which the token has expired anyway. The
+ * check is in two steps so that the handler can put its rate limits
+ * between them: http_csrf_verify writes nothing, and the nonce is written
+ * (http_store_csrf_use) only for a request the limits let through, so a
+ * flood of fresh tokens cannot grow the table faster than the limits.
  */
 #include <string.h>
 
@@ -43,12 +47,12 @@ enum merr http_csrf_make(const char *secret, time_t now, struct buf *out)
     return enc_base64url(out, raw, sizeof raw);
 }
 
-enum merr http_csrf_check(struct db *db, const char *secret, const char *token, time_t now)
+enum merr http_csrf_verify(const char *secret, const char *token, time_t now,
+                           char nonce_hex[HTTP_CSRF_NONCE_HEX + 1])
 {
     unsigned char raw[RAW_LEN + 4], want[MAC_LEN];
     size_t n = 0, len;
     unsigned long long t = 0;
-    char nonce_hex[2 * NONCE_LEN + 1];
 
     if (!token || !*token)
         return merr_set(MERR_INVAL, "the form's security token is missing");
@@ -63,5 +67,14 @@ enum merr http_csrf_check(struct db *db, const char *secret, const char *token, 
     if ((time_t)t > now + 60 || now - (time_t)t > HTTP_CSRF_TTL)
         return merr_set(MERR_LIMIT, "the form has expired");
     enc_hex(nonce_hex, raw, NONCE_LEN);
+    return MERR_OK;
+}
+
+enum merr http_csrf_check(struct db *db, const char *secret, const char *token, time_t now)
+{
+    char nonce_hex[HTTP_CSRF_NONCE_HEX + 1];
+    enum merr rc = http_csrf_verify(secret, token, now, nonce_hex);
+    if (rc)
+        return rc;
     return http_store_csrf_use(db, nonce_hex, now);
 }

@@ -51,12 +51,148 @@
 #include "metrics.h"
 #include "tpl.h"
 
+/* One open connection, for the per-client count and the request deadline. */
+struct conn {
+    struct conn *prev, *next;
+    char key[NET_IP_TEXT]; /* net_ip_key of the peer; "" for a trusted proxy */
+    int fd;
+    double since; /* monotonic: when the request now arriving began to */
+    int answered; /* a response is queued: the deadline no longer applies */
+};
+
 struct http_front {
     struct http_ctx ctx;
     struct MHD_Daemon *d;
     atomic_int inflight;
-    struct http_proxies proxies;
+    struct net_cidrs proxies;
+    pthread_mutex_t conn_lock; /* guards conns and every struct conn */
+    struct conn *conns;
+    pthread_t watchdog;
+    int watchdog_started;
+    atomic_int stopping;
 };
+
+/* Open connections counted under `key`. Call with conn_lock held. */
+static int conns_of(const struct http_front *s, const char *key)
+{
+    int n = 0;
+    for (const struct conn *k = s->conns; k; k = k->next)
+        n += !strcmp(k->key, key);
+    return n;
+}
+
+/*
+ * libmicrohttpd asks here before it takes a connection: a client (the
+ * peer's address, an IPv6 /64 as one) may hold [http] per_ip_connections
+ * at once, so one address cannot fill the server with idle or slow
+ * connections (slowloris). A trusted proxy is exempt: its clients are
+ * told apart by X-Forwarded-For, and the proxy keeps its own limits.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+    struct http_front *s = cls;
+    char key[NET_IP_TEXT];
+    int n;
+    (void)len;
+    if (net_cidrs_match(&s->proxies, sa))
+        return MHD_YES;
+    net_ip_key(sa, key);
+    pthread_mutex_lock(&s->conn_lock);
+    n = conns_of(s, key);
+    pthread_mutex_unlock(&s->conn_lock);
+    if (n < s->ctx.cfg->http_per_ip_connections)
+        return MHD_YES;
+    metrics_http_request("refused_connection", 503);
+    return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_front *s = cls;
+    struct conn *k = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ai || !fi || !(k = calloc(1, sizeof *k)))
+            return; /* not counted, not watched: only out of memory gets here */
+        if (!net_cidrs_match(&s->proxies, ai->client_addr))
+            net_ip_key(ai->client_addr, k->key);
+        k->fd = fi->connect_fd;
+        k->since = http_now();
+        pthread_mutex_lock(&s->conn_lock);
+        k->next = s->conns;
+        if (s->conns)
+            s->conns->prev = k;
+        s->conns = k;
+        pthread_mutex_unlock(&s->conn_lock);
+        *socket_context = k;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && k) {
+        /* libmicrohttpd closes the socket after this: the watchdog never
+         * touches a descriptor that may already be someone else's */
+        pthread_mutex_lock(&s->conn_lock);
+        if (k->prev)
+            k->prev->next = k->next;
+        else
+            s->conns = k->next;
+        if (k->next)
+            k->next->prev = k->prev;
+        pthread_mutex_unlock(&s->conn_lock);
+        free(k);
+        *socket_context = NULL;
+    }
+}
+
+/* Sets the state of the connection carrying `c`'s request. */
+static void conn_mark(struct http_front *s, struct MHD_Connection *c, int answered)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *k = i ? i->socket_context : NULL;
+    if (!k)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    k->answered = answered;
+    if (!answered)
+        k->since = http_now();
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/*
+ * The absolute deadline of a request: its head and body must have arrived
+ * [http] request_deadline seconds after the connection opened (or after
+ * the previous answer on a kept-alive connection), however steadily the
+ * bytes trickle in. libmicrohttpd's own time-out is an idle one, which
+ * each byte resets, so a client sending one byte every few seconds would
+ * hold a connection for ever; here such a connection is shut down (the
+ * library then sees end of file and closes it as usual).
+ */
+static void *watchdog(void *arg)
+{
+    struct http_front *s = arg;
+    double limit = s->ctx.cfg->http_request_deadline_s;
+    while (!atomic_load(&s->stopping)) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        double now = http_now();
+        int cut = 0;
+        pthread_mutex_lock(&s->conn_lock);
+        for (struct conn *k = s->conns; k; k = k->next) {
+            if (!k->answered && k->fd >= 0 && now - k->since > limit) {
+                shutdown(k->fd, SHUT_RDWR);
+                k->fd = -1;
+                cut++;
+            }
+        }
+        pthread_mutex_unlock(&s->conn_lock);
+        while (cut-- > 0)
+            metrics_http_request("request_deadline", 408);
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
 
 static char *media_type(const char *ct)
 {
@@ -103,12 +239,20 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct http_req *
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->out_type);
     for (int i = 0; i < r->nheaders; i++)
         MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
+    /* every answer: its type is what we say (a photo at /media never runs as
+     * HTML or script), and no page of ours is framed (clickjacking the
+     * share and unsubscribe buttons; CSP Level 2 §7.7.3, RFC 7034) */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
     if (r->out_type && strncmp(r->out_type, "text/html", 9) == 0) {
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(resp, "Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' data:; style-src "
-                                "'unsafe-inline'; frame-ancestors *; form-action 'self'");
+                                "'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; "
+                                "base-uri 'none'; object-src 'none'");
         MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    } else {
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'none'; frame-ancestors 'none'; sandbox");
     }
     ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
@@ -136,7 +280,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         *con_cls = r;
         atomic_fetch_add(&s->inflight, 1);
-        http_client_ip(&s->proxies, c, r->client_ip, sizeof r->client_ip);
+        http_client_ip(&s->proxies, c, r);
         r->conn = c;
         r->content_type =
             media_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"));
@@ -154,6 +298,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 r->too_big = 1;
                 http_route(r);
                 http_header(r, "Connection", "close");
+                conn_mark(s, c, 1);
                 return send_response(c, r);
             }
         }
@@ -173,6 +318,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->status) /* answered on the first call */
         return MHD_YES;
+    conn_mark(s, c, 1);
     http_route(r);
     return send_response(c, r);
 }
@@ -182,7 +328,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct http_front *s = cls;
     struct http_req *r = *con_cls;
-    (void)c;
+    conn_mark(s, c, 0); /* a kept-alive connection: the next request's deadline starts */
     if (!r)
         return;
     double ms = (date_mono() - r->t0) * 1000.0;
@@ -268,6 +414,7 @@ enum merr http_front_start(const struct config *cfg, const struct http_health *h
     if (health)
         s->ctx.health = *health;
     pthread_mutex_init(&s->ctx.write_lock, NULL);
+    pthread_mutex_init(&s->conn_lock, NULL);
     if (!cfg->secret) {
         rc = merr_set(MERR_CONFIG, "no [mail] secret");
         goto out;
@@ -275,7 +422,7 @@ enum merr http_front_start(const struct config *cfg, const struct http_health *h
     rc = resolve_listen(cfg->http_listen, &ss, &v6);
     if (rc)
         goto out;
-    rc = http_client_proxies_parse(&s->proxies, cfg->http_trusted_proxies);
+    rc = net_cidrs_parse(&s->proxies, cfg->http_trusted_proxies, "[http] trusted_proxies");
     if (rc)
         goto out;
     rc = tpl_set_open(cfg->templates_dir, cfg->templates_override, &s->ctx.tpl);
@@ -290,20 +437,25 @@ enum merr http_front_start(const struct config *cfg, const struct http_health *h
             goto out;
         }
     }
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                                MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
-                            0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_connection_timeout_s,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
-                            on_completed, s, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            (v6 ? MHD_USE_IPv6 : 0),
+        0, on_accept, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->http_connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->d) {
         rc = merr_set(MERR_IO, "cannot listen on %s: %s", cfg->http_listen, strerror(errno));
         goto out;
     }
+    if (pthread_create(&s->watchdog, NULL, watchdog, s)) {
+        rc = merr_set(MERR_INTERNAL, "cannot start the HTTP request watchdog");
+        goto out;
+    }
+    s->watchdog_started = 1;
     log_info("http: listening on %s (%d threads)", cfg->http_listen, cfg->http_threads);
     *out = s;
     s = NULL;
@@ -330,9 +482,13 @@ void http_front_stop(struct http_front *s)
         }
         MHD_stop_daemon(s->d);
     }
+    atomic_store(&s->stopping, 1);
+    if (s->watchdog_started)
+        pthread_join(s->watchdog, NULL);
     http_db_close_all();
     tpl_set_free(s->ctx.tpl);
-    http_client_proxies_free(&s->proxies);
+    net_cidrs_free(&s->proxies);
+    pthread_mutex_destroy(&s->conn_lock);
     pthread_mutex_destroy(&s->ctx.write_lock);
     free(s);
 }

@@ -16,14 +16,20 @@
  * /metrics renders the core's counters (metrics.h) with the envelopes per
  * state read from the outbox at that moment, and the bounce counters read
  * from the bounce tables (mailer/bounce: they count every process's reads,
- * the CLI's `bounce poll` included, and survive restarts).
+ * the CLI's `bounce poll` included, and survive restarts). With [http]
+ * metrics_token set it answers only a request with "Authorization: Bearer
+ * TOKEN" (RFC 6750 §2.1; compared in constant time), everyone else 401:
+ * the counters tell an outsider how much mail goes out and how much of it
+ * bounces.
  */
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "date.h"
 
 #include "bounce.h"
+#include "crypto.h"
 #include "http_int.h"
 #include "log.h"
 #include "metrics.h"
@@ -86,14 +92,36 @@ int http_health_part_ok(const struct http_ctx *ctx, const char *name)
     return 1;
 }
 
+/* 1 if the request may read /metrics. */
+static int metrics_allowed(const struct http_req *r)
+{
+    const char *want = r->ctx->cfg->http_metrics_token, *a = r->authorization;
+    size_t n;
+    if (!want || !*want)
+        return 1;
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+        return 0;
+    a += 7;
+    while (*a == ' ')
+        a++;
+    n = strlen(want);
+    return strlen(a) == n && crypto_equal(a, want, n);
+}
+
 void http_prometheus(struct http_req *r)
 {
-    struct db *db = http_db(r);
+    struct db *db;
     struct outbox_counts counts;
     const char *names[OUTBOX_CANCELLED + 1];
     size_t n = 0;
     struct buf out;
 
+    if (!metrics_allowed(r)) {
+        http_header(r, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+        http_reply(r, 401, "text/plain; charset=utf-8", "unauthorized\n", 13);
+        return;
+    }
+    db = http_db(r);
     memset(&counts, 0, sizeof counts);
     if (db && outbox_counts(db, 0, &counts) == MERR_OK) {
         for (int i = 0; i <= OUTBOX_CANCELLED; i++)

@@ -22,6 +22,7 @@
 #include "db.h"
 #include "err.h"
 #include "http.h"
+#include "net.h"
 
 struct tpl_set;
 struct MHD_Connection;
@@ -39,14 +40,15 @@ struct http_ctx {
 
 struct http_req {
     struct http_ctx *ctx;
-    void *conn;         /* struct MHD_Connection *, NULL in unit tests */
-    const char *method; /* "GET", "POST", ... */
-    char *path;         /* without the query string */
-    char client_ip[64];
-    char *content_type;  /* the media type only, lower-cased; NULL if none */
-    char *authorization; /* the Authorization header; never logged */
-    char *accept;        /* the Accept header, or NULL */
-    char *query;         /* the raw query string, or NULL (unit tests) */
+    void *conn;                   /* struct MHD_Connection *, NULL in unit tests */
+    const char *method;           /* "GET", "POST", ... */
+    char *path;                   /* without the query string */
+    char client_ip[NET_IP_TEXT];  /* the client, in one spelling (http_client.c) */
+    char client_key[NET_IP_TEXT]; /* what per-client limits count under: IPv4, IPv6 /64 */
+    char *content_type;           /* the media type only, lower-cased; NULL if none */
+    char *authorization;          /* the Authorization header; never logged */
+    char *accept;                 /* the Accept header, or NULL */
+    char *query;                  /* the raw query string, or NULL (unit tests) */
     struct buf body;
     int too_big;       /* the body passed http_max_body */
     double t0;         /* monotonic start, seconds */
@@ -79,21 +81,20 @@ void http_db_close_all(void);
 
 /* ---- http_client.c ---- */
 
-/* [http] trusted_proxies, split. */
-struct http_proxies {
-    char **v;
-    size_t n;
-};
-
-/* Splits a list of addresses (commas or spaces) into `p` (zeroed first). MERR_NOMEM. */
-enum merr http_client_proxies_parse(struct http_proxies *p, const char *list);
-void http_client_proxies_free(struct http_proxies *p);
-
 /*
- * Writes the client's address for connection `c` into out[n]: the peer, or
- * for a peer in `p` the right-most untrusted X-Forwarded-For entry.
+ * The client of a request whose socket peer is `peer`, given the joined
+ * X-Forwarded-For lines xff[0..len) (NULL: none): the peer itself unless it
+ * is in `trusted`, else the right-most entry that is not in `trusted`
+ * (entries a trusted proxy added are skipped; an entry that is not an
+ * address stops the walk at the trusted hop before it). Writes its one
+ * spelling to ip[] and the key per-client limits count under (the IPv4
+ * address, the IPv6 /64) to key[]; "-" for both without a peer.
  */
-void http_client_ip(const struct http_proxies *p, struct MHD_Connection *c, char *out, size_t n);
+void http_client_pick(const struct net_cidrs *trusted, const struct sockaddr *peer, const char *xff,
+                      size_t len, char ip[NET_IP_TEXT], char key[NET_IP_TEXT]);
+
+/* Fills r->client_ip and r->client_key for connection `c` (http_client_pick). */
+void http_client_ip(const struct net_cidrs *trusted, struct MHD_Connection *c, struct http_req *r);
 
 /* ---- http_reply.c ---- */
 
@@ -184,6 +185,14 @@ enum merr http_csrf_make(const char *secret, time_t now, struct buf *out);
  * Verifies a token (MERR_INVAL missing, malformed or forged; MERR_LIMIT
  * expired) and marks it used in `db` (MERR_EXISTS if it already was).
  */
+/*
+ * The first half of http_csrf_check, writing nothing: the token's MAC and
+ * age. On MERR_OK the hex of its nonce is in nonce_hex, for
+ * http_store_csrf_use once the request passed the rate limits.
+ */
+#define HTTP_CSRF_NONCE_HEX 32
+enum merr http_csrf_verify(const char *secret, const char *token, time_t now,
+                           char nonce_hex[HTTP_CSRF_NONCE_HEX + 1]);
 enum merr http_csrf_check(struct db *db, const char *secret, const char *token, time_t now);
 #define HTTP_CSRF_TTL (2 * 3600)
 
@@ -240,20 +249,21 @@ enum merr http_store_token_list(struct db *db, struct http_token **out, size_t *
 enum merr http_store_token_revoke(struct db *db, const char *id_or_name, time_t now, int *revoked);
 
 /*
- * Takes one unit of each of `n` counters (key, limit per window) in one
- * BEGIN IMMEDIATE transaction with INSERT ... ON CONFLICT DO UPDATE ...
- * RETURNING count, so parallel requests are counted exactly. If any count
- * would pass its limit nothing is taken, `*refused` is that counter's index
- * and MERR_LIMIT is returned. A limit of 0 refuses always.
+ * Lets one request through `n` sliding-window limits (key, at most
+ * limits[i] requests in any `window` seconds) at time `now`, in one BEGIN
+ * IMMEDIATE transaction, so parallel requests are counted exactly. If any
+ * key already let its limit through in (now - window, now], nothing is
+ * written, `*refused` is that key's index, `*retry_after` the seconds until
+ * its oldest request leaves the window, and MERR_LIMIT is returned. A limit
+ * of 0 refuses always.
  */
 enum merr http_store_rate_take(struct db *db, const char *const *keys, const int *limits, size_t n,
-                               time_t window_start, size_t *refused);
-/* Gives back one unit of each counter (a request that failed after taking them). */
-enum merr http_store_rate_give_back(struct db *db, const char *const *keys, size_t n,
-                                    time_t window_start);
+                               time_t now, int window, size_t *refused, int *retry_after);
+/* Gives back the latest request of each key (a request that failed after it was let through). */
+enum merr http_store_rate_give_back(struct db *db, const char *const *keys, size_t n);
 /* Marks a CSRF nonce used; MERR_EXISTS if it already was. */
 enum merr http_store_csrf_use(struct db *db, const char *nonce_hex, time_t now);
-/* Deletes rate windows and used nonces older than `before`. */
+/* Deletes rate events and used nonces older than `before`. */
 enum merr http_store_housekeep(struct db *db, time_t before);
 
 #endif

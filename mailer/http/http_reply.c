@@ -33,6 +33,7 @@ void http_req_init(struct http_req *r, struct http_ctx *ctx, const char *method,
     r->t0 = date_mono();
     r->route = "other";
     snprintf(r->client_ip, sizeof r->client_ip, "-");
+    snprintf(r->client_key, sizeof r->client_key, "-");
 }
 
 void http_req_free(struct http_req *r)

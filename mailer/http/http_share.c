@@ -6,10 +6,12 @@
  * lets a refused request cost a share: content type (415), body (400 for
  * bad UTF-8, malformed JSON or a bad field type), field shape (CR/LF/NUL in
  * a one-line field, more recipients than [limits] share_max_recipients,
- * the sender address), for the form the honeypot and the single-use CSRF
- * token, then the three rate limits taken together and atomically
- * (http_store_rate_take: per client IP, per sender address, global, each
- * per hour), then share_enqueue, which validates everything again as the
+ * the sender address), for the form the honeypot and the CSRF token's MAC
+ * and age (nothing written yet), then the three rate limits taken together
+ * and atomically (http_store_rate_take: per client, per sender address,
+ * global, each a sliding hour), then for the form the token's single use
+ * (its nonce written only for a request the limits let through), then
+ * share_enqueue, which validates everything again as the
  * one authority and writes the send. If share_enqueue refuses after the
  * limits were taken, the units are given back. A form gets its page back
  * with the message and the values typed (400) or a 303 to the thank-you
@@ -189,6 +191,19 @@ static void refuse(struct http_req *r, int json, int status, const char *code, c
     json_decref(d);
 }
 
+/* Refuses a form whose CSRF token failed with `rc` (403, in the reader's words). */
+static void csrf_refused(struct http_req *r, enum merr rc, const struct article *a,
+                         const struct share_input *in)
+{
+    metrics_share("csrf");
+    refuse(r, 0, 403, "csrf",
+           rc == MERR_EXISTS ? "Biểu mẫu này đã được gửi. Vui lòng gửi lại từ biểu mẫu mới."
+           : rc == MERR_LIMIT
+               ? "Biểu mẫu đã hết hạn. Vui lòng gửi lại."
+               : "Biểu mẫu thiếu mã bảo mật hoặc mã không hợp lệ. Vui lòng tải lại trang.",
+           "csrf", a, in);
+}
+
 /* Reads a JSON body into `in`. MERR_INVAL naming the field. */
 static enum merr json_input(json_t *j, struct share_input *in, const char **field)
 {
@@ -338,7 +353,9 @@ void http_share_post(struct http_req *r, const char *article_id)
     const char *keys[3];
     int limits[3];
     size_t refused = 0;
-    time_t now = date_now(), window = now - now % RATE_WINDOW;
+    time_t now = date_now();
+    int retry_after = 0;
+    char nonce[HTTP_CSRF_NONCE_HEX + 1] = "";
     long long send_id = 0;
     size_t accepted = 0;
     enum merr rc;
@@ -396,15 +413,9 @@ void http_share_post(struct http_req *r, const char *article_id)
             refuse(r, 0, 400, "invalid", "Biểu mẫu không hợp lệ.", "website", a, &in);
             goto out;
         }
-        rc = http_csrf_check(db, cfg->secret, in.csrf, now);
+        rc = http_csrf_verify(cfg->secret, in.csrf, now, nonce);
         if (rc) {
-            metrics_share("csrf");
-            refuse(r, 0, 403, "csrf",
-                   rc == MERR_EXISTS ? "Biểu mẫu này đã được gửi. Vui lòng gửi lại từ biểu mẫu mới."
-                   : rc == MERR_LIMIT
-                       ? "Biểu mẫu đã hết hạn. Vui lòng gửi lại."
-                       : "Biểu mẫu thiếu mã bảo mật hoặc mã không hợp lệ. Vui lòng tải lại trang.",
-                   "csrf", a, &in);
+            csrf_refused(r, rc, a, &in);
             goto out;
         }
     }
@@ -415,7 +426,7 @@ void http_share_post(struct http_req *r, const char *article_id)
         goto out;
     }
 
-    snprintf(ipkey, sizeof ipkey, "ip:%s", r->client_ip);
+    snprintf(ipkey, sizeof ipkey, "ip:%s", r->client_key);
     keys[0] = ipkey;
     limits[0] = cfg->share_per_ip_per_hour;
     keys[1] = senderkey;
@@ -423,7 +434,7 @@ void http_share_post(struct http_req *r, const char *article_id)
     keys[2] = "global";
     limits[2] = cfg->share_global_per_hour;
     pthread_mutex_lock(&r->ctx->write_lock);
-    rc = http_store_rate_take(db, keys, limits, 3, window, &refused);
+    rc = http_store_rate_take(db, keys, limits, 3, now, RATE_WINDOW, &refused, &retry_after);
     if (rc == MERR_LIMIT) {
         char ra[24];
         pthread_mutex_unlock(&r->ctx->write_lock);
@@ -433,7 +444,7 @@ void http_share_post(struct http_req *r, const char *article_id)
             "Địa chỉ email này đã gửi quá nhiều lần trong một giờ. Vui lòng thử lại sau.",
             "Hệ thống đang nhận quá nhiều yêu cầu. Vui lòng thử lại sau."};
         metrics_share(reasons[refused]);
-        snprintf(ra, sizeof ra, "%lld", (long long)(window + RATE_WINDOW - now));
+        snprintf(ra, sizeof ra, "%d", retry_after);
         refuse(r, json, 429, "rate_limited", msgs[refused], NULL, a, &in);
         http_header(r, "Retry-After", ra);
         goto out;
@@ -441,6 +452,16 @@ void http_share_post(struct http_req *r, const char *article_id)
     if (rc) {
         pthread_mutex_unlock(&r->ctx->write_lock);
         db_unavailable(r);
+        goto out;
+    }
+    /* the single use of the form's token, written only now that the limits
+     * let the request through (a refused one writes nothing) */
+    if (!json && (rc = http_store_csrf_use(db, nonce, now)) != MERR_OK) {
+        pthread_mutex_unlock(&r->ctx->write_lock);
+        if (rc == MERR_EXISTS)
+            csrf_refused(r, rc, a, &in);
+        else
+            db_unavailable(r);
         goto out;
     }
     {
@@ -458,7 +479,7 @@ void http_share_post(struct http_req *r, const char *article_id)
     if (rc) {
         snprintf(why, sizeof why, "%s", merr_msg());
         snprintf(why_field, sizeof why_field, "%s", merr_field());
-        enum merr grc = http_store_rate_give_back(db, keys, 3, window);
+        enum merr grc = http_store_rate_give_back(db, keys, 3);
         if (grc)
             log_warn("http: share: giving back rate units: %s", merr_msg());
     }

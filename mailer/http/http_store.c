@@ -3,13 +3,18 @@
  * (api_tokens, rate_counters, csrf_used; migration 0004).
  *
  * API tokens are stored only as the hex SHA-256 of the token: a leaked
- * database does not leak working tokens. Rate counters are fixed windows
- * keyed by text ("ip:1.2.3.4", "sender:a@b", "global"); a request takes one
- * unit of each counter it is subject to in a single BEGIN IMMEDIATE
- * transaction with an UPSERT that RETURNs the new count, so the check and
- * the increment cannot be separated by another request, in this process or
- * another one. Used CSRF nonces are a primary key: the second INSERT of the
- * same nonce fails with a constraint error, which is how reuse is refused.
+ * database does not leak working tokens. Rate limits are sliding windows
+ * (a log of the requests let through, keyed by text: "ip:1.2.3.4",
+ * "sender:a@b", "global"): a request is let through when fewer than the
+ * limit were let through under each of its keys in the `window` seconds
+ * before it, so no hour whatever its start holds more than the limit
+ * (fixed clock-hour windows let twice the limit through across a
+ * boundary). The counts and the inserts of all keys run in one BEGIN
+ * IMMEDIATE transaction, so the check and the take cannot be separated by
+ * another request, in this process or another one; a refused request
+ * writes nothing, so a key never holds more rows than its limit. Used CSRF nonces are a primary
+ * key: the second INSERT of the same nonce fails with a constraint error, which is how reuse is
+ * refused.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +32,14 @@ static const char SQL_TOKEN_REVOKE_ID[] =
     "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
 static const char SQL_TOKEN_REVOKE_NAME[] =
     "UPDATE api_tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL";
-static const char SQL_RATE_TAKE[] =
-    "INSERT INTO rate_counters(key, window_start, count) VALUES (?1, ?2, 1) "
-    "ON CONFLICT(key, window_start) DO UPDATE SET count = count + 1 RETURNING count";
+/* how many were let through in the window, and when the oldest of those leaves it */
+static const char SQL_RATE_COUNT[] =
+    "SELECT count(*), min(at) FROM rate_events WHERE key = ?1 AND at > ?2";
+static const char SQL_RATE_TAKE[] = "INSERT INTO rate_events(key, at) VALUES (?1, ?2)";
 static const char SQL_RATE_GIVE_BACK[] =
-    "UPDATE rate_counters SET count = count - 1 WHERE key = ?1 AND window_start = ?2 "
-    "AND count > 0";
+    "DELETE FROM rate_events WHERE id = (SELECT max(id) FROM rate_events WHERE key = ?1)";
 static const char SQL_CSRF_USE[] = "INSERT INTO csrf_used(nonce, used_at) VALUES (?, ?)";
-static const char SQL_RATE_OLD[] = "DELETE FROM rate_counters WHERE window_start < ?";
+static const char SQL_RATE_OLD[] = "DELETE FROM rate_events WHERE at < ?";
 static const char SQL_CSRF_OLD[] = "DELETE FROM csrf_used WHERE used_at < ?";
 
 static sqlite3_stmt *stmt(struct db *db, const char *sql, enum merr *rc)
@@ -152,11 +157,12 @@ enum merr http_store_token_revoke(struct db *db, const char *id_or_name, time_t 
 }
 
 enum merr http_store_rate_take(struct db *db, const char *const *keys, const int *limits, size_t n,
-                               time_t window_start, size_t *refused)
+                               time_t now, int window, size_t *refused, int *retry_after)
 {
     enum merr rc;
     sqlite3_stmt *st;
 
+    *retry_after = window;
     for (size_t i = 0; i < n; i++) {
         if (limits[i] <= 0) {
             *refused = i;
@@ -167,13 +173,13 @@ enum merr http_store_rate_take(struct db *db, const char *const *keys, const int
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        long long count;
+        long long count, oldest;
         int src;
-        st = stmt(db, SQL_RATE_TAKE, &rc);
+        st = stmt(db, SQL_RATE_COUNT, &rc);
         if (!st)
             goto fail;
         sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, window_start);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)(now - window));
         src = sqlite3_step(st);
         if (src != SQLITE_ROW) {
             rc = db_fail(db, src, "rate limit");
@@ -181,13 +187,29 @@ enum merr http_store_rate_take(struct db *db, const char *const *keys, const int
             goto fail;
         }
         count = sqlite3_column_int64(st, 0);
+        oldest = sqlite3_column_int64(st, 1);
         sqlite3_reset(st);
-        if (count > limits[i]) {
+        if (count >= limits[i]) {
             *refused = i;
-            rc = merr_set(MERR_LIMIT, "%s: more than %d requests in this window", keys[i],
-                          limits[i]);
+            /* the oldest request leaves the window first: then one more fits */
+            *retry_after = (int)(oldest + window - now);
+            if (*retry_after < 1)
+                *retry_after = 1;
+            rc = merr_set(MERR_LIMIT, "%s: %d requests in the last %d s", keys[i], limits[i],
+                          window);
             goto fail;
         }
+    }
+    for (size_t i = 0; i < n; i++) {
+        st = stmt(db, SQL_RATE_TAKE, &rc);
+        if (!st)
+            goto fail;
+        sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+        rc = db_fail(db, sqlite3_step(st), "rate limit");
+        sqlite3_reset(st);
+        if (rc)
+            goto fail;
     }
     return db_commit(db);
 fail:
@@ -195,8 +217,7 @@ fail:
     return rc;
 }
 
-enum merr http_store_rate_give_back(struct db *db, const char *const *keys, size_t n,
-                                    time_t window_start)
+enum merr http_store_rate_give_back(struct db *db, const char *const *keys, size_t n)
 {
     enum merr rc = db_begin(db);
     if (rc)
@@ -206,7 +227,6 @@ enum merr http_store_rate_give_back(struct db *db, const char *const *keys, size
         if (!st)
             goto fail;
         sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, window_start);
         rc = db_fail(db, sqlite3_step(st), "rate give back");
         sqlite3_reset(st);
         if (rc)

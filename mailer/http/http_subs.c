@@ -89,6 +89,7 @@ void http_subs_subscribe_post(struct http_req *r)
     const char *keys[1] = {key};
     int limits[1] = {cfg->share_per_ip_per_hour};
     size_t refused;
+    int retry_after = SUBSCRIBE_WINDOW;
     time_t now = date_now();
     enum merr rc;
 
@@ -119,15 +120,15 @@ void http_subs_subscribe_post(struct http_req *r)
         goto out;
     }
     /* Every subscribe may send a confirm mail: the same per-IP limit as shares. */
-    snprintf(key, sizeof key, "subscribe-ip:%s", r->client_ip);
+    snprintf(key, sizeof key, "subscribe-ip:%s", r->client_key);
     pthread_mutex_lock(&r->ctx->write_lock);
-    rc = http_store_rate_take(db, keys, limits, 1, now - now % SUBSCRIBE_WINDOW, &refused);
+    rc = http_store_rate_take(db, keys, limits, 1, now, SUBSCRIBE_WINDOW, &refused, &retry_after);
     if (!rc)
         rc = subs_subscribe(db, cfg, list, email, name, r->client_ip, now, 0, &res);
     pthread_mutex_unlock(&r->ctx->write_lock);
     if (rc == MERR_LIMIT) {
         char ra[24];
-        snprintf(ra, sizeof ra, "%lld", (long long)(SUBSCRIBE_WINDOW - now % SUBSCRIBE_WINDOW));
+        snprintf(ra, sizeof ra, "%d", retry_after);
         http_page_error(r, 429, "Quá nhiều yêu cầu", "Vui lòng thử lại sau.");
         http_header(r, "Retry-After", ra);
     } else if (rc == MERR_INVAL) {

@@ -101,6 +101,28 @@ def free_port():
     return port
 
 
+def raw_http(port, request, src=None, timeout=10):
+    """Sends the bytes of one HTTP request (written by hand: repeated header
+    lines, odd spellings) from source address `src` to 127.0.0.1:port and
+    returns the status of the answer read to the end (0 if none came)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        if src:
+            s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(request)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    return int(data.split(b" ", 2)[1]) if data else 0
+
+
 # ---- the mailer binary ---------------------------------------------------
 
 def mailer_environ(now=None, extra=None):

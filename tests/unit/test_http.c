@@ -148,7 +148,8 @@ static void *race(void *arg)
     if (db_open(dbpath, 10000, &db))
         return NULL;
     pthread_barrier_wait(r->go);
-    rc = http_store_rate_take(db, keys, limits, 3, 3600, &refused);
+    int retry;
+    rc = http_store_rate_take(db, keys, limits, 3, 100000, 3600, &refused, &retry);
     if (rc == MERR_OK)
         r->ok = 1;
     else if (rc == MERR_LIMIT && refused == 0)
@@ -180,9 +181,9 @@ static void rate_limit_is_exact_under_100_threads(void **state)
     assert_int_equal(ok, 10);
     assert_int_equal(limited, 90);
     /* a refusal takes nothing: the other counters moved only for the 10 */
-    assert_int_equal(test_db_int(db, "SELECT count FROM rate_counters WHERE key='ip:10.0.0.1'"),
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events WHERE key='ip:10.0.0.1'"),
                      10);
-    assert_int_equal(test_db_int(db, "SELECT count FROM rate_counters WHERE key='global'"), 10);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events WHERE key='global'"), 10);
     db_close(db);
 }
 
@@ -190,19 +191,55 @@ static void rate_give_back_and_zero_limit(void **state)
 {
     struct db *db = fresh_db("http-rate2");
     const char *keys[] = {"ip:1.2.3.4"};
-    int one[] = {1}, zero[] = {0};
+    int one[] = {1}, zero[] = {0}, retry = 0;
     size_t refused = 99;
     (void)state;
-    assert_int_equal(http_store_rate_take(db, keys, one, 1, 0, &refused), MERR_OK);
-    assert_int_equal(http_store_rate_take(db, keys, one, 1, 0, &refused), MERR_LIMIT);
+    assert_int_equal(http_store_rate_take(db, keys, one, 1, 10000, 3600, &refused, &retry),
+                     MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, one, 1, 10000, 3600, &refused, &retry),
+                     MERR_LIMIT);
     assert_int_equal(refused, 0);
-    assert_int_equal(http_store_rate_give_back(db, keys, 1, 0), MERR_OK);
-    assert_int_equal(http_store_rate_take(db, keys, one, 1, 0, &refused), MERR_OK);
-    /* a new window starts from zero */
-    assert_int_equal(http_store_rate_take(db, keys, one, 1, 3600, &refused), MERR_OK);
-    assert_int_equal(http_store_rate_take(db, keys, zero, 1, 7200, &refused), MERR_LIMIT);
-    assert_int_equal(http_store_housekeep(db, 3600), MERR_OK);
-    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_counters"), 1);
+    assert_int_equal(http_store_rate_give_back(db, keys, 1), MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, one, 1, 10000, 3600, &refused, &retry),
+                     MERR_OK);
+    /* an hour later the request has left the window */
+    assert_int_equal(http_store_rate_take(db, keys, one, 1, 13600, 3600, &refused, &retry),
+                     MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, zero, 1, 17200, 3600, &refused, &retry),
+                     MERR_LIMIT);
+    assert_int_equal(http_store_housekeep(db, 13600), MERR_OK);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events"), 1);
+    db_close(db);
+}
+
+/*
+ * Issue 16 item 12: a window slides. With 10 an hour, 10 at 10:59 and 10
+ * more at 11:00 were both let through by clock-hour windows (20 within two
+ * minutes); here the second 10 wait until the first leave, and
+ * Retry-After says exactly when.
+ */
+static void rate_window_slides(void **state)
+{
+    struct db *db = fresh_db("http-rate3");
+    const char *keys[] = {"ip:2001:db8:1:2::/64"};
+    int ten[] = {10}, retry = 0;
+    size_t refused;
+    time_t t0 = 1700000000 - 1700000000 % 3600 + 3599; /* hh:59:59 */
+    (void)state;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0, 3600, &refused, &retry),
+                         MERR_OK);
+    /* past the clock hour: still the same sliding hour */
+    assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0 + 2, 3600, &refused, &retry),
+                     MERR_LIMIT);
+    assert_int_equal(retry, 3598);
+    assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0 + 3599, 3600, &refused, &retry),
+                     MERR_LIMIT);
+    assert_int_equal(retry, 1);
+    /* an hour after the first ten, one more fits, and then it is full again */
+    assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0 + 3600, 3600, &refused, &retry),
+                     MERR_OK);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events"), 11);
     db_close(db);
 }
 
@@ -394,6 +431,7 @@ int main(void)
         cmocka_unit_test(csrf_token_refuses_missing_forged_expired),
         cmocka_unit_test(rate_limit_is_exact_under_100_threads),
         cmocka_unit_test(rate_give_back_and_zero_limit),
+        cmocka_unit_test(rate_window_slides),
         cmocka_unit_test(tokens_are_stored_hashed_and_revocable),
         cmocka_unit_test(token_create_check_revoke_through_the_public_api),
         cmocka_unit_test_setup_teardown(router_answers_errors, setup_ctx, teardown_ctx),
