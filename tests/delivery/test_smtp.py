@@ -10,6 +10,11 @@ share_bytes: a share delivered by `mailer deliver --once` is byte for byte
 digest: a digest to two subscribers equals `mailer compose digest` for the
   same list (decoded parts compared, the personal unsubscribe link set
   aside), with List-Id, List-Unsubscribe (one-click) and the greeting name.
+postfix_share_bytes, postfix_digest: the same two, sent through a real
+  Postfix relay on loopback (tests/delivery/postfix_relay.py), which offers
+  CHUNKING, so libESMTP sends them with BDAT (RFC 3030; Postfix's log counts
+  the BDAT commands) and Postfix relays them on to the test server: they
+  arrive byte for byte as composed, Postfix's Received: line set aside.
 two_sends_retry: one connection delivering two sends, one message refused
   with 451 after its data and retried with a third send: every Message-ID is
   its own send's and the same on both attempts.
@@ -30,6 +35,7 @@ import sys
 
 from dlib import ARTICLE, DOMAIN, T0, Env, SmtpServer, build_dir, check, fail, verp_token
 from mailertest import parse_message, received_by_rcpt
+from postfix_relay import PostfixRelay
 
 CASE = sys.argv[1]
 STORE = os.path.join(build_dir(), "testtmp", "delivery-smtpd-" + CASE)
@@ -85,34 +91,79 @@ def expect_env(e, eid, state, code, text_re, attempts=1):
     fail("envelope %d not in queue ls" % eid)
 
 
-def case_share_bytes():
-    with SmtpServer(STORE, "--dsn") as srv:
-        e = env_for(srv)
-        rcpt = "doc-gia@example.net"
-        e.mailer("share", ARTICLE, "--to", rcpt, *SHARE, now=T0)
-        out = e.mailer("deliver", "--once", now=T0).stdout
-        check(out == b"sent 1, deferred 0, failed 0\n", "deliver: %r" % out)
-        got = srv.messages()
-        check(len(got) == 1, "server got %d messages" % len(got))
-        eid = e.q("SELECT id FROM envelopes")[0][0]
-        composed = e.mailer("compose", "share", ARTICLE, "--to", rcpt, *SHARE, now=T0).stdout
-        a, b = normalize(got[0]["data"]), normalize(composed)
-        if a != b:
-            for i, (x, y) in enumerate(zip(a.split(b"\r\n"), b.split(b"\r\n"))):
-                if x != y:
-                    fail("line %d differs:\nsent:     %r\ncomposed: %r" % (i, x, y))
-            fail("lengths differ: sent %d, composed %d" % (len(a), len(b)))
-        mid = re.search(rb"\r\nMessage-ID: <(\d+)\.[0-9a-f]{20}@([^>]+)>\r\n", got[0]["data"])
-        check(mid and int(mid.group(1)) == eid and mid.group(2) == DOMAIN.encode(),
-              "Message-ID not derived from the envelope")
-        tok = verp_token(eid)
-        check(got[0]["mail_from"] == "bounces+%s@%s" % (tok, DOMAIN),
-              "MAIL FROM %r, wanted VERP with %s" % (got[0]["mail_from"], tok))
-        check(got[0]["mail_params"].get("ENVID") == tok, "ENVID %r" % got[0]["mail_params"])
+def without_relay_trace(raw):
+    """The message as the relay got it: Postfix prepends one Received: field
+    (RFC 5321 §4.4) and changes nothing else."""
+    m = re.match(rb"Received: [^\r]*\r\n(?:[ \t][^\r]*\r\n)*", raw)
+    check(m, "no Received: line from the relay: %r" % raw[:200])
+    return raw[m.end():]
+
+
+def relayed(srv, pf):
+    """The messages the test server got through the relay, its Received: set aside."""
+    pf.wait_idle()
+    got = srv.messages()
+    for g in got:
+        g["data"] = without_relay_trace(g["data"])
+    return got
+
+
+def check_bdat(pf, messages):
+    """Postfix's smtpd took the mailer's messages with BDAT, none with DATA."""
+    sessions = [c for c in pf.commands() if c.get("mail")]
+    check(sessions, "no SMTP session in Postfix's log:\n" + pf.log()[-2000:])
+    check(all(c.get("bdat", 0) >= 1 and not c.get("data") for c in sessions),
+          "not sent with BDAT: %r" % sessions)
+    check(sum(c["mail"] for c in sessions) == messages, "sessions: %r" % sessions)
+
+
+def share_bytes(srv, port, pf=None):
+    e = Env("smtp-" + CASE, transport="smtp://127.0.0.1:%d" % port)
+    e.add_article()
+    rcpt = "doc-gia@example.net"
+    e.mailer("share", ARTICLE, "--to", rcpt, *SHARE, now=T0)
+    out = e.mailer("deliver", "--once", now=T0).stdout
+    check(out == b"sent 1, deferred 0, failed 0\n", "deliver: %r" % out)
+    got = relayed(srv, pf) if pf else srv.messages()
+    check(len(got) == 1, "server got %d messages" % len(got))
+    eid = e.q("SELECT id FROM envelopes")[0][0]
+    composed = e.mailer("compose", "share", ARTICLE, "--to", rcpt, *SHARE, now=T0).stdout
+    a, b = normalize(got[0]["data"]), normalize(composed)
+    if a != b:
+        for i, (x, y) in enumerate(zip(a.split(b"\r\n"), b.split(b"\r\n"))):
+            if x != y:
+                fail("line %d differs:\nsent:     %r\ncomposed: %r" % (i, x, y))
+        fail("lengths differ: sent %d, composed %d" % (len(a), len(b)))
+    mid = re.search(rb"\r\nMessage-ID: <(\d+)\.[0-9a-f]{20}@([^>]+)>\r\n", got[0]["data"])
+    check(mid and int(mid.group(1)) == eid and mid.group(2) == DOMAIN.encode(),
+          "Message-ID not derived from the envelope")
+    tok = verp_token(eid)
+    check(got[0]["mail_from"] == "bounces+%s@%s" % (tok, DOMAIN),
+          "MAIL FROM %r, wanted VERP with %s" % (got[0]["mail_from"], tok))
+    check(got[0]["mail_params"].get("ENVID") == tok, "ENVID %r" % got[0]["mail_params"])
+    check(got[0]["rcpt_params"][0].get("NOTIFY") == "FAILURE,DELAY",
+          "RCPT params %r" % got[0]["rcpt_params"])
+    check(got[0]["rcpt_tos"] == [rcpt], "RCPT %r" % got[0]["rcpt_tos"])
+    if pf:
+        # Postfix's answer to the last BDAT counts the bytes it took: all of them
+        got_env = expect_env(e, eid, "sent", 250, r"^2\.0\.0 Ok: \d+ bytes queued as \w+")
+        n = int(re.search(r"Ok: (\d+) bytes", got_env["text"]).group(1))
+        check(n == len(got[0]["data"]), "Postfix took %d bytes, relayed %d" % (n, len(got[0]["data"])))
+        check_bdat(pf, 1)
+    else:
         check(got[0]["rcpt_params"] == [{"NOTIFY": "FAILURE,DELAY"}],
               "RCPT params %r" % got[0]["rcpt_params"])
-        check(got[0]["rcpt_tos"] == [rcpt], "RCPT %r" % got[0]["rcpt_tos"])
         expect_env(e, eid, "sent", 250, r"^2\.0\.0 Ok: queued as 000001")
+
+
+def case_share_bytes():
+    with SmtpServer(STORE, "--dsn") as srv:
+        share_bytes(srv, srv.port)
+
+
+def case_postfix_share_bytes():
+    with SmtpServer(STORE, "--dsn") as srv, PostfixRelay(CASE, srv.port) as pf:
+        share_bytes(srv, pf.port, pf)
 
 
 def parts(raw):
@@ -134,47 +185,61 @@ def parts(raw):
     return msg, out
 
 
+def digest(srv, port, pf=None):
+    e = Env("smtp-" + CASE, transport="smtp://127.0.0.1:%d" % port)
+    e.add_article()
+    e.add_article("tin-pccc-20211005")
+    subs = [("ban-doc@example.net", "Nguyễn Văn An"), ("chi@example.org", "Lê Thị Chi")]
+    e.add_digest(subs, articles=(ARTICLE, "tin-pccc-20211005"), now=T0)
+    out = e.mailer("deliver", "--once", now=T0).stdout
+    check(out == b"sent 2, deferred 0, failed 0\n", "deliver: %r" % out)
+    got = {m["rcpt_tos"][0]: m for m in (relayed(srv, pf) if pf else srv.messages())}
+    check(sorted(got) == sorted(s[0] for s in subs), "received %r" % sorted(got))
+    for rcpt, name in subs:
+        composed = e.mailer("compose", "digest", "--articles",
+                            ARTICLE + ",tin-pccc-20211005", "--list", "tin-tuc", "--to",
+                            rcpt, "--to-name", name, now=T0, code=None)
+        if composed.returncode != 0:
+            fail("compose digest: %s" % composed.stderr.decode())
+        sent_msg, sent_parts = parts(got[rcpt]["data"])
+        comp_msg, comp_parts = parts(composed.stdout)
+        skip = {"message-id", "list-unsubscribe"}
+        def heads(m):
+            return [(k, re.sub(r'boundary="[^"]*"', "", str(v))) for k, v in m.items()
+                    if k.lower() not in skip]
+        hs, hc = heads(sent_msg), heads(comp_msg)
+        check(hs == hc, "headers differ:\n%r\n%r" % (hs, hc))
+        check(len(sent_parts) == len(comp_parts) and len(sent_parts) >= 3,
+              "parts: %d vs %d" % (len(sent_parts), len(comp_parts)))
+        for x, y in zip(sent_parts, comp_parts):
+            check(x == y, "part %s differs" % x[0])
+        check(sent_msg["List-Id"] == "<tin-tuc.%s>" % DOMAIN, "List-Id %r" % sent_msg["List-Id"])
+        lu = str(sent_msg["List-Unsubscribe"])
+        check(re.fullmatch(r"<https://tin\.hagiang\.example/unsubscribe/[A-Za-z0-9_\-]+>, "
+                           r"<mailto:unsubscribe\+\d+\.\d+\.[0-9a-f]{20}@hagiang\.example"
+                           r"\?subject=unsubscribe>", lu),
+              "List-Unsubscribe %r" % lu)
+        check(sent_msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click",
+              "no one-click")
+        text = sent_msg.get_body(("plain",)).get_content()
+        check(name in text, "greeting without %s" % name)
+        url = lu[1:lu.index(">")]
+        check(url in text.replace("\n", "") or "UNSUB" in text, "unsubscribe link")
+    check(e.q("SELECT status FROM sends WHERE id=100")[0][0] == "done", "send not done")
+    if pf:
+        check_bdat(pf, 2)
+
+
 def case_digest():
     with SmtpServer(STORE) as srv:
-        e = env_for(srv)
-        e.add_article("tin-pccc-20211005")
-        subs = [("ban-doc@example.net", "Nguyễn Văn An"), ("chi@example.org", "Lê Thị Chi")]
-        e.add_digest(subs, articles=(ARTICLE, "tin-pccc-20211005"), now=T0)
-        out = e.mailer("deliver", "--once", now=T0).stdout
-        check(out == b"sent 2, deferred 0, failed 0\n", "deliver: %r" % out)
-        got = {m["rcpt_tos"][0]: m for m in srv.messages()}
-        check(sorted(got) == sorted(s[0] for s in subs), "received %r" % sorted(got))
-        for rcpt, name in subs:
-            composed = e.mailer("compose", "digest", "--articles",
-                                ARTICLE + ",tin-pccc-20211005", "--list", "tin-tuc", "--to",
-                                rcpt, "--to-name", name, now=T0, code=None)
-            if composed.returncode != 0:
-                fail("compose digest: %s" % composed.stderr.decode())
-            sent_msg, sent_parts = parts(got[rcpt]["data"])
-            comp_msg, comp_parts = parts(composed.stdout)
-            skip = {"message-id", "list-unsubscribe"}
-            def heads(m):
-                return [(k, re.sub(r'boundary="[^"]*"', "", str(v))) for k, v in m.items()
-                        if k.lower() not in skip]
-            hs, hc = heads(sent_msg), heads(comp_msg)
-            check(hs == hc, "headers differ:\n%r\n%r" % (hs, hc))
-            check(len(sent_parts) == len(comp_parts) and len(sent_parts) >= 3,
-                  "parts: %d vs %d" % (len(sent_parts), len(comp_parts)))
-            for x, y in zip(sent_parts, comp_parts):
-                check(x == y, "part %s differs" % x[0])
-            check(sent_msg["List-Id"] == "<tin-tuc.%s>" % DOMAIN, "List-Id %r" % sent_msg["List-Id"])
-            lu = str(sent_msg["List-Unsubscribe"])
-            check(re.fullmatch(r"<https://tin\.hagiang\.example/unsubscribe/[A-Za-z0-9_\-]+>, "
-                               r"<mailto:unsubscribe\+\d+\.\d+\.[0-9a-f]{20}@hagiang\.example"
-                               r"\?subject=unsubscribe>", lu),
-                  "List-Unsubscribe %r" % lu)
-            check(sent_msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click",
-                  "no one-click")
-            text = sent_msg.get_body(("plain",)).get_content()
-            check(name in text, "greeting without %s" % name)
-            url = lu[1:lu.index(">")]
-            check(url in text.replace("\n", "") or "UNSUB" in text, "unsubscribe link")
-        check(e.q("SELECT status FROM sends WHERE id=100")[0][0] == "done", "send not done")
+        digest(srv, srv.port)
+
+
+def case_postfix_digest():
+    with SmtpServer(STORE) as srv, PostfixRelay(CASE, srv.port) as pf:
+        digest(srv, pf.port, pf)
+
+
 
 
 def share_one(e, rcpt):

@@ -3,7 +3,7 @@
 # SIGKILL crash test. Each script exits non-zero with FAIL: ... on a mismatch.
 mailer_script_test(delivery.dir_share_and_queue delivery/test_dir.py LABELS integration
   TIMEOUT 120)
-set(DELIVERY_SMTP_CASES share_bytes digest two_sends_retry greeting_421 rcpt_451 rcpt_550
+set(DELIVERY_SMTP_CASES share_bytes digest postfix_share_bytes postfix_digest two_sends_retry greeting_421 rcpt_451 rcpt_550
   data_552 drop_mid_data silent_server)
 foreach(c ${DELIVERY_SMTP_CASES})
   mailer_script_test(delivery.smtp.${c} delivery/test_smtp.py ARGS ${c} LABELS integration
