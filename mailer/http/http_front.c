@@ -249,7 +249,11 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct http_req *
                                 "default-src 'self'; img-src 'self' data:; style-src "
                                 "'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; "
                                 "base-uri 'none'; object-src 'none'");
-        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        /* same-origin, not no-referrer: a form's POST must carry its real
+         * Origin (Fetch §3.1: under no-referrer it is "null", which the
+         * Origin check refuses); other sites still get no referrer, so
+         * the tokens in link paths never leak */
+        MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
     } else {
         MHD_add_response_header(resp, "Content-Security-Policy",
                                 "default-src 'none'; frame-ancestors 'none'; sandbox");
@@ -288,6 +292,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->authorization = strdup(v);
         if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept")))
             r->accept = strdup(v);
+        if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie")))
+            r->cookie = strdup(v);
+        if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin")))
+            r->origin = strdup(v);
+        if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
+            r->host = strdup(v);
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;

@@ -48,6 +48,9 @@ struct http_req {
     char *content_type;           /* the media type only, lower-cased; NULL if none */
     char *authorization;          /* the Authorization header; never logged */
     char *accept;                 /* the Accept header, or NULL */
+    char *cookie;                 /* the Cookie header, or NULL; never logged */
+    char *origin;                 /* the Origin header, or NULL */
+    char *host;                   /* the Host header, or NULL */
     char *query;                  /* the raw query string, or NULL (unit tests) */
     struct buf body;
     int too_big;       /* the body passed http_max_body */
@@ -176,25 +179,71 @@ void http_share_media(struct http_req *r, const char *sha256);
 
 /* ---- http_csrf.c ---- */
 
-/*
- * Appends a new CSRF token for the share form: base64url of a 16-byte
- * nonce, the issue time and a truncated HMAC-SHA256 of both under `secret`.
- */
-enum merr http_csrf_make(const char *secret, time_t now, struct buf *out);
-/*
- * Verifies a token (MERR_INVAL missing, malformed or forged; MERR_LIMIT
- * expired) and marks it used in `db` (MERR_EXISTS if it already was).
- */
-/*
- * The first half of http_csrf_check, writing nothing: the token's MAC and
- * age. On MERR_OK the hex of its nonce is in nonce_hex, for
- * http_store_csrf_use once the request passed the rate limits.
- */
+#define HTTP_CSRF_COOKIE    "mailer_form" /* the browser's form cookie */
+#define HTTP_CSRF_BIND_LEN  22            /* its value: base64url of 16 random bytes */
 #define HTTP_CSRF_NONCE_HEX 32
-enum merr http_csrf_verify(const char *secret, const char *token, time_t now,
+#define HTTP_CSRF_TTL       (2 * 3600)
+
+/*
+ * Appends a new CSRF token bound to `bind` (the form cookie's value; NULL
+ * or "" binds to nothing, for tests): base64url of a 16-byte nonce, the
+ * issue time and a truncated HMAC-SHA256 of both and `bind` under `secret`.
+ */
+enum merr http_csrf_make(const char *secret, const char *bind, time_t now, struct buf *out);
+
+/*
+ * Checks a token's MAC (for `bind`) and age, writing nothing: MERR_INVAL
+ * (missing, malformed, not genuine), MERR_LIMIT (expired). On MERR_OK the
+ * hex of its nonce is in nonce_hex, for http_store_csrf_use once the
+ * request passed the rate limits.
+ */
+enum merr http_csrf_verify(const char *secret, const char *bind, const char *token, time_t now,
                            char nonce_hex[HTTP_CSRF_NONCE_HEX + 1]);
-enum merr http_csrf_check(struct db *db, const char *secret, const char *token, time_t now);
-#define HTTP_CSRF_TTL (2 * 3600)
+
+/* http_csrf_verify, then the nonce's single use: MERR_EXISTS the second time. */
+enum merr http_csrf_check(struct db *db, const char *secret, const char *bind, const char *token,
+                          time_t now);
+
+/*
+ * The value of cookie `name` in the request's Cookie header (RFC 6265
+ * §5.4) copied to out[size]: 1 if found and it fits, else 0.
+ */
+int http_cookie(const struct http_req *r, const char *name, char *out, size_t size);
+
+/*
+ * A token for a page with a form, bound to this browser's form cookie;
+ * when the request carried none (or a malformed one) a new cookie is made
+ * and set on the answer (Set-Cookie; Secure when base_url is https).
+ */
+enum merr http_csrf_form_token(struct http_req *r, time_t now, struct buf *out);
+
+/*
+ * 1 unless the request carries an Origin header naming another site: an
+ * Origin must be the origin of [site] base_url or of the request's own
+ * Host (RFC 6454 §7; "null" is refused). Without Origin the token decides.
+ */
+int http_csrf_origin_ok(const struct http_req *r);
+
+/* Why a form's token was refused. */
+enum http_csrf_fault {
+    HTTP_CSRF_OK,
+    HTTP_CSRF_OTHER_SITE, /* Origin names another site */
+    HTTP_CSRF_NO_COOKIE,  /* the browser sent no form cookie: nothing to check against */
+    HTTP_CSRF_BAD,        /* missing, malformed, forged, or another browser's */
+    HTTP_CSRF_EXPIRED,
+    HTTP_CSRF_USED, /* for the caller: http_store_csrf_use said MERR_EXISTS */
+};
+
+/*
+ * A public form's POST: the Origin check, then `token` against the form
+ * cookie the request carries, writing nothing. HTTP_CSRF_OK leaves the
+ * nonce in nonce_hex for http_store_csrf_use after the rate limits.
+ */
+enum http_csrf_fault http_csrf_form_check(const struct http_req *r, const char *token, time_t now,
+                                          char nonce_hex[HTTP_CSRF_NONCE_HEX + 1]);
+
+/* The reader's sentence (Vietnamese) for a refusal; "" for HTTP_CSRF_OK. */
+const char *http_csrf_fault_text(enum http_csrf_fault f);
 
 void http_subs_subscribe_get(struct http_req *r);
 void http_subs_subscribe_post(struct http_req *r);

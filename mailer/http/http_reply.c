@@ -44,6 +44,9 @@ void http_req_free(struct http_req *r)
     free(r->content_type);
     free(r->authorization);
     free(r->accept);
+    free(r->cookie);
+    free(r->origin);
+    free(r->host);
     free(r->query);
     buf_free(&r->body);
     buf_free(&r->out);

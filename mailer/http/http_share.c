@@ -6,8 +6,9 @@
  * lets a refused request cost a share: content type (415), body (400 for
  * bad UTF-8, malformed JSON or a bad field type), field shape (CR/LF/NUL in
  * a one-line field, more recipients than [limits] share_max_recipients,
- * the sender address), for the form the honeypot and the CSRF token's MAC
- * and age (nothing written yet), then the three rate limits taken together
+ * the sender address), for the form the honeypot, the Origin and the CSRF
+ * token against the browser's form cookie (http_csrf_form_check: nothing
+ * written yet), then the three rate limits taken together
  * and atomically (http_store_rate_take: per client, per sender address,
  * global, each a sliding hour), then for the form the token's single use
  * (its nonce written only for a request the limits let through), then
@@ -60,7 +61,7 @@ static json_t *form_data(struct http_req *r, const struct article *a, const stru
 
     buf_init(&tok, 256);
     buf_init(&url, 1024);
-    if (http_csrf_make(cfg->secret, date_now(), &tok) || http_form_escape(&url, a->id)) {
+    if (http_csrf_form_token(r, date_now(), &tok) || http_form_escape(&url, a->id)) {
         buf_free(&tok);
         buf_free(&url);
         return NULL;
@@ -191,17 +192,12 @@ static void refuse(struct http_req *r, int json, int status, const char *code, c
     json_decref(d);
 }
 
-/* Refuses a form whose CSRF token failed with `rc` (403, in the reader's words). */
-static void csrf_refused(struct http_req *r, enum merr rc, const struct article *a,
+/* Refuses a form whose CSRF check failed with `f` (403, in the reader's words). */
+static void csrf_refused(struct http_req *r, enum http_csrf_fault f, const struct article *a,
                          const struct share_input *in)
 {
     metrics_share("csrf");
-    refuse(r, 0, 403, "csrf",
-           rc == MERR_EXISTS ? "Biểu mẫu này đã được gửi. Vui lòng gửi lại từ biểu mẫu mới."
-           : rc == MERR_LIMIT
-               ? "Biểu mẫu đã hết hạn. Vui lòng gửi lại."
-               : "Biểu mẫu thiếu mã bảo mật hoặc mã không hợp lệ. Vui lòng tải lại trang.",
-           "csrf", a, in);
+    refuse(r, 0, 403, "csrf", http_csrf_fault_text(f), "csrf", a, in);
 }
 
 /* Reads a JSON body into `in`. MERR_INVAL naming the field. */
@@ -413,9 +409,9 @@ void http_share_post(struct http_req *r, const char *article_id)
             refuse(r, 0, 400, "invalid", "Biểu mẫu không hợp lệ.", "website", a, &in);
             goto out;
         }
-        rc = http_csrf_verify(cfg->secret, in.csrf, now, nonce);
-        if (rc) {
-            csrf_refused(r, rc, a, &in);
+        enum http_csrf_fault cf = http_csrf_form_check(r, in.csrf, now, nonce);
+        if (cf) {
+            csrf_refused(r, cf, a, &in);
             goto out;
         }
     }
@@ -459,7 +455,7 @@ void http_share_post(struct http_req *r, const char *article_id)
     if (!json && (rc = http_store_csrf_use(db, nonce, now)) != MERR_OK) {
         pthread_mutex_unlock(&r->ctx->write_lock);
         if (rc == MERR_EXISTS)
-            csrf_refused(r, rc, a, &in);
+            csrf_refused(r, HTTP_CSRF_USED, a, &in);
         else
             db_unavailable(r);
         goto out;

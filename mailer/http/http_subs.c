@@ -8,8 +8,13 @@
  * List-Unsubscribe-Post header: it unsubscribes and answers 200 with no
  * redirect. The subscribe page answers "check your mail" the same way for
  * a new, an already subscribed and a suppressed address, so the form does
- * not tell who is on a list: the page depends on the list's opt-in only. The tokens are secrets:
- * they are never logged (http.c logs these paths as "/confirm/…").
+ * not tell who is on a list: the page depends on the list's opt-in only.
+ * The subscribe form carries a CSRF token bound to the browser
+ * (http_csrf.c), checked with the Origin before anything is written, its
+ * nonce stored only once the rate limit let the request through; the
+ * confirm and unsubscribe POSTs (whose link token is the capability) are
+ * refused when their Origin names another site. The link tokens are
+ * secrets: they are never logged (http.c logs these paths as "/confirm/…").
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +42,16 @@ static void subscribe_form(struct http_req *r, int status, const char *chosen, c
     struct subs_list *lists = NULL;
     size_t n = 0;
     json_t *arr, *d;
+    struct buf tok;
 
     if (!db || subs_list_all(db, &lists, &n))
         return unavailable(r);
+    buf_init(&tok, 256);
+    if (http_csrf_form_token(r, date_now(), &tok)) {
+        buf_free(&tok);
+        subs_lists_free(lists, n);
+        return unavailable(r);
+    }
     arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(
@@ -47,8 +59,9 @@ static void subscribe_form(struct http_req *r, int status, const char *chosen, c
                            lists[i].name ? lists[i].name : lists[i].slug, "description",
                            lists[i].description ? lists[i].description : "", "checked",
                            (chosen && strcmp(chosen, lists[i].slug) == 0) || (!chosen && n == 1)));
-    d = json_pack("{s:o, s:s, s:s, s:b}", "lists", arr, "email", email ? email : "", "name",
-                  name ? name : "", "has_lists", n > 0);
+    d = json_pack("{s:o, s:s, s:s, s:b, s:s}", "lists", arr, "email", email ? email : "", "name",
+                  name ? name : "", "has_lists", n > 0, "csrf", tok.data);
+    buf_free(&tok);
     if (d && error)
         json_object_set_new(d, "error", json_string(error));
     http_page(r, status, "subscribe", d);
@@ -91,6 +104,8 @@ void http_subs_subscribe_post(struct http_req *r)
     size_t refused;
     int retry_after = SUBSCRIBE_WINDOW;
     time_t now = date_now();
+    char nonce[HTTP_CSRF_NONCE_HEX + 1] = "";
+    enum http_csrf_fault cf;
     enum merr rc;
 
     if (read_form(r, &f))
@@ -98,6 +113,11 @@ void http_subs_subscribe_post(struct http_req *r)
     list = http_form_get(&f, "list");
     email = http_form_get(&f, "email");
     name = http_form_get(&f, "name");
+    cf = http_csrf_form_check(r, http_form_get(&f, "csrf"), now, nonce);
+    if (cf) {
+        subscribe_form(r, 403, list, email, name, http_csrf_fault_text(cf));
+        goto out;
+    }
     if (!list || !*list) {
         subscribe_form(r, 400, NULL, email, name, "Vui lòng chọn một bản tin.");
         goto out;
@@ -123,6 +143,12 @@ void http_subs_subscribe_post(struct http_req *r)
     snprintf(key, sizeof key, "subscribe-ip:%s", r->client_key);
     pthread_mutex_lock(&r->ctx->write_lock);
     rc = http_store_rate_take(db, keys, limits, 1, now, SUBSCRIBE_WINDOW, &refused, &retry_after);
+    /* the form's single use, written only for a request the limit let through */
+    if (!rc && (rc = http_store_csrf_use(db, nonce, now)) == MERR_EXISTS) {
+        pthread_mutex_unlock(&r->ctx->write_lock);
+        subscribe_form(r, 403, list, email, name, http_csrf_fault_text(HTTP_CSRF_USED));
+        goto out;
+    }
     if (!rc)
         rc = subs_subscribe(db, cfg, list, email, name, r->client_ip, now, 0, &res);
     pthread_mutex_unlock(&r->ctx->write_lock);
@@ -199,6 +225,9 @@ void http_subs_confirm(struct http_req *r, const char *token)
         return unavailable(r);
     memset(&info, 0, sizeof info);
     snprintf(action, sizeof action, "/confirm/%s", token);
+    if (post && !http_csrf_origin_ok(r))
+        return http_page_error(r, 403, "Không xác nhận được",
+                               http_csrf_fault_text(HTTP_CSRF_OTHER_SITE));
     if (post) {
         pthread_mutex_lock(&r->ctx->write_lock);
         rc = subs_confirm(db, cfg, token, r->client_ip, now, &info);
@@ -246,6 +275,9 @@ void http_subs_unsubscribe(struct http_req *r, const char *token)
     memset(&info, 0, sizeof info);
     memset(&f, 0, sizeof f);
     snprintf(action, sizeof action, "/unsubscribe/%s", token);
+    if (post && !http_csrf_origin_ok(r))
+        return http_page_error(r, 403, "Không hủy đăng ký được",
+                               http_csrf_fault_text(HTTP_CSRF_OTHER_SITE));
     if (post && one_click(r)) {
         pthread_mutex_lock(&r->ctx->write_lock);
         rc = subs_unsubscribe(db, cfg, token, 0, now, &info);

@@ -54,6 +54,7 @@ class Mailer:
         self.extra = extra
         self.env = env or {}  # extra environment of the server and the CLI (MAILER_FAKE_NOW)
         self.proc = None
+        self.cookies = {}  # what the server set (Set-Cookie), sent back like a browser
         self.log_path = os.path.join(self.dir, "serve.log")
         self.config = os.path.join(self.dir, "mailer.ini")
         self.db = os.path.join(self.dir, "mailer.db")
@@ -146,13 +147,23 @@ class Mailer:
             return ""
 
     def request(self, method, path, body=None, headers=None, timeout=10):
+        """One request; the cookies the server set before are sent back as a
+        browser would (unless `headers` has its own Cookie), and the ones it
+        sets now are kept."""
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if self.cookies and not any(k.lower() == "cookie" for k in h):
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
         try:
             if isinstance(body, str):
                 body = body.encode("utf-8")
-            c.request(method, path, body=body, headers=headers or {})
+            c.request(method, path, body=body, headers=h)
             r = c.getresponse()
             data = r.read()
+            for k, v in r.getheaders():
+                if k.lower() == "set-cookie":
+                    name, _, rest = v.partition("=")
+                    self.cookies[name.strip()] = rest.split(";", 1)[0]
             return r.status, {k.lower(): v for k, v in r.getheaders()}, data
         finally:
             c.close()
@@ -162,6 +173,23 @@ class Mailer:
         h.update(headers or {})
         body = raw if raw is not None else json.dumps(obj, ensure_ascii=False).encode("utf-8")
         return self.request("POST", path, body, h)
+
+    def form_token(self, path):
+        """The CSRF token of the form on page `path` (GET), bound to this
+        client's form cookie."""
+        import re
+        st, _, page = self.request("GET", path)
+        check(st == 200, "GET %s: %d" % (path, st))
+        mt = re.search(rb'name="csrf" value="([^"]+)"', page)
+        check(mt, "no CSRF token in the form at %s" % path)
+        return mt.group(1).decode()
+
+    def subscribe(self, fields, headers=None):
+        """POSTs the subscribe form as a browser would: a fresh token from
+        GET /subscribe, then `fields` ({"list", "email", "name"})."""
+        import urllib.parse
+        pairs = list(fields.items()) + [("csrf", self.form_token("/subscribe"))]
+        return self.post_form("/subscribe", urllib.parse.urlencode(pairs), headers)
 
     def post_form(self, path, body, headers=None):
         h = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -47,8 +47,8 @@ def main():
         m.start()
         origin = {"Origin": "http://127.0.0.1:%d" % m.port}
         for email, name in NAMES.items():
-            st, _, page = m.post_form("/subscribe", urllib.parse.urlencode(
-                {"list": "tin-tuc", "email": email, "name": name}), origin)
+            st, _, page = m.subscribe({"list": "tin-tuc", "email": email, "name": name},
+                                      origin)
             check(st == 200, "subscribe %s: %d %s" % (email, st, page[-300:]))
         out = os.path.join(m.dir, "export.csv")
         m.cli("sub", "export", "--output", out)

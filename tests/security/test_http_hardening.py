@@ -9,8 +9,16 @@
   is refused, with a Retry-After that counts to the moment the first leaves
   the sliding hour;
 - /metrics was public: with [http] metrics_token it answers 401 without the
-  token and with a wrong one, and the counters with it.
+  token and with a wrong one, and the counters with it;
+- CSRF tokens were bound to no client and /subscribe had neither token nor
+  Origin check: here a token another browser fetched (the attacker's own
+  GET), a form without the browser's form cookie, a subscribe without a
+  token, and a POST whose Origin is another site (share, subscribe,
+  confirm, unsubscribe) are each refused with the reader's message, and
+  nothing is written or sent.
 """
+import email
+import email.policy
 import os
 import re
 import sys
@@ -33,6 +41,74 @@ def form(m, xff):
                                    ("sender_email", "an%d@example.vn" % next(N)),
                                    ("note", "Hay"), ("website", "")])
     return m.post_form(SHARE, body, {"X-Forwarded-For": xff})
+
+
+EVIL = {"Origin": "https://evil.example"}
+
+
+def check_forms(m):
+    m.cli("list", "create", "tin-tuc", "--name", "Bản tin", "--optin", "double")
+    shares = m.sql("SELECT count(*) FROM sends")[0][0]
+    # the attacker's own GET gives a token bound to the attacker's cookie
+    mine = dict(m.cookies)
+    m.cookies.clear()
+    stolen = m.form_token(SHARE)
+    stolen_sub = m.form_token("/subscribe")
+    m.cookies.clear()
+    m.cookies.update(mine)  # the victim's browser: its own cookie, the attacker's token
+    body = urllib.parse.urlencode([("csrf", stolen), ("to", "ban@example.vn"),
+                                   ("sender_email", "nan.nhan@example.vn"), ("website", "")])
+    st, _, page = m.post_form(SHARE, body, {"X-Forwarded-For": "198.51.100.8"})
+    check(st == 403 and "mã bảo mật" in page.decode(), "another browser's token: %d" % st)
+    st, _, page = m.post_form("/subscribe", urllib.parse.urlencode(
+        [("list", "tin-tuc"), ("email", "nan.nhan@example.vn"), ("csrf", stolen_sub)]))
+    check(st == 403 and "mã bảo mật" in page.decode(), "another browser's subscribe token: %d"
+          % st)
+    # no form cookie at all
+    tok = m.form_token(SHARE)
+    body = urllib.parse.urlencode([("csrf", tok), ("to", "ban@example.vn"),
+                                   ("sender_email", "nan.nhan@example.vn"), ("website", "")])
+    st, _, page = m.post_form(SHARE, body, {"Cookie": "", "X-Forwarded-For": "198.51.100.8"})
+    check(st == 403 and "cookie" in page.decode(), "a form without its cookie: %d" % st)
+    # /subscribe without a token
+    st, _, page = m.post_form("/subscribe", urllib.parse.urlencode(
+        [("list", "tin-tuc"), ("email", "nan.nhan@example.vn")]))
+    check(st == 403 and "mã bảo mật" in page.decode(), "subscribe without a token: %d" % st)
+    # from another site, with a genuine token of this browser: refused everywhere
+    body = urllib.parse.urlencode([("csrf", m.form_token(SHARE)), ("to", "ban@example.vn"),
+                                   ("sender_email", "nan.nhan@example.vn"), ("website", "")])
+    for origin in (EVIL, {"Origin": "null"}):
+        st, _, page = m.post_form(SHARE, body, dict(origin, **{"X-Forwarded-For": "198.51.100.9"}))
+        check(st == 403 and "trang khác" in page.decode(), "share from %s: %d" % (origin, st))
+    st, _, page = m.subscribe({"list": "tin-tuc", "email": "nan.nhan@example.vn"}, EVIL)
+    check(st == 403 and "trang khác" in page.decode(), "subscribe from another site: %d" % st)
+    check(m.sql("SELECT count(*) FROM sends")[0][0] == shares, "a refused form sent mail")
+    check(m.sql("SELECT count(*) FROM subscribers")[0][0] == 0, "a refused form subscribed")
+    # the same forms from this site are taken; links' POSTs too, but not from another site
+    st, _, page = m.subscribe({"list": "tin-tuc", "email": "ban.that@example.vn"},
+                              {"Origin": "http://127.0.0.1:%d" % m.port})
+    check(st == 200, "subscribe from this site: %d" % st)
+    sid = m.sql("SELECT id FROM subscribers")[0][0]
+
+    def link(kind):
+        for path in m.eml_files():
+            with open(path, "rb") as f:
+                msg = email.message_from_bytes(f.read(), policy=email.policy.default)
+            text = msg.get_body(("plain",)).get_content()
+            mt = re.search(r"http://127\.0\.0\.1:\d+(/%s/[A-Za-z0-9_.~-]+)" % kind, text)
+            if mt:
+                return mt.group(1)
+        return None
+    confirm = m.wait_for(lambda: link("confirm"), "the confirmation mail")
+    for path in (confirm, "/unsubscribe/AAAA"):
+        st, _, page = m.post_form(path, "all=1", EVIL)
+        check(st == 403 and "trang khác" in page.decode(), "%s from another site: %d"
+              % (path[:12], st))
+    check(m.sql("SELECT status FROM subscriptions WHERE subscriber_id = ?", sid)[0][0]
+          == "unconfirmed", "a POST from another site changed the subscription")
+    st, _, _ = m.post_form(confirm, "", {"Origin": "http://127.0.0.1:%d" % m.port})
+    check(st == 200 and m.sql("SELECT status FROM subscriptions WHERE subscriber_id = ?",
+                              sid)[0][0] == "confirmed", "confirm from this site: %d" % st)
 
 
 def main():
@@ -75,6 +151,9 @@ def main():
         st, _, body = m.request("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
         check(st == 200 and b"mailer_http_requests_total" in body, "/metrics with the token: %d"
               % st)
+
+        # CSRF bound to the browser, and the Origin of every form
+        check_forms(m)
         m.stop()
 
         # a sliding hour: the two shares of hh-0:00:30 still count at hh+0:00:10

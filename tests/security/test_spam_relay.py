@@ -34,9 +34,8 @@ CONTROLS = ["An\u0085Bình", "An\u2028Bình", "An\u202eBình", "An\u200bBình", 
 
 
 def subscribe(m, slug, addr, name=""):
-    return m.post_form("/subscribe", urllib.parse.urlencode(
-        {"list": slug, "email": addr, "name": name}),
-        {"Origin": "http://127.0.0.1:%d" % m.port})
+    return m.subscribe({"list": slug, "email": addr, "name": name},
+                       {"Origin": "http://127.0.0.1:%d" % m.port})
 
 
 def name_of(m, addr):

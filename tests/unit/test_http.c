@@ -91,6 +91,8 @@ static void escape_and_unescape_segments(void **state)
 
 static const char SECRET[] = "0123456789abcdef0123456789abcdef";
 
+static const char BIND[] = "AAAAAAAAAAAAAAAAAAAAAA"; /* a browser's form cookie */
+
 static void csrf_token_is_single_use(void **state)
 {
     struct db *db = fresh_db("http-csrf");
@@ -98,10 +100,10 @@ static void csrf_token_is_single_use(void **state)
     time_t now = 1700000000;
     (void)state;
     buf_init(&t, 0);
-    assert_int_equal(http_csrf_make(SECRET, now, &t), MERR_OK);
-    assert_int_equal(http_csrf_check(db, SECRET, t.data, now + 5), MERR_OK);
+    assert_int_equal(http_csrf_make(SECRET, BIND, now, &t), MERR_OK);
+    assert_int_equal(http_csrf_check(db, SECRET, BIND, t.data, now + 5), MERR_OK);
     /* the same token again: refused */
-    assert_int_equal(http_csrf_check(db, SECRET, t.data, now + 6), MERR_EXISTS);
+    assert_int_equal(http_csrf_check(db, SECRET, BIND, t.data, now + 6), MERR_EXISTS);
     buf_free(&t);
     db_close(db);
 }
@@ -113,20 +115,25 @@ static void csrf_token_refuses_missing_forged_expired(void **state)
     time_t now = 1700000000;
     (void)state;
     buf_init(&t, 0);
-    assert_int_equal(http_csrf_check(db, SECRET, NULL, now), MERR_INVAL);
-    assert_int_equal(http_csrf_check(db, SECRET, "", now), MERR_INVAL);
-    assert_int_equal(http_csrf_check(db, SECRET, "abc", now), MERR_INVAL);
-    assert_int_equal(http_csrf_make(SECRET, now, &t), MERR_OK);
+    assert_int_equal(http_csrf_check(db, SECRET, BIND, NULL, now), MERR_INVAL);
+    assert_int_equal(http_csrf_check(db, SECRET, BIND, "", now), MERR_INVAL);
+    assert_int_equal(http_csrf_check(db, SECRET, BIND, "abc", now), MERR_INVAL);
+    assert_int_equal(http_csrf_make(SECRET, BIND, now, &t), MERR_OK);
     /* another secret: not genuine */
-    assert_int_equal(http_csrf_check(db, "another-secret-of-16+", t.data, now), MERR_INVAL);
+    assert_int_equal(http_csrf_check(db, "another-secret-of-16+", BIND, t.data, now), MERR_INVAL);
+    /* another browser's cookie, or none (issue 16 item 12: bound to the client) */
+    assert_int_equal(http_csrf_check(db, SECRET, "BBBBBBBBBBBBBBBBBBBBBB", t.data, now),
+                     MERR_INVAL);
+    assert_int_equal(http_csrf_check(db, SECRET, NULL, t.data, now), MERR_INVAL);
     /* one character changed */
     t.data[3] = t.data[3] == 'A' ? 'B' : 'A';
-    assert_int_equal(http_csrf_check(db, SECRET, t.data, now), MERR_INVAL);
+    assert_int_equal(http_csrf_check(db, SECRET, BIND, t.data, now), MERR_INVAL);
     buf_reset(&t);
-    assert_int_equal(http_csrf_make(SECRET, now, &t), MERR_OK);
-    assert_int_equal(http_csrf_check(db, SECRET, t.data, now + HTTP_CSRF_TTL + 1), MERR_LIMIT);
+    assert_int_equal(http_csrf_make(SECRET, BIND, now, &t), MERR_OK);
+    assert_int_equal(http_csrf_check(db, SECRET, BIND, t.data, now + HTTP_CSRF_TTL + 1),
+                     MERR_LIMIT);
     /* expired is refused before being marked: still unused when in time */
-    assert_int_equal(http_csrf_check(db, SECRET, t.data, now + 10), MERR_OK);
+    assert_int_equal(http_csrf_check(db, SECRET, BIND, t.data, now + 10), MERR_OK);
     buf_free(&t);
     db_close(db);
 }
