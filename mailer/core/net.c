@@ -199,10 +199,6 @@ enum merr net_ip_parse(const char *s, size_t len, struct sockaddr_storage *ss)
     if (inet_pton(family, text, a) != 1)
         return merr_set(MERR_INVAL, "not an IP address");
     fill(ss, family, a);
-    if (family == AF_INET6) { /* a mapped address is its IPv4 */
-        family = addr_bytes((const struct sockaddr *)ss, a);
-        fill(ss, family, a);
-    }
     return MERR_OK;
 }
 

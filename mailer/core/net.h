@@ -61,8 +61,10 @@ void net_cidrs_free(struct net_cidrs *s);
  * Parses the address in s[0..len) as one entry of X-Forwarded-For or
  * Forwarded may spell it: an IPv4 dotted quad or IPv6 text, optionally in
  * brackets and/or followed by ":port" (IPv6 with a port only in brackets),
- * surrounded by spaces or tabs. Fills `ss` with the address (port 0; an
- * IPv4-mapped IPv6 address becomes its IPv4). MERR_INVAL if it is none.
+ * surrounded by spaces or tabs. Fills `ss` with the address (port 0), as
+ * written: an IPv4-mapped IPv6 address stays AF_INET6 (net_ip_text,
+ * net_ip_key and net_cidrs_match take it as its IPv4). MERR_INVAL if it is
+ * none.
  */
 enum merr net_ip_parse(const char *s, size_t len, struct sockaddr_storage *ss);
 
