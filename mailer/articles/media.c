@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "date.h"
 #include "net.h"
 #include "utf8.h"
 
@@ -479,13 +480,6 @@ out:
     return verdict;
 }
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * One text for every refusal of the policy, whatever refused (loopback,
  * private, link-local, a host not on the list, on the first hop or a
@@ -508,7 +502,7 @@ enum merr media_fetch(const struct config *cfg, const char *url, struct buf *out
     CURLcode cc = CURLE_OK;
     long status = 0;
     enum merr rc = MERR_OK;
-    double deadline = mono_now() + cfg->fetch_timeout_s;
+    double deadline = date_mono() + cfg->fetch_timeout_s;
 
     if (!media_is_http_url(url))
         return merr_set(MERR_INVAL, "%.200s: not an http(s) URL", url);
@@ -537,7 +531,7 @@ enum merr media_fetch(const struct config *cfg, const char *url, struct buf *out
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     for (int hops = 0;; hops++) {
         char *next = NULL;
-        long left_ms = (long)((deadline - mono_now()) * 1000);
+        long left_ms = (long)((deadline - date_mono()) * 1000);
         int verdict = hop_check(cfg, hop);
         if (verdict == 1) {
             rc = merr_set(MERR_INVAL, "%.200s: redirected to a scheme other than http(s)", url);

@@ -122,7 +122,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         if (!net_cidrs_match(&s->proxies, ai->client_addr))
             net_ip_key(ai->client_addr, k->key);
         k->fd = fi->connect_fd;
-        k->since = http_now();
+        k->since = date_mono();
         pthread_mutex_lock(&s->conn_lock);
         k->next = s->conns;
         if (s->conns)
@@ -157,7 +157,7 @@ static void conn_mark(struct http_front *s, struct MHD_Connection *c, int answer
     pthread_mutex_lock(&s->conn_lock);
     k->answered = answered;
     if (!answered)
-        k->since = http_now();
+        k->since = date_mono();
     pthread_mutex_unlock(&s->conn_lock);
 }
 
@@ -176,7 +176,7 @@ static void *watchdog(void *arg)
     double limit = s->ctx.cfg->http_request_deadline_s;
     while (!atomic_load(&s->stopping)) {
         struct timespec ts = {0, 200 * 1000 * 1000};
-        double now = http_now();
+        double now = date_mono();
         int cut = 0;
         pthread_mutex_lock(&s->conn_lock);
         for (struct conn *k = s->conns; k; k = k->next) {
