@@ -7,11 +7,15 @@
  * cap, NUL bytes, UTF-8 with line and column), then every field's type,
  * syntax and length; unknown fields are refused, so a misspelt key is an
  * error and not a silently missing summary. (2) Every image is read or
- * fetched and sniffed into memory, outside any transaction, so the write
- * lock is never held across disk or network time. (3) One transaction
- * stores the media rows (content-addressed, so shared photos are stored
- * once), the article row and its image rows; any failure rolls all of it
- * back. Error details read "ORIGIN: FIELD: reason".
+ * fetched and sniffed into memory, and its mail images derived (body size
+ * and digest thumbnail, media_image.c) unless the store has them already,
+ * all outside any transaction, so the write lock is never held across disk,
+ * network or decoding time; a photo that cannot be decoded, or is over the
+ * pixel limit, refuses the article here. (3) One transaction stores the
+ * media rows (content-addressed, so shared photos are stored once), the
+ * derived images beside them, the article row and its image rows; any
+ * failure rolls all of it back, so nothing half-made stays. Error details
+ * read "ORIGIN: FIELD: reason".
  */
 #include "articles.h"
 
@@ -25,6 +29,7 @@
 #include "date.h"
 #include "log.h"
 #include "media.h"
+#include "media_image.h"
 #include "utf8.h"
 
 #define ID_MAX 128
@@ -304,11 +309,44 @@ out:
 
 /* ---- storing ----------------------------------------------------------- */
 
+/*
+ * Derives image `i`'s mail images into derived[i] (bytes in `b`, sniffed as
+ * `info`), except those the store already has by the current recipe and
+ * those of a photo that an earlier image of this article repeats (the rows
+ * are keyed by photo, so one copy is stored). Fills `recipe`.
+ */
+static enum merr derive_images(struct db *db, const struct config *cfg, const struct article *a,
+                               size_t i, const struct buf *b, const struct media_info *info,
+                               char recipe[MEDIA_USES][MEDIA_RECIPE_LEN],
+                               struct media_image (*derived)[MEDIA_USES])
+{
+    for (size_t k = 0; k < i; k++)
+        if (!strcmp(a->images[k].sha256, info->sha256))
+            return MERR_OK;
+    for (int u = 0; u < MEDIA_USES; u++) {
+        enum media_use use = (enum media_use)u;
+        struct media_info have;
+        enum merr rc;
+        media_image_recipe(cfg, use, recipe[u]);
+        rc = media_store_derived_get(db, info->sha256, use, recipe[u], &have);
+        if (rc == MERR_OK)
+            continue;
+        if (rc != MERR_NOTFOUND)
+            return rc;
+        rc = media_image_derive(cfg, a->images[i].src, b->data, b->len, info, use, &derived[i][u]);
+        if (rc)
+            return rc;
+    }
+    return MERR_OK;
+}
+
 enum merr article_upsert(struct db *db, const struct config *cfg, const char *json, size_t len,
                          const char *base_dir, const char *origin, char **id_out, int *created)
 {
     struct article *a = NULL;
     struct buf *bytes = NULL;
+    struct media_image(*derived)[MEDIA_USES] = NULL; /* per image; empty: stored or a repeat */
+    char recipe[MEDIA_USES][MEDIA_RECIPE_LEN];
     int exists = 0, in_tx = 0;
     enum merr rc;
 
@@ -320,7 +358,8 @@ enum merr article_upsert(struct db *db, const struct config *cfg, const char *js
 
     if (a->nimages) {
         bytes = calloc(a->nimages, sizeof *bytes);
-        if (!bytes) {
+        derived = calloc(a->nimages, sizeof *derived);
+        if (!bytes || !derived) {
             rc = merr_set(MERR_NOMEM, "out of memory");
             goto out;
         }
@@ -344,6 +383,11 @@ enum merr article_upsert(struct db *db, const struct config *cfg, const char *js
             rc = merr_set(MERR_NOMEM, "out of memory");
             goto out;
         }
+        rc = derive_images(db, cfg, a, i, &bytes[i], &info, recipe, derived);
+        if (rc) {
+            merr_wrap(rc, "images[%zu].src", i);
+            goto out;
+        }
     }
 
     rc = db_begin(db);
@@ -359,6 +403,10 @@ enum merr article_upsert(struct db *db, const struct config *cfg, const char *js
         info.width = a->images[i].width;
         info.height = a->images[i].height;
         rc = media_store_put(db, &info, bytes[i].data);
+        for (int u = 0; !rc && u < MEDIA_USES; u++)
+            if (derived[i][u].bytes.data)
+                rc = media_store_derived_put(db, info.sha256, (enum media_use)u, recipe[u],
+                                             &derived[i][u]);
     }
     if (!rc)
         rc = articles_store_upsert(db, a);
@@ -380,9 +428,13 @@ out:
         db_rollback(db);
     if (rc)
         merr_wrap(rc, "%s", origin);
-    for (size_t i = 0; bytes && i < a->nimages; i++)
+    for (size_t i = 0; bytes && i < a->nimages; i++) {
         buf_free(&bytes[i]);
+        for (int u = 0; derived && u < MEDIA_USES; u++)
+            media_image_free(&derived[i][u]);
+    }
     free(bytes);
+    free(derived);
     article_free(a);
     return rc;
 }

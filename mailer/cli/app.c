@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "date.h"
 #include "enc.h"
+#include "media_image.h"
 #include "rnd.h"
 
 enum merr app_db(struct app *app)
@@ -53,11 +54,15 @@ int cli_init(struct app *app, int argc, char **argv)
     enum merr rc;
     int before;
     char *secret = NULL;
+    size_t made = 0, failed = 0;
 
     if (cli_help(argc, argv,
                  "usage: mailer init\n\n"
                  "Creates the database named by [database] path, or upgrades it to this\n"
-                 "program's schema. Generates the token secret if the config has none.\n"))
+                 "program's schema. Generates the token secret if the config has none.\n"
+                 "Makes the images for mail (body size, digest thumbnail) of stored photos\n"
+                 "that lack them: after an upgrade from a version without them, or after\n"
+                 "[media] jpeg_quality changed.\n"))
         return 0;
     if (argc > 1)
         return cli_usage("init", "init takes no arguments");
@@ -80,6 +85,15 @@ int cli_init(struct app *app, int argc, char **argv)
     else
         printf("database %s upgraded from schema version %d to %d\n", app->cfg.db_path, before,
                db_latest_version());
+    rc = media_image_derive_missing(db, &app->cfg, &made, &failed);
+    if (rc)
+        goto out;
+    if (made)
+        printf("%zu images for mail made from stored photos\n", made);
+    if (failed)
+        printf("%zu photos could not be decoded (see the warnings): they are linked, not "
+               "embedded, in messages\n",
+               failed);
 out:
     free(secret);
     db_close(db);

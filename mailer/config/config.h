@@ -103,9 +103,12 @@ struct config {
     char *templates_override; /* optional folder whose files win */
 
     /* [media] */
-    char *media_root; /* optional root for relative image paths; default: the JSON's folder */
     char *fetch_allow_hosts; /* host names images may be fetched from; NULL: any public host */
     char *fetch_allow_nets;  /* networks fetched from although not public (a CMS inside) */
+    char *media_root;       /* optional root for relative image paths; default: the JSON's folder */
+    int media_max_pixels;   /* larger images are refused from their header, before decoding */
+    int media_jpeg_quality; /* of the derived JPEGs that go into mail */
+    int media_threads;      /* libvips worker threads per image (vips_concurrency_set) */
 
     /* [bounce] */
     int bounce_soft_limit;       /* soft bounces that suppress ... */

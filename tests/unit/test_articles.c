@@ -78,9 +78,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Row counts of the three tables plus a hash over every stored value. */
+/* Photos as stored, not the images derived from them for mail. */
+#define SQL_ORIGINALS                                                                              \
+    "SELECT count(*) FROM media WHERE sha256 NOT IN (SELECT derived_sha256 FROM media_derived)"
+
+/* Row counts of the four tables plus a hash over every stored value. */
 struct snapshot {
-    int articles, images, media;
+    int articles, images, media, derived;
     char hash[65];
 };
 
@@ -92,10 +96,12 @@ static void snap(struct db *db, struct snapshot *s)
         "SELECT article_id, position, src, media_sha256, filename, caption, alt "
         "FROM article_images ORDER BY article_id, position",
         "SELECT sha256, content_type, size, width, height, hex(bytes), b64 FROM media "
-        "ORDER BY sha256"};
+        "ORDER BY sha256",
+        "SELECT source_sha256, kind, recipe, derived_sha256 FROM media_derived "
+        "ORDER BY source_sha256, kind"};
     struct buf all;
     buf_init(&all, 0);
-    for (size_t q = 0; q < 3; q++) {
+    for (size_t q = 0; q < 4; q++) {
         sqlite3_stmt *st;
         assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql[q], -1, &st, NULL), SQLITE_OK);
         while (sqlite3_step(st) == SQLITE_ROW)
@@ -110,7 +116,8 @@ static void snap(struct db *db, struct snapshot *s)
     buf_free(&all);
     s->articles = test_db_int(db, "SELECT count(*) FROM articles");
     s->images = test_db_int(db, "SELECT count(*) FROM article_images");
-    s->media = test_db_int(db, "SELECT count(*) FROM media");
+    s->media = test_db_int(db, SQL_ORIGINALS);
+    s->derived = test_db_int(db, "SELECT count(*) FROM media_derived");
 }
 
 static void assert_unchanged(const struct snapshot *a, const struct snapshot *b)
@@ -118,6 +125,7 @@ static void assert_unchanged(const struct snapshot *a, const struct snapshot *b)
     assert_int_equal(a->articles, b->articles);
     assert_int_equal(a->images, b->images);
     assert_int_equal(a->media, b->media);
+    assert_int_equal(a->derived, b->derived);
     assert_string_equal(a->hash, b->hash);
 }
 
@@ -180,11 +188,17 @@ static void examples_twice_leave_six(void **state)
     assert_int_equal(s1.articles, 6);
     assert_int_equal(s1.images, 12); /* 7 in the long article, 1 in each other */
     assert_int_equal(s1.media, 12);
+    assert_int_equal(s1.derived, 24); /* a body image and a thumbnail of each photo */
+    assert_int_equal(db_exec(fx->db, "UPDATE media_derived SET created_at = 1"), MERR_OK);
     assert_int_equal(add_examples(fx), 0); /* all six were updates */
     snap(fx->db, &s2);
     assert_int_equal(s2.articles, 6);
     assert_int_equal(s2.images, 12);
     assert_int_equal(s2.media, 12);
+    assert_int_equal(s2.derived, 24);
+    /* nothing was derived again: the store had every image by the current recipe */
+    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media_derived WHERE created_at = 1"),
+                     24);
     assert_int_equal(test_db_int(fx->db, "SELECT count(DISTINCT id) FROM articles"), 6);
 }
 
@@ -383,7 +397,7 @@ static void refusals_name_field_and_change_nothing(void **state)
                               GOOD_HEAD "  \"title\": \"Gốc\",\n"
                                         "  \"images\": [{\"src\": \"images/pccc.jpg\"}]\n}\n"),
                      MERR_OK);
-    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media"), 1);
+    assert_int_equal(test_db_int(fx->db, SQL_ORIGINALS), 1);
 
     static char big[4000];
     snprintf(big, sizeof big, GOOD_HEAD "  \"title\": \"T\", \"summary\": \"%03000d\"}\n", 0);
@@ -511,7 +525,7 @@ static void refusals_name_field_and_change_nothing(void **state)
     assert_string_equal(a->title, "Gốc");
     assert_int_equal(a->nimages, 1);
     article_free(a);
-    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media"), 1);
+    assert_int_equal(test_db_int(fx->db, SQL_ORIGINALS), 1);
 }
 
 static void json_text_origin_names_input(void **state)
@@ -556,7 +570,7 @@ static void same_photo_stored_once(void **state)
                  "\"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
                  "\"images\": [{\"src\": \"./images/Ảnh hai.jpeg\"}]}"),
         MERR_OK);
-    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media"), 1);
+    assert_int_equal(test_db_int(fx->db, SQL_ORIGINALS), 1);
     assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM article_images"), 3);
     assert_int_equal(article_load(fx->db, "a", &a), MERR_OK);
     assert_int_equal(article_load(fx->db, "b", &b), MERR_OK);
@@ -584,7 +598,7 @@ static void media_root_wins(void **state)
                     "\"body_html\": \"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
                     "\"images\": [{\"src\": \"logo.png\"}]}";
     assert_int_equal(add_text(fx, "m.json", j), MERR_OK);
-    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media"), 1);
+    assert_int_equal(test_db_int(fx->db, SQL_ORIGINALS), 1);
     /* the JSON's own folder is not searched when a root is set */
     const char *k = "{\"id\": \"n\", \"url\": \"https://a.vn/n\", \"title\": \"N\", "
                     "\"body_html\": \"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
@@ -727,7 +741,10 @@ static void base64_computed_once_and_cached(void **state)
     assert_int_equal(article_add_file(fx->db, &fx->cfg, path, NULL), MERR_OK);
     assert_int_equal(article_load(fx->db, "tin-pccc-20211005", &a), MERR_OK);
     const char *sha = a->images[0].sha256;
-    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media WHERE b64 IS NULL"), 1);
+    assert_int_equal(
+        test_db_int(fx->db, "SELECT count(*) FROM media WHERE b64 IS NULL AND sha256 = "
+                            "'4a0559e1c4dd23a07fd38093b105b51a380f433c5015731875fac324928719e1'"),
+        1);
 
     buf_init(&b64, 0);
     buf_init(&want, 0);
@@ -742,7 +759,10 @@ static void base64_computed_once_and_cached(void **state)
     /* 76-column lines, each ending CRLF */
     assert_int_equal(memcmp(b64.data + 6 + 76, "\r\n", 2), 0);
     assert_int_equal(memcmp(b64.data + b64.len - 2, "\r\n", 2), 0);
-    assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM media WHERE b64 IS NULL"), 0);
+    assert_int_equal(
+        test_db_int(fx->db, "SELECT count(*) FROM media WHERE b64 IS NULL AND sha256 = "
+                            "'4a0559e1c4dd23a07fd38093b105b51a380f433c5015731875fac324928719e1'"),
+        0);
 
     /* the second call reads the cache: prove it by planting a marker there */
     assert_int_equal(

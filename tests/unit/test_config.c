@@ -32,7 +32,7 @@ static void defaults_are_documented_values(void **state)
     assert_string_equal(c.http_listen, "127.0.0.1:8080");
     assert_string_equal(c.timezone, "Asia/Ho_Chi_Minh");
     assert_int_equal(c.smtp_tls, CFG_TLS_REQUIRED);
-    assert_int_equal(c.image_max_bytes, 5 * 1024 * 1024);
+    assert_int_equal(c.image_max_bytes, 20 * 1024 * 1024);
     assert_int_equal(c.share_max_recipients, 5);
     assert_int_equal(c.max_age_seconds, 3 * 86400);
     assert_int_equal(c.retry_base_seconds, 300);
@@ -177,6 +177,9 @@ static void example_file_matches_defaults(void **state)
     assert_int_equal(ex.max_age_seconds, def.max_age_seconds);
     assert_int_equal(ex.image_max_bytes, def.image_max_bytes);
     assert_int_equal(ex.embed_max_bytes, def.embed_max_bytes);
+    assert_int_equal(ex.media_max_pixels, def.media_max_pixels);
+    assert_int_equal(ex.media_jpeg_quality, def.media_jpeg_quality);
+    assert_int_equal(ex.media_threads, def.media_threads);
     assert_int_equal(ex.share_max_recipients, def.share_max_recipients);
     assert_int_equal(ex.smtp_tls, def.smtp_tls);
     assert_int_equal(ex.smtp_command_timeout_ms, def.smtp_command_timeout_ms);
