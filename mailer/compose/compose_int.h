@@ -8,19 +8,23 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "media_image.h"
 #include "outbox.h"
 #include "tpl.h"
 
-/* One distinct photo of the send (by SHA-256). */
+/* One distinct photo of the send (by SHA-256 and use). */
 struct compose_image {
-    char sha256[65];
-    char cid[96];    /* Content-ID without angle brackets: HEX@domain */
-    char *link;      /* absolute URL used when not embedded */
-    char *src;       /* what <img src> gets: "cid:CID" or the link */
-    char *caption;   /* the article's caption for it ("" if none) */
-    int embedded;    /* 1: `part` holds its MIME part */
-    int referenced;  /* 1: some cid: in the HTML points at it */
-    struct buf part; /* fields, blank line, base64 body (written by libetpan) */
+    char sha256[65];    /* of the photo as sent (not of the derived image) */
+    enum media_use use; /* body size (share) or thumbnail (digest) */
+    char cid[96];       /* Content-ID without angle brackets: HEX@domain */
+    char *link;         /* absolute URL used when not embedded */
+    char *src;          /* what <img src> gets: "cid:CID" or the link */
+    char *full;         /* embedded and smaller than sent: the photo's /media/ URL, else NULL */
+    int width, height;  /* of the embedded image, in pixels */
+    char *caption;      /* the article's caption for it ("" if none) */
+    int embedded;       /* 1: `part` holds its MIME part */
+    int referenced;     /* 1: some cid: in the HTML points at it */
+    struct buf part;    /* fields, blank line, base64 body (written by libetpan) */
 };
 
 struct compose_plan {

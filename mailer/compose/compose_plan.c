@@ -33,11 +33,12 @@
 #include "hdr.h"
 #include "html.h"
 #include "log.h"
+#include "media.h"
+#include "media_image.h"
 #include "utf8.h"
 
-#define TEXT_WIDTH  72
-#define IMG_WIDTH   560 /* content column of the 600 px layout */
-#define THUMB_WIDTH 120
+#define TEXT_WIDTH 72
+#define IMG_WIDTH  560 /* content column of the 600 px layout */
 
 struct planner {
     const struct compose_env *env;
@@ -57,22 +58,40 @@ static int is_http_url(const char *s)
     return !strncmp(s, "https://", 8) || !strncmp(s, "http://", 7);
 }
 
+/* site_base_url/media/SHA: the photo as the CMS sent it, served by `mailer serve`. */
+static char *media_link(const struct config *cfg, const char *sha256)
+{
+    size_t n = strlen(cfg->site_base_url);
+    char *link;
+    while (n > 0 && cfg->site_base_url[n - 1] == '/')
+        n--;
+    if (asprintf(&link, "%.*s/media/%s", (int)n, cfg->site_base_url, sha256) < 0)
+        return NULL;
+    return link;
+}
+
 /*
- * The plan's image for `img`, fetching and writing its part on first use.
- * `*out` NULL means "no usable photo" (missing bytes and no URL).
+ * The plan's image for `img` in `use` (the share's body size or the
+ * digest's thumbnail), fetching and writing its part on first use. What is
+ * embedded is the image derived for mail (media_image_for_mail: resized,
+ * without metadata), never the photo as sent; `full` links the photo as
+ * sent. A derived image over [limits] embed_max_bytes, or a photo that
+ * cannot be decoded, is linked instead. `*out` NULL means "no usable photo"
+ * (missing bytes and no URL).
  */
-static enum merr plan_image(struct planner *p, const struct article_image *img,
+static enum merr plan_image(struct planner *p, const struct article_image *img, enum media_use use,
                             struct compose_image **out)
 {
     struct compose_plan *plan = p->plan;
     const struct config *cfg = p->env->cfg;
     struct compose_image *im, *grown;
+    struct media_info info;
     struct buf b64;
     enum merr rc;
 
     *out = NULL;
     for (size_t i = 0; i < plan->nimages; i++)
-        if (!strcmp(plan->images[i].sha256, img->sha256)) {
+        if (!strcmp(plan->images[i].sha256, img->sha256) && plan->images[i].use == use) {
             *out = &plan->images[i];
             return MERR_OK;
         }
@@ -84,12 +103,13 @@ static enum merr plan_image(struct planner *p, const struct article_image *img,
     memset(im, 0, sizeof *im);
     buf_init(&im->part, 0);
     snprintf(im->sha256, sizeof im->sha256, "%s", img->sha256);
+    im->use = use;
     im->caption = strdup(img->caption ? img->caption : "");
     {
         /* the same send (its inputs) gives the same Content-IDs, in delivery and preview */
         unsigned char h[CRYPTO_SHA256_LEN];
         char seed[160], hex[33];
-        int n = snprintf(seed, sizeof seed, "cid:%s:%s", plan->seed, img->sha256);
+        int n = snprintf(seed, sizeof seed, "cid:%s:%s:%d", plan->seed, img->sha256, (int)use);
         crypto_sha256(h, seed, (size_t)n);
         enc_hex(hex, h, 16);
         snprintf(im->cid, sizeof im->cid, "%s@%s", hex, cfg_mail_domain(cfg));
@@ -97,38 +117,46 @@ static enum merr plan_image(struct planner *p, const struct article_image *img,
     plan->nimages++;
 
     buf_init(&b64, 0);
-    if (img->size <= cfg->embed_max_bytes) {
-        rc = media_base64(p->env->db, img->sha256, &b64);
-        if (rc == MERR_OK) {
-            rc = compose_image_part(&im->part, img->content_type, img->filename, im->cid, b64.data,
-                                    b64.len);
-            buf_free(&b64);
-            if (rc)
-                return rc;
-            im->embedded = 1;
-            if (asprintf(&im->src, "cid:%s", im->cid) < 0) {
-                im->src = NULL;
-                return merr_set(MERR_NOMEM, "out of memory planning images");
-            }
-            *out = im;
-            return MERR_OK;
-        }
+    rc = media_image_for_mail(p->env->db, cfg, img->sha256, use, &info, &b64);
+    if (rc == MERR_OK && info.size <= cfg->embed_max_bytes) {
+        char *filename = media_safe_filename(img->filename, info.content_type);
+        rc = filename ? compose_image_part(&im->part, info.content_type, filename, im->cid,
+                                           b64.data, b64.len)
+                      : merr_set(MERR_NOMEM, "out of memory planning images");
+        free(filename);
         buf_free(&b64);
-        if (rc != MERR_NOTFOUND)
+        if (rc)
             return rc;
+        im->embedded = 1;
+        im->width = info.width;
+        im->height = info.height;
+        /* "See the full photo" only when there is more to see than the mail shows. */
+        if (img->width == 0 || img->width > info.width || img->height > info.height) {
+            im->full = media_link(cfg, img->sha256);
+            if (!im->full)
+                return merr_set(MERR_NOMEM, "out of memory planning images");
+        }
+        if (asprintf(&im->src, "cid:%s", im->cid) < 0) {
+            im->src = NULL;
+            return merr_set(MERR_NOMEM, "out of memory planning images");
+        }
+        *out = im;
+        return MERR_OK;
+    }
+    buf_free(&b64);
+    if (rc == MERR_NOTFOUND) {
         /* Bytes missing: link the original, or give up on the photo. */
         log_warn("compose: photo %s (%s) has no bytes; linked instead", img->sha256, img->src);
         if (!is_http_url(img->src))
             return MERR_OK;
         im->link = strdup(img->src);
-    } else if (is_http_url(img->src)) {
-        im->link = strdup(img->src);
+    } else if (rc == MERR_INVAL || rc == MERR_LIMIT || rc == MERR_OK) {
+        if (rc)
+            log_warn("compose: photo %s (%s) cannot go into mail: %s; linked instead", img->sha256,
+                     img->src, merr_msg());
+        im->link = media_link(cfg, img->sha256);
     } else {
-        size_t n = strlen(cfg->site_base_url);
-        while (n > 0 && cfg->site_base_url[n - 1] == '/')
-            n--;
-        if (asprintf(&im->link, "%.*s/media/%s", (int)n, cfg->site_base_url, img->sha256) < 0)
-            im->link = NULL;
+        return rc;
     }
     if (!im->link || !(im->src = strdup(im->link)))
         return merr_set(MERR_NOMEM, "out of memory planning images");
@@ -157,7 +185,7 @@ static const char *img_cb(void *arg, const char *src)
         enum merr rc;
         if (strlen(a->images[i].src) != n || memcmp(a->images[i].src, src, n))
             continue;
-        rc = plan_image(p, &a->images[i], &im);
+        rc = plan_image(p, &a->images[i], MEDIA_USE_BODY, &im);
         if (rc) {
             p->failed = 1;
             p->cb_rc = rc;
@@ -168,37 +196,66 @@ static const char *img_cb(void *arg, const char *src)
     return NULL;
 }
 
-/* The caption after an <img> whose figure has none (see fix_imgs). */
+/* " · " and the "see the full photo" link of `im`, if it has one. */
+static enum merr full_link(const struct compose_image *im, int sep, struct buf *out)
+{
+    enum merr rc;
+    if (!im->full)
+        return MERR_OK;
+    rc = sep ? buf_puts(out, " &middot; ") : MERR_OK;
+    if (!rc)
+        rc = buf_puts(out, "<a href=\"");
+    if (!rc)
+        rc = tpl_escape_html(out, im->full, strlen(im->full));
+    return rc ? rc
+              : buf_puts(out, "\" style=\"color:#a30000;font-style:normal;\">Xem ảnh đầy đủ</a>");
+}
+
+/*
+ * What follows an <img> of the body: the caption when its figure has none,
+ * and the "see the full photo" link (see fix_imgs).
+ */
 static enum merr add_caption(const struct compose_plan *plan, const char *src, size_t n,
                              const char *rest, const char *end, struct buf *out)
 {
+    static const char STYLE[] = "padding:6px 0;font-size:13px;line-height:18px;color:#555555;"
+                                "font-style:italic;";
     const struct compose_image *im = NULL;
     const char *fig_end, *next_img, *fig_open, *cap;
     size_t left = (size_t)(end - rest);
+    int has_caption;
     enum merr rc;
     for (size_t i = 0; i < plan->nimages && !im; i++)
         if (plan->images[i].src && strlen(plan->images[i].src) == n &&
             !memcmp(plan->images[i].src, src, n))
             im = &plan->images[i];
-    if (!im || !im->caption || !im->caption[0])
+    if (!im)
+        return MERR_OK;
+    has_caption = im->caption && im->caption[0];
+    if (!has_caption && !im->full)
         return MERR_OK;
     fig_end = memmem(rest, left, "</figure>", 9);
     next_img = memmem(rest, left, "<img", 4);
     fig_open = memmem(rest, left, "<figure", 7);
     cap = memmem(rest, left, "<figcaption", 11);
     if (fig_end && (!next_img || fig_end < next_img) && (!fig_open || fig_end < fig_open)) {
-        if (cap && cap < fig_end)
-            return MERR_OK; /* the body has its own caption */
-        rc = buf_puts(out, "<figcaption style=\"padding:6px 0;font-size:13px;line-height:18px;"
-                           "color:#555555;font-style:italic;\">");
-        if (!rc)
+        if (cap && cap < fig_end) { /* the body has its own caption: the link alone */
+            if (!im->full)
+                return MERR_OK;
+            rc = buf_printf(out, "<span style=\"display:block;%s\">", STYLE);
+            rc = rc ? rc : full_link(im, 0, out);
+            return rc ? rc : buf_puts(out, "</span>");
+        }
+        rc = buf_printf(out, "<figcaption style=\"%s\">", STYLE);
+        if (!rc && has_caption)
             rc = tpl_escape_html(out, im->caption, strlen(im->caption));
+        rc = rc ? rc : full_link(im, has_caption, out);
         return rc ? rc : buf_puts(out, "</figcaption>");
     }
-    rc = buf_puts(out, "<span style=\"display:block;padding:6px 0;font-size:13px;"
-                       "line-height:18px;color:#555555;font-style:italic;\">");
-    if (!rc)
+    rc = buf_printf(out, "<span style=\"display:block;%s\">", STYLE);
+    if (!rc && has_caption)
         rc = tpl_escape_html(out, im->caption, strlen(im->caption));
+    rc = rc ? rc : full_link(im, has_caption, out);
     return rc ? rc : buf_puts(out, "</span>");
 }
 
@@ -283,6 +340,13 @@ static enum merr fix_imgs(const struct compose_plan *plan, const char *in, size_
                     rc = buf_putc(out, '"');
             }
         }
+        if (width <= 0 && src) { /* no width given: the embedded image's own, if known */
+            for (size_t i = 0; i < plan->nimages; i++)
+                if (plan->images[i].src && plan->images[i].embedded &&
+                    strlen(plan->images[i].src) == srclen &&
+                    !memcmp(plan->images[i].src, src, srclen))
+                    width = plan->images[i].width;
+        }
         if (width <= 0 || width > IMG_WIDTH)
             width = IMG_WIDTH;
         if (!rc && !has_alt)
@@ -297,6 +361,26 @@ static enum merr fix_imgs(const struct compose_plan *plan, const char *in, size_
             rc = add_caption(plan, src, srclen, p, end, out);
     }
     return rc;
+}
+
+/*
+ * A browser gives <figure> 40 px side margins (HTML's rendering section,
+ * 15.3.3): on a 320 px phone that takes a quarter of the width from the
+ * photo. Every <figure> of the sanitized body (written without attributes)
+ * gets vertical margins only.
+ */
+static enum merr fix_figures(const char *in, size_t len, struct buf *out)
+{
+    static const char FIG[] = "<figure>";
+    const char *p = in, *end = in + len, *f;
+    enum merr rc = MERR_OK;
+    while (!rc && (f = memmem(p, (size_t)(end - p), FIG, sizeof FIG - 1))) {
+        rc = buf_append(out, p, (size_t)(f - p));
+        if (!rc)
+            rc = buf_puts(out, "<figure style=\"margin:16px 0;padding:0;\">");
+        p = f + sizeof FIG - 1;
+    }
+    return rc ? rc : buf_append(out, p, (size_t)(end - p));
 }
 
 static enum merr set_str(json_t *o, const char *key, const char *s)
@@ -376,7 +460,10 @@ static enum merr article_json(struct planner *p, const struct article *a, int fu
         if (!rc && p->failed)
             rc = p->cb_rc;
         if (!rc)
-            rc = fix_imgs(p->plan, raw.data ? raw.data : "", raw.len, &html);
+            rc = fix_imgs(p->plan, raw.data ? raw.data : "", raw.len, &text);
+        if (!rc)
+            rc = fix_figures(text.data ? text.data : "", text.len, &html);
+        buf_reset(&text);
         if (!rc)
             rc = html_to_text(html.data ? html.data : "", html.len, TEXT_WIDTH, &text);
         if (!rc)
@@ -391,7 +478,7 @@ static enum merr article_json(struct planner *p, const struct article *a, int fu
             json_t *ph;
             if (strstr(a->body_html, img->src))
                 continue;
-            rc = plan_image(p, img, &im);
+            rc = plan_image(p, img, MEDIA_USE_BODY, &im);
             if (rc || !(src = image_src(im)))
                 continue;
             ph = json_object();
@@ -404,6 +491,8 @@ static enum merr article_json(struct planner *p, const struct article *a, int fu
                 rc = set_str(ph, "alt", img->alt[0] ? img->alt : img->caption);
             if (!rc)
                 rc = set_str(ph, "caption", img->caption);
+            if (!rc && im->full)
+                rc = set_str(ph, "full", im->full);
         }
         if (!photos || json_object_set_new(o, "photos", photos))
             rc = rc ? rc : merr_set(MERR_NOMEM, "out of memory");
@@ -411,7 +500,7 @@ static enum merr article_json(struct planner *p, const struct article *a, int fu
         /* Digest: the first photo as a thumbnail, like the site's "Tin khác". */
         struct compose_image *im;
         const char *src;
-        rc = plan_image(p, &a->images[0], &im);
+        rc = plan_image(p, &a->images[0], MEDIA_USE_THUMB, &im);
         if (!rc && (src = image_src(im))) {
             json_t *th = json_object();
             if (!th || json_object_set_new(o, "thumb", th)) {
@@ -422,7 +511,8 @@ static enum merr article_json(struct planner *p, const struct article *a, int fu
             if (!rc)
                 rc = set_str(th, "alt", a->images[0].alt[0] ? a->images[0].alt : a->title);
             if (!rc)
-                rc = json_object_set_new(th, "width", json_integer(THUMB_WIDTH))
+                rc = json_object_set_new(th, "width", json_integer(MEDIA_THUMB_CSS_W)) ||
+                             json_object_set_new(th, "height", json_integer(MEDIA_THUMB_CSS_H))
                          ? merr_set(MERR_NOMEM, "out of memory")
                          : MERR_OK;
         }
@@ -735,6 +825,7 @@ void compose_plan_free(struct compose_plan *plan)
         buf_free(&plan->images[i].part);
         free(plan->images[i].link);
         free(plan->images[i].src);
+        free(plan->images[i].full);
         free(plan->images[i].caption);
     }
     free(plan->images);

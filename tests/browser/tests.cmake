@@ -1,3 +1,7 @@
 # Reader-facing pages in Debian's Chromium, driven by playwright-core
 # (scripts/setup.sh runs `npm install` in tests/browser).
 mailer_script_test(browser.pages browser/test_pages.mjs LABELS browser TIMEOUT 240)
+# The share, digest and confirmation mails as a mail client shows them, at
+# 320, 390, 800 and 1280 px: no horizontal scrolling, images inside the
+# viewport, contrast; screenshots in artifacts/mail-*.png.
+mailer_script_test(browser.mails browser/test_mails.mjs LABELS browser TIMEOUT 240)

@@ -108,8 +108,13 @@ def parts_of(msg, label):
     refs = set(re.findall(r'cid:([^"\'\s>]+)', htm))
     check(refs == set(images), label + ": cid references %r == parts %r" % (refs, set(images)))
     check("<script" not in htm.lower(), label + ": no script")
-    check('<html lang="vi">' in htm and "<meta charset" in htm.lower(), label + ": lang, charset")
-    check('width="600"' in htm, label + ": 600 px table")
+    check('<html lang="vi"' in htm and "<meta charset" in htm.lower(), label + ": lang, charset")
+    check(re.search(r'<!--\[if mso\]>\s*<table[^>]* width="600"', htm) is not None,
+          label + ": a 600 px table for Outlook only")
+    outside = re.sub(r"<!--\[if mso\]>.*?<!\[endif\]-->", "", htm, flags=re.S)
+    check(re.search(r'(?<!max-)width:\s*600px|width="600"', outside) is None,
+          label + ": no fixed 600 px width outside Outlook's comments")
+    check("max-width:600px" in htm, label + ": fluid layout up to 600 px")
     check("<link" not in htm.lower(), label + ": no external CSS")
     for img in re.findall(r"<img\b[^>]*>", htm):
         check(" width=" in img and " alt=" in img, label + ": img has width and alt: " + img)
@@ -205,6 +210,15 @@ def make_articles(d):
     return paths, title300, hashlib.sha256(big).hexdigest(), big
 
 
+def derived(d, originals, kind):
+    """SHA-256 of the images derived for `kind` from the photos `originals`."""
+    db = sqlite3.connect(os.path.join(d, "mailer.db"))
+    rows = db.execute("SELECT source_sha256, derived_sha256 FROM media_derived WHERE kind = ?",
+                      (kind,)).fetchall()
+    db.close()
+    return {dv for src, dv in rows if src in originals}
+
+
 def compose(cfg, out, *args):
     run(cfg, "compose", *args, "-o", out)
     with open(out, "rb") as f:
@@ -224,6 +238,7 @@ def run_all(d):
     sha = db.execute("SELECT media_sha256 FROM article_images WHERE article_id='anh-thieu'"
                      ).fetchone()[0]
     db.execute("DELETE FROM media WHERE sha256=?", (sha,))
+    db.execute("DELETE FROM media_derived WHERE source_sha256=?", (sha,))
     db.commit()
     db.close()
     out = os.path.join(d, "m.eml")
@@ -256,10 +271,12 @@ def run_all(d):
         text, htm, images = parts_of(msg, label)
         srcs = {im["src"] for im in samples[s]["images"]}
         check(len(images) == len(srcs), label + ": one part per photo (%d)" % len(images))
-        want = {hashlib.sha256(open(os.path.join(SRC, "examples", "articles", p), "rb").read())
-                .hexdigest() for p in srcs}
+        originals = {hashlib.sha256(open(os.path.join(SRC, "examples", "articles", p), "rb")
+                                    .read()).hexdigest() for p in srcs}
+        want = derived(d, originals, "body")
         got = {hashlib.sha256(p.get_content()).hexdigest() for p in images.values()}
-        check(want == got, label + ": photos decode to the original bytes")
+        check(len(want) == len(srcs) and want == got,
+              label + ": photos are their derived body images, not the bytes as sent")
         plain = html.unescape(htm)
         check(samples[s]["title"] in plain, label + ": title in HTML")
         check("Anh xem bài này nhé &lt;b&gt;quan trọng&lt;/b&gt; &amp; hay!<br>" in htm,
@@ -301,7 +318,7 @@ def run_all(d):
     # Edge cases.
     for aid, title, nimg in [("mot-ky-tu", "Á", 0), ("dai-300", title300, 1),
                              ("khong-anh", None, 0), ("anh-thieu", "Ảnh bị thiếu", 0),
-                             ("anh-10mb", "Ảnh 10 MB", 0)]:
+                             ("anh-10mb", "Ảnh 10 MB", 1)]:
         label = "share " + aid
         data = compose(cfg, out, "share", aid, "--to", "an@example.com", "--from-name",
                        'Smith, "JJ"', "--from-email", "jj@example.org")
@@ -318,8 +335,10 @@ def run_all(d):
                   "Bài viết không có ảnh: \"trích dẫn\", dấu phẩy & <thẻ>", label + ": Subject")
         if aid == "dai-300":
             check(len(re.findall(r"cid:", htm)) >= 3, label + ": photo referenced three times")
-        if aid == "anh-10mb":
-            check("%s/media/%s" % (BASE_URL, big_sha) in htm, label + ": big photo linked")
+        if aid == "anh-10mb":  # 10 MB as sent, 600 x 400: its derived image goes into mail
+            part = list(images.values())[0].get_content()
+            check(len(part) < 100 * 1024 and part != big,
+                  label + ": the derived image, not the 10 MB as sent (%d bytes)" % len(part))
     # Every caption in both parts, once, though it is neither an alt nor in the body.
     label = "share chu-thich-rieng"
     data = compose(cfg, out, "share", "chu-thich-rieng", "--to", "an@example.com")
@@ -342,15 +361,15 @@ def run_all(d):
         check(len(w) <= 75, "300: encoded word <= 75")
     check(len(("Subject:" + subj).split("\r\n")) > 3, "300: subject folded")
 
-    # Under a raised embed limit the 10 MB photo is embedded, bytes intact.
-    cfg2 = write_config(d, "b.ini", "Smith, \"JJ\"", embed="16MB")
+    # Under a lowered embed limit the photo is linked to the bytes as sent.
+    cfg2 = write_config(d, "b.ini", "Smith, \"JJ\"", embed="4KB")
     data = compose(cfg2, out, "share", "anh-10mb", "--to", "an@example.com")
-    raw_checks(data, "10mb embedded")
-    msg = parse(data, "10mb embedded")
+    raw_checks(data, "10mb linked")
+    msg = parse(data, "10mb linked")
     check(msg["From"].addresses[0].display_name == 'Smith, "JJ"', "10mb: ASCII From name")
-    text, htm, images = parts_of(msg, "10mb embedded")
-    check(len(images) == 1 and list(images.values())[0].get_content() == big,
-          "10mb: embedded and decodes to the original bytes")
+    text, htm, images = parts_of(msg, "10mb linked")
+    check(len(images) == 0 and "%s/media/%s" % (BASE_URL, big_sha) in htm,
+          "10mb: over embed_max_bytes, linked to /media/SHA")
 
     # Header injection: refused with the field named, nothing written.
     os.unlink(out)
