@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the mailer needs to build, run and test.
+# (libimage-exiftool-perl: tests/media reads the image parts of delivered
+# mail with exiftool, a metadata reader independent of libvips, to show that
+# no EXIF, GPS, XMP or IPTC is left in them.)
 # Run as root. Packages already present are skipped; apt-get runs only when
 # something is missing, so a second run costs a few dpkg queries.
 set -euo pipefail
@@ -14,6 +17,7 @@ pkgs=(
   libvips-dev libvips-tools imagemagick libsodium-dev
   libopendkim-dev opendkim-tools python3-dkim python3-nacl python3-dnspython
   dovecot-imapd dovecot-pop3d libsasl2-modules python3-jsonschema
+  libimage-exiftool-perl
   clang libclang-rt-14-dev
 )
 
