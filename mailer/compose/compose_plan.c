@@ -422,11 +422,12 @@ static enum merr set_wrapped(json_t *o, const char *key, const char *s)
 static enum merr article_json(struct planner *p, const struct article *a, int full, json_t **out)
 {
     json_t *o = json_object();
-    struct buf raw, html, text;
+    struct buf raw, imgs, html, text;
     char date[DATE_ISO_LEN];
     enum merr rc;
 
     buf_init(&raw, 0);
+    buf_init(&imgs, 0);
     buf_init(&html, 0);
     buf_init(&text, 0);
     if (!o)
@@ -460,10 +461,9 @@ static enum merr article_json(struct planner *p, const struct article *a, int fu
         if (!rc && p->failed)
             rc = p->cb_rc;
         if (!rc)
-            rc = fix_imgs(p->plan, raw.data ? raw.data : "", raw.len, &text);
+            rc = fix_imgs(p->plan, raw.data ? raw.data : "", raw.len, &imgs);
         if (!rc)
-            rc = fix_figures(text.data ? text.data : "", text.len, &html);
-        buf_reset(&text);
+            rc = fix_figures(imgs.data ? imgs.data : "", imgs.len, &html);
         if (!rc)
             rc = html_to_text(html.data ? html.data : "", html.len, TEXT_WIDTH, &text);
         if (!rc)
@@ -519,6 +519,7 @@ static enum merr article_json(struct planner *p, const struct article *a, int fu
     }
 out:
     buf_free(&raw);
+    buf_free(&imgs);
     buf_free(&html);
     buf_free(&text);
     if (rc)

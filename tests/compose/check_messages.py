@@ -284,6 +284,9 @@ def run_all(d):
         check(note.split("\n")[0] in text and note.split("\n")[1] in text,
               label + ": note in the text part")
         check("Đọc bài gốc" in htm and samples[s]["url"] in htm, label + ": link to the article")
+        check("<figure>" not in htm and ("<figure" not in htm or
+                                         '<figure style="margin:16px 0;padding:0;">' in htm),
+              label + ": figures without side margins, inline (clients that drop <style>)")
         check("31/12/2021" in text or "/20" in text, label + ": date shown")
         check(samples[s]["author"] in text, label + ": author")
         check("Bạn nhận được thư này vì " + sender + " đã chia sẻ bài viết từ" in plain,
