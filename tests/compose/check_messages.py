@@ -303,6 +303,11 @@ def run_all(d):
     msg = parse(data, label)
     text, htm, images = parts_of(msg, label)
     check(len(images) == 6, label + ": six thumbnails")
+    firsts = {hashlib.sha256(open(os.path.join(SRC, "examples", "articles",
+                                               samples[s]["images"][0]["src"]), "rb").read())
+              .hexdigest() for s in SAMPLES}
+    got = {hashlib.sha256(p.get_content()).hexdigest() for p in images.values()}
+    check(got == derived(d, firsts, "thumb"), label + ": the photos are their thumbnails")
     lu = msg["List-Unsubscribe"]
     check(lu is not None and re.search(r"<https://[^>]+/unsubscribe/[^>]+>", lu)
           and "<mailto:" in lu, label + ": List-Unsubscribe https and mailto")

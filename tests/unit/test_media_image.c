@@ -170,6 +170,10 @@ static void sizes_formats_and_no_metadata(void **state)
     assert_string_equal(logo.info.content_type, "image/png");
     assert_int_equal(logo.info.width, 240);
     assert_int_equal(logo.info.height, 60);
+    /* the 16-bit logo becomes 8-bit RGBA (IHDR bit depth 8, colour type 6: PNG §11.2.2) */
+    assert_int_equal(png.data[24], 16);
+    assert_int_equal(logo.bytes.data[24], 8);
+    assert_int_equal(logo.bytes.data[25], 6);
     media_image_free(&logo);
     media_image_free(&body);
     media_image_free(&thumb);
