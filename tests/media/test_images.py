@@ -4,8 +4,8 @@ mailer to a real SMTP server, checked with tools that are not libvips.
 
 Made here (vips and ImageMagick command-line tools, exiftool for the
 metadata): a 4000 x 3000 JPEG with EXIF orientation 6, GPS position, camera
-serial number, XMP and IPTC; a CMYK JPEG; a PNG with transparency; an
-animated GIF; a WebP; seven distinct 4000 x 3000 camera JPEGs; a
+serial number, XMP and IPTC; a CMYK JPEG; a grey JPEG; a PNG with
+transparency; an animated GIF; a WebP; seven distinct 4000 x 3000 camera JPEGs; a
 20,000 x 20,000 PNG (a decompression bomb of a few hundred KB) and a
 truncated JPEG.
 
@@ -147,6 +147,10 @@ def make_photos(d):
     p["cmyk"] = os.path.join(img, "cmyk.jpg")
     sh(CONVERT, "-size", "1600x1200", "xc:#d01010", "-fill", "#1030c0", "-draw",
        "rectangle 800,0 1599,1199", "-colorspace", "CMYK", "-quality", "92", p["cmyk"])
+    # a grey photo (one channel): it goes into mail as sRGB like the rest
+    p["grey"] = os.path.join(img, "grey.jpg")
+    sh(CONVERT, "-size", "1600x1200", "gradient:#202020-#e0e0e0", "-colorspace", "Gray",
+       "-quality", "90", p["grey"])
     # a logo with transparency
     p["alpha"] = os.path.join(img, "logo-alpha.png")
     sh(CONVERT, "-size", "800x400", "xc:none", "-fill", "#a30000", "-draw",
@@ -331,18 +335,19 @@ def refusals(env, ph):
 
 def kinds(env, srv, ph):
     """One photo of each kind, shared: each part checked by exiftool and ImageMagick."""
-    srcs = [ph["camera"], ph["cmyk"], ph["alpha"], ph["gif"], ph["webp"]]
+    srcs = [ph["camera"], ph["cmyk"], ph["alpha"], ph["gif"], ph["webp"], ph["grey"]]
     env.mailer("article", "add", env.article("cac-loai-anh", [rel(env, s) for s in srcs],
                                              body_refs=[rel(env, ph["camera"])]))
     data = deliver_share(env, srv, "cac-loai-anh", "loai@example.com")
     msg, parts = images_of(data)
-    check(len(parts) == 5, "five image parts (got %d)" % len(parts))
+    check(len(parts) == 6, "six image parts (got %d)" % len(parts))
     html = msg.get_body(("html",)).get_content()
     text = msg.get_body(("plain",)).get_content()
     # the parts follow the order of first use: the body's photo, then the others
     want = {"camera": ("JPEG", 1200, 1600), "cmyk": ("JPEG", 1200, 900),
-            "alpha": ("PNG", 800, 400), "gif": ("PNG", 640, 480), "webp": ("JPEG", 1200, 900)}
-    for (ctype, body, cid), key in zip(parts, ["camera", "cmyk", "alpha", "gif", "webp"]):
+            "alpha": ("PNG", 800, 400), "gif": ("PNG", 640, 480), "webp": ("JPEG", 1200, 900),
+            "grey": ("JPEG", 1200, 900)}
+    for (ctype, body, cid), key in zip(parts, ["camera", "cmyk", "alpha", "gif", "webp", "grey"]):
         fmt, w, h, cs, ch, frames = identify(body)
         check((fmt, w, h) == want[key], "%s: %s %dx%d, want %r" % (key, fmt, w, h, want[key]))
         check(ctype == "image/" + fmt.lower(), "%s: Content-Type %s" % (key, ctype))
@@ -423,10 +428,10 @@ def upgrade(env, srv):
     env.x("DELETE FROM media_derived")
     data = deliver_share(env, srv, "cac-loai-anh", "lan-dau@example.com")
     msg, parts = images_of(data)
-    check(len(parts) == 5 and all(not metadata_left(b) for _, b, _ in parts),
-          "first use: five derived images, no metadata")
+    check(len(parts) == 6 and all(not metadata_left(b) for _, b, _ in parts),
+          "first use: six derived images, no metadata")
     check(identify(parts[0][1])[1:3] == (1200, 1600), "first use: body size")
-    check(env.q("SELECT count(*) FROM media_derived WHERE kind = 'body'")[0][0] == 5,
+    check(env.q("SELECT count(*) FROM media_derived WHERE kind = 'body'")[0][0] == 6,
           "first use: stored")
 
 
