@@ -1,6 +1,6 @@
 /*
  * media_store.c: the SQL for tables `media` (mailer/db/migrations/0001) and
- * `media_derived` (0008).
+ * `media_derived`.
  *
  * A row is keyed by the SHA-256 of its bytes, so storing the same photo
  * twice is a no-op (INSERT ... ON CONFLICT DO NOTHING) and rows are never
