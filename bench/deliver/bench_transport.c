@@ -147,6 +147,7 @@ int main(int argc, char **argv)
     free(cfg.transport);
     cfg.transport = strdup(spec);
     cfg.smtp_tls = CFG_TLS_NONE; /* loopback sink without TLS, like smtp-source */
+    cfg.smtp_helo = strdup("bench.hagiang.example");
     cfg.smtp_messages_per_connection = (int)per_conn;
     th = calloc((size_t)conns, sizeof *th);
     clock_gettime(CLOCK_MONOTONIC, &a);

@@ -23,6 +23,9 @@
 set -euo pipefail
 mailer=$1 work=$2 port=$3 n=$4 c=$5 k=$6 article=$7
 mkdir -p "$work"
+# PIPELINE_DKIM=rsa signs every message with an RSA-2048 key, =both adds an
+# Ed25519 signature too (run.sh's `signed` mode); unset: no signing.
+dkim=${PIPELINE_DKIM:-}
 cfg=$work/pipeline.ini
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cat >"$cfg" <<INI
@@ -43,12 +46,22 @@ batch_size = $k
 
 [smtp]
 tls = none
+helo = bench.hagiang.example
 messages_per_connection = $k
 
 [templates]
 dir = $src/templates
 INI
+if [ -n "$dkim" ]; then
+  printf '[dkim]\nkeys_dir = %s/dkim\nselector = r1\n' "$work" >>"$cfg"
+  [ "$dkim" = both ] && printf 'ed25519_selector = e1\n' >>"$cfg"
+fi
 m() { MAILER_LOG=warn "$mailer" --config "$cfg" "$@"; }
+if [ -n "$dkim" ]; then
+  m dkim keygen --domain hagiang.example --selector r1 >/dev/null
+  [ "$dkim" = both ] && m dkim keygen --domain hagiang.example --selector e1 \
+    --algorithm ed25519 >/dev/null
+fi
 m init >/dev/null
 m article add "$article" >/dev/null
 id=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$article")

@@ -2,7 +2,7 @@
 # bench/deliver/run.sh: delivery throughput against Postfix's smtp-sink on
 # loopback, with smtp-source's figure from the same minutes as the baseline.
 #
-#   bench/deliver/run.sh [--mode transport|pipeline] [-r ROUNDS] [-n MESSAGES]
+#   bench/deliver/run.sh [--mode transport|pipeline|signed] [-r ROUNDS] [-n MESSAGES]
 #                        [-c CONNECTIONS] [-s SIZE_BYTES]
 #                        [-k MESSAGES_PER_CONNECTION] [-a ARTICLE_JSON]
 #
@@ -16,6 +16,10 @@
 #              --once` (claim, plan, render, send, commit each sent message
 #              before the next leaves its connection). SIZE is then the
 #              composed message's size, so smtp-source sends the same bytes.
+#   signed     the pipeline signed (an RSA-2048 DKIM key; SIGN=both adds an
+#              Ed25519 signature), the same unsigned, then smtp-source, in
+#              each round: the cost of signing as the ratio signed/unsigned
+#              (goal >= 0.85) and as the extra CPU per message.
 # Add a mode by writing a run_mailer_<mode> function below that delivers N
 # messages of SIZE bytes over C connections to 127.0.0.1:$PORT and prints
 # the same "msgs ... seconds ... cpu_s ..." line.
@@ -42,7 +46,7 @@ while [ $# -gt 0 ]; do
     -s) size=$2; shift 2 ;;
     -k) k=$2; shift 2 ;;
     -a) article=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
-    *) echo "usage: $0 [--mode transport|pipeline] [-r ROUNDS] [-n N] [-c C] [-s SIZE] [-k PER_CONN]" \
+    *) echo "usage: $0 [--mode transport|pipeline|signed] [-r ROUNDS] [-n N] [-c C] [-s SIZE] [-k PER_CONN]" \
          "[-a ARTICLE_JSON]" >&2; exit 1 ;;
   esac
 done
@@ -59,7 +63,7 @@ trap cleanup EXIT
 
 # A release build of what this mode needs.
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-if [ "$mode" = pipeline ]; then
+if [ "$mode" = pipeline ] || [ "$mode" = signed ]; then
   cmake --build "$build" --target mailer -j"$(nproc)" >/dev/null
 else
   cmake --build "$build" --target transport -j"$(nproc)" >/dev/null
@@ -95,16 +99,39 @@ run_mailer_pipeline() {
   "$here/pipeline.sh" "$build/bin/mailer" "$work/pipeline-$1" "$port" "$n" "$c" "$k" "$article"
 }
 
+run_mailer_signed() {
+  PIPELINE_DKIM=${SIGN:-rsa} "$here/pipeline.sh" "$build/bin/mailer" "$work/signed-$1" "$port" \
+    "$n" "$c" "$k" "$article"
+}
+
+# the mailer's sides of a round: one, or signed then unsigned
+case $mode in
+  signed) mailer_sides="signed unsigned" ;;
+  *) mailer_sides=$mode ;;
+esac
+run_side() {
+  case $1 in
+    unsigned) run_mailer_pipeline "$2" ;;
+    *) "run_mailer_$1" "$2" ;;
+  esac
+}
+side_name() {
+  case $mode in
+    signed) [ "$1" = signed ] && echo "signed-${SIGN:-rsa}" || echo "$1" ;;
+    *) echo mailer ;;
+  esac
+}
 declare -F "run_mailer_$mode" >/dev/null || { echo "unknown mode $mode" >&2; exit 1; }
 field() { echo "$1" | awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}'; }
 sink_cpu() { "$rounds_py" cpu "$sink_pid"; }
 results=$work/rounds.txt
 echo "load_before $("$rounds_py" load)" >"$results"
 for r in $(seq "$rounds"); do
+  for side in $mailer_sides; do
   # the mailer's side
   load=$("$rounds_py" load | cut -d' ' -f1)
   s0=$(sink_cpu)
-  mailer_line=$("run_mailer_$mode" "$r")
+  mailer_line=$(run_side "$side" "$r")
   s1=$(sink_cpu)
   # the pipeline's messages are what they are: smtp-source sends the same size
   case $mailer_line in
@@ -114,9 +141,10 @@ for r in $(seq "$rounds"); do
     echo "deliver bench: mode $mode, $n messages of $size bytes, $c connections, $k per" \
       "connection, $rounds rounds (mailer, smtp-source, ...)"
   fi
-  /usr/bin/python3 - "$mailer_line" "$s0" "$s1" "$r" "$load" >>"$results" <<'PY'
+  /usr/bin/python3 - "$mailer_line" "$s0" "$s1" "$r" "$load" "$(side_name "$side")" \
+    >>"$results" <<'PY'
 import sys
-line, s0, s1, r, load = sys.argv[1:]
+line, s0, s1, r, load, name = sys.argv[1:]
 f = line.split()
 m = {f[i]: f[i + 1] for i in range(0, len(f) - 1, 2)}
 n = float(m["msgs"])
@@ -124,10 +152,11 @@ text = "%.2f s, peak RSS %s MB, %s failed" % (float(m["seconds"]), m["peak_rss_m
 if "commits" in m:
     text += ", writer: %s commits, %s s in result commits, %s s in claims" % (
         m["commits"], m["record_s"], m["claim_s"])
-print("side mailer round %s value %s cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f load %s text %s"
-      % (r, m["msgs_per_s"], float(m["cpu_s"]) * 1000 / n,
+print("side %s round %s value %s cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f load %s text %s"
+      % (name, r, m["msgs_per_s"], float(m["cpu_s"]) * 1000 / n,
          (float(s1) - float(s0)) * 1000 / n, load, text))
 PY
+  done
   # smtp-source: same count, size and connections, connections reused (-d)
   load=$("$rounds_py" load | cut -d' ' -f1)
   s0=$(sink_cpu)
@@ -145,9 +174,13 @@ print("side smtp-source round %s value %.1f cpu_ms_per_msg %.4f sink_cpu_ms_per_
       % (r, n / float(wall), (float(user) + float(sys_)) * 1000 / n,
          (float(s1) - float(s0)) * 1000 / n, load, float(wall), float(rss)))
 PY
-  tail -2 "$results" | sed -n 's/^side \([^ ]*\) round \([0-9]*\) value \([^ ]*\).*/  round \2: \1 \3 msgs\/s/p' >&2
+  tail -$(($(echo $mailer_sides | wc -w) + 1)) "$results" | sed -n 's/^side \([^ ]*\) round \([0-9]*\) value \([^ ]*\).*/  round \2: \1 \3 msgs\/s/p' >&2
 done
 echo "load_after $("$rounds_py" load)" >>"$results"
 echo "mailer and smtp-source, alternated; CPU = the side's user + system from its rusage, the sink's from /proc:"
 "$rounds_py" summary "$results"
-echo "(goal: ratio >= 0.8 at C = 4)"
+if [ "$mode" = signed ]; then
+  echo "(goals: signed/unsigned >= 0.85; the pipeline >= 0.8 of smtp-source at C = 4)"
+else
+  echo "(goal: ratio >= 0.8 at C = 4)"
+fi

@@ -95,6 +95,7 @@ connections = $c
 ${batch:+batch_size = $batch}
 [smtp]
 tls = none
+helo = bench.hagiang.example
 [templates]
 dir = $root/templates
 INI

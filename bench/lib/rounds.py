@@ -29,9 +29,10 @@ Subcommands (the shell scripts call them):
         side NAME round I value V [cpu_ms_per_msg C] [sink_cpu_ms_per_msg K]
         [load L] [text ...free text to the end of the line]
       plus "load_before L1 L5 L15" and "load_after ..." lines. Prints each
-      round, the median value of each side, the ratio of medians (first side
-      / second side; the sides in order of first appearance), the ratio of
-      each round and the median CPU per message of each side.
+      round, the median value of each side, the ratio of medians of each
+      side over each later one (the sides in order of first appearance:
+      with two, first / second), the ratio of each round and the median CPU
+      per message of each side.
 """
 import os
 import statistics
@@ -125,18 +126,25 @@ def summary(path, unit):
         if sinks:
             line += "; sink CPU %.3f ms/msg" % median(sinks)
         print(line)
-    if len(sides) == 2:
-        a, b = sides
-        per_round = []
-        for r in sorted({d["round"] for d in rows}, key=int):
-            va = [float(d["value"]) for d in rows if d["side"] == a and d["round"] == r]
-            vb = [float(d["value"]) for d in rows if d["side"] == b and d["round"] == r]
-            if va and vb and vb[0] > 0:
-                per_round.append(va[0] / vb[0])
-        ratio = med[a] / med[b] if med[b] else float("nan")
-        print("ratio of medians %s/%s: %.2f   (per round: %s; median %.2f)" % (
-            a, b, ratio, " ".join("%.2f" % x for x in per_round), median(per_round)))
+    # each side over each later one: 2 sides give mailer/baseline; 3 (the
+    # signed mode: signed, unsigned, smtp-source) give all three ratios
+    for i, a in enumerate(sides):
+        for b in sides[i + 1:]:
+            ratio_line(rows, med, a, b)
     print("load average (1, 5, 15 min): before %s, after %s" % (load_before, load_after))
+
+
+def ratio_line(rows, med, a, b):
+    """Prints the ratio of the medians of sides a and b, and of each round."""
+    per_round = []
+    for r in sorted({d["round"] for d in rows}, key=int):
+        va = [float(d["value"]) for d in rows if d["side"] == a and d["round"] == r]
+        vb = [float(d["value"]) for d in rows if d["side"] == b and d["round"] == r]
+        if va and vb and vb[0] > 0:
+            per_round.append(va[0] / vb[0])
+    ratio = med[a] / med[b] if med[b] else float("nan")
+    print("ratio of medians %s/%s: %.2f   (per round: %s; median %.2f)" % (
+        a, b, ratio, " ".join("%.2f" % x for x in per_round), median(per_round)))
 
 
 def main(argv):

@@ -227,11 +227,27 @@ static int ext_is_image(const char *ext)
     return 0;
 }
 
+/* 1 for a character that must not show in a name: C1, invisible, direction changes. */
+static int name_hidden(uint32_t cp)
+{
+    return (cp >= 0x80 && cp < 0xA0) || (cp >= 0x200B && cp <= 0x200F) ||
+           (cp >= 0x202A && cp <= 0x202E) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
 char *media_safe_filename(const char *src, const char *content_type)
 {
     const char *base = src, *end, *q;
-    char name[128];
-    size_t k = 0;
+    char name[128], seg[400] = "";
+    size_t k = 0, n = 0;
     char *dot, *out;
     const char *ext = media_extension(content_type);
 
@@ -243,24 +259,43 @@ char *media_safe_filename(const char *src, const char *content_type)
         for (q = host; q < end; q++)
             if (*q == '/')
                 base = q + 1;
+        /* %XX-decoded (RFC 3986 §2.1), kept only if that is UTF-8 */
+        for (q = base; q < end && n + 1 < sizeof seg; q++) {
+            if (*q == '%' && end - q >= 3 && hexval(q[1]) >= 0 && hexval(q[2]) >= 0) {
+                seg[n++] = (char)(hexval(q[1]) * 16 + hexval(q[2]));
+                q += 2;
+            } else {
+                seg[n++] = *q;
+            }
+        }
+        if (utf8_valid(seg, n, NULL)) {
+            base = seg;
+            end = seg + n;
+        }
     } else {
         end = src + strlen(src);
         q = strrchr(src, '/');
         base = q ? q + 1 : src;
     }
-    for (q = base; q < end && k < 100;) {
+    for (q = base; q < end;) {
         unsigned char c = (unsigned char)*q;
-        uint32_t cp;
+        uint32_t cp = c;
         size_t len = 1;
         if (c >= 0x80) {
             len = utf8_decode(q, (size_t)(end - q), &cp);
             if (len == 0)
-                len = 1;
+                len = 1, cp = 0x80; /* invalid: replaced */
         }
-        if (isalnum(c) || c == '.' || c == '_' || c == '-')
+        if (k + len > 100)
+            break;
+        if (c >= 0x80 && !name_hidden(cp)) {
+            memcpy(name + k, q, len);
+            k += len;
+        } else if (isalnum(c) || c == '.' || c == '_' || c == '-' || (c == ' ' && k > 0)) {
             name[k++] = (char)c;
-        else
+        } else {
             name[k++] = '_';
+        }
         q += len;
     }
     name[k] = '\0';

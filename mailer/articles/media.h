@@ -45,13 +45,17 @@ const char *media_extension(const char *content_type);
 int media_is_http_url(const char *src);
 
 /*
- * An ASCII-safe file name for a MIME part from `src`'s base name (for a URL:
- * the last path segment, without query or fragment): [A-Za-z0-9._-] kept,
- * every other character (a whole UTF-8 sequence counts as one) becomes '_',
- * no leading dot, at most 100 bytes, and an extension matching
- * `content_type` (a wrong image extension is replaced, another one kept and
- * the right one appended). "image.EXT" when nothing usable is left. Returns
- * a malloc'd string (caller frees), NULL if out of memory.
+ * A file name for a MIME part from `src`'s base name (for a URL: the last
+ * path segment, without query or fragment, %XX-decoded when that gives
+ * UTF-8), kept in UTF-8 for RFC 2231 (compose_image_part): letters, digits,
+ * '.', '_', '-', spaces and non-ASCII characters are kept; '_' replaces
+ * ASCII punctuation and controls, C1 controls, and the invisible or
+ * direction-changing characters that could disguise a name (U+200B-U+200F,
+ * U+202A-U+202E, U+2028, U+2029, U+2060-U+206F, U+FEFF); no leading dot or
+ * space, at most 100 bytes (cut between characters), and an extension
+ * matching `content_type` (a wrong image extension is replaced, another
+ * one kept and the right one appended). "image.EXT" when nothing usable is
+ * left. Returns a malloc'd string (caller frees), NULL if out of memory.
  */
 char *media_safe_filename(const char *src, const char *content_type);
 

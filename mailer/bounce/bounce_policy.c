@@ -10,8 +10,9 @@
  *     alteration, and the whole message is refused and counted, changing
  *     nothing;
  *  2. the DSN's ENVID (RFC 3461 §4.4), which is the same token;
- *  3. the Message-ID of the returned message, "ID.MAC@our-domain", whose
- *     MAC under its send's salt must match (outbox_message_id);
+ *  3. the Message-ID of the returned message, which hides the envelope id
+ *     under [mail] secret (outbox_message_id_envelope) with a tag under its
+ *     send's salt that must match (outbox_message_id);
  *  then per recipient:
  *  4. the List-Id of the returned message (our "slug.domain") and the
  *     address: the newest envelope of that list's sends to it;
@@ -244,9 +245,10 @@ static int attribute_message(struct apply *a, const struct bounce_report *r, con
         struct outbox_bounce_target t;
         char want[128];
         if (at && !strcasecmp(at + 1, cfg_mail_domain(a->cfg)) &&
-            sscanf(r->returned_msgid, "%lld.", &id) == 1 && id > 0 &&
+            (id = outbox_message_id_envelope(a->cfg->secret, r->returned_msgid)) > 0 &&
             outbox_bounce_target(a->db, id, &t) == MERR_OK) {
-            outbox_message_id(t.salt, NULL, id, cfg_mail_domain(a->cfg), want);
+            outbox_message_id(a->cfg->secret, NULL, t.salt, NULL, id, cfg_mail_domain(a->cfg),
+                              want);
             if (!strcasecmp(want, r->returned_msgid)) {
                 *eid = id;
                 *by = "message_id";

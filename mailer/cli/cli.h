@@ -129,5 +129,7 @@ int cli_digest(struct app *app, int argc, char **argv);
 int cli_token(struct app *app, int argc, char **argv);
 int cli_serve(struct app *app, int argc, char **argv);
 int cli_bounce(struct app *app, int argc, char **argv);
+int cli_dkim(struct app *app, int argc, char **argv);
+int cli_doctor(struct app *app, int argc, char **argv);
 
 #endif

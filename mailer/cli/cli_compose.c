@@ -7,7 +7,8 @@
  * template change, and for the tests and benchmarks that inspect real
  * messages. The recipient's personal parts come from compose_personal, as
  * in delivery; without an envelope the Message-ID is random on the sending
- * domain. The message
+ * domain. The message is DKIM-signed when [dkim] selector is set, as
+ * delivery signs it. The message
  * goes to standard output, or with -o to a file written atomically (a
  * temporary file in the same folder, fsync, rename), so a reader never
  * sees half a message.
@@ -22,6 +23,7 @@
 #include "addr.h"
 #include "cli.h"
 #include "compose.h"
+#include "dkimsig.h"
 #include "subs.h"
 #include "tpl.h"
 
@@ -141,6 +143,7 @@ static int compose_one(struct app *app, json_t *inputs, const struct compose_per
     struct compose_plan *plan = NULL;
     struct compose_personal personal;
     struct compose_env env;
+    struct dkimsig *signer = NULL;
     struct buf msg;
     enum merr rc;
     int code = 0;
@@ -155,6 +158,12 @@ static int compose_one(struct app *app, json_t *inputs, const struct compose_per
     env.cfg = &app->cfg;
     env.db = app->db;
     env.tpls = tpls;
+    rc = dkimsig_from_config(&app->cfg, &signer); /* signed as delivery signs it */
+    if (rc) {
+        code = app_fail(rc, "dkim");
+        goto out;
+    }
+    env.signer = signer;
     rc = compose_plan_new(&env, inputs, &plan);
     if (rc) {
         code = app_fail(rc, "compose");
@@ -170,6 +179,7 @@ static int compose_one(struct app *app, json_t *inputs, const struct compose_per
 out:
     compose_personal_free(&personal);
     compose_plan_free(plan);
+    dkimsig_free(signer);
     tpl_set_free(tpls);
     buf_free(&msg);
     return code;

@@ -35,6 +35,8 @@ static const struct command commands[] = {
     {"digest", cli_digest, "weekly digests: preview, send, status, pause, resume, cancel"},
     {"token", cli_token, "admin API tokens: create, ls, revoke"},
     {"bounce", cli_bounce, "bounces and complaints: parse, ingest, poll, ls, show, undo"},
+    {"dkim", cli_dkim, "DKIM keys and their DNS records: keygen, record, sign"},
+    {"doctor", cli_doctor, "check the setup for sending: DKIM, SPF, DMARC, https, EHLO"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -10,9 +10,10 @@
  *     multipart/alternative (RFC 2046 §5.1.4)
  *       text/plain; charset=UTF-8, quoted-printable
  *       text/html; charset=UTF-8, quoted-printable
- *     the plan's image parts, copied as libetpan wrote them
+ *     the plan's image parts, copied as written once per plan
  *
- * or just the multipart/alternative when the plan embeds no photo. Only
+ * or just the multipart/alternative when the plan embeds no photo, then
+ * the DKIM-Signature fields on top when the plan has a signer. Only
  * the personal bytes are produced here; the photos' base64 is one memcpy
  * each. Boundaries are fresh CSPRNG values per message (compose_mime.h
  * explains why they can never occur inside a part). Every line ends with
@@ -27,6 +28,7 @@
 #include "compose_int.h"
 #include "compose_mime.h"
 #include "date.h"
+#include "dkimsig.h"
 #include "hdr.h"
 
 /* Renders `t` into `out` (emptied first). */
@@ -125,9 +127,26 @@ static enum merr write_headers(const struct compose_plan *plan, const struct com
             rc = buf_printf(&v, "%s<%s>", v.len ? ", " : "", r->unsubscribe_mailto);
         if (!rc)
             rc = hdr_write_raw(out, "List-Unsubscribe", v.data);
-        if (!rc && r->unsubscribe_url)
+        /* RFC 8058 §3.1: one-click only with an https URI (the POST must not leak) */
+        if (!rc && r->unsubscribe_url && !strncmp(r->unsubscribe_url, "https://", 8))
             rc = hdr_write_raw(out, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
     }
+    /*
+     * Feedback-ID (Google's feedback loop, https://support.google.com/mail/answer/6254652):
+     * "campaign:customer:type:sender", here send:list:kind:mail domain, so complaint
+     * reports count per send, list and kind; signed (dkimsig's h=), as it must be.
+     */
+    if (!rc) {
+        buf_reset(&v);
+        rc = buf_printf(&v, "%lld:%s", r->send_id, plan->feedback);
+        if (!rc)
+            rc = check_id("Feedback-ID", v.data);
+        if (!rc)
+            rc = hdr_write_raw(out, "Feedback-ID", v.data);
+    }
+    /* RFC 3834 §5: sent by software on a request, not by a person; no auto-replies */
+    if (!rc && plan->kind == OUTBOX_CONFIRM)
+        rc = hdr_write_raw(out, "Auto-Submitted", "auto-generated");
     if (!rc)
         rc = buf_puts(out, "MIME-Version: 1.0\r\n");
     buf_free(&v);
@@ -231,6 +250,9 @@ enum merr compose_render(const struct compose_plan *plan, const struct compose_r
     }
     if (!rc && nparts)
         rc = buf_printf(out, "--%s--\r\n", rel);
+    /* the signature over exactly these bytes, fields inserted on top */
+    if (!rc && plan->signer)
+        rc = dkimsig_sign(plan->signer, out, mark, date_now());
 out:
     json_decref(personal);
     buf_free(&w.subject);

@@ -38,10 +38,14 @@
 #include "outbox.h"
 #include "tpl.h"
 
+struct dkimsig;
+
 struct compose_env {
     const struct config *cfg;
-    struct db *db;        /* articles and media are read while planning only */
-    struct tpl_set *tpls; /* templates/email/<name>.html and .txt, and the subject */
+    struct db *db;                /* articles and media are read while planning only */
+    struct tpl_set *tpls;         /* templates/email/<name>.html and .txt, and the subject */
+    const struct dkimsig *signer; /* DKIM keys (dkimsig_from_config), NULL: not signed;
+                                     must outlive the plans made with it */
 };
 
 struct compose_plan;
@@ -68,6 +72,7 @@ struct compose_recipient {
     const char *list_id;            /* list mail: "<slug>.<domain>" for List-Id, else NULL */
     const char *unsubscribe_url;    /* list mail: https one-click URL, else NULL */
     const char *unsubscribe_mailto; /* list mail: mailto: URI, else NULL */
+    long long send_id;              /* the send, for Feedback-ID; 0: none (a preview) */
     json_t *vars;                   /* personal template data (name, unsubscribe_url,
                                        confirm_url, ...), may be NULL */
 };
@@ -80,6 +85,7 @@ struct crypto_hmac;
 struct compose_person {
     enum outbox_kind kind;
     const char *salt;        /* the send's: keys the Message-ID; NULL without a send */
+    long long send_id;       /* the send, for Feedback-ID; 0: none (a preview) */
     long long envelope_id;   /* 0: no envelope (a preview, `mailer compose`) */
     const char *email;       /* ASCII address (punycode domain) */
     const char *name;        /* display name, may be NULL or "" */
@@ -123,9 +129,11 @@ enum merr compose_personal(const struct config *cfg, struct db *db,
 void compose_personal_free(struct compose_personal *p);
 
 /*
- * Appends one complete message for `r` to `out`. Every header value and
- * address is checked: CR, LF or NUL refuses the message with MERR_INVAL
- * naming the field, and `out` is left as it was.
+ * Appends one complete message for `r` to `out`, DKIM-signed when the
+ * plan's environment had a signer (dkimsig_sign: MERR_CONFIG if no key
+ * signs for the From domain). Every header value and address is checked:
+ * CR, LF or NUL refuses the message with MERR_INVAL naming the field, and
+ * `out` is left as it was.
  */
 enum merr compose_render(const struct compose_plan *plan, const struct compose_recipient *r,
                          struct buf *out);

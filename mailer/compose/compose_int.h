@@ -39,8 +39,10 @@ struct compose_plan {
     json_t *shared;                              /* template data every recipient shares */
     struct compose_image *images;
     size_t nimages;
-    size_t max_bytes;            /* [limits] message_max_bytes */
-    size_t text_hint, html_hint; /* trial render sizes: one allocation per body */
+    size_t max_bytes;             /* [limits] message_max_bytes */
+    const struct dkimsig *signer; /* borrowed from the env; NULL: not signed */
+    size_t text_hint, html_hint;  /* trial render sizes: one allocation per body */
+    char feedback[200];           /* Feedback-ID after the send id: "list:kind:domain" */
     char seed[33]; /* hex of SHA-256 of the inputs: the photos' Content-IDs derive from it */
 };
 

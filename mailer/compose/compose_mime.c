@@ -7,14 +7,14 @@
  * already-encoded photos, 300 KB in all) at about 790 messages/s on one
  * core, because libetpan's writer walks every byte of every part, the
  * pre-encoded photos included, and QP-encodes byte by byte. The goal is
- * 20,000/s. So libetpan stays where it helps and costs nothing per
- * recipient: it writes each image part (fields, Content-ID, disposition and
- * the pre-encoded base64 via mailmime_data_new_data(..., 1, ...)) once per
- * plan, and compose.c copies those bytes into each message. The envelope
- * (headers, boundaries) and the QP text bodies are written here and in
- * compose.c, with boundaries derived from the Message-ID (a message is the
- * same bytes every time it is rendered) instead of libetpan's unseeded
- * random().
+ * 20,000/s. So each image part (its fields and the pre-encoded base64) is
+ * written once per plan, and compose.c copies those bytes into each
+ * message. The envelope (headers, boundaries), the image parts' fields
+ * and the QP text bodies are written here and in compose.c, with
+ * boundaries derived from the Message-ID (a message is the same bytes
+ * every time it is rendered) instead of libetpan's unseeded random().
+ * (libetpan wrote the image parts once; it quotes every parameter value,
+ * so it cannot write an RFC 2231 file name, see compose_image_part.)
  *
  * QP (RFC 2045 §6.7) is table-driven and writes straight into the reserved
  * buffer: worst case 3 output bytes per input byte plus a soft break per 25
@@ -22,13 +22,14 @@
  */
 #include "compose_mime.h"
 
-#include <libetpan/libetpan.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "enc.h"
+#include "utf8.h"
 
 void compose_boundary(char out[COMPOSE_BOUNDARY_LEN], const char *message_id, const char *part)
 {
@@ -154,105 +155,121 @@ enum merr compose_qp(struct buf *out, const char *text, size_t n)
     return MERR_OK;
 }
 
-/* Writes into a libetpan MMAPString and copies out: the pieces it owns are freed here. */
+/* RFC 2231 §7 attribute-char that need no %XX (a conservative subset). */
+static int fname_lit(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
+}
+
+/*
+ * The photo's file name as a reader should see it: the last path segment,
+ * without control characters, at most FNAME_MAX bytes (cut between UTF-8
+ * characters); "image" if nothing is left.
+ */
+#define FNAME_MAX 120
+
+static void fname_clean(const char *in, char *out)
+{
+    const char *base = in ? in : "";
+    size_t n = 0;
+    for (const char *p = base; *p; p++)
+        if (*p == '/' || *p == '\\')
+            base = p + 1;
+    for (const char *p = base; *p && n < FNAME_MAX; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f)
+            continue;
+        out[n++] = (char)c;
+    }
+    /* do not end inside a UTF-8 sequence */
+    while (n > 0 && ((unsigned char)out[n - 1] & 0xC0) == 0x80)
+        n--;
+    if (n > 0 && ((unsigned char)out[n - 1] & 0xC0) == 0xC0)
+        n--;
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    out[n] = 0;
+    if (n == 0 || !utf8_valid(out, n, NULL))
+        snprintf(out, FNAME_MAX + 1, "image");
+}
+
+/*
+ * Content-Disposition with the file name: filename="NAME" when NAME is
+ * plain ASCII, else RFC 2231 §4 (charset utf-8, %XX) with §3 continuations
+ * (filename*0*=, filename*1*=, ...) so no line passes 78 characters.
+ */
+static enum merr write_disposition(struct buf *out, const char *filename)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char name[FNAME_MAX + 1];
+    size_t n, k = 0;
+    int plain = 1;
+    enum merr rc;
+
+    fname_clean(filename, name);
+    n = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (!fname_lit((unsigned char)name[i]) && name[i] != ' ')
+            plain = 0;
+    if (plain && n <= 50)
+        return buf_printf(out, "Content-Disposition: inline; filename=\"%s\"\r\n", name);
+    rc = buf_puts(out, "Content-Disposition: inline;");
+    for (size_t i = 0; !rc && i < n; k++) {
+        char seg[80];
+        size_t len = 0;
+        /* one segment per line: " filename*K*=" + up to 54 characters */
+        while (i < n && len + 3 <= 54) {
+            unsigned char c = (unsigned char)name[i++];
+            if (fname_lit(c)) {
+                seg[len++] = (char)c;
+            } else {
+                seg[len++] = '%';
+                seg[len++] = hex[c >> 4];
+                seg[len++] = hex[c & 15];
+            }
+        }
+        rc = buf_printf(out, "%s\r\n filename*%zu*=%s%.*s", k ? ";" : "", k, k ? "" : "utf-8''",
+                        (int)len, seg);
+    }
+    if (!rc)
+        rc = buf_puts(out, "\r\n");
+    return rc;
+}
+
+/*
+ * Written here, not by libetpan: libetpan quotes every parameter value it
+ * writes, and an RFC 2231 extended value (filename*=utf-8''...) must not
+ * be quoted (§7 grammar), so it could only give a mangled ASCII name.
+ */
 enum merr compose_image_part(struct buf *out, const char *content_type, const char *filename,
                              const char *cid, const char *b64, size_t len)
 {
-    struct mailmime_content *ct = NULL;
-    struct mailmime_mechanism *mech = NULL;
-    struct mailmime_disposition *disp = NULL;
-    struct mailmime_fields *fields = NULL;
-    struct mailmime *part = NULL, *parent = NULL, *owned = NULL;
-    struct mailmime_data *data = NULL;
-    MMAPString *s = NULL;
-    char *fname = NULL, *id = NULL;
-    int col = 0, r;
-    enum merr rc = MERR_NOMEM;
+    size_t mark = out->len;
+    enum merr rc;
 
     for (const char *c = content_type; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '/' || *c == '-' ||
               *c == '+' || *c == '.'))
             return merr_set(MERR_INVAL, "image content type \"%s\" is not a MIME type",
                             content_type);
-    /* Filenames go out without RFC 2231 (LIBNOTES): keep them plain ASCII. */
-    fname = strdup(filename && *filename ? filename : "image");
-    id = strdup(cid);
-    if (!fname || !id)
-        goto out;
-    for (char *c = fname; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '.' || *c == '-' || *c == '_'))
-            *c = '_';
-    ct = mailmime_content_new_with_str(content_type);
-    if (!ct) {
-        rc = merr_set(MERR_INVAL, "image content type \"%s\" refused by libetpan", content_type);
-        goto out;
-    }
-    mech = mailmime_mechanism_new(MAILMIME_MECHANISM_BASE64, NULL);
-    if (!mech)
-        goto out;
-    /* libetpan constructors own their arguments only when they succeed. */
-    disp = mailmime_disposition_new_with_data(MAILMIME_DISPOSITION_TYPE_INLINE, fname, NULL, NULL,
-                                              NULL, (size_t)-1);
-    if (!disp)
-        goto out;
-    fname = NULL;
-    fields = mailmime_fields_new_with_data(mech, id, NULL, disp, NULL);
-    if (!fields)
-        goto out;
-    mech = NULL;
-    id = NULL;
-    disp = NULL;
-    part = mailmime_new_empty(ct, fields);
-    if (!part)
-        goto out;
-    ct = NULL;
-    fields = NULL;
-    /* Already encoded (the 1): written as is, never re-encoded. */
-    data = mailmime_data_new_data(MAILMIME_MECHANISM_BASE64, 1, b64, len);
-    if (!data)
-        goto out;
-    part->mm_data.mm_single = data;
-    /*
-     * libetpan writes a part's own fields only when it has a parent (a
-     * top-level part is taken for a message body), so the part is hung in
-     * a throwaway multipart, then written alone.
-     */
-    parent = mailmime_multiple_new("multipart/related");
-    if (!parent)
-        goto out;
-    r = mailmime_smart_add_part(parent, part);
-    if (r != MAILIMF_NO_ERROR)
-        goto out;
-    owned = part;
-    part = NULL;
-    s = mmap_string_new("");
-    if (!s)
-        goto out;
-    r = mailmime_write_mem(s, &col, owned);
-    if (r != MAILIMF_NO_ERROR) {
-        rc = merr_set(MERR_INTERNAL, "libetpan could not write an image part (error %d)", r);
-        goto out;
-    }
-    rc = buf_append(out, s->str, s->len);
-out:
-    if (s)
-        mmap_string_free(s);
-    if (part)
-        mailmime_free(part);
-    if (parent)
-        mailmime_free(parent);
-    if (fields)
-        mailmime_fields_free(fields);
-    if (ct)
-        mailmime_content_free(ct);
-    if (disp)
-        mailmime_disposition_free(disp);
-    if (mech)
-        mailmime_mechanism_free(mech);
-    free(fname);
-    free(id);
-    if (rc == MERR_NOMEM)
-        merr_set(rc, "out of memory writing an image part");
+    if (!strchr(content_type, '/'))
+        return merr_set(MERR_INVAL, "image content type \"%s\" is not a MIME type", content_type);
+    for (const char *c = cid; *c; c++)
+        if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f || *c == '<' || *c == '>')
+            return merr_set(MERR_INVAL, "Content-ID \"%s\" has a space, bracket or non-ASCII", cid);
+    rc = buf_printf(out,
+                    "Content-Type: %s\r\nContent-Transfer-Encoding: base64\r\n"
+                    "Content-ID: <%s>\r\n",
+                    content_type, cid);
+    if (!rc)
+        rc = write_disposition(out, filename);
+    if (!rc)
+        rc = buf_append(out, "\r\n", 2);
+    /* Already MIME base64 (76-column CRLF lines): copied as is. */
+    if (!rc)
+        rc = buf_append(out, b64, len);
+    if (rc)
+        buf_truncate(out, mark);
     return rc;
 }

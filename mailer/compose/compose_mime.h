@@ -37,13 +37,15 @@ void compose_boundary(char out[COMPOSE_BOUNDARY_LEN], const char *message_id, co
 enum merr compose_qp(struct buf *out, const char *text, size_t n);
 
 /*
- * Appends one inline image part (its MIME header fields, a blank line and
- * the body) written by libetpan: Content-Type `content_type`,
- * Content-Transfer-Encoding: base64, Content-ID <cid>, Content-Disposition:
- * inline; filename="..." (made ASCII-safe), and `b64[0..len)` which is
- * already MIME base64 (76-column CRLF lines), written as is. MERR_INVAL for
- * a bad content type, MERR_INTERNAL if libetpan fails (its code in the
- * message); `out` unchanged on failure.
+ * Appends one inline image part: its MIME header fields (Content-Type
+ * `content_type`, Content-Transfer-Encoding: base64, Content-ID <cid>,
+ * Content-Disposition: inline with the file name: filename="..." when it is
+ * plain ASCII, else RFC 2231 filename*=utf-8''... in UTF-8, cut into
+ * continuations for 78-column lines), a blank line and `b64[0..len)`, which
+ * is already MIME base64 (76-column CRLF lines), written as is. The file
+ * name keeps its last path segment, loses control characters,
+ * and is cut at 120 bytes. MERR_INVAL for a bad content type or Content-ID;
+ * `out` unchanged on failure.
  */
 enum merr compose_image_part(struct buf *out, const char *content_type, const char *filename,
                              const char *cid, const char *b64, size_t len);

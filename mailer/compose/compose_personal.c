@@ -10,10 +10,12 @@
  * boundaries from the Message-ID too). Whatever is added per recipient
  * later (a signature, a Feedback-ID, an opaque Message-ID) goes here.
  *
- * Identifiers. The Message-ID is "ID.MAC@domain" with MAC an HMAC of the
- * envelope id under the send's salt (outbox_message_id): fixed when the
- * envelope is created, so a retry is the same message. A message of no
- * envelope gets 32 random hex digits instead. The VERP return path is
+ * Identifiers. The Message-ID is 32 hex digits "@domain" that hide the
+ * envelope id and a tag under the send's salt behind [mail] secret
+ * (outbox_message_id): fixed when the envelope is created, so a retry is
+ * the same message, and it reveals no internal id. A message of no
+ * envelope gets 32 random hex digits instead. The send id goes to
+ * Feedback-ID (compose_render). The VERP return path is
  * "bounces+ID.MAC@bounce domain" under [mail] secret, and the same token
  * is the DSN ENVID (RFC 3461 §4.4). Prepared keys (compose_person's
  * salt_key and secret_key, one per worker thread) give the same bytes
@@ -42,7 +44,8 @@ static void message_id(const struct config *cfg, const struct compose_person *wh
         rnd_hex(hex, 16);
         snprintf(out, 128, "%s@%s", hex, domain);
     } else {
-        outbox_message_id(who->salt, who->salt_key, who->envelope_id, domain, out);
+        outbox_message_id(cfg->secret, who->secret_key, who->salt, who->salt_key, who->envelope_id,
+                          domain, out);
     }
 }
 
@@ -82,6 +85,7 @@ enum merr compose_personal(const struct config *cfg, struct db *db,
     out->rcpt.email = who->email;
     out->rcpt.name = who->name;
     out->rcpt.message_id = out->message_id;
+    out->rcpt.send_id = who->send_id;
     out->vars = json_pack("{s:s}", "name", who->name ? who->name : "");
     if (!out->vars)
         return merr_set(MERR_INVAL, "recipient name is not UTF-8");

@@ -5,7 +5,7 @@
  * each article's HTML once (html_sanitize, with every <img src> of a photo
  * we embed rewritten to cid:), makes the text forms once (html_to_text,
  * html_wrap_text), and fetches each distinct photo's base64 once
- * (media_base64, cached in the database) to have libetpan write its MIME
+ * (media_base64, cached in the database) to write its MIME
  * part once (compose_image_part). All of it lands in `shared`, the JSON
  * that is the bottom of every recipient's template data stack, and in the
  * image parts that compose_render copies into each message.
@@ -748,10 +748,10 @@ enum merr compose_plan_new(const struct compose_env *env, json_t *inputs, struct
     p.plan = plan;
     plan->set = env->tpls;
     plan->max_bytes = env->cfg->message_max_bytes;
+    plan->signer = env->signer;
     plan->from_name = xstrdup(env->cfg->from_name);
-    plan->from_address = xstrdup(env->cfg->from_address);
     plan->shared = json_object();
-    if (!plan->from_name || !plan->from_address || !plan->shared) {
+    if (!plan->from_name || !plan->shared) {
         rc = merr_set(MERR_NOMEM, "out of memory");
         goto out;
     }
@@ -770,6 +770,19 @@ enum merr compose_plan_new(const struct compose_env *env, json_t *inputs, struct
         crypto_sha256(h, canon, strlen(canon));
         enc_hex(plan->seed, h, 16);
         free(canon);
+    }
+    /* a From per kind of mail, each on a domain that signs (dkimsig_from_config) */
+    plan->from_address = xstrdup(cfg_kind_from(env->cfg, kind));
+    if (!plan->from_address) {
+        rc = merr_set(MERR_NOMEM, "out of memory");
+        goto out;
+    }
+    /* Feedback-ID (Gmail's feedback loop): the list, or "none" for a share */
+    {
+        const char *slug = jstr(json_object_get(inputs, "list"), "slug");
+        snprintf(plan->feedback, sizeof plan->feedback, "%.64s:%s:%.120s",
+                 plan->kind != OUTBOX_SHARE && slug && *slug ? slug : "none", kind,
+                 cfg_mail_domain(env->cfg));
     }
     tname = jstr(inputs, "template");
     if (!tname || !*tname)

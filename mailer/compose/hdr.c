@@ -4,17 +4,26 @@
  * Every header line of an outgoing message is made here, because libetpan
  * neither encodes UTF-8 nor refuses CR/LF in what it writes. The writer
  * keeps a column count for the line being built: a new piece goes on the
- * current line if the line stays within HDR_LINE_MAX (78) characters,
- * otherwise the line is folded (CRLF + one space, RFC 5322 §3.2.2) first.
+ * current line if the line stays within its limit, otherwise the line is
+ * folded (CRLF + one space, RFC 5322 §3.2.2) first. The limit is
+ * HDR_LINE_MAX (78, RFC 5322 §2.1.1) for a line of plain words and
+ * HDR_EW_LINE_MAX (76) for a line that holds an encoded word (RFC 2047
+ * §2); no line ever passes 998 (RFC 5322 §2.1.1's MUST): a structured
+ * value with a word too long for that is refused.
  *
  * Text that cannot be written as is becomes a run of encoded words
  * (RFC 2047 §2-§5): "=?UTF-8?B?...?=" or "=?UTF-8?Q?...?=", whichever is
- * shorter for the whole value. Words are filled greedily with whole UTF-8
- * characters (never a split sequence, §5 last paragraph), each at most
- * HDR_WORD_MAX (75) characters and small enough for its line; they are
- * separated by folding whitespace, which decoders drop between adjacent
- * encoded words (§6.2), so the decoded text is exactly the input: leading
- * or doubled spaces included. Q uses only the characters §5(3) allows in a
+ * shorter for the whole value. The text is cut only where it has spaces:
+ * each encoded word holds whole words of the text, each with the spaces
+ * that follow it, as many as fit in HDR_WORD_MAX (75) characters and in
+ * its line (a fold first when the next word, or all the rest, does not fit
+ * on this line but would on a fresh one; never right after "Subject:",
+ * which Python's parser would turn into a leading space). Only a single word too long for an
+ * encoded word of its own is cut inside, between UTF-8 characters (never inside one, §5 last
+ * paragraph). Decoders drop the folding whitespace between adjacent encoded words (§6.2), so the
+ * decoded text is exactly the input, leading or doubled spaces included; and a decoder that keeps
+ * that whitespace (Python's email address parser does) shows an extra space between two words,
+ * never a space inside a word ("S ở" for "Sở"). Q uses only the characters §5(3) allows in a
  * phrase, so the same words serve for Subject and for display names.
  */
 #include "hdr.h"
@@ -37,36 +46,56 @@ enum merr hdr_check(const char *field, const char *value)
     return MERR_OK;
 }
 
-/* A line being written: the buffer and the column of its end. */
+/*
+ * A line being written: the buffer, the column of its end, whether it
+ * holds an encoded word, and whether it holds nothing but the field name.
+ */
 struct line {
     struct buf *out;
     size_t col;
+    int ew;
+    int bare;
 };
 
 static enum merr line_start(struct line *l, struct buf *out, const char *field)
 {
     l->out = out;
     l->col = strlen(field) + 1;
+    l->ew = 0;
+    l->bare = 1;
     return buf_printf(out, "%s:", field);
+}
+
+static size_t line_limit(const struct line *l)
+{
+    return l->ew ? HDR_EW_LINE_MAX : HDR_LINE_MAX;
+}
+
+static enum merr line_fold(struct line *l)
+{
+    l->col = 0;
+    l->ew = 0;
+    l->bare = 0;
+    return buf_append(l->out, "\r\n", 2);
 }
 
 /*
  * Puts `n` bytes on the line after one space, folding first if the line
- * would pass HDR_LINE_MAX (never before the line's first piece).
+ * would pass its limit (never before the line's first piece).
  */
 static enum merr line_put(struct line *l, const char *p, size_t n, int first)
 {
     enum merr rc;
-    if (!first && l->col + 1 + n > HDR_LINE_MAX) {
-        rc = buf_append(l->out, "\r\n", 2);
+    if (!first && l->col + 1 + n > line_limit(l)) {
+        rc = line_fold(l);
         if (rc)
             return rc;
-        l->col = 0;
     }
     rc = buf_putc(l->out, ' ');
     if (!rc)
         rc = buf_append(l->out, p, n);
     l->col += 1 + n;
+    l->bare = 0;
     return rc;
 }
 
@@ -84,7 +113,6 @@ static size_t q_len(unsigned char c)
 
 #define EW_OVERHEAD 12                 /* "=?UTF-8?B?" + "?=" */
 #define EW_MIN      (EW_OVERHEAD + 12) /* room for one 4-byte character, B or Q */
-
 /* Encodes s[0..n) as a B or Q encoded word into `w` (emptied first). */
 static enum merr ew_make(struct buf *w, const char *s, size_t n, int q)
 {
@@ -114,62 +142,91 @@ static enum merr ew_make(struct buf *w, const char *s, size_t n, int q)
     return rc;
 }
 
+/* Encoded length of s[0..n) (without the 12 characters around it). */
+static size_t ew_len(const char *s, size_t n, int q)
+{
+    size_t len = 0;
+    if (!q)
+        return (n + 2) / 3 * 4;
+    for (size_t k = 0; k < n; k++)
+        len += q_len((unsigned char)s[k]);
+    return len;
+}
+
+/* The end of the text word at s[i..n): its non-spaces, then the spaces after them. */
+static size_t unit_end(const char *s, size_t i, size_t n)
+{
+    while (i < n && s[i] != ' ')
+        i++;
+    while (i < n && s[i] == ' ')
+        i++;
+    return i;
+}
+
 /*
- * Writes `s` as encoded words on line `l`, each sized to fit the line it
- * lands on (a fold first when fewer than EW_MIN characters are left).
+ * Writes `s` as encoded words on line `l`: whole text words per encoded
+ * word (see the top of the file), each sized to its line. `phrase`: a
+ * display name, where a fold right after the field name is harmless; in
+ * free text (Subject) it is not (Python's parser then shows a leading
+ * space), so there the first line is filled instead.
  */
-static enum merr ew_write(struct line *l, const char *s, size_t n)
+static enum merr ew_write(struct line *l, const char *s, size_t n, int phrase)
 {
     struct buf w;
-    size_t qtotal = 0, i = 0;
-    int q;
+    size_t i = 0;
+    int q = ew_len(s, n, 1) <= ew_len(s, n, 0);
     enum merr rc = MERR_OK;
 
-    for (size_t k = 0; k < n; k++)
-        qtotal += q_len((unsigned char)s[k]);
-    q = qtotal <= (n + 2) / 3 * 4;
     buf_init(&w, 0);
     while (i < n) {
-        /* Room on this line (after its space), else on a fresh line. */
-        size_t room = l->col + 1 < HDR_LINE_MAX ? HDR_LINE_MAX - l->col - 1 : 0;
-        size_t limit, j = i, enc = 0, bytes = 0;
-        if (room < EW_MIN) {
-            rc = buf_append(l->out, "\r\n", 2);
+        /* Room on this line after its space, for a line with an encoded word. */
+        size_t room = l->col + 1 < HDR_EW_LINE_MAX ? HDR_EW_LINE_MAX - l->col - 1 : 0;
+        size_t limit = room < HDR_WORD_MAX ? room : HDR_WORD_MAX, j = i;
+        size_t rest = EW_OVERHEAD + ew_len(s + i, n - i, q);
+        int may_fold = phrase || !l->bare || room < EW_MIN;
+        if (rest > limit && rest <= HDR_WORD_MAX && may_fold) {
+            /* All that is left fits in one encoded word on a fresh line: fold
+             * rather than cut it (fewer cuts, fewer places for a decoder to
+             * keep a space). */
+            rc = line_fold(l);
             if (rc)
                 goto out;
-            l->col = 0;
-            room = HDR_LINE_MAX - 1;
+            continue;
         }
-        limit = room < HDR_WORD_MAX ? room : HDR_WORD_MAX;
         while (j < n) {
-            uint32_t cp;
-            size_t clen = utf8_decode(s + j, n - j, &cp), next;
-            if (clen == 0)
-                clen = 1; /* checked valid before; defensive */
-            if (q) {
-                size_t add = 0;
-                for (size_t k = 0; k < clen; k++)
-                    add += q_len((unsigned char)s[j + k]);
-                next = enc + add;
-            } else {
-                next = (bytes + clen + 2) / 3 * 4;
-            }
-            if (EW_OVERHEAD + next > limit && j > i)
+            size_t u = unit_end(s, j, n);
+            if (EW_OVERHEAD + ew_len(s + i, u - i, q) > limit)
                 break;
-            enc = next;
-            bytes += clen;
-            j += clen;
+            j = u;
+        }
+        if (j == i && limit < HDR_WORD_MAX && may_fold) {
+            rc = line_fold(l); /* the next text word fits on a fresh line */
+            if (rc)
+                goto out;
+            continue;
+        }
+        if (j == i) {
+            /* A text word longer than an encoded word: cut between characters. */
+            while (j < n) {
+                uint32_t cp;
+                size_t clen = utf8_decode(s + j, n - j, &cp);
+                if (clen == 0)
+                    clen = 1; /* checked valid before; defensive */
+                if (EW_OVERHEAD + ew_len(s + i, j + clen - i, q) > limit && j > i)
+                    break;
+                j += clen;
+            }
         }
         rc = ew_make(&w, s + i, j - i, q);
-        if (rc)
-            goto out;
-        /* The room was checked above: put the word without another fold. */
-        rc = buf_putc(l->out, ' ');
+        if (!rc)
+            rc = buf_putc(l->out, ' ');
         if (!rc)
             rc = buf_append(l->out, w.data, w.len);
         if (rc)
             goto out;
         l->col += 1 + w.len;
+        l->ew = 1;
+        l->bare = 0;
         i = j;
     }
 out:
@@ -262,7 +319,7 @@ enum merr hdr_write_text(struct buf *out, const char *field, const char *value)
     else if (plain_words(value, n, vchar) && words_fit(&l, value, n))
         rc = words_write(&l, value, n);
     else
-        rc = ew_write(&l, value, n);
+        rc = ew_write(&l, value, n, 0);
     if (!rc)
         rc = buf_append(out, "\r\n", 2);
 out:
@@ -346,7 +403,7 @@ enum merr hdr_write_address(struct buf *out, const char *field, const char *name
         else if (ascii)
             rc = words_write(&l, name, n);
         else
-            rc = ew_write(&l, name, n);
+            rc = ew_write(&l, name, n, 1);
         if (rc)
             goto out;
         buf_reset(&q);
@@ -385,8 +442,10 @@ enum merr hdr_write_raw(struct buf *out, const char *field, const char *value)
         size_t j = i;
         while (j < n && value[j] != ' ')
             j++;
-        if (j - i > 990) {
-            rc = merr_set(MERR_INVAL, "%s: a word is longer than 990 characters", field);
+        /* RFC 5322 §2.1.1: after "Field: " or the fold's space, within 998 */
+        if ((first ? strlen(field) + 2 : 1) + (j - i) > HDR_HARD_MAX) {
+            rc = merr_set(MERR_INVAL, "%s: a word of %zu characters does not fit in a line of %d",
+                          field, j - i, HDR_HARD_MAX);
             break;
         }
         if (j > i)

@@ -4,9 +4,11 @@
  * libetpan writes UTF-8 raw into headers and passes CR/LF through, so every
  * header of an outgoing message is written here: values are checked (CR,
  * LF and NUL refused with MERR_INVAL naming the field), non-ASCII text is
- * turned into RFC 2047 encoded words split only between UTF-8 characters,
- * each word at most 75 characters, and lines are folded at 78 characters
- * counting the field name. Every line ends with CRLF.
+ * turned into RFC 2047 encoded words cut where the text has spaces (inside
+ * a word only if it is too long for one encoded word, and then between
+ * UTF-8 characters), each encoded word at most 75 characters; lines are
+ * folded at 78 characters counting the field name, 76 for a line with an
+ * encoded word, and none passes 998. Every line ends with CRLF.
  */
 #ifndef MAILER_COMPOSE_HDR_H
 #define MAILER_COMPOSE_HDR_H
@@ -16,8 +18,10 @@
 #include "buf.h"
 #include "err.h"
 
-#define HDR_LINE_MAX 78 /* RFC 5322 §2.1.1 SHOULD */
-#define HDR_WORD_MAX 75 /* RFC 2047 §2 */
+#define HDR_LINE_MAX    78  /* RFC 5322 §2.1.1 SHOULD */
+#define HDR_EW_LINE_MAX 76  /* RFC 2047 §2: a line with an encoded word */
+#define HDR_WORD_MAX    75  /* RFC 2047 §2 */
+#define HDR_HARD_MAX    998 /* RFC 5322 §2.1.1 MUST */
 
 /*
  * MERR_INVAL "FIELD: contains CR, LF or NUL" (or "is not valid UTF-8") if
@@ -49,7 +53,8 @@ enum merr hdr_write_address(struct buf *out, const char *field, const char *name
  * Appends "Field: value" CRLF for a structured value we built ourselves
  * (Message-ID, Date, List-Id, List-Unsubscribe, MIME headers): it must be
  * printable ASCII (MERR_INVAL otherwise); long values are folded after
- * ", " or at spaces.
+ * ", " or at spaces. A word that cannot fit in a line of 998 characters
+ * (with "Field: " before it on the first line) is refused with MERR_INVAL.
  */
 enum merr hdr_write_raw(struct buf *out, const char *field, const char *value);
 

@@ -44,6 +44,9 @@ static const struct key keys[] = {
     {"database", "busy_timeout_ms", K_INT, O(db_busy_timeout_ms), "5000", 0, 600000},
     {"mail", "from_address", K_STR, O(from_address), "tin-tuc@hagiang.example", 0, 0},
     {"mail", "from_name", K_STR, O(from_name), "Cổng TTĐT Hà Giang", 0, 0},
+    {"mail", "digest_from", K_STR, O(digest_from), NULL, 0, 0},
+    {"mail", "confirm_from", K_STR, O(confirm_from), NULL, 0, 0},
+    {"mail", "share_from", K_STR, O(share_from), NULL, 0, 0},
     {"mail", "secret", K_STR, O(secret), NULL, 0, 0},
     {"mail", "bounce_domain", K_STR, O(bounce_domain), NULL, 0, 0},
     {"mail", "unsubscribe_mailto", K_STR, O(unsubscribe_mailto), NULL, 0, 0},
@@ -104,6 +107,9 @@ static const struct key keys[] = {
     {"bounce", "timeout", K_DURATION, O(bounce_timeout_s), "60s", 1, 3600},
     {"bounce", "processed_folder", K_STR, O(bounce_processed_folder), "Processed", 0, 0},
     {"bounce", "unparsed_folder", K_STR, O(bounce_unparsed_folder), "Unparsed", 0, 0},
+    {"dkim", "selector", K_STR, O(dkim_selector), NULL, 0, 0},
+    {"dkim", "ed25519_selector", K_STR, O(dkim_ed25519_selector), NULL, 0, 0},
+    {"dkim", "keys_dir", K_STR, O(dkim_keys_dir), "var/dkim", 0, 0},
 };
 #undef O
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -424,6 +430,34 @@ const char *cfg_mail_domain(const struct config *cfg)
     return at ? at + 1 : "localhost";
 }
 
+const char *cfg_kind_from(const struct config *cfg, const char *kind)
+{
+    const char *a = NULL;
+    if (!strcmp(kind, "digest"))
+        a = cfg->digest_from;
+    else if (!strcmp(kind, "confirm"))
+        a = cfg->confirm_from;
+    else if (!strcmp(kind, "share"))
+        a = cfg->share_from;
+    return a ? a : cfg->from_address;
+}
+
+void cfg_from_domains(const struct config *cfg, const char *out[CFG_FROM_DOMAINS_MAX], size_t *n)
+{
+    const char *addrs[] = {cfg->from_address, cfg->digest_from, cfg->confirm_from, cfg->share_from};
+    *n = 0;
+    for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
+        const char *at = addrs[i] ? strrchr(addrs[i], '@') : NULL;
+        int dup = 0;
+        if (!at)
+            continue;
+        for (size_t j = 0; j < *n; j++)
+            dup |= !strcasecmp(out[j], at + 1);
+        if (!dup && *n < CFG_FROM_DOMAINS_MAX)
+            out[(*n)++] = at + 1;
+    }
+}
+
 /* Finds the line of `section`/`name` in the file for error messages (0 if absent). */
 static int line_of(const char *path, const char *section, const char *name)
 {
@@ -523,6 +557,15 @@ static enum merr check(struct config *cfg)
         return refuse(cfg, "mail", "from_address",
                       "\"%s\": must be a plain ASCII address like news@example.org",
                       cfg->from_address);
+    {
+        static const char *const names[] = {"digest_from", "confirm_from", "share_from"};
+        const char *vals[] = {cfg->digest_from, cfg->confirm_from, cfg->share_from};
+        for (size_t i = 0; i < 3; i++)
+            if (vals[i] && !plain_ascii_addr(vals[i]))
+                return refuse(cfg, "mail", names[i],
+                              "\"%s\": must be a plain ASCII address like news@example.org",
+                              vals[i]);
+    }
     if (cfg->unsubscribe_mailto && !plain_ascii_addr(cfg->unsubscribe_mailto))
         return refuse(cfg, "mail", "unsubscribe_mailto", "\"%s\": must be a plain ASCII address",
                       cfg->unsubscribe_mailto);

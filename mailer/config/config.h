@@ -46,6 +46,9 @@ struct config {
     /* [mail] */
     char *from_address;
     char *from_name;
+    char *digest_from;        /* From of digests; NULL: from_address */
+    char *confirm_from;       /* From of confirmation requests; NULL: from_address */
+    char *share_from;         /* From of shares; NULL: from_address */
     char *secret;             /* HMAC key for tokens; >= 16 bytes */
     char *bounce_domain;      /* VERP return path domain; default: from_address's domain */
     char *unsubscribe_mailto; /* mailto address for List-Unsubscribe; default unsubscribe@domain */
@@ -122,6 +125,10 @@ struct config {
     char *bounce_unparsed_folder;
     struct cfg_mailbox *mailboxes; /* the [bounce.NAME] sections, in file order */
     size_t n_mailboxes;
+    /* [dkim] */
+    char *dkim_selector;         /* rsa-sha256 selector; NULL: messages are not signed */
+    char *dkim_ed25519_selector; /* optional second signature, ed25519-sha256 */
+    char *dkim_keys_dir;         /* KEYS_DIR/DOMAIN/SELECTOR.key */
 };
 
 /* The mailbox called `name`, or NULL. */
@@ -143,5 +150,21 @@ void cfg_free(struct config *cfg);
 
 /* The domain part of from_address (borrowed from cfg). */
 const char *cfg_mail_domain(const struct config *cfg);
+
+/*
+ * The From address of a kind of mail ("digest", "confirm", "share"):
+ * [mail] digest_from, confirm_from or share_from when set, else
+ * from_address (borrowed from cfg).
+ */
+const char *cfg_kind_from(const struct config *cfg, const char *kind);
+
+#define CFG_FROM_DOMAINS_MAX 8
+
+/*
+ * The distinct domains of every From address the configuration uses
+ * (borrowed from cfg, at most CFG_FROM_DOMAINS_MAX), in *n: the domains a
+ * DKIM key is needed for.
+ */
+void cfg_from_domains(const struct config *cfg, const char *out[CFG_FROM_DOMAINS_MAX], size_t *n);
 
 #endif

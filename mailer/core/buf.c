@@ -125,6 +125,21 @@ enum merr buf_printf(struct buf *b, const char *fmt, ...)
     return rc;
 }
 
+enum merr buf_insert(struct buf *b, size_t pos, const void *p, size_t n)
+{
+    enum merr rc;
+    if (pos > b->len)
+        return merr_set(MERR_INTERNAL, "buf_insert at %zu past the end (%zu)", pos, b->len);
+    rc = buf_reserve(b, n);
+    if (rc || n == 0)
+        return rc;
+    memmove(b->data + pos + n, b->data + pos, b->len - pos);
+    memcpy(b->data + pos, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return MERR_OK;
+}
+
 void buf_truncate(struct buf *b, size_t len)
 {
     if (len < b->len) {
@@ -146,44 +161,44 @@ char *buf_detach(struct buf *b, size_t *len)
     return p;
 }
 
-enum merr buf_read_file(struct buf *b, const char *path)
+enum merr buf_read_fd(struct buf *b, int fd, const char *name)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     enum merr rc = MERR_OK;
     char tmp[65536];
     ssize_t n;
 
-    if (fd < 0)
-        return merr_set(MERR_IO, "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        if ((size_t)st.st_size > b->max - b->len) {
-            close(fd);
-            return merr_set(MERR_LIMIT, "%s: file of %lld bytes is over the limit of %zu", path,
+        if ((size_t)st.st_size > b->max - b->len)
+            return merr_set(MERR_LIMIT, "%s: file of %lld bytes is over the limit of %zu", name,
                             (long long)st.st_size, b->max);
-        }
         rc = buf_reserve(b, (size_t)st.st_size);
-        if (rc) {
-            close(fd);
+        if (rc)
             return rc;
-        }
     }
     for (;;) {
         n = read(fd, tmp, sizeof tmp);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            rc = merr_set(MERR_IO, "%s: %s", path, strerror(errno));
-            break;
+            return merr_set(MERR_IO, "%s: %s", name, strerror(errno));
         }
         if (n == 0)
-            break;
+            return MERR_OK;
         rc = buf_append(b, tmp, (size_t)n);
-        if (rc) {
-            rc = merr_wrap(rc, "%s", path);
-            break;
-        }
+        if (rc)
+            return merr_wrap(rc, "%s", name);
     }
+}
+
+enum merr buf_read_file(struct buf *b, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    enum merr rc;
+
+    if (fd < 0)
+        return merr_set(MERR_IO, "%s: %s", path, strerror(errno));
+    rc = buf_read_fd(b, fd, path);
     close(fd);
     return rc;
 }

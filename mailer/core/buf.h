@@ -51,6 +51,12 @@ enum merr buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(
 enum merr buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/*
+ * Inserts `n` bytes at offset `pos` (<= len), moving what follows.
+ * MERR_LIMIT past the cap (buffer unchanged), MERR_NOMEM.
+ */
+enum merr buf_insert(struct buf *b, size_t pos, const void *p, size_t n);
+
 /* Shortens the buffer to `len` bytes (no-op if already shorter). */
 void buf_truncate(struct buf *b, size_t len);
 
@@ -63,5 +69,12 @@ char *buf_detach(struct buf *b, size_t *len);
 
 /* Reads a whole file into `b` (appending). MERR_IO with the path, MERR_LIMIT. */
 enum merr buf_read_file(struct buf *b, const char *path);
+
+/*
+ * Reads what is left of the open descriptor `fd` into `b` (appending);
+ * `name` names it in errors. MERR_IO, MERR_LIMIT past b's cap. Does not
+ * close fd.
+ */
+enum merr buf_read_fd(struct buf *b, int fd, const char *name);
 
 #endif

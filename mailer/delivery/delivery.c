@@ -61,6 +61,12 @@ enum merr delivery_run(const struct config *cfg, int once, atomic_int *stop,
     rc = run_init(&run, cfg, once, stop ? stop : &never);
     if (rc)
         goto out;
+    if (!strncmp(cfg->transport, "smtp", 4) && strncmp(cfg->site_base_url, "https://", 8))
+        log_warn("delivery: [site] base_url %s is not https: list mail goes without "
+                 "List-Unsubscribe-Post (RFC 8058 one-click needs an https URL), which Gmail and "
+                 "Yahoo require of bulk senders; set base_url to this service's https address "
+                 "(`mailer doctor` lists what else is missing)",
+                 cfg->site_base_url);
     rc = delivery_plans_init(&plans, cfg);
     plans_ok = 1;
     if (rc)

@@ -33,6 +33,8 @@
 #include "outbox.h"
 #include "outcome.h"
 
+struct dkimsig;
+
 struct tpl_set;
 struct compose_plan;
 
@@ -87,14 +89,19 @@ struct delivery_plan {
 
 struct delivery_plans {
     const struct config *cfg;
-    struct tpl_set *tpls; /* loaded lazily under `mu` */
+    struct tpl_set *tpls;    /* loaded lazily under `mu` */
+    struct dkimsig *signer; /* DKIM keys, loaded at start; NULL: not signing */
     pthread_mutex_t mu;
     struct delivery_plan **v;
     size_t n, cap;
     unsigned long long clock;
 };
 
-/* Opens the template set. MERR_CONFIG/MERR_IO from tpl_set_open (wrapped). */
+/*
+ * Opens the template set and loads the DKIM keys once (dkimsig_from_config:
+ * a missing or unsafe key stops delivery here). MERR_CONFIG/MERR_IO from
+ * tpl_set_open (wrapped) or the keys.
+ */
 enum merr delivery_plans_init(struct delivery_plans *c, const struct config *cfg);
 void delivery_plans_free(struct delivery_plans *c);
 

@@ -18,6 +18,7 @@
 
 #include "compose.h"
 #include "delivery_int.h"
+#include "dkimsig.h"
 #include "log.h"
 #include "tpl.h"
 
@@ -32,7 +33,8 @@ enum merr delivery_plans_init(struct delivery_plans *c, const struct config *cfg
     rc = tpl_set_open(cfg->templates_dir, cfg->templates_override, &c->tpls);
     if (rc)
         return merr_wrap(rc, "templates");
-    return MERR_OK;
+    /* keys once, at start: a missing or unsafe key stops delivery here */
+    return dkimsig_from_config(cfg, &c->signer);
 }
 
 static void plan_free(struct delivery_plan *e)
@@ -51,6 +53,7 @@ void delivery_plans_free(struct delivery_plans *c)
         plan_free(c->v[i]);
     free(c->v);
     tpl_set_free(c->tpls);
+    dkimsig_free(c->signer);
     pthread_mutex_destroy(&c->mu);
 }
 
@@ -94,7 +97,7 @@ static struct delivery_plan *plan_build(struct delivery_plans *c, struct db *db,
     if (!e->list_id && json_is_integer(json_object_get(list, "id")))
         e->list_id = json_integer_value(json_object_get(list, "id"));
 
-    struct compose_env env = {c->cfg, db, c->tpls};
+    struct compose_env env = {c->cfg, db, c->tpls, c->signer};
     rc = compose_plan_new(&env, e->inputs, &e->plan);
     if (rc) {
         e->plan = NULL;

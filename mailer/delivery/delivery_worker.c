@@ -202,6 +202,7 @@ static enum merr personal_of(struct delivery_worker *w, const struct outbox_enve
     struct compose_person who = {
         .kind = p->kind,
         .salt = p->salt,
+        .send_id = p->send_id,
         .envelope_id = e->id,
         .email = e->recipient,
         .name = e->name,

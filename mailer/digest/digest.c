@@ -36,6 +36,7 @@
 #include "articles.h"
 #include "compose.h"
 #include "date.h"
+#include "dkimsig.h"
 #include "digest.h"
 #include "digest_store.h"
 #include "log.h"
@@ -675,6 +676,7 @@ static enum merr preview_render(struct db *db, const struct config *cfg, const c
     struct compose_plan *plan = NULL;
     struct compose_personal personal;
     struct compose_env env;
+    struct dkimsig *signer = NULL;
     json_t *inputs = NULL;
     json_error_t jerr;
     enum merr rc;
@@ -693,6 +695,11 @@ static enum merr preview_render(struct db *db, const struct config *cfg, const c
     env.cfg = cfg;
     env.db = db;
     env.tpls = set;
+    /* signed as delivery signs it: the preview is the message, Date aside */
+    rc = dkimsig_from_config(cfg, &signer);
+    if (rc)
+        goto out;
+    env.signer = signer;
     rc = compose_plan_new(&env, inputs, &plan);
     if (!rc)
         rc = compose_personal(cfg, db, who, &personal);
@@ -702,6 +709,7 @@ out:
     compose_personal_free(&personal);
     json_decref(inputs);
     compose_plan_free(plan);
+    dkimsig_free(signer);
     tpl_set_free(set);
     return rc;
 }

@@ -159,14 +159,22 @@ struct outbox_result {
 enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, time_t now);
 
 /*
- * "local@domain" Message-ID for an envelope (no angle brackets) under its
- * send's `salt`; out holds 128. `salt_key` is NULL, or the same salt
- * prepared once (crypto_hmac_new, one per thread) for the delivery's
- * per-message hot path: the bytes are the same either way.
+ * The Message-ID of an envelope, without angle brackets: 32 lowercase hex
+ * digits "@" domain, a keyed permutation under `secret` ([mail] secret) of
+ * the envelope id and a tag under its send's `salt`, so it reveals no
+ * internal id and is the same on every retry (see outbox.c). out holds 128.
+ * `secret_key` and `salt_key` are NULL, or the same keys prepared once
+ * (crypto_hmac_new, one per thread) for the delivery's per-message hot
+ * path: the bytes are the same either way.
+ * outbox_message_id_envelope takes one (angle brackets allowed) back to its
+ * envelope id, 0 if it is not of that form; the id is NOT yet proven: the
+ * caller compares outbox_message_id of that envelope's salt with it.
  */
 struct crypto_hmac;
-void outbox_message_id(const char *salt, struct crypto_hmac *salt_key, long long envelope_id,
-                       const char *domain, char out[128]);
+void outbox_message_id(const char *secret, struct crypto_hmac *secret_key, const char *salt,
+                       struct crypto_hmac *salt_key, long long envelope_id, const char *domain,
+                       char out[128]);
+long long outbox_message_id_envelope(const char *secret, const char *message_id);
 
 /*
  * VERP return path "bounces+ID.MAC@domain" where MAC authenticates ID with

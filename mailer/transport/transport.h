@@ -137,6 +137,14 @@ struct transport_hooks {
 enum merr transport_send(struct transport *t, struct transport_msg *msgs, size_t n,
                          const struct transport_hooks *hooks);
 
+/*
+ * The name the SMTP transport gives in EHLO (RFC 5321 §4.1.1.1): [smtp]
+ * helo, or the machine's fully qualified name; MERR_CONFIG saying what to
+ * set when that is not a fully qualified domain name or address literal.
+ * transport_open checks the same for smtp://; `mailer doctor` asks here.
+ */
+enum merr transport_helo_name(const struct config *cfg, char out[256]);
+
 /* Frees the transport (SSL context, names). NULL is ok. */
 void transport_close(struct transport *t);
 

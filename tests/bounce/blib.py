@@ -37,7 +37,8 @@ def mailto_token(sub_id, list_id, secret=SECRET):
 class Env(CliEnv):
     def __init__(self, name, transport=None, mailboxes=None, bounce=None, smtp=None, extra=None):
         super().__init__("bounce-" + name, transport, smtp=smtp,
-                         smtp_defaults={"tls": "none", "connect_timeout_ms": "5000",
+                         smtp_defaults={"tls": "none", "helo": "mailer.test.example",
+                                        "connect_timeout_ms": "5000",
                                         "command_timeout_ms": "10000"})
         sections = [
             ("site", {"name": "Cổng TTĐT Hà Giang", "base_url": "https://tin.hagiang.example",

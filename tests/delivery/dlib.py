@@ -26,7 +26,8 @@ class Env(CliEnv):
         super().__init__("delivery-" + name, transport, delivery, smtp,
                          delivery_defaults={"connections": "2", "retry_base": "5m",
                                             "retry_max": "6h", "max_age": "3d"},
-                         smtp_defaults={"tls": "none", "connect_timeout_ms": "2000",
+                         smtp_defaults={"tls": "none", "helo": "mailer.test.example",
+                                        "connect_timeout_ms": "2000",
                                         "command_timeout_ms": "2000"})
         write_ini(self.config, [
             ("site", {"base_url": "https://tin.hagiang.example"}),

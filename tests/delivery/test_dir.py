@@ -11,7 +11,8 @@ import email.policy
 import os
 import re
 
-from dlib import ARTICLE, DOMAIN, Env, check
+from dlib import ARTICLE, DOMAIN, SECRET, Env, check  # noqa: E402
+from mailertest import message_id  # noqa: E402
 
 env = Env("dir")
 env.add_article()
@@ -49,7 +50,9 @@ for eid, rcpt, _, _ in rows:
     check(b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b""), "not CRLF: " + path)
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     check(msg["To"] == rcpt, "To %r for %s" % (msg["To"], rcpt))
-    check(re.fullmatch(r"<%d\.[0-9a-f]{20}@%s>" % (eid, re.escape(DOMAIN)), msg["Message-ID"]),
+    salt = env.q("SELECT s.salt FROM sends s JOIN envelopes e ON e.send_id = s.id "
+                 "WHERE e.id = ?", eid)[0][0]
+    check(msg["Message-ID"] == "<%s>" % message_id(SECRET, salt, eid, DOMAIN),
           "Message-ID %r" % msg["Message-ID"])
     check(str(msg["Reply-To"]) == "Trần Thị Hoa <hoa@example.org>", "Reply-To %r" % msg["Reply-To"])
     text = msg.get_body(("plain",)).get_content()

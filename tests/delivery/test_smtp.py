@@ -26,15 +26,13 @@ greeting_421, rcpt_451, rcpt_550, data_552, drop_mid_data, silent_server:
 """
 import email
 import email.policy
-import hashlib
-import hmac
 import os
 import re
 import shutil
 import sys
 
-from dlib import ARTICLE, DOMAIN, T0, Env, SmtpServer, build_dir, check, fail, verp_token
-from mailertest import parse_message, received_by_rcpt
+from dlib import ARTICLE, DOMAIN, SECRET, T0, Env, SmtpServer, build_dir, check, fail, verp_token
+from mailertest import message_id as make_message_id, parse_message, received_by_rcpt
 from postfix_relay import PostfixRelay
 
 CASE = sys.argv[1]
@@ -47,8 +45,10 @@ SHARE = ["--from-name", "Trần Thị Hoa", "--from-email", "hoa@example.org",
 def normalize(raw):
     """Sets aside what is random per message or per plan: the Message-ID, the
     MIME boundaries and the photos' Content-IDs (which may be cut by a
-    quoted-printable soft line break where the HTML cites them)."""
+    quoted-printable soft line break where the HTML cites them), and the send
+    id in Feedback-ID (`mailer compose` has no send: 0)."""
     raw = re.sub(rb"\r\nMessage-ID: <[^>]*>\r\n", b"\r\nMessage-ID: <X>\r\n", raw)
+    raw = re.sub(rb"\r\nFeedback-ID: [0-9]+:", b"\r\nFeedback-ID: N:", raw)
     seen = []
     for b in re.findall(rb'boundary="([^"]+)"', raw) + re.findall(rb"Content-ID: <([^>]+)>",
                                                                      raw):
@@ -134,9 +134,9 @@ def share_bytes(srv, port, pf=None):
             if x != y:
                 fail("line %d differs:\nsent:     %r\ncomposed: %r" % (i, x, y))
         fail("lengths differ: sent %d, composed %d" % (len(a), len(b)))
-    mid = re.search(rb"\r\nMessage-ID: <(\d+)\.[0-9a-f]{20}@([^>]+)>\r\n", got[0]["data"])
-    check(mid and int(mid.group(1)) == eid and mid.group(2) == DOMAIN.encode(),
-          "Message-ID not derived from the envelope")
+    mid = re.search(rb"\r\nMessage-ID: <([0-9a-f]{32}@[^>]+)>\r\n", got[0]["data"])
+    check(mid and mid.group(1).decode() == expected_message_id(e, eid)[1:-1],
+          "Message-ID not derived from the envelope: %r" % (mid and mid.group(1)))
     tok = verp_token(eid)
     check(got[0]["mail_from"] == "bounces+%s@%s" % (tok, DOMAIN),
           "MAIL FROM %r, wanted VERP with %s" % (got[0]["mail_from"], tok))
@@ -203,7 +203,10 @@ def digest(srv, port, pf=None):
             fail("compose digest: %s" % composed.stderr.decode())
         sent_msg, sent_parts = parts(got[rcpt]["data"])
         comp_msg, comp_parts = parts(composed.stdout)
-        skip = {"message-id", "list-unsubscribe"}
+        skip = {"message-id", "list-unsubscribe", "feedback-id"}
+        check(re.fullmatch(r"[1-9][0-9]*:tin-tuc:digest:" + re.escape(DOMAIN),
+                           sent_msg["Feedback-ID"] or ""),
+              "Feedback-ID %r" % sent_msg["Feedback-ID"])
         def heads(m):
             return [(k, re.sub(r'boundary="[^"]*"', "", str(v))) for k, v in m.items()
                     if k.lower() not in skip]
@@ -334,12 +337,11 @@ def case_drop_mid_data():
 
 
 def expected_message_id(e, eid):
-    """RFC 5322 Message-ID of envelope eid: HMAC-SHA256 of "message-id:ID"
-    under its own send's salt, 80 bits in hex (mailer/outbox/outbox.c)."""
+    """RFC 5322 Message-ID of envelope eid: its id and a tag under its own
+    send's salt, hidden under [mail] secret (mailer/outbox/outbox.c)."""
     salt = e.q("SELECT s.salt FROM sends s JOIN envelopes e ON e.send_id = s.id "
                "WHERE e.id = ?", eid)[0][0]
-    mac = hmac.new(salt.encode(), b"message-id:%d" % eid, hashlib.sha256).digest()[:10]
-    return "<%d.%s@%s>" % (eid, mac.hex(), DOMAIN)
+    return "<%s>" % make_message_id(SECRET, salt, eid, DOMAIN)
 
 
 def message_id(m):

@@ -43,7 +43,8 @@ class Env(CliEnv):
         super().__init__("digest-" + name, transport, delivery, smtp,
                          delivery_defaults={"connections": "4", "retry_base": "5m",
                                             "retry_max": "6h", "max_age": "3d"},
-                         smtp_defaults={"tls": "none", "connect_timeout_ms": "5000",
+                         smtp_defaults={"tls": "none", "helo": "mailer.test.example",
+                                        "connect_timeout_ms": "5000",
                                         "command_timeout_ms": "10000"})
         write_ini(self.config, [
             ("site", {"name": SITE, "base_url": BASE_URL, "timezone": "Asia/Ho_Chi_Minh"}),

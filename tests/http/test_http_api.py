@@ -186,7 +186,9 @@ def test_subscription_pages(m, token):
     check(st == 201, "digest send: %d %s" % (st, body))
     msg = m.wait_for(lambda: [x for x in mails_to(m, who) if link_in(x, "unsubscribe")],
                      "the list mail")[0]
-    check(msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", "no one-click header")
+    # base_url is http here: no one-click header (RFC 8058 needs https); the
+    # endpoint still answers a one-click POST (below)
+    check(msg["List-Unsubscribe-Post"] is None, "one-click header with an http base_url")
     st, _, _ = m.request("GET", "/unsubscribe/not-a-token")
     check(st == 400, "bad unsubscribe link: %d" % st)
     unsub = re.search(r"<(http://[^>]+/unsubscribe/[^>]+)>", str(msg["List-Unsubscribe"]))

@@ -1,7 +1,7 @@
 """RFC 8058 one-click unsubscribe of a person on two lists, as their mail
-client does it: the digest of list A arrives with List-Unsubscribe and
-List-Unsubscribe-Post headers; the client POSTs List-Unsubscribe=One-Click to
-the https URL of the header. Afterwards the person has left list A only: list
+client does it: the digest of list A arrives with List-Unsubscribe (and with
+an https base_url List-Unsubscribe-Post); the client POSTs
+List-Unsubscribe=One-Click to the URL of the header. Afterwards the person has left list A only: list
 B's subscription stays confirmed, no suppression is written, and list B's next
 digest reaches them while list A's does not. A second click changes nothing.
 (The only other one-click test uses a person on a single list, where leaving
@@ -62,8 +62,11 @@ def main():
 
         send_digest(m, token, LIST_A)
         msg = m.wait_for(lambda: digests_to(m, WHO).get(LIST_A), "list A's digest")[0]
-        check(msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click",
-              "list A's digest has no List-Unsubscribe-Post")
+        # base_url is http here, so no List-Unsubscribe-Post (RFC 8058 offers
+        # one-click only for https, issue 11); the POST below is what a mail
+        # client sends to an https link
+        check(msg["List-Unsubscribe-Post"] is None,
+              "list A's digest has List-Unsubscribe-Post with an http base_url")
         url = re.search(r"<(http://[^>]+/unsubscribe/[^>]+)>", str(msg["List-Unsubscribe"]))
         check(url, "List-Unsubscribe: %s" % msg["List-Unsubscribe"])
         path = urllib.parse.urlsplit(url.group(1)).path

@@ -18,7 +18,13 @@ What is here (one copy for every test folder):
   - write_ini(path, sections): a config file from [(section, {key: value})]
   - SmtpServer, certs(): the test SMTP server tests/smtpd/smtpd.py on a random
     port and the messages it stored; count_received(), received_by_rcpt()
-  - verp_token(secret, envelope_id), parse_message(data)
+  - verp_token(secret, envelope_id), message_id(secret, salt, envelope_id,
+    domain), parse_message(data)
+  - DnsServer: TXT records served on a loopback UDP port (dnspython), for
+    `mailer doctor` and the DKIM verifiers
+  - dkim_record(env, domain, selector), dkim_verify_dkimpy(data, records),
+    dkim_verify_opendkim(data, records): DKIM keys' records and two
+    independent verifiers (dkimpy; OpenDKIM's opendkim-testmsg)
 """
 import email
 import email.policy
@@ -220,6 +226,18 @@ def verp_token(secret, envelope_id):
     return "%d.%s" % (envelope_id, mac[:10].hex())
 
 
+def message_id(secret, salt, envelope_id, domain):
+    """The Message-ID of an envelope (without angle brackets), as
+    mailer/outbox/outbox.c makes it: the envelope id and a 64-bit tag under
+    the send's salt through a 4-round Feistel network keyed by [mail] secret."""
+    tag = hmac.new(salt.encode(), b"message-id:%d" % envelope_id, hashlib.sha256).digest()[:8]
+    left, right = envelope_id.to_bytes(8, "big"), tag
+    for rnd in range(4):
+        f = hmac.new(secret.encode(), b"message-id:%d:" % rnd + right, hashlib.sha256).digest()
+        left, right = right, bytes(a ^ b for a, b in zip(left, f[:8]))
+    return "%s@%s" % ((left + right).hex(), domain)
+
+
 def parse_message(data):
     return email.message_from_bytes(data, policy=email.policy.default)
 
@@ -301,3 +319,146 @@ def received_by_rcpt(srv):
         for r in m["rcpt_tos"]:
             out.setdefault(r, []).append(m)
     return out
+
+
+# ---- DNS and DKIM ----------------------------------------------------------
+
+class DnsServer:
+    """    with DnsServer({"s1._domainkey.example.org": ["v=DKIM1; k=rsa; p=..."]}) as dns:
+            ... dns.address ("127.0.0.1:PORT"), dns.queries (names asked) ...
+
+    Answers TXT queries from `records` (name -> list of texts, each record
+    cut into 255-byte strings as a zone would), NXDOMAIN for names it does
+    not know, nothing at all (a timeout) when `silent`. `host`/`port` bind
+    elsewhere: port 53 on a 127.x address for resolvers that take no port
+    (opendkim-testmsg). Serves from a thread of the test."""
+
+    def __init__(self, records, host="127.0.0.1", port=0, silent=False):
+        self.records = {k.lower().rstrip("."): [v] if isinstance(v, str) else list(v)
+                        for k, v in records.items()}
+        self.host, self.port, self.silent = host, port, silent
+        self.queries = []
+        self.sock = None
+        self.thread = None
+
+    def __enter__(self):
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((self.host, self.port))
+        self.sock.settimeout(0.1)  # the loop looks at self.stop this often
+        self.stop = False
+        self.port = self.sock.getsockname()[1]
+        self.address = "%s:%d" % (self.host, self.port)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        return self
+
+    def _serve(self):
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+        import dns.rrset
+        while not self.stop:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                q = dns.message.from_wire(data)
+            except Exception:
+                continue
+            name = q.question[0].name.to_text().lower().rstrip(".")
+            self.queries.append(name)
+            if self.silent:
+                continue
+            r = dns.message.make_response(q)
+            if name not in self.records:
+                r.set_rcode(dns.rcode.NXDOMAIN)
+            elif q.question[0].rdtype == dns.rdatatype.TXT and self.records[name]:
+                texts = []
+                for v in self.records[name]:
+                    b = v.encode()
+                    texts.append(" ".join('"%s"' % b[i:i + 255].decode().replace('"', '\\"')
+                                          for i in range(0, len(b), 255)))
+                r.answer.append(dns.rrset.from_text_list(q.question[0].name, 300, "IN", "TXT",
+                                                         texts))
+            self.sock.sendto(r.to_wire(), peer)
+
+    def __exit__(self, *exc):
+        self.stop = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+def dkim_record(env, domain, selector):
+    """The TXT text `mailer dkim record` prints for a key of `env` (a CliEnv)."""
+    import re
+    out = env.mailer("dkim", "record", "--domain", domain, "--selector", selector).stdout.decode()
+    line = [l for l in out.splitlines() if l and not l.startswith(";")][0]
+    return "".join(re.findall(r'"([^"]*)"', line))
+
+
+def dkim_verify_dkimpy(data, records):
+    """dkimpy's verdict on each DKIM-Signature of `data`, top first: a list
+    of (a= value, True/False). `records` maps key names to TXT texts."""
+    import dkim
+    recs = {k.lower().rstrip("."): v for k, v in records.items()}
+
+    def dnsfunc(name, timeout=5):
+        name = name.decode() if isinstance(name, bytes) else name
+        return recs.get(name.lower().rstrip("."), "").encode() or None
+
+    out = []
+    n = len(email.message_from_bytes(data).get_all("DKIM-Signature") or [])
+    for i in range(n):
+        d = dkim.DKIM(data)
+        ok = d.verify(idx=i, dnsfunc=dnsfunc)
+        out.append(((d.signature_fields or {}).get(b"a", b"?").decode(), bool(ok)))
+    return out
+
+
+def opendkim_can_run():
+    """None if opendkim-testmsg can be run with a test DNS (it reads
+    /etc/resolv.conf, so it runs in a private mount namespace with its own:
+    root and unshare needed), else the reason."""
+    if not shutil.which("opendkim-testmsg") and not os.path.exists("/usr/sbin/opendkim-testmsg"):
+        return "opendkim-testmsg is not installed (Debian opendkim-tools)"
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                       capture_output=True)
+    if p.returncode != 0:
+        return "cannot make a mount namespace (unshare --mount): %s" % p.stderr.decode().strip()
+    return None
+
+
+def dkim_verify_opendkim(data, records):
+    """OpenDKIM's verdict (opendkim-testmsg, libopendkim) on `data`: (exit
+    code, stderr); 0 = the signature verifies. opendkim-testmsg asks the DNS
+    through /etc/resolv.conf, so it runs in its own mount namespace where
+    that file names a DnsServer on port 53 of a random 127.x address."""
+    import random
+    testmsg = shutil.which("opendkim-testmsg") or "/usr/sbin/opendkim-testmsg"
+    for _ in range(20):
+        host = "127.%d.%d.%d" % (random.randint(1, 254), random.randint(0, 254),
+                                 random.randint(1, 254))
+        try:
+            srv = DnsServer({k: [v] if isinstance(v, str) else v for k, v in records.items()},
+                            host=host, port=53).__enter__()
+            break
+        except OSError:
+            continue
+    else:
+        raise RuntimeError("no free port 53 on a 127.x address")
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            conf = os.path.join(d, "resolv.conf")
+            with open(conf, "w") as f:
+                f.write("nameserver %s\noptions timeout:2 attempts:1\n" % host)
+            script = 'mount --bind "$1" /etc/resolv.conf && exec "$2"'
+            p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                script, "sh", conf, testmsg], input=data, capture_output=True,
+                               timeout=60)
+            return p.returncode, p.stderr.decode(errors="replace")
+    finally:
+        srv.__exit__(None, None, None)

@@ -29,6 +29,7 @@
 #include "enc.h"
 #include "media.h"
 #include "testutil.h"
+#include "utf8.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -575,7 +576,7 @@ static void same_photo_stored_once(void **state)
     assert_int_equal(article_load(fx->db, "a", &a), MERR_OK);
     assert_int_equal(article_load(fx->db, "b", &b), MERR_OK);
     assert_string_equal(a->images[0].sha256, b->images[0].sha256);
-    assert_string_equal(b->images[0].filename, "_nh_hai.jpeg");
+    assert_string_equal(b->images[0].filename, "Ảnh hai.jpeg");
     assert_string_equal(b->images[0].src, "./images/Ảnh hai.jpeg");
     assert_int_equal(b->images[0].width, 600);
     assert_int_equal(b->images[0].height, 400);
@@ -701,7 +702,16 @@ static void safe_filenames(void **state)
     } cases[] = {
         {"images/pccc.jpg", "image/jpeg", "pccc.jpg"},
         {"images/PCCC.JPEG", "image/jpeg", "PCCC.JPEG"},
-        {"images/ảnh đẹp.jpg", "image/jpeg", "_nh___p.jpg"},
+        {"images/ảnh đẹp.jpg", "image/jpeg", "ảnh đẹp.jpg"},
+        {"https://cdn.example.vn/a/%E1%BA%A3nh%20%C4%91%E1%BA%B9p.jpg?x=1", "image/jpeg",
+         "ảnh đẹp.jpg"},
+        {"https://cdn.example.vn/a/%FF%FE.jpg", "image/jpeg", "_FF_FE.jpg"},
+        {"images/gpj\u202Eexe.jpg", "image/jpeg", "gpj_exe.jpg"},
+        {"images/a\xc2\x85"
+         "b\xe2\x80\x8b"
+         "c.png",
+         "image/png", "a_b_c.png"},
+        {"images/ lead.jpg", "image/jpeg", "_lead.jpg"},
         {"images/wrong.png", "image/jpeg", "wrong.jpg"},
         {"images/photo.php", "image/png", "photo.php.png"},
         {"images/noext", "image/gif", "noext.gif"},
@@ -726,6 +736,14 @@ static void safe_filenames(void **state)
     char *f = media_safe_filename(longname, "image/jpeg");
     assert_true(strlen(f) <= 105);
     assert_string_equal(f + strlen(f) - 4, ".jpg");
+    free(f);
+    /* 100 bytes at most, never cut inside a character */
+    longname[0] = 0;
+    for (int i = 0; i < 60; i++)
+        strcat(longname, "ả");
+    strcat(longname, ".jpg");
+    f = media_safe_filename(longname, "image/jpeg");
+    assert_true(strlen(f) <= 105 && utf8_valid(f, strlen(f), NULL));
     free(f);
 }
 

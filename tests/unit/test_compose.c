@@ -45,6 +45,42 @@ static void assert_lines(const char *s, size_t n, size_t max)
     assert_int_equal(col, 0);
 }
 
+/* Every line holding an encoded word ("=?") is at most 76 characters (RFC 2047 §2). */
+static void assert_ew_lines(const char *s, size_t n)
+{
+    const char *line = s, *end = s + n;
+    while (line < end) {
+        const char *e = memmem(line, (size_t)(end - line), "\r\n", 2);
+        size_t len = e ? (size_t)(e - line) : (size_t)(end - line);
+        if (memmem(line, len, "=?", 2) && len > HDR_EW_LINE_MAX)
+            fail_msg("line with an encoded word of %zu characters: %.*s", len, (int)len, line);
+        line += len + 2;
+    }
+}
+
+/*
+ * Encoded words are cut only where the text has spaces: each one but the
+ * last decodes to text ending in a space (the texts given have no word too
+ * long for one encoded word).
+ */
+static void assert_cut_at_spaces(const char *v)
+{
+    const char *p = v, *next;
+    struct buf d;
+    buf_init(&d, 0);
+    while ((p = strstr(p, "=?"))) {
+        const char *e = strstr(p + 10, "?=");
+        assert_non_null(e);
+        next = strstr(e + 2, "=?");
+        buf_reset(&d);
+        assert_int_equal(hdr_decode(&d, p, (size_t)(e + 2 - p)), MERR_OK);
+        if (next && (!d.len || d.data[d.len - 1] != ' '))
+            fail_msg("encoded word cut inside a word: \"%s\" in %s", d.data, v);
+        p = e + 2;
+    }
+    buf_free(&d);
+}
+
 /* The value of a header block "Field: value CRLF" as written (folds included). */
 static const char *value_of(const struct buf *b, const char *field)
 {
@@ -84,6 +120,10 @@ static void roundtrip_text(const char *field, const char *in)
     buf_init(&d, 0);
     assert_int_equal(hdr_write_text(&b, field, in), MERR_OK);
     assert_lines(b.data, b.len, HDR_LINE_MAX);
+    assert_ew_lines(b.data, b.len);
+    /* never "Subject:" alone on its line (Python then decodes a leading space) */
+    if (strlen(field) < 40 && *in)
+        assert_memory_not_equal(b.data + strlen(field), ":\r\n", 3);
     v = value_of(&b, field);
     assert_words(v);
     /* value without the final CRLF, and without the folding whitespace after ':' */
@@ -119,6 +159,8 @@ static void test_hdr_text_roundtrip(void **state)
     roundtrip_text("Subject", "a");
     roundtrip_text("Subject", long_vi);
     roundtrip_text("Subject", "Tin mới 😀🇻🇳 ở Hà Giang, \"trích dẫn\" (ngoặc)");
+    /* fits in one encoded word, but not after "Subject:" */
+    roundtrip_text("Subject", "Bản tin tuần 1 – Cổng TTĐT Hà Giang");
     roundtrip_text("Subject", "Hello world, plain ASCII stays plain");
     roundtrip_text("Subject", "  leading and  double  spaces ");
     roundtrip_text("Subject", "=?UTF-8?B?SGk=?= looks encoded");
@@ -135,6 +177,84 @@ static void test_hdr_text_roundtrip(void **state)
             strcat(s, j % 4 == 0 ? "a" : j % 4 == 1 ? "ế" : j % 4 == 2 ? "𝄞" : "ñ");
         roundtrip_text("Subject", s);
     }
+}
+
+static void test_hdr_words_whole(void **state)
+{
+    static const char *const texts[] = {
+        "Sở Thông tin và Truyền thông tỉnh Hà Giang",
+        "Khen thưởng kỷ niệm 60 năm Ngày Truyền thống lực lượng Cảnh sát PCCC và CNCH",
+        "Tỉnh Hà Giang tổ chức Hội nghị tổng kết Công tác Thi đua, Khen thưởng năm 2021 và "
+        "Phát động phong trào thi đua yêu nước năm 2022",
+        "Nguyễn  Thị   Hoa ở Hà Giang 😀 😀 😀 😀 😀 😀 😀 😀 😀 😀 😀 😀 😀 😀 😀 😀 😀",
+    };
+    static const char *const fields[] = {"Subject", "From", "X-A-Long-Field-Name-Of-Thirty-Two"};
+    struct buf b, d;
+    (void)state;
+    buf_init(&b, 0);
+    buf_init(&d, 0);
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++)
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            buf_reset(&b);
+            if (f == 1)
+                assert_int_equal(hdr_write_address(&b, "From", texts[t], "a@hagiang.example"),
+                                 MERR_OK);
+            else
+                assert_int_equal(hdr_write_text(&b, fields[f], texts[t]), MERR_OK);
+            assert_lines(b.data, b.len, HDR_LINE_MAX);
+            assert_ew_lines(b.data, b.len);
+            assert_words(b.data);
+            assert_cut_at_spaces(b.data);
+        }
+    buf_free(&b);
+    buf_free(&d);
+}
+
+/* hdr_write_raw never writes a line over 998 (RFC 5322 §2.1.1), found by fuzzing at 999. */
+static void test_hdr_raw_998(void **state)
+{
+    char word[1100];
+    struct buf b;
+    const char *field = "List-Unsubscribe"; /* "List-Unsubscribe: " is 18 */
+    (void)state;
+    buf_init(&b, 0);
+    memset(word, 'a', sizeof word);
+    word[980] = 0;
+    assert_int_equal(hdr_write_raw(&b, field, word), MERR_OK);
+    assert_lines(b.data, b.len, HDR_HARD_MAX);
+    assert_int_equal(b.len, 18 + 980 + 2);
+    buf_reset(&b);
+    word[980] = 'a';
+    word[981] = 0;
+    assert_int_equal(hdr_write_raw(&b, field, word), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "981 characters"));
+    assert_int_equal(b.len, 0);
+    /* a later word has the whole folded line but its leading space */
+    memset(word, 'a', sizeof word);
+    word[0] = 'x';
+    word[1] = ' ';
+    word[999] = 0;
+    assert_int_equal(hdr_write_raw(&b, field, word), MERR_OK);
+    assert_lines(b.data, b.len, HDR_HARD_MAX);
+    buf_reset(&b);
+    word[999] = 'a';
+    word[1000] = 0;
+    assert_int_equal(hdr_write_raw(&b, field, word), MERR_INVAL);
+    /* and every field name length at the edge */
+    for (size_t fl = 1; fl < 40; fl++) {
+        char name[64];
+        memset(name, 'F', fl);
+        name[fl] = 0;
+        memset(word, 'w', sizeof word);
+        word[HDR_HARD_MAX - fl - 2] = 0;
+        buf_reset(&b);
+        assert_int_equal(hdr_write_raw(&b, name, word), MERR_OK);
+        assert_lines(b.data, b.len, HDR_HARD_MAX);
+        word[HDR_HARD_MAX - fl - 2] = 'w';
+        word[HDR_HARD_MAX - fl - 1] = 0;
+        assert_int_equal(hdr_write_raw(&b, name, word), MERR_INVAL);
+    }
+    buf_free(&b);
 }
 
 static void test_hdr_plain_ascii_kept(void **state)
@@ -165,6 +285,7 @@ static void test_hdr_address_forms(void **state)
     assert_int_equal(hdr_write_address(&b, "From", "Cổng TTĐT Hà Giang, \"😀\"", "a@b.example"),
                      MERR_OK);
     assert_lines(b.data, b.len, HDR_LINE_MAX);
+    assert_ew_lines(b.data, b.len);
     assert_words(b.data);
     {
         const char *v = value_of(&b, "From") + 1;
@@ -293,23 +414,84 @@ static void test_qp_roundtrip(void **state)
     }
 }
 
+/* The filename parameter(s) of a part, decoded as RFC 2231 §3-§4 say. */
+static void part_filename(const char *part, char *out)
+{
+    const char *p = strstr(part, "Content-Disposition: inline;");
+    size_t n = 0;
+    assert_non_null(p);
+    if (strstr(p, "filename=\"")) {
+        const char *q = strstr(p, "filename=\"") + 10, *e = strchr(q, '"');
+        memcpy(out, q, (size_t)(e - q));
+        out[e - q] = 0;
+        return;
+    }
+    for (int k = 0;; k++) {
+        char tag[32];
+        const char *q;
+        snprintf(tag, sizeof tag, "filename*%d*=%s", k, k ? "" : "utf-8''");
+        q = strstr(p, tag);
+        if (!q)
+            break;
+        for (q += strlen(tag); *q && *q != ';' && *q != '\r'; q++) {
+            if (*q == '%') {
+                out[n++] = (char)(hexv(q[1]) * 16 + hexv(q[2]));
+                q += 2;
+            } else {
+                out[n++] = *q;
+            }
+        }
+    }
+    out[n] = 0;
+}
+
 static void test_image_part(void **state)
 {
-    (void)state;
+    static const char *const names[][2] = {
+        {"ảnh hội nghị.jpg", "ảnh hội nghị.jpg"},
+        {"plain-name_1.jpg", "plain-name_1.jpg"},
+        {"with space.png", "with space.png"},
+        {"../../etc/Ảnh\r\n\"x\".jpg", "Ảnh\"x\".jpg"},
+        {"dir\\sub\\tên.jpg", "tên.jpg"},
+        {"", "image"},
+        {NULL, "image"},
+        {"Tỉnh Hà Giang tổ chức Hội nghị tổng kết Công tác Thi đua, Khen thưởng năm 2021 "
+         "và Phát động phong trào.jpg",
+         NULL},
+    };
     struct buf p;
     const char *b64 = "QUJD\r\n";
+    char got[600];
+    (void)state;
     buf_init(&p, 0);
-    assert_int_equal(
-        compose_image_part(&p, "image/jpeg", "ảnh hội nghị.jpg", "abc@x.example", b64, strlen(b64)),
-        MERR_OK);
-    assert_non_null(strstr(p.data, "Content-Type: image/jpeg\r\n"));
-    assert_non_null(strstr(p.data, "Content-Transfer-Encoding: base64\r\n"));
-    assert_non_null(strstr(p.data, "Content-ID: <abc@x.example>\r\n"));
-    assert_non_null(strstr(p.data, "Content-Disposition: inline; filename=\""));
-    for (size_t i = 0; i < p.len; i++)
-        assert_true((unsigned char)p.data[i] < 0x80);
-    assert_non_null(strstr(p.data, "\r\n\r\nQUJD\r\n"));
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        buf_reset(&p);
+        assert_int_equal(
+            compose_image_part(&p, "image/jpeg", names[i][0], "abc@x.example", b64, strlen(b64)),
+            MERR_OK);
+        assert_memory_equal(p.data,
+                            "Content-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n"
+                            "Content-ID: <abc@x.example>\r\nContent-Disposition: inline;",
+                            strlen("Content-Type: image/jpeg\r\nContent-Transfer-Encoding: "
+                                   "base64\r\nContent-ID: <abc@x.example>\r\n"
+                                   "Content-Disposition: inline;"));
+        for (size_t k = 0; k < p.len; k++)
+            assert_true((unsigned char)p.data[k] < 0x80);
+        assert_lines(p.data, p.len, HDR_LINE_MAX);
+        assert_non_null(strstr(p.data, "\r\n\r\nQUJD\r\n"));
+        part_filename(p.data, got);
+        if (names[i][1])
+            assert_string_equal(got, names[i][1]);
+        else /* cut at 120 bytes, between characters */
+            assert_true(strlen(got) <= 120 && utf8_valid(got, strlen(got), NULL) &&
+                        !strncmp(got, names[i][0], strlen(got)) && strlen(got) > 100);
+        /* UTF-8 names go as RFC 2231, never mangled to ASCII */
+        if (names[i][0] && strstr(names[i][0], "ả"))
+            assert_non_null(strstr(p.data, "filename*0*=utf-8''%E1%BA%A3nh"));
+    }
     assert_int_equal(compose_image_part(&p, "image/jpeg\r\nX: y", "a.jpg", "c@x", b64, 6),
+                     MERR_INVAL);
+    assert_int_equal(compose_image_part(&p, "image/jpeg", "a.jpg", "c@x>\r\nX: y", b64, 6),
                      MERR_INVAL);
     buf_free(&p);
 }
@@ -511,6 +693,12 @@ static void test_digest_message(void **state)
     assert_non_null(strstr(m.data, "List-Unsubscribe: <https://tin.example/unsubscribe/TOKEN>,"));
     assert_non_null(strstr(m.data, "\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
     assert_int_equal(assert_cids(&m), 6);
+    /* one-click only over https (RFC 8058 §3.1); the http link stays in List-Unsubscribe */
+    buf_reset(&m);
+    r.unsubscribe_url = "http://tin.example/unsubscribe/TOKEN";
+    assert_int_equal(compose_render(plan, &r, &m), MERR_OK);
+    assert_non_null(strstr(m.data, "List-Unsubscribe: <http://tin.example/unsubscribe/TOKEN>,"));
+    assert_null(strstr(m.data, "List-Unsubscribe-Post"));
     buf_free(&m);
     compose_plan_free(plan);
 }
@@ -606,7 +794,8 @@ int main(void)
     const struct CMUnitTest unit[] = {
         cmocka_unit_test(test_hdr_text_roundtrip), cmocka_unit_test(test_hdr_plain_ascii_kept),
         cmocka_unit_test(test_hdr_address_forms),  cmocka_unit_test(test_hdr_injection_refused),
-        cmocka_unit_test(test_hdr_decode_vectors), cmocka_unit_test(test_qp_roundtrip),
+        cmocka_unit_test(test_hdr_decode_vectors), cmocka_unit_test(test_hdr_words_whole),
+        cmocka_unit_test(test_hdr_raw_998),        cmocka_unit_test(test_qp_roundtrip),
         cmocka_unit_test(test_image_part),         cmocka_unit_test(test_boundary_random),
     };
     const struct CMUnitTest msgs[] = {

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "date.h"
+#include "dns.h"
 #include "enc.h"
 #include "err.h"
 #include "metrics.h"
@@ -585,6 +586,94 @@ static void net_public_canon_and_keys(void **state)
     assert_int_equal(c.n, 0);
 }
 
+/* ---- dns: TXT answers (RFC 1035 §4.1, §3.3.14) ---- */
+
+/* A response to a TXT question for "k.example" with `n` answer records. */
+static size_t dns_msg(unsigned char *m, int n, const unsigned char *const *rd,
+                      const unsigned short *rdlen, const unsigned short *type)
+{
+    static const unsigned char head[] = {0x12, 0x34, 0x81, 0x80, 0,   1, 0,   0,   0,
+                                         0,    0,    0,    1,    'k', 7, 'e', 'x', 'a',
+                                         'm',  'p',  'l',  'e',  0,   0, 16,  0,   1};
+    size_t len = sizeof head;
+    memcpy(m, head, sizeof head);
+    m[7] = (unsigned char)n;
+    for (int i = 0; i < n; i++) {
+        unsigned char rr[] = {0xC0,
+                              12,
+                              0,
+                              (unsigned char)type[i],
+                              0,
+                              1,
+                              0,
+                              0,
+                              1,
+                              0,
+                              (unsigned char)(rdlen[i] >> 8),
+                              (unsigned char)rdlen[i]};
+        memcpy(m + len, rr, sizeof rr);
+        len += sizeof rr;
+        memcpy(m + len, rd[i], rdlen[i]);
+        len += rdlen[i];
+    }
+    return len;
+}
+
+static void dns_txt_answers(void **state)
+{
+    unsigned char m[2048];
+    static const unsigned char two[] = "\x0bv=DKIM1; k=\x09rsa; p=AB";
+    static const unsigned char spf[] = "\x0bv=spf1 -all";
+    static const unsigned char cname[] = "\x01x\x07example\x00";
+    static const unsigned char past[] = "\x20short";
+    static const unsigned char nul[] = "\x03"
+                                       "a\0"
+                                       "b";
+    const unsigned char *rd[3];
+    unsigned short len[3], type[3];
+    struct dns_txt t;
+    size_t n;
+    (void)state;
+
+    /* strings of one record joined; a CNAME on the way skipped; records apart */
+    rd[0] = cname, len[0] = sizeof cname - 1, type[0] = 5;
+    rd[1] = two, len[1] = sizeof two - 1, type[1] = 16;
+    rd[2] = spf, len[2] = sizeof spf - 1, type[2] = 16;
+    n = dns_msg(m, 3, rd, len, type);
+    assert_int_equal(dns_txt_answer(m, n, &t), MERR_OK);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.rec[0], "v=DKIM1; k=rsa; p=AB");
+    assert_string_equal(t.rec[1], "v=spf1 -all");
+    dns_txt_free(&t);
+    /* no answer */
+    n = dns_msg(m, 0, rd, len, type);
+    assert_int_equal(dns_txt_answer(m, n, &t), MERR_OK);
+    assert_int_equal(t.n, 0);
+    dns_txt_free(&t);
+    /* a string longer than its record, a NUL inside, a cut message: refused */
+    rd[0] = past, len[0] = sizeof past - 1, type[0] = 16;
+    n = dns_msg(m, 1, rd, len, type);
+    assert_int_equal(dns_txt_answer(m, n, &t), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "runs past"));
+    rd[0] = nul, len[0] = sizeof nul - 1;
+    n = dns_msg(m, 1, rd, len, type);
+    assert_int_equal(dns_txt_answer(m, n, &t), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "NUL"));
+    rd[0] = spf, len[0] = sizeof spf - 1;
+    n = dns_msg(m, 1, rd, len, type);
+    for (size_t cut = 0; cut < n; cut++)
+        assert_int_equal(dns_txt_answer(m, cut, &t), MERR_INVAL);
+    assert_int_equal(dns_txt_answer(m, n, &t), MERR_OK);
+    dns_txt_free(&t);
+    /* name servers as --nameserver takes them */
+    assert_true(dns_nameserver_ok("127.0.0.1"));
+    assert_true(dns_nameserver_ok("127.0.0.1:5353"));
+    assert_false(dns_nameserver_ok("127.0.0.1:0"));
+    assert_false(dns_nameserver_ok("127.0.0.1:x"));
+    assert_false(dns_nameserver_ok("ns1.example"));
+    assert_false(dns_nameserver_ok(":53"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +695,7 @@ int main(void)
         cmocka_unit_test(metrics_render_prometheus_text),
         cmocka_unit_test(text_filter_table),
         cmocka_unit_test(net_public_canon_and_keys),
+        cmocka_unit_test(dns_txt_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -400,17 +400,45 @@ static void verp_round_trip_and_forgery(void **state)
 
 static void message_id_fixed_per_envelope(void **state)
 {
+    const char *secret = "bí mật-0123456789";
     char a[128], b[128], c[128];
     (void)state;
-    outbox_message_id("salt-one", NULL, 7, "hagiang.example", a);
-    outbox_message_id("salt-one", NULL, 7, "hagiang.example", b);
+    outbox_message_id(secret, NULL, "salt-one", NULL, 7, "hagiang.example", a);
+    outbox_message_id(secret, NULL, "salt-one", NULL, 7, "hagiang.example", b);
     assert_string_equal(a, b);
-    assert_non_null(strstr(a, "@hagiang.example"));
-    assert_int_equal(strncmp(a, "7.", 2), 0);
-    outbox_message_id("salt-two", NULL, 7, "hagiang.example", c);
+    /* 32 hex digits and the domain: no envelope id to read (issue 11) */
+    assert_int_equal(strlen(a), 32 + strlen("@hagiang.example"));
+    assert_string_equal(a + 32, "@hagiang.example");
+    for (int i = 0; i < 32; i++)
+        assert_non_null(strchr("0123456789abcdef", a[i]));
+    assert_int_not_equal(strncmp(a, "7.", 2), 0);
+    assert_int_not_equal(strncmp(a, "0000000000000007", 16), 0); /* not in clear either */
+    outbox_message_id(secret, NULL, "salt-two", NULL, 7, "hagiang.example", c);
     assert_string_not_equal(a, c);
-    outbox_message_id("salt-one", NULL, 8, "hagiang.example", c);
+    outbox_message_id(secret, NULL, "salt-one", NULL, 8, "hagiang.example", c);
     assert_string_not_equal(a, c);
+    outbox_message_id("another secret", NULL, "salt-one", NULL, 7, "hagiang.example", c);
+    assert_string_not_equal(a, c);
+}
+
+/* the envelope id comes back under the secret only; malformed ids give 0 */
+static void message_id_envelope_back(void **state)
+{
+    const char *secret = "bí mật-0123456789";
+    char a[128], b[130];
+    (void)state;
+    for (long long e = 1; e < 1LL << 40; e = e * 7 + 3) {
+        outbox_message_id(secret, NULL, "salt-one", NULL, e, "hagiang.example", a);
+        assert_int_equal(outbox_message_id_envelope(secret, a), e);
+        snprintf(b, sizeof b, "<%s>", a);
+        assert_int_equal(outbox_message_id_envelope(secret, b), e);
+        assert_int_not_equal(outbox_message_id_envelope("another secret", a), e);
+    }
+    assert_int_equal(outbox_message_id_envelope(secret, NULL), 0);
+    assert_int_equal(outbox_message_id_envelope(secret, ""), 0);
+    assert_int_equal(outbox_message_id_envelope(secret, "7.0123456789abcdef0123@x"), 0);
+    assert_int_equal(outbox_message_id_envelope(secret, "0123456789abcdef0123456789abcdeg@x"), 0);
+    assert_int_equal(outbox_message_id_envelope(secret, "0123456789abcdef0123456789abcdef"), 0);
 }
 
 /* a prepared key gives the same identifiers as the one-shot MAC */
@@ -424,8 +452,8 @@ static void prepared_keys_same_ids(void **state)
     assert_int_equal(crypto_hmac_new("salt-one", 8, &ks), MERR_OK);
     assert_int_equal(crypto_hmac_new(secret, strlen(secret), &kv), MERR_OK);
     for (long long e = 1; e < 300; e += 37) {
-        outbox_message_id("salt-one", NULL, e, "hagiang.example", a);
-        outbox_message_id("salt-one", ks, e, "hagiang.example", b);
+        outbox_message_id(secret, NULL, "salt-one", NULL, e, "hagiang.example", a);
+        outbox_message_id(secret, kv, "salt-one", ks, e, "hagiang.example", b);
         assert_string_equal(a, b);
         outbox_verp_token(secret, NULL, e, t1);
         outbox_verp_token(secret, kv, e, t2);
@@ -687,6 +715,7 @@ int main(void)
         cmocka_unit_test(backoff_doubles_caps_and_gives_up),
         cmocka_unit_test(verp_round_trip_and_forgery),
         cmocka_unit_test(message_id_fixed_per_envelope),
+        cmocka_unit_test(message_id_envelope_back),
         cmocka_unit_test(prepared_keys_same_ids),
         cmocka_unit_test(record_many_in_order),
         cmocka_unit_test(enqueue_list_is_idempotent),

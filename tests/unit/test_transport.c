@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,6 +356,7 @@ static void open_refusals(void **state)
     (void)state;
 
     assert_int_equal(cfg_defaults(&cfg), MERR_OK);
+    set_str(&cfg.smtp_helo, "mailer.test.example");
     set_str(&cfg.transport, "smtps://mail.example.org:465");
     assert_int_equal(transport_open(&cfg, &t), MERR_CONFIG);
     assert_null(t);
@@ -388,10 +390,50 @@ static void open_refusals(void **state)
     assert_non_null(strstr(merr_msg(), "ca_file"));
     set_str(&cfg.smtp_ca_file, NULL);
 
-    set_str(&cfg.smtp_helo, "bad helo");
-    assert_int_equal(transport_open(&cfg, &t), MERR_CONFIG);
-    assert_non_null(strstr(merr_msg(), "helo"));
+    /* EHLO: a fully qualified name or an address literal (RFC 5321 §4.1.1.1) */
+    cfg.smtp_tls = CFG_TLS_NONE;
+    set_str(&cfg.transport, "smtp://127.0.0.1:25");
+    {
+        const char *bad[] = {"bad helo",           "vm",
+                             "localhost",          "mail.",
+                             ".example.org",       "a..example.org",
+                             "-a.example.org",     "a-.example.org",
+                             "mail_1.example.org", "[]",
+                             "tin-tức.example"};
+        const char *good[] = {"mail.example.org", "a.b", "MX-1.Hagiang.example", "[192.0.2.1]",
+                              "[IPv6:2001:db8::1]"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            set_str(&cfg.smtp_helo, bad[i]);
+            assert_int_equal(transport_open(&cfg, &t), MERR_CONFIG);
+            if (!strstr(merr_msg(), "not a fully qualified domain name"))
+                fail_msg("helo \"%s\": %s", bad[i], merr_msg());
+        }
+        for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+            set_str(&cfg.smtp_helo, good[i]);
+            if (transport_open(&cfg, &t) != MERR_OK)
+                fail_msg("helo \"%s\": %s", good[i], merr_msg());
+            transport_close(t);
+        }
+    }
     set_str(&cfg.smtp_helo, NULL);
+    {
+        /* unset: the machine's FQDN, or a refusal that says what to set */
+        char host[256] = "";
+        struct addrinfo hints = {.ai_flags = AI_CANONNAME}, *ai = NULL;
+        gethostname(host, sizeof host);
+        if (!strchr(host, '.') && getaddrinfo(host, NULL, &hints, &ai) == 0 && ai->ai_canonname)
+            snprintf(host, sizeof host, "%s", ai->ai_canonname);
+        if (ai)
+            freeaddrinfo(ai);
+        if (strchr(host, '.')) {
+            assert_int_equal(transport_open(&cfg, &t), MERR_OK);
+            transport_close(t);
+        } else {
+            assert_int_equal(transport_open(&cfg, &t), MERR_CONFIG);
+            assert_non_null(strstr(merr_msg(), "set [smtp] helo"));
+            assert_non_null(strstr(merr_msg(), host));
+        }
+    }
 
     set_str(&cfg.transport, "ftp://x");
     assert_int_equal(transport_open(&cfg, &t), MERR_CONFIG);
@@ -427,6 +469,7 @@ static void smtp_injection_refused_before_network(void **state)
     snprintf(spec, sizeof spec, "smtp://127.0.0.1:%d", port);
     assert_int_equal(cfg_defaults(&cfg), MERR_OK);
     set_str(&cfg.transport, spec);
+    set_str(&cfg.smtp_helo, "mailer.test.example");
     cfg.smtp_tls = CFG_TLS_NONE;
     assert_int_equal(transport_open(&cfg, &t), MERR_OK);
     msg_init(&m[0], 1, MSG);
@@ -458,6 +501,7 @@ static void smtp_closed_port_is_tempfail(void **state)
     snprintf(spec, sizeof spec, "smtp://127.0.0.1:%d", port);
     assert_int_equal(cfg_defaults(&cfg), MERR_OK);
     set_str(&cfg.transport, spec);
+    set_str(&cfg.smtp_helo, "mailer.test.example");
     cfg.smtp_tls = CFG_TLS_NONE;
     assert_int_equal(transport_open(&cfg, &t), MERR_OK);
     msg_init(&m, 1, MSG);
