@@ -836,8 +836,11 @@ enum merr digest_preview_sent(struct db *db, const struct config *cfg, long long
         rc = subs_list_get_id(db, d.list_id, &l);
     if (rc)
         goto out;
-    struct compose_person p = {
-        .kind = OUTBOX_DIGEST, .salt = s.salt, .list_id = l.id, .list_slug = l.slug};
+    struct compose_person p = {.kind = OUTBOX_DIGEST,
+                               .salt = s.salt,
+                               .send_id = d.send_id,
+                               .list_id = l.id,
+                               .list_slug = l.slug};
     if (to) {
         rc = addr_parse(to, &a);
         if (!rc)
