@@ -234,7 +234,7 @@ class Env(CliEnv):
     def __init__(self, name, port):
         super().__init__("media-" + name, "smtp://127.0.0.1:%d" % port,
                          delivery_defaults={"connections": "1"},
-                         smtp_defaults={"tls": "none"})
+                         smtp_defaults={"tls": "none", "helo": "mailer.test.example"})
         write_ini(self.config, [
             ("site", {"name": "Cổng TTĐT Hà Giang", "base_url": BASE_URL}),
             ("database", {"path": self.db_path}),
