@@ -117,6 +117,7 @@ static enum merr load_state(struct db *db, const char *sql, long long id, const 
 {
     sqlite3_stmt *st = db_stmt(db, sql);
     char where[32];
+    enum merr rc;
     int src;
 
     if (!st)
@@ -128,13 +129,11 @@ static enum merr load_state(struct db *db, const char *sql, long long id, const 
         if (send_id)
             *send_id = sqlite3_column_int64(st, 1);
     }
-    sqlite3_reset(st);
-    if (src == SQLITE_ROW)
-        return MERR_OK;
-    if (src == SQLITE_DONE)
-        return merr_set(MERR_NOTFOUND, "no %s %lld", what, id);
     snprintf(where, sizeof where, "load %s", what);
-    return db_fail(db, src, where);
+    rc = db_row_end(db, st, src, MERR_NOTFOUND, where);
+    if (rc == MERR_NOTFOUND)
+        return merr_set(MERR_NOTFOUND, "no %s %lld", what, id);
+    return rc;
 }
 
 enum merr outbox_send_cancel(struct db *db, long long send_id, time_t now, long long *cancelled)
@@ -345,55 +344,23 @@ static const char SQL_PAUSE[] =
     "UPDATE sends SET status = 'paused' WHERE id = ?1 AND status = 'active'";
 static const char SQL_RESUME[] =
     "UPDATE sends SET status = 'active' WHERE id = ?1 AND status = 'paused'";
-static const char SQL_STATUS[] = "SELECT status FROM sends WHERE id = ?1";
 
-static enum merr run_update(struct db *db, const char *sql, long long send_id, int *changed)
+/* Runs the guarded transition `sql` on send `send_id`; *changed: it applied. */
+static enum merr transition(struct db *db, const char *sql, long long send_id, int *changed)
 {
-    sqlite3_stmt *st = db_stmt(db, sql);
-    int src;
-
-    *changed = 0;
-    if (!st)
-        return MERR_DB;
-    sqlite3_bind_int64(st, 1, send_id);
-    src = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (src != SQLITE_DONE)
-        return db_fail(db, src, "send status");
-    *changed = db_changes(db) > 0;
-    return MERR_OK;
-}
-
-static enum merr send_status(struct db *db, long long send_id, char out[16])
-{
-    sqlite3_stmt *st = db_stmt(db, SQL_STATUS);
-    int src;
-
-    out[0] = '\0';
-    if (!st)
-        return MERR_DB;
-    sqlite3_bind_int64(st, 1, send_id);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        snprintf(out, 16, "%s", t ? t : "");
-    }
-    sqlite3_reset(st);
-    if (src == SQLITE_DONE)
-        return merr_set(MERR_NOTFOUND, "send %lld: not found", send_id);
-    if (src != SQLITE_ROW)
-        return db_fail(db, src, "send status");
-    return MERR_OK;
+    enum merr rc = outbox_store_run_ints(db, sql, send_id, 0, "send status");
+    *changed = !rc && db_changes(db) > 0;
+    return rc;
 }
 
 enum merr outbox_send_pause(struct db *db, long long send_id)
 {
     char status[16];
     int changed;
-    enum merr rc = run_update(db, SQL_PAUSE, send_id, &changed);
+    enum merr rc = transition(db, SQL_PAUSE, send_id, &changed);
     if (rc || changed)
         return rc;
-    rc = send_status(db, send_id, status);
+    rc = load_state(db, SQL_SEND_STATUS, send_id, "send", status, sizeof status, NULL);
     if (rc)
         return rc;
     if (!strcmp(status, "paused"))
@@ -406,11 +373,11 @@ enum merr outbox_send_resume(struct db *db, long long send_id, time_t now)
 {
     char status[16];
     int changed;
-    enum merr rc = run_update(db, SQL_RESUME, send_id, &changed);
+    enum merr rc = transition(db, SQL_RESUME, send_id, &changed);
     if (rc)
         return rc;
     if (!changed) {
-        rc = send_status(db, send_id, status);
+        rc = load_state(db, SQL_SEND_STATUS, send_id, "send", status, sizeof status, NULL);
         if (rc)
             return rc;
         if (strcmp(status, "active") != 0)
