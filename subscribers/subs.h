@@ -110,7 +110,8 @@ extern const struct outbox_gate subs_consent_gate;
 /*
  * Adds a suppression (reason: hard_bounce, complaint, manual,
  * unsubscribed_all). An existing entry is kept as it was (the first reason
- * wins). MERR_INVAL for an unknown reason.
+ * wins). `email_key` may be in any case: it is lower-cased here, the one key.
+ * MERR_INVAL for an unknown reason.
  */
 enum merr subs_suppress(struct db *db, const char *email_key, const char *reason,
                         const char *detail);

@@ -67,15 +67,6 @@ void outcome_decide(const struct config *cfg, const struct outcome_report *r, ti
     }
 }
 
-/* Lower-cased copy: the address as subscribers keys it. */
-static void lower_copy(char *out, size_t size, const char *s)
-{
-    size_t i = 0;
-    for (; s[i] && i + 1 < size; i++)
-        out[i] = (char)tolower((unsigned char)s[i]);
-    out[i] = '\0';
-}
-
 enum merr outcome_apply(struct db *db, const struct config *cfg, const struct outcome_report *r,
                         size_t n, time_t now, struct outcome_tally *tally)
 {
@@ -105,11 +96,9 @@ enum merr outcome_apply(struct db *db, const struct config *cfg, const struct ou
         goto out;
     rc = outbox_record(db, res, n, now);
     for (size_t i = 0; !rc && i < n; i++) {
-        char key[256];
         if (!v[i].suppress)
             continue;
-        lower_copy(key, sizeof key, r[i].recipient);
-        rc = subs_suppress(db, key, "hard_bounce", r[i].text);
+        rc = subs_suppress(db, r[i].recipient, "hard_bounce", r[i].text); /* it keys the address */
         if (rc && rc != MERR_DB && rc != MERR_TEMPFAIL) {
             log_warn("outcome: could not suppress envelope %lld's address: %s", r[i].envelope_id,
                      merr_msg());
