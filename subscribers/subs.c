@@ -13,7 +13,6 @@
  * same as for a pending subscription so it reveals nothing. Someone who
  * left all lists may come back, but only by confirming from their mailbox.
  */
-#include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,22 +50,13 @@ enum merr subs_confirm_send(struct db *db, const struct subs_list *l, long long 
     return rc;
 }
 
-static void lower_key(const char *in, char out[ADDR_MAX])
-{
-    size_t i = 0;
-    for (; in[i] && i < ADDR_MAX - 1; i++)
-        out[i] = (char)tolower((unsigned char)in[i]);
-    out[i] = '\0';
-}
-
 int subs_is_suppressed(struct db *db, const char *email_key)
 {
     char key[ADDR_MAX], hash[65];
     enum merr rc;
     if (!email_key)
         return 0;
-    lower_key(email_key, key);
-    subs_store_key_hash(key, hash);
+    subs_store_key_of(email_key, key, hash);
     rc = subs_store_supp_get(db, hash, NULL);
     if (rc == MERR_OK)
         return 1;
@@ -96,8 +86,7 @@ enum merr subs_suppress(struct db *db, const char *email_key, const char *reason
                         reason ? reason : "");
     if (utf8_has_crlf_nul(email_key, strlen(email_key)))
         return merr_set(MERR_INVAL, "suppression: address contains CR, LF or NUL");
-    lower_key(email_key, key);
-    subs_store_key_hash(key, hash);
+    subs_store_key_of(email_key, key, hash);
     return subs_store_supp_insert(db, hash, key, reason, detail, date_now(), NULL);
 }
 

@@ -11,20 +11,11 @@
  * gave it, a subscription comes back only while it is still unsubscribed
  * from the moment the bounce ended it.
  */
-#include <ctype.h>
 #include <string.h>
 
 #include "subs.h"
 #include "subs_store.h"
 #include "utf8.h"
-
-static void key_of(const char *in, char out[ADDR_MAX])
-{
-    size_t i = 0;
-    for (; in[i] && i < ADDR_MAX - 1; i++)
-        out[i] = (char)tolower((unsigned char)in[i]);
-    out[i] = '\0';
-}
 
 enum merr subs_block_suppress(struct db *db, const char *email_key, const char *reason,
                               const char *detail, time_t now, int *created)
@@ -38,8 +29,7 @@ enum merr subs_block_suppress(struct db *db, const char *email_key, const char *
                         reason);
     if (utf8_has_crlf_nul(email_key, strlen(email_key)))
         return merr_set(MERR_INVAL, "suppression: address contains CR, LF or NUL");
-    key_of(email_key, key);
-    subs_store_key_hash(key, hash);
+    subs_store_key_of(email_key, key, hash);
     return subs_store_supp_insert(db, hash, key, reason, detail, now, created);
 }
 
@@ -48,8 +38,7 @@ enum merr subs_block_lift(struct db *db, const char *email_key, const char *reas
     char key[ADDR_MAX], hash[65], now_reason[32];
     enum merr rc;
     *lifted = 0;
-    key_of(email_key, key);
-    subs_store_key_hash(key, hash);
+    subs_store_key_of(email_key, key, hash);
     rc = subs_store_supp_get(db, hash, now_reason);
     if (rc == MERR_NOTFOUND)
         return MERR_OK;

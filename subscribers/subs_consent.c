@@ -3,7 +3,7 @@
  * outbox right before it hands an envelope to a worker.
  *
  * One key: a suppression is found by the hex SHA-256 of the lower-cased
- * ASCII address (subs_store_key_hash), the only key an erased person's
+ * ASCII address (subs_store_key_of), the only key an erased person's
  * suppression keeps; the address itself is never compared. The rules, in
  * order (the first that holds is the reason the envelope is cancelled):
  *   - the address is suppressed (hard bounce, complaint, manual block,
@@ -16,7 +16,6 @@
  * is enqueued for in the first place is the view list_audience (migration
  * 0008), on the same key.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,14 +28,10 @@ enum merr subs_consent_check(struct db *db, enum outbox_kind kind, long long lis
 {
     struct subs_store_subscription sub;
     char key[ADDR_MAX], hash[65];
-    size_t i = 0;
     enum merr rc;
 
     reason[0] = '\0';
-    for (; address && address[i] && i + 1 < sizeof key; i++)
-        key[i] = (char)tolower((unsigned char)address[i]);
-    key[i] = '\0';
-    subs_store_key_hash(key, hash);
+    subs_store_key_of(address, key, hash);
     rc = subs_store_supp_get(db, hash, NULL);
     if (rc == MERR_OK) {
         snprintf(reason, size, "address is on the suppression list");

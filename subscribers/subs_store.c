@@ -13,6 +13,7 @@
  */
 #include "subs_store.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -591,6 +592,15 @@ enum merr subs_store_subn_json(struct db *db, long long sub_id, json_t **out)
 void subs_store_key_hash(const char *key, char hash[65])
 {
     crypto_sha256_hex(hash, key, strlen(key));
+}
+
+void subs_store_key_of(const char *address, char key[ADDR_MAX], char hash[65])
+{
+    size_t i = 0;
+    for (; address && address[i] && i < ADDR_MAX - 1; i++)
+        key[i] = (char)tolower((unsigned char)address[i]);
+    key[i] = '\0';
+    subs_store_key_hash(key, hash);
 }
 
 static const char SQL_SUPP_GET[] = "SELECT reason FROM suppressions WHERE email_hash = ?";

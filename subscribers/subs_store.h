@@ -78,6 +78,12 @@ enum merr subs_store_subn_json(struct db *db, long long sub_id, json_t **out);
 
 /* suppressions, keyed by hex SHA-256 of the email key */
 void subs_store_key_hash(const char *key, char hash[65]);
+/*
+ * The one key of an address: `key` gets it lower-cased (ASCII, at most
+ * ADDR_MAX - 1 bytes; "" for NULL) and `hash` that key's hash, which a
+ * suppression is found by.
+ */
+void subs_store_key_of(const char *address, char key[ADDR_MAX], char hash[65]);
 /* `reason` (holds 32) receives the reason; MERR_NOTFOUND if not suppressed. */
 enum merr subs_store_supp_get(struct db *db, const char *hash, char reason[32]);
 enum merr subs_store_supp_insert(struct db *db, const char *hash, const char *key,
