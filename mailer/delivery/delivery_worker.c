@@ -68,10 +68,9 @@ struct delivery_batch {
     struct outbox_envelope *env;
     size_t n;
     struct outcome_report *rep;  /* rep[i]: env[i]'s report */
-    unsigned char *in_tp;        /* env[i] is in msgs (its report comes from on_done) */
-    struct outcome_report *rest; /* reports of envelopes that are not */
+    struct outcome_report *rest; /* reports of envelopes not in msgs (the others: on_done) */
     struct transport_msg *msgs;
-    size_t *msg_env; /* msgs[k] belongs to env[msg_env[k]] */
+    size_t *msg_env; /* msgs[k] belongs to env[msg_env[k]]; increasing in k */
     size_t nmsgs;
     struct delivery_plan **plan;       /* msgs[k]'s plan, referenced until the batch ends */
     struct compose_personal *personal; /* msgs[k]'s personal parts (compose_personal) */
@@ -121,9 +120,6 @@ static enum merr batch_reserve(struct delivery_batch *b, size_t n)
     struct compose_personal *personal = realloc(b->personal, n * sizeof *personal);
     if (personal)
         b->personal = personal;
-    unsigned char *in_tp = realloc(b->in_tp, n * sizeof *in_tp);
-    if (in_tp)
-        b->in_tp = in_tp;
     struct outcome_report *rest = realloc(b->rest, n * sizeof *rest);
     if (rest)
         b->rest = rest;
@@ -133,7 +129,7 @@ static enum merr batch_reserve(struct delivery_batch *b, size_t n)
     unsigned char *unr = realloc(b->unrendered, n * sizeof *unr);
     if (unr)
         b->unrendered = unr;
-    if (!rep || !msgs || !me || !personal || !in_tp || !rest || !plan || !unr)
+    if (!rep || !msgs || !me || !personal || !rest || !plan || !unr)
         return merr_set(MERR_NOMEM, "out of memory");
     b->cap = n;
     return MERR_OK;
@@ -145,7 +141,6 @@ static void batch_free(struct delivery_batch *b)
     free(b->msgs);
     free(b->msg_env);
     free(b->personal);
-    free(b->in_tp);
     free(b->rest);
     free(b->plan);
     free(b->unrendered);
@@ -223,7 +218,6 @@ static void prepare(struct delivery_worker *w, struct delivery_batch *b)
 
     b->nmsgs = 0;
     b->nplanned = 0;
-    memset(b->in_tp, 0, b->n);
     for (size_t i = 0; i < b->n; i++) {
         const struct outbox_envelope *e = &b->env[i];
         struct outcome_report *r = &b->rep[i];
@@ -254,7 +248,6 @@ static void prepare(struct delivery_worker *w, struct delivery_batch *b)
         b->nmsgs++;
         b->plan[k] = p;
         b->unrendered[k] = 0;
-        b->in_tp[i] = 1;
         struct transport_msg *m = &b->msgs[k];
         memset(m, 0, sizeof *m);
         m->envelope_id = e->id;
@@ -381,7 +374,6 @@ static void release_unsent(struct delivery_batch *b, size_t from)
         r->kind = OUTCOME_UNSENT;
         r->code = 0;
         snprintf(r->text, sizeof r->text, "delivery stopped before sending");
-        b->in_tp[b->msg_env[k]] = 0;
     }
     b->nmsgs = from;
 }
@@ -482,9 +474,12 @@ void *delivery_worker_main(void *arg)
         /* what will not be sent goes to the writer now; the rest one by one
          * from on_done, each sent one committed before the next can end */
         nrest = 0;
-        for (size_t i = 0; i < b.n; i++)
-            if (!b.in_tp[i])
+        for (size_t i = 0, k = 0; i < b.n; i++) {
+            if (k < b.nmsgs && b.msg_env[k] == i)
+                k++;
+            else
                 b.rest[nrest++] = b.rep[i];
+        }
         if (nrest)
             w->ticket = delivery_writer_submit(run->writer, b.rest, nrest);
         /* the next batch is claimed while this one goes out */
