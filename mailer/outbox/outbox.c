@@ -191,7 +191,7 @@ void outbox_verp(const char *secret, long long envelope_id, const char *domain, 
 {
     char tok[64];
     outbox_verp_token(secret, NULL, envelope_id, tok);
-    snprintf(out, 128, "bounces+%s@%s", tok, domain);
+    outbox_verp_of_token(tok, domain, out);
 }
 
 enum merr outbox_verp_parse(const char *secret, const char *address, long long *envelope_id)
