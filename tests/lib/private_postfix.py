@@ -1,0 +1,169 @@
+"""A private Postfix for the integration tests: its own configuration, queue
+and log under build_dir()/testtmp/postfix-<name>, smtpd on a random loopback
+port (self.port), everything else as /etc/postfix/master.cf has it.
+
+The master runs in the foreground of its own session (master -d), as root
+(Postfix's master needs it; its daemons drop to the postfix user), and is
+stopped by its pid. Exits the test with 77 when Postfix is not installed or
+the tests do not run as root.
+
+What differs between tests is given as parameters: `hostname` (myhostname),
+`main` (main.cf lines after the common ones: a later line wins) and
+`master_extra` (appended to master.cf). A subclass that needs files in place
+before the start (maps named by `main`) writes them in setup(), which runs
+once the folders exist and self.port is chosen.
+
+    with PrivatePostfix("name", "relay.test.example", main="relayhost = ...\\n") as pf:
+        ... smtp://127.0.0.1:pf.port ...; pf.wait_idle(); pf.log(); pf.commands()
+
+Users: tests/bounce/postfix.py (virtual(8) delivery and genuine DSNs) and
+tests/delivery/test_smtp.py (a relay that offers CHUNKING).
+"""
+import grp
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from mailertest import build_dir, free_port, wait_for
+
+MASTER = "/usr/lib/postfix/sbin/master"
+QUEUE_DIRS = ("active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming",
+              "private", "saved", "trace")
+
+# The main.cf lines every test's Postfix has: its own folders, loopback IPv4
+# only, no local delivery, relaying for 127.0.0.0/8 only, quick retries, and
+# its log in a file of its own.
+MAIN_CF = """compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = {hostname}
+mydomain = test.example
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains =
+alias_maps =
+alias_database =
+smtpd_recipient_restrictions = permit_mynetworks, reject
+smtputf8_enable = no
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+maillog_file = {dir}/maillog
+maillog_file_prefixes = {dir}
+"""
+
+
+class PrivatePostfix:
+    def __init__(self, name, hostname, main="", master_extra=""):
+        if not os.path.exists(MASTER):
+            print("SKIP: postfix is not installed")
+            sys.exit(77)
+        if os.getuid() != 0:
+            print("SKIP: a private Postfix needs root to start its master")
+            sys.exit(77)
+        self.dir = os.path.join(build_dir(), "testtmp", "postfix-" + name)
+        self.conf, self.queue, self.data = (os.path.join(self.dir, x)
+                                            for x in ("conf", "queue", "data"))
+        self.hostname, self.main, self.master_extra = hostname, main, master_extra
+        self.proc = None
+        self.port = None
+
+    def setup(self):
+        """Writes what main.cf names before the start (nothing here)."""
+
+    def __enter__(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.conf)
+        os.makedirs(self.data)
+        self.port = free_port()
+        self.setup()
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(MAIN_CF.format(queue=self.queue, data=self.data, dir=self.dir,
+                                   hostname=self.hostname) + self.main)
+        with open("/etc/postfix/master.cf") as f:
+            master = f.read()
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(master.replace(
+                "smtp      inet  n       -       y       -       -       smtpd",
+                "127.0.0.1:%d inet n - n - - smtpd" % self.port) + self.master_extra)
+        pf = pwd.getpwnam("postfix")
+        postdrop = grp.getgrnam("postdrop").gr_gid
+        for x in QUEUE_DIRS:
+            os.makedirs(os.path.join(self.queue, x), mode=0o700)
+            os.chown(os.path.join(self.queue, x), pf.pw_uid, 0)
+        for x, mode in (("maildrop", 0o730), ("public", 0o710)):
+            os.makedirs(os.path.join(self.queue, x))
+            os.chmod(os.path.join(self.queue, x), mode)
+            os.chown(os.path.join(self.queue, x), pf.pw_uid, postdrop)
+        os.makedirs(os.path.join(self.queue, "pid"))
+        os.chown(self.data, pf.pw_uid, pf.pw_gid)
+        self.proc = subprocess.Popen([MASTER, "-c", self.conf, "-d"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(self._ready, 30, "postfix to listen", lambda: self.log()[-2000:])
+        return self
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("postfix master exited: " + self.log()[-2000:])
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", self.port))
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "maillog"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def queued(self):
+        """Messages still in Postfix's queue."""
+        n = 0
+        for x in ("incoming", "active", "deferred", "maildrop", "hold"):
+            for _, _, files in os.walk(os.path.join(self.queue, x)):
+                n += len(files)
+        return n
+
+    def wait_idle(self, timeout=60):
+        time.sleep(0.5)
+        wait_for(lambda: self.queued() == 0, timeout, "postfix's queue to empty",
+                 lambda: self.log()[-3000:])
+
+    def commands(self):
+        """The SMTP commands of each client session smtpd served, as Postfix
+        logs them at disconnect: [{"ehlo": 1, "mail": 1, "bdat": 6, ...}]."""
+        out = []
+        for line in self.log().splitlines():
+            m = re.search(r"postfix/smtpd\[\d+\]: disconnect from \S+ (.*)$", line)
+            if m:
+                out.append({k: int(v.split("/")[-1]) for k, v in
+                            (x.split("=", 1) for x in m.group(1).split() if "=" in x)})
+        return out
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # master stops its children
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
