@@ -37,6 +37,21 @@ def bounces(env):
     return env.q("SELECT count(*) FROM bounces")[0][0]
 
 
+def stop(proc):
+    """Stops `mailer serve` with SIGTERM: (its exit code, -1 if it had to be
+    killed; its stderr)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=30)
+    except Exception:
+        proc.kill()
+        rc = -1
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stdout.close()
+    proc.stderr.close()
+    return rc, err
+
+
 def main():
     c = Checks()
     with Dovecot("mailboxes") as dv:
@@ -179,15 +194,7 @@ def main():
             st, _ = get("/api/bounces/99999")
             c.check(st == 404, "unknown bounce: 404")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                rc = proc.wait(timeout=30)
-            except Exception:
-                proc.kill()
-                rc = -1
-            err = proc.stderr.read().decode(errors="replace")
-            proc.stdout.close()
-            proc.stderr.close()
+            rc, err = stop(proc)
         c.check(rc == 0, "serve stops cleanly: %d\n%s" % (rc, err[-2000:]))
     # ---- serve, idle = false: a new session every poll_interval
     with Dovecot("mailboxes-poll") as dv:
@@ -205,15 +212,7 @@ def main():
             c.check(dv.messages("INBOX") == [] and len(dv.messages("Processed")) == 1,
                     "polled, recorded, moved to Processed")
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                rc = proc.wait(timeout=30)
-            except Exception:
-                proc.kill()
-                rc = -1
-            err = proc.stderr.read().decode(errors="replace")
-            proc.stdout.close()
-            proc.stderr.close()
+            rc, err = stop(proc)
         c.check(rc == 0, "serve stops cleanly: %d\n%s" % (rc, err[-2000:]))
     if c.failures:
         sys.exit(1)
