@@ -25,6 +25,10 @@ BASE_URL = "https://tin.hagiang.example"
 # Monday 2022-01-03 08:00 +07:00: the six sample articles (Aug-Dec 2021)
 # are all within `--since 2021-08-01` of it.
 NOW_2022 = 1641171600
+# Subscribers whose names must survive composing: Vietnamese, quotes and
+# angle brackets.
+PEOPLE = [("an@example.com", "Nguyễn Văn An"), ("binh@example.com", "Trần Thị Bình"),
+          ("chi@example.com", "Lê \"Chi\" <Hà>")]
 
 
 def fresh_store(name):
@@ -74,6 +78,18 @@ class Env(CliEnv):
 
     def add_list(self, slug="tin-tuc", name="Tin tức Hà Giang"):
         self.mailer("list", "create", slug, "--name", name, "--optin", "single")
+
+    def enqueue_sample_digest(self, people):
+        """The six sample articles, the list tin-tuc with `people` [(address,
+        name)] confirmed, and its digest since 2021-08-01 enqueued at
+        NOW_2022. Returns (the digest's id, the enqueue's output)."""
+        self.add_articles()
+        self.add_list()
+        for addr, name in people:
+            self.mailer("sub", "add", addr, "--list", "tin-tuc", "--name", name, "--confirmed")
+        out = self.mailer("digest", "send", "--list", "tin-tuc", "--since", "2021-08-01",
+                          "--enqueue-only", now=NOW_2022).stdout.decode()
+        return digest_id_of(out), out
 
     def bulk_subscribers(self, n, slug="tin-tuc", fmt="r%05d@example.com"):
         """n confirmed subscribers of the list, inserted directly (fast)."""

@@ -13,24 +13,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import digestlib  # noqa: E402
-from digestlib import (fresh_store, DOMAIN, NOW_2022, SITE, BASE_URL, Env, SmtpServer, check,  # noqa: E402
-                       digest_id_of, parse, received_by_rcpt, verp_token)
-
-PEOPLE = [("an@example.com", "Nguyễn Văn An"), ("binh@example.com", "Trần Thị Bình"),
-          ("chi@example.com", "Lê \"Chi\" <Hà>")]
+from digestlib import (fresh_store, DOMAIN, PEOPLE, SITE, BASE_URL, Env, SmtpServer, check,  # noqa: E402
+                       parse, received_by_rcpt, verp_token)
 
 
 def main():
     store = fresh_store("personal")
     with SmtpServer(store) as srv:
         env = Env("personal", transport="smtp://127.0.0.1:%d" % srv.port)
-        env.add_articles()
-        env.add_list()
-        for addr, name in PEOPLE:
-            env.mailer("sub", "add", addr, "--list", "tin-tuc", "--name", name, "--confirmed")
-        out = env.mailer("digest", "send", "--list", "tin-tuc", "--since", "2021-08-01",
-                         "--enqueue-only", now=NOW_2022).stdout.decode()
-        did = digest_id_of(out)
+        did, out = env.enqueue_sample_digest(PEOPLE)
         check("6 articles, 3 recipients" in out, "enqueue output: %r" % out)
         st = env.status(did)
         check(st["queued"] == 3 and st["period"] == "2022-W01" and st["articles"] == 6,

@@ -17,11 +17,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from digestlib import (fresh_store, NOW_2022, Env, SmtpServer, check,  # noqa: E402
-                       digest_id_of, received_by_rcpt)
-
-PEOPLE = [("an@example.com", "Nguyễn Văn An"), ("binh@example.com", "Trần Thị Bình"),
-          ("chi@example.com", "Lê \"Chi\" <Hà>")]
+from digestlib import PEOPLE, Env, SmtpServer, check, fresh_store, received_by_rcpt  # noqa: E402
 
 
 def without_date(data):
@@ -35,13 +31,7 @@ def main():
     store = fresh_store("preview-delivered")
     with SmtpServer(store) as srv:
         env = Env("preview-delivered", transport="smtp://127.0.0.1:%d" % srv.port)
-        env.add_articles()
-        env.add_list()
-        for addr, name in PEOPLE:
-            env.mailer("sub", "add", addr, "--list", "tin-tuc", "--name", name, "--confirmed")
-        out = env.mailer("digest", "send", "--list", "tin-tuc", "--since", "2021-08-01",
-                         "--enqueue-only", now=NOW_2022).stdout.decode()
-        did = digest_id_of(out)
+        did, _ = env.enqueue_sample_digest(PEOPLE)
         previews = {}
         for addr, _ in PEOPLE:
             path = os.path.join(env.dir, addr + ".eml")
