@@ -18,7 +18,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from mailertest import check, fail, free_port, mailer_environ, wait_for  # noqa: E402,F401
+from mailertest import (TIMEOUT_SCALE, check, fail, free_port, mailer_environ,  # noqa: E402,F401
+                        wait_for)
 
 MAILER = os.environ.get("MAILER_BIN")
 SOURCE = os.environ.get("MAILER_SOURCE_DIR",
@@ -106,7 +107,8 @@ class Mailer:
             args.append("--no-workers")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=subprocess.STDOUT,
                                      env=self.environ())
-        deadline = time.time() + 15
+        # a hang guard like the others: stretched on a loaded machine
+        deadline = time.time() + 15 * TIMEOUT_SCALE
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 fail("mailer serve exited %d:\n%s" % (self.proc.returncode, self.log()))
@@ -117,7 +119,7 @@ class Mailer:
             except OSError:
                 pass
             time.sleep(0.05)
-        fail("mailer serve did not answer:\n" + self.log())
+        fail("mailer serve did not answer in %.0f s:\n%s" % (15 * TIMEOUT_SCALE, self.log()))
 
     def stop(self, timeout=20):
         if not self.proc:
