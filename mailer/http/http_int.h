@@ -300,15 +300,24 @@ enum merr http_store_token_revoke(struct db *db, const char *id_or_name, time_t 
 /*
  * Lets one request through `n` sliding-window limits (key, at most
  * limits[i] requests in any `window` seconds) at time `now`, in one BEGIN
- * IMMEDIATE transaction, so parallel requests are counted exactly. If any
- * key already let its limit through in (now - window, now], nothing is
- * written, `*refused` is that key's index, `*retry_after` the seconds until
- * its oldest request leaves the window, and MERR_LIMIT is returned. A limit
- * of 0 refuses always.
+ * IMMEDIATE transaction, so parallel requests are counted exactly; O(log n)
+ * in the rows stored, whatever the count. At most 8 keys (MERR_INTERNAL).
+ * If any key already let its limit through in (now - window, now], the
+ * request is not recorded (the keys' requests at or before now - window
+ * may have been deleted), `*refused` is that key's index, `*retry_after`
+ * the seconds until its oldest request leaves the window, and MERR_LIMIT
+ * is returned. A limit of 0 refuses always. A key must always be taken
+ * with the same `window`: a take deletes its keys' requests older than
+ * its window, which a longer window would still count.
  */
 enum merr http_store_rate_take(struct db *db, const char *const *keys, const int *limits, size_t n,
                                time_t now, int window, size_t *refused, int *retry_after);
-/* Gives back the latest request of each key (a request that failed after it was let through). */
+/*
+ * Gives back the latest request of each key (a request that failed after
+ * it was let through): the newest one, so the numbering stays gapless; if
+ * another process took the same key in between, that one's (a second
+ * later at most), which counts the same.
+ */
 enum merr http_store_rate_give_back(struct db *db, const char *const *keys, size_t n);
 /* Marks a CSRF nonce used; MERR_EXISTS if it already was. */
 enum merr http_store_csrf_use(struct db *db, const char *nonce_hex, time_t now);

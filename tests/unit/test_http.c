@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "http_int.h"
+#include "migrations.h"
 #include "testutil.h"
 #include "tpl.h"
 
@@ -246,7 +247,121 @@ static void rate_window_slides(void **state)
     /* an hour after the first ten, one more fits, and then it is full again */
     assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0 + 3600, 3600, &refused, &retry),
                      MERR_OK);
-    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events"), 11);
+    /* the take deleted the ten that left: the key holds its window, numbered without gaps */
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events"), 1);
+    /* nine more fit in the hour from t0 + 3600, the tenth after them does not */
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0 + 3601, 3600, &refused, &retry),
+                         MERR_OK);
+    assert_int_equal(http_store_rate_give_back(db, keys, 1), MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0 + 3602, 3600, &refused, &retry),
+                     MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0 + 3603, 3600, &refused, &retry),
+                     MERR_LIMIT);
+    assert_int_equal(retry, 3597);
+    assert_int_equal(test_db_int(db, "SELECT max(seq) - min(seq) + 1 FROM rate_events"), 10);
+    /* the first of them leaves: one fits, and the key still counts ten */
+    assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0 + 7200, 3600, &refused, &retry),
+                     MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, ten, 1, t0 + 7200, 3600, &refused, &retry),
+                     MERR_LIMIT);
+    assert_int_equal(retry, 1);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events"), 10);
+    db_close(db);
+}
+
+/*
+ * The clock steps back 100 s between two requests: the later one carries
+ * the earlier time. Pruning by time then takes it out of the middle of the
+ * numbers; the gap still counts, so the key refuses early (two requests in
+ * the window, limit three), never lets a fourth through, and is exact
+ * again once the older numbers have left.
+ */
+static void rate_clock_step_back_refuses_early_never_late(void **state)
+{
+    struct db *db = fresh_db("http-rate4");
+    const char *keys[] = {"ip:10.9.8.7"};
+    int three[] = {3}, retry = 0;
+    size_t refused;
+    time_t t0 = 1700000000;
+    (void)state;
+    assert_int_equal(http_store_rate_take(db, keys, three, 1, t0 + 100, 3600, &refused, &retry),
+                     MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, three, 1, t0, 3600, &refused, &retry), MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, three, 1, t0 + 50, 3600, &refused, &retry),
+                     MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, three, 1, t0 + 100, 3600, &refused, &retry),
+                     MERR_LIMIT);
+    assert_int_equal(retry, 3500);
+    /* t0 left the window: numbers 1 and 3 remain, the gap at 2 still counts */
+    assert_int_equal(http_store_rate_take(db, keys, three, 1, t0 + 3600, 3600, &refused, &retry),
+                     MERR_LIMIT);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events"), 2);
+    assert_int_equal(retry, 50);
+    /* t0 + 50 left too: only number 1 remains, one of three */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(
+            http_store_rate_take(db, keys, three, 1, t0 + 3650, 3600, &refused, &retry), MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, three, 1, t0 + 3650, 3600, &refused, &retry),
+                     MERR_LIMIT);
+    assert_int_equal(retry, 50);
+    db_close(db);
+}
+
+static int version_of(const char *name)
+{
+    for (size_t i = 0; i < db_migrations_count; i++)
+        if (!strcmp(db_migrations[i].name, name))
+            return db_migrations[i].version;
+    fail_msg("no migration named %s", name);
+    return 0;
+}
+
+/*
+ * A database upgraded from the unnumbered log (migration rate_events)
+ * keeps counting its requests: numbered by time, the ones that left the
+ * window are pruned on the next take, the rest still count.
+ */
+static void rate_windows_survive_the_upgrade(void **state)
+{
+    int v = version_of("rate_events_numbered");
+    struct db *db;
+    const char *keys[] = {"ip:10.0.0.9", "global"};
+    int limits[] = {3, 5}, retry = 0;
+    size_t refused = 99;
+    time_t now = 1700000000;
+    char sql[600];
+    (void)state;
+    snprintf(dbpath, sizeof dbpath, "%s/m.db", test_tmpdir("http-rate5"));
+    assert_int_equal(db_open(dbpath, 5000, &db), MERR_OK);
+    assert_int_equal(db_migrate(db, v - 1), MERR_OK);
+    /* ids out of time order, as two processes write them; one request already out */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO rate_events(id, key, at) VALUES (3, 'ip:10.0.0.9', %lld), "
+             "(4, 'ip:10.0.0.9', %lld), (5, 'global', %lld), (6, 'global', %lld), "
+             "(7, 'ip:10.0.0.9', %lld), (8, 'global', %lld)",
+             (long long)now - 10, (long long)now - 4000, (long long)now - 20, (long long)now - 4000,
+             (long long)now - 20, (long long)now - 10);
+    assert_int_equal(db_exec(db, sql), MERR_OK);
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    /* numbered per key by time: the oldest is 1 */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rate_events WHERE (key, seq, at) IN (VALUES "
+             "('ip:10.0.0.9', 1, %lld), ('ip:10.0.0.9', 2, %lld), ('ip:10.0.0.9', 3, %lld), "
+             "('global', 1, %lld), ('global', 2, %lld), ('global', 3, %lld))",
+             (long long)now - 4000, (long long)now - 20, (long long)now - 10, (long long)now - 4000,
+             (long long)now - 20, (long long)now - 10);
+    assert_int_equal(test_db_int(db, sql), 6);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events"), 6);
+    /* two of the ip's three are in the window: one more fits, then it is full */
+    assert_int_equal(http_store_rate_take(db, keys, limits, 2, now, 3600, &refused, &retry),
+                     MERR_OK);
+    assert_int_equal(http_store_rate_take(db, keys, limits, 2, now, 3600, &refused, &retry),
+                     MERR_LIMIT);
+    assert_int_equal(refused, 0);
+    assert_int_equal(retry, 3580);
+    assert_int_equal(test_db_int(db, "SELECT max(seq) FROM rate_events WHERE key = 'global'"), 4);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM rate_events WHERE key = 'global'"), 3);
     db_close(db);
 }
 
@@ -439,6 +554,8 @@ int main(void)
         cmocka_unit_test(rate_limit_is_exact_under_100_threads),
         cmocka_unit_test(rate_give_back_and_zero_limit),
         cmocka_unit_test(rate_window_slides),
+        cmocka_unit_test(rate_clock_step_back_refuses_early_never_late),
+        cmocka_unit_test(rate_windows_survive_the_upgrade),
         cmocka_unit_test(tokens_are_stored_hashed_and_revocable),
         cmocka_unit_test(token_create_check_revoke_through_the_public_api),
         cmocka_unit_test_setup_teardown(router_answers_errors, setup_ctx, teardown_ctx),
