@@ -245,6 +245,8 @@ const char *bounce_class_text_reason(const char *text)
     r = tier_reason(f, bounce_words_tier1);
     if (!r)
         r = tier_reason(f, bounce_words_tier2);
+    if (!r)
+        r = tier_reason(f, bounce_words_user_weak);
     free(f);
     return r;
 }
@@ -334,6 +336,25 @@ static const char *status_reason(const char *status)
     return NULL;
 }
 
+/* RFC 3463 §3.2: X.1.7 and X.1.8 are the sender's address, not the recipient's. */
+static int sender_status(const char *status)
+{
+    return status[0] && !strncmp(status + 1, ".1.", 3) &&
+           (!strcmp(status + 4, "7") || !strcmp(status + 4, "8"));
+}
+
+/* An RFC 3463 addressing status (X.1.x) about the recipient. */
+static int rcpt_address_status(const char *status)
+{
+    return status[0] && !strncmp(status + 1, ".1.", 3) && !sender_status(status);
+}
+
+/* No status, or one that names no cause (X.0.0). */
+static int no_specific_status(const char *status)
+{
+    return !status[0] || !strcmp(status + 1, ".0.0");
+}
+
 static int is_hard(const char *reason)
 {
     return reason && bounce_reason_class(reason) == BOUNCE_HARD;
@@ -362,7 +383,10 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
     if (text && (f = fold(text)) != NULL) {
         reason = tier_reason(f, bounce_words_tier1);
         if (!reason) {
+            int bare = 0;
             reason = tier_reason(f, bounce_words_tier2);
+            if (!reason)
+                bare = (reason = tier_reason(f, bounce_words_user_weak)) != NULL;
             /*
              * "unknown user" only after the message data was sent, with no
              * X.1.x status to back it, is a content filter's refusal more
@@ -381,6 +405,28 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
             if (reason == R("user_unknown") && !strncmp(r->status + 1, ".2.1", 4) &&
                 !strstr(f, "rcpt"))
                 reason = R("disabled");
+            /*
+             * RFC 3463 X.1.7 / X.1.8: the server refused our sender address
+             * ("Domain of sender address ... does not exist"); whatever the
+             * words, the recipient's mailbox is not in question.
+             */
+            if ((reason == R("user_unknown") || reason == R("domain_unknown")) &&
+                sender_status(r->status))
+                reason = R("policy");
+            /*
+             * A bare "User unknown" / "No such user" is also what filters and
+             * appliances answer to mail they refuse. Believe it only when an
+             * X.1.x status backs it, or, with no specific status (or X.2.1,
+             * above), the reply to RCPT TO (RFC 5321 §3.3: where a server
+             * checks the mailbox); another specific status (5.7.1: refused by
+             * policy) says it is not. Otherwise the status decides, or it is
+             * a failure of unsure cause: soft, and repeated ones still
+             * suppress by count.
+             */
+            if (bare && reason == R("user_unknown") && !rcpt_address_status(r->status) &&
+                !((no_specific_status(r->status) || !strncmp(r->status + 1, ".2.1", 4)) &&
+                  strstr(f, "rcpt")))
+                reason = NULL; /* the status or the vague words decide */
         }
         weak = tier_reason(f, bounce_words_tier3);
     }

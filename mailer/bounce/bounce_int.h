@@ -119,6 +119,8 @@ struct bounce_words {
 /* The tiers, each ended by {NULL, NULL}: specific causes, missing addresses, vague words. */
 extern const struct bounce_words bounce_words_tier1[];
 extern const struct bounce_words bounce_words_tier2[];
+/* Bare "user unknown" replies: a missing mailbox only with an X.1.x status or at RCPT. */
+extern const struct bounce_words bounce_words_user_weak[];
 extern const struct bounce_words bounce_words_tier3[];
 
 /* Phrases of a delay warning (the MTA still tries), NULL-terminated. */

@@ -9,7 +9,8 @@
  * are tried in order, and within a tier the first reason whose pattern
  * matches wins: tier 1 names specific causes (a block, a full mailbox, a
  * refusal of our MAIL FROM) that must win over a "bad mailbox" status,
- * tier 2 a missing address or domain, tier 3 vague words used only when
+ * tier 2 a missing address or domain (its bare "user unknown" replies
+ * weaker than the rest), tier 3 vague words used only when
  * neither the tiers above nor the status say more. Phrases in other
  * languages come from the bounces MTAs localise (German, French, Spanish,
  * Italian, Portuguese, Dutch, Russian, Polish, Japanese, Chinese,
@@ -318,10 +319,7 @@ static const char *const P_DOMAIN[] = {"host unknown",
                                        "domaine inexistant",
                                        "dominio no existe",
                                        NULL};
-static const char *const P_USER[] = {"user unknown",
-                                     "unknown user",
-                                     "no such user",
-                                     "no such mailbox",
+static const char *const P_USER[] = {"no such mailbox",
                                      "no such recipient",
                                      "no such address",
                                      "no such account",
@@ -374,14 +372,12 @@ static const char *const P_USER[] = {"user unknown",
                                      "doesn't have a * account",
                                      "does not have a * account",
                                      "tried to reach does not exist",
-                                     "recipient address rejected: access denied",
                                      "recipient address rejected: user unknown",
                                      "recipient address rejected: invalid user",
                                      "recipient address rejected: unknown",
                                      "recipnotfound",
                                      "recipientnotfound",
                                      "recipient not found by smtp address lookup",
-                                     "address rejected",
                                      "badrcptto",
                                      "validrcptto",
                                      "not listed in domino directory",
@@ -398,8 +394,6 @@ static const char *const P_USER[] = {"user unknown",
                                      "missing home directory",
                                      "bad destination mailbox",
                                      "destination mailbox address invalid",
-                                     "does not exist",
-                                     "doesn't exist",
                                      "not a local address",
                                      "unknown or illegal alias",
                                      "user unknown in",
@@ -435,6 +429,22 @@ static const char *const P_USER[] = {"user unknown",
                                      "宛先不明",
                                      "không tồn tại",
                                      NULL};
+
+/*
+ * Tier 2, weak: the bare replies a content filter or an anti-spam appliance
+ * also gives when it refuses a message it does not want ("550 Unknown user",
+ * "No such user"). They make a missing mailbox only when something backs
+ * them: an RFC 3463 X.1.x status or the reply to RCPT TO (bounce_class.c).
+ * ("Recipient address rejected: Access denied" is no missing mailbox either:
+ * it is Postfix's default text for any REJECT of an access(5) table.)
+ */
+static const char *const P_USER_WEAK[] = {"user unknown",
+                                          "unknown user",
+                                          "no such user",
+                                          "does not exist",
+                                          "doesn't exist",
+                                          "address rejected",
+                                          NULL};
 
 /* Tier 3: vague words, used when neither the tiers above nor the status say more. */
 static const char *const P_EXPIRED[] = {"delivery time expired",
@@ -508,6 +518,10 @@ const struct bounce_words bounce_words_tier1[] = {
 const struct bounce_words bounce_words_tier2[] = {
     {"domain_unknown", P_DOMAIN},
     {"user_unknown", P_USER},
+    {NULL, NULL},
+};
+const struct bounce_words bounce_words_user_weak[] = {
+    {"user_unknown", P_USER_WEAK},
     {NULL, NULL},
 };
 const struct bounce_words bounce_words_tier3[] = {

@@ -145,7 +145,25 @@ static void t_decide(void **state)
 {
     static const struct decide_case cases[] = {
         {"failed", "5.1.1", "550", "550 5.1.1 User unknown", 1, BOUNCE_HARD, "user_unknown"},
-        {"failed", "5.0.0", "550", "550 No such user here", 1, BOUNCE_HARD, "user_unknown"},
+        /* a bare "no such user" is believed at RCPT TO, or with an X.1.x status */
+        {"failed", "5.0.0", "550", "RCPT TO:<a@b>: 550 No such user here", 1, BOUNCE_HARD,
+         "user_unknown"},
+        {"failed", "5.1.1", "550", "550 5.1.1 <a@b>... No such user", 1, BOUNCE_HARD,
+         "user_unknown"},
+        /* ... not alone: filters and appliances answer it to mail they refuse */
+        {"failed", "5.0.0", "550", "550 No such user here", 1, BOUNCE_SOFT, "failed"},
+        {"failed", "", "550", "550 Unknown user an@example.vn", 1, BOUNCE_SOFT, "failed"},
+        /* ... nor against a policy status, even at RCPT TO */
+        {"failed", "5.7.1", "554",
+         "after RCPT TO:<a@b>: 554 5.7.1 <a@b>: Recipient address rejected: Access denied", 1,
+         BOUNCE_SOFT, "policy"},
+        /* X.1.8: the server refused our sender's domain, whatever the words */
+        {"failed", "5.1.8", "553",
+         "553 5.1.8 <us@our.example>... Domain of sender address us@our.example does not exist", 1,
+         BOUNCE_SOFT, "policy"},
+        /* a specific missing-mailbox phrase needs no backing */
+        {"failed", "", "", "This user doesn't have a yahoo.example account", 1, BOUNCE_HARD,
+         "user_unknown"},
         /* a 4xx user unknown the MTA gave up on is final */
         {"failed", "4.1.1", "450", "450 4.1.1 user unknown", 1, BOUNCE_HARD, "user_unknown"},
         /* ... one it still retries is not */
