@@ -48,6 +48,7 @@ static const char *const CUT_MARKS[] = {
     "text of the original",
     "content of the original",
     "unsent message below",
+    "unsent message follows",
     "your message reads",
     "message text follows",
     "originalnachricht",
@@ -115,7 +116,13 @@ size_t bounce_text_cut(const char *t, size_t n)
             low[k++] = (char)tolower(c);
         }
         low[k] = '\0';
-        if (dashes >= 3 || strstr(low, "---") || low[0] == '>' || strstr(low, "follow")) {
+        /* a separator, a quote, "... follows", or a heading ending in ':'
+           ("Below is a copy of the original message:", OpenSMTPD) */
+        size_t lk = k;
+        while (lk > 0 && (low[lk - 1] == ' ' || low[lk - 1] == '\t' || low[lk - 1] == '\r'))
+            lk--;
+        if (dashes >= 3 || strstr(low, "---") || low[0] == '>' || strstr(low, "follow") ||
+            (lk > 0 && low[lk - 1] == ':')) {
             for (const char *const *m = CUT_MARKS; *m; m++)
                 if (strstr(low, *m))
                     return i;
@@ -209,19 +216,62 @@ static int is_own(const char *a, size_t al, const char *const *own)
     return 0;
 }
 
-/* 1 if the line holding t[at] is a header-like line that names a sender or a message. */
-static int in_skipped_line(const char *t, size_t at)
+/* 1 if the line holding t[at] starts with one of `names` (after blanks). */
+static int line_starts(const char *t, size_t at, const char *const *names)
 {
-    static const char *const skip[] = {
-        "from:",        "reply-to:",   "return-path:",  "sender:", "message-id:", "received:",
-        "in-reply-to:", "references:", "envelope-from", "x-",      NULL};
     size_t s = at;
     while (s > 0 && t[s - 1] != '\n')
         s--;
     while (t[s] == ' ' || t[s] == '\t')
         s++;
-    for (const char *const *k = skip; *k; k++)
+    for (const char *const *k = names; *k; k++)
         if (strncasecmp(t + s, *k, strlen(*k)) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if the line holding t[at] is a header-like line that names a sender or a message. */
+static int in_skipped_line(const char *t, size_t at)
+{
+    static const char *const skip[] = {"from:",
+                                       "reply-to:",
+                                       "return-path:",
+                                       "sender:",
+                                       "message-id:",
+                                       "received:",
+                                       "in-reply-to:",
+                                       "references:",
+                                       "envelope-from",
+                                       "original-envelope-id:",
+                                       "x-",
+                                       NULL};
+    return line_starts(t, at, skip);
+}
+
+/*
+ * 1 if the line holding t[at] echoes the returned message's addressees
+ * ("  To: a@b" in the summary Exchange and Oracle Messaging Server print
+ * above the failures): those are who the message was for, not who failed;
+ * used only when the text names a recipient elsewhere.
+ */
+static int in_addressee_line(const char *t, size_t at)
+{
+    static const char *const names[] = {"to:", "cc:", "bcc:", NULL};
+    return line_starts(t, at, names);
+}
+
+/*
+ * 1 if the address at t[at] is offered as a contact ("For further
+ * assistance, please contact <support@isp>"): the words come right before it
+ * on its line. Never a failed recipient.
+ */
+static int in_contact_line(const char *t, size_t at)
+{
+    size_t s = at;
+    while (s > 0 && at - s < 32 && t[s - 1] != '\n')
+        s--;
+    for (size_t i = s; i + 7 <= at; i++)
+        if (!strncasecmp(t + i, "contact", 7))
             return 1;
     return 0;
 }
@@ -358,11 +408,25 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
                 p++;
         }
     }
-    if (!nf) {
+    /*
+     * Else every address of the text before the copy, in order, but not a
+     * contact offered for help (nor that address anywhere else), and not an
+     * addressee echoed from the returned message's header unless the text
+     * names nobody else.
+     */
+    for (int pass = 0; !nf && pass < 2; pass++) {
+        char contacts[4][BOUNCE_ADDR_MAX];
+        size_t nc = 0;
+        for (size_t i = 0; nc < 4 && next_addr(t, cut, i, &s, &l); i = s + l)
+            if (in_contact_line(t, s) && l < BOUNCE_ADDR_MAX)
+                snprintf(contacts[nc++], BOUNCE_ADDR_MAX, "%.*s", (int)l, t + s);
         for (size_t i = 0; nf < BOUNCE_RCPT_MAX && next_addr(t, cut, i, &s, &l); i = s + l) {
             int dup = 0;
-            if (is_own(t + s, l, in->own) || in_skipped_line(t, s))
+            if (is_own(t + s, l, in->own) || in_skipped_line(t, s) ||
+                (pass == 0 && in_addressee_line(t, s)))
                 continue;
+            for (size_t k = 0; k < nc && !dup; k++)
+                dup = same_addr(t + s, l, contacts[k]);
             for (size_t k = 0; k < nf && !dup; k++)
                 dup = same_addr(t + s, l, fv[k].addr);
             if (dup)
