@@ -17,9 +17,11 @@
  *    5322 §2.3 forbids it; our string handling would cut there);
  *  - every "boundary" parameter anywhere in the text (any case, RFC 2231
  *    "boundary*" forms included), as a token or quoted string, must be 1 to
- *    70 characters of RFC 2046 §5.1.1 bchars, not ending in a space: no
- *    quote, no backslash, no line break inside. libetpan can only take a
- *    boundary from such a parameter, so the one it uses is always sane;
+ *    70 characters of RFC 2046 §5.1.1 bchars or RFC 2045 token characters
+ *    (real MTAs use "!" in theirs: "----=_Active!Hunter_..."), not ending
+ *    in a space: no quote, no backslash, no line break inside. libetpan can
+ *    only take a boundary from such a parameter, so the one it uses is
+ *    always sane;
  *  - nesting: each level libetpan descends needs a Content-Type naming
  *    "multipart" or a "/ rfc822" subtype (a multipart/digest part's default
  *    message/rfc822 adds at most one more per digest), so counting those
@@ -149,7 +151,7 @@ static int check_boundary_at(const char *p, size_t at, size_t n, struct buf *see
     }
     for (size_t k = 0; k < vlen; k++) {
         unsigned char c = (unsigned char)v[k];
-        if (!is_bchar_nospace(c) && !(c == ' ' && k + 1 < vlen)) {
+        if (!is_bchar_nospace(c) && !is_token_char(c) && !(c == ' ' && k + 1 < vlen)) {
             snprintf(why, whylen,
                      "MIME boundary parameter at byte %zu holds a character RFC 2046 does not "
                      "allow (0x%02x)",

@@ -49,6 +49,14 @@ static void t_screen_boundaries(void **state)
     assert_int_equal(
         screen("Content-Type: multipart/mixed; boundary=\"ab \"\n\nx\n", why, sizeof why),
         -1); /* may not end in a space */
+    /* RFC 2045 token characters are fine (Active!Hunter puts "!" in its boundaries) */
+    assert_int_equal(screen("Content-Type: multipart/report; "
+                            "boundary=\"----=_Active!Hunter_20110429T233445+0900-0000\"\n\nx\n",
+                            why, sizeof why),
+                     0);
+    /* ... a quote or a backslash never (tspecials) */
+    assert_int_equal(
+        screen("Content-Type: multipart/mixed; boundary=\"a\\\\b\"\n\nx\n", why, sizeof why), -1);
     /* prose that says "boundary" without a parameter is left alone */
     assert_int_equal(
         screen("Subject: the boundary of the field\n\nboundary line\n", why, sizeof why), 0);
