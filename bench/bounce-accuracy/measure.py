@@ -127,7 +127,7 @@ def main():
     for sset, f, o in spurious:
         totals.setdefault(sset, [0, 0, 0, set(), 0])[4] += o["class"] == "hard"
     allt = [0, 0, 0, set(), 0]
-    print("%-10s %10s %8s %14s %14s %9s" % ("set", "recipients", "sources", "right class", "wrongly hard",
+    print("%-10s %10s %8s %14s %14s %9s" % ("set", "recipients", "families", "right class", "wrongly hard",
                                            "extra hard"))
     for name in sorted(totals):
         t = totals[name]
