@@ -165,7 +165,9 @@ static void t_decide(void **state)
         {"failed", "5.7.1", "554",
          "after RCPT TO:<a@b>: 554 5.7.1 <a@b>: Recipient address rejected: Access denied", 1,
          BOUNCE_SOFT, "policy"},
-        /* X.1.8: the server refused our sender's domain, whatever the words */
+        /* X.1.7 / X.1.8: the server refused our sender's domain, whatever the words */
+        {"failed", "5.1.7", "550", "550 5.1.7 No such domain hagiang.example.", 1, BOUNCE_SOFT,
+         "policy"},
         {"failed", "5.1.8", "553",
          "553 5.1.8 <us@our.example>... Domain of sender address us@our.example does not exist", 1,
          BOUNCE_SOFT, "policy"},
