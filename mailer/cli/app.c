@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "date.h"
@@ -22,6 +23,8 @@ enum merr app_db(struct app *app)
 
     if (app->db)
         return MERR_OK;
+    if (strcmp(app->cfg.db_path, ":memory:") != 0 && access(app->cfg.db_path, F_OK) != 0)
+        return merr_set(MERR_CONFIG, "no database at %s; run `mailer init`", app->cfg.db_path);
     rc = db_open(app->cfg.db_path, app->cfg.db_busy_timeout_ms, &app->db);
     if (rc)
         return rc;
@@ -48,7 +51,7 @@ fail:
     return rc;
 }
 
-int cli_init(struct app *app, int argc, char **argv)
+static int init_run(struct app *app, int argc, char **argv)
 {
     struct db *db = NULL;
     enum merr rc;
@@ -56,14 +59,6 @@ int cli_init(struct app *app, int argc, char **argv)
     char *secret = NULL;
     size_t made = 0, failed = 0;
 
-    if (cli_help(argc, argv,
-                 "usage: mailer init\n\n"
-                 "Creates the database named by [database] path, or upgrades it to this\n"
-                 "program's schema. Generates the token secret if the config has none.\n"
-                 "Makes the images for mail (body size, digest thumbnail) of stored photos\n"
-                 "that lack them: after an upgrade from a version without them, or after\n"
-                 "[media] jpeg_quality changed.\n"))
-        return 0;
     if (argc > 1)
         return cli_usage("init", "init takes no arguments");
     rc = db_open(app->cfg.db_path, app->cfg.db_busy_timeout_ms, &db);
@@ -100,34 +95,20 @@ out:
     return rc ? app_fail(rc, "init") : 0;
 }
 
-int cli_help(int argc, char **argv, const char *usage)
-{
-    if (argc < 2 || !cli_is_help(argv[1]))
-        return 0;
-    fputs(usage, stdout);
-    return 1;
-}
-
-int cli_group_help(int argc, char **argv, const char *usage)
-{
-    if (argc < 2) {
-        fputs(usage, stderr);
-        return EXIT_USAGE;
-    }
-    return cli_help(argc, argv, usage) ? 0 : -1;
-}
-
-int cli_group(struct app *app, int argc, char **argv, const char *usage,
-              const struct cli_command *cmds)
-{
-    int code = cli_group_help(argc, argv, usage);
-    if (code >= 0)
-        return code;
-    for (; cmds->name; cmds++)
-        if (!strcmp(argv[1], cmds->name))
-            return cmds->run(app, argc - 1, argv + 1);
-    return -1;
-}
+const struct cli_command cli_init_cmd = {
+    .name = "init",
+    .run = init_run,
+    .usage = "usage: mailer init\n\n"
+             "Creates the database named by [database] path (default var/mailer.db,\n"
+             "relative to the current folder), or upgrades it to this program's\n"
+             "schema. Generates the token secret if the config has none. Makes the\n"
+             "images for mail (body size, digest thumbnail) of stored photos that lack\n"
+             "them: after an upgrade from a version without them, or after [media]\n"
+             "jpeg_quality changed. Every other command refuses to run without a\n"
+             "database, so that one run from another folder does not leave an empty\n"
+             "one there.\n",
+    .summary = "create the database or upgrade it to this version",
+};
 
 int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **val, int *missing)
 {
@@ -140,7 +121,7 @@ int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **
     }
     if (argv[*i][n] != '\0')
         return 0;
-    if (*i + 1 >= argc) {
+    if (*i + 1 >= argc || cli_is_option(argv[*i + 1])) {
         *missing = 1;
         return 1;
     }

@@ -1,10 +1,11 @@
 /*
  * cli.h: what every `mailer <command>` implementation shares.
  *
- * main.c parses the global options (--config, --version, --help), loads the
- * configuration and dispatches to one `cli_<group>()` function per command
- * group, each in its own file cli_<group>.c. A command returns the process
- * exit code (see merr_exit_code and README "Exit codes"):
+ * main.c parses the global options (--config, --version, --help), finds the
+ * command in the tree of `struct cli_command` (one top-level entry per file
+ * cli_<group>.c), answers -h/--help, loads the configuration and runs it.
+ * A command returns the process exit code (see merr_exit_code and README
+ * "Exit codes"):
  *   0 ok, 1 usage, 2 config, 3 bad data, 4 temporary failure, 5 not found,
  *   6 permanent delivery failure, 7 internal or I/O error.
  */
@@ -30,7 +31,10 @@ struct app {
 /*
  * Opens the database named in the config if not yet open, and checks its
  * schema is current (else MERR_CONFIG telling to run `mailer init`). Loads
- * the token secret from the database when the config has none.
+ * the token secret from the database when the config has none. A database
+ * file that does not exist is MERR_CONFIG "no database at PATH; run
+ * `mailer init`": only `mailer init` creates one, so a command run from the
+ * wrong folder does not leave an empty database behind.
  */
 enum merr app_db(struct app *app);
 
@@ -43,42 +47,53 @@ int app_fail(enum merr rc, const char *what);
 /* Prints "mailer: <message>" and a hint to --help, returns EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* 1 if argv[i] is -h or --help. */
+/* 1 if `arg` is -h or --help. */
 int cli_is_help(const char *arg);
 
-/* If argv[1] is -h or --help: prints `usage` to stdout and returns 1. Else 0. */
-int cli_help(int argc, char **argv, const char *usage);
+/*
+ * 1 if `arg` reads as an option: "-" followed by anything ("-x", "--x").
+ * A lone "-" (standard input or output) is not one. Where a command expects
+ * a name (a slug, an email, a token name, an id), such an argument is
+ * refused as an unknown option, never taken as the name.
+ */
+int cli_is_option(const char *arg);
 
 /*
- * The start of a command group (`mailer queue ...`): with no command,
- * prints `usage` to stderr and returns EXIT_USAGE; with -h or --help as the
- * command, prints it to stdout and returns 0; otherwise returns -1 and the
- * caller dispatches on argv[1].
+ * A command of the command tree. A leaf has `run` (called with argv[0] =
+ * its name); a group has `sub`, its commands, ended by an entry whose name
+ * is NULL. `usage` is the whole --help text; `summary` one line for the
+ * parent's list (top level only).
+ *
+ * main.c walks the tree with the words of the command line and, BEFORE
+ * loading the configuration or touching the database, prints the usage of
+ * the deepest command named when -h or --help appears anywhere among its
+ * arguments (up to a "--"): `mailer token create --help` creates nothing,
+ * `mailer sub rm a@b.vn -h` removes nothing. A group without a command
+ * prints its usage to stderr (exit 1); an unknown command is a usage error.
  */
-int cli_group_help(int argc, char **argv, const char *usage);
-
-/* A command of a group: `mailer GROUP NAME ARGS` runs run(app, argc, argv) with argv[0] = NAME. */
 struct cli_command {
     const char *name;
     int (*run)(struct app *app, int argc, char **argv);
+    const char *usage;
+    const struct cli_command *sub;
+    const char *summary;
 };
 
-/*
- * Runs a command group: cli_group_help, then the entry of `cmds` (ended by
- * a NULL name) that argv[1] names, returning its exit code. Returns -1 if
- * argv[1] names none: the caller reports the unknown command.
- */
-int cli_group(struct app *app, int argc, char **argv, const char *usage,
-              const struct cli_command *cmds);
+/* The top-level commands, one file each (groups have `sub`). */
+extern const struct cli_command cli_init_cmd, cli_serve_cmd, cli_article_cmd, cli_compose_cmd,
+    cli_share_cmd, cli_deliver_cmd, cli_queue_cmd, cli_list_cmd, cli_sub_cmd, cli_digest_cmd,
+    cli_token_cmd, cli_bounce_cmd, cli_dkim_cmd, cli_doctor_cmd;
 
 /*
  * One option of an argument loop, given as "NAME VALUE" or "NAME=VALUE".
  * If argv[*i] is the option `name`: returns 1 and sets *val to VALUE
- * (borrowed from argv), advancing *i past a separate VALUE; if NAME is the
- * last argument, returns 1, leaves *val alone and sets *missing to 1 (the
- * caller reports "NAME needs a value" with argv[*i]). Returns 0 for any
- * other argument, "NAMEx" included, and leaves *i, *val and *missing alone,
- * so calls for several options chain with ||.
+ * (borrowed from argv), advancing *i past a separate VALUE. If NAME is the
+ * last argument, or the separate VALUE reads as an option (cli_is_option:
+ * `--name --optin` is a forgotten value, not a name "--optin"), returns 1,
+ * leaves *i and *val alone and sets *missing to 1 (the caller reports
+ * "NAME needs a value" with argv[*i]); "NAME=-x" gives such a value on
+ * purpose. Returns 0 for any other argument, "NAMEx" included, and leaves
+ * *i, *val and *missing alone, so calls for several options chain with ||.
  */
 int cli_opt_value(int argc, char **argv, int *i, const char *name, const char **val, int *missing);
 
@@ -115,21 +130,5 @@ struct progress {
 void progress_start(struct progress *p, const char *label, long long total, int enabled);
 void progress_update(struct progress *p, long long done, const char *extra);
 void progress_end(struct progress *p, const char *summary);
-
-/* Command groups, one file each. argv[0] is the group's name. */
-int cli_init(struct app *app, int argc, char **argv);
-int cli_article(struct app *app, int argc, char **argv);
-int cli_compose(struct app *app, int argc, char **argv);
-int cli_share(struct app *app, int argc, char **argv);
-int cli_deliver(struct app *app, int argc, char **argv);
-int cli_queue(struct app *app, int argc, char **argv);
-int cli_list(struct app *app, int argc, char **argv);
-int cli_sub(struct app *app, int argc, char **argv);
-int cli_digest(struct app *app, int argc, char **argv);
-int cli_token(struct app *app, int argc, char **argv);
-int cli_serve(struct app *app, int argc, char **argv);
-int cli_bounce(struct app *app, int argc, char **argv);
-int cli_dkim(struct app *app, int argc, char **argv);
-int cli_doctor(struct app *app, int argc, char **argv);
 
 #endif

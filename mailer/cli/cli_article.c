@@ -79,8 +79,6 @@ static int cmd_add(struct app *app, int argc, char **argv)
     int first_fail = 0, nstdin = 0, i = 1, opts_done = 0;
     enum merr rc;
 
-    if (cli_help(argc, argv, ADD_USAGE))
-        return 0;
     if (argc > 1 && !strcmp(argv[1], "--")) {
         i = 2;
         opts_done = 1;
@@ -141,10 +139,6 @@ static int cmd_ls(struct app *app, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *limit_v = NULL;
         int missing = 0;
-        if (cli_is_help(argv[i])) {
-            fputs(LS_USAGE, stdout);
-            return 0;
-        }
         if (!cli_opt_value(argc, argv, &i, "--category", &category, &missing) &&
             !cli_opt_value(argc, argv, &i, "--limit", &limit_v, &missing))
             return cli_usage("article ls", "unexpected argument %s", argv[i]);
@@ -176,8 +170,8 @@ static int cmd_show(struct app *app, int argc, char **argv)
     struct buf out;
     enum merr rc;
 
-    if (cli_help(argc, argv, SHOW_USAGE))
-        return 0;
+    if (argc == 2 && cli_is_option(argv[1]))
+        return cli_usage("article show", "unknown option %s", argv[1]);
     if (argc != 2)
         return cli_usage("article show", "article show needs exactly one ID");
     rc = app_db(app);
@@ -195,14 +189,16 @@ static int cmd_show(struct app *app, int argc, char **argv)
     return rc ? app_fail(rc, "article show") : 0;
 }
 
-int cli_article(struct app *app, int argc, char **argv)
-{
-    static const struct cli_command cmds[] = {
-        {"add", cmd_add},
-        {"ls", cmd_ls},
-        {"show", cmd_show},
-        {NULL, NULL},
-    };
-    int code = cli_group(app, argc, argv, ARTICLE_USAGE, cmds);
-    return code >= 0 ? code : cli_usage("article", "unknown article command \"%s\"", argv[1]);
-}
+static const struct cli_command article_cmds[] = {
+    {.name = "add", .run = cmd_add, .usage = ADD_USAGE},
+    {.name = "ls", .run = cmd_ls, .usage = LS_USAGE},
+    {.name = "show", .run = cmd_show, .usage = SHOW_USAGE},
+    {.name = NULL},
+};
+
+const struct cli_command cli_article_cmd = {
+    .name = "article",
+    .usage = ARTICLE_USAGE,
+    .sub = article_cmds,
+    .summary = "add, list and show articles (add|ls|show)",
+};

@@ -36,17 +36,6 @@ static int bounce_parse_cmd(struct app *app, int argc, char **argv)
 {
     int code = 0;
     (void)app;
-    if (cli_help(argc, argv,
-                 "usage: mailer bounce parse FILE...\n\n"
-                 "Parses each FILE (one message, as an .eml file or a maildir entry) and\n"
-                 "prints one JSON object per file on its own line:\n"
-                 "  {\"file\": ..., \"kind\": "
-                 "\"dsn\"|\"arf\"|\"auto-reply\"|\"report\"|\"not-bounce\",\n"
-                 "   \"recipients\": [{\"address\", \"class\", \"reason\", \"status\",\n"
-                 "                   \"reply_code\", \"diagnostic\"}]}\n"
-                 "plus \"unparsed\": REASON for a message that could not be read safely.\n"
-                 "Touches no database. Exit 3 if a file could not be read.\n"))
-        return 0;
     if (argc < 2)
         return cli_usage("bounce parse", "which file? mailer bounce parse FILE...");
     for (int i = 1; i < argc; i++) {
@@ -111,22 +100,6 @@ static int bounce_ingest_cmd(struct app *app, int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         int missing = 0;
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer bounce ingest [--mailbox NAME] [--role ROLE] [--recipient ADDR]\n"
-                   "       mailer bounce ingest --maildir DIR | --mbox FILE [--role ROLE]\n\n"
-                   "Reads one message on stdin (Postfix pipe, Exim pipe transport) or every\n"
-                   "message of a maildir or an mbox, records it and applies the bounce policy\n"
-                   "(docs/bounces.md). The same message twice changes nothing the second time.\n"
-                   "A maildir's messages move to .Processed / .Unparsed once recorded; an mbox\n"
-                   "is left as it is.\n\n"
-                   "options:\n"
-                   "  --mailbox NAME    a [bounce.NAME] mailbox: its name and role are recorded\n"
-                   "  --role ROLE       bounces (default), complaints or unsubscribe\n"
-                   "  --recipient ADDR  the envelope recipient (Postfix: ${recipient})\n\n"
-                   "Exit 0 when the message is recorded (parsed or not), 75 (EX_TEMPFAIL) when\n"
-                   "it could not be and the MTA should try again.\n");
-            return 0;
-        }
         if (cli_opt_value(argc, argv, &i, "--maildir", &maildir, &missing) ||
             cli_opt_value(argc, argv, &i, "--mbox", &mbox, &missing) ||
             cli_opt_value(argc, argv, &i, "--mailbox", &mailbox, &missing) ||
@@ -201,16 +174,6 @@ static int bounce_poll_cmd(struct app *app, int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         int missing = 0;
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer bounce poll [--mailbox NAME]\n\n"
-                   "Reads every [bounce.NAME] mailbox once (or just NAME): each message is\n"
-                   "recorded and the policy applied (docs/bounces.md), then it is moved to\n"
-                   "[bounce] processed_folder or unparsed_folder (IMAP), deleted (delete =\n"
-                   "true) or remembered by its UIDL (POP3 leave_on_server). Safe to run again\n"
-                   "or after a kill: nothing is lost or counted twice. `mailer serve` does\n"
-                   "this by itself (IMAP IDLE where offered).\n");
-            return 0;
-        }
         if (cli_opt_value(argc, argv, &i, "--mailbox", &name, &missing)) {
             if (missing)
                 return cli_usage("bounce poll", "%s needs a value", argv[i]);
@@ -240,14 +203,6 @@ static int bounce_ls_cmd(struct app *app, int argc, char **argv)
     memset(&f, 0, sizeof f);
     for (int i = 1; i < argc; i++) {
         int missing = 0;
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer bounce ls [--state processed|unparsed|refused] [--mailbox NAME]\n"
-                   "                        [--match CLASS|ADDRESS] [--limit N] [--before ID] "
-                   "[--json]\n\n"
-                   "Lists the messages read from the bounce mailboxes, newest first, with each\n"
-                   "recipient's class and reason and what the policy did.\n");
-            return 0;
-        }
         if (!strcmp(argv[i], "--json")) {
             json = 1;
         } else if (cli_opt_value(argc, argv, &i, "--state", &f.state, &missing) ||
@@ -311,13 +266,6 @@ static int bounce_show_cmd(struct app *app, int argc, char **argv)
     enum merr rc;
 
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer bounce show ID [--raw]\n\n"
-                   "Shows one bounce as JSON: its recipients, how each was attributed, the\n"
-                   "effects it had (and whether they were undone). --raw prints the kept\n"
-                   "bytes of the message instead.\n");
-            return 0;
-        }
         if (!strcmp(argv[i], "--raw"))
             raw = 1;
         else if (!id && cli_parse_id(argv[i], &id) == 0)
@@ -351,13 +299,6 @@ static int bounce_undo_cmd(struct app *app, int argc, char **argv)
     int lifted;
     enum merr rc;
 
-    if (cli_help(argc, argv,
-                 "usage: mailer bounce undo ID\n\n"
-                 "Lifts exactly what bounce ID caused: the suppression it added (while it still\n"
-                 "has that reason), the subscriptions it ended (while still ended), the\n"
-                 "envelope it marked failed; later soft-bounce counts leave it out. A second\n"
-                 "undo changes nothing.\n"))
-        return 0;
     if (argc != 2 || cli_parse_id(argv[1], &id))
         return cli_usage("bounce undo", "which bounce? mailer bounce undo ID");
     rc = app_db(app);
@@ -369,19 +310,68 @@ static int bounce_undo_cmd(struct app *app, int argc, char **argv)
     return 0;
 }
 
-int cli_bounce(struct app *app, int argc, char **argv)
-{
-    static const struct cli_command cmds[] = {
-        {"parse", bounce_parse_cmd},
-        {"poll", bounce_poll_cmd},
-        {"ingest", bounce_ingest_cmd},
-        {"ls", bounce_ls_cmd},
-        {"show", bounce_show_cmd},
-        {"undo", bounce_undo_cmd},
-        {NULL, NULL},
-    };
-    int code = cli_group(app, argc, argv, GROUP_USAGE, cmds);
-    if (code < 0)
-        return cli_usage("bounce", "unknown command \"%s\"", argv[1]);
-    return code;
-}
+static const struct cli_command bounce_cmds[] = {
+    {.name = "parse",
+     .run = bounce_parse_cmd,
+     .usage = "usage: mailer bounce parse FILE...\n\n"
+              "Parses each FILE (one message, as an .eml file or a maildir entry) and\n"
+              "prints one JSON object per file on its own line:\n"
+              "  {\"file\": ..., \"kind\": "
+              "\"dsn\"|\"arf\"|\"auto-reply\"|\"report\"|\"not-bounce\",\n"
+              "   \"recipients\": [{\"address\", \"class\", \"reason\", \"status\",\n"
+              "                   \"reply_code\", \"diagnostic\"}]}\n"
+              "plus \"unparsed\": REASON for a message that could not be read safely.\n"
+              "Touches no database. Exit 3 if a file could not be read.\n"},
+    {.name = "poll",
+     .run = bounce_poll_cmd,
+     .usage = "usage: mailer bounce poll [--mailbox NAME]\n\n"
+              "Reads every [bounce.NAME] mailbox once (or just NAME): each message is\n"
+              "recorded and the policy applied (docs/bounces.md), then it is moved to\n"
+              "[bounce] processed_folder or unparsed_folder (IMAP), deleted (delete =\n"
+              "true) or remembered by its UIDL (POP3 leave_on_server). Safe to run again\n"
+              "or after a kill: nothing is lost or counted twice. `mailer serve` does\n"
+              "this by itself (IMAP IDLE where offered).\n"},
+    {.name = "ingest",
+     .run = bounce_ingest_cmd,
+     .usage = "usage: mailer bounce ingest [--mailbox NAME] [--role ROLE] [--recipient ADDR]\n"
+              "       mailer bounce ingest --maildir DIR | --mbox FILE [--role ROLE]\n\n"
+              "Reads one message on stdin (Postfix pipe, Exim pipe transport) or every\n"
+              "message of a maildir or an mbox, records it and applies the bounce policy\n"
+              "(docs/bounces.md). The same message twice changes nothing the second time.\n"
+              "A maildir's messages move to .Processed / .Unparsed once recorded; an mbox\n"
+              "is left as it is.\n\n"
+              "options:\n"
+              "  --mailbox NAME    a [bounce.NAME] mailbox: its name and role are recorded\n"
+              "  --role ROLE       bounces (default), complaints or unsubscribe\n"
+              "  --recipient ADDR  the envelope recipient (Postfix: ${recipient})\n\n"
+              "Exit 0 when the message is recorded (parsed or not), 75 (EX_TEMPFAIL) when\n"
+              "it could not be and the MTA should try again.\n"},
+    {.name = "ls",
+     .run = bounce_ls_cmd,
+     .usage = "usage: mailer bounce ls [--state processed|unparsed|refused] [--mailbox NAME]\n"
+              "                        [--match CLASS|ADDRESS] [--limit N] [--before ID] "
+              "[--json]\n\n"
+              "Lists the messages read from the bounce mailboxes, newest first, with each\n"
+              "recipient's class and reason and what the policy did.\n"},
+    {.name = "show",
+     .run = bounce_show_cmd,
+     .usage = "usage: mailer bounce show ID [--raw]\n\n"
+              "Shows one bounce as JSON: its recipients, how each was attributed, the\n"
+              "effects it had (and whether they were undone). --raw prints the kept\n"
+              "bytes of the message instead.\n"},
+    {.name = "undo",
+     .run = bounce_undo_cmd,
+     .usage = "usage: mailer bounce undo ID\n\n"
+              "Lifts exactly what bounce ID caused: the suppression it added (while it still\n"
+              "has that reason), the subscriptions it ended (while still ended), the\n"
+              "envelope it marked failed; later soft-bounce counts leave it out. A second\n"
+              "undo changes nothing.\n"},
+    {.name = NULL},
+};
+
+const struct cli_command cli_bounce_cmd = {
+    .name = "bounce",
+    .usage = GROUP_USAGE,
+    .sub = bounce_cmds,
+    .summary = "bounces and complaints: parse, poll, ingest, ls, show, undo",
+};

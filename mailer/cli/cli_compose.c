@@ -30,35 +30,32 @@
 static const char COMPOSE_USAGE[] =
     "usage: mailer compose <share|digest> [options]\n\n"
     "Writes one complete message (.eml, CRLF) without sending or queueing it.\n\n"
+    "commands:\n"
     "  share ARTICLE --to ADDR   an article as a reader's share sends it\n"
     "  digest --articles ID,...  a digest of these articles\n\n"
     "`mailer compose <command> --help` for details.\n";
 
-static void usage_share(FILE *f)
-{
-    fprintf(f, "usage: mailer compose share ARTICLE --to ADDR [--to-name N] [--from-name N]\n"
-               "                            [--from-email E] [--note T] [-o FILE]\n\n"
-               "  --to ADDR         recipient address (validated)\n"
-               "  --to-name N       recipient's display name\n"
-               "  --from-name N     the sharing reader's name (shown in the mail)\n"
-               "  --from-email E    the sharing reader's address (Reply-To)\n"
-               "  --note T          the reader's note (plain text, line breaks kept)\n"
-               "  -o FILE           write to FILE atomically (default: standard output)\n\n"
-               "exit codes: 0 written, 1 usage, 3 bad data, 5 no such article, 7 I/O.\n");
-}
+static const char SHARE_USAGE[] =
+    "usage: mailer compose share ARTICLE --to ADDR [--to-name N] [--from-name N]\n"
+    "                            [--from-email E] [--note T] [-o FILE]\n\n"
+    "  --to ADDR         recipient address (validated)\n"
+    "  --to-name N       recipient's display name\n"
+    "  --from-name N     the sharing reader's name (shown in the mail)\n"
+    "  --from-email E    the sharing reader's address (Reply-To)\n"
+    "  --note T          the reader's note (plain text, line breaks kept)\n"
+    "  -o FILE           write to FILE atomically (default: standard output)\n\n"
+    "exit codes: 0 written, 1 usage, 3 bad data, 5 no such article, 7 I/O.\n";
 
-static void usage_digest(FILE *f)
-{
-    fprintf(f, "usage: mailer compose digest --articles ID,ID,... [--list SLUG] [--to ADDR]\n"
-               "                             [--to-name N] [-o FILE]\n\n"
-               "  --articles IDS    comma-separated article ids, in the order shown\n"
-               "  --list SLUG       the list whose name, subject and template to use\n"
-               "                    (default: a preview list named after the site)\n"
-               "  --to ADDR         recipient address (default: preview@ the sending domain)\n"
-               "  --to-name N       recipient's name (the greeting)\n"
-               "  -o FILE           write to FILE atomically (default: standard output)\n\n"
-               "exit codes: 0 written, 1 usage, 3 bad data, 5 no such article or list, 7 I/O.\n");
-}
+static const char DIGEST_USAGE[] =
+    "usage: mailer compose digest --articles ID,ID,... [--list SLUG] [--to ADDR]\n"
+    "                             [--to-name N] [-o FILE]\n\n"
+    "  --articles IDS    comma-separated article ids, in the order shown\n"
+    "  --list SLUG       the list whose name, subject and template to use\n"
+    "                    (default: a preview list named after the site)\n"
+    "  --to ADDR         recipient address (default: preview@ the sending domain)\n"
+    "  --to-name N       recipient's name (the greeting)\n"
+    "  -o FILE           write to FILE atomically (default: standard output)\n\n"
+    "exit codes: 0 written, 1 usage, 3 bad data, 5 no such article or list, 7 I/O.\n";
 
 /* Writes `b` to `path` atomically, or to stdout when path is NULL. */
 static enum merr write_out(const char *path, const struct buf *b)
@@ -126,7 +123,9 @@ static int parse(const char *cmd, int argc, char **argv, struct opts *o, int sha
                         cli_opt_value(argc, argv, &i, "--list", &o->list, &missing)))) {
             if (missing)
                 return cli_usage(cmd, "%s needs a value", argv[i]);
-        } else if (share && argv[i][0] != '-' && !o->article) {
+        } else if (cli_is_option(argv[i])) {
+            return cli_usage(cmd, "unknown option %s", argv[i]);
+        } else if (share && !o->article) {
             o->article = argv[i];
         } else {
             return cli_usage(cmd, "unknown argument \"%s\"", argv[i]);
@@ -194,11 +193,6 @@ static int cmd_share(struct app *app, int argc, char **argv)
     enum merr rc;
     int code;
 
-    for (int i = 1; i < argc; i++)
-        if (cli_is_help(argv[i])) {
-            usage_share(stdout);
-            return 0;
-        }
     code = parse("compose share", argc, argv, &o, 1);
     if (code)
         return code;
@@ -244,11 +238,6 @@ static int cmd_digest(struct app *app, int argc, char **argv)
     enum merr rc;
     int code = 0;
 
-    for (int i = 1; i < argc; i++)
-        if (cli_is_help(argv[i])) {
-            usage_digest(stdout);
-            return 0;
-        }
     code = parse("compose digest", argc, argv, &o, 0);
     if (code)
         return code;
@@ -320,13 +309,15 @@ out:
     return code;
 }
 
-int cli_compose(struct app *app, int argc, char **argv)
-{
-    static const struct cli_command cmds[] = {
-        {"share", cmd_share},
-        {"digest", cmd_digest},
-        {NULL, NULL},
-    };
-    int code = cli_group(app, argc, argv, COMPOSE_USAGE, cmds);
-    return code >= 0 ? code : cli_usage("compose", "unknown command \"%s\"", argv[1]);
-}
+static const struct cli_command compose_cmds[] = {
+    {.name = "share", .run = cmd_share, .usage = SHARE_USAGE},
+    {.name = "digest", .run = cmd_digest, .usage = DIGEST_USAGE},
+    {.name = NULL},
+};
+
+const struct cli_command cli_compose_cmd = {
+    .name = "compose",
+    .usage = COMPOSE_USAGE,
+    .sub = compose_cmds,
+    .summary = "write one message as .eml without sending (share|digest)",
+};

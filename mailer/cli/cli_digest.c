@@ -181,18 +181,6 @@ static int digest_send(struct app *app, int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         int missing = 0;
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer digest send --list L [--since DATE] [--period YYYY-Www]\n"
-                   "                          [--enqueue-only]\n\n"
-                   "Creates the digest of list L for this week (or --period) with the\n"
-                   "articles published since its previous digest (or since DATE: ISO 8601,\n"
-                   "or YYYY-MM-DD local time), one envelope per confirmed subscriber, and\n"
-                   "delivers it, with a progress bar on a terminal. A list has one digest\n"
-                   "per week: a second one is refused (exit 3). No new articles: exit 5,\n"
-                   "nothing written. --enqueue-only leaves delivery to `mailer deliver` or\n"
-                   "`mailer serve`.\n");
-            return 0;
-        }
         if (cli_opt_value(argc, argv, &i, "--list", &list, &missing) ||
             cli_opt_value(argc, argv, &i, "--since", &since_s, &missing) ||
             cli_opt_value(argc, argv, &i, "--period", &period, &missing)) {
@@ -234,19 +222,6 @@ static int digest_preview_cmd(struct app *app, int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         int missing = 0;
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer digest preview --list L [--to ADDR] [--since DATE] [-o FILE]\n"
-                   "       mailer digest preview --digest ID [--to ADDR] [-o FILE]\n\n"
-                   "Writes (to FILE, or stdout) the message a subscriber of list L would\n"
-                   "get if the digest were sent now: the articles since the previous\n"
-                   "digest, the list's subject and template, addressed to ADDR (its\n"
-                   "subscriber's name and unsubscribe link when ADDR is one; a sample\n"
-                   "reader otherwise); --since DATE as for `send`. With --digest, the\n"
-                   "message of that digest as its recipient ADDR gets it, byte for byte\n"
-                   "but for the Date header. Sends nothing and writes nothing to the\n"
-                   "database.\n");
-            return 0;
-        }
         if (!cli_opt_value(argc, argv, &i, "--list", &list, &missing) &&
             !cli_opt_value(argc, argv, &i, "--digest", &digest_s, &missing) &&
             !cli_opt_value(argc, argv, &i, "--to", &to, &missing) &&
@@ -302,12 +277,6 @@ static int digest_status(struct app *app, int argc, char **argv)
     long long id;
     enum merr rc;
 
-    if (cli_help(argc, argv,
-                 "usage: mailer digest status ID\n\n"
-                 "Prints one \"key value\" line each: digest, list, period, status (active,\n"
-                 "paused, done, cancelled, skipped), articles, since, until, recipients and\n"
-                 "the envelopes per state: queued, sending, sent, deferred, failed, cancelled.\n"))
-        return 0;
     if (argc != 2 || cli_parse_id(argv[1], &id))
         return cli_usage("digest status", "give one digest id");
     rc = app_db(app);
@@ -334,12 +303,6 @@ static int digest_ls(struct app *app, int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         int missing = 0;
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer digest ls [--list L]\n\n"
-                   "The latest 100 digests, newest first: id, list, period, status,\n"
-                   "articles, send.\n");
-            return 0;
-        }
         if (!cli_opt_value(argc, argv, &i, "--list", &list, &missing))
             return cli_usage("digest ls", "unknown argument %s", argv[i]);
         if (missing)
@@ -367,21 +330,6 @@ static int digest_action(struct app *app, int argc, char **argv)
 
     snprintf(what, sizeof what, "digest %s", cmd);
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            if (!strcmp(cmd, "pause"))
-                printf("usage: mailer digest pause ID\n\nStops delivering the digest: no "
-                       "envelope of it is claimed any more;\nthose being sent finish. "
-                       "`mailer digest resume ID` continues.\n");
-            else if (!strcmp(cmd, "resume"))
-                printf("usage: mailer digest resume ID [--no-deliver]\n\nContinues a paused "
-                       "digest with the envelopes not yet sent (nobody gets it\ntwice) and "
-                       "delivers them here with a progress bar, unless --no-deliver\n(then "
-                       "`mailer deliver` or `mailer serve` does).\n");
-            else
-                printf("usage: mailer digest cancel ID\n\nCancels the envelopes of the "
-                       "digest not yet sent; they will never be sent.\n");
-            return 0;
-        }
         if (deliver && !strcmp(argv[i], "--no-deliver"))
             deliver = 0;
         else if (id || cli_parse_id(argv[i], &id))
@@ -413,13 +361,6 @@ static int digest_tick_cmd(struct app *app, int argc, char **argv)
     int created = 0;
     enum merr rc;
 
-    if (cli_help(argc, argv,
-                 "usage: mailer digest tick\n\n"
-                 "One step of the weekly scheduler (for cron, when `mailer serve` does not\n"
-                 "run it): creates the digest of every enabled list whose scheduled time\n"
-                 "has come and whose week has none yet. Weeks without new articles are\n"
-                 "recorded as skipped. Prints the number created.\n"))
-        return 0;
     if (argc > 1)
         return cli_usage("digest tick", "unknown argument %s", argv[1]);
     rc = app_db(app);
@@ -431,13 +372,69 @@ static int digest_tick_cmd(struct app *app, int argc, char **argv)
     return 0;
 }
 
-int cli_digest(struct app *app, int argc, char **argv)
-{
-    static const struct cli_command cmds[] = {
-        {"send", digest_send},     {"preview", digest_preview_cmd}, {"status", digest_status},
-        {"ls", digest_ls},         {"pause", digest_action},        {"resume", digest_action},
-        {"cancel", digest_action}, {"tick", digest_tick_cmd},       {NULL, NULL},
-    };
-    int code = cli_group(app, argc, argv, DIGEST_USAGE, cmds);
-    return code >= 0 ? code : cli_usage("digest", "unknown command %s", argv[1]);
-}
+static const struct cli_command digest_cmds[] = {
+    {.name = "send",
+     .run = digest_send,
+     .usage = "usage: mailer digest send --list L [--since DATE] [--period YYYY-Www]\n"
+              "                          [--enqueue-only]\n\n"
+              "Creates the digest of list L for this week (or --period) with the\n"
+              "articles published since its previous digest (or since DATE: ISO 8601,\n"
+              "or YYYY-MM-DD local time), one envelope per confirmed subscriber, and\n"
+              "delivers it, with a progress bar on a terminal. A list has one digest\n"
+              "per week: a second one is refused (exit 3). No new articles: exit 5,\n"
+              "nothing written. --enqueue-only leaves delivery to `mailer deliver` or\n"
+              "`mailer serve`.\n"},
+    {.name = "preview",
+     .run = digest_preview_cmd,
+     .usage = "usage: mailer digest preview --list L [--to ADDR] [--since DATE] [-o FILE]\n"
+              "       mailer digest preview --digest ID [--to ADDR] [-o FILE]\n\n"
+              "Writes (to FILE, or stdout) the message a subscriber of list L would\n"
+              "get if the digest were sent now: the articles since the previous\n"
+              "digest, the list's subject and template, addressed to ADDR (its\n"
+              "subscriber's name and unsubscribe link when ADDR is one; a sample\n"
+              "reader otherwise); --since DATE as for `send`. With --digest, the\n"
+              "message of that digest as its recipient ADDR gets it, byte for byte\n"
+              "but for the Date header. Sends nothing and writes nothing to the\n"
+              "database.\n"},
+    {.name = "status",
+     .run = digest_status,
+     .usage = "usage: mailer digest status ID\n\n"
+              "Prints one \"key value\" line each: digest, list, period, status (active,\n"
+              "paused, done, cancelled, skipped), articles, since, until, recipients and\n"
+              "the envelopes per state: queued, sending, sent, deferred, failed, cancelled.\n"},
+    {.name = "ls",
+     .run = digest_ls,
+     .usage = "usage: mailer digest ls [--list L]\n\n"
+              "The latest 100 digests, newest first: id, list, period, status,\n"
+              "articles, send.\n"},
+    {.name = "pause",
+     .run = digest_action,
+     .usage = "usage: mailer digest pause ID\n\n"
+              "Stops delivering the digest: no envelope of it is claimed any more;\n"
+              "those being sent finish. `mailer digest resume ID` continues.\n"},
+    {.name = "resume",
+     .run = digest_action,
+     .usage = "usage: mailer digest resume ID [--no-deliver]\n\n"
+              "Continues a paused digest with the envelopes not yet sent (nobody gets it\n"
+              "twice) and delivers them here with a progress bar, unless --no-deliver\n"
+              "(then `mailer deliver` or `mailer serve` does).\n"},
+    {.name = "cancel",
+     .run = digest_action,
+     .usage = "usage: mailer digest cancel ID\n\n"
+              "Cancels the envelopes of the digest not yet sent; they will never be sent.\n"},
+    {.name = "tick",
+     .run = digest_tick_cmd,
+     .usage = "usage: mailer digest tick\n\n"
+              "One step of the weekly scheduler (for cron, when `mailer serve` does not\n"
+              "run it): creates the digest of every enabled list whose scheduled time\n"
+              "has come and whose week has none yet. Weeks without new articles are\n"
+              "recorded as skipped. Prints the number created.\n"},
+    {.name = NULL},
+};
+
+const struct cli_command cli_digest_cmd = {
+    .name = "digest",
+    .usage = DIGEST_USAGE,
+    .sub = digest_cmds,
+    .summary = "weekly digests: preview, send, status, pause, resume, cancel",
+};

@@ -94,7 +94,7 @@ static int print_record(const struct app *app, const struct dkimkey *k, const st
     return 0;
 }
 
-/* keygen (make = 1) or record (make = 0) after the help. */
+/* keygen (make = 1) or record (make = 0). */
 static int key_command(struct app *app, int argc, char **argv, const char *cmd, int make)
 {
     struct kopts o = {0};
@@ -121,25 +121,11 @@ static int key_command(struct app *app, int argc, char **argv, const char *cmd, 
 
 static int cmd_keygen(struct app *app, int argc, char **argv)
 {
-    if (cli_help(argc, argv,
-                 "usage: mailer dkim keygen --domain D --selector S [--algorithm rsa|ed25519]\n\n"
-                 "Makes a DKIM private key, RSA 2048 bits (rsa-sha256, every verifier knows it)\n"
-                 "or Ed25519 (ed25519-sha256, RFC 8463, as a second signature), writes it to\n"
-                 "[dkim] keys_dir/D/S.key with mode 0600 (never replacing a file: to rotate,\n"
-                 "make a key with a new selector), and prints the DNS TXT record to publish\n"
-                 "at S._domainkey.D as a zone-file line.\n\n"
-                 "exit codes: 0 made, 1 usage, 3 the key file exists, 7 I/O.\n"))
-        return 0;
     return key_command(app, argc, argv, "dkim keygen", 1);
 }
 
 static int cmd_record(struct app *app, int argc, char **argv)
 {
-    if (cli_help(argc, argv,
-                 "usage: mailer dkim record --domain D --selector S\n\n"
-                 "Prints the DNS TXT record of the key [dkim] keys_dir/D/S.key.\n\n"
-                 "exit codes: 0 ok, 1 usage, 2 no such key or an unsafe key file.\n"))
-        return 0;
     return key_command(app, argc, argv, "dkim record", 0);
 }
 
@@ -172,14 +158,6 @@ static int cmd_sign(struct app *app, int argc, char **argv)
     enum merr rc;
     int code = 0;
 
-    if (cli_help(argc, argv,
-                 "usage: mailer dkim sign [FILE]\n\n"
-                 "Signs one message (FILE, or standard input) with the keys of [dkim] for its\n"
-                 "From domain, as delivery does, and writes it with CRLF line ends to\n"
-                 "standard output.\n\n"
-                 "exit codes: 0 signed, 1 usage, 2 signing not configured or no key for the\n"
-                 "            From domain, 3 not a message, 7 I/O.\n"))
-        return 0;
     if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
         return cli_usage("dkim sign", "sign takes one FILE at most");
     buf_init(&msg, app->cfg.message_max_bytes);
@@ -199,16 +177,35 @@ static int cmd_sign(struct app *app, int argc, char **argv)
     return code;
 }
 
-int cli_dkim(struct app *app, int argc, char **argv)
-{
-    static const struct cli_command cmds[] = {
-        {"keygen", cmd_keygen},
-        {"record", cmd_record},
-        {"sign", cmd_sign},
-        {NULL, NULL},
-    };
-    int code = cli_group(app, argc, argv, DKIM_USAGE, cmds);
-    if (code >= 0)
-        return code;
-    return cli_usage("dkim", "unknown command \"%s\"", argv[1]);
-}
+static const struct cli_command dkim_cmds[] = {
+    {.name = "keygen",
+     .run = cmd_keygen,
+     .usage = "usage: mailer dkim keygen --domain D --selector S [--algorithm rsa|ed25519]\n\n"
+              "Makes a DKIM private key, RSA 2048 bits (rsa-sha256, every verifier knows it)\n"
+              "or Ed25519 (ed25519-sha256, RFC 8463, as a second signature), writes it to\n"
+              "[dkim] keys_dir/D/S.key with mode 0600 (never replacing a file: to rotate,\n"
+              "make a key with a new selector), and prints the DNS TXT record to publish\n"
+              "at S._domainkey.D as a zone-file line.\n\n"
+              "exit codes: 0 made, 1 usage, 3 the key file exists, 7 I/O.\n"},
+    {.name = "record",
+     .run = cmd_record,
+     .usage = "usage: mailer dkim record --domain D --selector S\n\n"
+              "Prints the DNS TXT record of the key [dkim] keys_dir/D/S.key.\n\n"
+              "exit codes: 0 ok, 1 usage, 2 no such key or an unsafe key file.\n"},
+    {.name = "sign",
+     .run = cmd_sign,
+     .usage = "usage: mailer dkim sign [FILE]\n\n"
+              "Signs one message (FILE, or standard input) with the keys of [dkim] for its\n"
+              "From domain, as delivery does, and writes it with CRLF line ends to\n"
+              "standard output.\n\n"
+              "exit codes: 0 signed, 1 usage, 2 signing not configured or no key for the\n"
+              "            From domain, 3 not a message, 7 I/O.\n"},
+    {.name = NULL},
+};
+
+const struct cli_command cli_dkim_cmd = {
+    .name = "dkim",
+    .usage = DKIM_USAGE,
+    .sub = dkim_cmds,
+    .summary = "DKIM keys and their DNS records: keygen, record, sign",
+};

@@ -385,13 +385,11 @@ static void check_dmarc(struct doctor *d)
     publish(d, WHY, "%s", rec);
 }
 
-int cli_doctor(struct app *app, int argc, char **argv)
+static int doctor_run(struct app *app, int argc, char **argv)
 {
     struct doctor d;
     int code;
 
-    if (cli_help(argc, argv, DOCTOR_USAGE))
-        return 0;
     memset(&d, 0, sizeof d);
     d.cfg = &app->cfg;
     for (int i = 1; i < argc; i++) {
@@ -423,3 +421,10 @@ int cli_doctor(struct app *app, int argc, char **argv)
     buf_free(&d.records);
     return code;
 }
+
+const struct cli_command cli_doctor_cmd = {
+    .name = "doctor",
+    .run = doctor_run,
+    .usage = DOCTOR_USAGE,
+    .summary = "check the setup for sending: DKIM, SPF, DMARC, https, EHLO",
+};

@@ -20,23 +20,22 @@
 #include "serve.h"
 #include "utf8.h"
 
-int cli_serve(struct app *app, int argc, char **argv)
+static const char SERVE_USAGE[] =
+    "usage: mailer serve [--no-workers]\n\n"
+    "Runs the HTTP service on [http] listen (share form, subscription pages,\n"
+    "admin API under /api/, /healthz, /metrics), the delivery workers and the\n"
+    "weekly digest scheduler (a tick a minute).\n"
+    "SIGTERM or SIGINT stops it gracefully: no new connections, requests in\n"
+    "flight finish, the workers finish their batch.\n\n"
+    "  --no-workers  do not run the delivery workers nor the digest scheduler\n"
+    "                in this process\n";
+
+static int serve_cmd(struct app *app, int argc, char **argv)
 {
     int workers = 1;
     enum merr rc;
 
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer serve [--no-workers]\n\n"
-                   "Runs the HTTP service on [http] listen (share form, subscription pages,\n"
-                   "admin API under /api/, /healthz, /metrics), the delivery workers and the\n"
-                   "weekly digest scheduler (a tick a minute).\n"
-                   "SIGTERM or SIGINT stops it gracefully: no new connections, requests in\n"
-                   "flight finish, the workers finish their batch.\n\n"
-                   "  --no-workers  do not run the delivery workers nor the digest scheduler\n"
-                   "                in this process\n");
-            return 0;
-        }
         if (strcmp(argv[i], "--no-workers") == 0)
             workers = 0;
         else
@@ -53,15 +52,56 @@ int cli_serve(struct app *app, int argc, char **argv)
     return 0;
 }
 
-static int token_create(struct app *app, const char *name)
+const struct cli_command cli_serve_cmd = {
+    .name = "serve",
+    .run = serve_cmd,
+    .usage = SERVE_USAGE,
+    .summary = "run the HTTP service and the delivery workers",
+};
+
+static const char TOKEN_USAGE[] =
+    "usage: mailer token <command>\n\n"
+    "Bearer tokens for the admin API (/api/).\n\n"
+    "commands:\n"
+    "  create NAME     make a token and print it once on stdout (only its\n"
+    "                  SHA-256 is stored)\n"
+    "  ls              every token, active or revoked\n"
+    "  revoke ID|NAME  stop a token at once\n\n"
+    "`mailer token <command> --help` for details.\n";
+
+/* The one NAME (or ID) argument of create and revoke; -1 when it is there. */
+static int one_name(const char *cmd, int argc, char **argv, const char *what, const char **name)
+{
+    *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_option(argv[i]))
+            return cli_usage(cmd, "unknown option %s (a %s cannot begin with \"-\")", argv[i],
+                             what);
+        if (*name)
+            return cli_usage(cmd, "one %s only (got \"%s\" too)", what, argv[i]);
+        *name = argv[i];
+    }
+    if (!*name)
+        return cli_usage(cmd, "missing %s", what);
+    return -1;
+}
+
+static int token_create(struct app *app, int argc, char **argv)
 {
     struct buf tok;
     long long id = 0;
+    const char *name;
     enum merr rc;
+    int u = one_name("token create", argc, argv, "token NAME", &name);
 
+    if (u >= 0)
+        return u;
     if (!*name || strlen(name) > HTTP_TOKEN_NAME_MAX || utf8_has_crlf_nul(name, strlen(name)))
-        return cli_usage("token", "a token name is 1 to %d characters on one line",
+        return cli_usage("token create", "a token name is 1 to %d characters on one line",
                          HTTP_TOKEN_NAME_MAX);
+    rc = app_db(app);
+    if (rc)
+        return app_fail(rc, "token create");
     buf_init(&tok, 128);
     rc = http_token_create(app->db, name, date_now(), &tok, &id);
     if (!rc) {
@@ -72,11 +112,17 @@ static int token_create(struct app *app, const char *name)
     return rc ? app_fail(rc, "token create") : 0;
 }
 
-static int token_ls(struct app *app)
+static int token_ls(struct app *app, int argc, char **argv)
 {
     struct http_token *v = NULL;
     size_t n = 0;
-    enum merr rc = http_token_list(app->db, &v, &n);
+    enum merr rc;
+
+    if (argc > 1)
+        return cli_usage("token ls", "token ls takes no arguments");
+    rc = app_db(app);
+    if (!rc)
+        rc = http_token_list(app->db, &v, &n);
     if (rc)
         return app_fail(rc, "token ls");
     printf("%-6s %-24s %-21s %-21s %s\n", "ID", "NAME", "CREATED", "LAST USED", "STATUS");
@@ -92,38 +138,46 @@ static int token_ls(struct app *app)
     return 0;
 }
 
-int cli_token(struct app *app, int argc, char **argv)
+static int token_revoke(struct app *app, int argc, char **argv)
 {
-    enum merr rc;
+    const char *which;
     int revoked = 0;
+    enum merr rc;
+    int u = one_name("token revoke", argc, argv, "token ID or NAME", &which);
 
-    if (argc < 2 || cli_is_help(argv[1])) {
-        printf("usage: mailer token create NAME | ls | revoke ID|NAME\n\n"
-               "Bearer tokens for the admin API (/api/). `create` prints the new token\n"
-               "once on stdout; only its SHA-256 is stored. `revoke` stops it at once.\n");
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
+    if (u >= 0)
+        return u;
     rc = app_db(app);
+    if (!rc)
+        rc = http_token_revoke(app->db, which, date_now(), &revoked);
     if (rc)
-        return app_fail(rc, "token");
-    if (strcmp(argv[1], "create") == 0) {
-        if (argc != 3)
-            return cli_usage("token", "token create takes one NAME");
-        return token_create(app, argv[2]);
-    }
-    if (strcmp(argv[1], "ls") == 0) {
-        if (argc != 2)
-            return cli_usage("token", "token ls takes no arguments");
-        return token_ls(app);
-    }
-    if (strcmp(argv[1], "revoke") == 0) {
-        if (argc != 3)
-            return cli_usage("token", "token revoke takes one ID or NAME");
-        rc = http_token_revoke(app->db, argv[2], date_now(), &revoked);
-        if (rc)
-            return app_fail(rc, "token revoke");
-        printf("revoked %d token(s)\n", revoked);
-        return 0;
-    }
-    return cli_usage("token", "unknown subcommand \"%s\"", argv[1]);
+        return app_fail(rc, "token revoke");
+    printf("revoked %d token(s)\n", revoked);
+    return 0;
 }
+
+static const struct cli_command token_cmds[] = {
+    {.name = "create",
+     .run = token_create,
+     .usage = "usage: mailer token create NAME\n\n"
+              "Creates a bearer token for the admin API named NAME (1 to 100 characters\n"
+              "on one line, not beginning with \"-\") and prints it once on stdout;\n"
+              "only its SHA-256 is stored.\n"},
+    {.name = "ls",
+     .run = token_ls,
+     .usage = "usage: mailer token ls\n\n"
+              "Every token: id, name, created, last used, active or revoked.\n"},
+    {.name = "revoke",
+     .run = token_revoke,
+     .usage = "usage: mailer token revoke ID|NAME\n\n"
+              "Revokes the token with that id, or every active token with that name;\n"
+              "it stops working at once.\n"},
+    {.name = NULL},
+};
+
+const struct cli_command cli_token_cmd = {
+    .name = "token",
+    .usage = TOKEN_USAGE,
+    .sub = token_cmds,
+    .summary = "admin API tokens: create, ls, revoke",
+};

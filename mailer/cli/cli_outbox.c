@@ -21,24 +21,22 @@
 
 /* ---- share ---- */
 
-static void share_help(void)
-{
-    printf("usage: mailer share ARTICLE --to ADDR [--to ADDR...] [--from-name NAME]\n"
-           "                    [--from-email ADDR] [--note TEXT]\n\n"
-           "Enqueues a share of ARTICLE exactly as the web form's \"Gửi Email\" does:\n"
-           "1 to [limits] share_max_recipients recipients (duplicates merged), a sender\n"
-           "name without links or line breaks, a plain-text note of at most\n"
-           "[limits] share_note_max_chars characters. Recipients on the suppression\n"
-           "list are dropped silently. Prints the send id and the number of envelopes;\n"
-           "`mailer deliver --once` then sends them.\n\n"
-           "options:\n"
-           "  --to ADDR          a recipient (repeat for more)\n"
-           "  --from-name NAME   the sender's name shown in the message\n"
-           "  --from-email ADDR  the sender's address (Reply-To); default [mail] from_address\n"
-           "  --note TEXT        a short note to the recipients\n");
-}
+static const char SHARE_USAGE[] =
+    "usage: mailer share ARTICLE --to ADDR [--to ADDR...] [--from-name NAME]\n"
+    "                    [--from-email ADDR] [--note TEXT]\n\n"
+    "Enqueues a share of ARTICLE exactly as the web form's \"Gửi Email\" does:\n"
+    "1 to [limits] share_max_recipients recipients (duplicates merged), a sender\n"
+    "name without links or line breaks, a plain-text note of at most\n"
+    "[limits] share_note_max_chars characters. Recipients on the suppression\n"
+    "list are dropped silently. Prints the send id and the number of envelopes;\n"
+    "`mailer deliver --once` then sends them.\n\n"
+    "options:\n"
+    "  --to ADDR          a recipient (repeat for more)\n"
+    "  --from-name NAME   the sender's name shown in the message\n"
+    "  --from-email ADDR  the sender's address (Reply-To); default [mail] from_address\n"
+    "  --note TEXT        a short note to the recipients\n";
 
-int cli_share(struct app *app, int argc, char **argv)
+static int share_run(struct app *app, int argc, char **argv)
 {
     const char *to[SHARE_MAX_ARGS];
     struct share_request req;
@@ -50,10 +48,6 @@ int cli_share(struct app *app, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *one_to = NULL;
         int missing = 0;
-        if (cli_is_help(argv[i])) {
-            share_help();
-            return 0;
-        }
         if (cli_opt_value(argc, argv, &i, "--to", &one_to, &missing) ||
             cli_opt_value(argc, argv, &i, "--from-name", &req.sender_name, &missing) ||
             cli_opt_value(argc, argv, &i, "--from-email", &req.sender_email, &missing) ||
@@ -64,7 +58,7 @@ int cli_share(struct app *app, int argc, char **argv)
                 return cli_usage("share", "too many --to options");
             if (one_to)
                 to[nto++] = one_to;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (cli_is_option(argv[i])) {
             return cli_usage("share", "unknown option %s", argv[i]);
         } else if (!req.article_id) {
             req.article_id = argv[i];
@@ -90,26 +84,32 @@ int cli_share(struct app *app, int argc, char **argv)
     return 0;
 }
 
+const struct cli_command cli_share_cmd = {
+    .name = "share",
+    .run = share_run,
+    .usage = SHARE_USAGE,
+    .summary = "enqueue a share of an article, as the web form does",
+};
+
 /* ---- deliver ---- */
 
-int cli_deliver(struct app *app, int argc, char **argv)
+static const char DELIVER_USAGE[] =
+    "usage: mailer deliver [--once]\n\n"
+    "Runs the delivery workers ([delivery] connections of them) over the\n"
+    "transport named in [delivery] transport. Envelopes whose lease expired\n"
+    "(a crashed run's) go back to the queue first.\n\n"
+    "  --once   deliver everything due now, then exit (cron, tests)\n\n"
+    "Without --once it runs until SIGTERM or SIGINT: the message in flight on\n"
+    "each connection finishes, the rest of each batch goes back to the queue.\n"
+    "Prints the totals: sent N, deferred N, failed N.\n";
+
+static int deliver_run(struct app *app, int argc, char **argv)
 {
     struct delivery_stats st;
     int once = 0;
     enum merr rc;
 
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer deliver [--once]\n\n"
-                   "Runs the delivery workers ([delivery] connections of them) over the\n"
-                   "transport named in [delivery] transport. Envelopes whose lease expired\n"
-                   "(a crashed run's) go back to the queue first.\n\n"
-                   "  --once   deliver everything due now, then exit (cron, tests)\n\n"
-                   "Without --once it runs until SIGTERM or SIGINT: the message in flight on\n"
-                   "each connection finishes, the rest of each batch goes back to the queue.\n"
-                   "Prints the totals: sent N, deferred N, failed N.\n");
-            return 0;
-        }
         if (!strcmp(argv[i], "--once"))
             once = 1;
         else
@@ -129,6 +129,13 @@ int cli_deliver(struct app *app, int argc, char **argv)
     return 0;
 }
 
+const struct cli_command cli_deliver_cmd = {
+    .name = "deliver",
+    .run = deliver_run,
+    .usage = DELIVER_USAGE,
+    .summary = "deliver what is due (--once: then exit)",
+};
+
 /* ---- queue ---- */
 
 static const char QUEUE_USAGE[] =
@@ -146,11 +153,6 @@ static int queue_status(struct app *app, int argc, char **argv)
     long long send_id = 0;
     enum merr rc;
 
-    if (cli_help(argc, argv,
-                 "usage: mailer queue status [SEND]\n\n"
-                 "Prints one line per state (queued, sending, sent, deferred, failed,\n"
-                 "cancelled) with its envelope count, for all sends or one.\n"))
-        return 0;
     if (argc > 2)
         return cli_usage("queue status", "one send at most");
     if (argc == 2 && cli_parse_id(argv[1], &send_id))
@@ -176,12 +178,6 @@ static int queue_ls(struct app *app, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *state_v = NULL, *send_v = NULL, *limit_v = NULL;
         int missing = 0;
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer queue ls [--state S] [--send ID] [--limit N]\n\n"
-                   "Lists envelopes by id: id, send, state, attempts, last SMTP code, next\n"
-                   "attempt, recipient and the last reply or error text (tab-separated).\n");
-            return 0;
-        }
         if (!cli_opt_value(argc, argv, &i, "--state", &state_v, &missing) &&
             !cli_opt_value(argc, argv, &i, "--send", &send_v, &missing) &&
             !cli_opt_value(argc, argv, &i, "--limit", &limit_v, &missing))
@@ -222,10 +218,6 @@ static int queue_retry(struct app *app, int argc, char **argv)
     long long id = 0, n = 0;
     enum merr rc;
 
-    if (cli_help(argc, argv,
-                 "usage: mailer queue retry ID | --all-deferred\n\n"
-                 "Makes envelope ID (deferred or failed) due now, or every deferred one.\n"))
-        return 0;
     if (argc != 2)
         return cli_usage("queue retry", "give one envelope id or --all-deferred");
     if (strcmp(argv[1], "--all-deferred") != 0 && cli_parse_id(argv[1], &id))
@@ -252,11 +244,6 @@ static int queue_cancel(struct app *app, int argc, char **argv)
     long long id, n = 0;
     enum merr rc;
 
-    if (cli_help(argc, argv,
-                 "usage: mailer queue cancel SEND\n\n"
-                 "Cancels a send: its queued and deferred envelopes will never be sent\n"
-                 "(those being sent right now finish).\n"))
-        return 0;
     if (argc != 2 || cli_parse_id(argv[1], &id))
         return cli_usage("queue cancel", "give one send id");
     rc = app_db(app);
@@ -268,12 +255,32 @@ static int queue_cancel(struct app *app, int argc, char **argv)
     return 0;
 }
 
-int cli_queue(struct app *app, int argc, char **argv)
-{
-    static const struct cli_command cmds[] = {
-        {"status", queue_status}, {"ls", queue_ls}, {"retry", queue_retry},
-        {"cancel", queue_cancel}, {NULL, NULL},
-    };
-    int code = cli_group(app, argc, argv, QUEUE_USAGE, cmds);
-    return code >= 0 ? code : cli_usage("queue", "unknown queue command \"%s\"", argv[1]);
-}
+static const struct cli_command queue_cmds[] = {
+    {.name = "status",
+     .run = queue_status,
+     .usage = "usage: mailer queue status [SEND]\n\n"
+              "Prints one line per state (queued, sending, sent, deferred, failed,\n"
+              "cancelled) with its envelope count, for all sends or one.\n"},
+    {.name = "ls",
+     .run = queue_ls,
+     .usage = "usage: mailer queue ls [--state S] [--send ID] [--limit N]\n\n"
+              "Lists envelopes by id: id, send, state, attempts, last SMTP code, next\n"
+              "attempt, recipient and the last reply or error text (tab-separated).\n"},
+    {.name = "retry",
+     .run = queue_retry,
+     .usage = "usage: mailer queue retry ID | --all-deferred\n\n"
+              "Makes envelope ID (deferred or failed) due now, or every deferred one.\n"},
+    {.name = "cancel",
+     .run = queue_cancel,
+     .usage = "usage: mailer queue cancel SEND\n\n"
+              "Cancels a send: its queued and deferred envelopes will never be sent\n"
+              "(those being sent right now finish).\n"},
+    {.name = NULL},
+};
+
+const struct cli_command cli_queue_cmd = {
+    .name = "queue",
+    .usage = QUEUE_USAGE,
+    .sub = queue_cmds,
+    .summary = "outbox: status, ls, retry, cancel",
+};

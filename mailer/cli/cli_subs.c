@@ -37,6 +37,12 @@ static const char LIST_USAGE[] =
     "  show SLUG       one list: settings, digest settings, counts\n"
     "  rm SLUG         delete a list and its subscriptions\n";
 
+static const char LIST_CREATE_USAGE[] =
+    "usage: mailer list create SLUG --name NAME [--description TEXT] "
+    "[--optin single|double]\n\n"
+    "Creates a mailing list. SLUG is 1-64 characters of a-z, 0-9 and hyphens;\n"
+    "double opt-in (the default) sends a confirmation mail on subscribe.\n";
+
 static int list_create(struct app *app, int argc, char **argv)
 {
     const char *slug = NULL, *name = NULL, *desc = NULL, *optin = NULL;
@@ -45,19 +51,12 @@ static int list_create(struct app *app, int argc, char **argv)
     int err = 0;
 
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer list create SLUG --name NAME [--description TEXT] "
-                   "[--optin single|double]\n\n"
-                   "Creates a mailing list. SLUG is 1-64 characters of a-z, 0-9 and hyphens;\n"
-                   "double opt-in (the default) sends a confirmation mail on subscribe.\n");
-            return 0;
-        }
         if (cli_opt_value(argc, argv, &i, "--name", &name, &err) ||
             cli_opt_value(argc, argv, &i, "--description", &desc, &err) ||
             cli_opt_value(argc, argv, &i, "--optin", &optin, &err)) {
             if (err)
                 return cli_usage("list create", "%s needs a value", argv[i]);
-        } else if (argv[i][0] == '-') {
+        } else if (cli_is_option(argv[i])) {
             return cli_usage("list create", "unknown option %s", argv[i]);
         } else if (!slug) {
             slug = argv[i];
@@ -79,11 +78,15 @@ static int list_create(struct app *app, int argc, char **argv)
     return 0;
 }
 
-static int list_ls(struct app *app)
+static int list_ls(struct app *app, int argc, char **argv)
 {
     struct subs_list *v;
     size_t n;
-    enum merr rc = app_db(app);
+    enum merr rc;
+
+    if (argc > 1)
+        return cli_usage("list ls", "ls takes no arguments");
+    rc = app_db(app);
     if (!rc)
         rc = subs_list_all(app->db, &v, &n);
     if (rc)
@@ -102,12 +105,28 @@ static const char *const WEEKDAYS[] = {"sun", "mon", "tue", "wed", "thu", "fri",
 static const char *const WEEKDAYS_VI[] = {"Chủ nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư",
                                           "Thứ Năm",  "Thứ Sáu", "Thứ Bảy"};
 
-static int list_show(struct app *app, const char *slug)
+/* The one SLUG argument of show and rm; -1 when it is there. */
+static int one_slug(const char *cmd, int argc, char **argv, const char **slug)
+{
+    if (argc == 2 && cli_is_option(argv[1]))
+        return cli_usage(cmd, "unknown option %s", argv[1]);
+    if (argc != 2)
+        return cli_usage(cmd, "needs exactly one SLUG");
+    *slug = argv[1];
+    return -1;
+}
+
+static int list_show(struct app *app, int argc, char **argv)
 {
     struct subs_list l;
     char created[DATE_ISO_LEN], updated[DATE_ISO_LEN];
-    int wd;
-    enum merr rc = app_db(app);
+    const char *slug;
+    int wd, u = one_slug("list show", argc, argv, &slug);
+    enum merr rc;
+
+    if (u >= 0)
+        return u;
+    rc = app_db(app);
     if (!rc)
         rc = subs_list_get(app->db, slug, &l);
     if (rc)
@@ -170,10 +189,6 @@ static int list_set(struct app *app, int argc, char **argv)
 
     subs_list_update_init(&u);
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(LIST_SET_USAGE, stdout);
-            return 0;
-        }
         if (cli_opt_value(argc, argv, &i, "--name", &u.name, &err) ||
             cli_opt_value(argc, argv, &i, "--description", &u.description, &err) ||
             cli_opt_value(argc, argv, &i, "--optin", &u.optin, &err) ||
@@ -187,7 +202,7 @@ static int list_set(struct app *app, int argc, char **argv)
             if (err)
                 return cli_usage("list set", "%s needs a value", argv[i]);
             n++;
-        } else if (argv[i][0] == '-') {
+        } else if (cli_is_option(argv[i])) {
             return cli_usage("list set", "unknown option %s", argv[i]);
         } else if (!slug) {
             slug = argv[i];
@@ -225,51 +240,45 @@ static int list_set(struct app *app, int argc, char **argv)
     return 0;
 }
 
-int cli_list(struct app *app, int argc, char **argv)
+static int list_rm(struct app *app, int argc, char **argv)
 {
-    const char *cmd = argc > 1 ? argv[1] : NULL;
-    int code = cli_group_help(argc, argv, LIST_USAGE);
-    if (code >= 0)
-        return code;
-    argc--;
-    argv++;
-    if (!strcmp(cmd, "create"))
-        return list_create(app, argc, argv);
-    if (!strcmp(cmd, "set"))
-        return list_set(app, argc, argv);
-    if (argc > 1 && cli_is_help(argv[1])) {
-        if (!strcmp(cmd, "ls"))
-            printf("usage: mailer list ls\n\nAll lists with their subscriber counts.\n");
-        else if (!strcmp(cmd, "show"))
-            printf("usage: mailer list show SLUG\n\nOne list's settings and counts.\n");
-        else if (!strcmp(cmd, "rm"))
-            printf("usage: mailer list rm SLUG\n\nDeletes the list and its subscriptions "
-                   "(subscribers stay).\n");
-        else
-            return cli_usage("list", "unknown command \"%s\"", cmd);
-        return 0;
-    }
-    if (!strcmp(cmd, "ls")) {
-        if (argc > 1)
-            return cli_usage("list ls", "ls takes no arguments");
-        return list_ls(app);
-    }
-    if (!strcmp(cmd, "show") || !strcmp(cmd, "rm")) {
-        enum merr rc;
-        if (argc != 2 || argv[1][0] == '-')
-            return cli_usage("list", "%s needs exactly one SLUG", cmd);
-        if (!strcmp(cmd, "show"))
-            return list_show(app, argv[1]);
-        rc = app_db(app);
-        if (!rc)
-            rc = subs_list_remove(app->db, argv[1]);
-        if (rc)
-            return app_fail(rc, "list rm");
-        printf("list %s removed\n", argv[1]);
-        return 0;
-    }
-    return cli_usage("list", "unknown command \"%s\"", cmd);
+    const char *slug;
+    int u = one_slug("list rm", argc, argv, &slug);
+    enum merr rc;
+
+    if (u >= 0)
+        return u;
+    rc = app_db(app);
+    if (!rc)
+        rc = subs_list_remove(app->db, slug);
+    if (rc)
+        return app_fail(rc, "list rm");
+    printf("list %s removed\n", slug);
+    return 0;
 }
+
+static const struct cli_command list_cmds[] = {
+    {.name = "create", .run = list_create, .usage = LIST_CREATE_USAGE},
+    {.name = "set", .run = list_set, .usage = LIST_SET_USAGE},
+    {.name = "ls",
+     .run = list_ls,
+     .usage = "usage: mailer list ls\n\nAll lists with their subscriber counts.\n"},
+    {.name = "show",
+     .run = list_show,
+     .usage = "usage: mailer list show SLUG\n\nOne list's settings and counts.\n"},
+    {.name = "rm",
+     .run = list_rm,
+     .usage = "usage: mailer list rm SLUG\n\nDeletes the list and its subscriptions "
+              "(subscribers stay).\n"},
+    {.name = NULL},
+};
+
+const struct cli_command cli_list_cmd = {
+    .name = "list",
+    .usage = LIST_USAGE,
+    .sub = list_cmds,
+    .summary = "mailing lists: create, set, ls, show, rm",
+};
 
 /* ---- mailer sub --------------------------------------------------------- */
 
@@ -291,6 +300,13 @@ static const char SUB_USAGE[] =
     "  erase EMAIL     delete the person and their data (a hashed suppression stays\n"
     "                  if they had asked not to be mailed)\n";
 
+static const char SUB_ADD_USAGE[] =
+    "usage: mailer sub add EMAIL --list L [--name N] [--confirmed]\n\n"
+    "Subscribes EMAIL to list L. Single opt-in lists confirm at once; double\n"
+    "opt-in lists get an unconfirmed subscription and a confirmation mail,\n"
+    "unless --confirmed (you have their consent already). Suppressed\n"
+    "addresses (bounced, complained, blocked) are refused.\n";
+
 static int sub_add(struct app *app, int argc, char **argv)
 {
     const char *email = NULL, *list = NULL, *name = NULL;
@@ -299,21 +315,13 @@ static int sub_add(struct app *app, int argc, char **argv)
     enum merr rc;
 
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            printf("usage: mailer sub add EMAIL --list L [--name N] [--confirmed]\n\n"
-                   "Subscribes EMAIL to list L. Single opt-in lists confirm at once; double\n"
-                   "opt-in lists get an unconfirmed subscription and a confirmation mail,\n"
-                   "unless --confirmed (you have their consent already). Suppressed\n"
-                   "addresses (bounced, complained, blocked) are refused.\n");
-            return 0;
-        }
         if (cli_opt_value(argc, argv, &i, "--list", &list, &err) ||
             cli_opt_value(argc, argv, &i, "--name", &name, &err)) {
             if (err)
                 return cli_usage("sub add", "%s needs a value", argv[i]);
         } else if (!strcmp(argv[i], "--confirmed")) {
             flags |= SUBS_ADD_CONFIRMED;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (cli_is_option(argv[i])) {
             return cli_usage("sub add", "unknown option %s", argv[i]);
         } else if (!email) {
             email = argv[i];
@@ -424,6 +432,13 @@ static int sub_ls(struct app *app, int argc, char **argv)
     return 0;
 }
 
+static const char EXPORT_HELP[] =
+    "usage: mailer sub export [--list L] [--status S] [--output FILE]\n\n"
+    "Writes CSV (RFC 4180, CRLF) to stdout or FILE, streaming:\n"
+    "email,name,status,list,created_at,attributes (a JSON object).\n"
+    "Without --list: one row per subscription; subscribers without any\n"
+    "get one row with empty status and list.\n";
+
 static int sub_export(struct app *app, int argc, char **argv)
 {
     struct subs_filter f;
@@ -503,10 +518,6 @@ static int sub_import(struct app *app, int argc, char **argv)
 
     memset(&o, 0, sizeof o);
     for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(IMPORT_HELP, stdout);
-            return 0;
-        }
         if (cli_opt_value(argc, argv, &i, "--list", &o.list_slug, &err) ||
             cli_opt_value(argc, argv, &i, "--mode", &mode, &err)) {
             if (err)
@@ -515,7 +526,7 @@ static int sub_import(struct app *app, int argc, char **argv)
             o.dry_run = 1;
         } else if (!strcmp(argv[i], "--progress")) {
             force_progress = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (cli_is_option(argv[i])) {
             return cli_usage("sub import", "unknown option %s", argv[i]);
         } else if (!file) {
             file = argv[i];
@@ -589,7 +600,7 @@ static int one_email(const char *cmd, int argc, char **argv, const char **email,
         if (list && cli_opt_value(argc, argv, &i, "--list", list, &err)) {
             if (err)
                 return cli_usage(cmd, "%s needs a value", argv[i]);
-        } else if (argv[i][0] == '-' && argv[i][1]) {
+        } else if (cli_is_option(argv[i])) {
             return cli_usage(cmd, "unknown option %s", argv[i]);
         } else if (!*email) {
             *email = argv[i];
@@ -626,110 +637,114 @@ static enum merr erase_person(struct db *db, const char *email, struct subs_eras
     return rc;
 }
 
-int cli_sub(struct app *app, int argc, char **argv)
+static int sub_rm(struct app *app, int argc, char **argv)
 {
-    const char *cmd = argc > 1 ? argv[1] : NULL, *email, *list = NULL;
+    const char *email, *list = NULL;
     enum merr rc;
-    int u = cli_group_help(argc, argv, SUB_USAGE);
+    int u = one_email("sub rm", argc, argv, &email, &list);
 
     if (u >= 0)
         return u;
-    argc--;
-    argv++;
-    if (!strcmp(cmd, "add"))
-        return sub_add(app, argc, argv);
-    if (!strcmp(cmd, "import"))
-        return sub_import(app, argc, argv);
-    if (argc > 1 && cli_is_help(argv[1])) {
-        if (!strcmp(cmd, "ls"))
-            printf("usage: mailer sub ls [--list L] [--status S] [--search Q]\n\n"
-                   "One line per subscription: email, list, status, opt-in time, name.\n"
-                   "Q matches part of the email or the name.\n");
-        else if (!strcmp(cmd, "rm"))
-            printf("usage: mailer sub rm EMAIL [--list L]\n\n"
-                   "With --list: removes the subscription to L. Without: deletes the\n"
-                   "subscriber and all their subscriptions. Queued mail to them is "
-                   "cancelled.\n");
-        else if (!strcmp(cmd, "export"))
-            printf("usage: mailer sub export [--list L] [--status S] [--output FILE]\n\n"
-                   "Writes CSV (RFC 4180, CRLF) to stdout or FILE, streaming:\n"
-                   "email,name,status,list,created_at,attributes (a JSON object).\n"
-                   "Without --list: one row per subscription; subscribers without any\n"
-                   "get one row with empty status and list.\n");
-        else if (!strcmp(cmd, "show"))
-            printf("usage: mailer sub show EMAIL\n\n"
-                   "Prints everything stored about EMAIL as JSON: the subscriber row with\n"
-                   "its attributes, each subscription with opt-in/confirm times and IPs,\n"
-                   "any suppression, their envelopes (count by state, the last ten with\n"
-                   "send kind, state and dates) and the shares they sent.\n");
-        else if (!strcmp(cmd, "erase"))
-            printf("usage: mailer sub erase EMAIL\n\n"
-                   "Deletes the person, their attributes and subscriptions, cancels\n"
-                   "their queued mail and removes their address and name from every\n"
-                   "envelope and from the shares they sent (whose unsent mail is\n"
-                   "cancelled), in one transaction. If they had unsubscribed or are\n"
-                   "suppressed, only a SHA-256 hash of the address stays, so they are\n"
-                   "never mailed again.\n");
-        else
-            return cli_usage("sub", "unknown command \"%s\"", cmd);
-        return 0;
-    }
-    if (!strcmp(cmd, "ls"))
-        return sub_ls(app, argc, argv);
-    if (!strcmp(cmd, "export"))
-        return sub_export(app, argc, argv);
-    if (!strcmp(cmd, "rm")) {
-        if ((u = one_email("sub rm", argc, argv, &email, &list)) >= 0)
-            return u;
-        rc = app_db(app);
-        if (!rc)
-            rc = subs_remove(app->db, email, list);
-        if (rc)
-            return app_fail(rc, "sub rm");
-        if (list)
-            printf("%s removed from %s\n", email, list);
-        else
-            printf("%s deleted\n", email);
-        return 0;
-    }
-    if (!strcmp(cmd, "show")) {
-        json_t *o = NULL;
-        char *text;
-        if ((u = one_email("sub show", argc, argv, &email, NULL)) >= 0)
-            return u;
-        rc = app_db(app);
-        if (!rc)
-            rc = share_person_show(app->db, email, &o);
-        if (rc)
-            return app_fail(rc, "sub show");
-        text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-        json_decref(o);
-        if (!text)
-            return app_fail(merr_set(MERR_NOMEM, "out of memory"), "sub show");
-        printf("%s\n", text);
-        free(text);
-        return 0;
-    }
-    if (!strcmp(cmd, "erase")) {
-        struct subs_erase_result er;
-        long long shares = 0;
-        if ((u = one_email("sub erase", argc, argv, &email, NULL)) >= 0)
-            return u;
-        rc = app_db(app);
-        if (!rc)
-            rc = erase_person(app->db, email, &er, &shares);
-        if (rc)
-            return app_fail(rc, "sub erase");
-        printf("%s erased: %s, %d subscription%s deleted, %lld queued mail%s cancelled, "
-               "%lld envelope%s and %lld share%s anonymised%s\n",
-               email, er.subscriber_deleted ? "subscriber deleted" : "no subscriber row",
-               er.subscriptions, er.subscriptions == 1 ? "" : "s", er.envelopes_cancelled,
-               er.envelopes_cancelled == 1 ? "" : "s", er.envelopes_erased,
-               er.envelopes_erased == 1 ? "" : "s", shares, shares == 1 ? "" : "s",
-               er.suppression_kept ? "; a hashed suppression entry stays (they asked not to be "
-                                     "mailed)"
-                                   : "");
-        return 0;
-    }
-    return cli_usage("sub", "unknown command \"%s\"", cmd);
+    rc = app_db(app);
+    if (!rc)
+        rc = subs_remove(app->db, email, list);
+    if (rc)
+        return app_fail(rc, "sub rm");
+    if (list)
+        printf("%s removed from %s\n", email, list);
+    else
+        printf("%s deleted\n", email);
+    return 0;
 }
+
+static int sub_show(struct app *app, int argc, char **argv)
+{
+    const char *email;
+    json_t *o = NULL;
+    char *text;
+    enum merr rc;
+    int u = one_email("sub show", argc, argv, &email, NULL);
+
+    if (u >= 0)
+        return u;
+    rc = app_db(app);
+    if (!rc)
+        rc = share_person_show(app->db, email, &o);
+    if (rc)
+        return app_fail(rc, "sub show");
+    text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(o);
+    if (!text)
+        return app_fail(merr_set(MERR_NOMEM, "out of memory"), "sub show");
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+static int sub_erase(struct app *app, int argc, char **argv)
+{
+    const char *email;
+    struct subs_erase_result er;
+    long long shares = 0;
+    enum merr rc;
+    int u = one_email("sub erase", argc, argv, &email, NULL);
+
+    if (u >= 0)
+        return u;
+    rc = app_db(app);
+    if (!rc)
+        rc = erase_person(app->db, email, &er, &shares);
+    if (rc)
+        return app_fail(rc, "sub erase");
+    printf("%s erased: %s, %d subscription%s deleted, %lld queued mail%s cancelled, "
+           "%lld envelope%s and %lld share%s anonymised%s\n",
+           email, er.subscriber_deleted ? "subscriber deleted" : "no subscriber row",
+           er.subscriptions, er.subscriptions == 1 ? "" : "s", er.envelopes_cancelled,
+           er.envelopes_cancelled == 1 ? "" : "s", er.envelopes_erased,
+           er.envelopes_erased == 1 ? "" : "s", shares, shares == 1 ? "" : "s",
+           er.suppression_kept ? "; a hashed suppression entry stays (they asked not to be "
+                                 "mailed)"
+                               : "");
+    return 0;
+}
+
+static const struct cli_command sub_cmds[] = {
+    {.name = "add", .run = sub_add, .usage = SUB_ADD_USAGE},
+    {.name = "ls",
+     .run = sub_ls,
+     .usage = "usage: mailer sub ls [--list L] [--status S] [--search Q]\n\n"
+              "One line per subscription: email, list, status, opt-in time, name.\n"
+              "Q matches part of the email or the name.\n"},
+    {.name = "rm",
+     .run = sub_rm,
+     .usage = "usage: mailer sub rm EMAIL [--list L]\n\n"
+              "With --list: removes the subscription to L. Without: deletes the\n"
+              "subscriber and all their subscriptions. Queued mail to them is "
+              "cancelled.\n"},
+    {.name = "import", .run = sub_import, .usage = IMPORT_HELP},
+    {.name = "export", .run = sub_export, .usage = EXPORT_HELP},
+    {.name = "show",
+     .run = sub_show,
+     .usage = "usage: mailer sub show EMAIL\n\n"
+              "Prints everything stored about EMAIL as JSON: the subscriber row with\n"
+              "its attributes, each subscription with opt-in/confirm times and IPs,\n"
+              "any suppression, their envelopes (count by state, the last ten with\n"
+              "send kind, state and dates) and the shares they sent.\n"},
+    {.name = "erase",
+     .run = sub_erase,
+     .usage = "usage: mailer sub erase EMAIL\n\n"
+              "Deletes the person, their attributes and subscriptions, cancels\n"
+              "their queued mail and removes their address and name from every\n"
+              "envelope and from the shares they sent (whose unsent mail is\n"
+              "cancelled), in one transaction. If they had unsubscribed or are\n"
+              "suppressed, only a SHA-256 hash of the address stays, so they are\n"
+              "never mailed again.\n"},
+    {.name = NULL},
+};
+
+const struct cli_command cli_sub_cmd = {
+    .name = "sub",
+    .usage = SUB_USAGE,
+    .sub = sub_cmds,
+    .summary = "subscribers: add, ls, rm, import, export, show, erase",
+};

@@ -16,27 +16,10 @@
 #include "date.h"
 #include "log.h"
 
-struct command {
-    const char *name;
-    int (*run)(struct app *app, int argc, char **argv);
-    const char *summary;
-};
-
-static const struct command commands[] = {
-    {"init", cli_init, "create the database or upgrade it to this version"},
-    {"serve", cli_serve, "run the HTTP service and the delivery workers"},
-    {"article", cli_article, "add, list and show articles (add|ls|show)"},
-    {"compose", cli_compose, "write one message as .eml without sending (share|digest)"},
-    {"share", cli_share, "enqueue a share of an article, as the web form does"},
-    {"deliver", cli_deliver, "deliver what is due (--once: then exit)"},
-    {"queue", cli_queue, "outbox: status, ls, retry, cancel"},
-    {"list", cli_list, "mailing lists: create, ls, show, rm"},
-    {"sub", cli_sub, "subscribers: add, ls, rm, import, export, show, erase"},
-    {"digest", cli_digest, "weekly digests: preview, send, status, pause, resume, cancel"},
-    {"token", cli_token, "admin API tokens: create, ls, revoke"},
-    {"bounce", cli_bounce, "bounces and complaints: parse, ingest, poll, ls, show, undo"},
-    {"dkim", cli_dkim, "DKIM keys and their DNS records: keygen, record, sign"},
-    {"doctor", cli_doctor, "check the setup for sending: DKIM, SPF, DMARC, https, EHLO"},
+static const struct cli_command *const commands[] = {
+    &cli_init_cmd,    &cli_serve_cmd,  &cli_article_cmd, &cli_compose_cmd, &cli_share_cmd,
+    &cli_deliver_cmd, &cli_queue_cmd,  &cli_list_cmd,    &cli_sub_cmd,     &cli_digest_cmd,
+    &cli_token_cmd,   &cli_bounce_cmd, &cli_dkim_cmd,    &cli_doctor_cmd,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -46,12 +29,16 @@ static void usage(FILE *f)
                "The service behind a news site's \"Gửi Email\" button.\n\n"
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "\nglobal options:\n"
                "  -c, --config FILE  configuration file (default: $MAILER_CONFIG, else\n"
                "                     ./mailer.ini if present, else built-in defaults)\n"
                "  -V, --version      print the version\n"
                "  -h, --help         this help; `mailer <command> --help` for a command\n\n"
+               "-h or --help anywhere on a command's line prints its help and does\n"
+               "nothing else. An option's value that begins with \"-\" is written\n"
+               "--option=VALUE (`--note=-5 độ`); as a separate word it is taken for a\n"
+               "forgotten value.\n\n"
                "exit codes: 0 ok, 1 usage, 2 config, 3 bad data, 4 temporary failure,\n"
                "            5 not found, 6 permanent failure, 7 internal or I/O error\n");
 }
@@ -70,6 +57,29 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 int cli_is_help(const char *arg)
 {
     return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+int cli_is_option(const char *arg)
+{
+    return arg[0] == '-' && arg[1] != '\0';
+}
+
+/* 1 if -h or --help is among argv[1..] (up to a "--"). */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (cli_is_help(argv[i]))
+            return 1;
+    return 0;
+}
+
+/* The words of the command ("sub import") for messages: argv[0..depth]. */
+static void command_path(char *out, size_t n, int depth, char **argv)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int k = 0; k <= depth && len < n; k++)
+        len += (size_t)snprintf(out + len, n - len, "%s%s", k ? " " : "", argv[k]);
 }
 
 int app_fail(enum merr rc, const char *what)
@@ -113,12 +123,41 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    const struct command *cmd = NULL;
+    const struct cli_command *cmd = NULL;
     for (size_t k = 0; k < NCOMMANDS; k++)
-        if (!strcmp(commands[k].name, argv[i]))
-            cmd = &commands[k];
+        if (!strcmp(commands[k]->name, argv[i]))
+            cmd = commands[k];
     if (!cmd)
         return cli_usage(NULL, "unknown command \"%s\"", argv[i]);
+    argc -= i;
+    argv += i;
+    /* down the tree as far as the words name commands: `sub import ...` */
+    int depth = 0;
+    while (cmd->sub && argc > 1) {
+        const struct cli_command *c = cmd->sub;
+        while (c->name && strcmp(c->name, argv[1]) != 0)
+            c++;
+        if (!c->name)
+            break;
+        cmd = c;
+        argc--;
+        argv++;
+        depth++;
+    }
+    /* help before anything else: no config read, no database opened */
+    if (wants_help(argc, argv)) {
+        fputs(cmd->usage, stdout);
+        return 0;
+    }
+    if (cmd->sub) {
+        char path[128];
+        command_path(path, sizeof path, depth, argv - depth);
+        if (argc < 2) {
+            fputs(cmd->usage, stderr);
+            return EXIT_USAGE;
+        }
+        return cli_usage(path, "unknown command \"%s\"", argv[1]);
+    }
 
     if (!config_path && access("mailer.ini", R_OK) == 0)
         config_path = "mailer.ini";
@@ -129,7 +168,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mailer: %s\n", merr_msg());
         return merr_exit_code(rc);
     }
-    code = cmd->run(&app, argc - i, argv + i);
+    code = cmd->run(&app, argc, argv);
     db_close(app.db);
     cfg_free(&app.cfg);
     return code;
