@@ -317,13 +317,19 @@ struct subs_filter {
 enum merr subs_each(struct db *db, const struct subs_filter *f,
                     enum merr (*fn)(void *arg, const struct subs_row *row), void *arg);
 
+/* Flags of subs_export_csv. */
+#define SUBS_EXPORT_BOM 1 /* start with a UTF-8 BOM (EF BB BF): spreadsheets then read UTF-8 */
+
 /*
- * Writes CSV (RFC 4180, CRLF) to `out`: a header
- * `email,name,status,list,created_at,attributes` and one row per
- * subscription (created_at ISO 8601 UTC; attributes the JSON object as
+ * Writes CSV (RFC 4180, CRLF) to `out`: with SUBS_EXPORT_BOM first a UTF-8
+ * byte order mark (Excel otherwise reads the file in the machine's legacy
+ * code page and shows Vietnamese as mojibake; subs_import_csv skips it),
+ * then a header `email,name,status,list,created_at,attributes` and one row
+ * per subscription (created_at ISO 8601 UTC; attributes the JSON object as
  * text), streaming in constant memory. `*rows` (may be NULL) = rows written.
  */
-enum merr subs_export_csv(struct db *db, const struct subs_filter *f, FILE *out, long long *rows);
+enum merr subs_export_csv(struct db *db, const struct subs_filter *f, FILE *out, int flags,
+                          long long *rows);
 
 /*
  * Everything stored about `email` as a new JSON object (caller json_decref):
@@ -390,6 +396,7 @@ struct subs_import_opts {
     const char *list_slug; /* required except for BLOCKLIST */
     enum subs_import_mode mode;
     int dry_run; /* everything is done in the transaction, then rolled back */
+    char delim;  /* field separator ',', ';' or '\t'; 0: detected from the header */
     /* a bad row: physical line where its record starts, and why */
     void (*on_bad)(void *arg, long long line, const char *reason);
     /* progress: bytes of the file read, rows done; called every 4096 rows */
@@ -408,13 +415,21 @@ struct subs_import_report {
     long long suppressed;    /* suppressed addresses: not subscribed */
     long long blocked;       /* blocklist mode: new suppressions */
     long long confirm_mails; /* envelopes enqueued (mode unconfirmed) */
+    char delimiter;          /* the separator used (',', ';' or '\t'), 0 if no header */
+    char email_column[128];  /* the header cell read as the email column ("Địa chỉ email") */
+    char name_column[128];   /* the one read as the name ("Họ và tên"), "" if none */
 };
 
 /*
- * Imports CSV from `in` (RFC 4180; UTF-8 with or without BOM; header row
- * with an `email` column, optional `name`, optional `attributes` holding a
- * JSON object; the export-only columns status, list, created_at are
- * ignored; every other column becomes a string attribute). All rows go in
+ * Imports CSV from `in` (RFC 4180; UTF-8 with or without BOM; fields
+ * separated by commas, semicolons or tabs, detected from the header unless
+ * o->delim says; header row with an email column, optional name, optional
+ * `attributes` holding a JSON object; the export-only columns status,
+ * list, created_at are ignored; every other column becomes a string
+ * attribute). Column names match in English and Vietnamese, in any case,
+ * with or without accents: email, E-mail, "Địa chỉ email", "Thư điện tử";
+ * name, "Full name", "Họ và tên", "Họ tên", "Tên" (the report names the
+ * cells it took). All rows go in
  * ONE transaction: a crash or kill leaves the database as before. Good
  * rows go in while bad rows are reported (line and reason) and counted.
  * Importing the same file again adds nobody twice. Existing subscribers
@@ -426,6 +441,9 @@ struct subs_import_report {
 enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
                           const struct subs_import_opts *o, time_t now,
                           struct subs_import_report *rep);
+
+/* "comma", "semicolon" or "tab", for reporting a CSV separator. */
+const char *subs_csv_delim_name(char delim);
 
 /* ---- changing a list's settings (subs_lists_update.c) ---------------------- */
 

@@ -4,12 +4,15 @@
  * The reader is a byte-at-a-time state machine over a 64 KiB read buffer
  * (RFC 4180 §2: fields separated by commas, records by line breaks, fields
  * that hold commas, quotes or line breaks enclosed in double quotes, a
- * quote inside written as two). Line numbers count physical lines so a bad
- * record can be reported where an editor will find it: the line where the
- * record starts. The export writes one row at a time through a reused
- * buffer, so it runs in constant memory whatever the list size; its cells
- * of outside text are spreadsheet-safe (subs_csv_put_cell) and the import
- * takes the guard off again, so an export imports back unchanged.
+ * quote inside written as two). The separator may also be a semicolon or a
+ * tab, as spreadsheets write in many locales: it is decided once, from the
+ * header line (subs_csv_sniff), and is then the only one. Line numbers count
+ * physical lines so a bad record can be reported where an editor will find
+ * it: the line where the record starts. The export writes one row at a time
+ * through a reused buffer, so it runs in constant memory whatever the list
+ * size; its cells of outside text are spreadsheet-safe (subs_csv_put_cell)
+ * and the import takes the guard off again, so an export imports back
+ * unchanged.
  */
 #include "subs_csv.h"
 
@@ -26,6 +29,11 @@ void subs_csv_init(struct subs_csv *r, FILE *in)
     r->in = in;
     r->line = 1;
     buf_init(&r->data, SUBS_CSV_RECORD_MAX + SUBS_CSV_FIELDS_MAX + 16);
+}
+
+void subs_csv_set_delim(struct subs_csv *r, char delim)
+{
+    r->delim = delim;
 }
 
 void subs_csv_free(struct subs_csv *r)
@@ -97,7 +105,7 @@ static void add_run(struct subs_csv *r, int quoted)
         while (q < end && *q != '"' && *q != '\r' && *q != '\n')
             q++;
     else
-        while (q < end && *q != ',' && *q != '"' && *q != '\r' && *q != '\n')
+        while (q < end && *q != r->delim && *q != '"' && *q != '\r' && *q != '\n')
             q++;
     n = (size_t)(q - p);
     if (n == 0)
@@ -128,6 +136,37 @@ static void end_field(struct subs_csv *r)
     r->off[r->nfields] = r->data.len;
 }
 
+char subs_csv_sniff(const char *p, size_t n)
+{
+    size_t comma = 0, semi = 0, tab = 0;
+    int quoted = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '"')
+            quoted = !quoted; /* "" inside quotes toggles twice: no change */
+        else if (quoted)
+            continue;
+        else if (c == '\r' || c == '\n')
+            break;
+        else if (c == ',')
+            comma++;
+        else if (c == ';')
+            semi++;
+        else if (c == '\t')
+            tab++;
+    }
+    if (semi > comma && semi >= tab)
+        return ';';
+    if (tab > comma && tab > semi)
+        return '\t';
+    return ',';
+}
+
+const char *subs_csv_delim_name(char delim)
+{
+    return delim == ';' ? "semicolon" : delim == '\t' ? "tab" : "comma";
+}
+
 /* Consumes a line break whose first byte `c` (CR or LF) was read. */
 static void eat_newline(struct subs_csv *r, int c)
 {
@@ -144,11 +183,13 @@ enum merr subs_csv_next(struct subs_csv *r)
     if (!r->started) {
         r->started = 1;
         /* a UTF-8 BOM (EF BB BF) is not part of the first field */
-        if (peekb(r) == 0xEF && r->rlen - r->rpos >= 3 &&
-            !memcmp(r->rbuf + r->rpos, "\xEF\xBB\xBF", 3)) {
+        c = peekb(r);
+        if (c == 0xEF && r->rlen - r->rpos >= 3 && !memcmp(r->rbuf + r->rpos, "\xEF\xBB\xBF", 3)) {
             r->rpos += 3;
             r->bytes += 3;
         }
+        if (!r->delim)
+            r->delim = subs_csv_sniff(r->rbuf + r->rpos, r->rlen - r->rpos);
     }
     /* blank lines between records are skipped */
     for (;;) {
@@ -190,7 +231,7 @@ enum merr subs_csv_next(struct subs_csv *r)
                     eat_newline(r, c);
                 return MERR_OK;
             }
-            if (c == ',') {
+            if (c == r->delim) {
                 end_field(r);
                 st = FIELD_START;
             } else {
@@ -225,7 +266,7 @@ enum merr subs_csv_next(struct subs_csv *r)
             if (c == '"') { /* "" is one quote (RFC 4180 §2.7) */
                 add_byte(r, '"');
                 st = QUOTED;
-            } else if (c == ',') {
+            } else if (c == r->delim) {
                 end_field(r);
                 st = FIELD_START;
             } else if (c == -1 || c == '\r' || c == '\n') {
@@ -333,14 +374,17 @@ static enum merr export_row(void *arg, const struct subs_row *row)
     return MERR_OK;
 }
 
-enum merr subs_export_csv(struct db *db, const struct subs_filter *f, FILE *out, long long *rows)
+enum merr subs_export_csv(struct db *db, const struct subs_filter *f, FILE *out, int flags,
+                          long long *rows)
 {
     struct export_ctx x = {.out = out};
-    static const char header[] = "email,name,status,list,created_at,attributes\r\n";
+    static const char header[] = "\xEF\xBB\xBF"
+                                 "email,name,status,list,created_at,attributes\r\n";
+    size_t skip = flags & SUBS_EXPORT_BOM ? 0 : 3, n = sizeof header - 1 - skip;
     enum merr rc;
 
     buf_init(&x.line, 0);
-    if (fwrite(header, 1, sizeof header - 1, out) != sizeof header - 1) {
+    if (fwrite(header + skip, 1, n, out) != n) {
         rc = merr_set(MERR_IO, "write error: %s", strerror(errno));
         goto out;
     }

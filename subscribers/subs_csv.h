@@ -5,7 +5,10 @@
  * The reader holds one record at a time (fields concatenated in one
  * buffer, capped), so memory does not grow with the file. It accepts what
  * RFC 4180 §2 describes plus what real files carry: LF or CR line ends as
- * well as CRLF, a UTF-8 BOM, blank lines (skipped). A malformed record
+ * well as CRLF, a UTF-8 BOM, blank lines (skipped), and the separator that
+ * spreadsheets write in the user's locale: comma, semicolon (Excel where
+ * the decimal mark is a comma, Vietnamese included) or tab, detected from
+ * the first line unless given. A malformed record
  * (stray quote, text after a closing quote, unterminated quote, too long)
  * is returned with `bad` set and its reason, and reading continues with the
  * next record.
@@ -29,7 +32,8 @@ struct subs_csv {
     int err;         /* errno of the first read error, 0 if none */
     long long line;  /* current physical line (1-based) */
     long long bytes; /* bytes consumed */
-    int started;     /* BOM checked */
+    int started;     /* BOM checked, separator detected */
+    char delim;      /* ',', ';' or '\t'; 0 until detected */
     /* the current record */
     struct buf data;                 /* field bytes, each followed by NUL */
     size_t off[SUBS_CSV_FIELDS_MAX]; /* start of each field in data */
@@ -40,8 +44,23 @@ struct subs_csv {
     char reason[160];
 };
 
-/* Starts reading `in` (borrowed). Free with subs_csv_free. */
+/*
+ * Starts reading `in` (borrowed); the separator is detected from the first
+ * line (subs_csv_sniff) unless subs_csv_set_delim gives it before the
+ * first record. Free with subs_csv_free.
+ */
 void subs_csv_init(struct subs_csv *r, FILE *in);
+
+/* Sets the separator (',', ';' or '\t') instead of detecting it. */
+void subs_csv_set_delim(struct subs_csv *r, char delim);
+
+/*
+ * The separator of the first line: of comma, semicolon and tab, the one
+ * found most often outside quotes in `p[0..n)` up to its first line break
+ * outside quotes; a comma on a tie or when none appears (one column).
+ */
+char subs_csv_sniff(const char *p, size_t n);
+
 void subs_csv_free(struct subs_csv *r);
 
 /*

@@ -155,16 +155,79 @@ static enum merr json_str(struct buf *b, const char *s, size_t n)
     return rc;
 }
 
+/*
+ * Column names as people write them, compared by utf8_fold_key (case,
+ * accents, spaces and punctuation ignored: "Địa chỉ email", "E-mail",
+ * "HỌ VÀ TÊN", "ho_ten" all match). The first of each role is the name
+ * used in messages.
+ */
+static const struct {
+    const char *key;
+    enum col_kind kind;
+} COLUMN_ALIASES[] = {
+    {"email", COL_EMAIL},           /* email, E-mail, EMAIL */
+    {"emailaddress", COL_EMAIL},    /* Email address, E-mail Address */
+    {"mail", COL_EMAIL},            /* Mail */
+    {"diachiemail", COL_EMAIL},     /* Địa chỉ email, Địa chỉ e-mail */
+    {"thudientu", COL_EMAIL},       /* Thư điện tử */
+    {"diachithudientu", COL_EMAIL}, /* Địa chỉ thư điện tử */
+    {"name", COL_NAME},             /* name, Name */
+    {"fullname", COL_NAME},         /* Full name */
+    {"displayname", COL_NAME},      /* Display name */
+    {"hovaten", COL_NAME},          /* Họ và tên */
+    {"hoten", COL_NAME},            /* Họ tên */
+    {"ten", COL_NAME},              /* Tên */
+    {"tendaydu", COL_NAME},         /* Tên đầy đủ */
+    {"hotendaydu", COL_NAME},       /* Họ tên đầy đủ */
+    {"attributes", COL_ATTRS_JSON},
+    {"status", COL_IGNORED}, /* written by `sub export` */
+    {"list", COL_IGNORED},
+    {"createdat", COL_IGNORED},
+};
+
+/* What a header cell stands for (COL_ATTR for any other name). */
+static enum col_kind column_kind(const char *name)
+{
+    char key[128];
+    if (utf8_fold_key(name, strlen(name), key, sizeof key) <= 0)
+        return COL_ATTR;
+    for (size_t i = 0; i < sizeof COLUMN_ALIASES / sizeof COLUMN_ALIASES[0]; i++)
+        if (!strcmp(key, COLUMN_ALIASES[i].key))
+            return COLUMN_ALIASES[i].kind;
+    return COL_ATTR;
+}
+
+/* The header's cells, quoted and comma-separated, for a message. */
+static void header_cells(struct import *im, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < im->ncols && im->colname[i] && len + 8 < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s\"%.40s\"", i ? ", " : "", im->colname[i]);
+    if (len >= cap)
+        out[cap - 1] = '\0';
+}
+
 static enum merr read_header(struct import *im)
 {
     enum merr rc = subs_csv_next(&im->csv);
-    int email = 0;
+    int email = -1, name = -1;
+    char cells[512];
 
     if (rc == MERR_NOTFOUND)
         return merr_set(MERR_INVAL, "the file is empty: a header row with an \"email\" column "
                                     "is required");
     if (rc)
         return rc;
+    im->rep->delimiter = im->csv.delim;
+    if (im->csv.nfields) {
+        size_t n;
+        const char *f = subs_csv_field(&im->csv, 0, &n);
+        /* UTF-16 with its byte order mark: Excel's "Unicode Text" */
+        if (n >= 2 && (!memcmp(f, "\xFF\xFE", 2) || !memcmp(f, "\xFE\xFF", 2)))
+            return merr_set(MERR_INVAL, "the file is UTF-16 text (Excel's \"Unicode Text\"), not "
+                                        "CSV: save it as \"CSV UTF-8 (Comma delimited)\"");
+    }
     if (im->csv.bad)
         return merr_set(MERR_INVAL, "header row (line %lld): %s", im->csv.record_line,
                         im->csv.reason);
@@ -179,7 +242,10 @@ static enum merr read_header(struct import *im)
         if (n == 0)
             return merr_set(MERR_INVAL, "header row: column %zu has no name", i + 1);
         if (!utf8_valid(f, n, NULL) || memchr(f, '\0', n))
-            return merr_set(MERR_INVAL, "header row: column %zu is not valid UTF-8", i + 1);
+            return merr_set(MERR_INVAL,
+                            "header row: column %zu is not valid UTF-8; was the file saved in "
+                            "an older encoding? Save it as \"CSV UTF-8 (Comma delimited)\"",
+                            i + 1);
         im->colname[i] = strndup(f, n);
         if (!im->colname[i])
             return merr_set(MERR_NOMEM, "out of memory");
@@ -187,26 +253,34 @@ static enum merr read_header(struct import *im)
             if (!strcasecmp(im->colname[k], im->colname[i]))
                 return merr_set(MERR_INVAL, "header row: column \"%s\" appears twice",
                                 im->colname[i]);
-        const char *c = im->colname[i];
-        if (!strcasecmp(c, "email")) {
-            im->kind[i] = COL_EMAIL;
-            email = 1;
-        } else if (!strcasecmp(c, "name")) {
-            im->kind[i] = COL_NAME;
-        } else if (!strcasecmp(c, "attributes")) {
-            im->kind[i] = COL_ATTRS_JSON;
+        im->kind[i] = column_kind(im->colname[i]);
+        if (im->kind[i] == COL_EMAIL || im->kind[i] == COL_NAME) {
+            int *seen = im->kind[i] == COL_EMAIL ? &email : &name;
+            if (*seen >= 0)
+                return merr_set(MERR_INVAL,
+                                "header row: columns \"%s\" and \"%s\" both hold the %s: keep "
+                                "one of them",
+                                im->colname[*seen], im->colname[i],
+                                im->kind[i] == COL_EMAIL ? "email address" : "name");
+            *seen = (int)i;
+        } else if (im->kind[i] == COL_ATTRS_JSON) {
             im->has_json_col = 1;
-        } else if (!strcasecmp(c, "status") || !strcasecmp(c, "list") ||
-                   !strcasecmp(c, "created_at")) {
-            im->kind[i] = COL_IGNORED; /* written by `sub export` */
-        } else {
-            im->kind[i] = COL_ATTR;
+        } else if (im->kind[i] == COL_ATTR) {
             im->has_attr_cols = 1;
         }
     }
-    if (!email)
-        return merr_set(MERR_INVAL, "header row has no \"email\" column (line %lld)",
-                        im->csv.record_line);
+    if (email < 0) {
+        header_cells(im, cells, sizeof cells);
+        return merr_set(MERR_INVAL,
+                        "header row (line %lld, read as %s-separated) has no email column; its "
+                        "columns are %s. The addresses go in a column named email, E-mail or "
+                        "\"Địa chỉ email\" (any case, with or without accents)%s",
+                        im->csv.record_line, subs_csv_delim_name(im->csv.delim), cells,
+                        im->o->delim ? "; or the separator given with --delimiter is wrong" : "");
+    }
+    snprintf(im->rep->email_column, sizeof im->rep->email_column, "%s", im->colname[email]);
+    if (name >= 0)
+        snprintf(im->rep->name_column, sizeof im->rep->name_column, "%s", im->colname[name]);
     return MERR_OK;
 }
 
@@ -629,6 +703,8 @@ enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
     im.want = o->mode == SUBS_IMPORT_CONFIRMED ? SUBS_CONFIRMED : SUBS_UNCONFIRMED;
     buf_init(&im.attrs, SUBS_CSV_RECORD_MAX * 2);
     subs_csv_init(&im.csv, in);
+    if (o->delim)
+        subs_csv_set_delim(&im.csv, o->delim);
     im.chunks = calloc(NCHUNKS, sizeof *im.chunks);
     if (!im.chunks) {
         rc = merr_set(MERR_NOMEM, "out of memory");

@@ -294,7 +294,7 @@ static const char SUB_USAGE[] =
     "                  remove from one list, or delete the subscriber entirely\n"
     "  import FILE --list L [--mode confirmed|unconfirmed|blocklist] [--dry-run]\n"
     "                  import CSV (header row with an email column; see --help)\n"
-    "  export [--list L] [--status S] [--output FILE]\n"
+    "  export [--list L] [--status S] [--output FILE] [--no-bom]\n"
     "                  write CSV: email,name,status,list,created_at,attributes\n"
     "  show EMAIL      everything stored about one person, as JSON\n"
     "  erase EMAIL     delete the person and their data (a hashed suppression stays\n"
@@ -389,12 +389,16 @@ static enum merr ls_row(void *arg, const struct subs_row *row)
 }
 
 static int parse_filter(const char *cmd, int argc, char **argv, struct subs_filter *f,
-                        const char **output, int allow_search)
+                        const char **output, int *no_bom, int allow_search)
 {
     const char *status = NULL;
     int err = 0;
     memset(f, 0, sizeof *f);
     for (int i = 1; i < argc; i++) {
+        if (no_bom && !strcmp(argv[i], "--no-bom")) {
+            *no_bom = 1;
+            continue;
+        }
         if (cli_opt_value(argc, argv, &i, "--list", &f->list_slug, &err) ||
             cli_opt_value(argc, argv, &i, "--status", &status, &err) ||
             (allow_search && cli_opt_value(argc, argv, &i, "--search", &f->search, &err)) ||
@@ -418,7 +422,7 @@ static int sub_ls(struct app *app, int argc, char **argv)
     struct subs_filter f;
     struct ls_ctx x = {0};
     enum merr rc;
-    int u = parse_filter("sub ls", argc, argv, &f, NULL, 1);
+    int u = parse_filter("sub ls", argc, argv, &f, NULL, NULL, 1);
     if (u >= 0)
         return u;
     rc = app_db(app);
@@ -433,9 +437,12 @@ static int sub_ls(struct app *app, int argc, char **argv)
 }
 
 static const char EXPORT_HELP[] =
-    "usage: mailer sub export [--list L] [--status S] [--output FILE]\n\n"
-    "Writes CSV (RFC 4180, CRLF) to stdout or FILE, streaming:\n"
+    "usage: mailer sub export [--list L] [--status S] [--output FILE] [--no-bom]\n\n"
+    "Writes CSV (RFC 4180, CRLF, UTF-8) to stdout or FILE, streaming:\n"
     "email,name,status,list,created_at,attributes (a JSON object).\n"
+    "The file starts with a UTF-8 byte order mark so that Excel shows\n"
+    "Vietnamese correctly; --no-bom leaves it out (for scripts). `sub import`\n"
+    "reads it either way.\n"
     "Without --list: one row per subscription; subscribers without any\n"
     "get one row with empty status and list.\n";
 
@@ -446,7 +453,7 @@ static int sub_export(struct app *app, int argc, char **argv)
     FILE *out = stdout;
     long long rows = 0;
     enum merr rc;
-    int u = parse_filter("sub export", argc, argv, &f, &output, 0);
+    int no_bom = 0, u = parse_filter("sub export", argc, argv, &f, &output, &no_bom, 0);
     if (u >= 0)
         return u;
     rc = app_db(app);
@@ -457,7 +464,7 @@ static int sub_export(struct app *app, int argc, char **argv)
         if (rc)
             return app_fail(rc, "sub export");
     }
-    rc = subs_export_csv(app->db, &f, out, &rows);
+    rc = subs_export_csv(app->db, &f, out, no_bom ? 0 : SUBS_EXPORT_BOM, &rows);
     if (out != stdout && fclose(out) != 0 && !rc)
         rc = merr_set(MERR_IO, "cannot write %s", output);
     if (rc)
@@ -488,11 +495,18 @@ static void on_progress(void *arg, long long bytes, long long rows)
 
 static const char IMPORT_HELP[] =
     "usage: mailer sub import FILE --list L [--mode confirmed|unconfirmed|blocklist]\n"
-    "                         [--dry-run] [--progress]\n\n"
+    "                         [--delimiter auto|comma|semicolon|tab] [--dry-run]\n"
+    "                         [--progress]\n\n"
     "Imports a CSV file (RFC 4180; UTF-8 with or without BOM; FILE - reads stdin).\n"
-    "The header row needs an `email` column; `name` is optional; an `attributes`\n"
-    "column may hold a JSON object; every other column becomes an attribute. The\n"
-    "columns status, list and created_at written by `sub export` are ignored.\n\n"
+    "Fields are separated by commas, semicolons (Excel in Vietnamese and many\n"
+    "other locales) or tabs: the separator is detected from the header row and\n"
+    "reported, or given with --delimiter.\n"
+    "The header row needs an email column: email, E-mail, \"Địa chỉ email\" or\n"
+    "\"Thư điện tử\". A name column is optional: name, \"Full name\", \"Họ và tên\",\n"
+    "\"Họ tên\" or \"Tên\". Names match in any case, with or without accents.\n"
+    "An `attributes` column may hold a JSON object; every other column becomes\n"
+    "an attribute. The columns status, list and created_at written by `sub\n"
+    "export` are ignored.\n\n"
     "modes:\n"
     "  confirmed    (default) subscribed and confirmed\n"
     "  unconfirmed  subscribed unconfirmed; each new one gets a confirmation mail\n"
@@ -509,7 +523,7 @@ static int sub_import(struct app *app, int argc, char **argv)
     struct subs_import_opts o;
     struct subs_import_report rep;
     struct import_ui ui;
-    const char *file = NULL, *mode = NULL;
+    const char *file = NULL, *mode = NULL, *delim = NULL;
     int err = 0, force_progress = 0;
     long long total = 0;
     FILE *in = NULL;
@@ -519,7 +533,8 @@ static int sub_import(struct app *app, int argc, char **argv)
     memset(&o, 0, sizeof o);
     for (int i = 1; i < argc; i++) {
         if (cli_opt_value(argc, argv, &i, "--list", &o.list_slug, &err) ||
-            cli_opt_value(argc, argv, &i, "--mode", &mode, &err)) {
+            cli_opt_value(argc, argv, &i, "--mode", &mode, &err) ||
+            cli_opt_value(argc, argv, &i, "--delimiter", &delim, &err)) {
             if (err)
                 return cli_usage("sub import", "%s needs a value", argv[i]);
         } else if (!strcmp(argv[i], "--dry-run")) {
@@ -544,6 +559,16 @@ static int sub_import(struct app *app, int argc, char **argv)
         o.mode = SUBS_IMPORT_BLOCKLIST;
     else
         return cli_usage("sub import", "--mode must be confirmed, unconfirmed or blocklist");
+    if (delim && !strcmp(delim, "auto"))
+        o.delim = 0;
+    else if (delim && (!strcmp(delim, "comma") || !strcmp(delim, ",")))
+        o.delim = ',';
+    else if (delim && (!strcmp(delim, "semicolon") || !strcmp(delim, ";")))
+        o.delim = ';';
+    else if (delim && (!strcmp(delim, "tab") || !strcmp(delim, "\t")))
+        o.delim = '\t';
+    else if (delim)
+        return cli_usage("sub import", "--delimiter must be auto, comma, semicolon or tab");
     if (o.mode != SUBS_IMPORT_BLOCKLIST && !o.list_slug)
         return cli_usage("sub import", "missing --list");
     if (o.mode == SUBS_IMPORT_BLOCKLIST && o.list_slug)
@@ -588,7 +613,11 @@ static int sub_import(struct app *app, int argc, char **argv)
                  rep.subscribed, o.list_slug, rep.upgraded, rep.existing, rep.left, rep.suppressed,
                  rep.bad, rep.confirm_mails);
     progress_end(&ui.p, NULL);
-    printf("%s\n", summary);
+    printf("read as %s-separated CSV; email from column \"%s\"", subs_csv_delim_name(rep.delimiter),
+           rep.email_column);
+    if (rep.name_column[0])
+        printf(", name from column \"%s\"", rep.name_column);
+    printf("\n%s\n", summary);
     return 0;
 }
 

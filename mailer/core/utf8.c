@@ -77,3 +77,75 @@ int utf8_has_crlf_nul(const char *s, size_t n)
             return 1;
     return 0;
 }
+
+/*
+ * Base letters of U+00C0..U+017F ('.' = no Latin base letter: dropped).
+ * Latin-1 Supplement, then Latin Extended-A in code point order.
+ */
+static const char LATIN_BASE[] =
+    /* C0 */ "aaaaaaaceeeeiiii"
+             /* D0 */ "dnooooo.ouuuuy.s"
+             /* E0 */ "aaaaaaaceeeeiiii"
+             /* F0 */ "dnooooo.ouuuuy.y"
+             /* 100 */ "aaaaaaccccccccdd"
+             /* 110 */ "ddeeeeeeeeeegggg"
+             /* 120 */ "gggghhhhiiiiiiii"
+             /* 130 */ "iiiijjkkklllllll"
+             /* 140 */ "lllnnnnnnnnnoooo"
+             /* 150 */ "oooorrrrrrssssss"
+             /* 160 */ "ssttttttuuuuuuuu"
+             /* 170 */ "uuuuwwyyyzzzzzzs";
+
+/* The base letter of a Latin code point, 0 for none (dropped). */
+static char latin_base(uint32_t c)
+{
+    if (c < 0x80)
+        return (c >= 'A' && c <= 'Z')                               ? (char)(c - 'A' + 'a')
+               : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? (char)c
+                                                                    : 0;
+    if (c >= 0xc0 && c <= 0x17f) {
+        char b = LATIN_BASE[c - 0xc0];
+        return b == '.' ? 0 : b;
+    }
+    if (c == 0x1a0 || c == 0x1a1) /* Ơ ơ */
+        return 'o';
+    if (c == 0x1af || c == 0x1b0) /* Ư ư */
+        return 'u';
+    /* Vietnamese in Latin Extended Additional: runs of letters with tone marks */
+    if (c >= 0x1ea0 && c <= 0x1eb7)
+        return 'a';
+    if (c >= 0x1eb8 && c <= 0x1ec7)
+        return 'e';
+    if (c >= 0x1ec8 && c <= 0x1ecb)
+        return 'i';
+    if (c >= 0x1ecc && c <= 0x1ee3)
+        return 'o';
+    if (c >= 0x1ee4 && c <= 0x1ef1)
+        return 'u';
+    if (c >= 0x1ef2 && c <= 0x1ef9)
+        return 'y';
+    return 0; /* combining marks (U+0300..U+036F) and everything else */
+}
+
+int utf8_fold_key(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t i = 0, len = 0;
+    if (cap == 0)
+        return -1;
+    while (i < n) {
+        uint32_t c;
+        size_t k = utf8_decode(s + i, n - i, &c);
+        char b;
+        if (k == 0)
+            return -1;
+        i += k;
+        b = latin_base(c);
+        if (!b)
+            continue;
+        if (len + 1 >= cap)
+            return -1;
+        out[len++] = b;
+    }
+    out[len] = '\0';
+    return (int)len;
+}

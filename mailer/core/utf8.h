@@ -24,4 +24,16 @@ size_t utf8_count(const char *p, size_t n);
 /* 1 if `s` contains CR, LF or NUL within n bytes (header injection guard). */
 int utf8_has_crlf_nul(const char *s, size_t n);
 
+/*
+ * A key for matching words people type in several spellings (column names
+ * of a spreadsheet: "Họ và tên", "HỌ VÀ TÊN", "Ho_va_ten", "E-mail"): the
+ * Latin letters of `s[0..n)` lower-cased and without their diacritics
+ * (Vietnamese letters precomposed, U+1EA0..U+1EF9, or decomposed with
+ * combining marks U+0300..U+036F; "đ" is "d"), digits kept, and everything
+ * else (spaces, punctuation, other scripts) dropped. Writes at most cap-1
+ * bytes and a NUL to `out`; returns the key's length, or -1 if `s` is not
+ * valid UTF-8 or the key does not fit.
+ */
+int utf8_fold_key(const char *s, size_t n, char *out, size_t cap);
+
 #endif

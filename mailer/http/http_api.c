@@ -516,7 +516,7 @@ static void api_subscribers(struct http_req *r, struct db *db, const char *rest)
         out = open_memstream(&data, &len);
         if (!out)
             return fail(r, merr_set(MERR_NOMEM, "out of memory"), NULL);
-        rc = subs_export_csv(db, &f, out, NULL);
+        rc = subs_export_csv(db, &f, out, 0, NULL);
         fclose(out);
         if (!rc)
             http_reply(r, 200, "text/csv; charset=utf-8", data, len);

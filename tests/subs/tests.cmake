@@ -8,3 +8,8 @@ mailer_script_test(subs.cli subs/cli.py LABELS integration TIMEOUT 240)
 # it was and says why (issue 18).
 mailer_script_test(subs.import_fails_midway subs/test_import_fails.py LABELS integration
   TIMEOUT 120)
+# CSV as people have it (tests/subs/test_csv_people.py): Excel's semicolons
+# and BOM, tabs, Vietnamese and English header names in any case and with
+# decomposed accents, UTF-16 and legacy-encoded files refused with a hint,
+# the export's BOM (--no-bom) and its round trip.
+mailer_script_test(subs.csv_people subs/test_csv_people.py LABELS integration TIMEOUT 120)

@@ -182,6 +182,33 @@ static void base64url_round_trip(void **state)
     buf_free(&b);
 }
 
+static void utf8_fold_key_ignores_case_accents_and_spacing(void **state)
+{
+    char k[32];
+    (void)state;
+    assert_int_equal(utf8_fold_key("Họ và tên", strlen("Họ và tên"), k, sizeof k), 7);
+    assert_string_equal(k, "hovaten");
+    utf8_fold_key("HỌ VÀ TÊN", strlen("HỌ VÀ TÊN"), k, sizeof k);
+    assert_string_equal(k, "hovaten");
+    /* decomposed (NFD, as macOS writes file names and some exports) */
+    utf8_fold_key("Ho\xcc\xa3 va\xcc\x80 te\xcc\x82n", strlen("Ho\xcc\xa3 va\xcc\x80 te\xcc\x82n"), k,
+                  sizeof k);
+    assert_string_equal(k, "hovaten");
+    utf8_fold_key("Địa chỉ E-mail", strlen("Địa chỉ E-mail"), k, sizeof k);
+    assert_string_equal(k, "diachiemail");
+    utf8_fold_key("ĐƯỜNG_phố 12", strlen("ĐƯỜNG_phố 12"), k, sizeof k);
+    assert_string_equal(k, "duongpho12");
+    utf8_fold_key("Thư điện tử", strlen("Thư điện tử"), k, sizeof k);
+    assert_string_equal(k, "thudientu");
+    assert_int_equal(utf8_fold_key("ỳỵỷỹ ấầẩẫậ", strlen("ỳỵỷỹ ấầẩẫậ"), k, sizeof k), 9);
+    assert_string_equal(k, "yyyyaaaaa");
+    assert_int_equal(utf8_fold_key("漢字 -", strlen("漢字 -"), k, sizeof k), 0);
+    assert_string_equal(k, "");
+    assert_int_equal(utf8_fold_key("T\xean", 4, k, sizeof k), -1); /* Latin-1, not UTF-8 */
+    assert_int_equal(utf8_fold_key("abcdef", 6, k, 6), -1);        /* does not fit */
+    assert_int_equal(utf8_fold_key("abcde", 5, k, 6), 5);
+}
+
 static void utf8_validation(void **state)
 {
     size_t bad;
@@ -686,6 +713,7 @@ int main(void)
         cmocka_unit_test(base64_folds_at_76_with_crlf),
         cmocka_unit_test(base64url_round_trip),
         cmocka_unit_test(utf8_validation),
+        cmocka_unit_test(utf8_fold_key_ignores_case_accents_and_spacing),
         cmocka_unit_test(date_rfc5322_offsets_in_zones),
         cmocka_unit_test(date_iso8601_parse_and_format),
         cmocka_unit_test(date_fake_now),

@@ -863,6 +863,56 @@ static void csv_reader_read_error_names_its_cause(void **state)
     fclose(in);
 }
 
+static void csv_separator_detected_from_the_header(void **state)
+{
+    /* Excel in a Vietnamese locale: semicolons, a quoted semicolon in a name */
+    static const char semi[] = "Họ và tên;Địa chỉ email;Ghi chú, thêm\r\n"
+                               "\"Trần; Thị B\";b@x.vn;\"a, b\"\r\n";
+    static const char tab[] = "email\tname\nc@x.vn\tC, D\n";
+    struct subs_csv r;
+    FILE *in;
+    (void)state;
+    assert_int_equal(subs_csv_sniff("email,name", 10), ',');
+    assert_int_equal(subs_csv_sniff("email;name;x", 12), ';');
+    assert_int_equal(subs_csv_sniff("email\tname", 10), '\t');
+    assert_int_equal(subs_csv_sniff("email", 5), ',');          /* one column */
+    assert_int_equal(subs_csv_sniff("\"a;b;c\",d\n", 10), ','); /* quoted ones do not count */
+    assert_int_equal(subs_csv_sniff("a,b\nc;d;e;f", 11), ',');  /* the first line only */
+    assert_int_equal(subs_csv_sniff("a;b,c", 5), ',');          /* a tie: comma */
+    assert_int_equal(subs_csv_sniff("Tên; Đơn vị, phòng; email", 29), ';');
+
+    in = mem(semi, sizeof semi - 1);
+    subs_csv_init(&r, in);
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.delim, ';');
+    assert_int_equal(r.nfields, 3);
+    assert_string_equal(subs_csv_field(&r, 2, NULL), "Ghi chú, thêm");
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.bad, 0);
+    assert_string_equal(subs_csv_field(&r, 0, NULL), "Trần; Thị B");
+    assert_string_equal(subs_csv_field(&r, 2, NULL), "a, b");
+    subs_csv_free(&r);
+    fclose(in);
+
+    in = mem(tab, sizeof tab - 1);
+    subs_csv_init(&r, in);
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.delim, '\t');
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_string_equal(subs_csv_field(&r, 1, NULL), "C, D");
+    subs_csv_free(&r);
+    fclose(in);
+
+    /* given, not detected: the semicolon file read with commas is one column per comma */
+    in = mem(semi, sizeof semi - 1);
+    subs_csv_init(&r, in);
+    subs_csv_set_delim(&r, ',');
+    assert_int_equal(subs_csv_next(&r), MERR_OK);
+    assert_int_equal(r.nfields, 2);
+    subs_csv_free(&r);
+    fclose(in);
+}
+
 static void csv_writer_quotes_what_it_must(void **state)
 {
     struct buf b;
@@ -1204,10 +1254,22 @@ static void import_refuses_unusable_files(void **state)
     assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_INVAL);
     assert_non_null(strstr(merr_msg(), "header"));
     fclose(in);
-    in = mem("name,mail\nA,a@x.vn\n", 19);
+    in = mem("name,phone\nA,0912\n", 18);
     assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_INVAL);
-    assert_non_null(strstr(merr_msg(), "email"));
+    assert_non_null(strstr(merr_msg(), "no email column"));
+    assert_non_null(strstr(merr_msg(), "\"name\", \"phone\""));
     fclose(in);
+    in = mem("Email;Tên;E-mail\na@x.vn;A;a@x.vn\n", 34);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "\"Email\" and \"E-mail\" both hold the email address"));
+    fclose(in);
+    in = mem("\xFF\xFE"
+             "e\0m\0",
+             6);
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_INVAL);
+    assert_non_null(strstr(merr_msg(), "UTF-16"));
+    fclose(in);
+    assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subscribers"), 0);
     in = mem("email,email\na@x.vn,b@x.vn\n", 26);
     assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_INVAL);
     assert_non_null(strstr(merr_msg(), "twice"));
@@ -1243,7 +1305,7 @@ static void export_streams_quoted_csv(void **state)
     assert_int_equal(subs_subscribe(f->db, &f->cfg, "tuan", "a@bưuđiện.vn", NULL, NULL, NOW, 0, &r),
                      MERR_OK);
     fo = open_memstream(&out, &outlen);
-    assert_int_equal(subs_export_csv(f->db, &flt, fo, &rows), MERR_OK);
+    assert_int_equal(subs_export_csv(f->db, &flt, fo, 0, &rows), MERR_OK);
     fclose(fo);
     assert_int_equal(rows, 2);
     assert_string_equal(out,
@@ -1255,21 +1317,25 @@ static void export_streams_quoted_csv(void **state)
     flt.list_slug = "tuan";
     flt.search = "BƯU";
     fo = open_memstream(&out, &outlen);
-    assert_int_equal(subs_export_csv(f->db, &flt, fo, &rows), MERR_OK);
+    assert_int_equal(subs_export_csv(f->db, &flt, fo, 0, &rows), MERR_OK);
     fclose(fo);
     free(out);
     flt.search = "bưu";
     fo = open_memstream(&out, &outlen);
-    assert_int_equal(subs_export_csv(f->db, &flt, fo, &rows), MERR_OK);
+    assert_int_equal(subs_export_csv(f->db, &flt, fo, 0, &rows), MERR_OK);
     fclose(fo);
     assert_int_equal(rows, 1);
     free(out);
-    /* the export imports back without adding anyone */
+    /* the export (with its BOM, as the CLI writes it) imports back without adding anyone */
     flt.list_slug = NULL;
     flt.search = NULL;
     fo = open_memstream(&out, &outlen);
-    assert_int_equal(subs_export_csv(f->db, &flt, fo, &rows), MERR_OK);
+    assert_int_equal(subs_export_csv(f->db, &flt, fo, SUBS_EXPORT_BOM, &rows), MERR_OK);
     fclose(fo);
+    assert_memory_equal(out,
+                        "\xEF\xBB\xBF"
+                        "email,name,",
+                        14);
     struct subs_import_report rep;
     struct subs_import_opts o = {.list_slug = "tin"};
     FILE *in = mem(out, outlen);
@@ -1447,6 +1513,7 @@ int main(void)
         cmocka_unit_test(csv_reader_read_error_names_its_cause),
         cmocka_unit_test(csv_writer_quotes_what_it_must),
         cmocka_unit_test(csv_cells_are_spreadsheet_safe),
+        cmocka_unit_test(csv_separator_detected_from_the_header),
         cmocka_unit_test_setup_teardown(import_thousand_with_three_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(import_mixed_batches_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(import_modes_and_dry_run, setup, teardown),
