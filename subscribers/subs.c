@@ -151,6 +151,8 @@ enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *li
         return rc;
     begun = 1;
     rc = subs_list_get(db, list_slug, &l);
+    if (!rc && (flags & SUBS_ADD_PUBLIC) && !l.is_public) /* as if it did not exist */
+        rc = merr_set(MERR_NOTFOUND, "no list \"%.64s\"", list_slug);
     if (rc)
         goto out;
     res->list_id = l.id;

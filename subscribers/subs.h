@@ -126,6 +126,7 @@ struct subs_list {
     char *name;        /* owned */
     char *description; /* owned */
     int double_optin;  /* 1: double, 0: single */
+    int is_public;     /* 1: offered on the subscribe page; 0: editors only (a new list) */
     /* digest settings (mailer/digest) */
     int digest_weekday; /* 0 = Sunday */
     char digest_time[8];
@@ -147,10 +148,12 @@ void subs_list_clear(struct subs_list *l);
 void subs_lists_free(struct subs_list *v, size_t n);
 
 /*
- * Creates a list. `slug` is [a-z0-9-], 1..64, not starting or ending with
- * a hyphen; `name` 1..200 characters of UTF-8 without control characters;
- * `optin` "single" or "double" (NULL: double). MERR_INVAL naming the field,
- * MERR_EXISTS if the slug is taken.
+ * Creates a list, private (not on the subscribe page) and with its weekly
+ * digest off: an editor turns either on with subs_list_update. `slug` is
+ * [a-z0-9-], 1..64, not starting or ending with a hyphen; `name` 1..200
+ * characters of UTF-8 without control characters; `optin` "single" or
+ * "double" (NULL: double). MERR_INVAL naming the field, MERR_EXISTS if the
+ * slug is taken.
  */
 enum merr subs_list_create(struct db *db, const char *slug, const char *name,
                            const char *description, const char *optin, time_t now,
@@ -196,6 +199,7 @@ struct subs_result {
 
 /* Flags for subs_subscribe. */
 #define SUBS_ADD_CONFIRMED 1 /* admin: confirmed now, whatever the list's opt-in */
+#define SUBS_ADD_PUBLIC    2 /* the public form: a private list is MERR_NOTFOUND */
 
 /*
  * Subscribes `email` (as typed; addr_parse) with `name` (may be NULL; at
@@ -226,6 +230,8 @@ struct subs_result {
  *   anonymous form sets no one's name.
  * With SUBS_ADD_CONFIRMED (admin) the subscription is confirmed at once,
  *   except for a suppressed address.
+ * With SUBS_ADD_PUBLIC (the public form) a private list answers exactly
+ *   as a list that does not exist.
  * MERR_INVAL (address or name refused, reason in merr_msg()),
  * MERR_NOTFOUND (no such list), MERR_DB / MERR_TEMPFAIL.
  */
@@ -466,6 +472,7 @@ struct subs_list_update {
     const char *digest_subject;  /* a Mustache template (week, year, period, site, list) */
     const char *digest_template; /* templates/email/NAME.html and NAME.txt; [a-z0-9_-] */
     int digest_enabled;          /* 0 or 1 */
+    int is_public;               /* 0 or 1: offered on the subscribe page */
 };
 
 /* Every field unchanged. */

@@ -31,6 +31,7 @@ void subs_list_update_init(struct subs_list_update *u)
     u->digest_weekday = SUBS_UNCHANGED;
     u->digest_max_articles = SUBS_UNCHANGED;
     u->digest_enabled = SUBS_UNCHANGED;
+    u->is_public = SUBS_UNCHANGED;
 }
 
 /* UTF-8 of at most `max` characters, no control characters (line breaks if `lines`). */
@@ -165,6 +166,11 @@ static enum merr check_update(const struct config *cfg, const struct subs_list_u
         *field = "digest_enabled";
         if (u->digest_enabled != 0 && u->digest_enabled != 1)
             rc = merr_set(MERR_INVAL, "digest_enabled: 0 or 1, not %d", u->digest_enabled);
+    }
+    if (!rc && u->is_public != SUBS_UNCHANGED) {
+        *field = "public";
+        if (u->is_public != 0 && u->is_public != 1)
+            rc = merr_set(MERR_INVAL, "public: 0 or 1, not %d", u->is_public);
     }
     if (!rc)
         *field = NULL;

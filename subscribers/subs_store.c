@@ -21,9 +21,10 @@
 
 /* ---- lists ---------------------------------------------------------- */
 
+/* A new list is private and its digest off until an editor says otherwise (migration list_visibility). */
 static const char SQL_LIST_INSERT[] =
-    "INSERT INTO lists(slug, name, description, optin, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?)";
+    "INSERT INTO lists(slug, name, description, optin, created_at, updated_at, public, "
+    "digest_enabled) VALUES (?, ?, ?, ?, ?, ?, 0, 0)";
 
 enum merr subs_store_list_insert(struct db *db, const char *slug, const char *name,
                                  const char *description, int double_optin, time_t now,
@@ -54,7 +55,9 @@ enum merr subs_store_list_insert(struct db *db, const char *slug, const char *na
     "l.digest_enabled, l.created_at, l.updated_at, "                                               \
     "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = 'confirmed'), "   \
     "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = 'unconfirmed'), " \
-    "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = 'unsubscribed') "
+    "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = "                 \
+    "'unsubscribed'), "                                                                            \
+    "l.public "
 
 static const char SQL_LIST_BY_SLUG[] = "SELECT " LIST_COLS "FROM lists l WHERE l.slug = ?";
 static const char SQL_LIST_BY_ID[] = "SELECT " LIST_COLS "FROM lists l WHERE l.id = ?";
@@ -81,6 +84,7 @@ static enum merr list_row(sqlite3_stmt *st, struct subs_list *l)
     l->n_confirmed = sqlite3_column_int64(st, 14);
     l->n_unconfirmed = sqlite3_column_int64(st, 15);
     l->n_unsubscribed = sqlite3_column_int64(st, 16);
+    l->is_public = sqlite3_column_int(st, 17);
     if (!l->name || !l->description || !l->digest_subject || !l->digest_template ||
         (sqlite3_column_type(st, 7) != SQLITE_NULL && !l->digest_category)) {
         subs_list_clear(l);
@@ -777,7 +781,8 @@ static const char SQL_LIST_UPDATE[] =
     "digest_max_articles = coalesce(?8, digest_max_articles), "
     "digest_subject = coalesce(?9, digest_subject), "
     "digest_template = coalesce(?10, digest_template), "
-    "digest_enabled = coalesce(?11, digest_enabled), updated_at = ?12 WHERE slug = ?1";
+    "digest_enabled = coalesce(?11, digest_enabled), updated_at = ?12, "
+    "public = coalesce(?13, public) WHERE slug = ?1";
 
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 {
@@ -814,6 +819,7 @@ enum merr subs_store_list_update(struct db *db, const char *slug, const struct s
     bind_text_or_null(st, 10, u->digest_template);
     bind_int_or_null(st, 11, u->digest_enabled);
     sqlite3_bind_int64(st, 12, now);
+    bind_int_or_null(st, 13, u->is_public);
     rc = db_step_done(db, st, "lists");
     if (rc)
         return rc;

@@ -27,8 +27,11 @@ static const char LIST_USAGE[] =
     "usage: mailer list <command> [options]\n\n"
     "commands:\n"
     "  create SLUG --name NAME [--description TEXT] [--optin single|double]\n"
-    "                  create a list (slug: a-z, 0-9, hyphens; opt-in default double)\n"
+    "              [--public]\n"
+    "                  create a list (slug: a-z, 0-9, hyphens; opt-in default double;\n"
+    "                  private and without a weekly digest until you say otherwise)\n"
     "  set SLUG [--name N] [--description D] [--optin single|double]\n"
+    "           [--public | --private]\n"
     "           [--digest-weekday 0-6|mon..sun] [--digest-time HH:MM]\n"
     "           [--digest-category C] [--digest-max N] [--digest-subject S]\n"
     "           [--digest-template T] [--digest-enabled yes|no]\n"
@@ -38,19 +41,27 @@ static const char LIST_USAGE[] =
     "  rm SLUG         delete a list and its subscriptions\n";
 
 static const char LIST_CREATE_USAGE[] =
-    "usage: mailer list create SLUG --name NAME [--description TEXT] "
-    "[--optin single|double]\n\n"
+    "usage: mailer list create SLUG --name NAME [--description TEXT]\n"
+    "                          [--optin single|double] [--public]\n\n"
     "Creates a mailing list. SLUG is 1-64 characters of a-z, 0-9 and hyphens;\n"
-    "double opt-in (the default) sends a confirmation mail on subscribe.\n";
+    "double opt-in (the default) sends a confirmation mail on subscribe.\n\n"
+    "A new list is private: it is not offered on the public subscribe page\n"
+    "(editors add people with `sub add` or `sub import`) unless --public, or\n"
+    "later `list set SLUG --public`. Its weekly digest is off until\n"
+    "`list set SLUG --digest-enabled yes` (see `list set --help`).\n";
 
 static int list_create(struct app *app, int argc, char **argv)
 {
     const char *slug = NULL, *name = NULL, *desc = NULL, *optin = NULL;
     long long id;
     enum merr rc;
-    int err = 0;
+    int err = 0, is_public = 0;
 
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--public")) {
+            is_public = 1;
+            continue;
+        }
         if (cli_opt_value(argc, argv, &i, "--name", &name, &err) ||
             cli_opt_value(argc, argv, &i, "--description", &desc, &err) ||
             cli_opt_value(argc, argv, &i, "--optin", &optin, &err)) {
@@ -70,11 +81,25 @@ static int list_create(struct app *app, int argc, char **argv)
         return cli_usage("list create", "missing --name");
     rc = app_db(app);
     if (!rc)
-        rc = subs_list_create(app->db, slug, name, desc, optin, date_now(), &id);
+        rc = db_begin(app->db);
     if (rc)
         return app_fail(rc, "list create");
-    printf("list %s created (id %lld, %s opt-in)\n", slug, id,
-           optin && !strcmp(optin, "single") ? "single" : "double");
+    rc = subs_list_create(app->db, slug, name, desc, optin, date_now(), &id);
+    if (!rc && is_public) {
+        struct subs_list_update u;
+        subs_list_update_init(&u);
+        u.is_public = 1;
+        rc = subs_list_update(app->db, NULL, slug, &u, NULL);
+    }
+    if (!rc)
+        rc = db_commit(app->db);
+    if (rc) {
+        db_rollback(app->db);
+        return app_fail(rc, "list create");
+    }
+    printf("list %s created (id %lld, %s opt-in, %s, weekly digest off)\n", slug, id,
+           optin && !strcmp(optin, "single") ? "single" : "double",
+           is_public ? "public: on the subscribe page" : "private: not on the subscribe page");
     return 0;
 }
 
@@ -91,11 +116,12 @@ static int list_ls(struct app *app, int argc, char **argv)
         rc = subs_list_all(app->db, &v, &n);
     if (rc)
         return app_fail(rc, "list ls");
-    printf("%-24s %-7s %10s %11s %12s  %s\n", "SLUG", "OPTIN", "CONFIRMED", "UNCONFIRMED",
-           "UNSUBSCRIBED", "NAME");
+    printf("%-24s %-7s %-7s %-6s %10s %11s %12s  %s\n", "SLUG", "SHOWN", "OPTIN", "DIGEST",
+           "CONFIRMED", "UNCONFIRMED", "UNSUBSCRIBED", "NAME");
     for (size_t i = 0; i < n; i++)
-        printf("%-24s %-7s %10lld %11lld %12lld  %s\n", v[i].slug,
-               v[i].double_optin ? "double" : "single", v[i].n_confirmed, v[i].n_unconfirmed,
+        printf("%-24s %-7s %-7s %-6s %10lld %11lld %12lld  %s\n", v[i].slug,
+               v[i].is_public ? "public" : "private", v[i].double_optin ? "double" : "single",
+               v[i].digest_enabled ? "on" : "off", v[i].n_confirmed, v[i].n_unconfirmed,
                v[i].n_unsubscribed, v[i].name);
     subs_lists_free(v, n);
     return 0;
@@ -135,15 +161,18 @@ static int list_show(struct app *app, int argc, char **argv)
     date_iso8601(l.updated_at, updated);
     wd = l.digest_weekday >= 0 && l.digest_weekday <= 6 ? l.digest_weekday : 0;
     printf("slug:            %s\nid:              %lld\nname:            %s\n"
-           "description:     %s\nopt-in:          %s\ncreated:         %s\n"
+           "description:     %s\nopt-in:          %s\nshown:           %s\n"
+           "created:         %s\n"
            "updated:         %s\n"
            "subscribers:     %lld confirmed, %lld unconfirmed, %lld unsubscribed\n"
            "digest:          %s\n"
            "digest schedule: %s %s (%s, weekday %d) %s\n"
            "digest category: %s\ndigest max:      %d articles\n"
            "digest subject:  %s\ndigest template: %s\n",
-           l.slug, l.id, l.name, l.description, l.double_optin ? "double" : "single", created,
-           updated, l.n_confirmed, l.n_unconfirmed, l.n_unsubscribed,
+           l.slug, l.id, l.name, l.description, l.double_optin ? "double" : "single",
+           l.is_public ? "public (offered on the subscribe page)"
+                       : "private (not on the subscribe page; editors add people)",
+           created, updated, l.n_confirmed, l.n_unconfirmed, l.n_unsubscribed,
            l.digest_enabled ? "enabled" : "disabled", WEEKDAYS_VI[wd], l.digest_time, WEEKDAYS[wd],
            l.digest_weekday, date_zone(), l.digest_category ? l.digest_category : "(all)",
            l.digest_max_articles, l.digest_subject, l.digest_template);
@@ -158,6 +187,8 @@ static const char LIST_SET_USAGE[] =
     "  --name N               the list's name (one line, up to 200 characters)\n"
     "  --description D        a description (up to 2000 characters)\n"
     "  --optin single|double  double sends a confirmation mail on subscribe\n"
+    "  --public | --private   offered on the public subscribe page, or not (a new\n"
+    "                         list is private)\n"
     "  --digest-weekday W     0-6 (0 = Sunday) or sun, mon, tue, wed, thu, fri, sat\n"
     "  --digest-time HH:MM    local time in [site] timezone (default 07:00)\n"
     "  --digest-category C    only articles of category C; \"\" for all categories\n"
@@ -165,7 +196,8 @@ static const char LIST_SET_USAGE[] =
     "  --digest-subject S     subject template (Mustache: {{week}}, {{year}},\n"
     "                         {{period}}, {{site}}, {{list}})\n"
     "  --digest-template T    templates/email/T.html and T.txt (default digest)\n"
-    "  --digest-enabled yes|no  whether the scheduler sends this list's digest\n";
+    "  --digest-enabled yes|no  whether the scheduler sends this list's digest\n"
+    "                         (a new list's is off; `digest send` works either way)\n";
 
 /* "0".."6" or a day name (sun.., sunday..), case-insensitive; -2 if not one. */
 static int parse_weekday(const char *s)
@@ -189,6 +221,14 @@ static int list_set(struct app *app, int argc, char **argv)
 
     subs_list_update_init(&u);
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--public") || !strcmp(argv[i], "--private")) {
+            int want = !strcmp(argv[i], "--public");
+            if (u.is_public != SUBS_UNCHANGED && u.is_public != want)
+                return cli_usage("list set", "--public or --private, not both");
+            u.is_public = want;
+            n++;
+            continue;
+        }
         if (cli_opt_value(argc, argv, &i, "--name", &u.name, &err) ||
             cli_opt_value(argc, argv, &i, "--description", &u.description, &err) ||
             cli_opt_value(argc, argv, &i, "--optin", &u.optin, &err) ||

@@ -246,12 +246,12 @@ static json_t *list_json(const struct subs_list *l)
                           time_json(l->created_at), "updated_at", time_json(l->updated_at));
     /* the digest settings, named as PATCH takes them */
     json_t *d = json_pack(
-        "{s:i, s:s, s:s, s:o, s:i, s:s, s:s, s:b}", "digest_weekday", l->digest_weekday,
-        "digest_time", l->digest_time, "digest_timezone", date_zone(), "digest_category",
-        l->digest_category ? json_string(l->digest_category) : json_null(), "digest_max_articles",
-        l->digest_max_articles, "digest_subject", l->digest_subject ? l->digest_subject : "",
-        "digest_template", l->digest_template ? l->digest_template : "", "digest_enabled",
-        l->digest_enabled);
+        "{s:b, s:i, s:s, s:s, s:o, s:i, s:s, s:s, s:b}", "public", l->is_public, "digest_weekday",
+        l->digest_weekday, "digest_time", l->digest_time, "digest_timezone", date_zone(),
+        "digest_category", l->digest_category ? json_string(l->digest_category) : json_null(),
+        "digest_max_articles", l->digest_max_articles, "digest_subject",
+        l->digest_subject ? l->digest_subject : "", "digest_template",
+        l->digest_template ? l->digest_template : "", "digest_enabled", l->digest_enabled);
     if (j && d)
         json_object_update(j, d);
     json_decref(d);
@@ -260,7 +260,8 @@ static json_t *list_json(const struct subs_list *l)
 
 /*
  * PATCH /api/lists/SLUG with a JSON object of the settings to change:
- * name, description, optin ("single"|"double"), digest_weekday (0-6, 0 =
+ * name, description, optin ("single"|"double"), public (true|false: offered
+ * on the subscribe page), digest_weekday (0-6, 0 =
  * Sunday), digest_time ("HH:MM"), digest_category (a string; "" or null:
  * all), digest_max_articles (1-100), digest_subject, digest_template,
  * digest_enabled (true|false). An unknown key or a wrong type is refused
@@ -314,6 +315,11 @@ static void list_patch(struct http_req *r, struct db *db, const char *slug)
         } else if (!strcmp(key, "digest_enabled")) {
             if (json_is_boolean(v))
                 u.digest_enabled = json_is_true(v);
+            else
+                want = "true or false";
+        } else if (!strcmp(key, "public")) {
+            if (json_is_boolean(v))
+                u.is_public = json_is_true(v);
             else
                 want = "true or false";
         } else {
@@ -374,10 +380,28 @@ static void api_lists(struct http_req *r, struct db *db, const char *rest)
                 return http_reply_error(r, 400, "invalid", "slug and name are required",
                                         str_field(j, "slug") ? "name" : "slug");
             }
+            json_t *pub = json_object_get(j, "public");
+            if (pub && !json_is_boolean(pub)) {
+                json_decref(j);
+                return http_reply_error(r, 400, "invalid", "public: expected true or false",
+                                        "public");
+            }
             pthread_mutex_lock(&r->ctx->write_lock);
-            rc = subs_list_create(db, str_field(j, "slug"), str_field(j, "name"),
-                                  str_field(j, "description"), str_field(j, "optin"), date_now(),
-                                  &id);
+            rc = db_begin(db);
+            if (!rc)
+                rc = subs_list_create(db, str_field(j, "slug"), str_field(j, "name"),
+                                      str_field(j, "description"), str_field(j, "optin"),
+                                      date_now(), &id);
+            if (!rc && json_is_true(pub)) { /* a new list is private unless asked */
+                struct subs_list_update u;
+                subs_list_update_init(&u);
+                u.is_public = 1;
+                rc = subs_list_update(db, NULL, str_field(j, "slug"), &u, NULL);
+            }
+            if (!rc)
+                rc = db_commit(db);
+            else
+                db_rollback(db);
             pthread_mutex_unlock(&r->ctx->write_lock);
             if (!rc)
                 rc = subs_list_get_id(db, id, &l);

@@ -34,13 +34,16 @@ static void unavailable(struct http_req *r)
     http_page_error(r, 503, "Dịch vụ tạm thời gián đoạn", "Xin vui lòng thử lại sau ít phút.");
 }
 
-/* The subscribe form with every list; `chosen`, `email`, `name`, `error` may be NULL. */
+/*
+ * The subscribe form with every public list (private ones are for editors
+ * only); `chosen`, `email`, `name`, `error` may be NULL.
+ */
 static void subscribe_form(struct http_req *r, int status, const char *chosen, const char *email,
                            const char *name, const char *error)
 {
     struct db *db = http_db(r);
     struct subs_list *lists = NULL;
-    size_t n = 0;
+    size_t n = 0, shown = 0;
     json_t *arr, *d;
     struct buf tok;
 
@@ -52,15 +55,19 @@ static void subscribe_form(struct http_req *r, int status, const char *chosen, c
         subs_lists_free(lists, n);
         return unavailable(r);
     }
+    for (size_t i = 0; i < n; i++)
+        shown += (size_t)lists[i].is_public;
     arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:b}", "slug", lists[i].slug, "name",
-                           lists[i].name ? lists[i].name : lists[i].slug, "description",
-                           lists[i].description ? lists[i].description : "", "checked",
-                           (chosen && strcmp(chosen, lists[i].slug) == 0) || (!chosen && n == 1)));
+        if (lists[i].is_public)
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:s, s:b}", "slug", lists[i].slug, "name",
+                               lists[i].name ? lists[i].name : lists[i].slug, "description",
+                               lists[i].description ? lists[i].description : "", "checked",
+                               (chosen && strcmp(chosen, lists[i].slug) == 0) ||
+                                   (!chosen && shown == 1)));
     d = json_pack("{s:o, s:s, s:s, s:b, s:s}", "lists", arr, "email", email ? email : "", "name",
-                  name ? name : "", "has_lists", n > 0, "csrf", tok.data);
+                  name ? name : "", "has_lists", shown > 0, "csrf", tok.data);
     buf_free(&tok);
     if (d && error)
         json_object_set_new(d, "error", json_string(error));
@@ -150,7 +157,7 @@ void http_subs_subscribe_post(struct http_req *r)
         goto out;
     }
     if (!rc)
-        rc = subs_subscribe(db, cfg, list, email, name, r->client_ip, now, 0, &res);
+        rc = subs_subscribe(db, cfg, list, email, name, r->client_ip, now, SUBS_ADD_PUBLIC, &res);
     pthread_mutex_unlock(&r->ctx->write_lock);
     if (rc == MERR_LIMIT) {
         char ra[24];

@@ -175,6 +175,7 @@ const created = await api('POST', '/api/lists', {
   name: 'Bản tin tuần',
   description: 'Tin mới trong tuần của tỉnh Hà Giang',
   optin: 'double',
+  public: true,
 });
 check(created.status === 201, 'list create: ' + created.status + ' ' + created.body);
 

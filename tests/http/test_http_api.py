@@ -85,7 +85,7 @@ def test_articles(m, token):
 def test_lists_and_subscribers(m, token):
     st, _, body = api(m, "POST", "/api/lists", token,
                       {"slug": LIST, "name": "Bản tin tuần", "optin": "double",
-                       "description": "Tin mới trong tuần"})
+                       "description": "Tin mới trong tuần", "public": True})
     check(st == 201 and json.loads(body)["slug"] == LIST, "list create: %d %s" % (st, body))
     st, _, body = api(m, "POST", "/api/lists", token, {"slug": LIST, "name": "Lặp"})
     check(st == 409, "duplicate list: %d" % st)

@@ -40,12 +40,12 @@ def test_cli(m):
     m.cli("list", "create", LIST, "--name", "Bản tin", "--optin", "double", env=then)
     m.cli("sub", "add", "doc.gia@example.vn", "--list", LIST, "--confirmed", env=then)
     before = settings(m)
-    check(before[3:5] == (1, "07:00") and before[6] == 10 and before[9] == 1,
-          "defaults: %s" % (before,))
+    check(before[3:5] == (1, "07:00") and before[6] == 10 and before[9] == 0,
+          "defaults (a new list's digest is off): %s" % (before,))
     p = m.cli("list", "set", LIST, "--name", "Bản tin giữa tuần", "--digest-weekday", "wed",
               "--digest-time", "09:30", "--digest-category", "Tin tức - Sự kiện",
               "--digest-max", "1", "--digest-subject", "Giữa tuần {{week}} – {{list.name}}",
-              "--optin", "single", "--description", "Tin mới\ngiữa tuần")
+              "--optin", "single", "--description", "Tin mới\ngiữa tuần", "--digest-enabled", "yes")
     check(p.stdout == "list %s updated\n" % LIST, "list set: %r" % p.stdout)
     check(settings(m) == ("Bản tin giữa tuần", "Tin mới\ngiữa tuần", "single", 3, "09:30",
                           "Tin tức - Sự kiện", 1, "Giữa tuần {{week}} – {{list.name}}", "digest",

@@ -42,6 +42,7 @@ def main():
     with Mailer("http-scheduler", env={"MAILER_FAKE_NOW": str(NOW)}) as m:
         then = {"MAILER_FAKE_NOW": str(NOW - WEEK)}
         m.cli("list", "create", LIST, "--name", "Bản tin tuần", "--optin", "single", env=then)
+        m.cli("list", "set", LIST, "--digest-enabled", "yes", env=then)  # a new list's is off
         m.cli("sub", "add", WHO, "--list", LIST, "--name", "Độc Giả", env=then)
         # this week's: the sample article of 2021-12-31 (with photos) and a short one
         m.cli("article", "add", os.path.join(ARTICLES, "ha-giang-tong-ket-thi-dua-2021.json"))

@@ -9,3 +9,7 @@ mailer_script_test(http.one_click_two_lists http/test_http_one_click.py LABELS i
   TIMEOUT 120)
 # The delivery workers run nicer than the HTTP front ([delivery] nice, issue 17).
 mailer_script_test(http.workers_nice http/test_http_workers_nice.py LABELS integration TIMEOUT 120)
+# Public and private lists (only public ones on the subscribe page and its
+# form), a new list's digest off until turned on, upgrade keeps old lists
+# public (tests/http/test_list_visibility.py).
+mailer_script_test(http.list_visibility http/test_list_visibility.py LABELS integration TIMEOUT 120)

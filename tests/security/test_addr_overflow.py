@@ -41,7 +41,7 @@ def subscribe(m, email):
 def main():
     with Mailer("sec-addr-overflow") as m:
         m.cli("article", "add", SAMPLE)
-        m.cli("list", "create", "tin-tuc", "--name", "Bản tin", "--optin", "double")
+        m.cli("list", "create", "tin-tuc", "--name", "Bản tin", "--optin", "double", "--public")
         m.start()
         for addr, why in ((LONG, "longer than 253 octets (603)"), (ZWSP, "nothing is left")):
             st, _, body = subscribe(m, addr)

@@ -89,8 +89,12 @@ static void article(const char *id, const char *when, const char *category)
 static long long make_list(const char *slug, time_t now)
 {
     long long id;
+    struct subs_list_update u;
     assert_int_equal(subs_list_create(db, slug, "Tin tức Hà Giang", "", "single", now, &id),
                      MERR_OK);
+    subs_list_update_init(&u); /* a new list's digest is off until an editor turns it on */
+    u.digest_enabled = 1;
+    assert_int_equal(subs_list_update(db, NULL, slug, &u, NULL), MERR_OK);
     return id;
 }
 

@@ -1,0 +1,14 @@
+-- Lists are public or private (issue 15 item 5): only public lists are
+-- offered on the subscribe page and accept its form; private ones (test
+-- lists, staff lists, lists fed by import) are managed by editors alone.
+-- Owner: subscribers/ (subs_store.c).
+--
+-- Lists that exist already stay public, as they were shown before this
+-- version: an upgrade hides nothing people subscribe through. A list made
+-- from now on starts private and with its weekly digest off, until an
+-- editor says otherwise (`list create --public`, `list set --digest-enabled
+-- yes`): subs_store_list_insert writes both columns explicitly, so the
+-- defaults below (and digest_enabled's default of 1) only serve rows older
+-- than this migration. A later migration that rebuilds `lists` must carry
+-- this column over.
+ALTER TABLE lists ADD COLUMN public INTEGER NOT NULL DEFAULT 1 CHECK (public IN (0, 1));
