@@ -458,6 +458,15 @@ const char *subs_csv_delim_name(char delim);
 #define SUBS_DIGEST_SUBJECT_MAX  300 /* characters of the subject template */
 
 /*
+ * The names a digest subject may use (mailer/digest renders it with these,
+ * and a subject naming anything else is refused when it is set): the ISO
+ * week number, the ISO week-year, the period "2026-W48", the site's name
+ * (twice: {{site}} and {{site_name}}), the list's name and slug.
+ */
+#define SUBS_DIGEST_SUBJECT_VARS                                                                   \
+    "week", "year", "period", "site", "site_name", "list.name", "list.slug"
+
+/*
  * What to change; NULL strings and SUBS_UNCHANGED ints are left as they
  * are. Start from subs_list_update_init().
  */
@@ -469,7 +478,7 @@ struct subs_list_update {
     const char *digest_time;     /* "HH:MM", local time in [site] timezone */
     const char *digest_category; /* one category, or "" for all categories */
     int digest_max_articles;     /* 1..SUBS_DIGEST_MAX_ARTICLES */
-    const char *digest_subject;  /* a Mustache template (week, year, period, site, list) */
+    const char *digest_subject;  /* a Mustache template of SUBS_DIGEST_SUBJECT_VARS */
     const char *digest_template; /* templates/email/NAME.html and NAME.txt; [a-z0-9_-] */
     int digest_enabled;          /* 0 or 1 */
     int is_public;               /* 0 or 1: offered on the subscribe page */

@@ -76,9 +76,21 @@ static enum merr check_subject(const char *s)
     if (rc)
         return rc;
     rc = tpl_parse(s, strlen(s), TPL_ESCAPE_NONE, &t);
+    if (rc) {
+        tpl_free(t);
+        return merr_wrap(MERR_INVAL, "digest_subject: not a valid Mustache template");
+    }
+    /* a name the subject's data lacks would come out empty, unnoticed until Monday */
+    static const char *const known[] = {SUBS_DIGEST_SUBJECT_VARS, NULL};
+    char bad[64];
+    rc = tpl_check_names(t, known, bad, sizeof bad);
     tpl_free(t);
     if (rc)
-        return merr_wrap(MERR_INVAL, "digest_subject: not a valid Mustache template");
+        return merr_set(MERR_INVAL,
+                        "digest_subject: {{%s}} is not known; a subject may use {{week}}, "
+                        "{{year}}, {{period}}, {{site}}, {{list.name}} (the list's name) and "
+                        "{{list.slug}}",
+                        bad);
     return MERR_OK;
 }
 

@@ -193,8 +193,10 @@ static const char LIST_SET_USAGE[] =
     "  --digest-time HH:MM    local time in [site] timezone (default 07:00)\n"
     "  --digest-category C    only articles of category C; \"\" for all categories\n"
     "  --digest-max N         at most N articles per digest (1-100, default 10)\n"
-    "  --digest-subject S     subject template (Mustache: {{week}}, {{year}},\n"
-    "                         {{period}}, {{site}}, {{list}})\n"
+    "  --digest-subject S     subject template (Mustache): {{week}} (ISO week\n"
+    "                         number), {{year}}, {{period}} (2026-W48), {{site}}\n"
+    "                         (the site's name), {{list.name}}, {{list.slug}};\n"
+    "                         default \"Bản tin tuần {{week}} – {{site}}\"\n"
     "  --digest-template T    templates/email/T.html and T.txt (default digest)\n"
     "  --digest-enabled yes|no  whether the scheduler sends this list's digest\n"
     "                         (a new list's is off; `digest send` works either way)\n";

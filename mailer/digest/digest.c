@@ -25,6 +25,7 @@
  * back) are described in digest.h; digest_tick applies them list by list.
  */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,30 @@ static enum merr pick_articles(struct db *db, const struct subs_list *l, time_t 
         *ids = NULL;
     }
     return rc;
+}
+
+/*
+ * MERR_NOTFOUND "list L: no new articles since WHEN" with what to do about
+ * it: the newest article's date when there is one (sample data, a CMS that
+ * stopped pushing), and how to reach further back.
+ */
+static enum merr no_articles(struct db *db, const struct subs_list *l, const char *when)
+{
+    struct article **v = NULL;
+    size_t n = 0;
+    const char *category = l->digest_category && *l->digest_category ? l->digest_category : NULL;
+    char newest[DATE_ISO_LEN] = "";
+
+    if (!article_index(db, (time_t)INT64_MIN, (time_t)INT64_MAX, category, 1, &v, &n) && n)
+        date_iso8601(v[0]->published_at, newest);
+    article_list_free(v, n);
+    if (newest[0])
+        return merr_set(MERR_NOTFOUND,
+                        "list %s: no new articles since %s (the newest%s%s is from %s); give "
+                        "--since DATE (API: \"since\") to include older ones",
+                        l->slug, when, category ? " in " : "", category ? category : "", newest);
+    return merr_set(MERR_NOTFOUND, "list %s: no new articles since %s (there are none%s%s yet)",
+                    l->slug, when, category ? " in " : "", category ? category : "");
 }
 
 /* Makes a rendered subject literal for compose, which parses it again. */
@@ -321,7 +346,7 @@ static enum merr digest_make(struct db *db, const struct config *cfg, const stru
 
     if (row.articles == 0) {
         if (manual) {
-            rc = merr_set(MERR_NOTFOUND, "list %s: no new articles since %s", l->slug, when);
+            rc = no_articles(db, l, when);
             goto out;
         }
         rc = digest_store_insert(db, &row);
@@ -788,7 +813,7 @@ enum merr digest_preview_since(struct db *db, const struct config *cfg, const ch
         goto out;
     if (json_array_size(ids) == 0) {
         date_iso8601(since, when);
-        rc = merr_set(MERR_NOTFOUND, "list %s: no new articles since %s", l.slug, when);
+        rc = no_articles(db, &l, when);
         goto out;
     }
     rc = plan_text(&l, period, tname, ids, subject.data, &plan);

@@ -713,3 +713,31 @@ enum merr tpl_parse(const char *text, size_t len, enum tpl_escape esc, struct tp
         return merr_set(MERR_INVAL, "line %u: %s", line, err);
     return rc;
 }
+
+enum merr tpl_check_names(const struct tpl *t, const char *const *known, char *bad, size_t cap)
+{
+    for (uint32_t i = 0; i < t->root.nkids; i++) {
+        const struct tpl_node *k = &t->root.kids[i];
+        int ok = 0;
+        if (k->kind == TPL_N_TEXT)
+            continue;
+        if (k->kind == TPL_N_VAR || k->kind == TPL_N_RAW || k->kind == TPL_N_SECTION ||
+            k->kind == TPL_N_INVERTED)
+            for (const char *const *n = known; *n && !ok; n++)
+                ok = strlen(*n) == k->len && !memcmp(*n, k->str, k->len);
+        if (ok)
+            continue;
+        if (cap)
+            snprintf(bad, cap, "%.*s", (int)k->len, k->str);
+        if (k->kind == TPL_N_PARTIAL || k->kind == TPL_N_PARENT || k->kind == TPL_N_BLOCK)
+            return merr_set(MERR_INVAL, "line %u: {{%c%.*s}}: no partials, parents or blocks here",
+                            k->line,
+                            k->kind == TPL_N_PARTIAL  ? '>'
+                            : k->kind == TPL_N_PARENT ? '<'
+                                                      : '$',
+                            (int)k->len, k->str);
+        return merr_set(MERR_INVAL, "line %u: {{%.*s}} is not a name this template knows", k->line,
+                        (int)k->len, k->str);
+    }
+    return MERR_OK;
+}

@@ -96,6 +96,19 @@ void tpl_free(struct tpl *t);
 enum merr tpl_render(const struct tpl *t, struct tpl_set *set, json_t *partials, json_t *const *ctx,
                      size_t nctx, struct buf *out);
 
+/*
+ * Checks what a small template with fixed data may name (a digest subject
+ * typed by an editor, checked before it is stored): every {{name}},
+ * {{{name}}} and {{&name}} and the name of every section outside any
+ * section must be one of `known` (NULL-terminated, dotted names whole:
+ * "list.name"); names inside a section belong to its value and are not
+ * checked; partials, parents and blocks are refused (such a template
+ * renders without a set). MERR_OK, or MERR_INVAL with "{{NAME}} is not
+ * one of ..." in the detail and NAME copied to `bad` (`cap` bytes, may be
+ * 0).
+ */
+enum merr tpl_check_names(const struct tpl *t, const char *const *known, char *bad, size_t cap);
+
 /* Appends `s` HTML-escaped (& < > " ' as the spec escapes them). */
 enum merr tpl_escape_html(struct buf *out, const char *s, size_t n);
 

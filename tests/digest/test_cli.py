@@ -5,6 +5,7 @@ unchanged), and the progress bar: drawn on a terminal, absent otherwise.
 """
 import os
 import pty
+import re
 import subprocess
 import sys
 import time
@@ -60,6 +61,9 @@ def main():
     p = env.mailer("digest", "send", "--list", "tin-tuc", "--period", "2022-W09", code=5,
                    now=NOW_2022 + 3600)
     check(b"no new articles since" in p.stderr, p.stderr)
+    # ... and says what to do: the newest article's date and --since
+    check(re.search(rb"the newest is from 20\d\d-\d\d-\d\dT.*give --since DATE", p.stderr),
+          "the refusal says how to reach older articles: %r" % p.stderr)
     env.mailer("digest", "send", "--list", "khong-co", code=5)
     env.mailer("digest", "send", "--list", "tin-tuc", "--period", "2022-48", code=3)
     env.mailer("digest", "send", "--list", "tin-tuc", "--since", "hôm qua", code=3)

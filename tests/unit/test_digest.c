@@ -394,7 +394,8 @@ static void enqueue_plan_and_subject(void **state)
     article("t2", "2026-01-16T09:00:00+07:00", "Thời sự");
     article("t3", "2026-01-17T09:00:00+07:00", "Thời sự");
     exec("UPDATE lists SET digest_category = 'Thời sự', digest_max_articles = 2, "
-         "digest_subject = '{{list.name}}: bản tin tuần {{week}}/{{year}} – {{site}}' "
+         "digest_subject = '{{list.name}} ({{list.slug}}): bản tin tuần {{week}}/{{year}} "
+         "{{period}} – {{site}} | {{site_name}}' "
          "WHERE slug = 'tin-tuc'");
     date_set_fake_now(now);
     assert_int_equal(digest_create(db, &cfg, "tin-tuc", NULL, 0, now, &d), MERR_OK);
@@ -415,8 +416,14 @@ static void enqueue_plan_and_subject(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "kind")), "digest");
     assert_string_equal(json_string_value(json_object_get(j, "template")), "digest");
     assert_string_equal(json_string_value(json_object_get(j, "week")), "4");
+    /* every name a subject may use (SUBS_DIGEST_SUBJECT_VARS) has a value */
+    {
+        static const char *const vars[] = {SUBS_DIGEST_SUBJECT_VARS};
+        assert_int_equal(sizeof vars / sizeof vars[0], 7);
+    }
     assert_string_equal(json_string_value(json_object_get(j, "subject")),
-                        "Tin tức Hà Giang: bản tin tuần 4/2026 – Cổng TTĐT Hà Giang");
+                        "Tin tức Hà Giang (tin-tuc): bản tin tuần 4/2026 2026-W04 – Cổng TTĐT "
+                        "Hà Giang | Cổng TTĐT Hà Giang");
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "list"), "slug")),
                         "tin-tuc");
     /* newest first, only the category, at most two */

@@ -1409,7 +1409,7 @@ static void list_update_fields_and_refusals(void **state)
     struct {
         const char *field;
         struct subs_list_update u;
-    } bad[24];
+    } bad[32];
     size_t nb = 0;
 #define BAD(fld, stmt)                                                                             \
     do {                                                                                           \
@@ -1438,6 +1438,9 @@ static void list_update_fields_and_refusals(void **state)
     BAD("digest_subject", b->digest_subject = "Tin {{#week}} không đóng");
     BAD("digest_subject", b->digest_subject = "Tin {{week}}\r\nBcc: x@example.org");
     BAD("digest_subject", b->digest_subject = over);
+    BAD("digest_subject", b->digest_subject = "Bản tin {{list}} tuần {{week}}"); /* the old docs' */
+    BAD("digest_subject", b->digest_subject = "Tin {{tuan}}");
+    BAD("digest_subject", b->digest_subject = "Tin {{>footer}}");
     BAD("digest_template", b->digest_template = "../pages/share");
     BAD("digest_template", b->digest_template = "Digest");
     BAD("digest_template", b->digest_template = "khong-co-mau");

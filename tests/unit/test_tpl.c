@@ -414,6 +414,40 @@ static void inheritance_layout(void **state)
     json_decref(data);
 }
 
+static void check_names_outside_sections(void **state)
+{
+    static const char *const known[] = {"week", "list.name", NULL};
+    static const struct {
+        const char *text, *bad; /* bad NULL: accepted */
+    } cases[] = {
+        {"Tuần {{week}} – {{list.name}}", NULL},
+        {"{{{week}}} {{&list.name}}", NULL},
+        {"{{#week}}{{anything}}{{/week}}{{^week}}x{{/week}}", NULL}, /* inside: not checked */
+        {"{{! a comment }}plain", NULL},
+        {"Bản tin {{list}}", "list"},
+        {"{{ list.slug }}", "list.slug"},
+        {"{{#tuan}}x{{/tuan}}", "tuan"},
+        {"{{.}}", "."},
+        {"{{>footer}}", "footer"},
+        {"{{$b}}x{{/b}}", "b"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tpl *t = NULL;
+        char bad[32] = "";
+        assert_int_equal(tpl_parse(cases[i].text, strlen(cases[i].text), TPL_ESCAPE_NONE, &t),
+                         MERR_OK);
+        enum merr rc = tpl_check_names(t, known, bad, sizeof bad);
+        tpl_free(t);
+        if (!cases[i].bad) {
+            assert_int_equal(rc, MERR_OK);
+            continue;
+        }
+        assert_int_equal(rc, MERR_INVAL);
+        assert_string_equal(bad, cases[i].bad);
+    }
+}
+
 static void random_templates_never_crash(void **state)
 {
     static const char *const frag[] = {
@@ -527,6 +561,7 @@ int main(void)
         cmocka_unit_test(output_is_bounded_by_the_buffer_cap),
         cmocka_unit_test(inheritance_layout),
         cmocka_unit_test(random_templates_never_crash),
+        cmocka_unit_test(check_names_outside_sections),
         cmocka_unit_test(set_renders_from_many_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
