@@ -23,8 +23,13 @@ enum merr app_db(struct app *app)
 
     if (app->db)
         return MERR_OK;
-    if (strcmp(app->cfg.db_path, ":memory:") != 0 && access(app->cfg.db_path, F_OK) != 0)
-        return merr_set(MERR_CONFIG, "no database at %s; run `mailer init`", app->cfg.db_path);
+    if (strcmp(app->cfg.db_path, ":memory:") != 0 && access(app->cfg.db_path, F_OK) != 0) {
+        /* a relative path is read from the current folder: say which one */
+        char cwd[4096];
+        int rel = app->cfg.db_path[0] != '/' && getcwd(cwd, sizeof cwd);
+        return merr_set(MERR_CONFIG, "no database at %s%s%s; run `mailer init`", rel ? cwd : "",
+                        rel ? "/" : "", app->cfg.db_path);
+    }
     rc = db_open(app->cfg.db_path, app->cfg.db_busy_timeout_ms, &app->db);
     if (rc)
         return rc;

@@ -1,0 +1,4 @@
+# The README's "Using it" block, read from README.md and run command by
+# command as typed on a fresh database in a fresh folder (`mailer` on PATH),
+# `mailer serve` included (tests/docs/test_readme.py).
+mailer_script_test(docs.readme_using_it docs/test_readme.py LABELS integration TIMEOUT 300)
