@@ -35,40 +35,43 @@ static char lower(char c)
 static enum merr check_local(const char *p, size_t n)
 {
     if (n == 0)
-        return merr_set(MERR_INVAL, "local part (before the @) is empty");
+        return merr_setr(MERR_INVAL, "addr.local_empty", "local part (before the @) is empty");
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)p[i] >= 0x80)
-            return merr_set(MERR_INVAL,
-                            "local part \"%.*s\" has non-ASCII characters: they need SMTPUTF8 "
-                            "(RFC 6531), which this server's SMTP library does not support",
-                            (int)n, p);
+            return merr_setr(MERR_INVAL, "addr.local_unicode",
+                             "local part \"%.*s\" has non-ASCII characters: they need SMTPUTF8 "
+                             "(RFC 6531), which this server's SMTP library does not support",
+                             (int)n, p);
     /* RFC 5321 §4.5.3.1.1 */
     if (n > 64)
-        return merr_set(MERR_INVAL, "local part is longer than 64 octets (%zu)", n);
+        return merr_setr(MERR_INVAL, "addr.too_long", "local part is longer than 64 octets (%zu)",
+                         n);
     if (p[0] == '.')
-        return merr_set(MERR_INVAL, "local part starts with a dot");
+        return merr_setr(MERR_INVAL, "addr.local_dots", "local part starts with a dot");
     if (p[n - 1] == '.')
-        return merr_set(MERR_INVAL, "local part ends with a dot");
+        return merr_setr(MERR_INVAL, "addr.local_dots", "local part ends with a dot");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c == '.') {
             if (p[i + 1] == '.')
-                return merr_set(MERR_INVAL, "local part has consecutive dots (\"..\")");
+                return merr_setr(MERR_INVAL, "addr.local_dots",
+                                 "local part has consecutive dots (\"..\")");
             continue;
         }
         if (c == '\\')
-            return merr_set(MERR_INVAL, "local part has a backslash (quoted pairs are not "
-                                        "accepted)");
+            return merr_setr(MERR_INVAL, "addr.quoted",
+                             "local part has a backslash (quoted pairs are not "
+                             "accepted)");
         if (c == '[' || c == ']')
-            return merr_set(MERR_INVAL,
-                            "local part contains \"%c\" (address literals and "
-                            "brackets are not accepted)",
-                            c);
+            return merr_setr(MERR_INVAL, "addr.literal",
+                             "local part contains \"%c\" (address literals and "
+                             "brackets are not accepted)",
+                             c);
         if (!is_atext(c))
-            return merr_set(MERR_INVAL,
-                            "local part contains \"%c\", which is only allowed in quoted strings "
-                            "(not accepted)",
-                            c);
+            return merr_setr(MERR_INVAL, "addr.local_char",
+                             "local part contains \"%c\", which is only allowed in quoted strings "
+                             "(not accepted)",
+                             c);
     }
     return MERR_OK;
 }
@@ -83,42 +86,46 @@ static enum merr check_ascii_domain(const char *d, size_t n)
     size_t start = 0, labels = 0;
 
     if (n == 0)
-        return merr_set(MERR_INVAL, "domain (after the @) is empty");
+        return merr_setr(MERR_INVAL, "addr.domain_empty", "domain (after the @) is empty");
     if (d[0] == '.')
-        return merr_set(MERR_INVAL, "domain starts with a dot");
+        return merr_setr(MERR_INVAL, "addr.domain_dots", "domain starts with a dot");
     if (d[n - 1] == '.')
-        return merr_set(MERR_INVAL, "domain ends with a dot");
+        return merr_setr(MERR_INVAL, "addr.domain_dots", "domain ends with a dot");
     /* RFC 5321 §4.5.3.1.2 */
     if (n > 253)
-        return merr_set(MERR_INVAL, "domain is longer than 253 octets (%zu)", n);
+        return merr_setr(MERR_INVAL, "addr.too_long", "domain is longer than 253 octets (%zu)", n);
     for (size_t i = 0; i <= n; i++) {
         if (i < n && d[i] != '.') {
             char c = d[i];
             if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-                return merr_set(MERR_INVAL,
-                                "domain contains \"%c\": only letters, digits, hyphens and dots "
-                                "are allowed",
-                                c);
+                return merr_setr(MERR_INVAL, "addr.domain_char",
+                                 "domain contains \"%c\": only letters, digits, hyphens and dots "
+                                 "are allowed",
+                                 c);
             continue;
         }
         size_t len = i - start;
         const char *l = d + start;
         if (len == 0)
-            return merr_set(MERR_INVAL, "domain has an empty label (consecutive dots)");
+            return merr_setr(MERR_INVAL, "addr.domain_dots",
+                             "domain has an empty label (consecutive dots)");
         if (len > 63)
-            return merr_set(MERR_INVAL, "domain label \"%.*s\" is longer than 63 octets (%zu)",
-                            (int)len, l, len);
+            return merr_setr(MERR_INVAL, "addr.domain_invalid",
+                             "domain label \"%.*s\" is longer than 63 octets (%zu)", (int)len, l,
+                             len);
         if (l[0] == '-')
-            return merr_set(MERR_INVAL, "domain label \"%.*s\" starts with a hyphen", (int)len, l);
+            return merr_setr(MERR_INVAL, "addr.domain_hyphen",
+                             "domain label \"%.*s\" starts with a hyphen", (int)len, l);
         if (l[len - 1] == '-')
-            return merr_set(MERR_INVAL, "domain label \"%.*s\" ends with a hyphen", (int)len, l);
+            return merr_setr(MERR_INVAL, "addr.domain_hyphen",
+                             "domain label \"%.*s\" ends with a hyphen", (int)len, l);
         labels++;
         start = i + 1;
     }
     if (labels < 2)
-        return merr_set(MERR_INVAL,
-                        "domain \"%.*s\" has no dot: a top-level domain alone cannot receive mail",
-                        (int)n, d);
+        return merr_setr(MERR_INVAL, "addr.domain_no_dot",
+                         "domain \"%.*s\" has no dot: a top-level domain alone cannot receive mail",
+                         (int)n, d);
     {
         const char *tld = d + start - 1;
         while (tld > d && tld[-1] != '.')
@@ -127,10 +134,10 @@ static enum merr check_ascii_domain(const char *d, size_t n)
         for (size_t i = 0; i < tl; i++)
             digits += tld[i] >= '0' && tld[i] <= '9';
         if (digits == tl)
-            return merr_set(MERR_INVAL,
-                            "top-level domain \"%.*s\" is numeric (an IP address needs a domain "
-                            "name here)",
-                            (int)tl, tld);
+            return merr_setr(MERR_INVAL, "addr.domain_numeric",
+                             "top-level domain \"%.*s\" is numeric (an IP address needs a domain "
+                             "name here)",
+                             (int)tl, tld);
     }
     return MERR_OK;
 }
@@ -208,29 +215,31 @@ static enum merr idn_convert(const char *dom, size_t n, char *ascii, size_t asz,
     int irc;
 
     if (n >= sizeof tmp)
-        return merr_set(MERR_INVAL, "domain is longer than 253 octets");
+        return merr_setr(MERR_INVAL, "addr.too_long", "domain is longer than 253 octets");
     memcpy(tmp, dom, n);
     tmp[n] = '\0';
     irc = idn2_to_ascii_8z(tmp, &a, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
     if (irc != IDN2_OK) {
-        rc = merr_set(MERR_INVAL, "domain \"%s\" is not a valid international domain name: %s", tmp,
-                      idn2_strerror(irc));
+        rc = merr_setr(MERR_INVAL, "addr.domain_invalid",
+                       "domain \"%s\" is not a valid international domain name: %s", tmp,
+                       idn2_strerror(irc));
         goto out;
     }
     if (a[0] == '\0') {
         /* UTS #46 deletes some characters (U+200B, U+00AD): nothing may be left */
-        rc = merr_set(MERR_INVAL,
-                      "domain \"%s\" has only characters that international domain names "
-                      "ignore (such as a zero-width space): nothing is left of it",
-                      tmp);
+        rc = merr_setr(MERR_INVAL, "addr.domain_invalid",
+                       "domain \"%s\" has only characters that international domain names "
+                       "ignore (such as a zero-width space): nothing is left of it",
+                       tmp);
         goto out;
     }
     for (char *p = a; *p; p++)
         *p = lower(*p);
     irc = idn2_to_unicode_8z8z(a, &u, 0);
     if (irc != IDN2_OK) {
-        rc = merr_set(MERR_INVAL, "domain \"%s\" is not a valid international domain name: %s", tmp,
-                      idn2_strerror(irc));
+        rc = merr_setr(MERR_INVAL, "addr.domain_invalid",
+                       "domain \"%s\" is not a valid international domain name: %s", tmp,
+                       idn2_strerror(irc));
         goto out;
     }
     if (has_ace_label(a, strlen(a))) {
@@ -240,16 +249,18 @@ static enum merr idn_convert(const char *dom, size_t n, char *ascii, size_t asz,
         int same = irc == IDN2_OK && !strcmp(back, a);
         idn2_free(back);
         if (!same) {
-            rc = merr_set(MERR_INVAL, "domain \"%s\" has an invalid punycode (xn--) label", tmp);
+            rc = merr_setr(MERR_INVAL, "addr.domain_invalid",
+                           "domain \"%s\" has an invalid punycode (xn--) label", tmp);
             goto out;
         }
     }
     if (strlen(a) >= asz) {
-        rc = merr_set(MERR_INVAL, "domain is longer than 253 octets in its ASCII form");
+        rc = merr_setr(MERR_INVAL, "addr.too_long",
+                       "domain is longer than 253 octets in its ASCII form");
         goto out;
     }
     if (strlen(u) >= usz) {
-        rc = merr_set(MERR_INVAL, "domain is too long");
+        rc = merr_setr(MERR_INVAL, "addr.too_long", "domain is too long");
         goto out;
     }
     strcpy(ascii, a);
@@ -273,40 +284,46 @@ enum merr addr_parse_n(const char *input, size_t n, struct addr *out)
     while (n && p[n - 1] == ' ')
         n--;
     if (n == 0)
-        return merr_set(MERR_INVAL, "address is empty");
+        return merr_setr(MERR_INVAL, "addr.empty", "address is empty");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c == '\0')
-            return merr_set(MERR_INVAL, "address contains a NUL byte");
+            return merr_setr(MERR_INVAL, "addr.bad_char", "address contains a NUL byte");
         if (c == '\r' || c == '\n')
-            return merr_set(MERR_INVAL, "address contains a line break (CR or LF)");
+            return merr_setr(MERR_INVAL, "addr.bad_char",
+                             "address contains a line break (CR or LF)");
         if (c == '\t')
-            return merr_set(MERR_INVAL, "address contains a tab");
+            return merr_setr(MERR_INVAL, "addr.bad_char", "address contains a tab");
         if (c < 0x20 || c == 0x7f)
-            return merr_set(MERR_INVAL, "address contains a control character (0x%02x)", c);
+            return merr_setr(MERR_INVAL, "addr.bad_char",
+                             "address contains a control character (0x%02x)", c);
     }
     if (!utf8_valid(p, n, &bad))
-        return merr_set(MERR_INVAL, "address is not valid UTF-8 (byte %zu)", bad + 1);
+        return merr_setr(MERR_INVAL, "addr.bad_char", "address is not valid UTF-8 (byte %zu)",
+                         bad + 1);
     if (memchr(p, '<', n) || memchr(p, '>', n))
-        return merr_set(MERR_INVAL, "address has angle brackets or a display name "
-                                    "(\"Name <a@b.vn>\"): give the bare address only");
+        return merr_setr(MERR_INVAL, "addr.display_name",
+                         "address has angle brackets or a display name "
+                         "(\"Name <a@b.vn>\"): give the bare address only");
     if (memchr(p, '"', n))
-        return merr_set(MERR_INVAL, "address has a quoted string: quoted local parts are not "
-                                    "accepted (dot-atom only)");
+        return merr_setr(MERR_INVAL, "addr.quoted",
+                         "address has a quoted string: quoted local parts are not "
+                         "accepted (dot-atom only)");
     if (memchr(p, '(', n) || memchr(p, ')', n))
-        return merr_set(MERR_INVAL, "address has a comment in parentheses: comments are not "
-                                    "accepted");
+        return merr_setr(MERR_INVAL, "addr.quoted",
+                         "address has a comment in parentheses: comments are not "
+                         "accepted");
     if (memchr(p, ' ', n))
-        return merr_set(MERR_INVAL, "address contains a space");
+        return merr_setr(MERR_INVAL, "addr.space", "address contains a space");
     for (size_t i = 0; i < n; i++)
         if (p[i] == '@') {
             nat++;
             at = p + i;
         }
     if (nat == 0)
-        return merr_set(MERR_INVAL, "address has no @");
+        return merr_setr(MERR_INVAL, "addr.no_at", "address has no @");
     if (nat > 1)
-        return merr_set(MERR_INVAL, "address has more than one @");
+        return merr_setr(MERR_INVAL, "addr.many_at", "address has more than one @");
     ln = (size_t)(at - p);
     dom = at + 1;
     dn = n - ln - 1;
@@ -314,19 +331,21 @@ enum merr addr_parse_n(const char *input, size_t n, struct addr *out)
     if (rc)
         return rc;
     if (dn == 0)
-        return merr_set(MERR_INVAL, "domain (after the @) is empty");
+        return merr_setr(MERR_INVAL, "addr.domain_empty", "domain (after the @) is empty");
     if (dom[0] == '[')
-        return merr_set(MERR_INVAL, "address literals like [1.2.3.4] or [IPv6:...] are not "
-                                    "accepted: give a domain name");
+        return merr_setr(MERR_INVAL, "addr.literal",
+                         "address literals like [1.2.3.4] or [IPv6:...] are not "
+                         "accepted: give a domain name");
     for (size_t i = 0; i < dn; i++)
         if ((unsigned char)dom[i] >= 0x80)
             ascii_dom = 0;
     if (dn > 253 * 4)
-        return merr_set(MERR_INVAL, "domain is longer than 253 octets (%zu)", dn);
+        return merr_setr(MERR_INVAL, "addr.too_long", "domain is longer than 253 octets (%zu)", dn);
     if (ascii_dom) {
         /* RFC 5321 §4.5.3.1.2, checked before the copy: dascii holds 253 octets + NUL */
         if (dn > 253)
-            return merr_set(MERR_INVAL, "domain is longer than 253 octets (%zu)", dn);
+            return merr_setr(MERR_INVAL, "addr.too_long", "domain is longer than 253 octets (%zu)",
+                             dn);
         for (size_t i = 0; i < dn; i++)
             dascii[i] = lower(dom[i]);
         dascii[dn] = '\0';
@@ -343,12 +362,13 @@ enum merr addr_parse_n(const char *input, size_t n, struct addr *out)
     } else {
         /* cheap structural checks first: they give clearer reasons than libidn2 */
         if (dom[0] == '.')
-            return merr_set(MERR_INVAL, "domain starts with a dot");
+            return merr_setr(MERR_INVAL, "addr.domain_dots", "domain starts with a dot");
         if (dom[dn - 1] == '.')
-            return merr_set(MERR_INVAL, "domain ends with a dot");
+            return merr_setr(MERR_INVAL, "addr.domain_dots", "domain ends with a dot");
         for (size_t i = 0; i + 1 < dn; i++)
             if (dom[i] == '.' && dom[i + 1] == '.')
-                return merr_set(MERR_INVAL, "domain has an empty label (consecutive dots)");
+                return merr_setr(MERR_INVAL, "addr.domain_dots",
+                                 "domain has an empty label (consecutive dots)");
         rc = idn_domain(dom, dn, dascii, sizeof dascii, duni, sizeof duni);
         if (rc)
             return rc;
@@ -359,10 +379,11 @@ enum merr addr_parse_n(const char *input, size_t n, struct addr *out)
     size_t an = strlen(dascii);
     /* RFC 5321 §4.5.3.1.3 (path <= 256 with the brackets: 254 for the address) */
     if (ln + 1 + an > 254)
-        return merr_set(MERR_INVAL, "address is longer than 254 octets (%zu)", ln + 1 + an);
+        return merr_setr(MERR_INVAL, "addr.too_long", "address is longer than 254 octets (%zu)",
+                         ln + 1 + an);
     size_t un = strlen(duni);
     if (ln + 1 + un >= sizeof out->unicode)
-        return merr_set(MERR_INVAL, "address is too long");
+        return merr_setr(MERR_INVAL, "addr.too_long", "address is too long");
     memcpy(out->ascii, p, ln);
     out->ascii[ln] = '@';
     memcpy(out->ascii + ln + 1, dascii, an + 1);
@@ -377,6 +398,6 @@ enum merr addr_parse_n(const char *input, size_t n, struct addr *out)
 enum merr addr_parse(const char *input, struct addr *out)
 {
     if (!input)
-        return merr_set(MERR_INVAL, "address is empty");
+        return merr_setr(MERR_INVAL, "addr.empty", "address is empty");
     return addr_parse_n(input, strlen(input), out);
 }

@@ -43,7 +43,13 @@ struct addr {
 /*
  * Validates `input` (surrounding spaces are trimmed; nothing else is
  * changed). MERR_INVAL with the reason in merr_msg(), e.g. "local part is
- * longer than 64 octets", "domain label \"-abc\" starts with a hyphen".
+ * longer than 64 octets", "domain label \"-abc\" starts with a hyphen",
+ * and its machine name in merr_reason() (addr.empty, addr.bad_char,
+ * addr.display_name, addr.quoted, addr.space, addr.no_at, addr.many_at,
+ * addr.literal, addr.too_long, addr.local_empty, addr.local_unicode,
+ * addr.local_dots, addr.local_char, addr.domain_empty, addr.domain_dots,
+ * addr.domain_char, addr.domain_hyphen, addr.domain_no_dot,
+ * addr.domain_numeric, addr.domain_invalid) for the pages' words.
  * Allocates nothing; `out` is filled only on success.
  */
 enum merr addr_parse(const char *input, struct addr *out);

@@ -29,9 +29,10 @@ enum merr subs_check_name(const char *s, size_t n)
 {
     enum text_fault f = text_check_name(s, n, SUBS_NAME_MAX_CHARS);
     if (f == TEXT_TOO_LONG)
-        return merr_set(MERR_INVAL, "name is longer than %d characters", SUBS_NAME_MAX_CHARS);
+        return merr_setr(MERR_INVAL, text_fault_reason(f, 0), "name is longer than %d characters",
+                         SUBS_NAME_MAX_CHARS);
     if (f)
-        return merr_set(MERR_INVAL, "name %s", text_fault_en(f));
+        return merr_setr(MERR_INVAL, text_fault_reason(f, 0), "name %s", text_fault_en(f));
     return MERR_OK;
 }
 
@@ -152,7 +153,7 @@ enum merr subs_subscribe(struct db *db, const struct config *cfg, const char *li
     begun = 1;
     rc = subs_list_get(db, list_slug, &l);
     if (!rc && (flags & SUBS_ADD_PUBLIC) && !l.is_public) /* as if it did not exist */
-        rc = merr_set(MERR_NOTFOUND, "no list \"%.64s\"", list_slug);
+        rc = merr_setr(MERR_NOTFOUND, "list.not_found", "no list \"%.64s\"", list_slug);
     if (rc)
         goto out;
     res->list_id = l.id;

@@ -197,6 +197,14 @@ struct subs_result {
     int double_optin;  /* the list's opt-in (public: the page may depend on it) */
 };
 
+/*
+ * A person's name through the one filter for typed text (text.h): UTF-8,
+ * one line, no control or formatting characters, no link or domain name,
+ * at most SUBS_NAME_MAX_CHARS characters. MERR_INVAL with the reason
+ * (merr_reason: name.*, text_fault_reason).
+ */
+enum merr subs_check_name(const char *s, size_t n);
+
 /* Flags for subs_subscribe. */
 #define SUBS_ADD_CONFIRMED 1 /* admin: confirmed now, whatever the list's opt-in */
 #define SUBS_ADD_PUBLIC    2 /* the public form: a private list is MERR_NOTFOUND */

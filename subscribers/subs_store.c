@@ -21,7 +21,8 @@
 
 /* ---- lists ---------------------------------------------------------- */
 
-/* A new list is private and its digest off until an editor says otherwise (migration list_visibility). */
+/* A new list is private and its digest off until an editor says otherwise (migration
+ * list_visibility). */
 static const char SQL_LIST_INSERT[] =
     "INSERT INTO lists(slug, name, description, optin, created_at, updated_at, public, "
     "digest_enabled) VALUES (?, ?, ?, ?, ?, ?, 0, 0)";
@@ -104,7 +105,7 @@ static enum merr list_one(struct db *db, sqlite3_stmt *st, struct subs_list *out
     }
     sqlite3_reset(st);
     if (src == SQLITE_DONE)
-        return merr_set(MERR_NOTFOUND, "no list %s", what);
+        return merr_setr(MERR_NOTFOUND, "list.not_found", "no list %s", what);
     return db_fail(db, src, "lists");
 }
 

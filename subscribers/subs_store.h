@@ -100,13 +100,6 @@ enum merr subs_store_each(struct db *db, long long list_id, const struct subs_fi
 
 /* ---- helpers shared by the flows (not SQL; in subs.c) ---- */
 
-/*
- * A person's name through the one filter for typed text (text.h): UTF-8,
- * one line, no control or formatting characters, no link or domain name,
- * at most SUBS_NAME_MAX_CHARS characters.
- */
-enum merr subs_check_name(const char *s, size_t n);
-
 /* Creates the confirm send of list `l` (outbox_send_create with its plan). */
 enum merr subs_confirm_send(struct db *db, const struct subs_list *l, long long *send_id);
 

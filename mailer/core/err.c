@@ -17,6 +17,7 @@
 
 static _Thread_local char detail[MERR_MSG_MAX];
 static _Thread_local char field[64];
+static _Thread_local const char *reason = "";
 
 const char *merr_str(enum merr rc)
 {
@@ -58,6 +59,7 @@ enum merr merr_set(enum merr rc, const char *fmt, ...)
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
     field[0] = '\0';
+    reason = "";
     return rc;
 }
 
@@ -70,6 +72,22 @@ enum merr merr_set_field(enum merr rc, const char *name)
 const char *merr_field(void)
 {
     return field;
+}
+
+enum merr merr_setr(enum merr rc, const char *why, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    reason = why ? why : "";
+    field[0] = '\0';
+    return rc;
+}
+
+const char *merr_reason(void)
+{
+    return reason;
 }
 
 enum merr merr_wrap(enum merr rc, const char *fmt, ...)
@@ -106,6 +124,7 @@ void merr_clear(void)
 {
     detail[0] = '\0';
     field[0] = '\0';
+    reason = "";
 }
 
 enum merr_class merr_class(enum merr rc)

@@ -49,6 +49,20 @@ enum merr merr_set(enum merr rc, const char *fmt, ...) __attribute__((format(pri
  */
 enum merr merr_wrap(enum merr rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Like merr_set, and also names the refusal with a stable machine name,
+ * `reason` (a string literal: "addr.no_at", "name.link", ...), that code
+ * showing it to a person maps to their words (the HTTP message catalogue,
+ * mailer/http/http_msg.c) and that JSON answers carry as "reason". The
+ * message stays the technical detail for logs, the CLI and the API.
+ * merr_set clears the reason; merr_wrap keeps it.
+ */
+enum merr merr_setr(enum merr rc, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The reason of this thread's last refusal (merr_setr), "" if it gave none. */
+const char *merr_reason(void);
+
 /* This thread's last detail message; "" if none. Valid until the next merr_set. */
 const char *merr_msg(void);
 

@@ -23,7 +23,7 @@ static const char *const routes[] = {
 
 static const char *const share_reasons[] = {
     "accepted",    "invalid",   "csrf",      "honeypot",     "rate_ip", "rate_sender",
-    "rate_global", "not_found", "too_large", "content_type", "error",
+    "rate_global", "not_found", "too_large", "content_type", "repeat",  "error",
 };
 #define NREASONS (sizeof share_reasons / sizeof share_reasons[0])
 

@@ -201,3 +201,22 @@ const char *text_fault_en(enum text_fault f)
     }
     return "?";
 }
+
+const char *text_fault_reason(enum text_fault f, int note)
+{
+    switch (f) {
+    case TEXT_OK:
+        return NULL;
+    case TEXT_BAD_UTF8:
+        return note ? "note.bad_utf8" : "name.bad_utf8";
+    case TEXT_LINE_BREAK:
+        return note ? "note.control" : "name.line_break";
+    case TEXT_CONTROL:
+        return note ? "note.control" : "name.control";
+    case TEXT_LINK:
+        return note ? "note.link" : "name.link";
+    case TEXT_TOO_LONG:
+        return note ? "note.too_long" : "name.too_long";
+    }
+    return note ? "note.control" : "name.control";
+}

@@ -43,4 +43,12 @@ int text_has_link(const char *s, size_t n);
 /* English words for a fault, for logs, the CLI and the admin API. */
 const char *text_fault_en(enum text_fault f);
 
+/*
+ * The fault's machine name for a refusal (merr_setr), the key of the
+ * reader's words in the message catalogue (mailer/http/http_msg.c):
+ * "name.link", "note.too_long", ...; `note` picks the note's names over a
+ * name's. NULL for TEXT_OK.
+ */
+const char *text_fault_reason(enum text_fault f, int note);
+
 #endif

@@ -210,23 +210,21 @@ enum http_csrf_fault http_csrf_form_check(const struct http_req *r, const char *
     return rc ? HTTP_CSRF_BAD : HTTP_CSRF_OK;
 }
 
-const char *http_csrf_fault_text(enum http_csrf_fault f)
+const char *http_csrf_fault_reason(enum http_csrf_fault f)
 {
     switch (f) {
     case HTTP_CSRF_OK:
-        return "";
+        return NULL;
     case HTTP_CSRF_OTHER_SITE:
-        return "Biểu mẫu này được gửi từ một trang khác. Vui lòng mở trang của chúng tôi và gửi "
-               "lại.";
+        return "csrf.other_site";
     case HTTP_CSRF_NO_COOKIE:
-        return "Trình duyệt không gửi lại cookie của biểu mẫu. Vui lòng cho phép cookie cho trang "
-               "này và tải lại trang.";
+        return "csrf.no_cookie";
     case HTTP_CSRF_BAD:
-        return "Biểu mẫu thiếu mã bảo mật hoặc mã không hợp lệ. Vui lòng tải lại trang.";
+        return "csrf.invalid";
     case HTTP_CSRF_EXPIRED:
-        return "Biểu mẫu đã hết hạn. Vui lòng gửi lại.";
+        return "csrf.expired";
     case HTTP_CSRF_USED:
-        return "Biểu mẫu này đã được gửi. Vui lòng gửi lại từ biểu mẫu mới.";
+        return "csrf.used";
     }
-    return "";
+    return "csrf.invalid";
 }

@@ -119,8 +119,24 @@ void http_redirect(struct http_req *r, const char *location);
  */
 void http_page(struct http_req *r, int status, const char *name, json_t *data);
 
-/* An error page (pages/error.html) with a Vietnamese title and message. */
-void http_page_error(struct http_req *r, int status, const char *title, const char *message);
+/*
+ * An error page (pages/error.html) with the title and text of `reason` in
+ * the message catalogue (http_msg.h; "page.error" if it has none).
+ */
+void http_page_error(struct http_req *r, int status, const char *reason);
+
+/*
+ * A refusal of a public page's JSON request: {"error": {"code": CODE,
+ * "reason": REASON, "field": FIELD, "message": the catalogue's words for a
+ * reader, "detail": the technical reason (merr_msg() now)}}. `reason` may
+ * be NULL (none), `field` may be NULL, `vars` (borrowed, may be NULL) fills
+ * the message's {{values}}. The admin API answers with http_reply_error.
+ */
+void http_reply_refusal(struct http_req *r, int status, const char *code, const char *reason,
+                        const char *field, json_t *vars);
+
+/* The object of http_reply_refusal's "error", new (NULL when out of memory). */
+json_t *http_refusal_json(const char *code, const char *reason, const char *field, json_t *vars);
 
 /* 1 if the client prefers JSON (an /api/ path or Content-Type application/json). */
 int http_wants_json(const struct http_req *r);
@@ -242,8 +258,9 @@ enum http_csrf_fault {
 enum http_csrf_fault http_csrf_form_check(const struct http_req *r, const char *token, time_t now,
                                           char nonce_hex[HTTP_CSRF_NONCE_HEX + 1]);
 
-/* The reader's sentence (Vietnamese) for a refusal; "" for HTTP_CSRF_OK. */
-const char *http_csrf_fault_text(enum http_csrf_fault f);
+/* The refusal's reason ("csrf.expired", ...: the message catalogue's key); NULL for HTTP_CSRF_OK.
+ */
+const char *http_csrf_fault_reason(enum http_csrf_fault f);
 
 void http_subs_subscribe_get(struct http_req *r);
 void http_subs_subscribe_post(struct http_req *r);

@@ -18,6 +18,7 @@
 
 #include "date.h"
 #include "http_int.h"
+#include "http_msg.h"
 #include "log.h"
 #include "tpl.h"
 #include "utf8.h"
@@ -71,7 +72,8 @@ void http_reply(struct http_req *r, int status, const char *type, const char *bo
 
 void http_reply_json(struct http_req *r, int status, json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    /* UTF-8 as it is (RFC 8259 §8.1): "Hà Giang", not "H\u00e0 Giang" */
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!s) {
         http_reply(r, 500, "application/json", "{\"error\":{\"code\":\"internal\"}}", 30);
@@ -137,11 +139,40 @@ void http_page(struct http_req *r, int status, const char *name, json_t *data)
     r->out_type = "text/html; charset=utf-8";
 }
 
-void http_page_error(struct http_req *r, int status, const char *title, const char *message)
+void http_page_error(struct http_req *r, int status, const char *reason)
 {
-    json_t *d = json_pack("{s:s, s:s, s:i}", "title", title, "message", message, "status", status);
+    const struct http_msg *m = http_msg_or(reason, "page.error");
+    const char *title = m->title ? m->title : http_msg_or(NULL, "page.error")->title;
+    json_t *d = json_pack("{s:s, s:s, s:i}", "title", title, "message", m->text, "status", status);
     http_page(r, status, "error", d);
     json_decref(d);
+}
+
+void http_reply_refusal(struct http_req *r, int status, const char *code, const char *reason,
+                        const char *field, json_t *vars)
+{
+    http_reply_json(r, status,
+                    json_pack("{s:o}", "error", http_refusal_json(code, reason, field, vars)));
+}
+
+json_t *http_refusal_json(const char *code, const char *reason, const char *field, json_t *vars)
+{
+    struct buf text;
+    json_t *e;
+
+    buf_init(&text, 4096);
+    if (http_msg_text(reason, field ? "field.invalid" : "page.error", vars, &text)) {
+        buf_reset(&text);
+        buf_puts(&text, http_msg_or(NULL, "page.error")->text);
+    }
+    e = json_pack("{s:s, s:s, s:s}", "code", code, "message", text.data ? text.data : "", "detail",
+                  merr_msg());
+    if (e && reason && *reason)
+        json_object_set_new(e, "reason", json_string(reason));
+    if (e && field)
+        json_object_set_new(e, "field", json_string(field));
+    buf_free(&text);
+    return e;
 }
 
 const char *http_query(struct http_req *r, const char *name)

@@ -36,8 +36,7 @@ static void not_allowed(struct http_req *r, const char *allow)
     if (http_wants_json(r))
         http_reply_error(r, 405, "method_not_allowed", "method not allowed", NULL);
     else
-        http_page_error(r, 405, "Phương thức không được hỗ trợ",
-                        "Địa chỉ này không nhận loại yêu cầu đó.");
+        http_page_error(r, 405, "page.method");
 }
 
 static void not_found(struct http_req *r)
@@ -45,7 +44,7 @@ static void not_found(struct http_req *r)
     if (http_wants_json(r))
         http_reply_error(r, 404, "not_found", "no such resource", NULL);
     else
-        http_page_error(r, 404, "Không tìm thấy trang", "Trang bạn yêu cầu không tồn tại.");
+        http_page_error(r, 404, "page.not_found");
 }
 
 static int is_get(const struct http_req *r)
@@ -100,7 +99,7 @@ void http_route(struct http_req *r)
         if (http_wants_json(r) || strncmp(p, "/share/", 7) != 0)
             http_reply_error(r, 413, "too_large", "request body too large", NULL);
         else
-            http_page_error(r, 413, "Nội dung quá lớn", "Yêu cầu gửi lên quá lớn.");
+            http_page_error(r, 413, "request.too_large");
         return;
     }
     if (strcmp(p, "/healthz") == 0) {
@@ -120,7 +119,7 @@ void http_route(struct http_req *r)
         seg = segment(rest, &tail);
         if (!seg) {
             r->route = "share_bad";
-            http_page_error(r, 400, "Địa chỉ không hợp lệ", "Mã bài viết không hợp lệ.");
+            http_page_error(r, 400, "page.bad_address");
             return;
         }
         if (strcmp(tail, "") == 0) {

@@ -15,8 +15,23 @@
  * share_enqueue, which validates everything again as the
  * one authority and writes the send. If share_enqueue refuses after the
  * limits were taken, the units are given back. A form gets its page back
- * with the message and the values typed (400) or a 303 to the thank-you
- * page; JSON gets {"error": ...} or 202 {"send_id", "accepted"}.
+ * (400) with the values typed, every field at fault marked (aria-invalid,
+ * its message beside it, linked from a summary at the top, the first one
+ * focused) or a 303 to the thank-you page; JSON gets {"error": ...,
+ * "errors": [...]} (code, reason, field, index, message) or 202 {"send_id",
+ * "accepted"}. The words are the message catalogue's (http_msg.c).
+ *
+ * The form carries a one-time id (`fid`, 32 hex digits) stored with the
+ * share it makes: a second submit of the same form (a double tap, "send"
+ * again after the back button, a retry after a slow answer) finds that
+ * share and gets the same 303 to the thank-you page, and no second share
+ * is made. The look-up, the CSRF token, the rate limits and the enqueue
+ * run under the write lock as one step, so two submits at the same moment
+ * cannot both pass.
+ *
+ * On a phone the form is one recipient box; "Thêm người nhận" opens the
+ * next one (a <details> element: no script, no round trip), up to [limits]
+ * share_max_recipients.
  *
  * JSON needs no CSRF token: a browser cannot send Content-Type
  * application/json to another origin without a CORS preflight, which this
@@ -30,10 +45,12 @@
 #include "crypto.h"
 #include "date.h"
 #include "http_int.h"
-#include "http_texts.h"
+#include "http_msg.h"
+#include "text.h"
 #include "log.h"
 #include "media.h"
 #include "metrics.h"
+#include "rnd.h"
 #include "share.h"
 #include "utf8.h"
 
@@ -41,7 +58,7 @@
 
 /* What a POST carried, borrowed from the parsed form or JSON. */
 struct share_input {
-    const char *to[64];
+    const char *to[64]; /* every recipient box as sent, empty ones too (the form's order) */
     size_t nto;
     int too_many; /* more "to" values than `to` holds */
     const char *sender_name;
@@ -49,21 +66,94 @@ struct share_input {
     const char *note;
     const char *csrf;
     const char *honeypot;
+    const char *fid; /* the form's one-time id, when well-formed */
 };
 
-/* Builds the page data for the form; `in` (may be NULL) refills the fields. */
+/* A field at fault: its name, the recipient box for "to", the catalogue's reason. */
+struct form_error {
+    const char *field; /* "to", "sender_name", "sender_email", "note"; NULL: the whole form */
+    size_t index;      /* recipient box, 0-based */
+    const char *reason;
+};
+
+#define FORM_ERRORS_MAX 16
+
+struct form_errors {
+    struct form_error e[FORM_ERRORS_MAX];
+    size_t n;
+};
+
+/* Records a refusal; `reason` "" or NULL gives the catalogue's fallback for the field. */
+static void add_error(struct form_errors *errs, const char *field, size_t index, const char *reason)
+{
+    if (errs->n == FORM_ERRORS_MAX)
+        return;
+    errs->e[errs->n].field = field;
+    errs->e[errs->n].index = index;
+    errs->e[errs->n].reason = reason && *reason ? reason : field ? "field.invalid" : "page.error";
+    errs->n++;
+}
+
+/* The error of `field` (box `index` for "to"), or NULL. */
+static const struct form_error *error_of(const struct form_errors *errs, const char *field,
+                                         size_t index)
+{
+    for (size_t i = 0; errs && i < errs->n; i++)
+        if (errs->e[i].field && !strcmp(errs->e[i].field, field) &&
+            (strcmp(field, "to") != 0 || errs->e[i].index == index))
+            return &errs->e[i];
+    return NULL;
+}
+
+/* The values a message may name: {{max}} recipients, {{note_max}} characters. */
+static json_t *msg_vars(const struct config *cfg)
+{
+    return json_pack("{s:i, s:i}", "max", cfg->share_max_recipients, "note_max",
+                     cfg->share_note_max_chars);
+}
+
+/* The catalogue's words for `e` as a new JSON string. */
+static json_t *error_text(const struct form_error *e, json_t *vars)
+{
+    return http_msg_json(e->reason, e->field ? "field.invalid" : "page.error", vars);
+}
+
+/* The id of the form element of a field, as the page names it ("to1", "note"). */
+static void field_id(const struct form_error *e, char *out, size_t n)
+{
+    if (!e->field)
+        snprintf(out, n, "send");
+    else if (!strcmp(e->field, "to"))
+        snprintf(out, n, "to%zu", e->index + 1);
+    else
+        snprintf(out, n, "%s", e->field);
+}
+
+/*
+ * Builds the page data for the form; `in` (may be NULL) refills the fields
+ * and `errs` (may be NULL) marks them.
+ */
 static json_t *form_data(struct http_req *r, const struct article *a, const struct share_input *in,
-                         const char *error, const char *field)
+                         const struct form_errors *errs)
 {
     const struct config *cfg = r->ctx->cfg;
-    json_t *d, *rec, *art;
+    json_t *d, *rec, *art, *list, *vars = msg_vars(cfg);
     struct buf tok, url;
+    char fid[33];
+    size_t shown = 1;
+    const struct form_error *first = errs && errs->n ? &errs->e[0] : NULL;
 
     buf_init(&tok, 256);
     buf_init(&url, 1024);
+    /* a new form gets a new id; a refused one keeps its own (it made no share) */
+    if (in && in->fid)
+        snprintf(fid, sizeof fid, "%s", in->fid);
+    else
+        rnd_hex(fid, 16);
     if (http_csrf_form_token(r, date_now(), &tok) || http_form_escape(&url, a->id)) {
         buf_free(&tok);
         buf_free(&url);
+        json_decref(vars);
         return NULL;
     }
     art = json_pack("{s:s, s:s, s:s, s:s}", "id", a->id, "title", a->title, "url",
@@ -76,23 +166,61 @@ static json_t *form_data(struct http_req *r, const struct article *a, const stru
                                       a->images[0].alt ? a->images[0].alt : "", "caption",
                                       a->images[0].caption ? a->images[0].caption : ""));
     }
+    /* the boxes shown: up to the last one with a value or an error */
+    for (size_t i = 0; in && i < in->nto && i < (size_t)cfg->share_max_recipients; i++)
+        if (in->to[i][0] || error_of(errs, "to", i))
+            shown = i + 1;
     rec = json_array();
     for (int i = 0; i < cfg->share_max_recipients; i++) {
         const char *v = in && (size_t)i < in->nto ? in->to[i] : "";
-        json_array_append_new(
-            rec, json_pack("{s:i, s:s, s:b}", "n", i + 1, "value", v, "first", i == 0));
+        const struct form_error *e = error_of(errs, "to", (size_t)i);
+        json_t *o = json_pack("{s:i, s:s, s:b, s:b}", "n", i + 1, "value", v, "first", i == 0,
+                              "open", (size_t)i < shown);
+        char id[16];
+        snprintf(id, sizeof id, "to%d", i + 1);
+        json_object_set_new(o, "id", json_string(id));
+        if (e) {
+            json_object_set_new(o, "error", error_text(e, vars));
+            json_object_set_new(o, "focus", json_boolean(e == first));
+        }
+        json_array_append_new(rec, o);
     }
-    d = json_pack("{s:o, s:s, s:s, s:o, s:i, s:i, s:s, s:s, s:s}", "article", art, "action",
-                  url.data ? url.data : "", "csrf", tok.data, "recipients", rec, "max",
+    d = json_pack("{s:o, s:s, s:s, s:s, s:o, s:i, s:i, s:s, s:s, s:s}", "article", art, "action",
+                  url.data ? url.data : "", "csrf", tok.data, "fid", fid, "recipients", rec, "max",
                   cfg->share_max_recipients, "note_max", cfg->share_note_max_chars, "sender_name",
                   in && in->sender_name ? in->sender_name : "", "sender_email",
                   in && in->sender_email ? in->sender_email : "", "note",
                   in && in->note ? in->note : "");
-    if (d && error)
-        json_object_set_new(d, "error",
-                            json_pack("{s:s, s:s}", "message", error, "field", field ? field : ""));
+    if (d && errs && errs->n) {
+        static const char *const fields[] = {"sender_name", "sender_email", "note"};
+        list = json_array();
+        for (size_t i = 0; i < errs->n; i++) {
+            char id[32];
+            const struct form_error *e = &errs->e[i];
+            field_id(e, id, sizeof id);
+            json_array_append_new(list, json_pack("{s:s, s:o}", "href", e->field ? id : "",
+                                                  "message", error_text(e, vars)));
+        }
+        json_object_set_new(d, "errors", list);
+        json_object_set_new(d, "has_errors", json_true());
+        for (size_t i = 0; i < 3; i++) {
+            const struct form_error *e = error_of(errs, fields[i], 0);
+            char key[48];
+            if (!e)
+                continue;
+            snprintf(key, sizeof key, "%s_error", fields[i]);
+            json_object_set_new(d, key, error_text(e, vars));
+            if (e == first) {
+                snprintf(key, sizeof key, "%s_focus", fields[i]);
+                json_object_set_new(d, key, json_true());
+            }
+        }
+        if (!first->field) /* nothing to correct: the send button again */
+            json_object_set_new(d, "send_focus", json_true());
+    }
     buf_free(&tok);
     buf_free(&url);
+    json_decref(vars);
     return d;
 }
 
@@ -101,9 +229,9 @@ static void db_unavailable(struct http_req *r)
     log_error("http: database: %s", merr_msg());
     http_header(r, "Retry-After", "5");
     if (http_wants_json(r))
-        http_reply_error(r, 503, "unavailable", "service temporarily unavailable", NULL);
+        http_reply_refusal(r, 503, "unavailable", "page.unavailable", NULL, NULL);
     else
-        http_page_error(r, 503, "Dịch vụ tạm thời gián đoạn", "Xin vui lòng thử lại sau ít phút.");
+        http_page_error(r, 503, "page.unavailable");
 }
 
 void http_share_get(struct http_req *r, const char *article_id)
@@ -117,11 +245,10 @@ void http_share_get(struct http_req *r, const char *article_id)
         return db_unavailable(r);
     rc = article_load(db, article_id, &a);
     if (rc == MERR_NOTFOUND)
-        return http_page_error(r, 404, "Không tìm thấy bài viết",
-                               "Bài viết bạn muốn gửi không tồn tại hoặc đã bị gỡ.");
+        return http_page_error(r, 404, "article.not_found");
     if (rc)
         return db_unavailable(r);
-    d = form_data(r, a, NULL, NULL, NULL);
+    d = form_data(r, a, NULL, NULL);
     if (d)
         http_page(r, 200, "share", d);
     json_decref(d);
@@ -137,8 +264,7 @@ void http_share_thanks(struct http_req *r, const char *article_id)
     if (!db)
         return db_unavailable(r);
     if (article_load(db, article_id, &a))
-        return http_page_error(r, 404, "Không tìm thấy bài viết",
-                               "Bài viết bạn muốn gửi không tồn tại hoặc đã bị gỡ.");
+        return http_page_error(r, 404, "article.not_found");
     d = json_pack("{s:{s:s, s:s}}", "article", "title", a->title, "url", a->url ? a->url : "");
     http_page(r, 200, "share_sent", d);
     json_decref(d);
@@ -153,14 +279,14 @@ void http_share_media(struct http_req *r, const char *sha256)
     enum merr rc;
 
     if (strlen(sha256) != 64 || strspn(sha256, "0123456789abcdef") != 64)
-        return http_page_error(r, 404, "Không tìm thấy ảnh", "Ảnh không tồn tại.");
+        return http_page_error(r, 404, "media.not_found");
     if (!db)
         return db_unavailable(r);
     buf_init(&bytes, 0);
     rc = media_bytes(db, sha256, &bytes);
     if (rc == MERR_NOTFOUND) {
         buf_free(&bytes);
-        return http_page_error(r, 404, "Không tìm thấy ảnh", "Ảnh không tồn tại.");
+        return http_page_error(r, 404, "media.not_found");
     }
     if (rc || media_sniff((const unsigned char *)bytes.data, bytes.len, &info)) {
         buf_free(&bytes);
@@ -173,31 +299,61 @@ void http_share_media(struct http_req *r, const char *sha256)
     http_header(r, "Cache-Control", "public, max-age=31536000, immutable");
 }
 
-/* Refuses a POST: the form again with the message (400/403/429), or JSON. */
-static void refuse(struct http_req *r, int json, int status, const char *code, const char *message,
-                   const char *field, const struct article *a, const struct share_input *in)
+/*
+ * Refuses a POST: the form again with its fields marked (400/403/429), or
+ * JSON with every error; without the article, an error page.
+ */
+static void refuse(struct http_req *r, int json, int status, const char *code,
+                   const struct form_errors *errs, const struct article *a,
+                   const struct share_input *in)
 {
-    if (json || !a) {
-        if (json)
-            http_reply_error(r, status, code, message, field);
-        else
-            http_page_error(r, status, "Không gửi được", message);
+    const struct form_error *first = &errs->e[0];
+    json_t *d;
+
+    if (json) {
+        json_t *vars = msg_vars(r->ctx->cfg), *all = json_array();
+        json_t *one = http_refusal_json(code, first->reason, first->field, vars);
+        if (one && first->field && !strcmp(first->field, "to"))
+            json_object_set_new(one, "index", json_integer((json_int_t)first->index));
+        for (size_t i = 0; i < errs->n; i++) {
+            const struct form_error *e = &errs->e[i];
+            json_t *o = json_pack("{s:s, s:s, s:o}", "code", code, "reason", e->reason, "message",
+                                  error_text(e, vars));
+            if (e->field)
+                json_object_set_new(o, "field", json_string(e->field));
+            if (e->field && !strcmp(e->field, "to"))
+                json_object_set_new(o, "index", json_integer((json_int_t)e->index));
+            json_array_append_new(all, o);
+        }
+        json_decref(vars);
+        http_reply_json(r, status, json_pack("{s:o, s:o}", "error", one, "errors", all));
         return;
     }
-    json_t *d = form_data(r, a, in, message, field);
+    if (!a)
+        return http_page_error(r, status, first->reason);
+    d = form_data(r, a, in, errs);
     if (d)
         http_page(r, status, "share", d);
     else
-        http_page_error(r, status, "Không gửi được", message);
+        http_page_error(r, status, "page.error");
     json_decref(d);
 }
 
-/* Refuses a form whose CSRF check failed with `f` (403, in the reader's words). */
+/* One refusal of the whole request or of one field. */
+static void refuse1(struct http_req *r, int json, int status, const char *code, const char *field,
+                    const char *reason, const struct article *a, const struct share_input *in)
+{
+    struct form_errors errs = {0};
+    add_error(&errs, field, 0, reason);
+    refuse(r, json, status, code, &errs, a, in);
+}
+
+/* Refuses a form whose CSRF check failed with `f` (403, in the catalogue's words). */
 static void csrf_refused(struct http_req *r, enum http_csrf_fault f, const struct article *a,
                          const struct share_input *in)
 {
     metrics_share("csrf");
-    refuse(r, 0, 403, "csrf", http_csrf_fault_text(f), "csrf", a, in);
+    refuse1(r, 0, 403, "csrf", NULL, http_csrf_fault_reason(f), a, in);
 }
 
 /* Reads a JSON body into `in`. MERR_INVAL naming the field. */
@@ -252,8 +408,6 @@ static void form_input(const struct http_form *f, struct share_input *in)
     for (size_t i = 0; i < f->n; i++) {
         const char *n = f->v[i].name, *v = f->v[i].value;
         if (strcmp(n, "to") == 0) {
-            if (!*v)
-                continue; /* an empty recipient box */
             if (in->nto == sizeof in->to / sizeof in->to[0])
                 in->too_many = 1;
             else
@@ -268,71 +422,74 @@ static void form_input(const struct http_form *f, struct share_input *in)
             in->csrf = v;
         } else if (strcmp(n, "website") == 0) {
             in->honeypot = v;
+        } else if (strcmp(n, "fid") == 0 && strlen(v) == 32 &&
+                   strspn(v, "0123456789abcdef") == 32) {
+            in->fid = v;
         }
     }
 }
 
-/* Shape checks before anything is written. MERR_INVAL with *field set. */
-static enum merr precheck(const struct config *cfg, const struct share_input *in,
-                          const char **field, char *sender_key, size_t keylen)
+/*
+ * The shape checks of every field before anything is written, all of
+ * them: the reader sees every mistake at once. Sets `sender_key` (the
+ * sender's rate key) when the sender's address is good.
+ */
+static void precheck(const struct config *cfg, const struct share_input *in,
+                     struct form_errors *errs, char *sender_key, size_t keylen)
 {
     struct addr a;
+    size_t typed = 0;
 
-    if (in->nto == 0) {
-        *field = "to";
-        return merr_set(MERR_INVAL, "Vui lòng nhập ít nhất một địa chỉ người nhận.");
-    }
-    if (in->too_many || in->nto > (size_t)cfg->share_max_recipients) {
-        *field = "to";
-        return merr_set(MERR_INVAL, "Chỉ được gửi tới tối đa %d người nhận.",
-                        cfg->share_max_recipients);
-    }
-    for (size_t i = 0; i < in->nto; i++)
-        if (utf8_has_crlf_nul(in->to[i], strlen(in->to[i]))) {
-            *field = "to";
-            return merr_set(MERR_INVAL, "Địa chỉ người nhận không được chứa ký tự xuống dòng.");
+    sender_key[0] = '\0';
+    if (in->too_many)
+        add_error(errs, "to", 0, "to.too_many");
+    for (size_t i = 0; i < in->nto && !in->too_many; i++) {
+        if (!in->to[i][strspn(in->to[i], " \t")])
+            continue; /* an empty box */
+        if (++typed > (size_t)cfg->share_max_recipients) {
+            add_error(errs, "to", i, "to.too_many");
+            break;
         }
-    if (in->sender_name && utf8_has_crlf_nul(in->sender_name, strlen(in->sender_name))) {
-        *field = "sender_name";
-        return merr_set(MERR_INVAL, "Tên người gửi không được chứa ký tự xuống dòng.");
+        if (addr_parse(in->to[i], &a))
+            add_error(errs, "to", i, merr_reason());
     }
-    if (!in->sender_email || !*in->sender_email) {
-        *field = "sender_email";
-        return merr_set(MERR_INVAL, "Vui lòng nhập email của bạn.");
-    }
-    if (utf8_has_crlf_nul(in->sender_email, strlen(in->sender_email))) {
-        *field = "sender_email";
-        return merr_set(MERR_INVAL, "Email người gửi không được chứa ký tự xuống dòng.");
-    }
-    if (addr_parse(in->sender_email, &a)) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", merr_msg());
-        *field = "sender_email";
-        return merr_set(MERR_INVAL, "Email người gửi không hợp lệ: %s", why);
-    }
-    /* the one filter for typed text (text.h), told in the reader's words */
+    if (!typed && !in->too_many)
+        add_error(errs, "to", 0, "to.missing");
+    /* the one filter for typed text (text.h); its reasons name the catalogue's words */
     if (in->sender_name) {
         enum text_fault f =
             text_check_name(in->sender_name, strlen(in->sender_name), SHARE_NAME_MAX_CHARS);
-        if (f) {
-            char why[400];
-            http_text_fault(why, sizeof why, "Tên người gửi", f, SHARE_NAME_MAX_CHARS);
-            *field = "sender_name";
-            return merr_set(MERR_INVAL, "%s", why);
+        if (f) { /* the detail for JSON, the reason for the catalogue */
+            merr_setr(MERR_INVAL, text_fault_reason(f, 0), "sender name %s", text_fault_en(f));
+            add_error(errs, "sender_name", 0, text_fault_reason(f, 0));
         }
     }
+    if (!in->sender_email || !in->sender_email[strspn(in->sender_email, " \t")])
+        add_error(errs, "sender_email", 0, "sender_email.missing");
+    else if (addr_parse(in->sender_email, &a))
+        add_error(errs, "sender_email", 0, merr_reason());
+    else
+        snprintf(sender_key, keylen, "sender:%s", a.key);
     if (in->note) {
-        size_t max = (size_t)cfg->share_note_max_chars;
-        enum text_fault f = text_check_note(in->note, strlen(in->note), max);
+        enum text_fault f =
+            text_check_note(in->note, strlen(in->note), (size_t)cfg->share_note_max_chars);
         if (f) {
-            char why[400];
-            http_text_fault(why, sizeof why, "Lời nhắn", f, max);
-            *field = "note";
-            return merr_set(MERR_INVAL, "%s", why);
+            merr_setr(MERR_INVAL, text_fault_reason(f, 1), "note %s", text_fault_en(f));
+            add_error(errs, "note", 0, text_fault_reason(f, 1));
         }
     }
-    snprintf(sender_key, keylen, "sender:%s", a.key);
-    return MERR_OK;
+}
+
+/* 303 to the thank-you page of article `a`. */
+static void to_thanks(struct http_req *r, const struct article *a)
+{
+    struct buf loc;
+    buf_init(&loc, 2048);
+    if (buf_puts(&loc, "/share/") || http_form_escape(&loc, a->id) || buf_puts(&loc, "/sent"))
+        http_reply(r, 500, "text/plain; charset=utf-8", "internal error\n", 15);
+    else
+        http_redirect(r, loc.data);
+    buf_free(&loc);
 }
 
 void http_share_post(struct http_req *r, const char *article_id)
@@ -341,10 +498,12 @@ void http_share_post(struct http_req *r, const char *article_id)
     struct db *db;
     struct http_form form;
     struct share_input in;
+    struct form_errors errs = {0};
     struct article *a = NULL;
     json_t *j = NULL;
-    int json;
+    int json, locked = 0;
     const char *field = NULL;
+    char why_field[64];
     char ipkey[80], senderkey[300];
     const char *keys[3];
     int limits[3];
@@ -355,7 +514,6 @@ void http_share_post(struct http_req *r, const char *article_id)
     long long send_id = 0;
     size_t accepted = 0;
     enum merr rc;
-    char why[512], why_field[64];
 
     memset(&form, 0, sizeof form);
     memset(&in, 0, sizeof in);
@@ -363,8 +521,10 @@ void http_share_post(struct http_req *r, const char *article_id)
                              strcmp(r->content_type, "application/json") != 0)) {
         metrics_share("content_type");
         http_header(r, "Accept-Post", "application/x-www-form-urlencoded, application/json");
-        http_reply_error(r, 415, "unsupported_media_type",
-                         "send application/x-www-form-urlencoded or application/json", NULL);
+        if (r->accept && strstr(r->accept, "text/html"))
+            http_page_error(r, 415, "form.content_type");
+        else
+            http_reply_refusal(r, 415, "unsupported_media_type", "form.content_type", NULL, NULL);
         return;
     }
     json = strcmp(r->content_type, "application/json") == 0;
@@ -374,15 +534,15 @@ void http_share_post(struct http_req *r, const char *article_id)
             rc = json_input(j, &in, &field);
         if (rc) {
             metrics_share("invalid");
-            refuse(r, 1, 400, "invalid", merr_msg(), field, NULL, NULL);
+            refuse1(r, 1, 400, "invalid", field, merr_reason()[0] ? merr_reason() : "form.invalid",
+                    NULL, NULL);
             goto out;
         }
     } else {
         rc = http_form_parse(r->body.data ? r->body.data : "", r->body.len, &form);
         if (rc) {
             metrics_share("invalid");
-            refuse(r, 0, 400, "invalid", merr_msg(), merr_field()[0] ? merr_field() : NULL, NULL,
-                   NULL);
+            http_page_error(r, 400, "form.invalid");
             goto out;
         }
         form_input(&form, &in);
@@ -396,32 +556,48 @@ void http_share_post(struct http_req *r, const char *article_id)
     rc = article_load(db, article_id, &a);
     if (rc == MERR_NOTFOUND) {
         metrics_share("not_found");
-        refuse(r, json, 404, "not_found", "Bài viết không tồn tại.", "article_id", NULL, NULL);
+        refuse1(r, json, 404, "not_found", "article_id", "article.not_found", NULL, NULL);
         goto out;
     }
     if (rc) {
         db_unavailable(r);
         goto out;
     }
+    /* the same form again, after its share was made: the same answer, no second share */
+    if (in.fid && share_find_form(db, in.fid, &send_id) == MERR_OK) {
+        metrics_share("repeat");
+        to_thanks(r, a);
+        goto out;
+    }
+    precheck(cfg, &in, &errs, senderkey, sizeof senderkey);
+    if (errs.n) {
+        metrics_share("invalid");
+        refuse(r, json, 400, "invalid", &errs, a, &in);
+        goto out;
+    }
+    if (!json && in.honeypot && *in.honeypot) {
+        metrics_share("honeypot");
+        refuse1(r, 0, 400, "invalid", NULL, "form.honeypot", a, &in);
+        goto out;
+    }
+
     if (!json) {
-        if (in.honeypot && *in.honeypot) {
-            metrics_share("honeypot");
-            refuse(r, 0, 400, "invalid", "Biểu mẫu không hợp lệ.", "website", a, &in);
-            goto out;
-        }
+        /* the Origin and the token against the browser's form cookie: nothing written yet */
         enum http_csrf_fault cf = http_csrf_form_check(r, in.csrf, now, nonce);
         if (cf) {
             csrf_refused(r, cf, a, &in);
             goto out;
         }
     }
-    rc = precheck(cfg, &in, &field, senderkey, sizeof senderkey);
-    if (rc) {
-        metrics_share("invalid");
-        refuse(r, json, 400, "invalid", merr_msg(), field, a, &in);
+
+    /* one step under the lock: a second submit waits for the first and then finds its share */
+    pthread_mutex_lock(&r->ctx->write_lock);
+    locked = 1;
+    if (in.fid && share_find_form(db, in.fid, &send_id) == MERR_OK) {
+        metrics_share("repeat");
+        to_thanks(r, a);
         goto out;
     }
-
     snprintf(ipkey, sizeof ipkey, "ip:%s", r->client_key);
     keys[0] = ipkey;
     limits[0] = cfg->share_per_ip_per_hour;
@@ -429,24 +605,20 @@ void http_share_post(struct http_req *r, const char *article_id)
     limits[1] = cfg->share_per_sender_per_hour;
     keys[2] = "global";
     limits[2] = cfg->share_global_per_hour;
-    pthread_mutex_lock(&r->ctx->write_lock);
     rc = http_store_rate_take(db, keys, limits, 3, now, RATE_WINDOW, &refused, &retry_after);
     if (rc == MERR_LIMIT) {
-        char ra[24];
-        pthread_mutex_unlock(&r->ctx->write_lock);
         static const char *const reasons[] = {"rate_ip", "rate_sender", "rate_global"};
-        static const char *const msgs[] = {
-            "Bạn đã gửi quá nhiều lần trong một giờ. Vui lòng thử lại sau.",
-            "Địa chỉ email này đã gửi quá nhiều lần trong một giờ. Vui lòng thử lại sau.",
-            "Hệ thống đang nhận quá nhiều yêu cầu. Vui lòng thử lại sau."};
+        static const char *const msgs[] = {"rate.ip", "rate.sender", "rate.global"};
+        char ra[24];
         metrics_share(reasons[refused]);
+        pthread_mutex_unlock(&r->ctx->write_lock);
+        locked = 0;
         snprintf(ra, sizeof ra, "%d", retry_after);
-        refuse(r, json, 429, "rate_limited", msgs[refused], NULL, a, &in);
+        refuse1(r, json, 429, "rate_limited", NULL, msgs[refused], a, &in);
         http_header(r, "Retry-After", ra);
         goto out;
     }
     if (rc) {
-        pthread_mutex_unlock(&r->ctx->write_lock);
         db_unavailable(r);
         goto out;
     }
@@ -454,6 +626,7 @@ void http_share_post(struct http_req *r, const char *article_id)
      * let the request through (a refused one writes nothing) */
     if (!json && (rc = http_store_csrf_use(db, nonce, now)) != MERR_OK) {
         pthread_mutex_unlock(&r->ctx->write_lock);
+        locked = 0;
         if (rc == MERR_EXISTS)
             csrf_refused(r, HTTP_CSRF_USED, a, &in);
         else
@@ -469,25 +642,30 @@ void http_share_post(struct http_req *r, const char *article_id)
             .sender_email = in.sender_email,
             .note = in.note,
             .client_ip = r->client_ip,
+            .form_key = in.fid,
         };
         rc = share_enqueue(db, cfg, &req, &send_id, &accepted);
     }
     if (rc) {
+        const char *reason = merr_reason();
+        char why[512];
         snprintf(why, sizeof why, "%s", merr_msg());
         snprintf(why_field, sizeof why_field, "%s", merr_field());
-        enum merr grc = http_store_rate_give_back(db, keys, 3);
-        if (grc)
+        field = why_field[0] ? why_field : NULL;
+        if (http_store_rate_give_back(db, keys, 3))
             log_warn("http: share: giving back rate units: %s", merr_msg());
+        merr_setr(rc, reason, "%s", why); /* the refusal's reason, for the answer */
     }
     pthread_mutex_unlock(&r->ctx->write_lock);
+    locked = 0;
     if (rc == MERR_INVAL || rc == MERR_LIMIT) {
         metrics_share("invalid");
-        refuse(r, json, 400, "invalid", why, why_field[0] ? why_field : NULL, a, &in);
+        refuse1(r, json, 400, "invalid", field, merr_reason(), a, &in);
         goto out;
     }
     if (rc == MERR_NOTFOUND) {
         metrics_share("not_found");
-        refuse(r, json, 404, "not_found", "Bài viết không tồn tại.", "article_id", NULL, NULL);
+        refuse1(r, json, 404, "not_found", "article_id", "article.not_found", NULL, NULL);
         goto out;
     }
     if (rc) {
@@ -496,22 +674,15 @@ void http_share_post(struct http_req *r, const char *article_id)
         goto out;
     }
     metrics_share(NULL);
-    if (json) {
+    if (json)
         http_reply_json(r, 202,
                         json_pack("{s:I, s:I}", "send_id", (json_int_t)send_id, "accepted",
                                   (json_int_t)accepted));
-    } else {
-        struct buf loc;
-        buf_init(&loc, 2048);
-        if (buf_puts(&loc, "/share/") || http_form_escape(&loc, a->id) || buf_puts(&loc, "/sent")) {
-            buf_free(&loc);
-            http_reply(r, 500, "text/plain; charset=utf-8", "internal error\n", 15);
-            goto out;
-        }
-        http_redirect(r, loc.data);
-        buf_free(&loc);
-    }
+    else
+        to_thanks(r, a);
 out:
+    if (locked)
+        pthread_mutex_unlock(&r->ctx->write_lock);
     json_decref(j);
     http_form_free(&form);
     article_free(a);

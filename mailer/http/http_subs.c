@@ -6,22 +6,26 @@
  * of that button acts. The one exception is the RFC 8058 one-click POST
  * (body `List-Unsubscribe=One-Click`, §3.1), sent by mail clients from the
  * List-Unsubscribe-Post header: it unsubscribes and answers 200 with no
- * redirect. The subscribe page answers "check your mail" the same way for
- * a new, an already subscribed and a suppressed address, so the form does
- * not tell who is on a list: the page depends on the list's opt-in only.
- * The subscribe form carries a CSRF token bound to the browser
- * (http_csrf.c), checked with the Origin before anything is written, its
- * nonce stored only once the rate limit let the request through; the
- * confirm and unsubscribe POSTs (whose link token is the capability) are
- * refused when their Origin names another site. The link tokens are
- * secrets: they are never logged (http.c logs these paths as "/confirm/…").
+ * redirect. The subscribe page answers with one page for every outcome
+ * (subscribed now, a confirmation mail sent, already subscribed, a
+ * confirmation sent minutes ago, suppressed, a cap reached), in words true
+ * for each of them, depending on the list's opt-in only, so the form does
+ * not tell who is on a list. Its refusals name the field at fault in the
+ * catalogue's words (http_msg.c). The subscribe form carries a CSRF token
+ * bound to the browser (http_csrf.c), checked with the Origin before
+ * anything is written, its nonce stored only once the rate limit let the
+ * request through; the confirm and unsubscribe POSTs (whose link token is
+ * the capability) are refused when their Origin names another site. The
+ * link tokens are secrets: they are never logged (http.c logs these paths
+ * as "/confirm/…").
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "date.h"
+#include "addr.h"
 #include "http_int.h"
-#include "http_texts.h"
+#include "http_msg.h"
 #include "log.h"
 #include "subs.h"
 
@@ -31,21 +35,41 @@ static void unavailable(struct http_req *r)
 {
     log_error("http: subscriptions: %s", merr_msg());
     http_header(r, "Retry-After", "5");
-    http_page_error(r, 503, "Dịch vụ tạm thời gián đoạn", "Xin vui lòng thử lại sau ít phút.");
+    http_page_error(r, 503, "page.unavailable");
+}
+
+/* What the subscribe form holds wrong: up to one reason per field, in the page's order. */
+struct sub_errors {
+    const char *list, *email, *name; /* catalogue reasons, NULL: the field is fine */
+    const char *form;                /* the whole form's (the CSRF check), shown alone */
+};
+
+/* The catalogue's words for `reason` as a new JSON string. */
+static json_t *msg(const char *reason)
+{
+    return http_msg_json(reason, "field.invalid", NULL);
 }
 
 /*
  * The subscribe form with every public list (private ones are for editors
- * only); `chosen`, `email`, `name`, `error` may be NULL.
+ * only); `chosen`, `email`, `name`, `errs` may be NULL. A field at fault
+ * gets its message beside it, aria-invalid and a link from the summary at
+ * the top; the first one gets the focus.
  */
 static void subscribe_form(struct http_req *r, int status, const char *chosen, const char *email,
-                           const char *name, const char *error)
+                           const char *name, const struct sub_errors *errs)
 {
     struct db *db = http_db(r);
     struct subs_list *lists = NULL;
     size_t n = 0, shown = 0;
-    json_t *arr, *d;
+    json_t *arr, *d, *summary;
     struct buf tok;
+    const char *first = !errs         ? NULL
+                        : errs->list  ? "list"
+                        : errs->email ? "email"
+                        : errs->name  ? "name"
+                                      : NULL;
+    int focus_done = 0;
 
     if (!db || subs_list_all(db, &lists, &n))
         return unavailable(r);
@@ -58,19 +82,54 @@ static void subscribe_form(struct http_req *r, int status, const char *chosen, c
     for (size_t i = 0; i < n; i++)
         shown += (size_t)lists[i].is_public;
     arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        if (lists[i].is_public)
-            json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:s, s:b}", "slug", lists[i].slug, "name",
-                               lists[i].name ? lists[i].name : lists[i].slug, "description",
-                               lists[i].description ? lists[i].description : "", "checked",
-                               (chosen && strcmp(chosen, lists[i].slug) == 0) ||
-                                   (!chosen && shown == 1)));
+    for (size_t i = 0; i < n; i++) {
+        if (!lists[i].is_public)
+            continue;
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:b}", "slug", lists[i].slug, "name",
+                      lists[i].name ? lists[i].name : lists[i].slug, "description",
+                      lists[i].description ? lists[i].description : "", "checked",
+                      (chosen && strcmp(chosen, lists[i].slug) == 0) || (!chosen && shown == 1));
+        if (first && !strcmp(first, "list") && !focus_done) {
+            json_object_set_new(o, "focus", json_true());
+            focus_done = 1;
+        }
+        json_array_append_new(arr, o);
+    }
     d = json_pack("{s:o, s:s, s:s, s:b, s:s}", "lists", arr, "email", email ? email : "", "name",
                   name ? name : "", "has_lists", shown > 0, "csrf", tok.data);
     buf_free(&tok);
-    if (d && error)
-        json_object_set_new(d, "error", json_string(error));
+    if (d && errs && errs->form) { /* the whole form: in the summary, beside no field */
+        json_object_set_new(
+            d, "errors",
+            json_pack("[{s:o}]", "message", http_msg_json(errs->form, "page.error", NULL)));
+        json_object_set_new(d, "has_errors", json_true());
+    } else if (d && first) {
+        static const char *const fields[] = {"list", "email", "name"};
+        const char *reasons[] = {errs->list, errs->email, errs->name};
+        summary = json_array();
+        for (size_t i = 0; i < 3; i++) {
+            char key[32], href[32];
+            if (!reasons[i])
+                continue;
+            snprintf(key, sizeof key, "%s_error", fields[i]);
+            json_object_set_new(d, key, msg(reasons[i]));
+            if (!strcmp(first, fields[i]) && strcmp(fields[i], "list") != 0) {
+                snprintf(key, sizeof key, "%s_focus", fields[i]);
+                json_object_set_new(d, key, json_true());
+            }
+            /* the summary links to the field (the first list's radio for the list) */
+            if (!strcmp(fields[i], "list") && json_array_size(arr))
+                snprintf(href, sizeof href, "list-%s",
+                         json_string_value(json_object_get(json_array_get(arr, 0), "slug")));
+            else
+                snprintf(href, sizeof href, "%s", fields[i]);
+            json_array_append_new(
+                summary, json_pack("{s:s, s:o}", "href", href, "message", msg(reasons[i])));
+        }
+        json_object_set_new(d, "errors", summary);
+        json_object_set_new(d, "has_errors", json_true());
+    }
     http_page(r, status, "subscribe", d);
     json_decref(d);
     subs_lists_free(lists, n);
@@ -87,12 +146,11 @@ static int read_form(struct http_req *r, struct http_form *f)
     memset(f, 0, sizeof *f);
     if (!r->content_type || strcmp(r->content_type, "application/x-www-form-urlencoded") != 0) {
         http_header(r, "Accept-Post", "application/x-www-form-urlencoded");
-        http_page_error(r, 415, "Định dạng không được hỗ trợ",
-                        "Biểu mẫu phải được gửi dưới dạng application/x-www-form-urlencoded.");
+        http_page_error(r, 415, "form.content_type");
         return 1;
     }
     if (http_form_parse(r->body.data ? r->body.data : "", r->body.len, f)) {
-        http_page_error(r, 400, "Dữ liệu không hợp lệ", merr_msg());
+        http_page_error(r, 400, "form.invalid");
         return 1;
     }
     return 0;
@@ -103,6 +161,8 @@ void http_subs_subscribe_post(struct http_req *r)
     const struct config *cfg = r->ctx->cfg;
     struct http_form f;
     struct subs_result res;
+    struct sub_errors errs = {0};
+    struct addr a;
     struct db *db;
     const char *list, *email, *name;
     char key[96];
@@ -122,25 +182,22 @@ void http_subs_subscribe_post(struct http_req *r)
     name = http_form_get(&f, "name");
     cf = http_csrf_form_check(r, http_form_get(&f, "csrf"), now, nonce);
     if (cf) {
-        subscribe_form(r, 403, list, email, name, http_csrf_fault_text(cf));
+        errs.form = http_csrf_fault_reason(cf);
+        subscribe_form(r, 403, list, email, name, &errs);
         goto out;
     }
-    if (!list || !*list) {
-        subscribe_form(r, 400, NULL, email, name, "Vui lòng chọn một bản tin.");
+    /* every field checked before anything is written: the reader sees every mistake at once */
+    if (!list || !*list)
+        errs.list = "list.missing";
+    if (!email || !email[strspn(email, " \t")])
+        errs.email = "addr.empty";
+    else if (addr_parse(email, &a))
+        errs.email = merr_reason()[0] ? merr_reason() : "field.invalid";
+    if (name && subs_check_name(name, strlen(name)))
+        errs.name = merr_reason()[0] ? merr_reason() : "field.invalid";
+    if (errs.list || errs.email || errs.name) {
+        subscribe_form(r, 400, list, email, name, &errs);
         goto out;
-    }
-    if (!email || !*email) {
-        subscribe_form(r, 400, list, email, name, "Vui lòng nhập địa chỉ email.");
-        goto out;
-    }
-    if (name) { /* the one filter for typed text, told in the reader's words */
-        enum text_fault tf = text_check_name(name, strlen(name), SUBS_NAME_MAX_CHARS);
-        if (tf) {
-            char why[400];
-            http_text_fault(why, sizeof why, "Tên", tf, SUBS_NAME_MAX_CHARS);
-            subscribe_form(r, 400, list, email, name, why);
-            goto out;
-        }
     }
     if (!(db = http_db(r))) {
         unavailable(r);
@@ -153,7 +210,8 @@ void http_subs_subscribe_post(struct http_req *r)
     /* the form's single use, written only for a request the limit let through */
     if (!rc && (rc = http_store_csrf_use(db, nonce, now)) == MERR_EXISTS) {
         pthread_mutex_unlock(&r->ctx->write_lock);
-        subscribe_form(r, 403, list, email, name, http_csrf_fault_text(HTTP_CSRF_USED));
+        errs.form = http_csrf_fault_reason(HTTP_CSRF_USED);
+        subscribe_form(r, 403, list, email, name, &errs);
         goto out;
     }
     if (!rc)
@@ -162,14 +220,18 @@ void http_subs_subscribe_post(struct http_req *r)
     if (rc == MERR_LIMIT) {
         char ra[24];
         snprintf(ra, sizeof ra, "%d", retry_after);
-        http_page_error(r, 429, "Quá nhiều yêu cầu", "Vui lòng thử lại sau.");
+        http_page_error(r, 429, "rate.subscribe");
         http_header(r, "Retry-After", ra);
-    } else if (rc == MERR_INVAL) {
-        char why[512];
-        snprintf(why, sizeof why, "Không đăng ký được: %s", merr_msg());
-        subscribe_form(r, 400, list, email, name, why);
+    } else if (rc == MERR_INVAL) { /* what the checks above let through: the module's word */
+        const char *why = merr_reason()[0] ? merr_reason() : "field.invalid";
+        if (!strncmp(why, "name.", 5))
+            errs.name = why;
+        else
+            errs.email = why;
+        subscribe_form(r, 400, list, email, name, &errs);
     } else if (rc == MERR_NOTFOUND) {
-        subscribe_form(r, 404, NULL, email, name, "Bản tin này không tồn tại.");
+        errs.list = "list.not_found";
+        subscribe_form(r, 404, NULL, email, name, &errs);
     } else if (rc) {
         unavailable(r);
     } else {
@@ -209,10 +271,9 @@ static int link_failed(struct http_req *r, enum merr rc, const char *gone)
     if (rc == MERR_OK)
         return 0;
     if (rc == MERR_INVAL)
-        http_page_error(r, 400, "Liên kết không hợp lệ",
-                        "Liên kết này không hợp lệ. Vui lòng kiểm tra lại địa chỉ trong thư.");
+        http_page_error(r, 400, "link.invalid");
     else if (rc == MERR_NOTFOUND)
-        http_page_error(r, 404, "Không tìm thấy đăng ký", gone);
+        http_page_error(r, 404, gone);
     else
         unavailable(r);
     return 1;
@@ -233,8 +294,7 @@ void http_subs_confirm(struct http_req *r, const char *token)
     memset(&info, 0, sizeof info);
     snprintf(action, sizeof action, "/confirm/%s", token);
     if (post && !http_csrf_origin_ok(r))
-        return http_page_error(r, 403, "Không xác nhận được",
-                               http_csrf_fault_text(HTTP_CSRF_OTHER_SITE));
+        return http_page_error(r, 403, "link.confirm_other_site");
     if (post) {
         pthread_mutex_lock(&r->ctx->write_lock);
         rc = subs_confirm(db, cfg, token, r->client_ip, now, &info);
@@ -244,7 +304,7 @@ void http_subs_confirm(struct http_req *r, const char *token)
     }
     if (rc == MERR_LIMIT) /* expired: offer to subscribe again, the address filled in */
         return link_page(r, 410, "confirm", &info, action, "expired");
-    if (link_failed(r, rc, "Đăng ký này không còn tồn tại hoặc bạn đã hủy đăng ký."))
+    if (link_failed(r, rc, "link.confirm_gone"))
         return;
     link_page(r, 200, "confirm", &info, action,
               post || info.status == SUBS_CONFIRMED ? "done" : "ask");
@@ -283,8 +343,7 @@ void http_subs_unsubscribe(struct http_req *r, const char *token)
     memset(&f, 0, sizeof f);
     snprintf(action, sizeof action, "/unsubscribe/%s", token);
     if (post && !http_csrf_origin_ok(r))
-        return http_page_error(r, 403, "Không hủy đăng ký được",
-                               http_csrf_fault_text(HTTP_CSRF_OTHER_SITE));
+        return http_page_error(r, 403, "link.unsubscribe_other_site");
     if (post && one_click(r)) {
         pthread_mutex_lock(&r->ctx->write_lock);
         rc = subs_unsubscribe(db, cfg, token, 0, now, &info);
@@ -308,7 +367,7 @@ void http_subs_unsubscribe(struct http_req *r, const char *token)
     } else {
         rc = subs_token_inspect(db, cfg, token, SUBS_TOKEN_UNSUBSCRIBE, now, &info);
     }
-    if (link_failed(r, rc, "Địa chỉ này không còn trong danh sách nhận tin."))
+    if (link_failed(r, rc, "link.unsubscribe_gone"))
         return;
     if (post)
         link_page(r, 200, "unsubscribe", &info, action, all ? "done_all" : "done");

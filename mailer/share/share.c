@@ -35,6 +35,11 @@
 
 #define ARTICLE_ID_MAX 200
 
+enum merr share_find_form(struct db *db, const char *form_key, long long *send_id)
+{
+    return share_store_by_form(db, form_key, send_id);
+}
+
 /* A refusal naming the request's field at fault (merr_field). */
 static enum merr refuse(enum merr rc, const char *field)
 {
@@ -66,9 +71,10 @@ static enum merr check_name(const char *name)
 {
     enum text_fault f = text_check_name(name, strlen(name), SHARE_NAME_MAX_CHARS);
     if (f == TEXT_TOO_LONG)
-        return merr_set(MERR_LIMIT, "sender name: longer than %d characters", SHARE_NAME_MAX_CHARS);
+        return merr_setr(MERR_LIMIT, text_fault_reason(f, 0),
+                         "sender name: longer than %d characters", SHARE_NAME_MAX_CHARS);
     if (f)
-        return merr_set(MERR_INVAL, "sender name: %s", text_fault_en(f));
+        return merr_setr(MERR_INVAL, text_fault_reason(f, 0), "sender name: %s", text_fault_en(f));
     return MERR_OK;
 }
 
@@ -77,10 +83,11 @@ static enum merr check_note(const char *note, int max_chars)
     size_t len = strlen(note);
     enum text_fault f = text_check_note(note, len, (size_t)max_chars);
     if (f == TEXT_TOO_LONG)
-        return merr_set(MERR_LIMIT, "note: %zu characters, at most %d allowed",
-                        utf8_count(note, len), max_chars);
+        return merr_setr(MERR_LIMIT, text_fault_reason(f, 1),
+                         "note: %zu characters, at most %d allowed", utf8_count(note, len),
+                         max_chars);
     if (f)
-        return merr_set(MERR_INVAL, "note: %s", text_fault_en(f));
+        return merr_setr(MERR_INVAL, text_fault_reason(f, 1), "note: %s", text_fault_en(f));
     return MERR_OK;
 }
 
@@ -103,7 +110,7 @@ static enum merr parse_recipients(const struct share_request *req, int max, stru
 
     *n = 0;
     if (req->nto > (size_t)max * 4 + 16)
-        return merr_set(MERR_LIMIT, "to: at most %d recipients", max);
+        return merr_setr(MERR_LIMIT, "to.too_many", "to: at most %d recipients", max);
     for (size_t i = 0; i < req->nto; i++) {
         const char *s = req->to[i];
         int dup = 0;
@@ -119,11 +126,11 @@ static enum merr parse_recipients(const struct share_request *req, int max, stru
         if (dup)
             continue;
         if (count == (size_t)max)
-            return merr_set(MERR_LIMIT, "to: at most %d recipients", max);
+            return merr_setr(MERR_LIMIT, "to.too_many", "to: at most %d recipients", max);
         out[count++] = a;
     }
     if (!count)
-        return merr_set(MERR_INVAL, "to: at least one recipient is needed");
+        return merr_setr(MERR_INVAL, "to.missing", "to: at least one recipient is needed");
     *n = count;
     return MERR_OK;
 }
@@ -152,6 +159,13 @@ enum merr share_enqueue(struct db *db, const struct config *cfg, const struct sh
     *send_id = 0;
     *accepted = 0;
     merr_clear();
+    if (req->form_key) { /* the same form a second time: the share it made, no other */
+        rc = share_store_by_form(db, req->form_key, send_id);
+        if (rc == MERR_OK)
+            return merr_set(MERR_EXISTS, "share: this form was sent already (send %lld)", *send_id);
+        if (rc != MERR_NOTFOUND)
+            return rc;
+    }
     rc = check_article_id(req->article_id);
     if (rc)
         return refuse(rc, "article");
@@ -181,7 +195,8 @@ enum merr share_enqueue(struct db *db, const struct config *cfg, const struct sh
         goto out;
     }
     if (!req->sender_email || !req->sender_email[strspn(req->sender_email, " \t")]) {
-        rc = refuse(merr_set(MERR_INVAL, "sender email: missing"), "sender_email");
+        rc = refuse(merr_setr(MERR_INVAL, "sender_email.missing", "sender email: missing"),
+                    "sender_email");
         goto out;
     }
     rc = addr_parse(req->sender_email, &sender);
@@ -216,7 +231,8 @@ enum merr share_enqueue(struct db *db, const struct config *cfg, const struct sh
             goto out;
         kept++;
     }
-    rc = share_store_log(db, req->article_id, *send_id, sender.ascii, name, req->client_ip, kept);
+    rc = share_store_log(db, req->article_id, *send_id, sender.ascii, name, req->client_ip, kept,
+                         req->form_key);
     if (rc)
         goto out;
     if (!kept) {

@@ -30,6 +30,7 @@ struct share_request {
     const char *sender_email; /* required */
     const char *note;         /* may be NULL or "" */
     const char *client_ip;    /* for the share log; NULL from the CLI */
+    const char *form_key;     /* the form's one-time id (32 hex), or NULL: see share_enqueue */
 };
 
 /*
@@ -37,10 +38,18 @@ struct share_request {
  * `*accepted` the number of envelopes (suppressed recipients excluded).
  * MERR_NOTFOUND for an unknown article; MERR_INVAL / MERR_LIMIT with the
  * field named in merr_field() ("to", "note", ...; "" on success) and the
- * reason in merr_msg().
+ * reason in merr_msg() and merr_reason(). With req->form_key, a form whose
+ * share was made already makes none: MERR_EXISTS with `*send_id` the first
+ * one's (a second submit of one form is the same share).
  */
 enum merr share_enqueue(struct db *db, const struct config *cfg, const struct share_request *req,
                         long long *send_id, size_t *accepted);
+
+/*
+ * The send made by the form `form_key` (share_request.form_key), in
+ * `*send_id`: MERR_OK, or MERR_NOTFOUND when that form made none.
+ */
+enum merr share_find_form(struct db *db, const char *form_key, long long *send_id);
 
 /* ---- erasing a sender and showing their shares (mailer sub erase/show) ---- */
 

@@ -16,11 +16,31 @@
 
 static const char SQL_LOG[] =
     "INSERT INTO share_log(article_id, send_id, sender_email, sender_name, client_ip, "
-    "recipients, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "recipients, created_at, form_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char SQL_BY_FORM[] = "SELECT coalesce(send_id, 0) FROM share_log WHERE form_key = ?1";
+
+enum merr share_store_by_form(struct db *db, const char *form_key, long long *send_id)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_BY_FORM);
+    int src;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_text(st, 1, form_key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *send_id = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return MERR_OK;
+    }
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE)
+        return MERR_NOTFOUND;
+    return db_fail(db, src, "share log");
+}
 
 enum merr share_store_log(struct db *db, const char *article_id, long long send_id,
                           const char *sender_email, const char *sender_name, const char *client_ip,
-                          size_t recipients)
+                          size_t recipients, const char *form_key)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_LOG);
 
@@ -33,6 +53,10 @@ enum merr share_store_log(struct db *db, const char *article_id, long long send_
     sqlite3_bind_text(st, 5, client_ip ? client_ip : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)recipients);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)date_now());
+    if (form_key)
+        sqlite3_bind_text(st, 8, form_key, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 8);
     return db_step_done(db, st, "share log");
 }
 

@@ -5,3 +5,8 @@ mailer_script_test(browser.pages browser/test_pages.mjs LABELS browser TIMEOUT 2
 # 320, 390, 800 and 1280 px: no horizontal scrolling, images inside the
 # viewport, contrast; screenshots in artifacts/mail-*.png.
 mailer_script_test(browser.mails browser/test_mails.mjs LABELS browser TIMEOUT 240)
+# The public pages' refusals on a phone (each one in Vietnamese beside its
+# field, marked and focused, a summary at the top), the share form's first
+# screen and "Thêm người nhận" without JavaScript, a second submit of one
+# form making one share; screenshots at 390 and 1280 px.
+mailer_script_test(browser.errors browser/test_errors.mjs LABELS browser TIMEOUT 300)

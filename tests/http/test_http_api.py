@@ -163,7 +163,7 @@ def test_subscription_pages(m, token):
     st, _, page = m.request("GET", "/subscribe")
     check(st == 200 and "Bản tin tuần" in page.decode(), "subscribe page: %d" % st)
     st, _, page = m.subscribe({"list": LIST, "email": who, "name": "Bạn Mới"})
-    check(st == 200 and "kiểm tra hộp thư" in page.decode(), "subscribe: %d" % st)
+    check(st == 200 and "Đã nhận yêu cầu đăng ký" in page.decode(), "subscribe: %d" % st)
     st, _, page = m.subscribe({"list": LIST, "email": "sai@@example.vn"})
     check(st == 400, "bad address on the form: %d" % st)
     msg = m.wait_for(lambda: mails_to(m, who), "the confirm mail")[0]

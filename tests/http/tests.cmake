@@ -13,3 +13,8 @@ mailer_script_test(http.workers_nice http/test_http_workers_nice.py LABELS integ
 # form), a new list's digest off until turned on, upgrade keeps old lists
 # public (tests/http/test_list_visibility.py).
 mailer_script_test(http.list_visibility http/test_list_visibility.py LABELS integration TIMEOUT 120)
+# The message catalogue (mailer/http/http_msg.c): every refusal reason the
+# sources give has its Vietnamese words, no handler writes reader text
+# itself, and JSON refusals carry code, field, reason, words and detail
+# (tests/http/test_msg_catalogue.py).
+mailer_script_test(http.msg_catalogue http/test_msg_catalogue.py LABELS integration TIMEOUT 120)

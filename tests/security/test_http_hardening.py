@@ -59,10 +59,10 @@ def check_forms(m):
     body = urllib.parse.urlencode([("csrf", stolen), ("to", "ban@example.vn"),
                                    ("sender_email", "nan.nhan@example.vn"), ("website", "")])
     st, _, page = m.post_form(SHARE, body, {"X-Forwarded-For": "198.51.100.8"})
-    check(st == 403 and "mã bảo mật" in page.decode(), "another browser's token: %d" % st)
+    check(st == 403 and "tải lại trang" in page.decode(), "another browser's token: %d" % st)
     st, _, page = m.post_form("/subscribe", urllib.parse.urlencode(
         [("list", "tin-tuc"), ("email", "nan.nhan@example.vn"), ("csrf", stolen_sub)]))
-    check(st == 403 and "mã bảo mật" in page.decode(), "another browser's subscribe token: %d"
+    check(st == 403 and "tải lại trang" in page.decode(), "another browser's subscribe token: %d"
           % st)
     # no form cookie at all
     tok = m.form_token(SHARE)
@@ -73,7 +73,7 @@ def check_forms(m):
     # /subscribe without a token
     st, _, page = m.post_form("/subscribe", urllib.parse.urlencode(
         [("list", "tin-tuc"), ("email", "nan.nhan@example.vn")]))
-    check(st == 403 and "mã bảo mật" in page.decode(), "subscribe without a token: %d" % st)
+    check(st == 403 and "tải lại trang" in page.decode(), "subscribe without a token: %d" % st)
     # from another site, with a genuine token of this browser: refused everywhere
     body = urllib.parse.urlencode([("csrf", m.form_token(SHARE)), ("to", "ban@example.vn"),
                                    ("sender_email", "nan.nhan@example.vn"), ("website", "")])

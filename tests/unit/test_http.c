@@ -20,7 +20,9 @@
 #include "db.h"
 #include "http_int.h"
 #include "migrations.h"
+#include "http_msg.h"
 #include "testutil.h"
+#include "utf8.h"
 #include "tpl.h"
 
 static char dbpath[600];
@@ -521,6 +523,41 @@ static void router_answers_errors(void **state)
     http_req_free(&r);
 }
 
+static void message_catalogue_speaks_vietnamese(void **state)
+{
+    static const char *const needed[] = {"field.invalid",    "page.error", "page.not_found",
+                                         "page.unavailable", "addr.no_at", "to.too_many"};
+    json_t *vars = json_pack("{s:i, s:i}", "max", 5, "note_max", 500);
+    struct buf b;
+    (void)state;
+    buf_init(&b, 0);
+    for (const struct http_msg *m = http_msgs; m->reason; m++) {
+        /* names are unique, texts Vietnamese, valid UTF-8, and render */
+        for (const struct http_msg *k = http_msgs; k < m; k++)
+            assert_string_not_equal(k->reason, m->reason);
+        assert_true(utf8_valid(m->text, strlen(m->text), NULL));
+        assert_non_null(strpbrk(m->text, "\xc3\xc4\xc6\xe1")); /* bytes of Vietnamese letters */
+        buf_reset(&b);
+        assert_int_equal(http_msg_text(m->reason, "field.invalid", vars, &b), MERR_OK);
+        assert_true(b.len > 10);
+        assert_null(strstr(b.data, "{{"));
+        if (!strncmp(m->reason, "page.", 5) || !strncmp(m->reason, "link.", 5))
+            assert_non_null(m->title);
+    }
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
+        assert_non_null(http_msg_get(needed[i]));
+    buf_reset(&b);
+    assert_int_equal(http_msg_text("to.too_many", "field.invalid", vars, &b), MERR_OK);
+    assert_string_equal(b.data, "Mỗi lần chỉ gửi được tới tối đa 5 người nhận.");
+    /* a reason the catalogue lacks falls back, never shows its name */
+    buf_reset(&b);
+    assert_int_equal(http_msg_text("name.unknown_rule", "field.invalid", NULL, &b), MERR_OK);
+    assert_string_equal(b.data, http_msg_get("field.invalid")->text);
+    assert_ptr_equal(http_msg_or(NULL, "nothing.here"), http_msg_get("page.error"));
+    buf_free(&b);
+    json_decref(vars);
+}
+
 static void every_page_template_renders(void **state)
 {
     static const char *const pages[] = {"share",      "share_sent", "error",      "subscribe",
@@ -560,6 +597,7 @@ int main(void)
         cmocka_unit_test(token_create_check_revoke_through_the_public_api),
         cmocka_unit_test_setup_teardown(router_answers_errors, setup_ctx, teardown_ctx),
         cmocka_unit_test_setup_teardown(every_page_template_renders, setup_ctx, teardown_ctx),
+        cmocka_unit_test(message_catalogue_speaks_vietnamese),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
