@@ -3,6 +3,9 @@
 # (libimage-exiftool-perl: tests/media reads the image parts of delivered
 # mail with exiftool, a metadata reader independent of libvips, to show that
 # no EXIF, GPS, XMP or IPTC is left in them.)
+# (python3-yaml: the build reads docs/openapi.yaml, the API's description kept
+# in the readable form, and embeds it as the JSON served at /api/openapi.json,
+# cmake/openapi_json.py.)
 # Run as root. Packages already present are skipped; apt-get runs only when
 # something is missing, so a second run costs a few dpkg queries.
 set -euo pipefail
@@ -16,7 +19,7 @@ pkgs=(
   chromium nodejs npm wrk clang-format valgrind
   libvips-dev libvips-tools imagemagick libsodium-dev
   libopendkim-dev opendkim-tools python3-dkim python3-nacl python3-dnspython
-  dovecot-imapd dovecot-pop3d libsasl2-modules python3-jsonschema
+  dovecot-imapd dovecot-pop3d libsasl2-modules python3-jsonschema python3-yaml
   libimage-exiftool-perl
   clang libclang-rt-14-dev
 )

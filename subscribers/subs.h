@@ -321,10 +321,12 @@ struct subs_filter {
     int status;            /* enum subs_status, 0: any */
     const char *search;    /* substring of the email or the name, case-insensitive
                               for ASCII; NULL: all */
+    long long after_id;    /* keyset paging: only subscribers whose id is above; 0: from the
+                              first (rows come in subscriber id order) */
 };
 
 /*
- * Calls `fn` for each matching row in (email, list) order, streaming: the
+ * Calls `fn` for each matching row in (subscriber id, list) order, streaming: the
  * row's strings are valid during the call only. A non-zero return from
  * `fn` stops with that code. MERR_NOTFOUND for an unknown list.
  */

@@ -707,7 +707,8 @@ static const char SQL_EACH_LIST[] =
     "FROM subscriptions sn JOIN subscribers s ON s.id = sn.subscriber_id"
     " JOIN lists l ON l.id = sn.list_id "
     "WHERE sn.list_id = ?1 AND (?2 IS NULL OR sn.status = ?2)"
-    " AND (?3 IS NULL OR s.email LIKE ?3 ESCAPE '\\' OR s.name LIKE ?3 ESCAPE '\\') "
+    " AND (?3 IS NULL OR s.email LIKE ?3 ESCAPE '\\' OR s.name LIKE ?3 ESCAPE '\\')"
+    " AND sn.subscriber_id > ?4 "
     "ORDER BY sn.subscriber_id";
 static const char SQL_EACH_ALL[] =
     "SELECT s.id, s.email, s.email_ascii, s.name, s.attributes, l.slug, sn.status,"
@@ -715,7 +716,8 @@ static const char SQL_EACH_ALL[] =
     "FROM subscribers s LEFT JOIN subscriptions sn ON sn.subscriber_id = s.id"
     " LEFT JOIN lists l ON l.id = sn.list_id "
     "WHERE (?2 IS NULL OR sn.status = ?2)"
-    " AND (?3 IS NULL OR s.email LIKE ?3 ESCAPE '\\' OR s.name LIKE ?3 ESCAPE '\\') "
+    " AND (?3 IS NULL OR s.email LIKE ?3 ESCAPE '\\' OR s.name LIKE ?3 ESCAPE '\\')"
+    " AND s.id > ?4 "
     "ORDER BY s.id, l.slug";
 
 enum merr subs_store_each(struct db *db, long long list_id, const struct subs_filter *f,
@@ -732,6 +734,7 @@ enum merr subs_store_each(struct db *db, long long list_id, const struct subs_fi
         sqlite3_bind_int64(st, 1, list_id);
     if (f && f->status > 0)
         sqlite3_bind_text(st, 2, subs_status_name((enum subs_status)f->status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, f && f->after_id > 0 ? f->after_id : 0);
     if (f && f->search && f->search[0]) {
         size_t n = strlen(f->search), o = 0;
         pattern = malloc(2 * n + 3);

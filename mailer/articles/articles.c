@@ -497,8 +497,9 @@ enum merr article_load(struct db *db, const char *id, struct article **out)
     return articles_store_load(db, id, 1, out);
 }
 
-static enum merr list_common(struct db *db, time_t since, time_t until, const char *category,
-                             size_t max, int with_body, struct article ***out, size_t *n)
+static enum merr list_common(struct db *db, time_t since, time_t until, const char *after_id,
+                             const char *category, size_t max, int with_body, struct article ***out,
+                             size_t *n)
 {
     char **ids = NULL;
     size_t nids = 0, k = 0;
@@ -507,7 +508,7 @@ static enum merr list_common(struct db *db, time_t since, time_t until, const ch
 
     *out = NULL;
     *n = 0;
-    rc = articles_store_ids(db, since, until, category, max, &ids, &nids);
+    rc = articles_store_ids(db, since, until, after_id, category, max, &ids, &nids);
     if (rc)
         return rc;
     if (nids) {
@@ -532,13 +533,20 @@ static enum merr list_common(struct db *db, time_t since, time_t until, const ch
 enum merr article_list(struct db *db, time_t since, time_t until, const char *category, size_t max,
                        struct article ***out, size_t *n)
 {
-    return list_common(db, since, until, category, max, 1, out, n);
+    return list_common(db, since, until, NULL, category, max, 1, out, n);
+}
+
+enum merr article_page(struct db *db, time_t before, const char *after_id, const char *category,
+                       size_t max, struct article ***out, size_t *n)
+{
+    return list_common(db, 0, before ? before : date_now() + 366 * 86400, after_id, category, max,
+                       0, out, n);
 }
 
 enum merr article_index(struct db *db, time_t since, time_t until, const char *category, size_t max,
                         struct article ***out, size_t *n)
 {
-    return list_common(db, since, until, category, max, 0, out, n);
+    return list_common(db, since, until, NULL, category, max, 0, out, n);
 }
 
 /* ---- writing JSON ------------------------------------------------------ */

@@ -112,6 +112,15 @@ enum merr article_list(struct db *db, time_t since, time_t until, const char *ca
                        struct article ***out, size_t *n);
 void article_list_free(struct article **list, size_t n);
 
+/*
+ * One page of every article, newest first (published_at, then id), bodies
+ * left NULL: those published at or before `before` (0: now and a year on),
+ * and of those published exactly at `before` only the ids after `after_id`
+ * (NULL: all). Passing the last article's time and id gives the next page.
+ */
+enum merr article_page(struct db *db, time_t before, const char *after_id, const char *category,
+                       size_t max, struct article ***out, size_t *n);
+
 /* As article_list, but body_html is left NULL: for listings. */
 enum merr article_index(struct db *db, time_t since, time_t until, const char *category, size_t max,
                         struct article ***out, size_t *n);

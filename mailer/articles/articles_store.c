@@ -43,6 +43,7 @@ static const char SQL_IMG_LOAD[] =
 static const char SQL_IMG_COUNT[] = "SELECT count(*) FROM article_images WHERE article_id = ?";
 static const char SQL_ART_IDS[] =
     "SELECT id FROM articles WHERE published_at > ?1 AND published_at <= ?2 "
+    "AND (?5 IS NULL OR published_at < ?2 OR id > ?5) "
     "AND (?3 IS NULL OR category = ?3) ORDER BY published_at DESC, id LIMIT ?4";
 
 enum merr articles_store_exists(struct db *db, const char *id, int *exists)
@@ -208,8 +209,8 @@ out:
     return MERR_OK;
 }
 
-enum merr articles_store_ids(struct db *db, time_t since, time_t until, const char *category,
-                             size_t max, char ***ids, size_t *n)
+enum merr articles_store_ids(struct db *db, time_t since, time_t until, const char *after_id,
+                             const char *category, size_t max, char ***ids, size_t *n)
 {
     sqlite3_stmt *st = db_stmt(db, SQL_ART_IDS);
     char **v = NULL;
@@ -226,6 +227,8 @@ enum merr articles_store_ids(struct db *db, time_t since, time_t until, const ch
     if (category)
         sqlite3_bind_text(st, 3, category, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, max ? (sqlite3_int64)max : -1);
+    if (after_id)
+        sqlite3_bind_text(st, 5, after_id, -1, SQLITE_STATIC);
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (k == cap) {
             size_t ncap = cap ? cap * 2 : 16;

@@ -28,10 +28,12 @@ enum merr articles_store_load(struct db *db, const char *id, int with_body, stru
 
 /*
  * Ids of the articles published in (since, until], newest first, optionally
- * of one category, at most `max` (0: all). `*ids` is a malloc'd array of
- * `*n` malloc'd strings; the caller frees each and the array.
+ * of one category, at most `max` (0: all). With `after_id` (may be NULL),
+ * of those published exactly at `until` only the ids after it (keyset
+ * paging in the same order). `*ids` is a malloc'd array of `*n` malloc'd
+ * strings; the caller frees each and the array.
  */
-enum merr articles_store_ids(struct db *db, time_t since, time_t until, const char *category,
-                             size_t max, char ***ids, size_t *n);
+enum merr articles_store_ids(struct db *db, time_t since, time_t until, const char *after_id,
+                             const char *category, size_t max, char ***ids, size_t *n);
 
 #endif

@@ -47,24 +47,10 @@ static const char DIGEST_USAGE[] =
     "  tick            one step of the weekly scheduler (what `mailer serve` runs\n"
     "                  every minute): creates every digest that is due\n";
 
-/* DATE: ISO 8601 with an offset, or YYYY-MM-DD (local midnight). */
+/* DATE: ISO 8601 with an offset, or YYYY-MM-DD (midnight in the site's zone). */
 static enum merr parse_since(const char *s, time_t *out)
 {
-    int y, m, d;
-    char tail;
-    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && strlen(s) == 10) {
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        tm.tm_year = y - 1900;
-        tm.tm_mon = m - 1;
-        tm.tm_mday = d;
-        tm.tm_isdst = -1;
-        if (m < 1 || m > 12 || d < 1 || d > 31)
-            return merr_set(MERR_INVAL, "--since \"%s\" is not a date", s);
-        *out = mktime(&tm);
-        return MERR_OK;
-    }
-    if (date_parse_iso8601(s, out, NULL))
+    if (date_parse_day_or_time(s, out))
         return merr_wrap(MERR_INVAL, "--since");
     return MERR_OK;
 }

@@ -212,3 +212,23 @@ bad:
                     "2021-12-31T14:15:00+07:00)",
                     s);
 }
+
+enum merr date_parse_day_or_time(const char *s, time_t *t)
+{
+    int y, m, d;
+    char tail;
+    if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 &&
+        strspn(s, "0123456789-") == 10) {
+        struct tm tm;
+        if (m < 1 || m > 12 || d < 1 || d > 31)
+            return merr_set(MERR_INVAL, "\"%s\" is not a date (YYYY-MM-DD)", s);
+        memset(&tm, 0, sizeof tm);
+        tm.tm_year = y - 1900;
+        tm.tm_mon = m - 1;
+        tm.tm_mday = d;
+        tm.tm_isdst = -1;
+        *t = mktime(&tm); /* TZ is the site's zone (date_set_zone) */
+        return MERR_OK;
+    }
+    return date_parse_iso8601(s, t, NULL);
+}

@@ -59,6 +59,14 @@ void date_iso8601_utc(time_t t, char out[DATE_ISO_LEN]);
  */
 enum merr date_parse_iso8601(const char *s, time_t *t, int *offset_min);
 
+/*
+ * A date as people type it, the same for the CLI and the API: an ISO 8601
+ * date-time with an offset (as date_parse_iso8601), or a day YYYY-MM-DD,
+ * read as midnight at its start in the site's zone (date_set_zone).
+ * MERR_INVAL with the reason for anything else.
+ */
+enum merr date_parse_day_or_time(const char *s, time_t *t);
+
 /* The zone's UTC offset in seconds at instant t. */
 long date_offset_at(time_t t);
 

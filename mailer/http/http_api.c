@@ -7,13 +7,18 @@
  * tokens not revoked. A missing, unknown or revoked token gets 401 with
  * `WWW-Authenticate: Bearer` (RFC 6750 §3). The token is never logged.
  *
- * Resources (JSON in and out; errors {"error": {code, message, field}}):
- *   GET/POST /api/articles, GET /api/articles/ID
- *   GET/POST /api/lists, GET/PATCH/DELETE /api/lists/SLUG (PATCH: settings,
+ * Resources (JSON in and out; errors {"error": {code, message, field}};
+ * docs/openapi.yaml describes each, served at /api/openapi.json; lists are
+ * paged by keyset: limit and after/before, answered with next_after or
+ * next_before):
+ *   GET /api/openapi.json (no token)
+ *   GET/POST /api/articles (?category, limit, after), GET /api/articles/ID
+ *   GET/POST /api/lists (?limit, after), GET/PATCH/DELETE /api/lists/SLUG (PATCH: settings,
  *     digest schedule and content)
- *   GET/POST /api/subscribers (?list, status, q), GET/DELETE
+ *   GET/POST /api/subscribers (?list, status, q, limit, after), GET/DELETE
  *     /api/subscribers/EMAIL (?list), POST /api/subscribers/import
- *     (text/csv; ?list, mode), GET /api/subscribers/export (?list, status)
+ *     (text/csv; ?list, mode, dry_run: per-line reasons), GET
+ *     /api/subscribers/export (?list, status)
  *   GET /api/sends (?kind, status, list, limit, before; newest first, with
  *     counters), GET /api/sends/ID (counters), POST /api/sends/ID/cancel
  *   GET /api/queue
@@ -39,7 +44,8 @@
 #include "share.h"
 #include "subs.h"
 
-#define API_LIST_MAX 1000
+#define API_LIST_MAX          1000
+#define API_IMPORT_ERRORS_MAX 1000 /* refused rows listed with their reason */
 
 /* Answers a failed call: the status is merr_http_status's, the code names it. */
 static void fail(struct http_req *r, enum merr rc, const char *field)
@@ -66,6 +72,8 @@ static void fail(struct http_req *r, enum merr rc, const char *field)
         return http_reply_error(r, 500, "internal", "internal error", NULL);
     }
 }
+
+static long long query_number(struct http_req *r, const char *name, long long max);
 
 static int method(const struct http_req *r, const char *m)
 {
@@ -156,19 +164,42 @@ static void api_articles(struct http_req *r, struct db *db, const char *rest)
     enum merr rc;
 
     if (!*rest) {
-        if (method(r, "GET")) {
+        if (method(r, "GET")) { /* newest first; ?after=CURSOR&limit=N pages through them */
             struct article **list = NULL;
             size_t n = 0;
-            const char *cat = http_query(r, "category");
+            const char *cat = http_query(r, "category"), *after = http_query(r, "after");
+            long long limit = query_number(r, "limit", API_LIST_MAX);
+            time_t before = 0;
+            char *after_id = NULL, next[32 + 4 * 128 + 1];
             json_t *arr;
-            rc = article_list(db, 0, date_now() + 366 * 86400, cat, API_LIST_MAX, &list, &n);
+            if (limit < 0)
+                return;
+            if (!limit)
+                limit = API_LIST_MAX;
+            if (after) { /* the cursor next_after gave: "SECONDS.ID" */
+                char *end;
+                long long t = strtoll(after, &end, 10);
+                if (t <= 0 || *end != '.' || !end[1] || !isdigit((unsigned char)after[0]))
+                    return http_reply_error(r, 400, "invalid",
+                                            "after: the next_after of the page before", "after");
+                before = (time_t)t;
+                after_id = end + 1;
+            }
+            /* one more than the page: is there a next one? */
+            rc = article_page(db, before, after_id, cat, (size_t)limit + 1, &list, &n);
             if (rc)
                 return fail(r, rc, NULL);
             arr = json_array();
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n && i < (size_t)limit; i++)
                 json_array_append_new(arr, article_summary(list[i]));
+            if (n > (size_t)limit)
+                snprintf(next, sizeof next, "%lld.%s", (long long)list[limit - 1]->published_at,
+                         list[limit - 1]->id);
+            http_reply_json(r, 200,
+                            json_pack("{s:o, s:o}", "articles", arr, "next_after",
+                                      n > (size_t)limit ? json_string(next) : json_null()));
             article_list_free(list, n);
-            return http_reply_json(r, 200, json_pack("{s:o}", "articles", arr));
+            return;
         }
         if (method(r, "POST")) {
             json_t *j = json_body(r), *imgs, *img;
@@ -357,18 +388,34 @@ static void api_lists(struct http_req *r, struct db *db, const char *rest)
 
     memset(&l, 0, sizeof l);
     if (!*rest) {
-        if (method(r, "GET")) {
+        if (method(r, "GET")) { /* in slug order; ?after=SLUG&limit=N pages through them */
             struct subs_list *v = NULL;
-            size_t n = 0;
-            json_t *arr;
+            size_t n = 0, taken = 0;
+            const char *after = http_query(r, "after");
+            long long limit = query_number(r, "limit", API_LIST_MAX);
+            json_t *arr, *next = json_null();
+            if (limit < 0)
+                return;
+            if (!limit)
+                limit = API_LIST_MAX;
             rc = subs_list_all(db, &v, &n);
             if (rc)
                 return fail(r, rc, NULL);
             arr = json_array();
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
+                if (after && strcmp(v[i].slug, after) <= 0)
+                    continue;
+                if (taken == (size_t)limit) { /* there is more: the page ends here */
+                    json_decref(next);
+                    next = json_string(v[i - 1].slug);
+                    break;
+                }
                 json_array_append_new(arr, list_json(&v[i]));
+                taken++;
+            }
             subs_lists_free(v, n);
-            return http_reply_json(r, 200, json_pack("{s:o}", "lists", arr));
+            return http_reply_json(r, 200,
+                                   json_pack("{s:o, s:o}", "lists", arr, "next_after", next));
         }
         if (method(r, "POST")) {
             json_t *j = json_body(r);
@@ -437,19 +484,20 @@ static void api_lists(struct http_req *r, struct db *db, const char *rest)
 
 /* ---- subscribers ---- */
 
+/* One page of subscriber rows: `limit` rows, then the rest of the last subscriber's. */
 struct rows {
     json_t *arr;
-    size_t n;
+    size_t n, limit;
+    long long last_id; /* the subscriber of the last row taken */
 };
 
 static enum merr add_row(void *arg, const struct subs_row *row)
 {
     struct rows *rs = arg;
-    json_t *attrs = json_loads(row->attributes ? row->attributes : "{}", 0, NULL);
-    if (rs->n == API_LIST_MAX) {
-        json_decref(attrs);
-        return MERR_LIMIT; /* enough for one page */
-    }
+    json_t *attrs;
+    if (rs->n >= rs->limit && row->subscriber_id != rs->last_id)
+        return MERR_LIMIT; /* the page is full and ends with a whole subscriber */
+    attrs = json_loads(row->attributes ? row->attributes : "{}", 0, NULL);
     json_array_append_new(
         rs->arr,
         json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o, s:o}", "id", (json_int_t)row->subscriber_id,
@@ -459,7 +507,23 @@ static enum merr add_row(void *arg, const struct subs_row *row)
                   subs_status_name(row->status), "confirmed_at", time_json(row->confirmed_at),
                   "attributes", attrs ? attrs : json_object()));
     rs->n++;
+    rs->last_id = row->subscriber_id;
     return MERR_OK;
+}
+
+/* The refused rows of an import, as the answer lists them (the first API_IMPORT_ERRORS_MAX). */
+struct bad_lines {
+    json_t *arr;
+    size_t n;
+};
+
+static void bad_line(void *arg, long long line, const char *reason)
+{
+    struct bad_lines *bl = arg;
+    if (bl->n++ >= API_IMPORT_ERRORS_MAX)
+        return;
+    json_array_append_new(bl->arr,
+                          json_pack("{s:I, s:s}", "line", (json_int_t)line, "reason", reason));
 }
 
 static int filter_from_query(struct http_req *r, struct subs_filter *f)
@@ -486,19 +550,26 @@ static void api_subscribers(struct http_req *r, struct db *db, const char *rest)
 
     if (!*rest) {
         if (method(r, "GET")) {
-            struct rows rs = {json_array(), 0};
-            if (filter_from_query(r, &f)) {
+            struct rows rs = {json_array(), 0, API_LIST_MAX, 0};
+            long long limit, after;
+            if (filter_from_query(r, &f) || (limit = query_number(r, "limit", API_LIST_MAX)) < 0 ||
+                (after = query_number(r, "after", INT64_MAX)) < 0) {
                 json_decref(rs.arr);
                 return;
             }
+            if (limit)
+                rs.limit = (size_t)limit;
+            f.after_id = after;
             rc = subs_each(db, &f, add_row, &rs);
             if (rc && rc != MERR_LIMIT) {
                 json_decref(rs.arr);
                 return fail(r, rc, NULL);
             }
+            /* a full page names where the next starts (`after`); the last page has null */
             return http_reply_json(
                 r, 200,
-                json_pack("{s:o, s:b}", "subscribers", rs.arr, "truncated", rc == MERR_LIMIT));
+                json_pack("{s:o, s:b, s:o}", "subscribers", rs.arr, "truncated", rc == MERR_LIMIT,
+                          "next_after", rc == MERR_LIMIT ? json_integer(rs.last_id) : json_null()));
         }
         if (method(r, "POST")) {
             json_t *j = json_body(r);
@@ -553,8 +624,10 @@ static void api_subscribers(struct http_req *r, struct db *db, const char *rest)
     if (strcmp(rest, "import") == 0) {
         struct subs_import_opts o;
         struct subs_import_report rep;
-        const char *mode = http_query(r, "mode");
+        struct bad_lines bl = {NULL, 0};
+        const char *mode = http_query(r, "mode"), *dry = http_query(r, "dry_run");
         FILE *in;
+        json_t *ans;
         if (!method(r, "POST"))
             return bad_method(r, "POST");
         if (!r->content_type || strcmp(r->content_type, "text/csv") != 0)
@@ -570,24 +643,51 @@ static void api_subscribers(struct http_req *r, struct db *db, const char *rest)
         else if (mode && strcmp(mode, "confirmed") != 0)
             return http_reply_error(r, 400, "invalid", "mode: confirmed, unconfirmed or blocklist",
                                     "mode");
+        if (dry && strcmp(dry, "1") != 0 && strcmp(dry, "true") != 0 && strcmp(dry, "0") != 0 &&
+            strcmp(dry, "false") != 0) {
+            return http_reply_error(r, 400, "invalid", "dry_run: 1, true, 0 or false", "dry_run");
+        }
+        o.dry_run = dry && (!strcmp(dry, "1") || !strcmp(dry, "true"));
         if (!o.list_slug && o.mode != SUBS_IMPORT_BLOCKLIST)
             return http_reply_error(r, 400, "invalid", "list: required", "list");
-        in = fmemopen(r->body.data ? r->body.data : (char *)"", r->body.len, "r");
-        if (!in)
+        if (!(bl.arr = json_array()))
             return fail(r, merr_set(MERR_NOMEM, "out of memory"), NULL);
+        o.on_bad = bad_line;
+        o.arg = &bl;
+        in = fmemopen(r->body.data ? r->body.data : (char *)"", r->body.len, "r");
+        if (!in) {
+            json_decref(bl.arr);
+            return fail(r, merr_set(MERR_NOMEM, "out of memory"), NULL);
+        }
         pthread_mutex_lock(&r->ctx->write_lock);
         rc = subs_import_csv(db, r->ctx->cfg, in, &o, date_now(), &rep);
         pthread_mutex_unlock(&r->ctx->write_lock);
         fclose(in);
-        if (rc)
+        if (rc) {
+            json_decref(bl.arr);
             return fail(r, rc, NULL);
-        return http_reply_json(
-            r, 200,
-            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rows", (json_int_t)rep.rows,
-                      "bad", (json_int_t)rep.bad, "created", (json_int_t)rep.created, "subscribed",
-                      (json_int_t)rep.subscribed, "upgraded", (json_int_t)rep.upgraded, "existing",
-                      (json_int_t)rep.existing, "suppressed", (json_int_t)rep.suppressed, "blocked",
-                      (json_int_t)rep.blocked, "confirm_mails", (json_int_t)rep.confirm_mails));
+        }
+        ans = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "dry_run",
+                        o.dry_run, "rows", (json_int_t)rep.rows, "bad", (json_int_t)rep.bad,
+                        "created", (json_int_t)rep.created, "subscribed",
+                        (json_int_t)rep.subscribed, "upgraded", (json_int_t)rep.upgraded,
+                        "existing", (json_int_t)rep.existing, "left", (json_int_t)rep.left,
+                        "suppressed", (json_int_t)rep.suppressed, "blocked",
+                        (json_int_t)rep.blocked, "confirm_mails", (json_int_t)rep.confirm_mails);
+        if (ans) {
+            json_object_set_new(ans, "delimiter",
+                                rep.delimiter ? json_string(subs_csv_delim_name(rep.delimiter))
+                                              : json_null());
+            json_object_set_new(ans, "email_column", json_string(rep.email_column));
+            json_object_set_new(ans, "name_column",
+                                rep.name_column[0] ? json_string(rep.name_column) : json_null());
+            json_object_set_new(ans, "errors", bl.arr);
+            json_object_set_new(ans, "errors_truncated",
+                                json_boolean(rep.bad > API_IMPORT_ERRORS_MAX));
+        } else {
+            json_decref(bl.arr);
+        }
+        return http_reply_json(r, 200, ans);
     }
     {
         char *email = strdup(rest);
@@ -777,8 +877,9 @@ static json_t *digest_json(const struct digest_info *d)
 }
 
 /*
- * GET  /api/digests/LIST/preview[?to=ADDR]  the message as text (RFC 5322)
- * POST /api/digests/LIST/send  {"period": "2026-W48", "since": ISO 8601}  (both optional)
+ * GET  /api/digests/LIST/preview[?to=ADDR][&since=DATE]  the message as text (RFC 5322)
+ * POST /api/digests/LIST/send  {"period": "2026-W48", "since": DATE}  (both optional; DATE
+ *      as the CLI's --since: ISO 8601 with an offset, or YYYY-MM-DD, midnight in the site's zone)
  * GET  /api/digests/ID;  POST /api/digests/ID/pause|resume|cancel
  */
 static void api_digests(struct http_req *r, struct db *db, const char *rest)
@@ -802,10 +903,15 @@ static void api_digests(struct http_req *r, struct db *db, const char *rest)
     memset(&d, 0, sizeof d);
     if (!numeric && strcmp(action, "preview") == 0) {
         struct buf out;
+        const char *since_s = http_query(r, "since");
+        time_t since = 0;
         if (!method(r, "GET"))
             return bad_method(r, "GET");
+        if (since_s && date_parse_day_or_time(since_s, &since))
+            return http_reply_error(r, 400, "invalid", merr_msg(), "since");
         buf_init(&out, 0);
-        rc = digest_preview(db, r->ctx->cfg, first, http_query(r, "to"), date_now(), &out);
+        rc = digest_preview_since(db, r->ctx->cfg, first, http_query(r, "to"), since, date_now(),
+                                  &out);
         if (rc) {
             buf_free(&out);
             return fail(r, rc, NULL);
@@ -825,7 +931,7 @@ static void api_digests(struct http_req *r, struct db *db, const char *rest)
                 return;
             period = str_field(j, "period");
             since_s = str_field(j, "since");
-            if (since_s && date_parse_iso8601(since_s, &since, NULL)) {
+            if (since_s && date_parse_day_or_time(since_s, &since)) {
                 json_decref(j);
                 return http_reply_error(r, 400, "invalid", merr_msg(), "since");
             }
@@ -868,6 +974,11 @@ void http_api(struct http_req *r, const char *rest)
     struct db *db = http_db(r);
     const char *sub;
 
+    if (strcmp(rest, "openapi.json") == 0) { /* the description is no secret */
+        if (!method(r, "GET"))
+            return bad_method(r, "GET");
+        return http_reply(r, 200, "application/json", http_openapi_json, http_openapi_json_len);
+    }
     if (!db) {
         http_header(r, "Retry-After", "5");
         return http_reply_error(r, 503, "unavailable", "database unavailable", NULL);

@@ -267,8 +267,27 @@ void http_subs_subscribe_post(struct http_req *r);
 void http_subs_confirm(struct http_req *r, const char *token);
 void http_subs_unsubscribe(struct http_req *r, const char *token);
 
-/* Everything under /api/: authenticates, then routes `rest` (the path after /api/). */
+/*
+ * Everything under /api/: /api/openapi.json for anyone, the rest
+ * authenticated, then routed by `rest` (the path after /api/).
+ */
 void http_api(struct http_req *r, const char *rest);
+
+/* docs/openapi.yaml as JSON (generated at build time by cmake/openapi_json.py). */
+extern const char http_openapi_json[];
+extern const size_t http_openapi_json_len;
+
+/*
+ * Every route the router answers (http_route and http_api), as
+ * docs/openapi.yaml names it: method and path template ("GET",
+ * "/api/lists/{slug}"), ended by a NULL method. Kept beside the router:
+ * tests/http/test_openapi.py checks each is documented and calls each.
+ */
+struct http_route_doc {
+    const char *method;
+    const char *path;
+};
+extern const struct http_route_doc http_routes[];
 
 /*
  * What the API's handlers share (http_api.c): an error answer for a

@@ -24,6 +24,53 @@
 #include "metrics.h"
 
 /* The rest of `path` after `prefix`, or NULL. */
+const struct http_route_doc http_routes[] = {
+    /* the public pages and probes (http_route below) */
+    {"GET", "/healthz"},
+    {"GET", "/metrics"},
+    {"GET", "/"},
+    {"GET", "/subscribe"},
+    {"POST", "/subscribe"},
+    {"GET", "/confirm/{token}"},
+    {"POST", "/confirm/{token}"},
+    {"GET", "/unsubscribe/{token}"},
+    {"POST", "/unsubscribe/{token}"},
+    {"GET", "/share/{article_id}"},
+    {"POST", "/share/{article_id}"},
+    {"GET", "/share/{article_id}/sent"},
+    {"GET", "/media/{sha256}"},
+    /* the admin API (http_api.c, http_bounce.c) */
+    {"GET", "/api/openapi.json"},
+    {"GET", "/api/articles"},
+    {"POST", "/api/articles"},
+    {"GET", "/api/articles/{id}"},
+    {"GET", "/api/lists"},
+    {"POST", "/api/lists"},
+    {"GET", "/api/lists/{slug}"},
+    {"PATCH", "/api/lists/{slug}"},
+    {"DELETE", "/api/lists/{slug}"},
+    {"GET", "/api/subscribers"},
+    {"POST", "/api/subscribers"},
+    {"GET", "/api/subscribers/export"},
+    {"POST", "/api/subscribers/import"},
+    {"GET", "/api/subscribers/{email}"},
+    {"DELETE", "/api/subscribers/{email}"},
+    {"GET", "/api/sends"},
+    {"GET", "/api/sends/{id}"},
+    {"POST", "/api/sends/{id}/cancel"},
+    {"GET", "/api/queue"},
+    {"GET", "/api/digests/{list}/preview"},
+    {"POST", "/api/digests/{list}/send"},
+    {"GET", "/api/digests/{id}"},
+    {"POST", "/api/digests/{id}/pause"},
+    {"POST", "/api/digests/{id}/resume"},
+    {"POST", "/api/digests/{id}/cancel"},
+    {"GET", "/api/bounces"},
+    {"GET", "/api/bounces/{id}"},
+    {"POST", "/api/bounces/{id}/undo"},
+    {NULL, NULL},
+};
+
 static const char *after(const char *path, const char *prefix)
 {
     size_t n = strlen(prefix);

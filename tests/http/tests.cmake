@@ -18,3 +18,7 @@ mailer_script_test(http.list_visibility http/test_list_visibility.py LABELS inte
 # itself, and JSON refusals carry code, field, reason, words and detail
 # (tests/http/test_msg_catalogue.py).
 mailer_script_test(http.msg_catalogue http/test_msg_catalogue.py LABELS integration TIMEOUT 120)
+# docs/openapi.yaml is the API as it is: every route the router knows is
+# documented, each is called and its answers validated against the schemas
+# (python3-jsonschema); keyset pages, CLI dates, import reasons and dry run.
+mailer_script_test(http.openapi http/test_openapi.py LABELS integration TIMEOUT 180)
