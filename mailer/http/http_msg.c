@@ -57,7 +57,7 @@ const struct http_msg http_msgs[] = {
     /* ---- a person's name (share sender, subscriber) ---- */
     /* the one filter for typed text (core/text.c, text_fault_reason) */
     {"name.bad_utf8", NULL, "Tên có ký tự không đọc được. Hãy gõ lại tên."},
-    {"name.line_break", NULL, "Tên chỉ gồm một dòng chữ, không xuống dòng."},
+    {"name.line_break", NULL, "Tên không được có ký tự xuống dòng: hãy viết tên trên một dòng."},
     {"name.control", NULL,
      "Tên có ký tự điều khiển hoặc ký tự ẩn không dùng được. Hãy gõ lại tên."},
     {"name.link", NULL,

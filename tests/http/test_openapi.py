@@ -275,8 +275,12 @@ def main():
         call("GET", "/", token=False, ok=200)
         call("GET", "/subscribe", token=False, ok=200)
         call("POST", "/subscribe", body="list=ha-giang&email=moi%40example.vn",
+             ctype="application/x-www-form-urlencoded", token=False, ok=403)  # no form token
+        form = "&csrf=" + urllib.parse.quote(m.form_token("/subscribe"))
+        call("POST", "/subscribe", body="list=ha-giang&email=moi%40example.vn" + form,
              ctype="application/x-www-form-urlencoded", token=False, ok=200)
-        call("POST", "/subscribe", body="list=ha-giang&email=moi%40example",
+        form = "&csrf=" + urllib.parse.quote(m.form_token("/subscribe"))
+        call("POST", "/subscribe", body="list=ha-giang&email=moi%40example" + form,
              ctype="application/x-www-form-urlencoded", token=False, ok=400)
         for kind in ("confirm", "unsubscribe"):
             for meth in ("GET", "POST"):

@@ -47,7 +47,7 @@ EVIL = {"Origin": "https://evil.example"}
 
 
 def check_forms(m):
-    m.cli("list", "create", "tin-tuc", "--name", "Bản tin", "--optin", "double")
+    m.cli("list", "create", "tin-tuc", "--name", "Bản tin", "--optin", "double", "--public")
     shares = m.sql("SELECT count(*) FROM sends")[0][0]
     # the attacker's own GET gives a token bound to the attacker's cookie
     mine = dict(m.cookies)
