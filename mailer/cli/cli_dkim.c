@@ -22,6 +22,7 @@
 static const char DKIM_USAGE[] =
     "usage: mailer dkim <keygen|record|sign> [options]\n\n"
     "DKIM keys (RFC 6376, RFC 8463) and the DNS records that publish them.\n\n"
+    "commands:\n"
     "  keygen --domain D --selector S [--algorithm rsa|ed25519]\n"
     "                     make a key (RSA 2048 by default) under [dkim] keys_dir\n"
     "                     and print the DNS TXT record to publish\n"
