@@ -71,6 +71,12 @@ function vietnamese(text, what) {
 
 // Expects the field `id` to be refused with words matching `re`, focused when `focus`.
 async function expectRefused(page, id, re, what, focus = true) {
+  // autofocus is applied when the browser next renders the loaded page, not at load:
+  // wait for it (a focus that never comes still fails below, with what has the focus)
+  if (focus)
+    await page
+      .waitForFunction((i) => document.activeElement && document.activeElement.id === i, id, { timeout: 10000 })
+      .catch(() => {});
   const s = await fieldState(page, id);
   check(s.invalid === 'true', what + ': #' + id + ' not aria-invalid: ' + JSON.stringify(s));
   check(re.test(s.message), what + ': message beside #' + id + ': ' + JSON.stringify(s.message));
