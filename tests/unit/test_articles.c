@@ -28,171 +28,26 @@
 #include "date.h"
 #include "enc.h"
 #include "media.h"
+#include "articles_fx.h"
 #include "testutil.h"
 #include "utf8.h"
-
-/* ---- fixtures ---------------------------------------------------------- */
-
-struct fx {
-    struct db *db;
-    struct config cfg;
-    char dir[512];      /* this test's folder: m.db, x.json, images/ */
-    char examples[512]; /* examples/articles in the source tree */
-};
-
-static void copy_file(const char *from, const char *to)
-{
-    struct buf b;
-    FILE *f;
-    buf_init(&b, 0);
-    assert_int_equal(buf_read_file(&b, from), MERR_OK);
-    f = fopen(to, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
-    assert_int_equal(fclose(f), 0);
-    buf_free(&b);
-}
-
-static int setup(void **state)
-{
-    struct fx *fx = calloc(1, sizeof *fx);
-    char path[700];
-    const char *name = *state ? (const char *)*state : "articles";
-
-    snprintf(fx->dir, sizeof fx->dir, "%s", test_tmpdir(name));
-    snprintf(fx->examples, sizeof fx->examples, "%s/examples/articles", test_source_dir());
-    assert_int_equal(cfg_defaults(&fx->cfg), MERR_OK);
-    assert_int_equal(date_set_zone("Asia/Ho_Chi_Minh"), MERR_OK);
-    fx->db = test_db_fresh(fx->dir, NULL, 0);
-    snprintf(path, sizeof path, "%s/images", fx->dir);
-    assert_int_equal(mkdir(path, 0755), 0);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *fx = *state;
-    db_close(fx->db);
-    cfg_free(&fx->cfg);
-    free(fx);
-    return 0;
-}
-
-/* Photos as stored, not the images derived from them for mail. */
-#define SQL_ORIGINALS                                                                              \
-    "SELECT count(*) FROM media WHERE sha256 NOT IN (SELECT derived_sha256 FROM media_derived)"
-
-/* Row counts of the four tables plus a hash over every stored value. */
-struct snapshot {
-    int articles, images, media, derived;
-    char hash[65];
-};
-
-static void snap(struct db *db, struct snapshot *s)
-{
-    static const char *const sql[] = {
-        "SELECT id, url, title, category, author, published_at, published_offset, summary, "
-        "body_html, created_at, updated_at FROM articles ORDER BY id",
-        "SELECT article_id, position, src, media_sha256, filename, caption, alt "
-        "FROM article_images ORDER BY article_id, position",
-        "SELECT sha256, content_type, size, width, height, hex(bytes), b64 FROM media "
-        "ORDER BY sha256",
-        "SELECT source_sha256, kind, recipe, derived_sha256 FROM media_derived "
-        "ORDER BY source_sha256, kind"};
-    struct buf all;
-    buf_init(&all, 0);
-    for (size_t q = 0; q < 4; q++) {
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(db_sqlite(db), sql[q], -1, &st, NULL), SQLITE_OK);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            for (int c = 0; c < sqlite3_column_count(st); c++) {
-                const unsigned char *t = sqlite3_column_text(st, c);
-                assert_int_equal(buf_printf(&all, "%s\x1f", t ? (const char *)t : "NULL"), MERR_OK);
-            }
-        sqlite3_finalize(st);
-        assert_int_equal(buf_putc(&all, '\x1e'), MERR_OK);
-    }
-    crypto_sha256_hex(s->hash, all.data, all.len);
-    buf_free(&all);
-    s->articles = test_db_int(db, "SELECT count(*) FROM articles");
-    s->images = test_db_int(db, "SELECT count(*) FROM article_images");
-    s->media = test_db_int(db, SQL_ORIGINALS);
-    s->derived = test_db_int(db, "SELECT count(*) FROM media_derived");
-}
-
-static void assert_unchanged(const struct snapshot *a, const struct snapshot *b)
-{
-    assert_int_equal(a->articles, b->articles);
-    assert_int_equal(a->images, b->images);
-    assert_int_equal(a->media, b->media);
-    assert_int_equal(a->derived, b->derived);
-    assert_string_equal(a->hash, b->hash);
-}
-
-/* Adds every .json in examples/articles; returns how many were new. */
-static int add_examples(struct fx *fx)
-{
-    DIR *d = opendir(fx->examples);
-    struct dirent *e;
-    int files = 0, created_n = 0;
-    assert_non_null(d);
-    while ((e = readdir(d))) {
-        char path[900];
-        size_t n = strlen(e->d_name);
-        char *id = NULL;
-        int created = -1;
-        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", fx->examples, e->d_name);
-        if (article_upsert_file(fx->db, &fx->cfg, path, &id, &created) != MERR_OK)
-            fail_msg("%s: %s", path, merr_msg());
-        assert_non_null(id);
-        assert_true(created == 0 || created == 1);
-        created_n += created;
-        files++;
-        free(id);
-    }
-    closedir(d);
-    assert_int_equal(files, 6);
-    return created_n;
-}
-
-/* Writes `json` to DIR/NAME and adds it. Returns the result; the message is in merr_msg(). */
-static enum merr add_text(struct fx *fx, const char *name, const char *json)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", fx->dir, name);
-    test_write_file(path, json);
-    return article_upsert_file(fx->db, &fx->cfg, path, NULL, NULL);
-}
-
-static void assert_msg(const char *want)
-{
-    if (!strstr(merr_msg(), want))
-        fail_msg("message \"%s\" lacks \"%s\"", merr_msg(), want);
-}
-
-#define GOOD_HEAD                                                                                  \
-    "{\n  \"id\": \"probe\",\n  \"url\": \"https://hagiang.gov.vn/p\",\n"                          \
-    "  \"published_at\": \"2021-10-05T19:18:00+07:00\",\n  \"body_html\": \"<p>Nội dung</p>\",\n"
 
 /* ---- upsert ------------------------------------------------------------ */
 
 static void examples_twice_leave_six(void **state)
 {
-    struct fx *fx = *state;
-    struct snapshot s1, s2;
+    struct articles_fx *fx = *state;
+    struct articles_fx_snapshot s1, s2;
 
-    assert_int_equal(add_examples(fx), 6);
-    snap(fx->db, &s1);
+    assert_int_equal(articles_fx_add_examples(fx), 6);
+    articles_fx_snap(fx->db, &s1);
     assert_int_equal(s1.articles, 6);
     assert_int_equal(s1.images, 12); /* 7 in the long article, 1 in each other */
     assert_int_equal(s1.media, 12);
     assert_int_equal(s1.derived, 24); /* a body image and a thumbnail of each photo */
     assert_int_equal(db_exec(fx->db, "UPDATE media_derived SET created_at = 1"), MERR_OK);
-    assert_int_equal(add_examples(fx), 0); /* all six were updates */
-    snap(fx->db, &s2);
+    assert_int_equal(articles_fx_add_examples(fx), 0); /* all six were updates */
+    articles_fx_snap(fx->db, &s2);
     assert_int_equal(s2.articles, 6);
     assert_int_equal(s2.images, 12);
     assert_int_equal(s2.media, 12);
@@ -205,7 +60,7 @@ static void examples_twice_leave_six(void **state)
 
 static void update_replaces_fields_and_images(void **state)
 {
-    struct fx *fx = *state;
+    struct articles_fx *fx = *state;
     struct article *a;
     char src[700], dst[700];
     int created = -1;
@@ -213,10 +68,10 @@ static void update_replaces_fields_and_images(void **state)
 
     snprintf(src, sizeof src, "%s/images/pccc.jpg", fx->examples);
     snprintf(dst, sizeof dst, "%s/images/a.jpg", fx->dir);
-    copy_file(src, dst);
+    articles_fx_copy_file(src, dst);
     snprintf(src, sizeof src, "%s/images/logo.png", fx->examples);
     snprintf(dst, sizeof dst, "%s/images/b.png", fx->dir);
-    copy_file(src, dst);
+    articles_fx_copy_file(src, dst);
 
     const char *v1 = GOOD_HEAD "  \"title\": \"Bản một\",\n"
                                "  \"images\": [{\"src\": \"images/a.jpg\", \"caption\": \"Ảnh "
@@ -263,7 +118,7 @@ static void update_replaces_fields_and_images(void **state)
 
 static void load_keeps_vietnamese_and_order(void **state)
 {
-    struct fx *fx = *state;
+    struct articles_fx *fx = *state;
     struct article *a;
     struct buf js;
     char path[700];
@@ -311,12 +166,12 @@ static void load_keeps_vietnamese_and_order(void **state)
 
 static void list_window_order_category(void **state)
 {
-    struct fx *fx = *state;
+    struct articles_fx *fx = *state;
     struct article **v;
     size_t n;
     time_t t_pccc, t_end;
 
-    add_examples(fx);
+    articles_fx_add_examples(fx);
     assert_int_equal(date_parse_iso8601("2021-10-05T19:18:00+07:00", &t_pccc, NULL), MERR_OK);
     assert_int_equal(date_parse_iso8601("2021-12-31T14:15:00+07:00", &t_end, NULL), MERR_OK);
 
@@ -374,19 +229,19 @@ struct bad_case {
 
 static void refusals_name_field_and_change_nothing(void **state)
 {
-    struct fx *fx = *state;
+    struct articles_fx *fx = *state;
     char src[700], dst[700], path[700], prefix[800];
-    struct snapshot before, after;
+    struct articles_fx_snapshot before, after;
     struct article *a;
 
     /* images/ holds a real JPEG and PNG, a text file named .jpg, and a
      * symlink to a real image outside the folder */
     snprintf(src, sizeof src, "%s/images/pccc.jpg", fx->examples);
     snprintf(dst, sizeof dst, "%s/images/pccc.jpg", fx->dir);
-    copy_file(src, dst);
+    articles_fx_copy_file(src, dst);
     snprintf(src, sizeof src, "%s/images/logo.png", fx->examples);
     snprintf(dst, sizeof dst, "%s/images/logo.png", fx->dir);
-    copy_file(src, dst);
+    articles_fx_copy_file(src, dst);
     snprintf(dst, sizeof dst, "%s/images/fake.jpg", fx->dir);
     test_write_file(dst, "this is text, not a photo\n");
     snprintf(src, sizeof src, "%s/images/bac-me-lam-san.jpg", fx->examples);
@@ -394,9 +249,10 @@ static void refusals_name_field_and_change_nothing(void **state)
     assert_int_equal(symlink(src, dst), 0);
 
     /* an existing "probe" article, so "unchanged" also covers an update */
-    assert_int_equal(add_text(fx, "x.json",
-                              GOOD_HEAD "  \"title\": \"Gốc\",\n"
-                                        "  \"images\": [{\"src\": \"images/pccc.jpg\"}]\n}\n"),
+    assert_int_equal(articles_fx_add_text(fx, "x.json",
+                                          GOOD_HEAD
+                                          "  \"title\": \"Gốc\",\n"
+                                          "  \"images\": [{\"src\": \"images/pccc.jpg\"}]\n}\n"),
                      MERR_OK);
     assert_int_equal(test_db_int(fx->db, SQL_ORIGINALS), 1);
 
@@ -509,9 +365,9 @@ static void refusals_name_field_and_change_nothing(void **state)
             fx->cfg.image_max_bytes = c->image_max;
         if (c->article_max)
             fx->cfg.article_max_bytes = c->article_max;
-        snap(fx->db, &before);
+        articles_fx_snap(fx->db, &before);
         merr_clear();
-        rc = add_text(fx, "x.json", c->json);
+        rc = articles_fx_add_text(fx, "x.json", c->json);
         fx->cfg.image_max_bytes = old_img;
         fx->cfg.article_max_bytes = old_art;
         if (rc != c->rc)
@@ -519,8 +375,8 @@ static void refusals_name_field_and_change_nothing(void **state)
                      merr_str(c->rc));
         if (strncmp(merr_msg(), prefix, strlen(prefix)) != 0 || !strstr(merr_msg(), c->msg))
             fail_msg("%s: message \"%s\" lacks \"%s%s\"", c->what, merr_msg(), prefix, c->msg);
-        snap(fx->db, &after);
-        assert_unchanged(&before, &after);
+        articles_fx_snap(fx->db, &after);
+        articles_fx_assert_unchanged(&before, &after);
     }
     assert_int_equal(article_load(fx->db, "probe", &a), MERR_OK);
     assert_string_equal(a->title, "Gốc");
@@ -531,45 +387,47 @@ static void refusals_name_field_and_change_nothing(void **state)
 
 static void json_text_origin_names_input(void **state)
 {
-    struct fx *fx = *state;
+    struct articles_fx *fx = *state;
     const char *bad = "{\"id\": \"a\"}";
-    struct snapshot before, after;
+    struct articles_fx_snapshot before, after;
     char *id = (char *)"x";
 
-    snap(fx->db, &before);
+    articles_fx_snap(fx->db, &before);
     assert_int_equal(
         article_upsert_json(fx->db, &fx->cfg, bad, strlen(bad), fx->dir, "request", &id),
         MERR_INVAL);
     assert_null(id);
     assert_string_equal(merr_msg(), "request: url: missing (required)");
-    snap(fx->db, &after);
-    assert_unchanged(&before, &after);
+    articles_fx_snap(fx->db, &after);
+    articles_fx_assert_unchanged(&before, &after);
 }
 
 /* ---- media ------------------------------------------------------------- */
 
 static void same_photo_stored_once(void **state)
 {
-    struct fx *fx = *state;
+    struct articles_fx *fx = *state;
     char src[700], dst[700];
     struct article *a, *b;
 
     snprintf(src, sizeof src, "%s/images/pccc.jpg", fx->examples);
     snprintf(dst, sizeof dst, "%s/images/one.jpg", fx->dir);
-    copy_file(src, dst);
+    articles_fx_copy_file(src, dst);
     snprintf(dst, sizeof dst, "%s/images/Ảnh hai.jpeg", fx->dir);
-    copy_file(src, dst);
+    articles_fx_copy_file(src, dst);
     assert_int_equal(
-        add_text(fx, "a.json",
-                 "{\"id\": \"a\", \"url\": \"https://a.vn/a\", \"title\": \"A\", \"body_html\": "
-                 "\"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
-                 "\"images\": [{\"src\": \"images/one.jpg\"}, {\"src\": \"images/one.jpg\"}]}"),
+        articles_fx_add_text(
+            fx, "a.json",
+            "{\"id\": \"a\", \"url\": \"https://a.vn/a\", \"title\": \"A\", \"body_html\": "
+            "\"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
+            "\"images\": [{\"src\": \"images/one.jpg\"}, {\"src\": \"images/one.jpg\"}]}"),
         MERR_OK);
     assert_int_equal(
-        add_text(fx, "b.json",
-                 "{\"id\": \"b\", \"url\": \"https://a.vn/b\", \"title\": \"B\", \"body_html\": "
-                 "\"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
-                 "\"images\": [{\"src\": \"./images/Ảnh hai.jpeg\"}]}"),
+        articles_fx_add_text(
+            fx, "b.json",
+            "{\"id\": \"b\", \"url\": \"https://a.vn/b\", \"title\": \"B\", \"body_html\": "
+            "\"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
+            "\"images\": [{\"src\": \"./images/Ảnh hai.jpeg\"}]}"),
         MERR_OK);
     assert_int_equal(test_db_int(fx->db, SQL_ORIGINALS), 1);
     assert_int_equal(test_db_int(fx->db, "SELECT count(*) FROM article_images"), 3);
@@ -586,26 +444,26 @@ static void same_photo_stored_once(void **state)
 
 static void media_root_wins(void **state)
 {
-    struct fx *fx = *state;
+    struct articles_fx *fx = *state;
     char src[700], dst[700], root[700];
 
     snprintf(root, sizeof root, "%s/media", fx->dir);
     assert_int_equal(mkdir(root, 0755), 0);
     snprintf(src, sizeof src, "%s/images/logo.png", fx->examples);
     snprintf(dst, sizeof dst, "%s/logo.png", root);
-    copy_file(src, dst);
+    articles_fx_copy_file(src, dst);
     test_set_str(&fx->cfg.media_root, root);
     const char *j = "{\"id\": \"m\", \"url\": \"https://a.vn/m\", \"title\": \"M\", "
                     "\"body_html\": \"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
                     "\"images\": [{\"src\": \"logo.png\"}]}";
-    assert_int_equal(add_text(fx, "m.json", j), MERR_OK);
+    assert_int_equal(articles_fx_add_text(fx, "m.json", j), MERR_OK);
     assert_int_equal(test_db_int(fx->db, SQL_ORIGINALS), 1);
     /* the JSON's own folder is not searched when a root is set */
     const char *k = "{\"id\": \"n\", \"url\": \"https://a.vn/n\", \"title\": \"N\", "
                     "\"body_html\": \"x\", \"published_at\": \"2021-10-05T19:18:00Z\", "
                     "\"images\": [{\"src\": \"../m.json\"}]}";
-    assert_int_equal(add_text(fx, "n.json", k), MERR_INVAL);
-    assert_msg("escapes its folder");
+    assert_int_equal(articles_fx_add_text(fx, "n.json", k), MERR_INVAL);
+    articles_fx_assert_msg("escapes its folder");
 }
 
 static void sniff_types_and_sizes(void **state)
@@ -691,7 +549,7 @@ static void sniff_types_and_sizes(void **state)
         assert_int_equal(
             media_sniff((const unsigned char *)not_images[i], strlen(not_images[i]), &mi),
             MERR_INVAL);
-        assert_msg("not an image");
+        articles_fx_assert_msg("not an image");
     }
 }
 
@@ -749,7 +607,7 @@ static void safe_filenames(void **state)
 
 static void base64_computed_once_and_cached(void **state)
 {
-    struct fx *fx = *state;
+    struct articles_fx *fx = *state;
     struct article *a;
     struct buf b64, want, raw, again;
     char path[700];
@@ -801,352 +659,31 @@ static void base64_computed_once_and_cached(void **state)
     article_free(a);
 }
 
-/* ---- fetching by URL: a small HTTP/1.0 server on loopback ------------------ */
-
-struct server {
-    int fd;
-    int port;
-    atomic_int stop; /* set by server_stop, read by the serving thread */
-    pthread_t th;
-    struct buf png;        /* logo.png */
-    long long stream_sent; /* bytes of /stream written before the client left */
-    int requests;          /* requests read */
-};
-
-static void send_all(int c, const void *p, size_t n)
-{
-    const char *q = p;
-    while (n) {
-        ssize_t k = send(c, q, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return;
-        q += k;
-        n -= (size_t)k;
-    }
-}
-
-static void respond(struct server *s, int c, const char *path)
-{
-    char head[512];
-    if (!strcmp(path, "/photo.png") || !strncmp(path, "/photo.png?", 11)) {
-        snprintf(head, sizeof head,
-                 "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
-                 s->png.len);
-        send_all(c, head, strlen(head));
-        send_all(c, s->png.data, s->png.len);
-    } else if (!strcmp(path, "/redirect")) {
-        snprintf(head, sizeof head,
-                 "HTTP/1.0 302 Found\r\nLocation: http://127.0.0.1:%d/photo.png\r\n"
-                 "Content-Length: 0\r\n\r\n",
-                 s->port);
-        send_all(c, head, strlen(head));
-    } else if (!strcmp(path, "/loop")) {
-        const char *r = "HTTP/1.0 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n";
-        send_all(c, r, strlen(r));
-    } else if (!strcmp(path, "/to-file")) {
-        const char *r = "HTTP/1.0 302 Found\r\nLocation: file:///etc/passwd\r\n"
-                        "Content-Length: 0\r\n\r\n";
-        send_all(c, r, strlen(r));
-    } else if (!strcmp(path, "/big-declared")) {
-        const char *r = "HTTP/1.0 200 OK\r\nContent-Length: 999999999\r\n\r\n";
-        send_all(c, r, strlen(r));
-        send_all(c, s->png.data, s->png.len);
-    } else if (!strcmp(path, "/stream")) {
-        /* no Content-Length: only the running count can stop this */
-        static char chunk[65536];
-        long long sent = 0;
-        const char *r = "HTTP/1.0 200 OK\r\nContent-Type: image/png\r\n\r\n";
-        memcpy(chunk, s->png.data, 64);
-        send_all(c, r, strlen(r));
-        while (sent < (64LL << 20)) {
-            ssize_t k = send(c, chunk, sizeof chunk, MSG_NOSIGNAL);
-            if (k <= 0)
-                break;
-            sent += k;
-        }
-        s->stream_sent = sent;
-    } else if (!strcmp(path, "/text.jpg")) {
-        const char *r = "HTTP/1.0 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 5\r\n"
-                        "\r\nhello";
-        send_all(c, r, strlen(r));
-    } else if (!strcmp(path, "/slow")) {
-        sleep(2);
-    } else if (!strcmp(path, "/broken")) {
-        const char *r = "HTTP/1.0 503 Unavailable\r\nContent-Length: 0\r\n\r\n";
-        send_all(c, r, strlen(r));
-    } else {
-        const char *r = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-        send_all(c, r, strlen(r));
-    }
-}
-
-static void *serve(void *arg)
-{
-    struct server *s = arg;
-    while (!atomic_load(&s->stop)) {
-        struct pollfd p = {s->fd, POLLIN, 0};
-        char req[4096], path[1024];
-        size_t n = 0;
-        int c;
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        c = accept(s->fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        while (n < sizeof req - 1) {
-            ssize_t k = recv(c, req + n, sizeof req - 1 - n, 0);
-            if (k <= 0)
-                break;
-            n += (size_t)k;
-            req[n] = '\0';
-            if (strstr(req, "\r\n\r\n"))
-                break;
-        }
-        req[n] = '\0';
-        s->requests++;
-        if (sscanf(req, "GET %1023s ", path) == 1)
-            respond(s, c, path);
-        close(c);
-    }
-    return NULL;
-}
-
-static void server_start(struct server *s)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    char path[700];
-
-    memset(s, 0, sizeof *s);
-    atomic_init(&s->stop, 0);
-    buf_init(&s->png, 0);
-    snprintf(path, sizeof path, "%s/examples/articles/images/logo.png", test_source_dir());
-    assert_int_equal(buf_read_file(&s->png, path), MERR_OK);
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->fd >= 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->fd, 16), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &len), 0);
-    s->port = ntohs(a.sin_port);
-    assert_int_equal(pthread_create(&s->th, NULL, serve, s), 0);
-}
-
-static void server_stop(struct server *s)
-{
-    atomic_store(&s->stop, 1);
-    pthread_join(s->th, NULL);
-    close(s->fd);
-    buf_free(&s->png);
-}
-
-static void fetch_by_url(void **state)
-{
-    struct fx *fx = *state;
-    struct server srv;
-    struct buf b;
-    struct snapshot before, after;
-    struct article *a;
-    char url[256], json[1024];
-
-    server_start(&srv);
-    buf_init(&b, 0);
-    fx->cfg.fetch_timeout_s = 1;
-    fx->cfg.fetch_max_redirects = 3;
-    /* loopback is refused unless listed (fetch_refuses_inside shows it) */
-    free(fx->cfg.fetch_allow_nets);
-    fx->cfg.fetch_allow_nets = strdup("127.0.0.0/8");
-
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/photo.png", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_OK);
-    assert_int_equal(b.len, srv.png.len);
-    assert_memory_equal(b.data, srv.png.data, b.len);
-    buf_reset(&b);
-
-    /* through a redirect, in an article: stored, named after the URL, typed by bytes */
-    snprintf(json, sizeof json,
-             "{\"id\": \"u\", \"url\": \"https://a.vn/u\", \"title\": \"U\", \"body_html\": "
-             "\"x\", \"published_at\": \"2021-10-05T19:18:00+07:00\", \"images\": "
-             "[{\"src\": \"http://127.0.0.1:%d/redirect\", \"caption\": \"Ảnh\"}]}",
-             srv.port);
-    assert_int_equal(add_text(fx, "u.json", json), MERR_OK);
-    assert_int_equal(article_load(fx->db, "u", &a), MERR_OK);
-    assert_int_equal(a->nimages, 1);
-    assert_string_equal(a->images[0].content_type, "image/png");
-    assert_string_equal(a->images[0].filename, "redirect.png");
-    assert_int_equal(a->images[0].size, srv.png.len);
-    assert_int_equal(a->images[0].width, 240);
-    article_free(a);
-
-    /* too many redirects; a redirect to file:; HTTP errors; not an image */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/loop", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
-    assert_msg("more than 3 redirects");
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/to-file", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
-    assert_msg("redirected to a scheme other than http(s)");
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/missing", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
-    assert_msg("HTTP status 404");
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/broken", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_TEMPFAIL);
-    assert_msg("HTTP status 503");
-    assert_int_equal(b.len, 0);
-
-    /* over the cap: declared, and streamed without a length (cut while receiving) */
-    fx->cfg.image_max_bytes = 100000;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/big-declared", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_LIMIT);
-    assert_msg("over the image size limit of 100000 bytes");
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/stream", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_LIMIT);
-    assert_msg("over the image size limit of 100000 bytes");
-    assert_int_equal(b.len, 0);
-
-    /* each failure inside an article changes nothing */
-    static const struct {
-        const char *path;
-        enum merr rc;
-        const char *msg;
-    } bad[] = {
-        {"/stream", MERR_LIMIT, "over the image size limit of 100000 bytes"},
-        {"/text.jpg", MERR_INVAL, "not an image"},
-        {"/to-file", MERR_INVAL, "redirected to a scheme"},
-        {"/missing", MERR_INVAL, "HTTP status 404"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        snprintf(json, sizeof json,
-                 "{\"id\": \"u\", \"url\": \"https://a.vn/u\", \"title\": \"U2\", \"body_html\": "
-                 "\"x\", \"published_at\": \"2021-10-05T19:18:00+07:00\", \"images\": "
-                 "[{\"src\": \"http://127.0.0.1:%d%s\"}]}",
-                 srv.port, bad[i].path);
-        snap(fx->db, &before);
-        assert_int_equal(add_text(fx, "u.json", json), bad[i].rc);
-        assert_msg("u.json: images[0].src: http://127.0.0.1:");
-        assert_msg(bad[i].msg);
-        snap(fx->db, &after);
-        assert_unchanged(&before, &after);
-    }
-    /* time-out (last: the server sleeps on it and serves nobody else meanwhile) */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/slow", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_TEMPFAIL);
-    assert_msg("timed out after 1 s");
-    server_stop(&srv);
-    /* the streamed body was abandoned long before its 64 MiB were sent */
-    assert_true(srv.stream_sent < (32LL << 20));
-
-    /* nobody listening: temporary */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/photo.png", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_TEMPFAIL);
-    buf_free(&b);
-}
-
-/*
- * SSRF (issue 16 item 4): loopback, private, link-local and every other
- * spelling of them are refused before anything connects, on the first hop
- * and after a redirect, with one text whatever refused, and nothing reaches
- * the server; the allow-lists open exactly what they name.
- */
-static void fetch_refuses_inside(void **state)
-{
-    struct fx *fx = *state;
-    struct server srv;
-    struct buf b;
-    char url[256], first[1024];
-    static const char *const hosts[] = {
-        "127.0.0.1",          "0x7f000001", "2130706433", "127.1",   "0177.0.0.1",
-        "[::ffff:127.0.0.1]", "[::1]",      "localhost",  "0.0.0.0",
-    };
-    static const char *const inside[] = {
-        "http://169.254.169.254/latest/meta-data/",
-        "http://10.0.0.1/a.png",
-        "http://192.168.1.1/a.png",
-        "http://100.64.0.1/a.png",
-        "http://172.16.0.1/a.png",
-        "http://[fe80::1]/a.png",
-        "http://[fd00::1]/a.png",
-        "http://224.0.0.1/a.png",
-    };
-
-    server_start(&srv);
-    buf_init(&b, 0);
-    fx->cfg.fetch_timeout_s = 1;
-    fx->cfg.fetch_max_redirects = 3;
-    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
-        snprintf(url, sizeof url, "http://%s:%d/photo.png", hosts[i], srv.port);
-        assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
-        assert_msg("not fetched: images are fetched only from public addresses");
-        assert_int_equal(b.len, 0);
-        /* the same words whatever the address: the text depends on the URL alone */
-        if (i == 0)
-            snprintf(first, sizeof first, "%s", merr_msg() + strlen(url));
-        else
-            assert_string_equal(merr_msg() + strlen(url), first);
-    }
-    for (size_t i = 0; i < sizeof inside / sizeof *inside; i++) {
-        assert_int_equal(media_fetch(&fx->cfg, inside[i], &b), MERR_INVAL);
-        assert_string_equal(merr_msg() + strlen(inside[i]), first);
-    }
-    /* a closed port answers as an open one: nothing to scan with */
-    snprintf(url, sizeof url, "http://127.0.0.1:1/photo.png");
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
-    assert_string_equal(merr_msg() + strlen(url), first);
-
-    /* allowed inside by network: fetched; a redirect from there to another inside host is not */
-    free(fx->cfg.fetch_allow_nets);
-    fx->cfg.fetch_allow_nets = strdup("127.0.0.1/32");
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/photo.png", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_OK);
-    assert_int_equal(b.len, srv.png.len);
-    buf_reset(&b);
-    snprintf(url, sizeof url, "http://127.0.0.2:%d/photo.png", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
-    assert_string_equal(merr_msg() + strlen(url), first);
-
-    /* a host list: only those names, on every hop (the redirect goes to 127.0.0.1) */
-    free(fx->cfg.fetch_allow_hosts);
-    fx->cfg.fetch_allow_hosts = strdup("cms.example.vn, LOCALHOST");
-    snprintf(url, sizeof url, "http://localhost:%d/photo.png", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_OK);
-    buf_reset(&b);
-    snprintf(url, sizeof url, "http://localhost:%d/redirect", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
-    assert_string_equal(merr_msg() + strlen(url), first);
-    assert_int_equal(b.len, 0);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/photo.png", srv.port);
-    assert_int_equal(media_fetch(&fx->cfg, url, &b), MERR_INVAL);
-    assert_string_equal(merr_msg() + strlen(url), first);
-    server_stop(&srv);
-    assert_int_equal(srv.requests, 3); /* the three allowed ones, nothing else */
-    buf_free(&b);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate_setup_teardown(examples_twice_leave_six, setup, teardown,
-                                                 "art-twice"),
-        cmocka_unit_test_prestate_setup_teardown(update_replaces_fields_and_images, setup, teardown,
+        cmocka_unit_test_prestate_setup_teardown(examples_twice_leave_six, articles_fx_setup,
+                                                 articles_fx_teardown, "art-twice"),
+        cmocka_unit_test_prestate_setup_teardown(update_replaces_fields_and_images,
+                                                 articles_fx_setup, articles_fx_teardown,
                                                  "art-update"),
-        cmocka_unit_test_prestate_setup_teardown(load_keeps_vietnamese_and_order, setup, teardown,
-                                                 "art-load"),
-        cmocka_unit_test_prestate_setup_teardown(list_window_order_category, setup, teardown,
-                                                 "art-list"),
-        cmocka_unit_test_prestate_setup_teardown(refusals_name_field_and_change_nothing, setup,
-                                                 teardown, "art-bad"),
-        cmocka_unit_test_prestate_setup_teardown(json_text_origin_names_input, setup, teardown,
-                                                 "art-origin"),
-        cmocka_unit_test_prestate_setup_teardown(same_photo_stored_once, setup, teardown,
-                                                 "art-dedup"),
-        cmocka_unit_test_prestate_setup_teardown(media_root_wins, setup, teardown, "art-root"),
+        cmocka_unit_test_prestate_setup_teardown(load_keeps_vietnamese_and_order, articles_fx_setup,
+                                                 articles_fx_teardown, "art-load"),
+        cmocka_unit_test_prestate_setup_teardown(list_window_order_category, articles_fx_setup,
+                                                 articles_fx_teardown, "art-list"),
+        cmocka_unit_test_prestate_setup_teardown(refusals_name_field_and_change_nothing,
+                                                 articles_fx_setup, articles_fx_teardown,
+                                                 "art-bad"),
+        cmocka_unit_test_prestate_setup_teardown(json_text_origin_names_input, articles_fx_setup,
+                                                 articles_fx_teardown, "art-origin"),
+        cmocka_unit_test_prestate_setup_teardown(same_photo_stored_once, articles_fx_setup,
+                                                 articles_fx_teardown, "art-dedup"),
+        cmocka_unit_test_prestate_setup_teardown(media_root_wins, articles_fx_setup,
+                                                 articles_fx_teardown, "art-root"),
         cmocka_unit_test(sniff_types_and_sizes),
         cmocka_unit_test(safe_filenames),
-        cmocka_unit_test_prestate_setup_teardown(base64_computed_once_and_cached, setup, teardown,
-                                                 "art-b64"),
-        cmocka_unit_test_prestate_setup_teardown(fetch_by_url, setup, teardown, "art-fetch"),
-        cmocka_unit_test_prestate_setup_teardown(fetch_refuses_inside, setup, teardown, "art-ssrf"),
+        cmocka_unit_test_prestate_setup_teardown(base64_computed_once_and_cached, articles_fx_setup,
+                                                 articles_fx_teardown, "art-b64"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
