@@ -51,11 +51,8 @@
  *   one STARTTLS session in three failed that way against aiosmtpd, and a
  *   TLS 1.3 client cannot stop a server from sending tickets. TLS 1.2 has
  *   no post-handshake messages (its ticket comes inside the handshake).
- * - The EHLO name (RFC 5321 §4.1.1.1: the client's fully qualified domain
- *   name, or an address literal) is [smtp] helo, or the machine's FQDN
- *   (its name canonicalized by the resolver, as `hostname -f` does). A
- *   name without a dot is refused at open with what to set: receivers
- *   reject or score down mail from a bare host name ("vm", "localhost").
+ * - The EHLO name is transport_helo.c's: [smtp] helo or the machine's
+ *   fully qualified name, never a bare host name.
  * - Timeouts of every later phase are [smtp] command_timeout_ms, in
  *   milliseconds, with Timeout_OVERRIDE_RFC2822_MINIMUM (else libESMTP
  *   silently raises them to minutes).
@@ -216,70 +213,6 @@ static enum merr make_ssl_ctx(struct transport_smtp *t, const char *ca_file)
     } else if (X509_VERIFY_PARAM_set1_host(param, t->host, 0) != 1) {
         return merr_set(MERR_CONFIG, "[smtp] tls: cannot check the host name %s", t->host);
     }
-    return MERR_OK;
-}
-
-/* RFC 5321 §4.1.2: Domain (LDH labels, at least two) or an address literal in brackets. */
-static int helo_ok(const char *s)
-{
-    size_t n = strlen(s), label = 0, dots = 0;
-    if (n == 0 || n > 255)
-        return 0;
-    if (s[0] == '[')
-        return n > 2 && s[n - 1] == ']' && strspn(s + 1, "0123456789abcdefABCDEF.:IPv6") == n - 2;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '.') {
-            if (label == 0 || s[i - 1] == '-')
-                return 0;
-            label = 0;
-            dots++;
-        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   (c == '-' && label > 0)) {
-            if (++label > 63)
-                return 0;
-        } else {
-            return 0;
-        }
-    }
-    return dots > 0 && label > 0 && s[n - 1] != '-';
-}
-
-enum merr transport_helo_name(const struct config *cfg, char out[256])
-{
-    struct addrinfo hints, *ai = NULL;
-    char name[256];
-
-    if (cfg->smtp_helo) {
-        if (!helo_ok(cfg->smtp_helo))
-            return merr_set(MERR_CONFIG,
-                            "[smtp] helo \"%s\": not a fully qualified domain name "
-                            "(letters, digits, '-' in labels joined by dots, like "
-                            "mail.example.org) nor an address literal like [192.0.2.1] "
-                            "(RFC 5321 §4.1.1.1)",
-                            cfg->smtp_helo);
-        snprintf(out, 256, "%s", cfg->smtp_helo);
-        return MERR_OK;
-    }
-    if (gethostname(name, sizeof name) != 0 || !name[0])
-        snprintf(name, sizeof name, "localhost");
-    name[sizeof name - 1] = '\0';
-    memset(&hints, 0, sizeof hints);
-    hints.ai_flags = AI_CANONNAME;
-    hints.ai_family = AF_UNSPEC;
-    if (!strchr(name, '.') && getaddrinfo(name, NULL, &hints, &ai) == 0 && ai && ai->ai_canonname &&
-        strlen(ai->ai_canonname) < sizeof name)
-        snprintf(name, sizeof name, "%s", ai->ai_canonname);
-    if (ai)
-        freeaddrinfo(ai);
-    if (!helo_ok(name))
-        return merr_set(MERR_CONFIG,
-                        "[smtp] helo is not set and this machine's name \"%s\" is not a fully "
-                        "qualified domain name: receivers reject or mark down mail whose EHLO "
-                        "is a bare host name; set [smtp] helo to this machine's public name "
-                        "(e.g. mail.example.org, with an A record pointing here)",
-                        name);
-    snprintf(out, 256, "%s", name);
     return MERR_OK;
 }
 
