@@ -24,7 +24,7 @@ export const PYTHON = process.env.PYTHON || '/usr/bin/python3';
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = path.join(BUILD, 'artifacts');
 
-let chromium;
+export let chromium;
 try {
   ({ chromium } = await import('playwright-core'));
 } catch (e) {
@@ -38,7 +38,8 @@ if (!MAILER || !fs.existsSync(CHROMIUM)) {
 
 const children = [];
 let current = null;
-function cleanup() {
+// Kills the children still running (also run on exit, however the test ends).
+export function cleanup() {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
 process.on('exit', cleanup);
@@ -49,9 +50,16 @@ for (const ev of ['uncaughtException', 'unhandledRejection'])
     process.exit(1);
   });
 
+// What a test opened itself (a browser of its own) and wants closed when it fails.
+const onFail = [];
+export function closeOnFail(fn) {
+  onFail.push(fn);
+}
+
 export function fail(msg) {
   console.error('FAIL: ' + msg);
   if (current && current.context) current.context.close().catch(() => {});
+  for (const fn of onFail) fn();
   cleanup();
   process.exit(1);
 }
