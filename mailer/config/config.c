@@ -110,6 +110,10 @@ static const struct key keys[] = {
     {"dkim", "selector", K_STR, O(dkim_selector), NULL, 0, 0},
     {"dkim", "ed25519_selector", K_STR, O(dkim_ed25519_selector), NULL, 0, 0},
     {"dkim", "keys_dir", K_STR, O(dkim_keys_dir), "var/dkim", 0, 0},
+    {"admin", "session_idle", K_DURATION, O(admin_session_idle_s), "30m", 60, 7 * 86400},
+    {"admin", "session_max", K_DURATION, O(admin_session_max_s), "12h", 300, 30 * 86400},
+    {"admin", "login_per_minute", K_INT, O(admin_login_per_minute), "9", 1, 1000},
+    {"admin", "import_max_bytes", K_SIZE, O(admin_import_max_bytes), "64MB", 1024, 1e9},
 };
 #undef O
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -129,6 +129,11 @@ struct config {
     char *dkim_selector;         /* rsa-sha256 selector; NULL: messages are not signed */
     char *dkim_ed25519_selector; /* optional second signature, ed25519-sha256 */
     char *dkim_keys_dir;         /* KEYS_DIR/DOMAIN/SELECTOR.key */
+    /* [admin] the editors' web admin */
+    int admin_session_idle_s;    /* a session ends after this long without a request */
+    int admin_session_max_s;     /* and after this long in all */
+    int admin_login_per_minute;  /* failed logins allowed per client IP and per account */
+    size_t admin_import_max_bytes; /* largest CSV uploaded on the import page */
 };
 
 /* The mailbox called `name`, or NULL. */
