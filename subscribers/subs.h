@@ -461,6 +461,74 @@ enum merr subs_import_csv(struct db *db, const struct config *cfg, FILE *in,
 /* "comma", "semicolon" or "tab", for reporting a CSV separator. */
 const char *subs_csv_delim_name(char delim);
 
+/* ---- the admin's search (subs_search.c) ------------------------------------ */
+
+#define SUBS_SEARCH_MAX     200 /* results per page at most */
+#define SUBS_SEARCH_BLOCKED 4   /* a `state`: the address is suppressed */
+
+/* What to look for; zero fields do not filter. */
+struct subs_search {
+    const char *q;    /* an address prefix, or words of the name (each a prefix of a word,
+                         accents and case ignored); both are tried when it could be either */
+    long long list_id;
+    int state;        /* enum subs_status (with a list: on that list; else on any),
+                         SUBS_SEARCH_BLOCKED, or 0 */
+    long long before; /* keyset paging: only ids below this (0: from the newest) */
+    size_t limit;     /* 1..SUBS_SEARCH_MAX (0: the maximum) */
+};
+
+struct subs_hit {
+    long long id;
+    char email[ADDR_MAX * 4];
+    char name[1024];
+    char lists[512]; /* "slug:status slug:status ..." */
+    int blocked;     /* the address is suppressed */
+    time_t created_at;
+};
+
+/*
+ * The matching subscribers, newest (highest id) first, at most q->limit,
+ * into out[] (room for q->limit, or SUBS_SEARCH_MAX); `*n` filled. The
+ * next page is q->before = the last id shown. MERR_INVAL for a search text
+ * over 250 bytes or not UTF-8, MERR_DB.
+ */
+enum merr subs_search(struct db *db, const struct subs_search *q, struct subs_hit *out,
+                      size_t *n);
+
+/*
+ * Adds up to `max` subscribers above the name index's high-water mark to
+ * it, in one transaction (the serve parent's housekeeping runs it every
+ * second). `*indexed` (may be NULL) = how many rows were covered; 0 when
+ * the index is complete. MERR_DB.
+ */
+enum merr subs_search_index(struct db *db, size_t max, size_t *indexed);
+
+/*
+ * Folds `s` as the search compares names: lower-case ASCII letters and
+ * digits, Vietnamese and other Latin accents removed (ế -> e, đ -> d),
+ * words separated by one space. Returns the length written to out[size].
+ */
+size_t subs_search_fold(const char *s, char *out, size_t size);
+
+/* ---- the admin's actions on one person (subs_person.c) ------------------- */
+
+/* The address (Unicode form) of subscriber `id` into email[size]. MERR_NOTFOUND. */
+enum merr subs_person_get(struct db *db, long long id, char *email, size_t size);
+
+/*
+ * Marks subscriber `id` unsubscribed from list `list_id` (0: from every
+ * list) and cancels their mail of it not sent yet, in one transaction.
+ * Unsubscribing again is MERR_OK. MERR_NOTFOUND for an unknown person.
+ */
+enum merr subs_person_unsubscribe(struct db *db, long long id, long long list_id, time_t now);
+
+/*
+ * Blocks subscriber `id`: a `manual` suppression with `detail` (an
+ * existing suppression is kept as it was) and all their mail not sent yet
+ * cancelled, in one transaction. MERR_NOTFOUND.
+ */
+enum merr subs_person_block(struct db *db, long long id, const char *detail, time_t now);
+
 /* ---- changing a list's settings (subs_lists_update.c) ---------------------- */
 
 #define SUBS_UNCHANGED           (-1) /* an int field of subs_list_update left as it is */

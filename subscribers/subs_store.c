@@ -54,15 +54,38 @@ enum merr subs_store_list_insert(struct db *db, const char *slug, const char *na
     "l.id, l.slug, l.name, l.description, l.optin, l.digest_weekday, l.digest_time, "              \
     "l.digest_category, l.digest_max_articles, l.digest_subject, l.digest_template, "              \
     "l.digest_enabled, l.created_at, l.updated_at, "                                               \
-    "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = 'confirmed'), "   \
-    "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = 'unconfirmed'), " \
-    "(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = "                 \
-    "'unsubscribed'), "                                                                            \
+    "coalesce(c.confirmed, 0), coalesce(c.unconfirmed, 0), coalesce(c.unsubscribed, 0), "        \
     "l.public "
 
-static const char SQL_LIST_BY_SLUG[] = "SELECT " LIST_COLS "FROM lists l WHERE l.slug = ?";
-static const char SQL_LIST_BY_ID[] = "SELECT " LIST_COLS "FROM lists l WHERE l.id = ?";
-static const char SQL_LIST_ALL[] = "SELECT " LIST_COLS "FROM lists l ORDER BY l.slug";
+/* The counts are the maintained counters of migration 0007 (list_counts), not a count. */
+#define LIST_FROM "FROM lists l LEFT JOIN list_counts c ON c.list_id = l.id "
+static const char SQL_LIST_BY_SLUG[] = "SELECT " LIST_COLS LIST_FROM "WHERE l.slug = ?";
+static const char SQL_LIST_BY_ID[] = "SELECT " LIST_COLS LIST_FROM "WHERE l.id = ?";
+static const char SQL_LIST_ALL[] = "SELECT " LIST_COLS LIST_FROM "ORDER BY l.slug";
+
+/*
+ * New subscriptions are counted by the code that inserts them (one UPDATE
+ * per INSERT, also for an import's range of rows); the triggers of
+ * migration 0007 follow status changes and deletions.
+ */
+static const char SQL_COUNT_ADD[] =
+    "UPDATE list_counts SET unconfirmed = unconfirmed + (?2 = 'unconfirmed') * ?3, "
+    "confirmed = confirmed + (?2 = 'confirmed') * ?3, "
+    "unsubscribed = unsubscribed + (?2 = 'unsubscribed') * ?3 WHERE list_id = ?1";
+static const char SQL_SUBN_EXISTS[] =
+    "SELECT 1 FROM subscriptions WHERE list_id = ?1 AND subscriber_id = ?2";
+
+enum merr subs_store_count_add(struct db *db, long long list_id, enum subs_status status,
+                               long long n)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_COUNT_ADD);
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, list_id);
+    sqlite3_bind_text(st, 2, subs_status_name(status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, n);
+    return db_step_done(db, st, "list counts");
+}
 
 static enum merr list_row(sqlite3_stmt *st, struct subs_list *l)
 {
@@ -397,7 +420,19 @@ static const char SQL_SUBN_PUT[] =
 enum merr subs_store_subn_put(struct db *db, long long list_id, long long sub_id,
                               enum subs_status status, const char *ip, time_t now)
 {
-    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_PUT);
+    sqlite3_stmt *st = db_stmt(db, SQL_SUBN_EXISTS);
+    enum merr rc;
+    int src, is_new;
+    if (!st)
+        return MERR_DB;
+    sqlite3_bind_int64(st, 1, list_id);
+    sqlite3_bind_int64(st, 2, sub_id);
+    src = sqlite3_step(st);
+    is_new = src == SQLITE_DONE;
+    rc = db_row_end(db, st, src, MERR_OK, "subscriptions");
+    if (rc)
+        return rc;
+    st = db_stmt(db, SQL_SUBN_PUT);
     if (!st)
         return MERR_DB;
     sqlite3_bind_int64(st, 1, list_id);
@@ -405,7 +440,10 @@ enum merr subs_store_subn_put(struct db *db, long long list_id, long long sub_id
     sqlite3_bind_text(st, 3, subs_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
     sqlite3_bind_text(st, 5, ip ? ip : "cli", -1, SQLITE_STATIC);
-    return db_step_done(db, st, "subscriptions");
+    rc = db_step_done(db, st, "subscriptions");
+    if (!rc && is_new) /* an update of an existing row is counted by its trigger */
+        rc = subs_store_count_add(db, list_id, status, 1);
+    return rc;
 }
 
 static const char SQL_SUBN_CONFIRM[] =

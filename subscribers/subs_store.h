@@ -138,6 +138,15 @@ enum merr subs_store_sub_insert_many(struct db *db, const struct subs_store_new 
                                      long long first_id, time_t now, long long *inserted);
 
 /*
+ * Adds `n` new subscriptions in `status` to the list's maintained counters
+ * (list_counts), inside the caller's transaction: the code that inserts
+ * subscriptions counts them; status changes and deletions are counted by
+ * triggers. MERR_DB.
+ */
+enum merr subs_store_count_add(struct db *db, long long list_id, enum subs_status status,
+                               long long n);
+
+/*
  * Subscribes every subscriber with first_id <= id <= last_id to `list_id`
  * as `status` (a fresh opt-in by `ip` now), in one INSERT ... SELECT; rows
  * that have a subscription to the list already are left alone.

@@ -157,5 +157,8 @@ enum merr subs_store_subn_put_range(struct db *db, long long list_id, long long 
     sqlite3_bind_text(st, 4, ip ? ip : "cli", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, first_id);
     sqlite3_bind_int64(st, 6, last_id);
-    return db_step_done(db, st, "subscriptions");
+    enum merr rc = db_step_done(db, st, "subscriptions");
+    if (!rc && db_changes(db) > 0)
+        rc = subs_store_count_add(db, list_id, status, db_changes(db));
+    return rc;
 }

@@ -684,30 +684,6 @@ static int one_email(const char *cmd, int argc, char **argv, const char **email,
     return -1;
 }
 
-/*
- * `sub erase`: subscribers (with the outbox) and the shares they sent, in
- * one transaction. The share part is called here rather than inside
- * subs_erase because mailer/share links subscribers: calling share from
- * subscribers would make the two libraries depend on each other.
- */
-static enum merr erase_person(struct db *db, const char *email, struct subs_erase_result *er,
-                              long long *shares)
-{
-    enum merr rc = db_begin(db);
-    if (rc)
-        return rc;
-    rc = subs_erase_tx(db, email, date_now(), er);
-    if (!rc)
-        rc = share_erase_sender(db, er->email_key, shares);
-    if (!rc && !er->found && *shares == 0)
-        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %.300s", email);
-    if (!rc)
-        rc = db_commit(db);
-    if (rc)
-        db_rollback(db);
-    return rc;
-}
-
 static int sub_rm(struct app *app, int argc, char **argv)
 {
     const char *email, *list = NULL;
@@ -764,7 +740,7 @@ static int sub_erase(struct app *app, int argc, char **argv)
         return u;
     rc = app_db(app);
     if (!rc)
-        rc = erase_person(app->db, email, &er, &shares);
+        rc = share_erase_person(app->db, email, date_now(), &er, &shares);
     if (rc)
         return app_fail(rc, "sub erase");
     printf("%s erased: %s, %d subscription%s deleted, %lld queued mail%s cancelled, "

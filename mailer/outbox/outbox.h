@@ -430,4 +430,72 @@ enum merr outbox_bounce_restore(struct db *db, long long envelope_id,
                                 const struct outbox_bounce_prev *prev, const char *bounce_text,
                                 time_t now, int *restored);
 
+/* ---- the admin's queue page (mailer/outbox/outbox_queue.c) ---- */
+
+struct outbox_queue_row {
+    struct outbox_row row;
+    char kind[16]; /* of its send */
+};
+
+/*
+ * Envelopes in `state`, newest (next_attempt_at, id) first, below the
+ * keyset (before_at, before_id) (before_id 0: from the newest), at most
+ * `limit` (0: 50). For a deferred envelope next_attempt_at is its next
+ * try, for a failed one when it failed. `*out` is malloc'd (free()).
+ */
+enum merr outbox_queue_page(struct db *db, enum outbox_state state, time_t before_at,
+                            long long before_id, size_t limit, struct outbox_queue_row **out,
+                            size_t *n);
+
+/*
+ * Cancels one envelope that is queued, deferred or failed (an editor gives
+ * up on it), marking its send done when nothing is left. MERR_INVAL for an
+ * envelope in another state or none, MERR_DB.
+ */
+enum merr outbox_envelope_cancel(struct db *db, long long envelope_id, time_t now);
+
+/* ---- the dashboard's counters per day (mailer/outbox/outbox_daily.c) ---- */
+
+/*
+ * What is counted per local day (the [site] timezone): messages sent,
+ * temporary failures (each attempt), permanent failures, bounces and
+ * complaints that came back later. Written where outcomes are applied, in
+ * the same transaction: outbox_record counts sent, deferred and failed;
+ * the code that records a bounce or a complaint counts those.
+ */
+enum outbox_daily_kind {
+    OUTBOX_DAY_SENT,
+    OUTBOX_DAY_DEFERRED,
+    OUTBOX_DAY_FAILED,
+    OUTBOX_DAY_BOUNCED,
+    OUTBOX_DAY_COMPLAINTS,
+    OUTBOX_DAILY_KINDS
+};
+
+/* "sent", "deferred", "failed", "bounced", "complaints". */
+const char *outbox_daily_name(enum outbox_daily_kind k);
+
+/* The local day of `t` as "YYYY-MM-DD". */
+void outbox_day_key(time_t t, char out[11]);
+
+/*
+ * Adds `n[k]` to each counter k of the day of `now`, inside the caller's
+ * transaction (nothing is written when all are 0). MERR_DB.
+ */
+enum merr outbox_daily_add_all(struct db *db, time_t now, const long long n[OUTBOX_DAILY_KINDS]);
+
+/* Adds `n` to one counter of the day of `now`, inside the caller's transaction. */
+enum merr outbox_daily_add(struct db *db, time_t now, enum outbox_daily_kind k, long long n);
+
+struct outbox_day {
+    char day[11]; /* YYYY-MM-DD */
+    long long n[OUTBOX_DAILY_KINDS];
+};
+
+/*
+ * The `days` local days ending with the day of `now`, oldest first, into
+ * out[0..days) (days without anything counted are zeros). MERR_DB.
+ */
+enum merr outbox_daily_range(struct db *db, time_t now, int days, struct outbox_day *out);
+
 #endif

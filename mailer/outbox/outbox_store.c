@@ -123,7 +123,11 @@ static const char SQL_RECORD_MANY[] =
     "(?26, ?27, ?28, ?29, ?30), "
     "(?31, ?32, ?33, ?34, ?35), "
     "(?36, ?37, ?38, ?39, ?40)"
-    ") AS v WHERE envelopes.id = v.column1 AND envelopes.state <> 'sent' RETURNING send_id";
+    ") AS v WHERE envelopes.id = v.column1 AND envelopes.state <> 'sent' RETURNING send_id, state";
+
+/* New envelopes are counted by the code that inserts them (one UPDATE per INSERT ... SELECT). */
+static const char SQL_COUNTS_ADD_QUEUED[] =
+    "UPDATE send_counts SET queued = queued + ?2 WHERE send_id = ?1";
 
 static const char SQL_SEND_FINISH[] =
     "UPDATE sends SET status = 'done', finished_at = ?2 WHERE id = ?1 AND status = 'active' "
@@ -205,6 +209,8 @@ enum merr outbox_envelope_add(struct db *db, long long send_id, long long subscr
                         subscriber_id, send_id);
     if (!rc && envelope_id)
         *envelope_id = sqlite3_last_insert_rowid(db_sqlite(db));
+    if (!rc)
+        rc = outbox_store_run_ints(db, SQL_COUNTS_ADD_QUEUED, send_id, 1, "count envelope");
     return rc;
 }
 
@@ -222,6 +228,8 @@ enum merr outbox_enqueue_list(struct db *db, long long send_id, long long list_i
     rc = db_step_done(db, st, "enqueue list");
     if (!rc)
         *added = db_changes(db);
+    if (!rc && *added)
+        rc = outbox_store_run_ints(db, SQL_COUNTS_ADD_QUEUED, send_id, *added, "count envelopes");
     return rc;
 }
 
@@ -508,7 +516,7 @@ static enum merr finish_returned_sends(struct db *db, sqlite3_stmt *st, time_t n
 
 enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, time_t now)
 {
-    long long *sends = NULL;
+    long long *sends = NULL, day[OUTBOX_DAILY_KINDS] = {0};
     size_t nsends = 0;
     enum merr rc = MERR_OK;
 
@@ -543,8 +551,15 @@ enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, 
         sqlite3_bind_int64(st, 5 * RECORD_ROWS + 1, (sqlite3_int64)now);
         while ((src = sqlite3_step(st)) == SQLITE_ROW) {
             long long sid = sqlite3_column_int64(st, 0);
+            int state = outbox_state_parse((const char *)sqlite3_column_text(st, 1));
             if (!has_id(sends, nsends, sid))
                 sends[nsends++] = sid;
+            if (state == OUTBOX_SENT)
+                day[OUTBOX_DAY_SENT]++;
+            else if (state == OUTBOX_DEFERRED)
+                day[OUTBOX_DAY_DEFERRED]++;
+            else if (state == OUTBOX_FAILED)
+                day[OUTBOX_DAY_FAILED]++;
         }
         sqlite3_reset(st);
         if (src != SQLITE_DONE) {
@@ -557,6 +572,8 @@ enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, 
         if (rc)
             goto out;
     }
+    /* the dashboard's counters of the day, in the same transaction as the outcomes */
+    rc = outbox_daily_add_all(db, now, day);
 out:
     free(sends);
     return rc;
@@ -586,17 +603,19 @@ enum merr outbox_cancel_subscriber(struct db *db, long long subscriber_id, long 
  * send status: an erased person gets nothing more), then every one of them
  * loses the address, the name, and a reply text that quotes the address.
  * An envelope being sent right now finishes; its result is recorded on the
- * anonymised row. lower(recipient) is a scan of the table: erase is rare.
+ * anonymised row. lower(recipient) is looked up in envelopes_by_recipient, which
+ * holds only envelopes without a subscriber id (shares).
  */
 static const char SQL_ERASE_CANCEL[] =
     "UPDATE envelopes SET state = 'cancelled', lease_until = NULL, "
     "last_text = 'recipient erased', updated_at = ?3 "
-    "WHERE (subscriber_id = ?1 OR lower(recipient) = ?2) AND state IN ('queued', 'deferred') "
+    "WHERE (subscriber_id = ?1 OR (subscriber_id IS NULL AND lower(recipient) = ?2)) "
+    "AND state IN ('queued', 'deferred') "
     "RETURNING send_id";
 static const char SQL_ERASE_ANON[] =
     "UPDATE envelopes SET recipient = 'erased', name = '', "
     "last_text = CASE WHEN instr(lower(last_text), ?2) > 0 THEN 'erased' ELSE last_text END, "
-    "updated_at = ?3 WHERE subscriber_id = ?1 OR lower(recipient) = ?2";
+    "updated_at = ?3 WHERE subscriber_id = ?1 OR (subscriber_id IS NULL AND lower(recipient) = ?2)";
 
 enum merr outbox_erase_recipient(struct db *db, long long subscriber_id, const char *email_key,
                                  long long *n)
@@ -657,12 +676,13 @@ enum merr outbox_send_withdraw(struct db *db, long long send_id, const char *pla
 }
 
 static const char SQL_PERSON_COUNTS[] =
-    "SELECT state, count(*) FROM envelopes WHERE subscriber_id = ?1 OR lower(recipient) = ?2 "
-    "GROUP BY state";
+    "SELECT state, count(*) FROM envelopes "
+    "WHERE subscriber_id = ?1 OR (subscriber_id IS NULL AND lower(recipient) = ?2) GROUP BY state";
 static const char SQL_PERSON_LAST[] =
     "SELECT e.id, e.send_id, s.kind, e.state, e.attempts, e.last_code, e.created_at, "
     "e.updated_at, e.sent_at FROM envelopes e JOIN sends s ON s.id = e.send_id "
-    "WHERE e.subscriber_id = ?1 OR lower(e.recipient) = ?2 ORDER BY e.id DESC LIMIT ?3";
+    "WHERE e.subscriber_id = ?1 OR (e.subscriber_id IS NULL AND lower(e.recipient) = ?2) "
+    "ORDER BY e.id DESC LIMIT ?3";
 
 enum merr outbox_person_summary(struct db *db, long long subscriber_id, const char *email_key,
                                 struct outbox_person *out)

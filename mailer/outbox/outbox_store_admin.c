@@ -24,9 +24,12 @@
 #include "outbox.h"
 #include "outbox_store_int.h"
 
-static const char SQL_COUNTS_ALL[] = "SELECT state, count(*) FROM envelopes GROUP BY state";
+/* The maintained counters (send_counts, migration admin counters), in enum outbox_state's order. */
+static const char SQL_COUNTS_ALL[] =
+    "SELECT sum(queued), sum(sending), sum(sent), sum(deferred), sum(failed), sum(cancelled) "
+    "FROM send_counts";
 static const char SQL_COUNTS_SEND[] =
-    "SELECT state, count(*) FROM envelopes WHERE send_id = ?1 GROUP BY state";
+    "SELECT queued, sending, sent, deferred, failed, cancelled FROM send_counts WHERE send_id = ?1";
 static const char SQL_SEND_GET[] =
     "SELECT kind, status, list_id, plan, salt, created_at FROM sends WHERE id = ?1";
 static const char SQL_SEND_STATUS[] = "SELECT status FROM sends WHERE id = ?1";
@@ -55,13 +58,11 @@ enum merr outbox_counts(struct db *db, long long send_id, struct outbox_counts *
         return MERR_DB;
     if (send_id)
         sqlite3_bind_int64(st, 1, send_id);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        int s = outbox_state_parse((const char *)sqlite3_column_text(st, 0));
-        if (s >= 0)
-            out->by_state[s] = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_reset(st);
-    return src == SQLITE_DONE ? MERR_OK : db_fail(db, src, "count envelopes");
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        for (int s = 0; s <= OUTBOX_CANCELLED; s++)
+            out->by_state[s] = sqlite3_column_int64(st, s);
+    return db_row_end(db, st, src, MERR_OK, "count envelopes");
 }
 
 enum merr outbox_send_get(struct db *db, long long send_id, struct outbox_send *out)
@@ -249,10 +250,9 @@ enum merr outbox_list(struct db *db, int state, long long send_id, size_t limit,
 
 /*
  * The page of sends first (newest first by id: a backwards walk of the
- * rowid, no sort), then for each send one count per state, each a range of
- * the covering index envelopes_by_send(send_id, state): together one pass
- * over the send's envelopes, nothing sorted or held in memory. The count
- * columns follow enum outbox_state.
+ * rowid, no sort), then for each send its row of the maintained counters
+ * (send_counts): a million-envelope send costs one lookup.
+ * The count columns follow enum outbox_state.
  */
 static const char SQL_SEND_LIST[] =
     "WITH page AS (SELECT id, kind, status, list_id, created_at, finished_at FROM sends "
@@ -260,13 +260,9 @@ static const char SQL_SEND_LIST[] =
     " AND (?4 = 0 OR list_id = ?4) AND (?5 = 0 OR id < ?5) ORDER BY id DESC LIMIT ?6) "
     "SELECT p.id, p.kind, p.status, coalesce(p.list_id, 0), p.created_at, "
     " coalesce(p.finished_at, 0), "
-    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'queued'), "
-    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'sending'), "
-    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'sent'), "
-    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'deferred'), "
-    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'failed'), "
-    " (SELECT count(*) FROM envelopes e WHERE e.send_id = p.id AND e.state = 'cancelled') "
-    "FROM page p ORDER BY p.id DESC";
+    " coalesce(c.queued, 0), coalesce(c.sending, 0), coalesce(c.sent, 0), "
+    " coalesce(c.deferred, 0), coalesce(c.failed, 0), coalesce(c.cancelled, 0) "
+    "FROM page p LEFT JOIN send_counts c ON c.send_id = p.id ORDER BY p.id DESC";
 
 static int one_of(const char *s, const char *const *names)
 {

@@ -16,7 +16,10 @@
  * that are due on a handle of its own: a PASSIVE WAL checkpoint each time
  * (it never waits for or blocks a writer, and request handles never
  * checkpoint inside a commit: http_db.c), and each part's housekeeping
- * about once a minute (http_housekeep: old rate windows and nonces).
+ * about once a minute (http_housekeep: old rate windows and nonces;
+ * abandoned admin sessions every ten minutes), and every second a batch of
+ * new subscribers' names into the admin's search index (subs_search_index:
+ * an import of a million rows is indexed in the background, not during it).
  *
  * Stop. The front first (no new requests, those in flight finish), then
  * the other parts in the reverse order of the table: the digest scheduler
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin.h"
 #include "bounce.h"
 #include "date.h"
 #include "db.h"
@@ -37,6 +41,7 @@
 #include "digest.h"
 #include "http.h"
 #include "log.h"
+#include "subs.h"
 
 struct serve_part {
     const char *name; /* its key in /healthz */
@@ -70,9 +75,24 @@ static enum merr checkpoint(struct db *db, time_t now)
     return db_exec(db, "PRAGMA wal_checkpoint(PASSIVE)");
 }
 
+/* Sessions past the longest idle and absolute expiry [admin] allows (7 d, 30 d). */
+static enum merr admin_sessions(struct db *db, time_t now)
+{
+    return admin_housekeep_sessions(db, now, 7 * 86400, 30 * 86400);
+}
+
+/* A batch of new subscribers' names into the search index (subs_search.c). */
+static enum merr name_index(struct db *db, time_t now)
+{
+    (void)now;
+    return subs_search_index(db, 20000, NULL);
+}
+
 static const struct serve_chore chores[] = {
     {"checkpoint", 0, checkpoint},
     {"http housekeeping", 60, http_housekeep},
+    {"admin sessions", 600, admin_sessions},
+    {"subscriber name index", 1, name_index},
 };
 #define NCHORES (sizeof chores / sizeof chores[0])
 

@@ -306,3 +306,27 @@ out:
     json_decref(o);
     return rc;
 }
+
+/*
+ * The share part is called here rather than inside subs_erase because
+ * mailer/share links subscribers: calling share from subscribers would make
+ * the two libraries depend on each other.
+ */
+enum merr share_erase_person(struct db *db, const char *email, time_t now,
+                             struct subs_erase_result *er, long long *shares)
+{
+    enum merr rc = db_begin(db);
+    *shares = 0;
+    if (rc)
+        return rc;
+    rc = subs_erase_tx(db, email, now, er);
+    if (!rc)
+        rc = share_erase_sender(db, er->email_key, shares);
+    if (!rc && !er->found && *shares == 0)
+        rc = merr_set(MERR_NOTFOUND, "nothing is stored about %.300s", email);
+    if (!rc)
+        rc = db_commit(db);
+    if (rc)
+        db_rollback(db);
+    return rc;
+}

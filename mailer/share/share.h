@@ -62,6 +62,19 @@ enum merr share_find_form(struct db *db, const char *form_key, long long *send_i
  */
 enum merr share_erase_sender(struct db *db, const char *email_key, long long *n);
 
+/*
+ * Erases a person entirely, in one transaction: what subscribers keeps
+ * (subs_erase_tx: subscriber, subscriptions, envelopes; a hashed
+ * suppression stays if they had asked not to be mailed) and the shares
+ * they sent (share_erase_sender). Used by `mailer sub erase` and the
+ * admin's person page. `*shares` = share_log rows anonymised. MERR_NOTFOUND
+ * if nothing was stored about them, MERR_INVAL for an address that does
+ * not parse, MERR_DB.
+ */
+struct subs_erase_result;
+enum merr share_erase_person(struct db *db, const char *email, time_t now,
+                             struct subs_erase_result *er, long long *shares);
+
 #define SHARE_PERSON_LAST 10
 
 /* A sender's name: at most this many characters. */
@@ -96,5 +109,22 @@ enum merr share_person_summary(struct db *db, const char *email_key, struct shar
  * address, MERR_DB.
  */
 enum merr share_person_show(struct db *db, const char *email, json_t **out);
+
+/* ---- the most shared articles (the admin's dashboard) ---- */
+
+struct share_top_row {
+    char article_id[128];
+    long long shares;     /* shares of the article in the period */
+    long long recipients; /* people they went to */
+};
+
+/*
+ * The articles shared most in the `days` local days ending today (`now`),
+ * most shares first, at most `max` into out[] (`*n` filled). Read from the
+ * per-day counters (share_counts, migration 0007), which a trigger keeps
+ * with each share_log row: a week is a few hundred rows at most. MERR_DB.
+ */
+enum merr share_top(struct db *db, time_t now, int days, struct share_top_row *out, size_t max,
+                    size_t *n);
 
 #endif

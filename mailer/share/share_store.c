@@ -193,3 +193,35 @@ enum merr share_person_summary(struct db *db, const char *email_key, struct shar
     sqlite3_reset(st);
     return src == SQLITE_ROW ? MERR_OK : db_fail(db, src, "share log");
 }
+
+static const char SQL_TOP[] =
+    "SELECT article_id, sum(shares), sum(recipients) FROM share_counts WHERE day >= ?1 "
+    "GROUP BY article_id ORDER BY 2 DESC, 3 DESC, article_id LIMIT ?2";
+
+enum merr share_top(struct db *db, time_t now, int days, struct share_top_row *out, size_t max,
+                    size_t *n)
+{
+    sqlite3_stmt *st = db_stmt(db, SQL_TOP);
+    char first[11];
+    struct tm tm;
+    int src;
+
+    *n = 0;
+    if (!st)
+        return MERR_DB;
+    localtime_r(&now, &tm);
+    tm.tm_mday -= days - 1;
+    tm.tm_hour = 12;
+    tm.tm_isdst = -1;
+    outbox_day_key(mktime(&tm), first);
+    sqlite3_bind_text(st, 1, first, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+        struct share_top_row *r = &out[(*n)++];
+        db_col_copy(st, 0, r->article_id, sizeof r->article_id);
+        r->shares = sqlite3_column_int64(st, 1);
+        r->recipients = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    return src == SQLITE_ROW ? MERR_OK : db_fail(db, src, "share counts");
+}
