@@ -58,6 +58,6 @@ fi
 
 # playwright-core drives Debian's Chromium in the browser tests.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$here/tests/browser/node_modules/playwright-core" ] && [ -f "$here/tests/browser/package.json" ]; then
+if { [ ! -d "$here/tests/browser/node_modules/playwright-core" ] || [ ! -d "$here/tests/browser/node_modules/axe-core" ]; } && [ -f "$here/tests/browser/package.json" ]; then
   (cd "$here/tests/browser" && npm install --no-audit --no-fund --silent)
 fi

@@ -63,8 +63,9 @@ static const char TOKEN_USAGE[] =
     "usage: mailer token <command>\n\n"
     "Bearer tokens for the admin API (/api/).\n\n"
     "commands:\n"
-    "  create NAME     make a token and print it once on stdout (only its\n"
-    "                  SHA-256 is stored)\n"
+    "  create NAME [--scope full|read]\n"
+    "                  make a token and print it once on stdout (only its\n"
+    "                  SHA-256 is stored); read: GET only\n"
     "  ls              every token, active or revoked\n"
     "  revoke ID|NAME  stop a token at once\n\n"
     "`mailer token <command> --help` for details.\n";
@@ -90,12 +91,29 @@ static int token_create(struct app *app, int argc, char **argv)
 {
     struct buf tok;
     long long id = 0;
-    const char *name;
+    const char *name = NULL, *scope = "full";
     enum merr rc;
-    int u = one_name("token create", argc, argv, "token NAME", &name);
+    int read_only;
 
-    if (u >= 0)
-        return u;
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        if (cli_opt_value(argc, argv, &i, "--scope", &scope, &missing)) {
+            if (missing)
+                return cli_usage("token create", "%s needs a value", argv[i]);
+        } else if (cli_is_option(argv[i])) {
+            return cli_usage("token create",
+                             "unknown option %s (a token NAME cannot begin with \"-\")", argv[i]);
+        } else if (name) {
+            return cli_usage("token create", "one token NAME only (got \"%s\" too)", argv[i]);
+        } else {
+            name = argv[i];
+        }
+    }
+    if (!name)
+        return cli_usage("token create", "missing token NAME");
+    if (strcmp(scope, "full") != 0 && strcmp(scope, "read") != 0)
+        return cli_usage("token create", "--scope: full or read (got \"%s\")", scope);
+    read_only = !strcmp(scope, "read");
     if (!*name || strlen(name) > HTTP_TOKEN_NAME_MAX || utf8_has_crlf_nul(name, strlen(name)))
         return cli_usage("token create", "a token name is 1 to %d characters on one line",
                          HTTP_TOKEN_NAME_MAX);
@@ -103,10 +121,11 @@ static int token_create(struct app *app, int argc, char **argv)
     if (rc)
         return app_fail(rc, "token create");
     buf_init(&tok, 128);
-    rc = http_token_create(app->db, name, date_now(), &tok, &id);
+    rc = http_token_create(app->db, name, read_only, date_now(), &tok, &id);
     if (!rc) {
         printf("%s\n", tok.data);
-        fprintf(stderr, "token %lld \"%s\" created; it is shown only this once\n", id, name);
+        fprintf(stderr, "token %lld \"%s\" (%s) created; it is shown only this once\n", id, name,
+                read_only ? "read-only" : "full");
     }
     buf_free(&tok);
     return rc ? app_fail(rc, "token create") : 0;
@@ -125,14 +144,15 @@ static int token_ls(struct app *app, int argc, char **argv)
         rc = http_token_list(app->db, &v, &n);
     if (rc)
         return app_fail(rc, "token ls");
-    printf("%-6s %-24s %-21s %-21s %s\n", "ID", "NAME", "CREATED", "LAST USED", "STATUS");
+    printf("%-6s %-24s %-5s %-21s %-21s %s\n", "ID", "NAME", "SCOPE", "CREATED", "LAST USED",
+           "STATUS");
     for (size_t i = 0; i < n; i++) {
         char c[DATE_ISO_LEN], u[DATE_ISO_LEN] = "-";
         date_iso8601_utc(v[i].created_at, c);
         if (v[i].last_used_at)
             date_iso8601_utc(v[i].last_used_at, u);
-        printf("%-6lld %-24s %-21s %-21s %s\n", v[i].id, v[i].name, c, u,
-               v[i].revoked_at ? "revoked" : "active");
+        printf("%-6lld %-24s %-5s %-21s %-21s %s\n", v[i].id, v[i].name,
+               v[i].read_only ? "read" : "full", c, u, v[i].revoked_at ? "revoked" : "active");
     }
     free(v);
     return 0;
@@ -159,14 +179,15 @@ static int token_revoke(struct app *app, int argc, char **argv)
 static const struct cli_command token_cmds[] = {
     {.name = "create",
      .run = token_create,
-     .usage = "usage: mailer token create NAME\n\n"
+     .usage = "usage: mailer token create NAME [--scope full|read]\n\n"
               "Creates a bearer token for the admin API named NAME (1 to 100 characters\n"
               "on one line, not beginning with \"-\") and prints it once on stdout;\n"
-              "only its SHA-256 is stored.\n"},
+              "only its SHA-256 is stored. A token of scope read may only read (GET);\n"
+              "full (the default) may also change.\n"},
     {.name = "ls",
      .run = token_ls,
      .usage = "usage: mailer token ls\n\n"
-              "Every token: id, name, created, last used, active or revoked.\n"},
+              "Every token: id, name, scope, created, last used, active or revoked.\n"},
     {.name = "revoke",
      .run = token_revoke,
      .usage = "usage: mailer token revoke ID|NAME\n\n"

@@ -138,4 +138,22 @@ void compose_personal_free(struct compose_personal *p);
 enum merr compose_render(const struct compose_plan *plan, const struct compose_recipient *r,
                          struct buf *out);
 
+/* A composed message taken apart for a person to look at (compose_preview.c). */
+struct compose_preview {
+    char *subject; /* decoded from RFC 2047 */
+    char *from;
+    char *to;
+    char *text;    /* the text/plain part, decoded (UTF-8) */
+    char *html;    /* the text/html part, decoded, each cid: URL made a data: URL */
+    size_t size;   /* bytes of the whole message as delivered */
+};
+
+/*
+ * Takes apart a message that compose_render wrote (never mail from outside:
+ * see compose_preview.c) into `out` (free with compose_preview_clear).
+ * MERR_INVAL if it does not parse as MIME, MERR_NOMEM.
+ */
+enum merr compose_preview(const char *msg, size_t len, struct compose_preview *out);
+void compose_preview_clear(struct compose_preview *p);
+
 #endif

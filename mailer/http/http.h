@@ -87,6 +87,7 @@ enum merr http_housekeep(struct db *db, time_t now);
 struct http_token {
     long long id;
     char name[128];
+    int read_only;        /* scope "read": GET and HEAD only */
     time_t created_at;
     time_t last_used_at; /* 0 = never */
     time_t revoked_at;   /* 0 = active */
@@ -94,21 +95,24 @@ struct http_token {
 
 /*
  * Creates a token called `name` (1..HTTP_TOKEN_NAME_MAX bytes of UTF-8 on
- * one line: no CR, LF or NUL) at `now`: appends the new token to `out`
+ * one line: no CR, LF or NUL) at `now`, read-only (scope "read": the API
+ * answers it GET and HEAD only) or full: appends the new token to `out`
  * (the only time it exists in clear: print it once) and stores its hash.
  * `*id` (may be NULL) receives its id. Names need not be unique (revoking
  * by name revokes all active tokens of that name). MERR_INVAL for a bad
  * name, MERR_LIMIT if `out` is full, MERR_DB.
  */
-enum merr http_token_create(struct db *db, const char *name, time_t now, struct buf *out,
-                            long long *id);
+enum merr http_token_create(struct db *db, const char *name, int read_only, time_t now,
+                            struct buf *out, long long *id);
 
 /*
- * Checks a token as it came in a request: MERR_OK and `*id` (may be NULL)
- * if it is an active token (its last use is set to `now`), MERR_NOTFOUND
+ * Checks a token as it came in a request: MERR_OK, `*id` and `*read_only`
+ * (each may be NULL) if it is an active token (its last use is set to
+ * `now`), MERR_NOTFOUND
  * if it is unknown or revoked, MERR_DB. The token itself is never logged.
  */
-enum merr http_token_check(struct db *db, const char *token, time_t now, long long *id);
+enum merr http_token_check(struct db *db, const char *token, time_t now, long long *id,
+                           int *read_only);
 
 /* Every token, oldest first. `*out` is malloc'd (caller free()s), `*n` rows. MERR_DB. */
 enum merr http_token_list(struct db *db, struct http_token **out, size_t *n);

@@ -2,7 +2,9 @@
  * http_api.c: the admin JSON API under /api/, for the CMS and the editors.
  *
  * Every request needs `Authorization: Bearer TOKEN` (RFC 6750 §2.1) where
- * TOKEN was printed by `mailer token create`; the table keeps only its
+ * TOKEN was printed by `mailer token create` or the admin's token page; a
+ * read-only token may only GET (403 insufficient_scope, RFC 6750 §3.1,
+ * otherwise). The table keeps only its
  * SHA-256, so the check hashes what came and looks the hash up among the
  * tokens not revoked. A missing, unknown or revoked token gets 401 with
  * `WWW-Authenticate: Bearer` (RFC 6750 §3). The token is never logged.
@@ -121,10 +123,14 @@ static json_t *time_json(time_t t)
     return json_string(s);
 }
 
-/* 1 if the Authorization header names an active token. */
+/*
+ * 1 if the Authorization header names an active token that may do what the
+ * request asks: a read-only token (scope "read") only GET and HEAD.
+ */
 static int authenticated(struct http_req *r, struct db *db)
 {
     const char *h = r->authorization, *tok;
+    int read_only = 0;
     enum merr rc;
 
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
@@ -135,7 +141,7 @@ static int authenticated(struct http_req *r, struct db *db)
     tok = h + 7;
     while (*tok == ' ')
         tok++;
-    rc = http_token_check(db, tok, date_now(), NULL);
+    rc = http_token_check(db, tok, date_now(), NULL, &read_only);
     if (rc == MERR_NOTFOUND) {
         http_header(r, "WWW-Authenticate", "Bearer realm=\"mailer\", error=\"invalid_token\"");
         http_reply_error(r, 401, "unauthorized", "the token is not valid or was revoked", NULL);
@@ -143,6 +149,12 @@ static int authenticated(struct http_req *r, struct db *db)
     }
     if (rc) {
         fail(r, rc, NULL);
+        return 0;
+    }
+    if (read_only && !method(r, "GET")) {
+        http_header(r, "WWW-Authenticate",
+                    "Bearer realm=\"mailer\", error=\"insufficient_scope\", scope=\"full\"");
+        http_reply_error(r, 403, "forbidden", "this token is read-only: GET and HEAD only", NULL);
         return 0;
     }
     return 1;

@@ -1,6 +1,7 @@
 /*
  * http_csrf.c: the public forms' CSRF tokens, bound to the browser that got
- * the form, accepted once, and the Origin check.
+ * the form, accepted once, and the Origin check; the admin forms'
+ * tokens, bound to a session.
  *
  * A token is base64url (RFC 4648 §5) of 16 random bytes, the issue time as
  * 8 big-endian bytes and the first 16 bytes of HMAC-SHA256("csrf" | nonce |
@@ -25,6 +26,13 @@
  * POST) must be the origin of [site] base_url or of the request's own Host;
  * "null" (sandboxed or privacy-redirected documents) is refused. Without
  * Origin (old browsers, non-browser clients) the token alone decides.
+
+ * The admin pages are only for a signed-in session, so their token is
+ * derived from it (http_csrf_session: an HMAC of the session's stored name,
+ * the synchronizer token of OWASP's CSRF cheat sheet without a table): it
+ * cannot be computed without the server's secret, is the same for every
+ * form of one session and dies with it. An admin POST must carry it AND
+ * pass the Origin check.
  */
 #include <stdio.h>
 #include <string.h>
@@ -162,6 +170,34 @@ enum merr http_csrf_form_token(struct http_req *r, time_t now, struct buf *out)
         http_header(r, "Set-Cookie", cookie);
     }
     return http_csrf_make(cfg->secret, bind, now, out);
+}
+
+void http_csrf_session(const char *secret, const char *session, char out[HTTP_CSRF_SESSION_LEN + 1])
+{
+    unsigned char full[CRYPTO_SHA256_LEN];
+    unsigned char msg[10 + 128];
+    size_t n = strlen(session);
+    struct buf b;
+
+    if (n > 128)
+        n = 128;
+    memcpy(msg, "admin-csrf", 10);
+    memcpy(msg + 10, session, n);
+    crypto_hmac_sha256(full, secret, strlen(secret), msg, 10 + n);
+    buf_init(&b, 64);
+    out[0] = '\0';
+    if (enc_base64url(&b, full, 24) == MERR_OK && b.len == HTTP_CSRF_SESSION_LEN)
+        memcpy(out, b.data, HTTP_CSRF_SESSION_LEN + 1);
+    buf_free(&b);
+}
+
+int http_csrf_session_ok(const char *secret, const char *session, const char *token)
+{
+    char want[HTTP_CSRF_SESSION_LEN + 1];
+    if (!token || strlen(token) != HTTP_CSRF_SESSION_LEN)
+        return 0;
+    http_csrf_session(secret, session, want);
+    return want[0] && crypto_equal(want, token, HTTP_CSRF_SESSION_LEN);
 }
 
 /* Length of the origin ("scheme://host[:port]") at the start of a URL, 0 if none. */

@@ -72,7 +72,7 @@ static enum merr decode(const char *p, size_t n, int plus, char **out, size_t *o
     return MERR_OK;
 }
 
-static enum merr check_text(const char *s, size_t n, const char *what)
+enum merr http_form_text_ok(const char *s, size_t n, const char *what)
 {
     size_t bad = 0;
     if (memchr(s, '\0', n))
@@ -89,9 +89,33 @@ void http_form_free(struct http_form *f)
     for (size_t i = 0; i < f->n; i++) {
         free(f->v[i].name);
         free(f->v[i].value);
+        free(f->v[i].filename);
     }
     free(f->v);
     memset(f, 0, sizeof *f);
+}
+
+enum merr http_form_add(struct http_form *f, char *name, char *value, size_t vlen,
+                           char *filename)
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 8;
+        struct http_field *nv = realloc(f->v, cap * sizeof *nv);
+        if (!nv) {
+            free(name);
+            free(value);
+            free(filename);
+            return merr_set(MERR_NOMEM, "out of memory");
+        }
+        f->v = nv;
+        f->cap = cap;
+    }
+    f->v[f->n].name = name;
+    f->v[f->n].value = value;
+    f->v[f->n].len = vlen;
+    f->v[f->n].filename = filename;
+    f->n++;
+    return MERR_OK;
 }
 
 enum merr http_form_parse(const char *body, size_t len, struct http_form *out)
@@ -120,7 +144,7 @@ enum merr http_form_parse(const char *body, size_t len, struct http_form *out)
             set_field(body + i, eq - i);
             goto fail;
         }
-        rc = check_text(name, nlen, "field name");
+        rc = http_form_text_ok(name, nlen, "field name");
         if (rc) {
             free(name);
             goto fail;
@@ -128,7 +152,7 @@ enum merr http_form_parse(const char *body, size_t len, struct http_form *out)
         rc =
             decode(body + (eq < end ? eq + 1 : end), eq < end ? end - eq - 1 : 0, 1, &value, &vlen);
         if (!rc)
-            rc = check_text(value, vlen, name);
+            rc = http_form_text_ok(value, vlen, name);
         if (rc) {
             set_field(name, nlen);
             merr_wrap(rc, "%s", name);
@@ -136,27 +160,23 @@ enum merr http_form_parse(const char *body, size_t len, struct http_form *out)
             free(value);
             goto fail;
         }
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 8;
-            struct http_field *nv = realloc(out->v, cap * sizeof *nv);
-            if (!nv) {
-                free(name);
-                free(value);
-                rc = merr_set(MERR_NOMEM, "out of memory");
-                goto fail;
-            }
-            out->v = nv;
-            out->cap = cap;
-        }
-        out->v[out->n].name = name;
-        out->v[out->n].value = value;
-        out->n++;
+        rc = http_form_add(out, name, value, vlen, NULL);
+        if (rc)
+            goto fail;
         i = end + 1;
     }
     return MERR_OK;
 fail:
     http_form_free(out);
     return rc;
+}
+
+const struct http_field *http_form_field(const struct http_form *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->v[i].name, name) == 0)
+            return &f->v[i];
+    return NULL;
 }
 
 const char *http_form_get(const struct http_form *f, const char *name)
@@ -190,7 +210,7 @@ enum merr http_form_unescape_segment(char *s)
     enum merr rc = decode(s, n, 0, &d, &outlen);
     if (rc)
         return rc;
-    rc = check_text(d, outlen, "path");
+    rc = http_form_text_ok(d, outlen, "path");
     if (!rc)
         memcpy(s, d, outlen + 1);
     free(d);

@@ -40,12 +40,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "date.h"
 #include "http.h"
+#include "http_admin.h"
 #include "http_int.h"
 #include "log.h"
 #include "metrics.h"
@@ -288,6 +290,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->conn = c;
         r->content_type =
             media_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"));
+        if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
+            r->content_type_raw = strdup(v);
         if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization")))
             r->authorization = strdup(v);
         if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept")))
@@ -298,12 +302,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->origin = strdup(v);
         if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
             r->host = strdup(v);
+        /* the admin's import upload may be larger, for someone signed in */
+        if (!strcmp(r->path, "/admin/import"))
+            r->body.max = http_admin_body_cap(r);
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || *end || n > s->ctx.cfg->http_max_body) {
+            if (errno || *end || n > r->body.max) {
                 /* Answer now: the body is never read (413, RFC 9110 §15.5.14). */
                 r->too_big = 1;
                 http_route(r);
@@ -402,9 +409,15 @@ static enum merr resolve_listen(const char *listen, struct sockaddr_storage *ss,
     return MERR_OK;
 }
 static const char *const page_names[] = {
-    "pages/layout.html",  "pages/share.html",       "pages/share_sent.html",
-    "pages/error.html",   "pages/subscribe.html",   "pages/subscribed.html",
-    "pages/confirm.html", "pages/unsubscribe.html",
+    "pages/layout.html",    "pages/share.html",     "pages/share_sent.html", "pages/error.html",
+    "pages/subscribe.html", "pages/subscribed.html", "pages/confirm.html",   "pages/unsubscribe.html",
+    /* the web admin (http_admin*.c) */
+    "admin/layout.html",    "admin/admin.css",      "admin/admin.js",        "admin/login.html",
+    "admin/error.html",     "admin/dashboard.html", "admin/lists.html",      "admin/list_new.html",
+    "admin/list.html",      "admin/subscribers.html", "admin/person.html",   "admin/erase.html",
+    "admin/import.html",    "admin/import_job.html", "admin/digests.html",   "admin/preview.html",
+    "admin/sends.html",     "admin/send.html",      "admin/queue.html",      "admin/users.html",
+    "admin/user.html",      "admin/tokens.html",    "admin/audit.html",      "admin/account.html",
 };
 
 enum merr http_front_start(const struct config *cfg, const struct http_health *health,
@@ -495,6 +508,7 @@ void http_front_stop(struct http_front *s)
     atomic_store(&s->stopping, 1);
     if (s->watchdog_started)
         pthread_join(s->watchdog, NULL);
+    http_admin_import_stop();
     http_db_close_all();
     tpl_set_free(s->ctx.tpl);
     net_cidrs_free(&s->proxies);

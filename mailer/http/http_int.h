@@ -36,7 +36,7 @@ struct http_ctx {
     pthread_mutex_t write_lock; /* serialises this process's write transactions */
 };
 
-#define HTTP_MAX_HEADERS 6
+#define HTTP_MAX_HEADERS 8
 
 struct http_req {
     struct http_ctx *ctx;
@@ -46,6 +46,7 @@ struct http_req {
     char client_ip[NET_IP_TEXT];  /* the client, in one spelling (http_client.c) */
     char client_key[NET_IP_TEXT]; /* what per-client limits count under: IPv4, IPv6 /64 */
     char *content_type;           /* the media type only, lower-cased; NULL if none */
+    char *content_type_raw;       /* the whole Content-Type header (parameters too), or NULL */
     char *authorization;          /* the Authorization header; never logged */
     char *accept;                 /* the Accept header, or NULL */
     char *cookie;                 /* the Cookie header, or NULL; never logged */
@@ -138,6 +139,19 @@ void http_reply_refusal(struct http_req *r, int status, const char *code, const 
 /* The object of http_reply_refusal's "error", new (NULL when out of memory). */
 json_t *http_refusal_json(const char *code, const char *reason, const char *field, json_t *vars);
 
+/*
+ * Renders the template `tname` (e.g. "admin/lists.html") as http_page does,
+ * answering `status` with media type `type`.
+ */
+void http_render(struct http_req *r, int status, const char *tname, const char *type,
+                 json_t *data);
+
+/*
+ * An error page with the given title and text: for the web admin, whose
+ * editors' words are its own (the readers' pages use the catalogue above).
+ */
+void http_page_error_text(struct http_req *r, int status, const char *title, const char *message);
+
 /* 1 if the client prefers JSON (an /api/ path or Content-Type application/json). */
 int http_wants_json(const struct http_req *r);
 
@@ -152,7 +166,9 @@ const char *http_query(struct http_req *r, const char *name);
 
 struct http_field {
     char *name;
-    char *value;
+    char *value;    /* NUL-terminated; a file's bytes may hold NULs: see len */
+    size_t len;     /* bytes of value */
+    char *filename; /* multipart: the part's filename (file fields only), else NULL */
 };
 
 struct http_form {
@@ -172,6 +188,30 @@ void http_form_free(struct http_form *f);
 
 /* The first value of `name`, or NULL. Borrowed from the form. */
 const char *http_form_get(const struct http_form *f, const char *name);
+
+/*
+ * Appends a field to `f`, taking ownership of `name`, `value` (len bytes,
+ * NUL-terminated) and `filename` (may be NULL), which are freed on failure.
+ */
+enum merr http_form_add(struct http_form *f, char *name, char *value, size_t len, char *filename);
+
+/* MERR_INVAL "WHAT: ..." unless s[0..n) is UTF-8 without NUL. */
+enum merr http_form_text_ok(const char *s, size_t n, const char *what);
+
+/* The first field called `name`, or NULL. Borrowed from the form. */
+const struct http_field *http_form_field(const struct http_form *f, const char *name);
+
+/*
+ * Parses a multipart/form-data body (RFC 7578; RFC 2046 §5.1.1 for the
+ * boundaries). `content_type` is the whole Content-Type header, whose
+ * boundary parameter splits the body. Each part needs a Content-Disposition
+ * form-data with a name; a part with a filename is a file: its bytes are
+ * kept as they came (field.len, field.filename); other parts must be UTF-8
+ * without NUL like form fields. At most 64 parts. MERR_INVAL naming what is
+ * wrong (no boundary, a part without a name, no closing boundary, ...).
+ */
+enum merr http_form_multipart(const char *body, size_t len, const char *content_type,
+                              struct http_form *out);
 
 /*
  * Parses a JSON body: valid UTF-8 first (MERR_INVAL "body is not valid
@@ -262,10 +302,36 @@ enum http_csrf_fault http_csrf_form_check(const struct http_req *r, const char *
  */
 const char *http_csrf_fault_reason(enum http_csrf_fault f);
 
+/*
+ * The admin forms' token, bound to a signed-in session: base64url of the
+ * first 24 bytes of HMAC-SHA256("admin-csrf" | session) under `secret`
+ * (32 characters), where `session` is the session's stored name (the hash
+ * of its cookie). Every form of that session carries the same token, so a
+ * second tab or the back button keeps working; it dies with the session.
+ */
+#define HTTP_CSRF_SESSION_LEN 32
+void http_csrf_session(const char *secret, const char *session, char out[HTTP_CSRF_SESSION_LEN + 1]);
+/* 1 if `token` is the token of `session`, compared in constant time. */
+int http_csrf_session_ok(const char *secret, const char *session, const char *token);
+
+/*
+ * 1 unless the request carries an Origin header naming another site: an
+ * Origin must be the origin of [site] base_url or of the request's own
+ * Host (RFC 6454 §7; "null" is refused). Without Origin (older browsers,
+ * non-browser clients) the token alone decides.
+ */
+int http_csrf_origin_ok(const struct http_req *r);
+
 void http_subs_subscribe_get(struct http_req *r);
 void http_subs_subscribe_post(struct http_req *r);
 void http_subs_confirm(struct http_req *r, const char *token);
 void http_subs_unsubscribe(struct http_req *r, const char *token);
+
+/*
+ * Everything under /admin/ (http_admin.c): the login, the session and CSRF
+ * checks, then the page of `rest` (the path after /admin/).
+ */
+void http_admin(struct http_req *r, const char *rest);
 
 /*
  * Everything under /api/: /api/openapi.json for anyone, the rest
@@ -324,10 +390,11 @@ void http_route_logpath(struct http_req *r);
 /* ---- http_store.c: the module's tables ---- */
 
 /* Stores a new token's hash under `name`; `*id` receives its id. */
-enum merr http_store_token_create(struct db *db, const char *name, const char *hash_hex, time_t now,
-                                  long long *id);
+enum merr http_store_token_create(struct db *db, const char *name, int read_only,
+                                  const char *hash_hex, time_t now, long long *id);
 /* The id of the active token with this hash (and notes its use); MERR_NOTFOUND otherwise. */
-enum merr http_store_token_find(struct db *db, const char *hash_hex, time_t now, long long *id);
+enum merr http_store_token_find(struct db *db, const char *hash_hex, time_t now, long long *id,
+                                int *read_only);
 /* Every token, oldest first. `*out` is malloc'd (free()). */
 enum merr http_store_token_list(struct db *db, struct http_token **out, size_t *n);
 /* Revokes the token with this id (all digits) or name. MERR_NOTFOUND if none active. */

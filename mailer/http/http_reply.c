@@ -43,6 +43,7 @@ void http_req_free(struct http_req *r)
         return;
     free(r->path);
     free(r->content_type);
+    free(r->content_type_raw);
     free(r->authorization);
     free(r->accept);
     free(r->cookie);
@@ -116,11 +117,17 @@ void http_redirect(struct http_req *r, const char *location)
 void http_page(struct http_req *r, int status, const char *name, json_t *data)
 {
     char tname[96];
+    snprintf(tname, sizeof tname, "pages/%s.html", name);
+    http_render(r, status, tname, "text/html; charset=utf-8", data);
+}
+
+void http_render(struct http_req *r, int status, const char *tname, const char *type,
+                 json_t *data)
+{
     const struct tpl *t;
     json_t *site, *ctx[2];
     enum merr rc;
 
-    snprintf(tname, sizeof tname, "pages/%s.html", name);
     site = json_pack("{s:{s:s, s:s}}", "site", "name", r->ctx->cfg->site_name, "base_url",
                      r->ctx->cfg->site_base_url);
     ctx[0] = site;
@@ -136,7 +143,7 @@ void http_page(struct http_req *r, int status, const char *name, json_t *data)
         return;
     }
     r->status = status;
-    r->out_type = "text/html; charset=utf-8";
+    r->out_type = type;
 }
 
 void http_page_error(struct http_req *r, int status, const char *reason)
@@ -144,6 +151,13 @@ void http_page_error(struct http_req *r, int status, const char *reason)
     const struct http_msg *m = http_msg_or(reason, "page.error");
     const char *title = m->title ? m->title : http_msg_or(NULL, "page.error")->title;
     json_t *d = json_pack("{s:s, s:s, s:i}", "title", title, "message", m->text, "status", status);
+    http_page(r, status, "error", d);
+    json_decref(d);
+}
+
+void http_page_error_text(struct http_req *r, int status, const char *title, const char *message)
+{
+    json_t *d = json_pack("{s:s, s:s, s:i}", "title", title, "message", message, "status", status);
     http_page(r, status, "error", d);
     json_decref(d);
 }

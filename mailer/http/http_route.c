@@ -6,8 +6,9 @@
  * handler's argument (a percent-decoded segment for /share/ID, the raw rest
  * for /media/, /confirm/, /unsubscribe/ and /api/). Each sets r->route, the
  * label the request is counted under in /metrics (metrics.h knows the
- * labels). A new area of the site (the admin pages) is one more prefix
- * here and a handler file of its own; the handler gets the request with its
+ * labels). An area of the site (the admin pages under /admin/, the API
+ * under /api/) is one prefix here and a handler file of its own; the
+ * handler gets the request with its
  * body already read and capped, and answers with http_reply.c's helpers.
  *
  * A path that matches no route is 404, a method a route does not take is
@@ -215,6 +216,14 @@ void http_route(struct http_req *r)
         if (confirm)
             return http_subs_confirm(r, rest);
         return http_subs_unsubscribe(r, rest);
+    }
+    if (strcmp(p, "/admin") == 0) {
+        r->route = "admin";
+        return http_redirect(r, "/admin/");
+    }
+    if ((rest = after(p, "/admin/"))) {
+        r->route = "admin";
+        return http_admin(r, rest);
     }
     if ((rest = after(p, "/api/"))) {
         r->route = "api";

@@ -40,12 +40,13 @@
 #include "http_int.h"
 
 static const char SQL_TOKEN_INSERT[] =
-    "INSERT INTO api_tokens(name, token_hash, created_at) VALUES (?, ?, ?)";
+    "INSERT INTO api_tokens(name, token_hash, created_at, scope) VALUES (?, ?, ?, ?)";
 static const char SQL_TOKEN_FIND[] =
     "UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL "
-    "RETURNING id";
+    "RETURNING id, scope = 'read'";
 static const char SQL_TOKEN_LIST[] =
-    "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id";
+    "SELECT id, name, created_at, last_used_at, revoked_at, scope = 'read' FROM api_tokens "
+    "ORDER BY id";
 static const char SQL_TOKEN_REVOKE_ID[] =
     "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
 static const char SQL_TOKEN_REVOKE_NAME[] =
@@ -71,8 +72,8 @@ static sqlite3_stmt *stmt(struct db *db, const char *sql, enum merr *rc)
     return st;
 }
 
-enum merr http_store_token_create(struct db *db, const char *name, const char *hash_hex, time_t now,
-                                  long long *id)
+enum merr http_store_token_create(struct db *db, const char *name, int read_only,
+                                  const char *hash_hex, time_t now, long long *id)
 {
     enum merr rc;
     sqlite3_stmt *st = stmt(db, SQL_TOKEN_INSERT, &rc);
@@ -81,6 +82,7 @@ enum merr http_store_token_create(struct db *db, const char *name, const char *h
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, hash_hex, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_text(st, 4, read_only ? "read" : "full", -1, SQLITE_STATIC);
     rc = db_fail(db, sqlite3_step(st), "token create");
     if (!rc)
         *id = sqlite3_last_insert_rowid(db_sqlite(db));
@@ -88,7 +90,8 @@ enum merr http_store_token_create(struct db *db, const char *name, const char *h
     return rc;
 }
 
-enum merr http_store_token_find(struct db *db, const char *hash_hex, time_t now, long long *id)
+enum merr http_store_token_find(struct db *db, const char *hash_hex, time_t now, long long *id,
+                                int *read_only)
 {
     enum merr rc;
     int src;
@@ -100,6 +103,7 @@ enum merr http_store_token_find(struct db *db, const char *hash_hex, time_t now,
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
+        *read_only = sqlite3_column_int(st, 1);
         src = sqlite3_step(st);
         rc = db_fail(db, src, "token check");
     } else if (src == SQLITE_DONE) {
@@ -139,6 +143,7 @@ enum merr http_store_token_list(struct db *db, struct http_token **out, size_t *
         v[cnt].created_at = (time_t)sqlite3_column_int64(st, 2);
         v[cnt].last_used_at = (time_t)sqlite3_column_int64(st, 3);
         v[cnt].revoked_at = (time_t)sqlite3_column_int64(st, 4);
+        v[cnt].read_only = sqlite3_column_int(st, 5);
         cnt++;
     }
     rc = db_fail(db, src, "token list");

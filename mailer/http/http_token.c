@@ -19,8 +19,8 @@
 
 #define TOKEN_RANDOM_BYTES 32
 
-enum merr http_token_create(struct db *db, const char *name, time_t now, struct buf *out,
-                            long long *id)
+enum merr http_token_create(struct db *db, const char *name, int read_only, time_t now,
+                            struct buf *out, long long *id)
 {
     unsigned char raw[TOKEN_RANDOM_BYTES];
     char hash[2 * CRYPTO_SHA256_LEN + 1];
@@ -39,7 +39,7 @@ enum merr http_token_create(struct db *db, const char *name, time_t now, struct 
         rc = enc_base64url(out, raw, sizeof raw);
     if (!rc) {
         crypto_sha256_hex(hash, out->data + start, out->len - start);
-        rc = http_store_token_create(db, name, hash, now, &tid);
+        rc = http_store_token_create(db, name, read_only, hash, now, &tid);
     }
     memset(raw, 0, sizeof raw);
     if (rc) {
@@ -54,18 +54,22 @@ enum merr http_token_create(struct db *db, const char *name, time_t now, struct 
     return MERR_OK;
 }
 
-enum merr http_token_check(struct db *db, const char *token, time_t now, long long *id)
+enum merr http_token_check(struct db *db, const char *token, time_t now, long long *id,
+                           int *read_only)
 {
     char hash[2 * CRYPTO_SHA256_LEN + 1];
     long long tid = 0;
+    int ro = 0;
     enum merr rc;
 
     if (!token || !*token)
         return merr_set(MERR_NOTFOUND, "no token");
     crypto_sha256_hex(hash, token, strlen(token));
-    rc = http_store_token_find(db, hash, now, &tid);
+    rc = http_store_token_find(db, hash, now, &tid, &ro);
     if (!rc && id)
         *id = tid;
+    if (!rc && read_only)
+        *read_only = ro;
     return rc;
 }
 

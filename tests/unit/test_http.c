@@ -374,19 +374,20 @@ static void tokens_are_stored_hashed_and_revocable(void **state)
     long long id1, id2, found;
     struct http_token *v;
     size_t n;
-    int revoked;
+    int revoked, ro = -1;
     (void)state;
     crypto_sha256_hex(h1, "mlr_one", 7);
     crypto_sha256_hex(h2, "mlr_two", 7);
-    assert_int_equal(http_store_token_create(db, "cms", h1, 100, &id1), MERR_OK);
-    assert_int_equal(http_store_token_create(db, "editor", h2, 100, &id2), MERR_OK);
+    assert_int_equal(http_store_token_create(db, "cms", 0, h1, 100, &id1), MERR_OK);
+    assert_int_equal(http_store_token_create(db, "editor", 0, h2, 100, &id2), MERR_OK);
     assert_int_equal(
         test_db_int(db, "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'mlr%'"), 0);
-    assert_int_equal(http_store_token_find(db, h1, 200, &found), MERR_OK);
+    assert_int_equal(http_store_token_find(db, h1, 200, &found, &ro), MERR_OK);
     assert_int_equal(found, id1);
+    assert_int_equal(ro, 0);
     assert_int_equal(http_store_token_revoke(db, "cms", 300, &revoked), MERR_OK);
     assert_int_equal(revoked, 1);
-    assert_int_equal(http_store_token_find(db, h1, 400, &found), MERR_NOTFOUND);
+    assert_int_equal(http_store_token_find(db, h1, 400, &found, &ro), MERR_NOTFOUND);
     assert_int_equal(http_store_token_revoke(db, "cms", 300, &revoked), MERR_NOTFOUND);
     char idtxt[32];
     snprintf(idtxt, sizeof idtxt, "%lld", id2);
@@ -415,11 +416,11 @@ static void token_create_check_revoke_through_the_public_api(void **state)
     buf_init(&other, 128);
     assert_int_equal(buf_puts(&tok, "kept:"), MERR_OK);
     /* a bad name: refused, nothing appended, nothing stored */
-    assert_int_equal(http_token_create(db, "", 10, &tok, &id), MERR_INVAL);
-    assert_int_equal(http_token_create(db, "a\r\nb", 10, &tok, &id), MERR_INVAL);
+    assert_int_equal(http_token_create(db, "", 0, 10, &tok, &id), MERR_INVAL);
+    assert_int_equal(http_token_create(db, "a\r\nb", 0, 10, &tok, &id), MERR_INVAL);
     assert_string_equal(tok.data, "kept:");
     assert_int_equal(test_db_int(db, "SELECT count(*) FROM api_tokens"), 0);
-    assert_int_equal(http_token_create(db, "cms Hà Giang", 10, &tok, &id), MERR_OK);
+    assert_int_equal(http_token_create(db, "cms Hà Giang", 0, 10, &tok, &id), MERR_OK);
     const char *t = tok.data + 5;
     assert_int_equal(strlen(t), 4 + 43);
     assert_memory_equal(t, HTTP_TOKEN_PREFIX, 4);
@@ -431,24 +432,30 @@ static void token_create_check_revoke_through_the_public_api(void **state)
     assert_int_equal(test_db_int(db, q), 1);
     assert_int_equal(
         test_db_int(db, "SELECT count(*) FROM api_tokens WHERE token_hash LIKE 'mlr_%'"), 0);
-    /* two tokens differ */
-    assert_int_equal(http_token_create(db, "cms Hà Giang", 11, &other, NULL), MERR_OK);
+    /* two tokens differ; the second is read-only */
+    assert_int_equal(http_token_create(db, "cms Hà Giang", 1, 11, &other, NULL), MERR_OK);
     assert_string_not_equal(other.data, t);
-    assert_int_equal(http_token_check(db, t, 20, &found), MERR_OK);
+    int ro = -1;
+    assert_int_equal(http_token_check(db, t, 20, &found, &ro), MERR_OK);
     assert_int_equal(found, id);
-    assert_int_equal(http_token_check(db, "mlr_wrong", 20, &found), MERR_NOTFOUND);
-    assert_int_equal(http_token_check(db, "", 20, NULL), MERR_NOTFOUND);
+    assert_int_equal(ro, 0);
+    assert_int_equal(http_token_check(db, other.data, 21, NULL, &ro), MERR_OK);
+    assert_int_equal(ro, 1);
+    assert_int_equal(http_token_check(db, "mlr_wrong", 20, &found, NULL), MERR_NOTFOUND);
+    assert_int_equal(http_token_check(db, "", 20, NULL, NULL), MERR_NOTFOUND);
     assert_int_equal(http_token_list(db, &v, &n), MERR_OK);
     assert_int_equal(n, 2);
     assert_string_equal(v[0].name, "cms Hà Giang");
     assert_int_equal(v[0].last_used_at, 20);
-    assert_int_equal(v[1].last_used_at, 0);
+    assert_int_equal(v[0].read_only, 0);
+    assert_int_equal(v[1].last_used_at, 21);
+    assert_int_equal(v[1].read_only, 1);
     free(v);
     /* revoking by name revokes both; a revoked token no longer checks */
     assert_int_equal(http_token_revoke(db, "cms Hà Giang", 30, &revoked), MERR_OK);
     assert_int_equal(revoked, 2);
-    assert_int_equal(http_token_check(db, t, 40, NULL), MERR_NOTFOUND);
-    assert_int_equal(http_token_check(db, other.data, 40, NULL), MERR_NOTFOUND);
+    assert_int_equal(http_token_check(db, t, 40, NULL, NULL), MERR_NOTFOUND);
+    assert_int_equal(http_token_check(db, other.data, 40, NULL, NULL), MERR_NOTFOUND);
     assert_int_equal(http_token_revoke(db, "cms Hà Giang", 50, NULL), MERR_NOTFOUND);
     buf_free(&tok);
     buf_free(&other);
