@@ -91,7 +91,7 @@ struct outbox_send_row;
  * failed or cancelled), left, per-state counts, percent, finished
  * (http_admin_dash.c).
  */
-json_t *http_admin_send_progress(const struct outbox_send_row *s);
+json_t *http_admin_send_progress(struct db *db, const struct outbox_send_row *s);
 
 /* ---- the areas: `rest` is the path after their prefix ---- */
 

@@ -27,14 +27,14 @@
 #include "share.h"
 #include "subs.h"
 
-#define DAYS     30
-#define TOP_MAX  10
-#define W        720
-#define H        260
-#define PAD_L    52
-#define PAD_R    12
-#define PAD_T    14
-#define PAD_B    34
+#define DAYS    30
+#define TOP_MAX 10
+#define W       720
+#define H       260
+#define PAD_L   52
+#define PAD_R   12
+#define PAD_T   14
+#define PAD_B   34
 
 static const struct {
     const char *label;
@@ -101,8 +101,9 @@ static enum merr chart_svg(struct buf *b, const struct outbox_day *d)
                         x, H - 12, d[i].day + 8, d[i].day + 5);
     }
     if (!rc)
-        rc = buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\"/>",
-                        x0, y0, x1, y0);
+        rc =
+            buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\"/>",
+                       x0, y0, x1, y0);
     for (int k = 0; !rc && k < OUTBOX_DAILY_KINDS; k++) {
         rc = buf_printf(b,
                         "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.5\"%s%s%s "
@@ -149,21 +150,26 @@ static json_t *chart_json(const struct outbox_day *d)
 }
 
 /* A send's progress as the pages and the progress JSON show it. */
-json_t *http_admin_send_progress(const struct outbox_send_row *s)
+json_t *http_admin_send_progress(struct db *db, const struct outbox_send_row *s)
 {
     const long long *c = s->counts.by_state;
+    struct subs_list l;
+    char slug[128] = ""; /* its list's, from subscribers (none, or deleted: empty) */
+    if (s->list_id && subs_list_get_id(db, s->list_id, &l) == MERR_OK) {
+        snprintf(slug, sizeof slug, "%s", l.slug);
+        subs_list_clear(&l);
+    }
     long long done = c[OUTBOX_SENT] + c[OUTBOX_FAILED] + c[OUTBOX_CANCELLED];
     int pct = s->total ? (int)(done * 100 / s->total) : 100;
-    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:o}",
-                     "id", (json_int_t)s->id, "kind", s->kind, "status", s->status, "list",
-                     s->list_slug, "total", (json_int_t)s->total, "done", (json_int_t)done,
-                     "sent", (json_int_t)c[OUTBOX_SENT], "queued",
-                     (json_int_t)(c[OUTBOX_QUEUED] + c[OUTBOX_SENDING]), "deferred",
-                     (json_int_t)c[OUTBOX_DEFERRED], "failed", (json_int_t)c[OUTBOX_FAILED],
-                     "cancelled", (json_int_t)c[OUTBOX_CANCELLED], "left",
-                     (json_int_t)(s->total - done), "percent", pct, "finished",
-                     strcmp(s->status, "active") != 0 && strcmp(s->status, "paused") != 0,
-                     "created", http_admin_time(s->created_at));
+    return json_pack(
+        "{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:o}", "id",
+        (json_int_t)s->id, "kind", s->kind, "status", s->status, "list", slug, "total",
+        (json_int_t)s->total, "done", (json_int_t)done, "sent", (json_int_t)c[OUTBOX_SENT],
+        "queued", (json_int_t)(c[OUTBOX_QUEUED] + c[OUTBOX_SENDING]), "deferred",
+        (json_int_t)c[OUTBOX_DEFERRED], "failed", (json_int_t)c[OUTBOX_FAILED], "cancelled",
+        (json_int_t)c[OUTBOX_CANCELLED], "left", (json_int_t)(s->total - done), "percent", pct,
+        "finished", strcmp(s->status, "active") != 0 && strcmp(s->status, "paused") != 0, "created",
+        http_admin_time(s->created_at));
 }
 
 static json_t *running_sends(struct http_admin *a)
@@ -180,7 +186,7 @@ static json_t *running_sends(struct http_admin *a)
         if (outbox_send_list(a->db, &f, &v, &n))
             continue;
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, http_admin_send_progress(&v[i]));
+            json_array_append_new(arr, http_admin_send_progress(a->db, &v[i]));
         free(v);
     }
     return arr;
@@ -194,11 +200,10 @@ static json_t *lists_json(struct http_admin *a)
     if (subs_list_all(a->db, &v, &n))
         return arr;
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:I, s:I, s:I}", "slug", v[i].slug, "name", v[i].name,
-                           "confirmed", (json_int_t)v[i].n_confirmed, "unconfirmed",
-                           (json_int_t)v[i].n_unconfirmed, "unsubscribed",
-                           (json_int_t)v[i].n_unsubscribed));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I}", "slug", v[i].slug, "name",
+                                             v[i].name, "confirmed", (json_int_t)v[i].n_confirmed,
+                                             "unconfirmed", (json_int_t)v[i].n_unconfirmed,
+                                             "unsubscribed", (json_int_t)v[i].n_unsubscribed));
     subs_lists_free(v, n);
     return arr;
 }
@@ -215,8 +220,8 @@ static json_t *top_json(struct http_admin *a, time_t now)
         const char *title = top[i].article_id;
         if (article_load(a->db, top[i].article_id, &art) == MERR_OK)
             title = art->title;
-        json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:I, s:I}", "rank", (int)i + 1,
-                                             "id", top[i].article_id, "title", title, "shares",
+        json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:I, s:I}", "rank", (int)i + 1, "id",
+                                             top[i].article_id, "title", title, "shares",
                                              (json_int_t)top[i].shares, "recipients",
                                              (json_int_t)top[i].recipients));
         article_free(art);
@@ -237,19 +242,18 @@ static json_t *health_json(struct http_admin *a)
     size_t n = h->parts ? h->parts(h->arg, parts, HTTP_HEALTH_PARTS) : 0;
     json_t *arr = json_array();
 
-    json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "label", "Cơ sở dữ liệu", "state",
-                                         "hoạt động", "ok", 1));
+    json_array_append_new(
+        arr, json_pack("{s:s, s:s, s:b}", "label", "Cơ sở dữ liệu", "state", "hoạt động", "ok", 1));
     for (size_t i = 0; i < n; i++) {
         const char *label = parts[i].name;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             if (!strcmp(known[k].name, parts[i].name))
                 label = known[k].label;
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:b}", "label", label, "state",
-                           !parts[i].wanted ? "không chạy trong tiến trình này"
-                           : parts[i].alive ? "hoạt động"
-                                            : "đã dừng: xem nhật ký máy chủ",
-                           "ok", !parts[i].wanted || parts[i].alive));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "label", label, "state",
+                                             !parts[i].wanted ? "không chạy trong tiến trình này"
+                                             : parts[i].alive ? "hoạt động"
+                                                              : "đã dừng: xem nhật ký máy chủ",
+                                             "ok", !parts[i].wanted || parts[i].alive));
     }
     return arr;
 }
@@ -274,8 +278,8 @@ void http_admin_dashboard(struct http_admin *a, const char *rest)
     d = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I}}", "title", "Tổng quan",
                   "chart", chart_json(days), "running", running_sends(a), "lists", lists_json(a),
                   "top", top_json(a, now), "health", health_json(a), "queue", "waiting",
-                  (json_int_t)(q.by_state[OUTBOX_QUEUED] + q.by_state[OUTBOX_SENDING]),
-                  "deferred", (json_int_t)q.by_state[OUTBOX_DEFERRED], "failed",
+                  (json_int_t)(q.by_state[OUTBOX_QUEUED] + q.by_state[OUTBOX_SENDING]), "deferred",
+                  (json_int_t)q.by_state[OUTBOX_DEFERRED], "failed",
                   (json_int_t)q.by_state[OUTBOX_FAILED]);
     http_admin_page(a, 200, "dashboard", "dash", d);
 }

@@ -52,9 +52,9 @@ static const char *status_label(const char *s)
     return s;
 }
 
-static json_t *send_json(const struct outbox_send_row *s)
+static json_t *send_json(struct db *db, const struct outbox_send_row *s)
 {
-    json_t *j = http_admin_send_progress(s);
+    json_t *j = http_admin_send_progress(db, s);
     json_object_set_new(j, "kind_label", json_string(http_admin_label(s->kind)));
     json_object_set_new(j, "status_label", json_string(status_label(s->status)));
     json_object_set_new(j, "active", json_boolean(!strcmp(s->status, "active")));
@@ -82,7 +82,7 @@ static void sends_page(struct http_admin *a)
         return http_admin_fail(a, rc, "sends");
     rows = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(rows, send_json(&v[i]));
+        json_array_append_new(rows, send_json(a->db, &v[i]));
     d = json_pack("{s:s, s:o, s:s, s:s}", "title", "Các lần gửi", "sends", rows, "kind",
                   f.kind ? f.kind : "", "status", f.status ? f.status : "");
     if (n == PAGE) {
@@ -120,7 +120,7 @@ static void send_page(struct http_admin *a, long long id)
     enum merr rc = load_send(a, id, &s);
     if (rc)
         return http_admin_fail(a, rc, "send");
-    d = send_json(&s);
+    d = send_json(a->db, &s);
     http_admin_page(a, 200, "send", "sends",
                     json_pack("{s:s, s:o, s:b}", "title", "Lần gửi", "s", d, "running",
                               !strcmp(s.status, "active") || !strcmp(s.status, "paused")));
@@ -135,7 +135,7 @@ static void progress_json(struct http_admin *a, long long id)
         return http_reply_error(a->r, 404, "not_found", "no such send", NULL);
     if (rc)
         return http_reply_error(a->r, 503, "unavailable", "try again", NULL);
-    j = send_json(&s);
+    j = send_json(a->db, &s);
     json_object_set_new(j, "status_label", json_string(status_label(s.status)));
     http_reply_json(a->r, 200, j);
     http_header(a->r, "Cache-Control", "no-store");
@@ -162,9 +162,10 @@ static void send_action(struct http_admin *a, long long id, const char *action)
     if (!rc) {
         char obj[32];
         snprintf(obj, sizeof obj, "#%lld", id);
-        http_admin_audit(a, !strcmp(action, "pause")    ? "send.pause"
-                            : !strcmp(action, "resume") ? "send.resume"
-                                                        : "send.cancel",
+        http_admin_audit(a,
+                         !strcmp(action, "pause")    ? "send.pause"
+                         : !strcmp(action, "resume") ? "send.resume"
+                                                     : "send.cancel",
                          obj, cancelled ? "%lld thư chưa gửi đã huỷ" : NULL, cancelled);
     }
     http_admin_unlock(a);
@@ -259,12 +260,11 @@ static void digests_page(struct http_admin *a)
                                       http_admin_time(dv[k].created_at)));
             free(dv);
         }
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:o}", "slug",
-                                             v[i].slug, "name", v[i].name, "enabled",
-                                             v[i].digest_enabled, "weekday",
-                                             days[v[i].digest_weekday % 7], "time",
-                                             v[i].digest_time, "confirmed",
-                                             (json_int_t)v[i].n_confirmed, "recent", recent));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:o}", "slug", v[i].slug, "name",
+                           v[i].name, "enabled", v[i].digest_enabled, "weekday",
+                           days[v[i].digest_weekday % 7], "time", v[i].digest_time, "confirmed",
+                           (json_int_t)v[i].n_confirmed, "recent", recent));
     }
     subs_lists_free(v, n);
     http_admin_page(a, 200, "digests", "digests",
@@ -303,9 +303,9 @@ static void digest_preview_page(struct http_admin *a, const char *slug, int stat
     enum merr rc = subs_list_get(a->db, slug, &l);
     if (rc)
         return http_admin_fail(a, rc, "list");
-    d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "title", "Xem trước bản tin", "kind",
-                  "digest", "slug", l.slug, "name", l.name, "since", since_s ? since_s : "",
-                  "confirmed", (json_int_t)l.n_confirmed);
+    d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "title", "Xem trước bản tin", "kind", "digest",
+                  "slug", l.slug, "name", l.name, "since", since_s ? since_s : "", "confirmed",
+                  (json_int_t)l.n_confirmed);
     subs_list_clear(&l);
     {
         char action[128];
@@ -324,10 +324,10 @@ static void digest_preview_page(struct http_admin *a, const char *slug, int stat
     http_admin_unlock(a);
     if (rc == MERR_NOTFOUND) {
         buf_free(&msg);
-        json_object_set_new(d, "empty", json_string(
-                                            "Chưa có bài mới nào kể từ bản tin trước. Chọn một "
-                                            "ngày bắt đầu sớm hơn để xem và gửi các bài từ ngày "
-                                            "đó."));
+        json_object_set_new(d, "empty",
+                            json_string("Chưa có bài mới nào kể từ bản tin trước. Chọn một "
+                                        "ngày bắt đầu sớm hơn để xem và gửi các bài từ ngày "
+                                        "đó."));
         return http_admin_page(a, status, "preview", "digests", d);
     }
     if (rc) {
