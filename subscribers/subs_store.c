@@ -57,7 +57,7 @@ enum merr subs_store_list_insert(struct db *db, const char *slug, const char *na
     "coalesce(c.confirmed, 0), coalesce(c.unconfirmed, 0), coalesce(c.unsubscribed, 0), "        \
     "l.public "
 
-/* The counts are the maintained counters of migration 0007 (list_counts), not a count. */
+/* The counts are the maintained counters (list_counts, the counters migration), not a count. */
 #define LIST_FROM "FROM lists l LEFT JOIN list_counts c ON c.list_id = l.id "
 static const char SQL_LIST_BY_SLUG[] = "SELECT " LIST_COLS LIST_FROM "WHERE l.slug = ?";
 static const char SQL_LIST_BY_ID[] = "SELECT " LIST_COLS LIST_FROM "WHERE l.id = ?";
@@ -66,7 +66,7 @@ static const char SQL_LIST_ALL[] = "SELECT " LIST_COLS LIST_FROM "ORDER BY l.slu
 /*
  * New subscriptions are counted by the code that inserts them (one UPDATE
  * per INSERT, also for an import's range of rows); the triggers of
- * migration 0007 follow status changes and deletions.
+ * the counters migration follow status changes and deletions.
  */
 static const char SQL_COUNT_ADD[] =
     "UPDATE list_counts SET unconfirmed = unconfirmed + (?2 = 'unconfirmed') * ?3, "

@@ -1,6 +1,6 @@
 /*
  * admin_store.c: every SQL statement on admin_users, admin_sessions and
- * admin_audit (migration 0006_admin).
+ * admin_audit (the admin migration).
  *
  * Statements are static literals handed to db_stmt (cached per handle).
  * A session is found by the hash of its cookie value, joined to its user

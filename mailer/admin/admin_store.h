@@ -1,6 +1,6 @@
 /*
  * admin_store.h: every SQL statement on the admin module's tables
- * (admin_users, admin_sessions, admin_audit; migration 0006). Private to
+ * (admin_users, admin_sessions, admin_audit; the admin migration). Private to
  * mailer/admin.
  */
 #ifndef MAILER_ADMIN_ADMIN_STORE_H

@@ -14,9 +14,26 @@
 #include "metrics.h"
 
 static const char *const routes[] = {
-    "home",      "healthz",   "metrics",   "share_form",         "share_post",       "share_sent",
-    "share_bad", "share",     "media",     "subscribe",          "confirm",          "unsubscribe",
-    "api",       "not_found", "too_large", "refused_connection", "request_deadline", "other",     "admin",     "admin_login",
+    "home",
+    "healthz",
+    "metrics",
+    "share_form",
+    "share_post",
+    "share_sent",
+    "share_bad",
+    "share",
+    "media",
+    "subscribe",
+    "confirm",
+    "unsubscribe",
+    "api",
+    "not_found",
+    "too_large",
+    "refused_connection",
+    "request_deadline",
+    "other",
+    "admin",
+    "admin_login",
     "admin_static",
 };
 #define NROUTES (sizeof routes / sizeof routes[0])

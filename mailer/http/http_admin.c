@@ -12,11 +12,11 @@
  * editor 403.
  *
  * Signing in (POST /admin/login): the login form carries a single-use
- * CSRF token of the share form's kind (there is no session yet); failed
- * attempts are counted per client IP and per account in one-minute windows
- * of the rate counters ([admin] login_per_minute each; the next attempt in
- * that minute is refused 429 whatever the password); a success gives its
- * units back. A login always starts a new session (admin_session_start):
+ * CSRF token of the public forms' kind, bound to the browser's form cookie
+ * (there is no session yet); attempts are counted per client IP and per
+ * account in sliding one-minute windows ([admin] login_per_minute each;
+ * the next attempt in that minute is refused 429 whatever the password);
+ * a success gives its units back. A login always starts a new session (admin_session_start):
  * the cookie a browser had before, signed in or planted, is never
  * promoted, and a session it named is ended. The cookie is `mailer_admin`,
  * Path=/admin, HttpOnly, SameSite=Strict, and Secure when [site] base_url
@@ -212,12 +212,12 @@ void http_admin_page(struct http_admin *a, int status, const char *name, const c
     const char *flash = flash_text(a->r);
     json_t *d = data ? data : json_object();
 
-    json_object_set_new(
-        d, "me",
-        json_pack("{s:s, s:s, s:s, s:b}", "name", a->s.user.name[0] ? a->s.user.name : a->s.user.email,
-                  "email", a->s.user.email, "role",
-                  a->s.user.role == ADMIN_ADMIN ? "Quản trị" : "Biên tập", "admin",
-                  a->s.user.role == ADMIN_ADMIN));
+    json_object_set_new(d, "me",
+                        json_pack("{s:s, s:s, s:s, s:b}", "name",
+                                  a->s.user.name[0] ? a->s.user.name : a->s.user.email, "email",
+                                  a->s.user.email, "role",
+                                  a->s.user.role == ADMIN_ADMIN ? "Quản trị" : "Biên tập", "admin",
+                                  a->s.user.role == ADMIN_ADMIN));
     json_object_set_new(d, "csrf", json_string(a->csrf));
     json_object_set_new(d, "nav", nav_json(a, nav));
     if (flash)
@@ -251,7 +251,8 @@ void http_admin_fail(struct http_admin *a, enum merr rc, const char *what)
         return http_admin_error(a, 503, "Hệ thống đang bận", "Xin thử lại sau ít giây.");
     default:
         log_error("http: admin %s %s: %s: %s", a->r->method, a->r->logpath, what, msg);
-        return http_admin_error(a, 500, "Lỗi máy chủ", "Đã có lỗi xảy ra; chi tiết ghi trong nhật ký máy chủ.");
+        return http_admin_error(a, 500, "Lỗi máy chủ",
+                                "Đã có lỗi xảy ra; chi tiết ghi trong nhật ký máy chủ.");
     }
 }
 
@@ -272,7 +273,8 @@ const char *http_admin_field(const struct http_admin *a, const char *name)
 void http_admin_bad_method(struct http_admin *a, const char *allow)
 {
     http_header(a->r, "Allow", allow);
-    http_admin_error(a, 405, "Phương thức không được hỗ trợ", "Địa chỉ này không nhận loại yêu cầu đó.");
+    http_admin_error(a, 405, "Phương thức không được hỗ trợ",
+                     "Địa chỉ này không nhận loại yêu cầu đó.");
 }
 
 int http_admin_get_only(struct http_admin *a)
@@ -293,8 +295,7 @@ void http_admin_audit(struct http_admin *a, const char *action, const char *obje
         vsnprintf(detail, sizeof detail, detail_fmt, ap);
         va_end(ap);
     }
-    if (admin_audit(a->db, &a->actor, date_now(), action, object, detail_fmt ? "%s" : NULL,
-                    detail))
+    if (admin_audit(a->db, &a->actor, date_now(), action, object, detail_fmt ? "%s" : NULL, detail))
         log_error("http: admin: audit %s %s: %s", action, object ? object : "", merr_msg());
 }
 
@@ -333,7 +334,7 @@ static void login_form(struct http_req *r, int status, const char *email, const 
     struct buf tok;
     json_t *d;
     buf_init(&tok, 256);
-    if (http_csrf_make(r->ctx->cfg->secret, date_now(), &tok)) {
+    if (http_csrf_form_token(r, date_now(), &tok)) {
         buf_free(&tok);
         http_reply(r, 500, "text/plain; charset=utf-8", "internal error\n", 15);
         return;
@@ -345,7 +346,8 @@ static void login_form(struct http_req *r, int status, const char *email, const 
     if (!error && flash_text(r))
         json_object_set_new(d, "flash", json_string(flash_text(r)));
     if (!error && http_query(r, "expired"))
-        json_object_set_new(d, "flash", json_string("Phiên làm việc đã hết hạn: xin đăng nhập lại."));
+        json_object_set_new(d, "flash",
+                            json_string("Phiên làm việc đã hết hạn: xin đăng nhập lại."));
     buf_free(&tok);
     bare_page(r, status, "login", d);
 }
@@ -356,12 +358,14 @@ static void login_post(struct http_req *r, struct db *db)
     struct http_form f;
     struct admin_user u;
     struct buf cookie;
-    char keyip[96], keyuser[320], old[96];
+    char keyip[96], keyuser[320], old[96], nonce[HTTP_CSRF_NONCE_HEX + 1], ra[24];
     const char *keys[2] = {keyip, keyuser};
     int limits[2] = {cfg->admin_login_per_minute, cfg->admin_login_per_minute};
     const char *email, *pw, *next;
-    time_t now = date_now(), window = now - now % LOGIN_WINDOW;
+    time_t now = date_now();
     size_t refused = 0;
+    int retry_after = LOGIN_WINDOW;
+    enum http_csrf_fault cf;
     enum merr rc;
 
     if (!r->content_type || strcmp(r->content_type, "application/x-www-form-urlencoded") != 0 ||
@@ -372,29 +376,39 @@ static void login_post(struct http_req *r, struct db *db)
     email = http_form_get(&f, "email");
     pw = http_form_get(&f, "password");
     next = http_form_get(&f, "next");
-    if (!http_csrf_origin_ok(r) ||
-        http_csrf_check(db, cfg->secret, http_form_get(&f, "csrf"), now)) {
-        login_form(r, 403, email, next,
-                   "Biểu mẫu đã hết hạn hoặc không hợp lệ. Xin nhập lại và gửi lần nữa.");
+    /* the Origin and the token against the browser's form cookie, nothing
+     * written yet: the nonce's single use is written after the limits */
+    cf = http_csrf_form_check(r, http_form_get(&f, "csrf"), now, nonce);
+    if (cf) {
+        login_form(r, 403, email, next, http_csrf_fault_text(cf));
         goto out;
     }
     if (!email || !*email || !pw || !*pw) {
         login_form(r, 400, email, next, "Xin nhập địa chỉ email và mật khẩu.");
         goto out;
     }
-    snprintf(keyip, sizeof keyip, "admin-login-ip:%s", r->client_ip);
+    snprintf(keyip, sizeof keyip, "admin-login-ip:%s", r->client_key);
     snprintf(keyuser, sizeof keyuser, "admin-login:%.250s", email);
     for (char *p = keyuser; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
     pthread_mutex_lock(&r->ctx->write_lock);
-    rc = http_store_rate_take(db, keys, limits, 2, window, &refused);
+    rc = http_store_rate_take(db, keys, limits, 2, now, LOGIN_WINDOW, &refused, &retry_after);
+    if (!rc) {
+        rc = http_store_csrf_use(db, nonce, now);
+        if (rc == MERR_EXISTS) {
+            http_store_rate_give_back(db, keys, 2);
+            pthread_mutex_unlock(&r->ctx->write_lock);
+            login_form(r, 403, email, next, http_csrf_fault_text(HTTP_CSRF_USED));
+            goto out;
+        }
+    }
     pthread_mutex_unlock(&r->ctx->write_lock);
     if (rc == MERR_LIMIT) {
         log_warn("http: admin login throttled (%s)", refused ? "account" : "ip");
-        http_header(r, "Retry-After", "60");
-        login_form(r, 429, email, next,
-                   "Đã nhập sai quá nhiều lần. Xin đợi một phút rồi thử lại.");
+        snprintf(ra, sizeof ra, "%d", retry_after > 0 ? retry_after : 1);
+        http_header(r, "Retry-After", ra);
+        login_form(r, 429, email, next, "Đã nhập sai quá nhiều lần. Xin đợi một phút rồi thử lại.");
         goto out;
     }
     if (rc) {
@@ -412,7 +426,7 @@ static void login_post(struct http_req *r, struct db *db)
     }
     buf_init(&cookie, 128);
     pthread_mutex_lock(&r->ctx->write_lock);
-    http_store_rate_give_back(db, keys, 2, window);
+    http_store_rate_give_back(db, keys, 2);
     if (cookie_value(r, old, sizeof old))
         admin_session_end(db, old); /* whatever the browser had is not kept */
     rc = admin_session_start(db, u.id, r->client_ip, now, &cookie, NULL);
@@ -538,10 +552,10 @@ void http_admin(struct http_req *r, const char *rest)
     memset(&a, 0, sizeof a);
     a.r = r;
     a.db = db;
-    rc = cookie_value(r, c, sizeof c) ? admin_session_check(db, c, date_now(),
-                                                            cfg->admin_session_idle_s,
-                                                            cfg->admin_session_max_s, &a.s)
-                                      : MERR_NOTFOUND;
+    rc = cookie_value(r, c, sizeof c)
+             ? admin_session_check(db, c, date_now(), cfg->admin_session_idle_s,
+                                   cfg->admin_session_max_s, &a.s)
+             : MERR_NOTFOUND;
     if (rc == MERR_NOTFOUND || rc == MERR_LIMIT)
         return not_signed_in(r, rc == MERR_LIMIT);
     if (rc) {

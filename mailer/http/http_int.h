@@ -143,8 +143,7 @@ json_t *http_refusal_json(const char *code, const char *reason, const char *fiel
  * Renders the template `tname` (e.g. "admin/lists.html") as http_page does,
  * answering `status` with media type `type`.
  */
-void http_render(struct http_req *r, int status, const char *tname, const char *type,
-                 json_t *data);
+void http_render(struct http_req *r, int status, const char *tname, const char *type, json_t *data);
 
 /*
  * An error page with the given title and text: for the web admin, whose
@@ -310,7 +309,8 @@ const char *http_csrf_fault_reason(enum http_csrf_fault f);
  * second tab or the back button keeps working; it dies with the session.
  */
 #define HTTP_CSRF_SESSION_LEN 32
-void http_csrf_session(const char *secret, const char *session, char out[HTTP_CSRF_SESSION_LEN + 1]);
+void http_csrf_session(const char *secret, const char *session,
+                       char out[HTTP_CSRF_SESSION_LEN + 1]);
 /* 1 if `token` is the token of `session`, compared in constant time. */
 int http_csrf_session_ok(const char *secret, const char *session, const char *token);
 

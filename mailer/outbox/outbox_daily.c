@@ -1,6 +1,6 @@
 /*
  * outbox_daily.c: delivery outcomes counted per local day (table
- * daily_counts, migration 0007), for the admin's 30-day chart.
+ * daily_counts, the counters migration), for the admin's 30-day chart.
  *
  * The counters are kept where the outcomes are applied and in the same
  * transaction (outbox_record for sent, deferred and failed; the bounce

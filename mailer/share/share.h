@@ -121,7 +121,7 @@ struct share_top_row {
 /*
  * The articles shared most in the `days` local days ending today (`now`),
  * most shares first, at most `max` into out[] (`*n` filled). Read from the
- * per-day counters (share_counts, migration 0007), which a trigger keeps
+ * per-day counters (share_counts, the counters migration), which a trigger keeps
  * with each share_log row: a week is a few hundred rows at most. MERR_DB.
  */
 enum merr share_top(struct db *db, time_t now, int days, struct share_top_row *out, size_t max,

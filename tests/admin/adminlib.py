@@ -18,6 +18,10 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "http"))
 from serve import Mailer, check, fail  # noqa: E402,F401
+from mailertest import TIMEOUT_SCALE  # noqa: E402
+
+# A request's hang guard, stretched like every wait of the suite (mailertest).
+REQUEST_TIMEOUT = 10 * TIMEOUT_SCALE
 
 PASSWORD = "mật khẩu dài đây 123"
 
@@ -27,7 +31,7 @@ def admin_user(m, email, password=PASSWORD, role="admin", name=None):
     if name is not None:
         args += ["--name", name]
     p = subprocess.run(args, input=password + "\n", capture_output=True, text=True,
-                       env=m.environ())
+                       env=m.environ(), timeout=60 * TIMEOUT_SCALE)
     if p.returncode != 0:
         fail("user add %s: %s" % (email, p.stderr))
 
@@ -40,33 +44,47 @@ def field(body, name):
 
 
 class Client:
-    """One browser: a cookie jar of one cookie, and an IP it claims through
-    X-Forwarded-For (the test server trusts 127.0.0.1 as a proxy)."""
+    """One browser: its own cookie jar (the admin's session cookie
+    `mailer_admin`, kept also as .cookie, which a test may set or clear, and
+    the public forms' cookie that the login form's token is bound to), and
+    an IP it claims through X-Forwarded-For (the test server trusts
+    127.0.0.1 as a proxy)."""
 
     def __init__(self, m, ip=None):
         self.m = m
         self.cookie = None
+        self.jar = {}
         self.ip = ip
         self.csrf = None
 
     def headers(self, extra=None):
         h = {}
-        if self.cookie is not None:
-            h["Cookie"] = "mailer_admin=" + self.cookie
         if self.ip:
             h["X-Forwarded-For"] = self.ip
         h.update(extra or {})
         return h
 
+    def send(self, method, path, body=None, headers=None):
+        """One request with this browser's cookies (the Mailer's jar swapped
+        for ours while it runs, so every Set-Cookie lands in ours)."""
+        if self.cookie is None:
+            self.jar.pop("mailer_admin", None)
+        else:
+            self.jar["mailer_admin"] = self.cookie
+        saved, self.m.cookies = self.m.cookies, self.jar
+        try:
+            st, h, data = self.m.request(method, path, body, headers=headers,
+                                         timeout=REQUEST_TIMEOUT)
+        finally:
+            self.m.cookies = saved
+        self.cookie = self.jar.get("mailer_admin") or None
+        return st, h, data
+
     def keep(self, hdrs):
-        sc = hdrs.get("set-cookie")
-        if sc and sc.startswith("mailer_admin="):
-            v = sc.split(";")[0].split("=", 1)[1]
-            self.cookie = v or None
+        pass  # send() keeps every cookie
 
     def get(self, path, headers=None):
-        st, h, body = self.m.request("GET", path, headers=self.headers(headers))
-        self.keep(h)
+        st, h, body = self.send("GET", path, headers=self.headers(headers))
         if st == 200 and b'name="csrf"' in body and "/admin/login" not in path:
             self.csrf = field(body, "csrf")
         return st, h, body
@@ -80,9 +98,7 @@ class Client:
         body = raw if raw is not None else urllib.parse.urlencode(f).encode()
         h = {"Content-Type": ctype or "application/x-www-form-urlencoded"}
         h.update(headers or {})
-        st, hd, data = self.m.request("POST", path, body, self.headers(h))
-        self.keep(hd)
-        return st, hd, data
+        return self.send("POST", path, body, self.headers(h))
 
     def login(self, email, password=PASSWORD, expect=303):
         st, _, body = self.get("/admin/login")

@@ -21,7 +21,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from adminlib import PASSWORD, Client, Mailer, admin_user, check, field, fail  # noqa: E402
+from adminlib import (PASSWORD, REQUEST_TIMEOUT, Client, Mailer, admin_user, check,  # noqa: E402
+                      field, fail)
 
 EVIL = '<script>alert("x")</script>\'"&'
 EVIL_RAW = '<script>alert("x")</script>'
@@ -106,9 +107,9 @@ def main():
         check(all(len(r[0]) == 64 and c.cookie not in r[0] for r in rows),
               "the session id itself is stored")
         # the cookie's attributes
-        st, h, body = Client(m).get("/admin/login")
-        tok = field(body, "csrf")
         fresh = Client(m)
+        st, h, body = fresh.get("/admin/login")
+        tok = field(body, "csrf")
         st, h, _ = fresh.post("/admin/login", {"csrf": tok, "email": "hoa@hagiang.example.vn",
                                                "password": PASSWORD}, csrf=False)
         sc = h.get("set-cookie", "")
@@ -171,7 +172,8 @@ def main():
         st, _, body = c.get("/admin/tokens")
         check(token.encode() not in body, "the token is shown again")
         # the read-only token reads and may not write
-        st, _, _ = m.request("GET", "/api/lists", headers={"Authorization": "Bearer " + token})
+        st, _, _ = m.request("GET", "/api/lists", headers={"Authorization": "Bearer " + token},
+                             timeout=REQUEST_TIMEOUT)
         check(st == 200, "read-only token GET: %d" % st)
         st, h, _ = m.post_json("/api/lists", {"slug": "x", "name": "x"},
                                headers={"Authorization": "Bearer " + token})
@@ -180,7 +182,8 @@ def main():
         tid = m.sql("SELECT id FROM api_tokens WHERE scope = 'read'")[0][0]
         st, _, _ = c.post("/admin/tokens/%d/revoke" % tid, {})
         check(st == 303, "token revoke: %d" % st)
-        st, _, _ = m.request("GET", "/api/lists", headers={"Authorization": "Bearer " + token})
+        st, _, _ = m.request("GET", "/api/lists", headers={"Authorization": "Bearer " + token},
+                             timeout=REQUEST_TIMEOUT)
         check(st == 401, "a revoked token still works: %d" % st)
 
         st, _, _ = c.post("/admin/users", {"email": "moi@hagiang.example.vn",
