@@ -7,8 +7,10 @@
  * suppression keeps; the address itself is never compared. The rules, in
  * order (the first that holds is the reason the envelope is cancelled):
  *   - the address is suppressed (hard bounce, complaint, manual block,
- *     left every list), whatever the kind of send;
- *   - list mail or a confirmation whose subscriber was erased;
+ *     left every list), whatever the kind of send (a test to an editor
+ *     too: nothing else applies to it);
+ *   - list mail (a digest, breaking news) or a confirmation whose
+ *     subscriber was erased;
  *   - list mail to someone no longer confirmed on the send's list;
  *   - a confirmation of a subscription that no longer awaits it.
  * The outbox gets this through subs_consent_gate (struct outbox_gate): it
@@ -39,7 +41,7 @@ enum merr subs_consent_check(struct db *db, enum outbox_kind kind, long long lis
     }
     if (rc != MERR_NOTFOUND)
         return rc;
-    if (kind == OUTBOX_SHARE)
+    if (kind == OUTBOX_SHARE || kind == OUTBOX_TEST) /* a test goes to an editor, no subscriber */
         return MERR_OK;
     if (!subscriber_id) {
         snprintf(reason, size, "subscriber was erased");
@@ -50,7 +52,7 @@ enum merr subs_consent_check(struct db *db, enum outbox_kind kind, long long lis
     rc = subs_store_subn_get(db, list_id, subscriber_id, &sub);
     if (rc)
         return rc;
-    if (kind == OUTBOX_DIGEST && sub.status != SUBS_CONFIRMED)
+    if ((kind == OUTBOX_DIGEST || kind == OUTBOX_BREAKING) && sub.status != SUBS_CONFIRMED)
         snprintf(reason, size, "no longer subscribed to the list");
     else if (kind == OUTBOX_CONFIRM && sub.status != SUBS_UNCONFIRMED)
         snprintf(reason, size, "subscription no longer awaits confirmation");

@@ -58,6 +58,8 @@ struct compose_plan;
  *             "slug":"tin-tuc", "name":"..."}, "subject":"...",
  *             "template":"digest", "week":"48"}
  *   confirm: {"kind":"confirm", "list":{...}, "template":"confirm"}
+ *   breaking: {"kind":"breaking", "article":"ID", "list":{...},
+ *             "template":"breaking"}  (one article in full, to a list)
  * Owned by the caller; free with compose_plan_free. MERR_NOTFOUND for a
  * missing article, MERR_INVAL for bad inputs.
  */
@@ -143,9 +145,9 @@ struct compose_preview {
     char *subject; /* decoded from RFC 2047 */
     char *from;
     char *to;
-    char *text;    /* the text/plain part, decoded (UTF-8) */
-    char *html;    /* the text/html part, decoded, each cid: URL made a data: URL */
-    size_t size;   /* bytes of the whole message as delivered */
+    char *text;  /* the text/plain part, decoded (UTF-8) */
+    char *html;  /* the text/html part, decoded, each cid: URL made a data: URL */
+    size_t size; /* bytes of the whole message as delivered */
 };
 
 /*

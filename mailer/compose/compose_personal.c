@@ -93,8 +93,15 @@ enum merr compose_personal(const struct config *cfg, struct db *db,
     case OUTBOX_SHARE:
         break;
     case OUTBOX_DIGEST:
+    case OUTBOX_BREAKING:
+    case OUTBOX_TEST:
+        /* a test is list mail to an editor: the list's headers, and an
+         * unsubscribe link of subscriber 0, which unsubscribes nobody */
+        if (who->kind == OUTBOX_TEST && who->subscriber_id)
+            return merr_set(MERR_INVAL, "a test send to a subscriber");
         if (!who->list_slug || !who->list_slug[0] ||
-            (who->envelope_id && (!who->list_id || !who->subscriber_id)))
+            (who->envelope_id &&
+             (!who->list_id || (!who->subscriber_id && who->kind != OUTBOX_TEST))))
             return merr_set(MERR_INVAL, "list mail without a list slug, list id or subscriber");
         snprintf(out->list_id, sizeof out->list_id, "%s.%s", who->list_slug, cfg_mail_domain(cfg));
         rc = unsubscribe_mailto(cfg, who, out->mailto);

@@ -674,6 +674,32 @@ static enum merr plan_digest(struct planner *p, json_t *inputs, json_t *shared)
     return set_str(shared, "week", week);
 }
 
+/*
+ * Breaking news: one article in full (as a share carries it) to a list
+ * (as a digest goes): {"kind":"breaking", "article":"ID", "list":{...}}.
+ */
+static enum merr plan_breaking(struct planner *p, json_t *inputs, json_t *shared)
+{
+    const char *id = jstr(inputs, "article");
+    struct article *a = NULL;
+    json_t *aj = NULL;
+    enum merr rc;
+
+    if (!id || !*id)
+        return merr_set(MERR_INVAL, "article: missing");
+    rc = list_json(shared, inputs);
+    if (rc)
+        return rc;
+    rc = article_load(p->env->db, id, &a);
+    if (rc)
+        return rc == MERR_NOTFOUND ? merr_set(rc, "article %s: not found", id) : rc;
+    rc = article_json(p, a, 1, &aj);
+    article_free(a);
+    if (!rc && json_object_set_new(shared, "article", aj))
+        rc = merr_set(MERR_NOMEM, "out of memory");
+    return rc;
+}
+
 /* The recipient-independent part of the template data. */
 static enum merr shared_base(const struct config *cfg, json_t *shared)
 {
@@ -755,8 +781,10 @@ enum merr compose_plan_new(const struct compose_env *env, json_t *inputs, struct
         rc = merr_set(MERR_NOMEM, "out of memory");
         goto out;
     }
-    if (outbox_kind_parse(kind) < 0) {
-        rc = merr_set(MERR_INVAL, "plan: kind: \"%s\" is not share, digest or confirm", kind);
+    /* a test send carries the plan of what it tests: a plan is never of kind "test" */
+    if (outbox_kind_parse(kind) < 0 || outbox_kind_parse(kind) == OUTBOX_TEST) {
+        rc = merr_set(MERR_INVAL, "plan: kind: \"%s\" is not share, digest, confirm or breaking",
+                      kind);
         goto out;
     }
     plan->kind = (enum outbox_kind)outbox_kind_parse(kind);
@@ -799,6 +827,8 @@ enum merr compose_plan_new(const struct compose_env *env, json_t *inputs, struct
         rc = plan_share(&p, inputs, plan->shared);
     else if (plan->kind == OUTBOX_DIGEST)
         rc = plan_digest(&p, inputs, plan->shared);
+    else if (plan->kind == OUTBOX_BREAKING)
+        rc = plan_breaking(&p, inputs, plan->shared);
     else
         rc = list_json(plan->shared, inputs);
     if (rc)

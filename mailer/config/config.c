@@ -437,7 +437,7 @@ const char *cfg_mail_domain(const struct config *cfg)
 const char *cfg_kind_from(const struct config *cfg, const char *kind)
 {
     const char *a = NULL;
-    if (!strcmp(kind, "digest"))
+    if (!strcmp(kind, "digest") || !strcmp(kind, "breaking")) /* list mail */
         a = cfg->digest_from;
     else if (!strcmp(kind, "confirm"))
         a = cfg->confirm_from;

@@ -772,68 +772,126 @@ static enum merr preview_recipient(struct db *db, const struct config *cfg,
     return MERR_OK;
 }
 
+enum merr digest_render(struct db *db, const struct config *cfg, const struct subs_list *l,
+                        const char *plan_json, const char *to, struct buf *out)
+{
+    json_t *inputs = json_loads(plan_json, 0, NULL);
+    int kind = outbox_kind_parse(json_string_value(json_object_get(inputs, "kind")));
+    struct addr a;
+    struct who who;
+    enum merr rc;
+
+    json_decref(inputs);
+    if (kind != OUTBOX_DIGEST && kind != OUTBOX_BREAKING)
+        return merr_set(MERR_INTERNAL, "a preview of list mail with a plan of another kind");
+    rc = preview_recipient(db, cfg, l, to, &a, &who);
+    if (!rc) {
+        struct compose_person p = {.kind = (enum outbox_kind)kind,
+                                   .email = a.ascii,
+                                   .name = who.name,
+                                   .subscriber_id = who.id,
+                                   .list_id = l->id,
+                                   .list_slug = l->slug};
+        rc = preview_render(db, cfg, plan_json, &p, out);
+    }
+    return rc;
+}
+
 enum merr digest_preview(struct db *db, const struct config *cfg, const char *list_slug,
                          const char *to, time_t now, struct buf *out)
 {
     return digest_preview_since(db, cfg, list_slug, to, 0, now, out);
 }
 
+/*
+ * The plan (JSON text, `*plan` malloc'd) of the digest list `l` would get
+ * now, with the articles since `since_arg` (0: since its previous digest),
+ * inside the caller's transaction. MERR_NOTFOUND when there is no article.
+ */
+static enum merr next_plan(struct db *db, const struct config *cfg, const struct subs_list *l,
+                           time_t since_arg, time_t now, char **plan)
+{
+    struct buf subject;
+    json_t *ids = NULL;
+    char period[16], when[DATE_ISO_LEN];
+    const char *tname;
+    time_t since;
+    enum merr rc;
+
+    *plan = NULL;
+    buf_init(&subject, DIGEST_SUBJECT_MAX);
+    digest_period(now, period);
+    rc = check_template(cfg, l, &tname);
+    if (!rc)
+        rc = render_subject(cfg, l, period, &subject);
+    if (!rc)
+        rc = next_since(db, l, since_arg, now, &since);
+    if (!rc)
+        rc = pick_articles(db, l, since, now, &ids);
+    if (!rc && json_array_size(ids) == 0) {
+        date_iso8601(since, when);
+        rc = no_articles(db, l, when);
+    }
+    if (!rc)
+        rc = plan_text(l, period, tname, ids, subject.data, plan);
+    json_decref(ids);
+    buf_free(&subject);
+    return rc;
+}
+
 enum merr digest_preview_since(struct db *db, const struct config *cfg, const char *list_slug,
                                const char *to, time_t since_arg, time_t now, struct buf *out)
 {
     struct subs_list l;
-    struct buf subject;
-    struct addr a;
-    struct who who;
-    json_t *ids = NULL;
-    char period[16], when[DATE_ISO_LEN], *plan = NULL;
-    const char *tname;
-    time_t since;
-    enum merr rc;
-    int began = 0;
+    char *plan = NULL;
+    enum merr rc = list_load(db, list_slug, &l);
 
-    buf_init(&subject, DIGEST_SUBJECT_MAX);
+    if (rc)
+        return rc;
+    /* Everything below may cache (photos' base64): roll it all back. */
+    rc = db_begin(db);
+    if (!rc) {
+        rc = next_plan(db, cfg, &l, since_arg, now, &plan);
+        if (!rc)
+            rc = digest_render(db, cfg, &l, plan, to, out);
+        db_rollback(db);
+    }
+    free(plan);
+    subs_list_clear(&l);
+    return rc;
+}
+
+enum merr digest_test(struct db *db, const struct config *cfg, const char *list_slug, time_t since,
+                      const char *to, time_t now, long long *send_id)
+{
+    struct subs_list l;
+    struct addr a;
+    char *plan = NULL;
+    enum merr rc;
+
+    *send_id = 0;
+    if (!to || addr_parse(to, &a))
+        return merr_set(MERR_INVAL, "test address: %s", merr_msg());
     rc = list_load(db, list_slug, &l);
     if (rc)
         return rc;
-    digest_period(now, period);
-    rc = check_template(cfg, &l, &tname);
-    if (!rc)
-        rc = render_subject(cfg, &l, period, &subject);
-    /* Everything below may cache (photos' base64): roll it all back. */
-    if (!rc)
-        rc = db_begin(db);
-    if (rc)
-        goto out;
-    began = 1;
-    rc = next_since(db, &l, since_arg, now, &since);
-    if (!rc)
-        rc = pick_articles(db, &l, since, now, &ids);
-    if (rc)
-        goto out;
-    if (json_array_size(ids) == 0) {
-        date_iso8601(since, when);
-        rc = no_articles(db, &l, when);
-        goto out;
-    }
-    rc = plan_text(&l, period, tname, ids, subject.data, &plan);
-    if (!rc)
-        rc = preview_recipient(db, cfg, &l, to, &a, &who);
+    rc = db_begin(db);
     if (!rc) {
-        struct compose_person p = {.kind = OUTBOX_DIGEST,
-                                   .email = a.ascii,
-                                   .name = who.name,
-                                   .subscriber_id = who.id,
-                                   .list_id = l.id,
-                                   .list_slug = l.slug};
-        rc = preview_render(db, cfg, plan, &p, out);
+        rc = next_plan(db, cfg, &l, since, now, &plan);
+        if (!rc)
+            rc = outbox_send_create(db, OUTBOX_TEST, l.id, plan, send_id);
+        if (!rc)
+            rc = outbox_envelope_add(db, *send_id, 0, a.ascii, "", NULL);
+        if (!rc)
+            rc = db_commit(db);
+        if (rc) {
+            db_rollback(db);
+            *send_id = 0;
+        }
     }
-out:
-    if (began)
-        db_rollback(db);
-    json_decref(ids);
+    if (!rc)
+        log_info("digest: test of %s to %s (send %lld)", l.slug, a.ascii, *send_id);
     free(plan);
-    buf_free(&subject);
     subs_list_clear(&l);
     return rc;
 }

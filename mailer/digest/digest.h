@@ -148,4 +148,25 @@ enum merr digest_preview_since(struct db *db, const struct config *cfg, const ch
 enum merr digest_preview_sent(struct db *db, const struct config *cfg, long long digest_id,
                               const char *to, struct buf *out);
 
+/*
+ * "Send a test to me": the digest digest_preview_since shows, as a send of
+ * kind "test" with one envelope to `to` (not a subscriber: a sample name
+ * and an unsubscribe link that unsubscribes nobody), delivered like any
+ * other mail. `*send_id` receives it. Nothing of the digests table is
+ * written, so the real digest can still be sent. MERR_INVAL for a bad
+ * address, MERR_NOTFOUND for an unknown list or no new articles.
+ */
+enum merr digest_test(struct db *db, const struct config *cfg, const char *list_slug, time_t since,
+                      const char *to, time_t now, long long *send_id);
+
+struct subs_list;
+/*
+ * Renders the list mail of `plan_json` (a digest's or breaking news' plan)
+ * for `to` exactly as delivery would (NULL: a sample address; a confirmed
+ * subscriber of `l` gets their own name and unsubscribe link), appending
+ * it to `out`. Used by the previews.
+ */
+enum merr digest_render(struct db *db, const struct config *cfg, const struct subs_list *l,
+                        const char *plan_json, const char *to, struct buf *out);
+
 #endif

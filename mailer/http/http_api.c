@@ -28,6 +28,8 @@
  *     /api/digests/ID, POST /api/digests/ID/pause|resume|cancel
  *   GET /api/bounces (?state, mailbox, match, limit, before), GET
  *     /api/bounces/ID (?raw=1), POST /api/bounces/ID/undo (http_bounce.c)
+ *   GET/POST /api/breaking (breaking news: {"list", "article"}; 409 when
+ *     that article already went to that list)
  * Handlers call the owning modules (articles, subs, outbox); none has SQL.
  */
 #include <ctype.h>
@@ -37,6 +39,7 @@
 #include <string.h>
 
 #include "articles.h"
+#include "breaking.h"
 #include "date.h"
 #include "digest.h"
 #include "http_int.h"
@@ -981,6 +984,61 @@ static void api_digests(struct http_req *r, struct db *db, const char *rest)
     http_reply_error(r, 404, "not_found", "no such digest resource", NULL);
 }
 
+/* ---- breaking news ---- */
+
+static json_t *breaking_json(const struct breaking_info *b)
+{
+    return json_pack("{s:I, s:s, s:s, s:I, s:I, s:o}", "id", (json_int_t)b->id, "list",
+                     b->list_slug, "article", b->article_id, "send_id", (json_int_t)b->send_id,
+                     "recipients", (json_int_t)b->recipients, "created_at",
+                     time_json(b->created_at));
+}
+
+/*
+ * GET  /api/breaking                      the breaking news sent, newest first
+ * POST /api/breaking {"list", "article"}  send article to list now: 201; the
+ *      same article to the same list again: 409 with the first send's id
+ */
+static void api_breaking(struct http_req *r, struct db *db, const char *rest)
+{
+    struct breaking_info b;
+    enum merr rc;
+
+    if (*rest)
+        return http_reply_error(r, 404, "not_found", "no such breaking news resource", NULL);
+    if (method(r, "GET")) {
+        struct breaking_info v[API_LIST_MAX / 10];
+        size_t n = 0;
+        json_t *arr;
+        rc = breaking_list(db, v, sizeof v / sizeof v[0], &n);
+        if (rc)
+            return fail(r, rc, NULL);
+        arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, breaking_json(&v[i]));
+        return http_reply_json(r, 200, json_pack("{s:o}", "breaking", arr));
+    }
+    if (method(r, "POST")) {
+        json_t *j = json_body(r);
+        if (!j)
+            return;
+        pthread_mutex_lock(&r->ctx->write_lock);
+        rc = breaking_send(db, r->ctx->cfg, str_field(j, "list"), str_field(j, "article"),
+                           date_now(), &b);
+        pthread_mutex_unlock(&r->ctx->write_lock);
+        json_decref(j);
+        if (rc == MERR_EXISTS) {
+            json_t *e = json_pack("{s:s, s:s, s:I}", "code", "exists", "message", merr_msg(),
+                                  "send_id", (json_int_t)b.send_id);
+            return http_reply_json(r, 409, json_pack("{s:o}", "error", e));
+        }
+        if (rc)
+            return fail(r, rc, rc == MERR_INVAL && strstr(merr_msg(), "list") ? "list" : NULL);
+        return http_reply_json(r, 201, breaking_json(&b));
+    }
+    bad_method(r, "GET, POST");
+}
+
 void http_api(struct http_req *r, const char *rest)
 {
     struct db *db = http_db(r);
@@ -1013,6 +1071,8 @@ void http_api(struct http_req *r, const char *rest)
         return api_digests(r, db, rest[7] ? rest + 8 : "");
     if (strcmp(rest, "bounces") == 0 || strncmp(rest, "bounces/", 8) == 0)
         return http_bounce_api(r, db, rest[7] ? rest + 8 : "");
+    if (strcmp(rest, "breaking") == 0 || strncmp(rest, "breaking/", 9) == 0)
+        return api_breaking(r, db, rest[8] ? rest + 9 : "");
     http_reply_error(r, 404, "not_found", "no such API resource", NULL);
 }
 

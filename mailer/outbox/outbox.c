@@ -37,7 +37,8 @@ static const char *const state_names[] = {
     [OUTBOX_DEFERRED] = "deferred", [OUTBOX_FAILED] = "failed",   [OUTBOX_CANCELLED] = "cancelled",
 };
 
-static const char *const kind_names[OUTBOX_KINDS] = {"share", "digest", "confirm"};
+static const char *const kind_names[OUTBOX_KINDS] = {"share", "digest", "confirm", "breaking",
+                                                     "test"};
 
 const char *outbox_kind_name(enum outbox_kind k)
 {

@@ -42,10 +42,14 @@ enum outbox_kind {
     OUTBOX_SHARE,   /* a reader's "Gửi Email": one article to the addresses they typed */
     OUTBOX_DIGEST,  /* a list's weekly digest: list mail to its confirmed subscribers */
     OUTBOX_CONFIRM, /* a double opt-in confirmation to one unconfirmed subscriber */
+    OUTBOX_BREAKING, /* breaking news ("tin nóng"): one article, list mail like a digest */
+    OUTBOX_TEST, /* a digest or breaking news sent to one editor's address to look at: its
+                  * plan is of the kind it tests; list headers without a subscriber */
 };
-#define OUTBOX_KINDS 3
+#define OUTBOX_KINDS 5
 
-const char *outbox_kind_name(enum outbox_kind k); /* "share", "digest", "confirm"; "?" */
+/* "share", "digest", "confirm", "breaking", "test"; "?" */
+const char *outbox_kind_name(enum outbox_kind k);
 int outbox_kind_parse(const char *name);          /* -1 if unknown */
 
 /*
@@ -350,7 +354,7 @@ enum merr outbox_person_summary(struct db *db, long long subscriber_id, const ch
 /* Which sends outbox_send_list returns; zero/NULL fields do not filter. */
 struct outbox_send_filter {
     long long id;       /* one send (0: any) */
-    const char *kind;   /* "share", "digest", "confirm" or NULL */
+    const char *kind;   /* an outbox_kind_name or NULL */
     const char *status; /* "active", "paused", "done", "cancelled" or NULL */
     long long list_id;  /* sends of one list (0: any) */
     long long before;   /* only ids below this (the next page; 0: from the newest) */

@@ -285,7 +285,8 @@ enum merr outbox_send_list(struct db *db, const struct outbox_send_filter *f,
     *out = NULL;
     *n = 0;
     if (f->kind && outbox_kind_parse(f->kind) < 0)
-        return merr_set(MERR_INVAL, "kind \"%.40s\": share, digest or confirm", f->kind);
+        return merr_set(MERR_INVAL, "kind \"%.40s\": share, digest, confirm, breaking or test",
+                        f->kind);
     if (f->status && !one_of(f->status, statuses))
         return merr_set(MERR_INVAL, "status \"%.40s\": active, paused, done or cancelled",
                         f->status);
