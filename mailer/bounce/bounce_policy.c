@@ -38,6 +38,8 @@
  *  - a mail to unsubscribe+TOKEN@: that subscription ends; without a valid
  *    token nothing changes;
  *  - auto-reply, delivered, unknown: recorded only.
+ * Each attributed hard or soft bounce and each complaint is also counted
+ * for the day (outbox_daily_add: the admin dashboard's chart).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -331,7 +333,16 @@ static enum merr consequences(struct apply *a, const struct bounce_rcpt *x,
                               const struct outbox_bounce_target *t, const char *key,
                               const char **action)
 {
+    enum merr rc;
     *action = "none";
+    /* the dashboard's counters of the day, in the transaction that records the bounce */
+    if (x->cls == BOUNCE_HARD || x->cls == BOUNCE_SOFT || x->cls == BOUNCE_COMPLAINT) {
+        rc = outbox_daily_add(
+            a->db, a->now, x->cls == BOUNCE_COMPLAINT ? OUTBOX_DAY_COMPLAINTS : OUTBOX_DAY_BOUNCED,
+            1);
+        if (rc)
+            return rc;
+    }
     switch (x->cls) {
     case BOUNCE_HARD:
         return hard(a, x, t, key, action);

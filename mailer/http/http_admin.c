@@ -61,6 +61,7 @@ static const struct {
     {"retried", "Đã đưa thư vào hàng đợi để gửi lại."},
     {"undone", "Đã hoàn tác."},
     {"already", "Bản tin này đã được tạo trước đó: đây là lần gửi của nó."},
+    {"already_breaking", "Bài này đã được gửi cho danh sách này trước đó: đây là lần gửi đó."},
     {"password", "Đã đổi mật khẩu. Xin đăng nhập lại bằng mật khẩu mới."},
     {"revoked", "Đã thu hồi khoá."},
     {"loggedout", "Bạn đã đăng xuất."},
@@ -79,8 +80,10 @@ static const struct nav_item nav_items[] = {
     {"subscribers", "/admin/subscribers", "Người đăng ký", 0},
     {"import", "/admin/import", "Nhập dữ liệu", 0},
     {"digests", "/admin/digests", "Bản tin", 0},
+    {"breaking", "/admin/breaking", "Tin nóng", 0},
     {"sends", "/admin/sends", "Các lần gửi", 0},
     {"queue", "/admin/queue", "Hàng đợi", 0},
+    {"bounces", "/admin/bounces", "Thư trả lại", 0},
     {"tokens", "/admin/tokens", "Khoá API", 1},
     {"users", "/admin/users", "Người quản trị", 1},
     {"audit", "/admin/audit", "Nhật ký", 1},
@@ -98,8 +101,10 @@ static const struct {
     {"subscribers", 0, http_admin_subscribers},
     {"import", 0, http_admin_import},
     {"digests", 0, http_admin_digests},
+    {"breaking", 0, http_admin_breaking},
     {"sends", 0, http_admin_sends},
     {"queue", 0, http_admin_queue},
+    {"bounces", 0, http_admin_bounces},
     {"account", 0, http_admin_account},
     {"tokens", 1, http_admin_tokens},
     {"users", 1, http_admin_users},
@@ -167,6 +172,19 @@ long long http_admin_id(const char *s)
         return 0;
     v = strtoll(s, NULL, 10);
     return v > 0 ? v : 0;
+}
+
+long long http_admin_split(const char *rest, const char **action)
+{
+    char num[24];
+    const char *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    *action = slash ? slash + 1 : "";
+    if (n >= sizeof num)
+        return 0;
+    memcpy(num, rest, n);
+    num[n] = '\0';
+    return http_admin_id(num);
 }
 
 json_t *http_admin_url_part(const char *s)

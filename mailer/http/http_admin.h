@@ -79,6 +79,13 @@ json_t *http_admin_time(time_t t);
 /* A decimal id from a path segment `s` (all digits, > 0), or 0. */
 long long http_admin_id(const char *s);
 
+/*
+ * Splits "ID" or "ID/ACTION" (an area's path after its prefix): returns
+ * ID (0 when the first segment is not a positive number) and points
+ * `*action` at what follows the slash ("" if none).
+ */
+long long http_admin_split(const char *rest, const char **action);
+
 /* Percent-encodes `s` for a query or a path segment, as a new JSON string. */
 json_t *http_admin_url_part(const char *s);
 
@@ -101,7 +108,12 @@ void http_admin_subscribers(struct http_admin *a, const char *rest);
 void http_admin_import(struct http_admin *a, const char *rest);
 void http_admin_sends(struct http_admin *a, const char *rest);
 void http_admin_digests(struct http_admin *a, const char *rest);
+void http_admin_breaking(struct http_admin *a, const char *rest);
 void http_admin_queue(struct http_admin *a, const char *rest);
+void http_admin_bounces(struct http_admin *a, const char *rest);
+
+/* The newest bounces about one address (lower case), for the person page. */
+json_t *http_admin_bounces_of(struct http_admin *a, const char *email_key);
 void http_admin_users(struct http_admin *a, const char *rest);
 void http_admin_tokens(struct http_admin *a, const char *rest);
 void http_admin_audit_page(struct http_admin *a, const char *rest);
@@ -119,6 +131,15 @@ void http_admin_preview(struct http_admin *a, const char *nav, json_t *d, const 
 /* "YYYY-MM-DD" as local midnight; 0 if absent or empty; -1 if malformed. */
 time_t http_admin_day(const char *s);
 
+/*
+ * "Send a test to me": the message of a digest (kind "digest", list
+ * `slug`, articles since `since`) or of breaking news (kind "breaking",
+ * list `slug`, `article`) as a send of one envelope to the signed-in
+ * person's address; answers with a 303 back to its preview
+ * (http_admin_breaking.c).
+ */
+void http_admin_send_test(struct http_admin *a, const char *kind, const char *slug,
+                          const char *article, const char *since);
 
 /* The largest body the front should read for this request (the import upload may be larger). */
 size_t http_admin_body_cap(struct http_req *r);

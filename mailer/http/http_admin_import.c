@@ -239,9 +239,9 @@ static void form_page(struct http_admin *a, int status, const char *error)
         want = http_admin_field(a, "list");
     arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "slug", v[i].slug, "name",
-                                             v[i].name, "selected",
-                                             want && !strcmp(want, v[i].slug)));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:b}", "slug", v[i].slug, "name", v[i].name,
+                                        "selected", want && !strcmp(want, v[i].slug)));
     subs_lists_free(v, n);
     d = json_pack("{s:s, s:o, s:I}", "title", "Nhập danh sách từ CSV", "lists", arr, "max_mb",
                   (json_int_t)(a->r->ctx->cfg->admin_import_max_bytes >> 20));
@@ -335,18 +335,20 @@ static json_t *job_json(const struct job *j)
     for (size_t i = 0; i < j->nbad; i++)
         json_array_append_new(bad, json_pack("{s:I, s:s}", "line", (json_int_t)j->bad[i].line,
                                              "reason", j->bad[i].reason));
+    long long bad_total = j->state == JOB_DONE ? j->done.bad : j->dry.bad;
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:b, s:b, s:b, s:b, s:b, s:o, s:I}", "id", j->id,
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:b, s:b, s:b, s:b, s:b, s:o}", "id", j->id,
         "state", states[j->state], "filename", j->filename, "list", j->list, "bytes",
         (json_int_t)j->bytes, "total", (json_int_t)j->len, "rows", (json_int_t)j->rows, "percent",
         j->len ? (int)(j->bytes * 100 / (long long)j->len) : 0, "running", running, "dry_done",
-        j->state == JOB_DRY_DONE, "done", j->state == JOB_DONE, "failed",
-        j->state == JOB_FAILED, "finished", !running, "bad_lines", bad, "bad_more",
-        (json_int_t)((j->state == JOB_DONE ? j->done.bad : j->dry.bad) > (long long)j->nbad
-                         ? (j->state == JOB_DONE ? j->done.bad : j->dry.bad) - (long long)j->nbad
-                         : 0));
+        j->state == JOB_DRY_DONE, "done", j->state == JOB_DONE, "failed", j->state == JOB_FAILED,
+        "finished", !running, "bad_lines", bad);
+    /* only when there is more (a number, 0 too, is true for a template section) */
+    json_object_set_new(o, "has_bad", json_boolean(bad_total > 0));
+    if (bad_total > (long long)j->nbad)
+        json_object_set_new(o, "bad_more", json_integer(bad_total - (long long)j->nbad));
     json_object_set_new(o, "mode",
-                        json_string(j->mode == SUBS_IMPORT_CONFIRMED     ? "đã xác nhận"
+                        json_string(j->mode == SUBS_IMPORT_CONFIRMED ? "đã xác nhận"
                                     : j->mode == SUBS_IMPORT_UNCONFIRMED ? "chờ xác nhận (gửi thư)"
                                                                          : "danh sách chặn"));
     if (j->state == JOB_DRY_DONE || j->state == JOB_IMPORTING || j->state == JOB_DONE)
@@ -379,9 +381,9 @@ static void job_page(struct http_admin *a, const char *id, int as_json)
         http_header(a->r, "Cache-Control", "no-store");
         return;
     }
-    http_admin_page(a, 200, "import_job", "import",
-                    json_pack("{s:s, s:o, s:b}", "title", "Nhập danh sách", "job", jj, "refresh",
-                              running));
+    http_admin_page(
+        a, 200, "import_job", "import",
+        json_pack("{s:s, s:o, s:b}", "title", "Nhập danh sách", "job", jj, "refresh", running));
 }
 
 static void run(struct http_admin *a, const char *id)

@@ -24,7 +24,7 @@
 #include "http_admin.h"
 #include "subs.h"
 
-static const char *const weekdays[7] = {"Chủ nhật", "Thứ hai", "Thứ ba",  "Thứ tư",
+static const char *const weekdays[7] = {"Chủ nhật", "Thứ hai", "Thứ ba", "Thứ tư",
                                         "Thứ năm",  "Thứ sáu", "Thứ bảy"};
 
 /* The Vietnamese message for a refused field (names as in struct subs_list_update). */
@@ -89,7 +89,8 @@ static void index_page(struct http_admin *a)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, list_json(&v[i]));
     subs_lists_free(v, n);
-    http_admin_page(a, 200, "lists", "lists", json_pack("{s:s, s:o}", "title", "Danh sách", "lists", arr));
+    http_admin_page(a, 200, "lists", "lists",
+                    json_pack("{s:s, s:o}", "title", "Danh sách", "lists", arr));
 }
 
 /* Marks `field` refused on the page data: "bad": {FIELD: true} and its message. */
@@ -155,8 +156,9 @@ static void edit_page(struct http_admin *a, const char *slug, int status, const 
     lj = list_json(&l);
     if (status != 200) {
         /* show what was typed, not what is stored */
-        static const char *const keep[] = {"name", "description", "digest_time",
-                                           "digest_category", "digest_subject", "digest_template"};
+        static const char *const keep[] = {"name",           "description",
+                                           "digest_time",    "digest_category",
+                                           "digest_subject", "digest_template"};
         for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
             const char *v = http_admin_field(a, keep[i]);
             if (v)
@@ -211,7 +213,8 @@ static void save(struct http_admin *a, const char *slug)
     http_admin_lock(a);
     rc = subs_list_update(a->db, a->r->ctx->cfg, slug, &u, &field);
     if (!rc)
-        http_admin_audit(a, "list.update", slug, "tên \"%s\", bản tin %s, %s %s", u.name ? u.name : "",
+        http_admin_audit(a, "list.update", slug, "tên \"%s\", bản tin %s, %s %s",
+                         u.name ? u.name : "",
                          u.digest_enabled == 1   ? "bật"
                          : u.digest_enabled == 0 ? "tắt"
                                                  : "không đổi",

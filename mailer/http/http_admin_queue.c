@@ -43,12 +43,13 @@ static void queue_page(struct http_admin *a)
     for (size_t i = 0; i < n; i++) {
         const struct outbox_row *e = &v[i].row;
         json_array_append_new(
-            rows, json_pack("{s:I, s:I, s:s, s:s, s:i, s:o, s:s, s:o, s:o}", "id",
-                            (json_int_t)e->id, "send", (json_int_t)e->send_id, "kind",
-                            http_admin_label(v[i].kind), "recipient", e->recipient, "attempts",
-                            e->attempts, "code", e->last_code ? json_integer(e->last_code) : json_string(""),
-                            "text", e->last_text, "when", http_admin_time(e->next_attempt_at),
-                            "updated", http_admin_time(e->updated_at)));
+            rows,
+            json_pack("{s:I, s:I, s:s, s:s, s:i, s:o, s:s, s:o, s:o}", "id", (json_int_t)e->id,
+                      "send", (json_int_t)e->send_id, "kind", http_admin_label(v[i].kind),
+                      "recipient", e->recipient, "attempts", e->attempts, "code",
+                      e->last_code ? json_integer(e->last_code) : json_string(""), "text",
+                      e->last_text, "when", http_admin_time(e->next_attempt_at), "updated",
+                      http_admin_time(e->updated_at)));
     }
     d = json_pack("{s:s, s:o, s:b, s:I, s:I}", "title", "Hàng đợi", "rows", rows, "failed", failed,
                   "n_deferred", (json_int_t)c.by_state[OUTBOX_DEFERRED], "n_failed",
@@ -66,9 +67,8 @@ static void queue_page(struct http_admin *a)
 
 void http_admin_queue(struct http_admin *a, const char *rest)
 {
-    char num[24], obj[32];
-    const char *slash = strchr(rest, '/');
-    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    char obj[32];
+    const char *action;
     long long id, count = 0;
     const char *back = http_admin_field(a, "state");
     enum merr rc;
@@ -91,25 +91,22 @@ void http_admin_queue(struct http_admin *a, const char *rest)
             return http_admin_fail(a, rc, "retry all");
         return http_admin_done(a, back, "retried");
     }
-    if (!slash || n >= sizeof num)
-        return http_admin_error(a, 404, "Không tìm thấy", "");
-    memcpy(num, rest, n);
-    num[n] = '\0';
-    if (!(id = http_admin_id(num)) || (strcmp(slash, "/retry") && strcmp(slash, "/cancel")))
+    id = http_admin_split(rest, &action);
+    if (!id || (strcmp(action, "retry") && strcmp(action, "cancel")))
         return http_admin_error(a, 404, "Không tìm thấy", "");
     snprintf(obj, sizeof obj, "thư #%lld", id);
     http_admin_lock(a);
-    if (!strcmp(slash, "/retry"))
+    if (!strcmp(action, "retry"))
         rc = outbox_retry(a->db, id, date_now());
     else
         rc = outbox_envelope_cancel(a->db, id, date_now());
     if (!rc)
-        http_admin_audit(a, slash[1] == 'r' ? "queue.retry" : "queue.cancel", obj, NULL);
+        http_admin_audit(a, action[0] == 'r' ? "queue.retry" : "queue.cancel", obj, NULL);
     http_admin_unlock(a);
     if (rc == MERR_INVAL)
         return http_admin_error(a, 409, "Không thực hiện được",
                                 "Thư này không còn ở trạng thái hoãn hay thất bại.");
     if (rc)
         return http_admin_fail(a, rc, "queue");
-    http_admin_done(a, back, slash[1] == 'r' ? "retried" : "cancelled");
+    http_admin_done(a, back, action[0] == 'r' ? "retried" : "cancelled");
 }

@@ -12,6 +12,8 @@
  *   GET  /admin/digests/SLUG[?since=YYYY-MM-DD]   the next digest exactly as
  *                                    it will be delivered: its HTML in a
  *                                    sandboxed iframe, its text part, subject
+ *   POST /admin/digests/SLUG/test    the same message to the signed-in
+ *                                    person's address (a send of one)
  *   POST /admin/digests/SLUG/send    send it now (digest_create: once per
  *                                    list and week; a second click answers
  *                                    with the digest already made)
@@ -60,6 +62,7 @@ static json_t *send_json(struct db *db, const struct outbox_send_row *s)
     json_object_set_new(j, "active", json_boolean(!strcmp(s->status, "active")));
     json_object_set_new(j, "paused", json_boolean(!strcmp(s->status, "paused")));
     json_object_set_new(j, "finished_at", http_admin_time(s->finished_at));
+    json_object_set_new(j, "has_failed", json_boolean(s->counts.by_state[OUTBOX_FAILED] > 0));
     return j;
 }
 
@@ -180,9 +183,7 @@ static void send_action(struct http_admin *a, long long id, const char *action)
 
 void http_admin_sends(struct http_admin *a, const char *rest)
 {
-    char num[24];
-    const char *slash = strchr(rest, '/'), *action;
-    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    const char *action;
     long long id;
 
     if (!*rest) {
@@ -190,13 +191,8 @@ void http_admin_sends(struct http_admin *a, const char *rest)
             return;
         return sends_page(a);
     }
-    if (n >= sizeof num)
+    if (!(id = http_admin_split(rest, &action)))
         return http_admin_error(a, 404, "Không tìm thấy", "");
-    memcpy(num, rest, n);
-    num[n] = '\0';
-    if (!(id = http_admin_id(num)))
-        return http_admin_error(a, 404, "Không tìm thấy", "");
-    action = slash ? slash + 1 : "";
     if (!*action) {
         if (!http_admin_get_only(a))
             return;
@@ -254,10 +250,11 @@ static void digests_page(struct http_admin *a)
         if (digest_list(a->db, v[i].slug, 5, &dv, &dn) == MERR_OK) {
             for (size_t k = 0; k < dn; k++)
                 json_array_append_new(
-                    recent, json_pack("{s:s, s:I, s:i, s:I, s:o}", "period", dv[k].period, "send",
-                                      (json_int_t)dv[k].send_id, "articles", dv[k].articles,
-                                      "recipients", (json_int_t)dv[k].recipients, "created",
-                                      http_admin_time(dv[k].created_at)));
+                    recent,
+                    json_pack("{s:s, s:o, s:i, s:I, s:o}", "period", dv[k].period, "send",
+                              dv[k].send_id ? json_integer(dv[k].send_id) : json_null(), "articles",
+                              dv[k].articles, "recipients", (json_int_t)dv[k].recipients, "created",
+                              http_admin_time(dv[k].created_at)));
             free(dv);
         }
         json_array_append_new(
@@ -407,6 +404,11 @@ void http_admin_digests(struct http_admin *a, const char *rest)
         if (!a->post)
             return http_admin_bad_method(a, "POST");
         return digest_send(a, slug);
+    }
+    if (!strcmp(action, "test")) {
+        if (!a->post)
+            return http_admin_bad_method(a, "POST");
+        return http_admin_send_test(a, "digest", slug, NULL, http_admin_field(a, "since"));
     }
     http_admin_error(a, 404, "Không tìm thấy trang", "");
 }

@@ -49,9 +49,9 @@ static const char *state_label(const char *s)
 {
     static const struct {
         const char *k, *v;
-    } m[] = {{"queued", "chờ gửi"},  {"sending", "đang gửi"}, {"sent", "đã gửi"},
-             {"deferred", "hoãn"},   {"failed", "thất bại"},  {"cancelled", "đã huỷ"},
-             {"share", "chia sẻ"},   {"digest", "bản tin"},   {"confirm", "thư xác nhận"},
+    } m[] = {{"queued", "chờ gửi"},    {"sending", "đang gửi"}, {"sent", "đã gửi"},
+             {"deferred", "hoãn"},     {"failed", "thất bại"},  {"cancelled", "đã huỷ"},
+             {"share", "chia sẻ"},     {"digest", "bản tin"},   {"confirm", "thư xác nhận"},
              {"breaking", "tin nóng"}, {"test", "thư thử"}};
     for (size_t i = 0; s && i < sizeof m / sizeof m[0]; i++)
         if (!strcmp(m[i].k, s))
@@ -144,14 +144,13 @@ static void search_page(struct http_admin *a)
             if (!colon)
                 continue;
             *colon = '\0';
-            json_array_append_new(subs, json_pack("{s:s, s:s}", "list", tok, "status",
-                                                  status_label(colon + 1)));
+            json_array_append_new(
+                subs, json_pack("{s:s, s:s}", "list", tok, "status", status_label(colon + 1)));
         }
-        json_array_append_new(rows, json_pack("{s:I, s:s, s:s, s:o, s:b, s:o}", "id",
-                                              (json_int_t)hits[i].id, "email", hits[i].email,
-                                              "name", hits[i].name, "subs", subs, "blocked",
-                                              hits[i].blocked, "created",
-                                              http_admin_time(hits[i].created_at)));
+        json_array_append_new(
+            rows, json_pack("{s:I, s:s, s:s, s:o, s:b, s:o}", "id", (json_int_t)hits[i].id, "email",
+                            hits[i].email, "name", hits[i].name, "subs", subs, "blocked",
+                            hits[i].blocked, "created", http_admin_time(hits[i].created_at)));
     }
     d = json_pack("{s:s, s:o, s:o, s:s, s:{s:b, s:b, s:b, s:b}}", "title", "Người đăng ký", "rows",
                   rows, "lists", jl, "q", text ? text : "", "state", "confirmed",
@@ -209,34 +208,29 @@ static json_t *person_data(long long id, json_t *p)
                                                text ? text : json_string_value(v)));
         free(text);
     }
-    json_array_foreach(json_object_get(p, "subscriptions"), i, v)
-        json_array_append_new(
-            subns, json_pack("{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:s, s:o}", "list",
-                             str_of(v, "list"), "list_name", str_of(v, "list_name"), "status",
-                             status_label(str_of(v, "status")), "active",
-                             strcmp(str_of(v, "status"), "unsubscribed") != 0, "optin_at",
-                             time_of(v, "optin_at"), "optin_ip", str_of(v, "optin_ip"),
-                             "confirmed_at", time_of(v, "confirmed_at"), "confirmed_ip",
-                             str_of(v, "confirmed_ip"), "unsubscribed_at",
-                             time_of(v, "unsubscribed_at")));
+    json_array_foreach(json_object_get(p, "subscriptions"), i, v) json_array_append_new(
+        subns,
+        json_pack("{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:s, s:o}", "list", str_of(v, "list"),
+                  "list_name", str_of(v, "list_name"), "status", status_label(str_of(v, "status")),
+                  "active", strcmp(str_of(v, "status"), "unsubscribed") != 0, "optin_at",
+                  time_of(v, "optin_at"), "optin_ip", str_of(v, "optin_ip"), "confirmed_at",
+                  time_of(v, "confirmed_at"), "confirmed_ip", str_of(v, "confirmed_ip"),
+                  "unsubscribed_at", time_of(v, "unsubscribed_at")));
     json_object_foreach(json_object_get(env, "by_state"), key, v)
         json_array_append_new(by, json_pack("{s:s, s:I}", "state", state_label(key), "n",
                                             (json_int_t)json_integer_value(v)));
-    json_array_foreach(json_object_get(env, "last"), i, v)
-        json_array_append_new(
-            last, json_pack("{s:I, s:I, s:s, s:s, s:I, s:o, s:o, s:o}", "id",
-                            (json_int_t)json_integer_value(json_object_get(v, "id")), "send",
-                            (json_int_t)json_integer_value(json_object_get(v, "send")), "kind",
-                            state_label(str_of(v, "kind")), "state",
-                            state_label(str_of(v, "state")), "attempts",
-                            (json_int_t)json_integer_value(json_object_get(v, "attempts")),
-                            "code", json_copy(json_object_get(v, "last_code")), "created",
-                            time_of(v, "created_at"), "sent", time_of(v, "sent_at")));
-    json_array_foreach(json_object_get(shares, "last"), i, v)
-        json_array_append_new(
-            sl, json_pack("{s:s, s:I, s:s, s:o}", "article", str_of(v, "article"), "recipients",
-                          (json_int_t)json_integer_value(json_object_get(v, "recipients")), "ip",
-                          str_of(v, "client_ip"), "created", time_of(v, "created_at")));
+    json_array_foreach(json_object_get(env, "last"), i, v) json_array_append_new(
+        last, json_pack("{s:I, s:I, s:s, s:s, s:I, s:o, s:o, s:o}", "id",
+                        (json_int_t)json_integer_value(json_object_get(v, "id")), "send",
+                        (json_int_t)json_integer_value(json_object_get(v, "send")), "kind",
+                        state_label(str_of(v, "kind")), "state", state_label(str_of(v, "state")),
+                        "attempts", (json_int_t)json_integer_value(json_object_get(v, "attempts")),
+                        "code", json_copy(json_object_get(v, "last_code")), "created",
+                        time_of(v, "created_at"), "sent", time_of(v, "sent_at")));
+    json_array_foreach(json_object_get(shares, "last"), i, v) json_array_append_new(
+        sl, json_pack("{s:s, s:I, s:s, s:o}", "article", str_of(v, "article"), "recipients",
+                      (json_int_t)json_integer_value(json_object_get(v, "recipients")), "ip",
+                      str_of(v, "client_ip"), "created", time_of(v, "created_at")));
     supp = json_object_get(p, "suppression");
     d = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:o, s:o, s:I, s:o}", "id",
                   (json_int_t)id, "email", str_of(sub, "email"), "email_ascii",
@@ -246,11 +240,10 @@ static json_t *person_data(long long id, json_t *p)
                   "by_state", by, "last", last, "shares_total",
                   (json_int_t)json_integer_value(json_object_get(shares, "total")), "shares", sl);
     if (json_is_object(supp))
-        json_object_set_new(d, "suppression",
-                            json_pack("{s:s, s:s, s:o}", "reason",
-                                      reason_label(str_of(supp, "reason")), "detail",
-                                      str_of(supp, "detail"), "created",
-                                      time_of(supp, "created_at")));
+        json_object_set_new(
+            d, "suppression",
+            json_pack("{s:s, s:s, s:o}", "reason", reason_label(str_of(supp, "reason")), "detail",
+                      str_of(supp, "detail"), "created", time_of(supp, "created_at")));
     return d;
 }
 
@@ -272,9 +265,15 @@ static void person_page(struct http_admin *a, long long id)
     if (rc)
         return http_admin_fail(a, rc, "person");
     d = person_data(id, p);
+    {
+        json_t *sub = json_object_get(p, "subscriber");
+        const char *key = json_string_value(json_object_get(sub, "email_key"));
+        json_object_set_new(d, "bounces", http_admin_bounces_of(a, key ? key : ""));
+    }
     json_decref(p);
     json_object_set_new(d, "title", json_string(email));
-    http_admin_page(a, 200, "person", "subscribers", json_pack("{s:s, s:o}", "title", email, "p", d));
+    http_admin_page(a, 200, "person", "subscribers",
+                    json_pack("{s:s, s:o}", "title", email, "p", d));
 }
 
 static void person_json(struct http_admin *a, long long id)
@@ -383,9 +382,7 @@ static void erase(struct http_admin *a, long long id)
 
 void http_admin_subscribers(struct http_admin *a, const char *rest)
 {
-    char num[24];
-    const char *slash = strchr(rest, '/'), *action;
-    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    const char *action;
     long long id;
 
     if (!*rest) {
@@ -393,13 +390,8 @@ void http_admin_subscribers(struct http_admin *a, const char *rest)
             return;
         return search_page(a);
     }
-    if (n >= sizeof num)
+    if (!(id = http_admin_split(rest, &action)))
         return http_admin_error(a, 404, "Không tìm thấy", "");
-    memcpy(num, rest, n);
-    num[n] = '\0';
-    if (!(id = http_admin_id(num)))
-        return http_admin_error(a, 404, "Không tìm thấy", "");
-    action = slash ? slash + 1 : "";
     if (!*action) {
         if (!http_admin_get_only(a))
             return;

@@ -54,15 +54,16 @@ static void users_page(struct http_admin *a, int status, const char *error, cons
     if (error) {
         const char *email = http_admin_field(a, "email"), *name = http_admin_field(a, "name");
         const char *role = http_admin_field(a, "role");
-        json_object_set_new(d, "error", json_pack("{s:s, s:s}", "message", error, "field",
-                                                  field ? field : ""));
-        json_object_set_new(d, "form", json_pack("{s:s, s:s, s:b}", "email", email ? email : "",
-                                                 "name", name ? name : "", "admin",
-                                                 role && !strcmp(role, "admin")));
+        json_object_set_new(d, "error",
+                            json_pack("{s:s, s:s}", "message", error, "field", field ? field : ""));
+        json_object_set_new(d, "form",
+                            json_pack("{s:s, s:s, s:b}", "email", email ? email : "", "name",
+                                      name ? name : "", "admin", role && !strcmp(role, "admin")));
         if (field)
-            json_object_set_new(d, field[0] == 'e' ? "bad_email"
-                                   : field[0] == 'p' ? "bad_password"
-                                                     : "bad_name",
+            json_object_set_new(d,
+                                field[0] == 'e'   ? "bad_email"
+                                : field[0] == 'p' ? "bad_password"
+                                                  : "bad_name",
                                 json_true());
     }
     http_admin_page(a, status, "users", "users", d);
@@ -79,16 +80,18 @@ static void user_add(struct http_admin *a)
     if (!role)
         return users_page(a, 400, "Vai trò: chọn Quản trị hoặc Biên tập.", "role");
     http_admin_lock(a);
-    rc = admin_user_add(a->db, email ? email : "", name, (enum admin_role)role, pw, date_now(), &id);
+    rc =
+        admin_user_add(a->db, email ? email : "", name, (enum admin_role)role, pw, date_now(), &id);
     if (!rc)
-        http_admin_audit(a, "user.add", email, "vai trò %s", admin_role_name((enum admin_role)role));
+        http_admin_audit(a, "user.add", email, "vai trò %s",
+                         admin_role_name((enum admin_role)role));
     http_admin_unlock(a);
     if (rc == MERR_INVAL || rc == MERR_EXISTS) {
         const char *m = merr_msg();
         return users_page(a, 400, m,
                           !strncmp(m, "mật khẩu", 9) ? "password"
-                          : !strncmp(m, "tên", 4)     ? "name"
-                                                       : "email");
+                          : !strncmp(m, "tên", 4)    ? "name"
+                                                     : "email");
     }
     if (rc)
         return http_admin_fail(a, rc, "user add");
@@ -153,30 +156,21 @@ static void user_remove(struct http_admin *a, long long id)
 
 void http_admin_users(struct http_admin *a, const char *rest)
 {
+    const char *action;
     long long id;
-    const char *slash;
     if (!*rest) {
         if (a->post)
             return user_add(a);
         return users_page(a, 200, NULL, NULL);
     }
-    id = http_admin_id(rest);
-    slash = strchr(rest, '/');
-    if (slash) {
-        char num[24];
-        size_t n = (size_t)(slash - rest);
-        if (n >= sizeof num || strcmp(slash, "/remove") != 0)
-            return http_admin_error(a, 404, "Không tìm thấy trang", "");
-        memcpy(num, rest, n);
-        num[n] = '\0';
-        if (!(id = http_admin_id(num)))
-            return http_admin_error(a, 404, "Không tìm thấy trang", "");
+    id = http_admin_split(rest, &action);
+    if (!id || (*action && strcmp(action, "remove") != 0))
+        return http_admin_error(a, 404, "Không tìm thấy trang", "");
+    if (*action) {
         if (!a->post)
             return http_admin_bad_method(a, "POST");
         return user_remove(a, id);
     }
-    if (!id)
-        return http_admin_error(a, 404, "Không tìm thấy trang", "");
     if (a->post)
         return user_save(a, id);
     user_page(a, id, 200, NULL);
@@ -196,8 +190,8 @@ static void tokens_page(struct http_admin *a, int status, const char *created, c
     for (size_t i = n; i-- > 0;)
         json_array_append_new(
             arr, json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:b}", "id", (json_int_t)v[i].id, "name",
-                           v[i].name, "scope", v[i].read_only ? "chỉ đọc" : "toàn quyền",
-                           "created", http_admin_time(v[i].created_at), "last_used",
+                           v[i].name, "scope", v[i].read_only ? "chỉ đọc" : "toàn quyền", "created",
+                           http_admin_time(v[i].created_at), "last_used",
                            http_admin_time(v[i].last_used_at), "revoked",
                            http_admin_time(v[i].revoked_at), "active", !v[i].revoked_at));
     free(v);
@@ -223,7 +217,8 @@ static void token_create(struct http_admin *a)
     http_admin_lock(a);
     rc = http_token_create(a->db, name ? name : "", ro, date_now(), &tok, &id);
     if (!rc)
-        http_admin_audit(a, "token.create", name, "khoá %lld, %s", id, ro ? "chỉ đọc" : "toàn quyền");
+        http_admin_audit(a, "token.create", name, "khoá %lld, %s", id,
+                         ro ? "chỉ đọc" : "toàn quyền");
     http_admin_unlock(a);
     if (rc == MERR_INVAL)
         tokens_page(a, 400, NULL, "Tên khoá: 1 đến 100 ký tự trên một dòng.");
@@ -239,7 +234,8 @@ static void token_create(struct http_admin *a)
 void http_admin_tokens(struct http_admin *a, const char *rest)
 {
     char num[24];
-    const char *slash = strchr(rest, '/');
+    const char *action;
+    long long id;
     int revoked = 0;
     enum merr rc;
 
@@ -248,12 +244,10 @@ void http_admin_tokens(struct http_admin *a, const char *rest)
             return token_create(a);
         return tokens_page(a, 200, NULL, NULL);
     }
-    if (!slash || strcmp(slash, "/revoke") != 0 || (size_t)(slash - rest) >= sizeof num)
+    id = http_admin_split(rest, &action);
+    if (!id || strcmp(action, "revoke") != 0)
         return http_admin_error(a, 404, "Không tìm thấy trang", "");
-    memcpy(num, rest, (size_t)(slash - rest));
-    num[slash - rest] = '\0';
-    if (!http_admin_id(num))
-        return http_admin_error(a, 404, "Không tìm thấy trang", "");
+    snprintf(num, sizeof num, "%lld", id);
     if (!a->post)
         return http_admin_bad_method(a, "POST");
     http_admin_lock(a);
@@ -300,8 +294,8 @@ void http_admin_audit_page(struct http_admin *a, const char *rest)
 
 static void account_page(struct http_admin *a, int status, const char *error)
 {
-    json_t *d = json_pack("{s:s, s:o}", "title", "Tài khoản của tôi", "user",
-                          user_json(&a->s.user));
+    json_t *d =
+        json_pack("{s:s, s:o}", "title", "Tài khoản của tôi", "user", user_json(&a->s.user));
     if (error)
         json_object_set_new(d, "error", json_string(error));
     http_admin_page(a, status, "account", NULL, d);

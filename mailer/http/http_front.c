@@ -442,6 +442,9 @@ static const char *const page_names[] = {
     "admin/tokens.html",
     "admin/audit.html",
     "admin/account.html",
+    "admin/bounces.html",
+    "admin/bounce.html",
+    "admin/breaking.html",
 };
 
 enum merr http_front_start(const struct config *cfg, const struct http_health *health,

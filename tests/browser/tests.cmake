@@ -10,3 +10,6 @@ mailer_script_test(browser.mails browser/test_mails.mjs LABELS browser TIMEOUT 2
 # screen and "Thêm người nhận" without JavaScript, a second submit of one
 # form making one share; screenshots at 390 and 1280 px.
 mailer_script_test(browser.errors browser/test_errors.mjs LABELS browser TIMEOUT 300)
+# The web admin in Chromium: the editors' flow with the mouse and with the
+# keyboard only, axe-core on every page, screenshots at 390 and 1280 px.
+mailer_script_test(browser.admin browser/test_admin.mjs LABELS browser TIMEOUT 600)

@@ -586,9 +586,143 @@ static void every_page_template_renders(void **state)
     json_decref(d);
 }
 
+/* ---- the web admin's request bodies and CSRF ---- */
+
+static void multipart_fields_and_files(void **state)
+{
+    static const char body[] =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"đọc giả.csv\"\r\n"
+        "Content-Type: text/csv\r\n\r\nemail\r\na@b.vn\r\n\0x\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"list\"\r\n\r\ntin-tuc\r\n"
+        "--XyZ--\r\nepilogue";
+    struct http_form f;
+    const struct http_field *csv;
+    (void)state;
+    assert_int_equal(
+        http_form_multipart(body, sizeof body - 1, "multipart/form-data; boundary=XyZ", &f),
+        MERR_OK);
+    assert_int_equal(f.n, 3);
+    assert_string_equal(http_form_get(&f, "csrf"), "tok");
+    assert_string_equal(http_form_get(&f, "list"), "tin-tuc");
+    csv = http_form_field(&f, "csv");
+    assert_non_null(csv);
+    assert_string_equal(csv->filename, "đọc giả.csv");
+    /* a file keeps its bytes, NUL included; the CRLF before a boundary is the boundary's */
+    assert_int_equal(csv->len, 17);
+    assert_memory_equal(csv->value, "email\r\na@b.vn\r\n\0x", 17);
+    http_form_free(&f);
+    /* a quoted boundary, and the body opening without a preamble */
+    {
+        const char *q = "--a b\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n--a b--";
+        assert_int_equal(
+            http_form_multipart(q, strlen(q), "multipart/form-data; boundary=\"a b\"", &f),
+            MERR_OK);
+    }
+    assert_string_equal(http_form_get(&f, "x"), "1");
+    http_form_free(&f);
+}
+
+static void multipart_refusals(void **state)
+{
+    struct http_form f;
+    static const char *const bad[] = {
+        "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nno end",
+        "--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B--",                  /* no disposition */
+        "--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B--",            /* no name */
+        "--B\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n--B--",  /* open quote */
+        "--B\r\nContent-Disposition: form-data; name=a\r\n\r\n\xff\r\n--B--", /* not UTF-8 */
+        "no boundary here",
+        "--Bjunk",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(
+            http_form_multipart(bad[i], strlen(bad[i]), "multipart/form-data; boundary=B", &f),
+            MERR_INVAL);
+    assert_int_equal(http_form_multipart("x", 1, "multipart/form-data", &f), MERR_INVAL);
+    assert_int_equal(http_form_multipart("x", 1, NULL, &f), MERR_INVAL);
+    /* more than 64 parts */
+    {
+        struct buf b;
+        buf_init(&b, 0);
+        for (int i = 0; i < 65; i++)
+            buf_printf(&b, "--B\r\nContent-Disposition: form-data; name=p%d\r\n\r\nv\r\n", i);
+        buf_puts(&b, "--B--");
+        assert_int_equal(http_form_multipart(b.data, b.len, "multipart/form-data; boundary=B", &f),
+                         MERR_INVAL);
+        buf_free(&b);
+    }
+}
+
+static void admin_csrf_is_bound_to_the_session(void **state)
+{
+    char a[HTTP_CSRF_SESSION_LEN + 1], b[HTTP_CSRF_SESSION_LEN + 1];
+    struct http_req r;
+    (void)state;
+    http_csrf_session("secret-0123456789", "session-one", a);
+    http_csrf_session("secret-0123456789", "session-two", b);
+    assert_int_equal(strlen(a), HTTP_CSRF_SESSION_LEN);
+    assert_string_not_equal(a, b);
+    assert_true(http_csrf_session_ok("secret-0123456789", "session-one", a));
+    assert_false(http_csrf_session_ok("secret-0123456789", "session-two", a));
+    assert_false(http_csrf_session_ok("other-secret-0123", "session-one", a));
+    assert_false(http_csrf_session_ok("secret-0123456789", "session-one", NULL));
+    assert_false(http_csrf_session_ok("secret-0123456789", "session-one", ""));
+    a[5] ^= 1;
+    assert_false(http_csrf_session_ok("secret-0123456789", "session-one", a));
+
+    /* the Origin: absent, ours (base_url or Host), another, null */
+    http_req_init(&r, &ctx, "POST", "/admin/lists/new");
+    assert_true(http_csrf_origin_ok(&r));
+    r.origin = strdup(cfg.site_base_url); /* "http://127.0.0.1:8080" by default */
+    assert_true(http_csrf_origin_ok(&r));
+    free(r.origin);
+    r.origin = strdup("http://evil.example");
+    assert_false(http_csrf_origin_ok(&r));
+    r.host = strdup("evil.example");
+    assert_true(http_csrf_origin_ok(&r)); /* the request's own Host: same origin */
+    free(r.host);
+    r.host = strdup("admin.hagiang.example");
+    assert_false(http_csrf_origin_ok(&r));
+    free(r.origin);
+    r.origin = strdup("null");
+    assert_false(http_csrf_origin_ok(&r));
+    http_req_free(&r);
+}
+
+static void admin_without_a_session(void **state)
+{
+    struct http_req r;
+    char path[700];
+    (void)state;
+    snprintf(path, sizeof path, "%s/m.db", test_tmpdir("http-admin"));
+    test_set_str(&cfg.db_path, path);
+    http_req_init(&r, &ctx, "GET", "/admin/lists");
+    http_route(&r);
+    assert_int_equal(r.status, 303);
+    assert_string_equal(r.hvalue[0], "/admin/login?next=%2Fadmin%2Flists");
+    http_req_free(&r);
+    http_req_init(&r, &ctx, "POST", "/admin/lists/new");
+    r.content_type = strdup("application/x-www-form-urlencoded");
+    http_route(&r);
+    assert_int_equal(r.status, 403);
+    http_req_free(&r);
+    http_req_init(&r, &ctx, "GET", "/admin");
+    http_route(&r);
+    assert_int_equal(r.status, 303);
+    http_req_free(&r);
+    http_db_close_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(multipart_fields_and_files),
+        cmocka_unit_test(multipart_refusals),
+        cmocka_unit_test_setup_teardown(admin_csrf_is_bound_to_the_session, setup_ctx,
+                                        teardown_ctx),
+        cmocka_unit_test_setup_teardown(admin_without_a_session, setup_ctx, teardown_ctx),
         cmocka_unit_test(form_decodes_pairs_in_order),
         cmocka_unit_test(form_refuses_bad_utf8_nul_and_escapes),
         cmocka_unit_test(json_body_errors_name_the_problem),

@@ -703,6 +703,93 @@ static void send_get_loads_plan(void **state)
     db_close(db);
 }
 
+/* ---- the maintained counters (migration 0008) and the admin's queue page ---- */
+
+static int send_counts_agree(struct db *db)
+{
+    return test_db_int(db, "SELECT count(*) FROM sends s LEFT JOIN send_counts c ON "
+                           "c.send_id = s.id WHERE coalesce(c.queued, -1) <> (SELECT count(*) FROM "
+                           "envelopes e WHERE e.send_id = s.id AND e.state = 'queued') OR "
+                           "coalesce(c.sending, -1) <> (SELECT count(*) FROM envelopes e WHERE "
+                           "e.send_id = s.id AND e.state = 'sending') OR coalesce(c.sent, -1) <> "
+                           "(SELECT count(*) FROM envelopes e WHERE e.send_id = s.id AND e.state = "
+                           "'sent') OR coalesce(c.deferred, -1) <> (SELECT count(*) FROM envelopes "
+                           "e WHERE e.send_id = s.id AND e.state = 'deferred') OR "
+                           "coalesce(c.failed, -1) <> (SELECT count(*) FROM envelopes e WHERE "
+                           "e.send_id = s.id AND e.state = 'failed') OR coalesce(c.cancelled, -1) "
+                           "<> (SELECT count(*) FROM envelopes e WHERE e.send_id = s.id AND "
+                           "e.state = 'cancelled')") == 0;
+}
+
+static void counters_follow_every_state_change(void **state)
+{
+    struct db *db = fresh("outbox-counters");
+    struct outbox_envelope *v = NULL;
+    struct outbox_result r[3];
+    struct outbox_counts c;
+    struct outbox_day days[2];
+    struct outbox_queue_row *q = NULL;
+    size_t n = 0;
+    long long s1 = share_with(db, 4), s2 = share_with(db, 2), cancelled = 0;
+    time_t now = 1800000000;
+    (void)state;
+
+    assert_true(send_counts_agree(db));
+    assert_int_equal(outbox_counts(db, s1, &c), MERR_OK);
+    assert_int_equal(c.by_state[OUTBOX_QUEUED], 4);
+    assert_int_equal(outbox_claim(db, now, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(n, 6);
+    assert_true(send_counts_agree(db));
+    memset(r, 0, sizeof r);
+    r[0].envelope_id = v[0].id;
+    r[0].state = OUTBOX_SENT;
+    r[1].envelope_id = v[1].id;
+    r[1].state = OUTBOX_DEFERRED;
+    r[1].code = 451;
+    snprintf(r[1].text, sizeof r[1].text, "451 4.3.0 try later");
+    r[1].next_attempt_at = now + 300;
+    r[2].envelope_id = v[2].id;
+    r[2].state = OUTBOX_FAILED;
+    r[2].code = 550;
+    snprintf(r[2].text, sizeof r[2].text, "550 5.1.1 no such user");
+    assert_int_equal(outbox_record(db, r, 3, now), MERR_OK);
+    assert_true(send_counts_agree(db));
+    assert_int_equal(outbox_reclaim_expired(db, now + 61, &cancelled), MERR_OK);
+    assert_true(send_counts_agree(db));
+    assert_int_equal(outbox_retry(db, v[2].id, now + 62), MERR_OK);
+    assert_int_equal(outbox_send_cancel(db, s2, now + 63, &cancelled), MERR_OK);
+    assert_true(send_counts_agree(db));
+    /* the whole outbox is the sum of the sends' counters */
+    assert_int_equal(outbox_counts(db, 0, &c), MERR_OK);
+    assert_int_equal(c.by_state[OUTBOX_SENT] + c.by_state[OUTBOX_DEFERRED] +
+                         c.by_state[OUTBOX_QUEUED] + c.by_state[OUTBOX_CANCELLED],
+                     6);
+    /* the day's counters, where outcomes were applied */
+    assert_int_equal(outbox_daily_range(db, now, 2, days), MERR_OK);
+    assert_int_equal(days[1].n[OUTBOX_DAY_SENT], 1);
+    assert_int_equal(days[1].n[OUTBOX_DAY_DEFERRED], 1);
+    assert_int_equal(days[1].n[OUTBOX_DAY_FAILED], 1);
+    assert_int_equal(days[0].n[OUTBOX_DAY_SENT], 0);
+    assert_int_equal(outbox_daily_add(db, now, OUTBOX_DAY_COMPLAINTS, 2), MERR_OK);
+    assert_int_equal(outbox_daily_range(db, now, 1, days), MERR_OK);
+    assert_int_equal(days[0].n[OUTBOX_DAY_COMPLAINTS], 2);
+    /* the queue page and cancelling one envelope */
+    assert_int_equal(outbox_queue_page(db, OUTBOX_DEFERRED, 0, 0, 10, &q, &n), MERR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(q[0].row.last_code, 451);
+    assert_string_equal(q[0].kind, "share");
+    long long id = q[0].row.id;
+    free(q);
+    assert_int_equal(outbox_envelope_cancel(db, id, now + 70), MERR_OK);
+    assert_int_equal(outbox_envelope_cancel(db, id, now + 71), MERR_INVAL);
+    assert_int_equal(outbox_queue_page(db, OUTBOX_DEFERRED, 0, 0, 10, &q, &n), MERR_OK);
+    assert_int_equal(n, 0);
+    free(q);
+    assert_true(send_counts_agree(db));
+    outbox_envelopes_free(v, 6);
+    db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +811,7 @@ int main(void)
         cmocka_unit_test(cancel_subscriber_only_unsent),
         cmocka_unit_test(cancel_retry_and_list),
         cmocka_unit_test(send_get_loads_plan),
+        cmocka_unit_test(counters_follow_every_state_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1491,6 +1491,186 @@ static void list_update_fields_and_refusals(void **state)
     assert_int_equal(subs_list_update(f->db, NULL, "tuan", &u, NULL), MERR_OK);
 }
 
+/* ---- the maintained counters and the admin's search ---------------------------- */
+
+/* 1 if list_counts agrees with a count of the subscriptions, for every list. */
+static int counts_agree(struct fx *f)
+{
+    return test_db_int(f->db,
+                       "SELECT count(*) FROM lists l LEFT JOIN list_counts c ON c.list_id = l.id "
+                       "WHERE coalesce(c.confirmed, -1) <> (SELECT count(*) FROM subscriptions s "
+                       "WHERE s.list_id = l.id AND s.status = 'confirmed') OR "
+                       "coalesce(c.unconfirmed, -1) <> (SELECT count(*) FROM subscriptions s "
+                       "WHERE s.list_id = l.id AND s.status = 'unconfirmed') OR "
+                       "coalesce(c.unsubscribed, -1) <> (SELECT count(*) FROM subscriptions s "
+                       "WHERE s.list_id = l.id AND s.status = 'unsubscribed')") == 0 &&
+           test_db_int(f->db, "SELECT count(*) FROM list_counts WHERE list_id NOT IN "
+                              "(SELECT id FROM lists)") == 0;
+}
+
+static void list_counts_follow_every_change(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result res;
+    struct subs_import_opts o;
+    struct subs_import_report rep;
+    struct subs_erase_result er;
+    struct subs_list l;
+    struct buf tok;
+    long long a = mklist(f, "tin-a", "single"), b = mklist(f, "tin-b", "double");
+    char csv[] = "email,name\nmot@x.vn,Một\nhai@x.vn,Hai\nan@x.vn,An\n";
+    FILE *in;
+
+    assert_true(counts_agree(f));
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin-a", "an@x.vn", "An", NULL, NOW, 0, &res),
+                     MERR_OK);
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin-b", "an@x.vn", "An", NULL, NOW, 0, &res),
+                     MERR_OK); /* unconfirmed */
+    assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin-b", "binh@x.vn", "", NULL, NOW,
+                                    SUBS_ADD_CONFIRMED, &res),
+                     MERR_OK);
+    assert_true(counts_agree(f));
+    assert_int_equal(subs_list_get(f->db, "tin-b", &l), MERR_OK);
+    assert_int_equal(l.n_confirmed, 1);
+    assert_int_equal(l.n_unconfirmed, 1);
+    subs_list_clear(&l);
+    /* confirm and unsubscribe through links */
+    buf_init(&tok, 0);
+    assert_int_equal(
+        subs_token_make(f->cfg.secret, SUBS_TOKEN_UNSUBSCRIBE, res.subscriber_id, b, 0, &tok),
+        MERR_OK);
+    assert_int_equal(subs_unsubscribe(f->db, &f->cfg, tok.data, 0, NOW, NULL), MERR_OK);
+    buf_free(&tok);
+    assert_true(counts_agree(f));
+    /* an import: new people in a range, one existing */
+    memset(&o, 0, sizeof o);
+    o.list_slug = "tin-a";
+    in = fmemopen(csv, strlen(csv), "r");
+    assert_int_equal(subs_import_csv(f->db, &f->cfg, in, &o, NOW, &rep), MERR_OK);
+    fclose(in);
+    assert_int_equal(rep.subscribed, 2);
+    assert_true(counts_agree(f));
+    /* the admin's actions on one person */
+    assert_int_equal(subs_person_unsubscribe(f->db, res.subscriber_id, 0, NOW), MERR_OK);
+    assert_true(counts_agree(f));
+    assert_int_equal(subs_person_block(f->db, res.subscriber_id, "test", NOW), MERR_OK);
+    assert_int_equal(subs_is_suppressed(f->db, "binh@x.vn"), 1);
+    /* removal, erasure, a list deleted with its subscriptions */
+    assert_int_equal(subs_remove(f->db, "mot@x.vn", "tin-a"), MERR_OK);
+    assert_true(counts_agree(f));
+    assert_int_equal(subs_erase(f->db, "an@x.vn", NOW, &er), MERR_OK);
+    assert_true(counts_agree(f));
+    assert_int_equal(subs_list_remove(f->db, "tin-a"), MERR_OK);
+    assert_true(counts_agree(f));
+    (void)a;
+}
+
+static size_t search(struct fx *f, const char *q, long long list_id, int state, long long before,
+                     struct subs_hit *hits)
+{
+    struct subs_search s = {q, list_id, state, before, 3};
+    size_t n = 99;
+    assert_int_equal(subs_search(f->db, &s, hits, &n), MERR_OK);
+    return n;
+}
+
+static void search_by_prefix_name_list_state(void **state)
+{
+    struct fx *f = *state;
+    struct subs_result res;
+    struct subs_hit h[SUBS_SEARCH_MAX];
+    static const char *const people[][2] = {
+        {"nguyen.an@hagiang.vn", "Nguyễn Văn An"},
+        {"tran.binh@hagiang.vn", "Trần Thị Bình"},
+        {"dang.hoa@hagiang.vn", "Đặng Thị Hoa"},
+        {"nguyen.hoa@gmail.com", "Nguyễn Hoa"},
+        {"le.an@gmail.com", "Lê Ân"},
+        {"an.nguyen@outlook.com", ""},
+        {"hoa.dang@yahoo.com", "Hoà Đặng <script>"},
+    };
+    long long a = mklist(f, "tin-a", "single");
+    char folded[128];
+    size_t n;
+
+    mklist(f, "tin-b", "double");
+    for (size_t i = 0; i < sizeof people / sizeof people[0]; i++)
+        assert_int_equal(subs_subscribe(f->db, &f->cfg, i % 2 ? "tin-b" : "tin-a", people[i][0],
+                                        people[i][1], NULL, NOW, 0, &res),
+                         MERR_OK);
+    assert_int_equal(subs_search_fold("Đặng Thị HOÀ-bình", folded, sizeof folded), 17);
+    assert_string_equal(folded, "dang thi hoa binh");
+
+    for (int pass = 0; pass < 2; pass++) {
+        /* pass 0: nothing indexed yet (the tail is read); pass 1: all in the index */
+        n = search(f, "nguyen", 0, 0, 0, h);
+        assert_int_equal(n, 2); /* two addresses and two names, the same two people */
+        assert_string_equal(h[0].email, "nguyen.hoa@gmail.com"); /* newest first */
+        assert_string_equal(h[1].email, "nguyen.an@hagiang.vn");
+        n = search(f, "an", 0, 0, 0, h);
+        assert_int_equal(n, 3); /* an.nguyen@ by address; Nguyễn Văn An, Lê Ân by name */
+        n = search(f, "NGUYEN.", 0, 0, 0, h); /* an address prefix, any case */
+        assert_int_equal(n, 2);
+        n = search(f, "dang hoa", 0, 0, 0, h); /* words of the name, accents ignored */
+        assert_int_equal(n, 2);
+        assert_string_equal(h[0].name, "Hoà Đặng <script>");
+        assert_string_equal(h[1].name, "Đặng Thị Hoa");
+        n = search(f, "an", a, 0, 0, h); /* the list filter: an.nguyen is on tin-b */
+        assert_int_equal(n, 2);
+        n = search(f, "hoa", 0, SUBS_UNCONFIRMED, 0, h);
+        assert_int_equal(n, 1);
+        assert_string_equal(h[0].email, "nguyen.hoa@gmail.com");
+        n = search(f, "@gmail.com", 0, 0, 0, h); /* '@' in it: only an address prefix */
+        assert_int_equal(n, 0);
+        n = search(f, "zzz", 0, 0, 0, h);
+        assert_int_equal(n, 0);
+        /* keyset pages of 3, newest first, nobody twice */
+        n = search(f, NULL, 0, 0, 0, h);
+        assert_int_equal(n, 3);
+        long long last = h[2].id;
+        n = search(f, NULL, 0, 0, last, h);
+        assert_int_equal(n, 3);
+        assert_true(h[0].id < last);
+        last = h[2].id;
+        n = search(f, NULL, 0, 0, last, h);
+        assert_int_equal(n, 1);
+        size_t indexed = 0;
+        if (pass)
+            break;
+        assert_int_equal(subs_search_index(f->db, 2, &indexed), MERR_OK);
+        assert_int_equal(indexed, 2);
+        assert_int_equal(subs_search_index(f->db, 1000, &indexed), MERR_OK);
+        assert_int_equal(indexed, 5);
+        assert_int_equal(subs_search_index(f->db, 1000, &indexed), MERR_OK);
+        assert_int_equal(indexed, 0);
+        assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subs_names"), 6); /* 1 no name */
+    }
+    /* renames and deletions below the mark keep the index right */
+    assert_int_equal(subs_remove(f->db, "dang.hoa@hagiang.vn", NULL), MERR_OK);
+    n = search(f, "dang", 0, 0, 0, h);
+    assert_int_equal(n, 1); /* Đặng Thị Hoa (dang.hoa@) is gone from the index too */
+    assert_string_equal(h[0].email, "hoa.dang@yahoo.com");
+    assert_int_equal(db_exec(f->db, "UPDATE subscribers SET name = 'Phạm Văn Đồng' WHERE "
+                                    "email_key = 'le.an@gmail.com'"),
+                     MERR_OK);
+    n = search(f, "pham dong", 0, 0, 0, h);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].email, "le.an@gmail.com");
+    n = search(f, "le an", 0, 0, 0, h);
+    assert_int_equal(n, 0);
+    /* blocked */
+    assert_int_equal(subs_suppress(f->db, "tran.binh@hagiang.vn", "manual", ""), MERR_OK);
+    n = search(f, NULL, 0, SUBS_SEARCH_BLOCKED, 0, h);
+    assert_int_equal(n, 1);
+    assert_true(h[0].blocked);
+    {
+        char big[300];
+        struct subs_search s = {big, 0, 0, 0, 3};
+        memset(big, 'a', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        assert_int_equal(subs_search(f->db, &s, h, &n), MERR_INVAL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1523,6 +1703,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(import_refuses_unusable_files, setup, teardown),
         cmocka_unit_test_setup_teardown(export_streams_quoted_csv, setup, teardown),
         cmocka_unit_test_setup_teardown(list_update_fields_and_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_counts_follow_every_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_by_prefix_name_list_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
