@@ -1,6 +1,6 @@
 /*
  * breaking_store.h: the SQL of breaking news (table breaking_news,
- * migration 0009). Private to mailer/breaking.
+ * migration *_send_kinds.sql). Private to mailer/breaking.
  */
 #ifndef MAILER_BREAKING_BREAKING_STORE_H
 #define MAILER_BREAKING_BREAKING_STORE_H

@@ -703,7 +703,7 @@ static void send_get_loads_plan(void **state)
     db_close(db);
 }
 
-/* ---- the maintained counters (migration 0008) and the admin's queue page ---- */
+/* ---- the maintained counters (migration *_counters.sql) and the admin's queue page ---- */
 
 static int send_counts_agree(struct db *db)
 {
