@@ -6,8 +6,9 @@
  * daily_counts (outbox_daily_range: 30 rows), the running sends and their
  * progress from send_counts (outbox_send_list), list sizes from
  * list_counts (subs_list_all), the week's most shared articles from
- * share_counts (share_top), the queue from the sum of send_counts, and the
- * health of the serve parent's parts from the front's health callback.
+ * share_counts (share_top), the queue from the sum of send_counts, the
+ * health of the serve parent's parts from the front's health callback and
+ * of each bounce mailbox from its last poll (bounce_view_health).
  *
  * The chart is an SVG drawn here (no script, no image library): one
  * polyline per series over 30 days, each series in its own colour and dash
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "articles.h"
+#include "bounce.h"
 #include "date.h"
 #include "http_admin.h"
 #include "outbox.h"
@@ -236,7 +238,7 @@ static json_t *health_json(struct http_admin *a)
         const char *label;
     } known[] = {{"workers", "Tiến trình gửi thư"},
                  {"scheduler", "Bộ lập lịch bản tin"},
-                 {"bounces", "Hộp thư nhận thư trả lại"}};
+                 {"bounces", "Tiến trình đọc thư trả lại"}};
     struct http_part_health parts[HTTP_HEALTH_PARTS];
     const struct http_health *h = &a->r->ctx->health;
     size_t n = h->parts ? h->parts(h->arg, parts, HTTP_HEALTH_PARTS) : 0;
@@ -254,6 +256,36 @@ static json_t *health_json(struct http_admin *a)
                                              : parts[i].alive ? "hoạt động"
                                                               : "đã dừng: xem nhật ký máy chủ",
                                              "ok", !parts[i].wanted || parts[i].alive));
+    }
+    /* each bounce mailbox: its last poll, and whether it worked */
+    json_t *boxes = NULL, *b;
+    size_t k;
+    if (bounce_view_health(a->db, &boxes) == MERR_OK) {
+        json_array_foreach(boxes, k, b)
+        {
+            char label[160], state[400];
+            json_t *ok_at = json_object_get(b, "last_ok_at"),
+                   *err = json_object_get(b, "last_error");
+            json_t *poll_at = json_object_get(b, "last_poll_at");
+            const char *name = json_string_value(json_object_get(b, "name"));
+            /* fine when its last poll is its last good one */
+            int ok = json_is_integer(ok_at) &&
+                     (!json_is_integer(poll_at) ||
+                      json_integer_value(poll_at) <= json_integer_value(ok_at));
+            char when[DATE_ISO_LEN] = "";
+            if (json_is_integer(ok_at))
+                date_display((time_t)json_integer_value(ok_at), when);
+            snprintf(label, sizeof label, "Hộp thư %s", name ? name : "?");
+            if (ok)
+                snprintf(state, sizeof state, "đọc được lúc %s", when);
+            else
+                snprintf(state, sizeof state, "lỗi: %.300s",
+                         json_is_string(err) && *json_string_value(err) ? json_string_value(err)
+                                                                        : "chưa đọc được lần nào");
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:b}", "label", label, "state", state, "ok", ok));
+        }
+        json_decref(boxes);
     }
     return arr;
 }

@@ -80,6 +80,22 @@ def main():
         for path in POSTS:
             st, _, _ = anon.post(path, {"csrf": "x", "slug": "evil", "name": "evil"}, csrf=False)
             check(st == 403, "POST %s without a session: %d" % (path, st))
+        # a large upload is read only for someone signed in ([admin] import_max_bytes,
+        # else [limits] http_max_body, 1 MB): a stranger's is refused before its body
+        # (only the head is sent: the answer must come before any of the body)
+        import socket
+        s = socket.create_connection(("127.0.0.1", m.port), timeout=10)
+        s.sendall(b"POST /admin/import HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                  b"boundary=B\r\nContent-Length: 1572864\r\n\r\n")
+        head = b""
+        while True:  # the server closes after its answer (Connection: close)
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            head += chunk
+        s.close()
+        check(head.startswith(b"HTTP/1.1 413") and "Tệp quá lớn".encode() in head,
+              "a stranger's upload: %r" % head[:300])
         # a made-up cookie is no session either
         anon.cookie = "A" * 43
         st, h, _ = anon.get("/admin/")
@@ -163,6 +179,24 @@ def main():
             st, _, _ = other.get(path)
             check(st == 200, "editor GET %s: %d" % (path, st))
 
+        # the same size of upload, signed in, is read (and imported)
+        rows = "email,name\r\n" + "".join("nhap%d@example.vn,Người nhập %d\r\n" % (i, i)
+                                            for i in range(40000))
+        mp = ("--B\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n%s\r\n"
+              "--B\r\nContent-Disposition: form-data; name=\"list\"\r\n\r\ntin\r\n"
+              "--B\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\nconfirmed\r\n"
+              "--B\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"lon.csv\"\r\n"
+              "Content-Type: text/csv\r\n\r\n%s\r\n--B--\r\n" % (c.csrf, rows)).encode()
+        check(len(mp) > 1024 * 1024, "the upload is not over http_max_body")
+        st, h, body = c.post("/admin/import", {}, raw=mp, ctype="multipart/form-data; boundary=B")
+        check(st == 303 and re.match(r"/admin/import/[0-9a-f]{32}$", h.get("location", "")),
+              "a signed-in upload over http_max_body: %d %s" % (st, body[:300]))
+        job = h["location"]
+        m.wait_for(lambda: b'name="csrf"' in c.get(job)[2] and b"/run" in c.get(job)[2],
+                   "the dry run of the upload")
+        st, _, body = c.get(job)
+        check("40000".encode() in body, "the dry run's rows")
+
         # ---- changes, each audited ----
         st, _, body = c.post("/admin/tokens", {"name": "cms " + EVIL, "scope": "read"})
         check(st == 201, "token create: %d" % st)
@@ -245,6 +279,18 @@ def main():
         text = body.decode()
         for label in ("Tạo danh sách", "Xoá toàn bộ dữ liệu", "Thu hồi khoá API"):
             check(label in text, "audit page lacks %s" % label)
+
+        # ---- the dashboard: each bounce mailbox from its last poll ----
+        now = int(time.time())
+        m.sql_exec("INSERT INTO bounce_mailboxes(name, last_poll_at, last_ok_at, last_error) "
+                   "VALUES ('hop-tot', ?, ?, ''), ('hop-loi', ?, ?, ?), ('hop-moi', ?, NULL, '')",
+                   now, now, now, now - 3600, "IMAP: " + EVIL, now)
+        st, _, body = c.get("/admin/")
+        text = body.decode()
+        check(re.search(r"Hộp thư hop-tot.*?đọc được lúc", text, re.S) and
+              re.search(r"Hộp thư hop-loi.*?lỗi: IMAP: " + re.escape(EVIL_ESC), text, re.S) and
+              re.search(r"Hộp thư hop-moi.*?lỗi: chưa đọc được lần nào", text, re.S),
+              "the dashboard's mailboxes: %s" % text[text.find("Hộp thư"):][:1500])
 
         # ---- every page shows names with <script> and quotes escaped ----
         pages = [p for p in GETS if "export.csv" not in p and "data.json" not in p
