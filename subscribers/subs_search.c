@@ -37,6 +37,7 @@
 #define PREFIX_SMALL 2000 /* an address range this small is read by its index */
 #define TAIL_BATCH   512
 #define MAX_WORDS    8
+#define TERMS_MAX    16 /* a word that starts more terms than this stays a prefix query */
 
 /* ---- folding: case and Vietnamese (Latin) accents -------------------------- */
 
@@ -49,13 +50,26 @@ static char base_letter(uint32_t c)
     if (c >= 0xC0 && c <= 0xFF)
         return latin1[c - 0xC0] == '_' ? 0 : latin1[c - 0xC0];
     switch (c) {
-    case 0x102: case 0x103: return 'a'; /* Ă ă */
-    case 0x110: case 0x111: return 'd'; /* Đ đ */
-    case 0x128: case 0x129: return 'i'; /* Ĩ ĩ */
-    case 0x168: case 0x169: return 'u'; /* Ũ ũ */
-    case 0x1A0: case 0x1A1: return 'o'; /* Ơ ơ */
-    case 0x1AF: case 0x1B0: return 'u'; /* Ư ư */
-    default: break;
+    case 0x102:
+    case 0x103:
+        return 'a'; /* Ă ă */
+    case 0x110:
+    case 0x111:
+        return 'd'; /* Đ đ */
+    case 0x128:
+    case 0x129:
+        return 'i'; /* Ĩ ĩ */
+    case 0x168:
+    case 0x169:
+        return 'u'; /* Ũ ũ */
+    case 0x1A0:
+    case 0x1A1:
+        return 'o'; /* Ơ ơ */
+    case 0x1AF:
+    case 0x1B0:
+        return 'u'; /* Ư ư */
+    default:
+        break;
     }
     /* Latin Extended Additional, Vietnamese block U+1EA0 .. U+1EF9 */
     if (c >= 0x1EA0 && c <= 0x1EB7)
@@ -206,7 +220,8 @@ static enum merr run_sql(struct db *db, const struct subs_search *q, const char 
     sqlite3_stmt *st = NULL;
     enum merr rc = prepare(db, q, sql, &st);
     if (!rc) {
-        int i1 = sqlite3_bind_parameter_index(st, "?1"), i2 = sqlite3_bind_parameter_index(st, "?2");
+        int i1 = sqlite3_bind_parameter_index(st, "?1"),
+            i2 = sqlite3_bind_parameter_index(st, "?2");
         if (i1 && text1)
             sqlite3_bind_text(st, i1, text1, -1, SQLITE_STATIC);
         if (i2 && text2)
@@ -234,10 +249,11 @@ static enum merr by_prefix(struct db *db, const struct subs_search *q, const cha
     if (!n)
         return MERR_OK;
     hi[n - 1]++;
-    src = sqlite3_prepare_v2(db_sqlite(db),
-                             "SELECT count(*) FROM (SELECT 1 FROM subscribers WHERE email_key >= ?1 "
-                             "AND email_key < ?2 LIMIT ?3)",
-                             -1, &st, NULL);
+    src =
+        sqlite3_prepare_v2(db_sqlite(db),
+                           "SELECT count(*) FROM (SELECT 1 FROM subscribers WHERE email_key >= ?1 "
+                           "AND email_key < ?2 LIMIT ?3)",
+                           -1, &st, NULL);
     if (src != SQLITE_OK)
         return db_fail(db, src, "search");
     sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
@@ -258,19 +274,81 @@ static enum merr by_prefix(struct db *db, const struct subs_search *q, const cha
     return run_sql(db, q, sql, out, prefix, hi);
 }
 
+/*
+ * Writes the FTS5 query of one word: the terms of the index that start
+ * with it, `("t1" OR "t2" ...)`, when there are at most TERMS_MAX of them,
+ * else the prefix query `"w"*`. The result is the same; the time is not:
+ * FTS5 reads the whole posting list of every term a prefix query covers
+ * before the first row, while an OR of terms is read lazily from the
+ * newest row down and stops after a page (bench/admin: a three-word name
+ * search at 1,000,000 names, 12 ms of CPU as prefixes, 1.5 ms as terms).
+ * A word holding anything the tokenizer splits on (not [a-z0-9]) stays a
+ * prefix phrase. The terms come from an fts5vocab table in the
+ * connection's temp schema (no migration: it only reads subs_names).
+ */
+static enum merr word_terms(struct db *db, const char *word, char *out, size_t cap)
+{
+    char hi[64];
+    size_t n = strlen(word), k = 0, len = 0;
+    sqlite3_stmt *st;
+    int src, plain = n > 0 && n < sizeof hi;
+    for (size_t i = 0; plain && i < n; i++)
+        plain = (word[i] >= 'a' && word[i] <= 'z') || (word[i] >= '0' && word[i] <= '9');
+    if (plain) {
+        src = sqlite3_exec(db_sqlite(db),
+                           "CREATE VIRTUAL TABLE IF NOT EXISTS temp.subs_names_vocab USING "
+                           "fts5vocab(main, subs_names, row)",
+                           NULL, NULL, NULL);
+        if (src != SQLITE_OK)
+            return db_fail(db, src, "search: vocabulary");
+        src = sqlite3_prepare_v2(db_sqlite(db),
+                                 "SELECT term FROM temp.subs_names_vocab WHERE term >= ?1 AND "
+                                 "term < ?2 LIMIT ?3",
+                                 -1, &st, NULL);
+        if (src != SQLITE_OK)
+            return db_fail(db, src, "search: vocabulary");
+        memcpy(hi, word, n + 1);
+        hi[n - 1]++; /* [a-z0-9] + 1 is still ASCII: the end of the range */
+        sqlite3_bind_text(st, 1, word, (int)n, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, hi, (int)n, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, TERMS_MAX + 1);
+        len = (size_t)snprintf(out, cap, "(");
+        while ((src = sqlite3_step(st)) == SQLITE_ROW && k <= TERMS_MAX) {
+            const char *t = (const char *)sqlite3_column_text(st, 0);
+            if (++k <= TERMS_MAX && t && len < cap)
+                len += (size_t)snprintf(out + len, cap - len, "%s\"%s\"", k > 1 ? " OR " : "",
+                                        strchr(t, '"') ? "" : t);
+        }
+        sqlite3_finalize(st);
+        if (src != SQLITE_DONE && src != SQLITE_ROW)
+            return db_fail(db, src, "search: vocabulary");
+        if (k >= 1 && k <= TERMS_MAX && len + 2 < cap) {
+            out[len++] = ')';
+            out[len] = '\0';
+            return MERR_OK;
+        }
+        if (k == 0) { /* no name has a word starting so: nothing matches */
+            snprintf(out, cap, "\"%s\"", word);
+            return MERR_OK;
+        }
+    }
+    snprintf(out, cap, "\"%s\"*", word);
+    return MERR_OK;
+}
+
 /* Ids whose name has every word of `words`. */
 static enum merr by_name(struct db *db, const struct subs_search *q, char words[][64],
                          size_t nwords, struct ids *out)
 {
-    char match[MAX_WORDS * 72] = "", sql[1024];
+    char match[MAX_WORDS * (TERMS_MAX * 68 + 8)] = "", sql[1024];
     long long indexed = 0;
     sqlite3_stmt *st;
     struct ids tail;
     enum merr rc;
     int src;
 
-    src = sqlite3_prepare_v2(db_sqlite(db), "SELECT indexed_to FROM subs_names_state", -1, &st,
-                             NULL);
+    src =
+        sqlite3_prepare_v2(db_sqlite(db), "SELECT indexed_to FROM subs_names_state", -1, &st, NULL);
     if (src != SQLITE_OK)
         return db_fail(db, src, "search");
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -304,9 +382,13 @@ static enum merr by_name(struct db *db, const struct subs_search *q, char words[
     if (out->n >= q->limit)
         return MERR_OK;
     /* the index: every word a prefix ("w"*), all words (AND) */
-    for (size_t w = 0; w < nwords; w++)
-        snprintf(match + strlen(match), sizeof match - strlen(match), "%s\"%s\"*",
-                 w ? " AND " : "", words[w]);
+    for (size_t w = 0; w < nwords && !rc; w++) {
+        if (w)
+            strcat(match, " AND ");
+        rc = word_terms(db, words[w], match + strlen(match), sizeof match - strlen(match));
+    }
+    if (rc)
+        return rc;
     snprintf(sql, sizeof sql,
              "SELECT f.rowid FROM subs_names f JOIN subscribers s ON s.id = f.rowid WHERE "
              "subs_names MATCH ?1 AND f.rowid < ?9 AND f.rowid <= ?2%s ORDER BY f.rowid DESC "

@@ -1657,6 +1657,42 @@ static void search_by_prefix_name_list_state(void **state)
     assert_string_equal(h[0].email, "le.an@gmail.com");
     n = search(f, "le an", 0, 0, 0, h);
     assert_int_equal(n, 0);
+    /* a word is a prefix of words whether it starts a few terms of the index (read
+       as those terms) or many (read as a prefix query) */
+    n = search(f, "ngu va", 0, 0, 0, h);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].name, "Nguyễn Văn An");
+    for (int i = 0; i < 20; i++) {
+        char email[64], name[64];
+        snprintf(email, sizeof email, "khach%d@x.vn", i);
+        snprintf(name, sizeof name, "Khách Kha%d", i);
+        assert_int_equal(subs_subscribe(f->db, &f->cfg, "tin-a", email, name, NULL, NOW, 0, &res),
+                         MERR_OK);
+    }
+    size_t added = 0;
+    assert_int_equal(subs_search_index(f->db, 1000, &added), MERR_OK);
+    assert_int_equal(added, 20);
+    n = search(f, "kha", 0, 0, 0, h); /* 20 terms kha0..kha19 (and khach): a prefix query */
+    assert_int_equal(n, 3);
+    assert_string_equal(h[0].email, "khach19@x.vn");
+    n = search(f, "khach kha1", 0, 0, 0, h); /* kha1, kha10..kha19: 11 terms */
+    assert_int_equal(n, 3);
+    assert_string_equal(h[0].email, "khach19@x.vn");
+    assert_string_equal(h[2].email, "khach17@x.vn");
+    n = search(f, "khach kha1", 0, 0, h[2].id, h);
+    assert_int_equal(n, 3);
+    assert_string_equal(h[0].email, "khach16@x.vn");
+    size_t total = 6; /* the pages to the end: all 11, kha1 itself last */
+    while ((n = search(f, "khach kha1", 0, 0, h[2].id, h)) == 3)
+        total += 3;
+    total += n;
+    assert_int_equal(total, 11);
+    assert_string_equal(h[n - 1].email, "khach1@x.vn");
+    n = search(f, "khac kha7", 0, 0, 0, h);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].email, "khach7@x.vn");
+    n = search(f, "khacz", 0, 0, 0, h); /* no term starts so */
+    assert_int_equal(n, 0);
     /* blocked */
     assert_int_equal(subs_suppress(f->db, "tran.binh@hagiang.vn", "manual", ""), MERR_OK);
     n = search(f, NULL, 0, SUBS_SEARCH_BLOCKED, 0, h);
