@@ -84,18 +84,20 @@ def main():
         # else [limits] http_max_body, 1 MB): a stranger's is refused before its body
         # (only the head is sent: the answer must come before any of the body)
         import socket
-        s = socket.create_connection(("127.0.0.1", m.port), timeout=10)
-        s.sendall(b"POST /admin/import HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
-                  b"boundary=B\r\nContent-Length: 1572864\r\n\r\n")
-        head = b""
-        while True:  # the server closes after its answer (Connection: close)
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            head += chunk
-        s.close()
-        check(head.startswith(b"HTTP/1.1 413") and "Tệp quá lớn".encode() in head,
-              "a stranger's upload: %r" % head[:300])
+        for cookie in (b"", b"Cookie: mailer_admin=" + b"A" * 43 + b"\r\n"):  # none, made up
+            s = socket.create_connection(("127.0.0.1", m.port), timeout=10)
+            s.sendall(b"POST /admin/import HTTP/1.1\r\nHost: x\r\n" + cookie +
+                      b"Content-Type: multipart/form-data; boundary=B\r\n"
+                      b"Content-Length: 1572864\r\n\r\n")
+            head = b""
+            while True:  # the server closes after its answer (Connection: close)
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                head += chunk
+            s.close()
+            check(head.startswith(b"HTTP/1.1 413") and "Tệp quá lớn".encode() in head,
+                  "a stranger's upload (%r): %r" % (cookie, head[:300]))
         # a made-up cookie is no session either
         anon.cookie = "A" * 43
         st, h, _ = anon.get("/admin/")
