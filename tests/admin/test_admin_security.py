@@ -36,7 +36,7 @@ GETS = ["/admin/", "/admin/lists", "/admin/lists/new", "/admin/lists/tin",
         "/admin/import", "/admin/import/" + "0" * 32, "/admin/import/" + "0" * 32 +
         "/progress.json", "/admin/digests", "/admin/digests/tin", "/admin/breaking",
         "/admin/sends", "/admin/sends/1", "/admin/sends/1/progress.json", "/admin/queue",
-        "/admin/queue?state=failed", "/admin/bounces", "/admin/tokens", "/admin/users",
+        "/admin/queue?state=failed", "/admin/bounces", "/admin/bounces/1", "/admin/tokens", "/admin/users",
         "/admin/users/1", "/admin/audit", "/admin/account", "/admin/nope"]
 POSTS = ["/admin/logout", "/admin/lists/new", "/admin/lists/tin", "/admin/lists/tin/remove",
          "/admin/subscribers/1/unsubscribe", "/admin/subscribers/1/block",
