@@ -10,6 +10,7 @@ with a cookie, signing in, and the CSRF token of the pages.
         st, h, body = c.post("/admin/lists/new", {"slug": "tin", "name": "Tin"})  # csrf added
 """
 import html
+import json
 import os
 import re
 import subprocess
@@ -34,6 +35,14 @@ def admin_user(m, email, password=PASSWORD, role="admin", name=None):
                        env=m.environ(), timeout=60 * TIMEOUT_SCALE)
     if p.returncode != 0:
         fail("user add %s: %s" % (email, p.stderr))
+
+
+def post_json(m, path, obj, headers=None):
+    """m.post_json with the request's hang guard stretched (REQUEST_TIMEOUT)."""
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    return m.request("POST", path, json.dumps(obj, ensure_ascii=False).encode("utf-8"), h,
+                     timeout=REQUEST_TIMEOUT)
 
 
 def field(body, name):

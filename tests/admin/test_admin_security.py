@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from adminlib import (PASSWORD, REQUEST_TIMEOUT, Client, Mailer, admin_user, check,  # noqa: E402
-                      field, fail)
+                      field, fail, post_json)
 
 EVIL = '<script>alert("x")</script>\'"&'
 EVIL_RAW = '<script>alert("x")</script>'
@@ -211,7 +211,7 @@ def main():
         st, _, _ = m.request("GET", "/api/lists", headers={"Authorization": "Bearer " + token},
                              timeout=REQUEST_TIMEOUT)
         check(st == 200, "read-only token GET: %d" % st)
-        st, h, _ = m.post_json("/api/lists", {"slug": "x", "name": "x"},
+        st, h, _ = post_json(m, "/api/lists", {"slug": "x", "name": "x"},
                                headers={"Authorization": "Bearer " + token})
         check(st == 403 and "insufficient_scope" in h.get("www-authenticate", ""),
               "read-only token POST: %d %s" % (st, h))

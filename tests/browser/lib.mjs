@@ -13,6 +13,11 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Waits are hang guards, not performance assertions: stretched by
+// MAILER_TEST_TIMEOUT_SCALE (default 3) as tests/lib/mailertest.py stretches
+// its waits and tests/CMakeLists.txt the tests' TIMEOUT.
+export const TIMEOUT_SCALE = Number(process.env.MAILER_TEST_TIMEOUT_SCALE || 3);
+
 export async function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -43,7 +48,7 @@ export function harness(log = () => '') {
     if (!cond) t.fail(msg);
   };
   t.waitFor = async (pred, what, ms = 30000) => {
-    const end = Date.now() + ms;
+    const end = Date.now() + ms * TIMEOUT_SCALE;
     while (Date.now() < end) {
       const v = await pred();
       if (v) return v;

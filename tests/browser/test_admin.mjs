@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, CHROMIUM_ARGS, freePort, harness, sleep, startSmtpd } from './lib.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, TIMEOUT_SCALE, freePort, harness, sleep, startSmtpd } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -154,6 +154,7 @@ t.browser = browser;
 // ---------------------------------------------------------------- 1. mouse, no JavaScript
 {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'vi-VN', javaScriptEnabled: false });
+  ctx.setDefaultTimeout(30000 * TIMEOUT_SCALE);
   const page = await ctx.newPage();
   let r = await page.goto(base + '/admin/');
   check(page.url().startsWith(base + '/admin/login'), 'not sent to the login: ' + page.url());
@@ -281,6 +282,7 @@ t.browser = browser;
 // ---------------------------------------------------------------- 2. the keyboard only
 {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'vi-VN' });
+  ctx.setDefaultTimeout(30000 * TIMEOUT_SCALE);
   const page = await ctx.newPage();
   page.on('dialog', (d) => d.accept()); // the confirm dialogs: Enter accepts them
   const kb = page.keyboard;
@@ -346,18 +348,18 @@ t.browser = browser;
   await chooser.setFiles(f.file);
   await enter(page.getByRole('button', { name: 'Tải lên và chạy thử' }), 'upload', page.waitForURL(/\/admin\/import\/[0-9a-f]{32}$/));
   // the script reloads the page when the dry run ends
-  await page.getByRole('heading', { name: 'Kết quả chạy thử' }).waitFor({ timeout: 60000 });
+  await page.getByRole('heading', { name: 'Kết quả chạy thử' }).waitFor({ timeout: 60000 * TIMEOUT_SCALE });
   await page.waitForLoadState('load');
   const lines = await settled(() => page.locator('#bad-lines tbody tr td:first-child').allTextContents());
   check(JSON.stringify(lines.map(Number)) === JSON.stringify(f.badLines), 'keyboard: bad lines named: ' + lines);
   await enter(page.getByRole('button', { name: 'Nhập', exact: true }), 'import for real');
-  await page.locator('#import-done').waitFor({ timeout: 60000 });
+  await page.locator('#import-done').waitFor({ timeout: 60000 * TIMEOUT_SCALE });
 
   await page.goto(base + '/admin/digests/tin-ban-phim?since=2021-01-01');
   await enter(page.getByRole('button', { name: /Gửi ngay cho 6 người/ }), 'send now', page.waitForURL(/\/admin\/sends\/\d+/));
   // live progress: the script updates the numbers until the end, then reloads
-  await page.waitForFunction(() => document.querySelector('[data-key="status_label"]')?.textContent === 'đã xong', null, { timeout: 60000 });
-  await page.waitForFunction(() => document.querySelector('#n-sent')?.textContent.trim() === '6', null, { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelector('[data-key="status_label"]')?.textContent === 'đã xong', null, { timeout: 60000 * TIMEOUT_SCALE });
+  await page.waitForFunction(() => document.querySelector('#n-sent')?.textContent.trim() === '6', null, { timeout: 30000 * TIMEOUT_SCALE });
 
   await enter(page.getByRole('link', { name: 'Tổng quan' }), 'the dashboard');
   const today = await page.locator('#daily tbody tr').first().locator('td').first().textContent();
@@ -402,6 +404,7 @@ t.browser = browser;
   for (const width of [390, 1280]) {
     // bypassCSP: axe is injected as a script, which the pages' CSP would refuse
     const ctx = await browser.newContext({ viewport: { width, height: 844 }, locale: 'vi-VN', bypassCSP: true });
+    ctx.setDefaultTimeout(30000 * TIMEOUT_SCALE);
     const page = await ctx.newPage();
     await page.goto(base + '/admin/login');
     await page.getByLabel('Địa chỉ email').fill(ADMIN);
