@@ -737,7 +737,7 @@ static void counters_follow_every_state_change(void **state)
     assert_true(send_counts_agree(db));
     assert_int_equal(outbox_counts(db, s1, &c), MERR_OK);
     assert_int_equal(c.by_state[OUTBOX_QUEUED], 4);
-    assert_int_equal(outbox_claim(db, now, 60, 10, &v, &n), MERR_OK);
+    assert_int_equal(outbox_claim(db, now, 60, 10, NULL, &v, &n, NULL), MERR_OK);
     assert_int_equal(n, 6);
     assert_true(send_counts_agree(db));
     memset(r, 0, sizeof r);
