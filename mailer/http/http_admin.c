@@ -37,6 +37,7 @@
 
 #include "date.h"
 #include "http_admin.h"
+#include "http_msg.h"
 #include "log.h"
 
 #define COOKIE_NAME  "mailer_admin"
@@ -398,7 +399,8 @@ static void login_post(struct http_req *r, struct db *db)
      * written yet: the nonce's single use is written after the limits */
     cf = http_csrf_form_check(r, http_form_get(&f, "csrf"), now, nonce);
     if (cf) {
-        login_form(r, 403, email, next, http_csrf_fault_text(cf));
+        login_form(r, 403, email, next,
+                   http_msg_or(http_csrf_fault_reason(cf), "csrf.invalid")->text);
         goto out;
     }
     if (!email || !*email || !pw || !*pw) {
@@ -417,7 +419,7 @@ static void login_post(struct http_req *r, struct db *db)
         if (rc == MERR_EXISTS) {
             http_store_rate_give_back(db, keys, 2);
             pthread_mutex_unlock(&r->ctx->write_lock);
-            login_form(r, 403, email, next, http_csrf_fault_text(HTTP_CSRF_USED));
+            login_form(r, 403, email, next, http_msg_or("csrf.used", "csrf.invalid")->text);
             goto out;
         }
     }
@@ -546,7 +548,8 @@ void http_admin(struct http_req *r, const char *rest)
 
     if (!db) {
         http_header(r, "Retry-After", "5");
-        return http_page_error_text(r, 503, "Dịch vụ tạm thời gián đoạn", "Xin vui lòng thử lại sau.");
+        return http_page_error_text(r, 503, "Dịch vụ tạm thời gián đoạn",
+                                    "Xin vui lòng thử lại sau.");
     }
     if (!strcmp(rest, "login")) {
         r->route = "admin_login";
@@ -579,7 +582,8 @@ void http_admin(struct http_req *r, const char *rest)
     if (rc) {
         log_error("http: admin session: %s", merr_msg());
         http_header(r, "Retry-After", "5");
-        return http_page_error_text(r, 503, "Dịch vụ tạm thời gián đoạn", "Xin vui lòng thử lại sau.");
+        return http_page_error_text(r, 503, "Dịch vụ tạm thời gián đoạn",
+                                    "Xin vui lòng thử lại sau.");
     }
     http_csrf_session(cfg->secret, a.s.id_hash, a.csrf);
     a.actor.user_id = a.s.user.id;
