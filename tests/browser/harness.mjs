@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -23,6 +24,13 @@ export const BUILD = process.env.MAILER_BUILD_DIR || os.tmpdir();
 export const PYTHON = process.env.PYTHON || '/usr/bin/python3';
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = path.join(BUILD, 'artifacts');
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+  '--no-first-run', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync'];
+// Waits are hang guards, not performance assertions: stretched by
+// MAILER_TEST_TIMEOUT_SCALE (default 3) as tests/lib/mailertest.py stretches
+// its waits and tests/CMakeLists.txt the tests' TIMEOUT.
+export const TIMEOUT_SCALE = Number(process.env.MAILER_TEST_TIMEOUT_SCALE || 3);
 
 export let chromium;
 try {
@@ -86,6 +94,19 @@ export function child(cmd, args, opts) {
   return c;
 }
 
+// Starts tests/smtpd/smtpd.py storing into `store`; resolves to its port.
+export async function startSmtpd(store, ...flags) {
+  const p = child(PYTHON, [path.join(SOURCE, 'tests/smtpd/smtpd.py'), '--store', store, ...flags], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise((resolve) => {
+    const rl = readline.createInterface({ input: p.stdout });
+    rl.once('line', (line) => resolve(Number((line.match(/^PORT (\d+)/) || [])[1])));
+  });
+  check(port > 0, 'smtpd.py did not start');
+  return port;
+}
+
 export class Harness {
   // name: the test folder under testtmp; opts.smtpPort: deliver there (else the
   // dir transport); opts.limits / opts.extra: more config.
@@ -138,7 +159,7 @@ ${opts.extra || ''}`,
   }
 
   async waitFor(pred, what, ms = 30000) {
-    const end = Date.now() + ms;
+    const end = Date.now() + ms * TIMEOUT_SCALE;
     while (Date.now() < end) {
       const v = await pred();
       if (v) return v;
@@ -183,16 +204,7 @@ ${opts.extra || ''}`,
     this.context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
       viewport,
       deviceScaleFactor: 1,
       locale: 'vi-VN',

@@ -13,51 +13,66 @@
 // 3. Every admin page at 390 and 1280 px: axe-core finds no serious or
 //    critical violation, nothing scrolls sideways, and a screenshot goes to
 //    $MAILER_BUILD_DIR/artifacts/admin/ for a person to look at.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { CHROMIUM, CHROMIUM_ARGS, TIMEOUT_SCALE, freePort, harness, sleep, startSmtpd } from './lib.mjs';
+import {
+  BUILD,
+  MAILER,
+  PYTHON,
+  SOURCE,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  TIMEOUT_SCALE,
+  check,
+  child,
+  chromium,
+  cleanup,
+  closeOnFail,
+  fail,
+  freePort,
+  sleep,
+  startSmtpd,
+} from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const MAILER = process.env.MAILER_BIN;
-const SOURCE = process.env.MAILER_SOURCE_DIR || path.resolve(here, '../..');
-const BUILD = process.env.MAILER_BUILD_DIR || os.tmpdir();
-const PYTHON = process.env.PYTHON || '/usr/bin/python3';
 const ADMIN = 'bien.tap@hagiang.example.vn';
 const PASSWORD = 'mật khẩu dài đây 123';
 const EVIL = 'Bản tin "<script>alert(1)</script>"';
 
-let chromium, axePath;
+let axePath;
 try {
-  ({ chromium } = await import('playwright-core'));
   axePath = require.resolve('axe-core/axe.min.js');
 } catch (e) {
-  console.error('playwright-core or axe-core is not installed: run scripts/setup.sh (npm install in tests/browser)');
-  process.exit(1);
-}
-if (!MAILER || !fs.existsSync(CHROMIUM)) {
-  console.error('MAILER_BIN or ' + CHROMIUM + ' missing');
+  console.error('axe-core is not installed: run scripts/setup.sh (npm install in tests/browser)');
   process.exit(1);
 }
 
-const t = harness(() => serveLog());
-const { check, fail } = t;
+let browser = null;
+closeOnFail(() => {
+  if (browser) browser.close().catch(() => {});
+  try {
+    console.error(serveLog().slice(-3000));
+  } catch {}
+});
 // Pages that reload themselves (<meta http-equiv=refresh> without JavaScript: an
 // import, a send) may be navigating when the test reloads or reads them: such a
 // race is one more round of waiting, not a failure.
 const racing = /Not attached to an active page|Execution context was destroyed|navigation|frame was detached/i;
-const waitFor = (pred, what, ms = 60000) => t.waitFor(async () => {
-  try {
-    return await pred();
-  } catch (e) {
-    if (racing.test(String(e))) return false;
-    throw e;
+async function waitFor(pred, what, ms = 60000) {
+  const end = Date.now() + ms * TIMEOUT_SCALE;
+  while (Date.now() < end) {
+    try {
+      const v = await pred();
+      if (v) return v;
+    } catch (e) {
+      if (!racing.test(String(e))) throw e;
+    }
+    await sleep(150);
   }
-}, what, ms);
+  fail('timed out waiting for ' + what);
+}
 
 const dir = path.join(BUILD, 'testtmp', 'browser-admin.' + process.pid);
 const artifacts = path.join(BUILD, 'artifacts', 'admin');
@@ -69,7 +84,7 @@ const logPath = path.join(dir, 'serve.log');
 const dbPath = path.join(dir, 'mailer.db');
 const serveLog = () => (fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : '');
 
-const smtpPort = await startSmtpd(t, PYTHON, SOURCE, store);
+const smtpPort = await startSmtpd(store);
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -107,8 +122,7 @@ const articles = fs
   .map((f) => path.join(SOURCE, 'examples/articles', f));
 mailer(['article', 'add', ...articles]);
 const logFd = fs.openSync(logPath, 'w');
-const serve = spawn(MAILER, ['--config', config, 'serve'], { stdio: ['ignore', logFd, logFd] });
-t.children.push(serve);
+const serve = child(MAILER, ['--config', config, 'serve'], { stdio: ['ignore', logFd, logFd] });
 await waitFor(async () => {
   try {
     return (await fetch(base + '/healthz')).ok;
@@ -148,8 +162,7 @@ function csv(name, n, prefix) {
   return { file, good: n, badLines: [4, 7, rows.length] };
 }
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-t.browser = browser;
+browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 
 // ---------------------------------------------------------------- 1. mouse, no JavaScript
 {
@@ -449,10 +462,10 @@ t.browser = browser;
 }
 
 await browser.close();
-t.browser = null;
+browser = null;
 serve.kill('SIGTERM');
 await new Promise((r) => serve.once('exit', r));
 check(serve.exitCode === 0, 'mailer serve exit code ' + serve.exitCode);
 check(!/ERROR|runtime error|AddressSanitizer/.test(serveLog()), 'errors in the server log:\n' + serveLog().slice(-3000));
-t.cleanup();
+cleanup();
 console.log('ok; screenshots in ' + artifacts);
