@@ -20,16 +20,19 @@
 #define PW_BUF (ADMIN_PASSWORD_MAX + 2)
 
 static const char USAGE[] =
-    "usage: mailer user add EMAIL [--name NAME] [--role admin|editor]\n"
-    "       mailer user ls\n"
-    "       mailer user passwd EMAIL\n"
-    "       mailer user rm EMAIL\n\n"
+    "usage: mailer user <command>\n\n"
     "Accounts of the web admin (/admin/). An admin may do everything; an editor\n"
     "manages lists, subscribers, digests, sends, the queue and bounces, but not\n"
     "accounts, API tokens or the audit log. The password (at least 10 characters)\n"
     "is asked twice without echo on a terminal, or read as the first line of\n"
-    "stdin otherwise. `passwd` ends the account's sessions. The last admin\n"
-    "cannot be removed.\n";
+    "stdin otherwise.\n\n"
+    "commands:\n"
+    "  add EMAIL [--name NAME] [--role admin|editor]\n"
+    "                  add an account (an editor unless --role admin)\n"
+    "  ls              every account\n"
+    "  passwd EMAIL    set a new password; the account's sessions end\n"
+    "  rm EMAIL        remove an account (never the last admin)\n\n"
+    "`mailer user <command> --help` for details.\n";
 
 /* Reads one line into buf (without its newline). -1 at EOF or on a line too long. */
 static int read_line(FILE *f, char *buf, size_t size)

@@ -631,3 +631,10 @@ void http_admin(struct http_req *r, const char *rest)
 out:
     http_form_free(&a.form);
 }
+
+void http_admin_too_large(struct http_req *r)
+{
+    http_page_error_text(r, 413, "Tệp quá lớn",
+                         "Nội dung gửi lên vượt quá giới hạn (tệp nhập: [admin] "
+                         "import_max_bytes; biểu mẫu khác: [limits] http_max_body).");
+}

@@ -256,7 +256,7 @@ static void export_csv(struct http_admin *a, const char *slug)
     out = open_memstream(&data, &len);
     if (!out)
         return http_admin_fail(a, merr_set(MERR_NOMEM, "out of memory"), "export");
-    rc = subs_export_csv(a->db, &f, out, NULL);
+    rc = subs_export_csv(a->db, &f, out, SUBS_EXPORT_BOM, NULL);
     fclose(out);
     if (rc) {
         free(data);

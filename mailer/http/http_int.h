@@ -333,6 +333,9 @@ void http_subs_unsubscribe(struct http_req *r, const char *token);
  */
 void http_admin(struct http_req *r, const char *rest);
 
+/* 413 for a body too large under /admin/: a page naming the limits (http_admin.c). */
+void http_admin_too_large(struct http_req *r);
+
 /*
  * Everything under /api/: /api/openapi.json for anyone, the rest
  * authenticated, then routed by `rest` (the path after /api/).

@@ -145,9 +145,7 @@ void http_route(struct http_req *r)
         if (strncmp(p, "/share/", 7) == 0)
             metrics_share("too_large");
         if (strncmp(p, "/admin/", 7) == 0)
-            http_page_error(r, 413, "Tệp quá lớn",
-                            "Nội dung gửi lên vượt quá giới hạn (tệp nhập: [admin] "
-                            "import_max_bytes; biểu mẫu khác: [limits] http_max_body).");
+            http_admin_too_large(r);
         else if (http_wants_json(r) || strncmp(p, "/share/", 7) != 0)
             http_reply_error(r, 413, "too_large", "request body too large", NULL);
         else

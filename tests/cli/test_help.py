@@ -76,6 +76,14 @@ ACTING = {
     "dkim record": ["--domain", "tin.example.vn", "--selector", "s1"],
     "dkim sign": ["OUT/in.csv"],
     "doctor": ["--offline"],
+    "user add": ["ed@example.vn", "--role", "editor"],
+    "user ls": [],
+    "user passwd": ["ed@example.vn"],
+    "user rm": ["ed@example.vn"],
+    "breaking send": ["--list", "tin", "--article", "a1"],
+    "breaking preview": ["--list", "tin", "--article", "a1"],
+    "breaking test": ["--list", "tin", "--article", "a1", "--to", "d@example.vn"],
+    "breaking ls": [],
 }
 # commands that never open the database (files and DNS only, by design)
 NO_DB = ("init", "bounce parse", "dkim keygen", "dkim record", "dkim sign", "doctor")

@@ -1616,9 +1616,13 @@ static void search_by_prefix_name_list_state(void **state)
         assert_string_equal(h[1].name, "Đặng Thị Hoa");
         n = search(f, "an", a, 0, 0, h); /* the list filter: an.nguyen is on tin-b */
         assert_int_equal(n, 2);
-        n = search(f, "hoa", 0, SUBS_UNCONFIRMED, 0, h);
+        n = search(f, "nguyen", 0, SUBS_UNCONFIRMED, 0, h);
         assert_int_equal(n, 1);
         assert_string_equal(h[0].email, "nguyen.hoa@gmail.com");
+        /* an unconfirmed subscriber's typed name waits for the confirmation (pending_name,
+         * issue 16): not searchable as theirs yet */
+        n = search(f, "hoa", 0, SUBS_UNCONFIRMED, 0, h);
+        assert_int_equal(n, 0);
         n = search(f, "@gmail.com", 0, 0, 0, h); /* '@' in it: only an address prefix */
         assert_int_equal(n, 0);
         n = search(f, "zzz", 0, 0, 0, h);
@@ -1642,7 +1646,8 @@ static void search_by_prefix_name_list_state(void **state)
         assert_int_equal(indexed, 5);
         assert_int_equal(subs_search_index(f->db, 1000, &indexed), MERR_OK);
         assert_int_equal(indexed, 0);
-        assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subs_names"), 6); /* 1 no name */
+        /* 4 names: 1 subscriber has none, 2 names wait for their confirmation */
+        assert_int_equal(test_db_int(f->db, "SELECT count(*) FROM subs_names"), 4);
     }
     /* renames and deletions below the mark keep the index right */
     assert_int_equal(subs_remove(f->db, "dang.hoa@hagiang.vn", NULL), MERR_OK);
