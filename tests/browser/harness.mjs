@@ -139,7 +139,7 @@ from_name = Cổng TTĐT Hà Giang
 secret = browser-test-secret-0123456789
 [delivery]
 transport = ${opts.smtpPort ? 'smtp://127.0.0.1:' + opts.smtpPort : 'dir:' + path.join(h.dir, 'out')}
-${opts.smtpPort ? '[smtp]\ntls = none\n' : ''}[http]
+${opts.smtpPort ? '[smtp]\ntls = none\nhelo = mailer.test.example\n' : ''}[http]
 listen = 127.0.0.1:${h.port}
 [limits]
 ${limits}[media]

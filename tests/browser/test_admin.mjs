@@ -106,6 +106,7 @@ transport = smtp://127.0.0.1:${smtpPort}
 connections = 2
 [smtp]
 tls = none
+helo = mailer.test.example
 [http]
 listen = 127.0.0.1:${port}
 [media]
