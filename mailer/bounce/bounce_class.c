@@ -349,10 +349,25 @@ static int rcpt_address_status(const char *status)
     return status[0] && !strncmp(status + 1, ".1.", 3) && !sender_status(status);
 }
 
-/* No status, or one that names no cause (X.0.0). */
+/*
+ * No status, or one that names no cause: X.0.0, and RFC 3463 §3.4/§3.6
+ * X.3.0 "other or undefined mail system status" and X.5.0 "other or
+ * undefined protocol status", which say the exchange failed but nothing of
+ * the mailbox (qmail reports every 5xx reply as #5.5.0).
+ */
 static int no_specific_status(const char *status)
 {
-    return !status[0] || !strcmp(status + 1, ".0.0");
+    return !status[0] || !strcmp(status + 1, ".0.0") || !strcmp(status + 1, ".3.0") ||
+           !strcmp(status + 1, ".5.0");
+}
+
+/* The text says the reply came to RCPT TO (bounce_words_rcpt_stage). */
+static int rcpt_stage(const char *folded)
+{
+    for (const char *const *p = bounce_words_rcpt_stage; *p; p++)
+        if (strstr(folded, *p))
+            return 1;
+    return 0;
 }
 
 static int is_hard(const char *reason)
@@ -402,8 +417,7 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
              * otherwise (a filter, a report that names no stage) believe the
              * softer code.
              */
-            if (reason == R("user_unknown") && !strncmp(r->status + 1, ".2.1", 4) &&
-                !strstr(f, "rcpt"))
+            if (reason == R("user_unknown") && !strncmp(r->status + 1, ".2.1", 4) && !rcpt_stage(f))
                 reason = R("disabled");
             /*
              * RFC 3463 X.1.7 / X.1.8: the server refused our sender address
@@ -425,7 +439,7 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
              */
             if (bare && reason == R("user_unknown") && !rcpt_address_status(r->status) &&
                 !((no_specific_status(r->status) || !strncmp(r->status + 1, ".2.1", 4)) &&
-                  strstr(f, "rcpt")))
+                  rcpt_stage(f)))
                 reason = NULL; /* the status or the vague words decide */
         }
         weak = tier_reason(f, bounce_words_tier3);

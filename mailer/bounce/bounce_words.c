@@ -435,16 +435,34 @@ static const char *const P_USER[] = {"no such mailbox",
  * also gives when it refuses a message it does not want ("550 Unknown user",
  * "No such user"). They make a missing mailbox only when something backs
  * them: an RFC 3463 X.1.x status or the reply to RCPT TO (bounce_class.c).
- * ("Recipient address rejected: Access denied" is no missing mailbox either:
- * it is Postfix's default text for any REJECT of an access(5) table.)
+ * A bare "Recipient address rejected: ..." is none of them: it is the
+ * prefix Postfix smtpd gives every refusal by smtpd_recipient_restrictions
+ * ("...: Access denied" for an access(5) REJECT, "...: Greylisted", a
+ * policy service's text); only "...: User unknown in ... table" (tier 2)
+ * names a missing mailbox.
  */
-static const char *const P_USER_WEAK[] = {"user unknown",
-                                          "unknown user",
-                                          "no such user",
-                                          "does not exist",
-                                          "doesn't exist",
-                                          "address rejected",
-                                          NULL};
+static const char *const P_USER_WEAK[] = {"user unknown",   "unknown user",  "no such user",
+                                          "does not exist", "doesn't exist", NULL};
+
+/*
+ * The reply came to RCPT TO (RFC 5321 §3.3: where a server checks the
+ * mailbox), as each MTA words it: Postfix bounce(8) "(in reply to RCPT TO
+ * command)", Exim "after RCPT TO:<a>" / "after RCPT command", Sendmail and
+ * Courier transcripts ">>> RCPT TO:<a>", qmail-remote "does not like
+ * recipient" and qmail-send "... RCPT TO response", DragonFly dma "did not
+ * like our RCPT TO", "SMTP:RCPT host", and the command itself as RFC 5321
+ * §4.1.1.3 writes it, "RCPT TO:<a>". A bare "RCPT TO: a" in a summary of
+ * the envelope, "(ORCPT a)" in a Received line or "need RCPT" are no stage.
+ */
+const char *const bounce_words_rcpt_stage[] = {"in reply to rcpt",
+                                               "after rcpt",
+                                               ">>> rcpt",
+                                               "rcpt to:<",
+                                               "rcpt to response",
+                                               "our rcpt",
+                                               "does not like recipient",
+                                               "smtp:rcpt",
+                                               NULL};
 
 /* Tier 3: vague words, used when neither the tiers above nor the status say more. */
 static const char *const P_EXPIRED[] = {"delivery time expired",

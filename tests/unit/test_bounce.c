@@ -158,6 +158,22 @@ static void t_decide(void **state)
          "user_unknown"},
         {"failed", "5.1.1", "550", "550 5.1.1 <a@b>... No such user", 1, BOUNCE_HARD,
          "user_unknown"},
+        /* qmail reports a 5xx reply as #5.5.0, X3 as 5.3.0: no cause, so the stage decides */
+        {"failed", "5.5.0", "550",
+         "most progress was RCPT TO response; remote host 192.0.2.4 said: 550 Unknown user a@b "
+         "(#5.5.0)",
+         1, BOUNCE_HARD, "user_unknown"},
+        {"failed", "5.3.0", "553", "SMTP:RCPT host 192.0.2.8: 553 5.3.0 <a@b>... No such user here",
+         1, BOUNCE_HARD, "user_unknown"},
+        /* "RCPT TO: a@b" in a summary of the envelope, "(ORCPT a@b)": no reply to RCPT TO */
+        {"failed", "", "550", "550 - no such user here. Message details: RCPT TO: a@b", 1,
+         BOUNCE_SOFT, "failed"},
+        {"failed", "5.0.0", "550", "(ORCPT rfc822;a@b) 550 No such user here", 1, BOUNCE_SOFT,
+         "failed"},
+        /* Postfix's "Recipient address rejected:" prefixes every recipient restriction */
+        {"failed", "5.0.0", "550",
+         "did not like our RCPT TO: 550 5.0.0 <a@b>: Recipient address rejected: On hold", 1,
+         BOUNCE_SOFT, "policy"},
         /* ... not alone: filters and appliances answer it to mail they refuse */
         {"failed", "5.0.0", "550", "550 No such user here", 1, BOUNCE_SOFT, "failed"},
         {"failed", "", "550", "550 Unknown user an@example.vn", 1, BOUNCE_SOFT, "failed"},
