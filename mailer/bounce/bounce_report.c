@@ -274,11 +274,21 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
             buf_free(&para);
         }
         if (vague(x->reason) && human && *human) {
+            /*
+             * The prose about this recipient (its lines up to the next
+             * recipient's) when it names it: a report listing "a: 550 5.1.1
+             * User unknown" and "b: 552 5.2.2 Mailbox full" under bare
+             * "Status: 5.0.0" groups must not give b's words to a. The whole
+             * prose only when it does not name the recipient.
+             */
             struct buf both;
             buf_init(&both, 2 * PART_TEXT_MAX);
-            if (buf_puts(&both, d ? d : "") == MERR_OK && buf_putc(&both, '\n') == MERR_OK &&
-                buf_puts(&both, human) == MERR_OK)
-                bounce_class_decide(x, both.data, final);
+            if (buf_puts(&both, d ? d : "") == MERR_OK && buf_putc(&both, '\n') == MERR_OK) {
+                size_t at = both.len;
+                human_paragraph(human, x->address, &both);
+                if ((both.len > at || buf_puts(&both, human) == MERR_OK) && both.data)
+                    bounce_class_decide(x, both.data, final);
+            }
             buf_free(&both);
         }
     }

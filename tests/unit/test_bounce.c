@@ -170,6 +170,13 @@ static void t_decide(void **state)
          BOUNCE_SOFT, "failed"},
         {"failed", "5.0.0", "550", "(ORCPT rfc822;a@b) 550 No such user here", 1, BOUNCE_SOFT,
          "failed"},
+        /* X.2.1 (a disabled mailbox) beside "user unknown": hard only at RCPT TO */
+        {"failed", "5.2.1", "550",
+         "550 5.2.1 <a@b>: Recipient address rejected: User unknown in local recipient table", 1,
+         BOUNCE_SOFT, "disabled"},
+        {"failed", "5.2.1", "550",
+         "550 5.2.1 <a@b>: User unknown in local recipient table (in reply to RCPT TO command)", 1,
+         BOUNCE_HARD, "user_unknown"},
         /* Postfix's "Recipient address rejected:" prefixes every recipient restriction */
         {"failed", "5.0.0", "550",
          "did not like our RCPT TO: 550 5.0.0 <a@b>: Recipient address rejected: On hold", 1,
