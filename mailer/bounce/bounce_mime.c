@@ -18,8 +18,10 @@
  *  - every "boundary" parameter anywhere in the text (any case, RFC 2231
  *    "boundary*" forms included), as a token or quoted string, must be 1 to
  *    70 characters of RFC 2046 §5.1.1 bchars or RFC 2045 token characters
- *    (real MTAs use "!" in theirs: "----=_Active!Hunter_..."), not ending
- *    in a space: no quote, no backslash, no line break inside. libetpan can
+ *    (real MTAs use "!" in theirs: "----=_Active!Hunter_..."), or '@'
+ *    when quoted (PowerMTA's "report4E747F78@mta.example"; an '@' changes
+ *    nothing in how libetpan copies or compares it), not ending in a
+ *    space: no quote, no backslash, no line break inside. libetpan can
  *    only take a boundary from such a parameter, so the one it uses is
  *    always sane;
  *  - nesting: each level libetpan descends needs a Content-Type naming
@@ -99,6 +101,7 @@ static int check_boundary_at(const char *p, size_t at, size_t n, struct buf *see
 {
     size_t i = at + 8, start, vlen;
     const char *v;
+    int quoted = 0;
 
     if (i < n && p[i] == '*') { /* RFC 2231: boundary*, boundary*0, boundary*0* */
         i++;
@@ -112,6 +115,7 @@ static int check_boundary_at(const char *p, size_t at, size_t n, struct buf *see
         return 0;
     i = skip_cfws(p, i + 1, n);
     if (i < n && p[i] == '"') {
+        quoted = 1;
         start = ++i;
         while (i < n && p[i] != '"') {
             if (p[i] == '\\' || p[i] == '\r' || p[i] == '\n') {
@@ -151,7 +155,9 @@ static int check_boundary_at(const char *p, size_t at, size_t n, struct buf *see
     }
     for (size_t k = 0; k < vlen; k++) {
         unsigned char c = (unsigned char)v[k];
-        if (!is_bchar_nospace(c) && !is_token_char(c) && !(c == ' ' && k + 1 < vlen)) {
+        /* '@' only quoted: PowerMTA's "report<id>@<host>" */
+        if (!is_bchar_nospace(c) && !is_token_char(c) && !(c == ' ' && k + 1 < vlen) &&
+            !(c == '@' && quoted)) {
             snprintf(why, whylen,
                      "MIME boundary parameter at byte %zu holds a character RFC 2046 does not "
                      "allow (0x%02x)",

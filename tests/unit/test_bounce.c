@@ -54,6 +54,11 @@ static void t_screen_boundaries(void **state)
                             "boundary=\"----=_Active!Hunter_20110429T233445+0900-0000\"\n\nx\n",
                             why, sizeof why),
                      0);
+    /* ... and '@' when quoted (PowerMTA's "report<id>@<host>") */
+    assert_int_equal(screen("Content-Type: multipart/report; report-type=delivery-status;\n"
+                            "    boundary=\"report4E747F78@mta.example.vn\"\n\nx\n",
+                            why, sizeof why),
+                     0);
     /* ... a quote or a backslash never (tspecials) */
     assert_int_equal(
         screen("Content-Type: multipart/mixed; boundary=\"a\\\\b\"\n\nx\n", why, sizeof why), -1);
