@@ -428,6 +428,8 @@ static const char *const P_USER[] = {"no such mailbox",
                                      "ディレクトリのリストにありません",
                                      "宛先不明",
                                      "không tồn tại",
+                                     "recipient name is not recognized", /* Exchange IMS NDR */
+                                     "invalid final delivery userid",    /* IMail */
                                      NULL};
 
 /*

@@ -199,7 +199,10 @@ static void t_decide(void **state)
         {"failed", "5.1.8", "553",
          "553 5.1.8 <us@our.example>... Domain of sender address us@our.example does not exist", 1,
          BOUNCE_SOFT, "policy"},
-        /* a specific missing-mailbox phrase needs no backing */
+        /* a specific missing-mailbox phrase needs no backing (IMail's, Exchange IMS's) */
+        {"", "", "", "Invalid final delivery userid: a@b", 1, BOUNCE_HARD, "user_unknown"},
+        {"", "", "", "a@b on Sat, 7 Nov 2026 The recipient name is not recognized", 1, BOUNCE_HARD,
+         "user_unknown"},
         {"failed", "", "", "This user doesn't have a yahoo.example account", 1, BOUNCE_HARD,
          "user_unknown"},
         /* a 4xx user unknown the MTA gave up on is final */
