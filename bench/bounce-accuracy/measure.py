@@ -8,7 +8,8 @@ class expected for each of its recipients, in the order the message lists
 them, with the reason sisimai's own tests give it and the address
 (go-sisimai fact/*_test.go: HardBounce true -> hard, a feedback report ->
 complaint, except auth-failure reports, which are no complaint (RFC 6591)
--> unknown; every other failure -> soft). fetch.sh downloads the samples
+-> unknown; delivered -> delivered, vacation -> auto-reply; every other
+failure -> soft). fetch.sh downloads the samples
 into corpus/ (needs the network); this script only reads corpus/.
 
 Scoring, per expected recipient: our recipients are paired with the
