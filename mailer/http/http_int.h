@@ -369,6 +369,34 @@ int http_api_method(const struct http_req *r, const char *m);
 void http_api_bad_method(struct http_req *r, const char *allow);
 long long http_api_query_number(struct http_req *r, const char *name, long long max);
 
+/* The most rows one page of an API list answers (`limit`'s upper bound). */
+#define HTTP_API_LIST_MAX 1000
+
+/*
+ * The request's body as a JSON object (new reference, the caller decrefs),
+ * or NULL after answering 415 (not application/json) or 400 (not a JSON
+ * object).
+ */
+json_t *http_api_json_body(struct http_req *r);
+
+/* The string member `name` of the object j (borrowed from j), or NULL if absent or not a string. */
+const char *http_api_str_field(json_t *j, const char *name);
+
+/* A time as ISO 8601 in UTC (new reference), JSON null for 0. */
+json_t *http_api_time_json(time_t t);
+
+/*
+ * The API's areas (http_api_subs.c, http_api_sends.c), routed by http_api
+ * after the token check; `rest` is what follows the area's name and its
+ * slash ("" for the collection). Each answers every request it gets.
+ */
+void http_api_subs_lists(struct http_req *r, struct db *db, const char *rest);
+void http_api_subs_subscribers(struct http_req *r, struct db *db, const char *rest);
+void http_api_sends(struct http_req *r, struct db *db, const char *rest);
+void http_api_sends_queue(struct http_req *r, struct db *db);
+void http_api_sends_digests(struct http_req *r, struct db *db, const char *rest);
+void http_api_sends_breaking(struct http_req *r, struct db *db, const char *rest);
+
 /* /api/bounces (http_bounce.c); `rest` is what follows "bounces/" ("" for the list). */
 void http_bounce_api(struct http_req *r, struct db *db, const char *rest);
 
