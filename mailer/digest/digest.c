@@ -1,6 +1,7 @@
 /*
- * digest.c: creating digests (by the scheduler or by hand), their life
- * (pause, resume, cancel, counters) and the preview.
+ * digest.c: creating digests (by the scheduler or by hand) and the
+ * preview. Their life after that (look-ups, pause, resume, cancel,
+ * counters) is in digest_life.c, the scheduler in digest_schedule.c.
  *
  * Exactly once. Everything a digest writes happens in one BEGIN IMMEDIATE
  * transaction: the check that its (list, period) is free, the choice of
@@ -22,7 +23,8 @@
  * it literal there.
  *
  * The scheduler's rules (which occurrence is due, skipped weeks, clocks set
- * back) are described in digest.h; digest_tick applies them list by list.
+ * back) are described in digest.h; digest_tick (digest_schedule.c) applies
+ * them list by list and makes each digest through digest_make here.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -31,7 +33,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "addr.h"
 #include "articles.h"
@@ -39,6 +40,7 @@
 #include "date.h"
 #include "dkimsig.h"
 #include "digest.h"
+#include "digest_int.h"
 #include "digest_store.h"
 #include "log.h"
 #include "subs.h"
@@ -49,8 +51,6 @@
 #define DIGEST_SUBJECT_MAX  998         /* one header line (RFC 5322 §2.1.1) */
 #define DIGEST_SAMPLE_NAME  "Bạn đọc"
 #define DIGEST_SAMPLE_LOCAL "ban-doc"
-#define SCHEDULER_PERIOD_S  60
-#define SCHEDULER_NAP_US    200000
 
 int digest_period_valid(const char *s)
 {
@@ -70,7 +70,7 @@ static const char *week_of(const char *period)
     return period[6] == '0' ? period + 7 : period + 6;
 }
 
-static enum merr list_load(struct db *db, const char *slug, struct subs_list *l)
+enum merr digest_list_load(struct db *db, const char *slug, struct subs_list *l)
 {
     enum merr rc;
     memset(l, 0, sizeof *l);
@@ -269,7 +269,7 @@ static enum merr plan_text(const struct subs_list *l, const char *period, const 
     return MERR_OK;
 }
 
-static void info_from_row(const struct digest_row *r, const char *slug, struct digest_info *out)
+void digest_info_from_row(const struct digest_row *r, const char *slug, struct digest_info *out)
 {
     memset(out, 0, sizeof *out);
     out->id = r->id;
@@ -289,9 +289,9 @@ static void info_from_row(const struct digest_row *r, const char *slug, struct d
  * error and writes nothing; a skipped row may be filled in); else the
  * scheduler (no articles is recorded as skipped).
  */
-static enum merr digest_make(struct db *db, const struct config *cfg, const struct subs_list *l,
-                             const char *period, time_t since_arg, time_t now, int manual,
-                             struct digest_info *out)
+enum merr digest_make(struct db *db, const struct config *cfg, const struct subs_list *l,
+                      const char *period, time_t since_arg, time_t now, int manual,
+                      struct digest_info *out)
 {
     struct digest_row row, old;
     struct buf subject;
@@ -378,7 +378,7 @@ static enum merr digest_make(struct db *db, const struct config *cfg, const stru
         log_info("digest %lld: list %s, %s: %d articles since %s, %lld recipients (send %lld)",
                  row.id, l->slug, period, row.articles, when, added, row.send_id);
     }
-    info_from_row(&row, l->slug, out);
+    digest_info_from_row(&row, l->slug, out);
     out->recipients = added;
     if (row.send_id)
         snprintf(out->status, sizeof out->status, "%s", added ? "active" : "done");
@@ -402,7 +402,7 @@ enum merr digest_create(struct db *db, const struct config *cfg, const char *lis
     enum merr rc;
 
     memset(out, 0, sizeof *out);
-    rc = list_load(db, list_slug, &l);
+    rc = digest_list_load(db, list_slug, &l);
     if (rc)
         return rc;
     if (period)
@@ -416,258 +416,6 @@ enum merr digest_create(struct db *db, const struct config *cfg, const char *lis
     else
         rc = digest_make(db, cfg, &l, p, since, now, 1, out);
     subs_list_clear(&l);
-    return rc;
-}
-
-/* Whether the list's digest is due at `now`; `period` receives its key. */
-static enum merr due(struct db *db, const struct subs_list *l, time_t now, char period[16],
-                     int *is_due)
-{
-    struct digest_schedule s;
-    struct digest_row old;
-    time_t occ, last;
-    int found;
-    enum merr rc;
-
-    *is_due = 0;
-    rc = digest_schedule_parse(l->digest_weekday, l->digest_time, &s);
-    if (rc)
-        return merr_wrap(rc, "digest schedule");
-    occ = digest_last_occurrence(&s, now);
-    /* a new list's first digest is its first occurrence after it was created */
-    if (occ < l->created_at)
-        return MERR_OK;
-    digest_period(occ, period);
-    rc = digest_store_find(db, l->id, period, &old);
-    if (rc != MERR_NOTFOUND)
-        return rc; /* MERR_OK: exists already */
-    /* a clock set back: an occurrence the list's newest digest is not older than */
-    rc = digest_store_last_until(db, l->id, &last, &found);
-    if (rc)
-        return rc;
-    if (found && last >= occ)
-        return MERR_OK;
-    *is_due = 1;
-    return MERR_OK;
-}
-
-enum merr digest_tick(struct db *db, const struct config *cfg, time_t now, int *created)
-{
-    struct subs_list *lists = NULL;
-    size_t n = 0;
-    enum merr rc, first = MERR_OK;
-    int made = 0;
-
-    if (created)
-        *created = 0;
-    rc = subs_list_all(db, &lists, &n);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        struct digest_info info;
-        char period[16];
-        int is_due;
-        if (!lists[i].digest_enabled)
-            continue;
-        rc = due(db, &lists[i], now, period, &is_due);
-        if (!rc && is_due)
-            rc = digest_make(db, cfg, &lists[i], period, 0, now, 0, &info);
-        if (rc == MERR_EXISTS) /* another scheduler was first */
-            continue;
-        if (rc) {
-            log_error("digest: list %s: %s", lists[i].slug, merr_msg());
-            if (!first)
-                first = rc;
-            continue;
-        }
-        if (is_due)
-            made++;
-    }
-    subs_lists_free(lists, n);
-    if (created)
-        *created = made;
-    return first;
-}
-
-enum merr digest_scheduler_run(const struct config *cfg, atomic_int *stop)
-{
-    struct db *db = NULL;
-    time_t last = 0;
-    enum merr rc;
-
-    rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &db);
-    if (rc)
-        return rc;
-    log_info("digest: scheduler started");
-    while (!*stop) {
-        time_t now = date_now();
-        if (!last || now / SCHEDULER_PERIOD_S != last / SCHEDULER_PERIOD_S) {
-            int made = 0;
-            last = now;
-            if (digest_tick(db, cfg, now, &made))
-                log_warn("digest: scheduler step failed: %s", merr_msg());
-            else if (made)
-                log_info("digest: scheduler created %d digest%s", made, made == 1 ? "" : "s");
-        }
-        usleep(SCHEDULER_NAP_US);
-    }
-    db_close(db);
-    log_info("digest: scheduler stopped");
-    return MERR_OK;
-}
-
-/* Fills the parts of `out` that come from the send and the list. */
-static enum merr info_details(struct db *db, struct digest_info *out, int with_counts)
-{
-    struct outbox_send s;
-    struct subs_list l;
-    enum merr rc;
-
-    if (subs_list_get_id(db, out->list_id, &l) == MERR_OK) {
-        snprintf(out->list_slug, sizeof out->list_slug, "%s", l.slug);
-        subs_list_clear(&l);
-    }
-    if (!out->send_id)
-        return MERR_OK;
-    memset(&s, 0, sizeof s);
-    rc = outbox_send_get(db, out->send_id, &s);
-    if (rc == MERR_NOTFOUND) {
-        snprintf(out->status, sizeof out->status, "deleted");
-        return MERR_OK;
-    }
-    if (rc)
-        return rc;
-    snprintf(out->status, sizeof out->status, "%s", s.status);
-    outbox_send_clear(&s);
-    if (!with_counts)
-        return MERR_OK;
-    rc = outbox_counts(db, out->send_id, &out->counts);
-    if (rc)
-        return rc;
-    out->recipients = 0;
-    for (int i = OUTBOX_QUEUED; i <= OUTBOX_CANCELLED; i++)
-        out->recipients += out->counts.by_state[i];
-    return MERR_OK;
-}
-
-enum merr digest_get(struct db *db, long long id, struct digest_info *out)
-{
-    struct digest_row r;
-    enum merr rc;
-
-    memset(out, 0, sizeof *out);
-    rc = digest_store_get(db, id, &r);
-    if (rc)
-        return rc;
-    info_from_row(&r, NULL, out);
-    return info_details(db, out, 1);
-}
-
-enum merr digest_list(struct db *db, const char *list_slug, size_t limit, struct digest_info **out,
-                      size_t *n)
-{
-    struct digest_row *rows = NULL;
-    struct digest_info *v = NULL;
-    long long list_id = 0;
-    size_t k = 0;
-    enum merr rc;
-
-    *out = NULL;
-    *n = 0;
-    if (list_slug) {
-        struct subs_list l;
-        rc = list_load(db, list_slug, &l);
-        if (rc)
-            return rc;
-        list_id = l.id;
-        subs_list_clear(&l);
-    }
-    rc = digest_store_list(db, list_id, limit, &rows, &k);
-    if (rc)
-        return rc;
-    v = calloc(k ? k : 1, sizeof *v);
-    if (!v) {
-        free(rows);
-        return merr_set(MERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; !rc && i < k; i++) {
-        info_from_row(&rows[i], NULL, &v[i]);
-        rc = info_details(db, &v[i], 0);
-    }
-    free(rows);
-    if (rc) {
-        free(v);
-        return rc;
-    }
-    *out = v;
-    *n = k;
-    return MERR_OK;
-}
-
-/* The send of a digest that has one. */
-static enum merr send_of(struct db *db, long long id, long long *send_id)
-{
-    struct digest_row r;
-    enum merr rc = digest_store_get(db, id, &r);
-    if (rc)
-        return rc;
-    if (!r.send_id)
-        return merr_set(MERR_INVAL,
-                        "digest %lld (%s) was skipped or its send deleted: nothing "
-                        "to send",
-                        id, r.period);
-    *send_id = r.send_id;
-    return MERR_OK;
-}
-
-enum merr digest_pause(struct db *db, long long id)
-{
-    long long send_id = 0;
-    enum merr rc = send_of(db, id, &send_id);
-    if (!rc)
-        rc = outbox_send_pause(db, send_id);
-    if (rc == MERR_INVAL)
-        rc = merr_wrap(rc, "digest %lld", id);
-    else if (!rc)
-        log_info("digest %lld: paused", id);
-    return rc;
-}
-
-enum merr digest_resume(struct db *db, long long id)
-{
-    long long send_id = 0;
-    enum merr rc = send_of(db, id, &send_id);
-    if (!rc)
-        rc = outbox_send_resume(db, send_id, date_now());
-    if (rc == MERR_INVAL)
-        rc = merr_wrap(rc, "digest %lld", id);
-    else if (!rc)
-        log_info("digest %lld: resumed", id);
-    return rc;
-}
-
-enum merr digest_cancel(struct db *db, long long id)
-{
-    struct outbox_send s;
-    long long send_id = 0, cancelled = 0;
-    enum merr rc = send_of(db, id, &send_id);
-
-    if (rc)
-        return rc;
-    memset(&s, 0, sizeof s);
-    rc = outbox_send_get(db, send_id, &s);
-    if (rc)
-        return rc;
-    if (!strcmp(s.status, "cancelled")) {
-        outbox_send_clear(&s);
-        return MERR_OK;
-    }
-    outbox_send_clear(&s);
-    rc = outbox_send_cancel(db, send_id, date_now(), &cancelled);
-    if (rc == MERR_INVAL)
-        return merr_wrap(rc, "digest %lld", id);
-    if (!rc)
-        log_info("digest %lld: cancelled, %lld envelopes not sent", id, cancelled);
     return rc;
 }
 
@@ -844,7 +592,7 @@ enum merr digest_preview_since(struct db *db, const struct config *cfg, const ch
 {
     struct subs_list l;
     char *plan = NULL;
-    enum merr rc = list_load(db, list_slug, &l);
+    enum merr rc = digest_list_load(db, list_slug, &l);
 
     if (rc)
         return rc;
@@ -872,7 +620,7 @@ enum merr digest_test(struct db *db, const struct config *cfg, const char *list_
     *send_id = 0;
     if (!to || addr_parse(to, &a))
         return merr_set(MERR_INVAL, "test address: %s", merr_msg());
-    rc = list_load(db, list_slug, &l);
+    rc = digest_list_load(db, list_slug, &l);
     if (rc)
         return rc;
     rc = db_begin(db);
