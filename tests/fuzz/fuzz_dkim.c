@@ -29,6 +29,7 @@
 #include "dkimsig.h"
 #include "dns.h"
 #include "fuzz.h"
+#include "../unit/dkim_ref.h"
 #include "outbox.h"
 
 static struct dkimsig *signer;
@@ -48,48 +49,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     unlink(path);
     rmdir(dir);
     return 0;
-}
-
-/* RFC 6376 §3.4.4 step by step (what dkimpy does), into out (size >= n + 3). */
-static size_t ref_body(const char *in, size_t n, char *out)
-{
-    char *a = malloc(n + 3);
-    size_t an = 0, bn = 0, end;
-    for (size_t i = 0; i < n; i++) {
-        if (in[i] == ' ' || in[i] == '\t') {
-            size_t j = i;
-            while (j < n && (in[j] == ' ' || in[j] == '\t'))
-                j++;
-            if (j + 1 < n && in[j] == '\r' && in[j + 1] == '\n') {
-                i = j - 1;
-                continue;
-            }
-        }
-        a[an++] = in[i];
-    }
-    for (size_t i = 0; i < an; i++) {
-        if (a[i] == ' ' || a[i] == '\t') {
-            out[bn++] = ' ';
-            while (i + 1 < an && (a[i + 1] == ' ' || a[i + 1] == '\t'))
-                i++;
-        } else {
-            out[bn++] = a[i];
-        }
-    }
-    free(a);
-    end = bn;
-    while (end >= 2 && out[end - 2] == '\r' && out[end - 1] == '\n')
-        end -= 2;
-    if (end == bn) {
-        out[bn++] = '\r';
-        out[bn++] = '\n';
-        end = bn;
-    } else {
-        end += 2;
-    }
-    if (end == 2 && out[0] == '\r' && out[1] == '\n')
-        end = 0;
-    return end;
 }
 
 static void check_base64(const char *s)
@@ -139,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2: {
         struct buf got;
         char *want = malloc(n + 3);
-        size_t wn = ref_body(s, n, want);
+        size_t wn = dkim_ref_body(s, n, want);
         buf_init(&got, 0);
         FUZZ_CHECK(dkimsig_body_canon(s, n, &got) == MERR_OK, "body canonicalization failed");
         FUZZ_CHECK(got.len == wn && (!wn || !memcmp(got.data, want, wn)),
