@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "fuzz.h"
+#include "../unit/image_meta.h"
 #include "media.h"
 #include "media_image.h"
 
@@ -26,37 +27,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (cfg_defaults(&cfg))
         abort();
     cfg.media_max_pixels = 4000000; /* keep each input's decoding small */
-    return 0;
-}
-
-/* 1 if the JPEG has an APPn other than APP0 (JFIF) or a comment before its scan. */
-static int jpeg_metadata(const unsigned char *p, size_t n)
-{
-    size_t i = 2;
-    while (i + 4 <= n && p[i] == 0xFF) {
-        unsigned m = p[i + 1], len = (unsigned)p[i + 2] << 8 | p[i + 3];
-        if (m == 0xDA)
-            return 0;
-        if ((m >= 0xE1 && m <= 0xEF) || m == 0xFE)
-            return 1;
-        i += 2 + len;
-    }
-    return 0;
-}
-
-/* 1 if the PNG has a text, eXIf, iCCP or time chunk (PNG §11.3). */
-static int png_metadata(const unsigned char *p, size_t n)
-{
-    static const char *const kinds[] = {"tEXt", "zTXt", "iTXt", "eXIf", "iCCP", "tIME"};
-    for (size_t i = 8; i + 8 <= n;) {
-        size_t len = (size_t)p[i] << 24 | (size_t)p[i + 1] << 16 | (size_t)p[i + 2] << 8 | p[i + 3];
-        for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
-            if (!memcmp(p + i + 4, kinds[k], 4))
-                return 1;
-        if (len > n - i - 12)
-            break;
-        i += 12 + len;
-    }
     return 0;
 }
 
@@ -98,11 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        img.info.height >= 1 && img.info.height <= MEDIA_BODY_MAX_H,
                    "body: within its bounds");
     if (!strcmp(img.info.content_type, "image/jpeg"))
-        FUZZ_CHECK(!jpeg_metadata((const uint8_t *)img.bytes.data, img.bytes.len),
+        FUZZ_CHECK(!image_meta_jpeg((const uint8_t *)img.bytes.data, img.bytes.len),
                    "derived JPEG without metadata");
     else
         FUZZ_CHECK(!strcmp(img.info.content_type, "image/png") &&
-                       !png_metadata((const uint8_t *)img.bytes.data, img.bytes.len),
+                       !image_meta_png((const uint8_t *)img.bytes.data, img.bytes.len),
                    "derived PNG without metadata");
     media_image_free(&img);
     return 0;

@@ -21,6 +21,7 @@
 #include "date.h"
 #include "media.h"
 #include "media_image.h"
+#include "image_meta.h"
 #include "testutil.h"
 
 struct fx {
@@ -87,25 +88,6 @@ static void derive(const struct fx *fx, const struct buf *b, enum media_use use,
 }
 
 /*
- * 1 if the JPEG in `p` has an APPn segment other than APP0 (JFIF) or a
- * comment before its scan: EXIF and GPS (APP1), ICC (APP2), IPTC (APP13),
- * XMP (APP1), maker notes (inside EXIF) all live there (ITU T.81 B.2.4).
- */
-static int jpeg_has_metadata(const unsigned char *p, size_t n)
-{
-    size_t i = 2;
-    while (i + 4 <= n && p[i] == 0xFF) {
-        unsigned m = p[i + 1], len = (unsigned)p[i + 2] << 8 | p[i + 3];
-        if (m == 0xDA)
-            return 0;
-        if ((m >= 0xE1 && m <= 0xEF) || m == 0xFE)
-            return 1;
-        i += 2 + len;
-    }
-    return 0;
-}
-
-/*
  * `b` with an EXIF APP1 segment put after SOI: orientation `orient` and a
  * GPS IFD holding a latitude (the TIFF layout of EXIF 2.32 §4.6).
  */
@@ -146,7 +128,7 @@ static void sizes_formats_and_no_metadata(void **state)
 
     read_example(fx, "pccc.jpg", &b); /* 600 x 400 */
     add_exif(&b, 6);                  /* "rotate 90 CW to display" */
-    assert_int_equal(jpeg_has_metadata((unsigned char *)b.data, b.len), 1);
+    assert_int_equal(image_meta_jpeg((unsigned char *)b.data, b.len), 1);
     derive(fx, &b, MEDIA_USE_BODY, &body);
     derive(fx, &b, MEDIA_USE_THUMB, &thumb);
     /* never enlarged; upright: the 600 x 400 photo is shown 400 x 600 */
@@ -157,8 +139,8 @@ static void sizes_formats_and_no_metadata(void **state)
     assert_string_equal(thumb.info.content_type, "image/jpeg");
     assert_int_equal(thumb.info.width, 2 * MEDIA_THUMB_CSS_W);
     assert_int_equal(thumb.info.height, 2 * MEDIA_THUMB_CSS_H);
-    assert_int_equal(jpeg_has_metadata((unsigned char *)body.bytes.data, body.bytes.len), 0);
-    assert_int_equal(jpeg_has_metadata((unsigned char *)thumb.bytes.data, thumb.bytes.len), 0);
+    assert_int_equal(image_meta_jpeg((unsigned char *)body.bytes.data, body.bytes.len), 0);
+    assert_int_equal(image_meta_jpeg((unsigned char *)thumb.bytes.data, thumb.bytes.len), 0);
     assert_null(memmem(body.bytes.data, body.bytes.len, "Exif", 4));
     /* progressive: SOF2 (ITU T.81 B.1.1.3) */
     assert_non_null(memmem(body.bytes.data, body.bytes.len, "\xFF\xC2", 2));
