@@ -30,6 +30,7 @@ Usage: tests/mutation/run.py [-k SUBSTR]... [--list] [--check] [--no-baseline]
 """
 import argparse
 import glob
+import json
 import os
 import re
 import shutil
@@ -145,8 +146,40 @@ def run(cmd, log, **kw):
     return res.returncode
 
 
-def build(build_dir, jobs, log):
-    return run(["cmake", "--build", build_dir, f"-j{jobs}"], log) == 0
+def build(build_dir, jobs, log, targets=None):
+    cmd = ["cmake", "--build", build_dir, f"-j{jobs}"]
+    if targets:
+        cmd += ["--target", *sorted(targets)]
+    return run(cmd, log) == 0
+
+
+def test_programs(build_dir):
+    """{test name: the build's targets its command runs}: the executables of
+    the build folder it names, plus `mailer` (scripts drive the mailer)."""
+    res = subprocess.run(["ctest", "--test-dir", build_dir, "--show-only=json-v1"],
+                         capture_output=True, text=True)
+    out = {}
+    if res.returncode != 0:
+        return out
+    real = os.path.realpath(build_dir)
+    for t in json.loads(res.stdout).get("tests", []):
+        targets = {"mailer"}
+        for arg in t.get("command", []):
+            p = os.path.realpath(arg)
+            if p.startswith(real + os.sep) and os.path.isfile(p) and os.access(p, os.X_OK):
+                targets.add(os.path.basename(p))
+        out[t["name"]] = targets
+    return out
+
+
+def targets_for(programs, tests):
+    """The targets of every test a mutant's regexes select (None: unknown,
+    build everything)."""
+    out = set()
+    for name, targets in programs.items():
+        if any(re.search(rx, name) for rx in tests):
+            out |= targets
+    return out or None
 
 
 def test_regex(tests):
@@ -154,14 +187,18 @@ def test_regex(tests):
     return "|".join(tests)
 
 
-def ctest(build_dir, tests, jobs, timeout, log):
+def ctest(build_dir, tests, jobs, timeout, log, stop_on_failure=False):
     """Runs the CTest tests matching any regex in tests. Returns
-    (status, failed) with status 'pass', 'fail' or 'none' (no test matched)."""
+    (status, failed) with status 'pass', 'fail' or 'none' (no test matched).
+    With stop_on_failure, the first failing test ends the run (a mutant is
+    killed by one)."""
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1")
     env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
     cmd = ["ctest", "--test-dir", build_dir, "-R", test_regex(tests), f"-j{jobs}",
            "--no-tests=error", "--output-on-failure", "--timeout", str(timeout)]
+    if stop_on_failure:
+        cmd.append("--stop-on-failure")
     log.write(f"\n$ {' '.join(cmd)}\n")
     log.flush()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -275,6 +312,11 @@ def main():
             return 2
         print(f"mutation: baseline passes ({time.time() - t0:.0f} s)")
 
+    # Each mutant rebuilds only what its tests run (their executables and
+    # `mailer`); a mutant that survives that is rebuilt whole and tested
+    # again, so that a helper program left unmutated never hides a kill.
+    programs = test_programs(bdir)
+    whole = False
     results = []
     width = max(len(m["id"]) for m in mutants)
     for i, m in enumerate(mutants, 1):
@@ -282,16 +324,26 @@ def main():
         path = os.path.join(src, m["file"])
         detail = ""
         log.write(f"\n===== {m['id']} ({m['file']}) =====\n")
+        if whole:
+            build(bdir, args.j, log)  # the whole tree as it is, after a whole build with a bug
+            whole = False
         if not os.path.isfile(path):
             status, original = "STALE", None
         else:
             status, original = apply(path, m["find"], m["replace"])
         if status == "ok":
             try:
-                if not build(bdir, args.j, log):
+                targets = targets_for(programs, m["tests"])
+                res, failed = "pass", []
+                if targets and build(bdir, args.j, log, targets):
+                    res, failed = ctest(bdir, m["tests"], args.j, args.timeout, log, True)
+                if res == "pass":
+                    whole = True  # everything is built with the bug in: rebuild after
+                if res == "pass" and not build(bdir, args.j, log):
                     status = "BUILD-ERROR"
                 else:
-                    res, failed = ctest(bdir, m["tests"], args.j, args.timeout, log)
+                    if res == "pass":
+                        res, failed = ctest(bdir, m["tests"], args.j, args.timeout, log, True)
                     if res == "none":
                         status = "NO-TESTS"
                     elif res == "fail":
