@@ -134,6 +134,7 @@ static const char *const WEEKDAYS_VI[] = {"Chủ nhật", "Thứ Hai", "Thứ Ba
 /* The one SLUG argument of show and rm; -1 when it is there. */
 static int one_slug(const char *cmd, int argc, char **argv, const char **slug)
 {
+    *slug = NULL;
     if (argc == 2 && cli_is_option(argv[1]))
         return cli_usage(cmd, "unknown option %s", argv[1]);
     if (argc != 2)
