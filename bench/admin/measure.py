@@ -27,20 +27,24 @@ def cpu_s():
 u = urllib.parse.urlparse(base)
 random.seed(7)
 cookie = None
+jar = {}  # every cookie the server sets (the login form's token is bound to its form cookie)
 
 
 def req(method, path, body=None):
     global cookie
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-    h = {"Cookie": "mailer_admin=" + cookie} if cookie else {}
+    h = {"Cookie": "; ".join("%s=%s" % kv for kv in jar.items())} if jar else {}
     if body is not None:
         h["Content-Type"] = "application/x-www-form-urlencoded"
     c.request(method, path, body=body, headers=h)
     r = c.getresponse()
     data = r.read()
-    sc = r.getheader("Set-Cookie")
-    if sc and sc.startswith("mailer_admin="):
-        cookie = sc.split(";")[0].split("=", 1)[1]
+    for name, value in r.getheaders():
+        if name.lower() == "set-cookie":
+            k, v = value.split(";")[0].split("=", 1)
+            jar[k.strip()] = v
+            if k.strip() == "mailer_admin":
+                cookie = v
     c.close()
     return r.status, data
 
