@@ -343,6 +343,10 @@ static enum merr addr_check(const char *field, const char *addr)
                             : c < 0x80           ? "a space or control character"
                                                  : "non-ASCII text");
     }
+    /* RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets, so
+     * "<addr>" always fits a folded line of HDR_LINE_MAX */
+    if (strlen(addr) > 254)
+        return merr_set(MERR_INVAL, "%s: address is over 254 octets", field);
     at = strchr(addr, '@');
     if (!at || at == addr || !at[1] || strchr(at + 1, '@'))
         return merr_set(MERR_INVAL, "%s: \"%s\" is not local@domain", field, addr);
