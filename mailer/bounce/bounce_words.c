@@ -332,7 +332,6 @@ static const char *const P_USER[] = {"no such mailbox",
                                      "mailbox not found",
                                      "mailbox does not exist",
                                      "mailbox doesn't exist",
-                                     "mailbox unavailable",
                                      "mailbox is unavailable",
                                      "mailbox not available",
                                      "mailbox is not available",
@@ -441,10 +440,18 @@ static const char *const P_USER[] = {"no such mailbox",
  * prefix Postfix smtpd gives every refusal by smtpd_recipient_restrictions
  * ("...: Access denied" for an access(5) REJECT, "...: Greylisted", a
  * policy service's text); only "...: User unknown in ... table" (tier 2)
- * names a missing mailbox.
+ * names a missing mailbox. Nor is "mailbox unavailable" by itself: it is
+ * RFC 5321's own text for the 550 and 450 replies (§4.2.2: "Requested
+ * action not taken: mailbox unavailable"), which §4.2.2 says also covers
+ * "no access, or command rejected for policy reasons".
  */
-static const char *const P_USER_WEAK[] = {"user unknown",   "unknown user",  "no such user",
-                                          "does not exist", "doesn't exist", NULL};
+static const char *const P_USER_WEAK[] = {"user unknown",
+                                          "unknown user",
+                                          "no such user",
+                                          "does not exist",
+                                          "doesn't exist",
+                                          "mailbox unavailable",
+                                          NULL};
 
 /*
  * The reply came to RCPT TO (RFC 5321 §3.3: where a server checks the

@@ -199,6 +199,14 @@ static void t_decide(void **state)
         {"failed", "5.1.8", "553",
          "553 5.1.8 <us@our.example>... Domain of sender address us@our.example does not exist", 1,
          BOUNCE_SOFT, "policy"},
+        /* RFC 5321's own 550 text covers a policy refusal too: it needs X.1.x or RCPT TO */
+        {"", "", "550", "550 Requested action not taken: mailbox unavailable", 1, BOUNCE_SOFT,
+         "failed"},
+        {"failed", "5.1.1", "550", "550 5.1.1 Requested action not taken: mailbox unavailable", 1,
+         BOUNCE_HARD, "user_unknown"},
+        {"failed", "", "550",
+         "after RCPT TO:<a@b>: 550 Requested action not taken: mailbox unavailable", 1, BOUNCE_HARD,
+         "user_unknown"},
         /* a specific missing-mailbox phrase needs no backing (IMail's, Exchange IMS's) */
         {"", "", "", "Invalid final delivery userid: a@b", 1, BOUNCE_HARD, "user_unknown"},
         {"", "", "", "a@b on Sat, 7 Nov 2026 The recipient name is not recognized", 1, BOUNCE_HARD,
