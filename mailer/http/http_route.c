@@ -66,6 +66,8 @@ const struct http_route_doc http_routes[] = {
     {"POST", "/api/digests/{id}/pause"},
     {"POST", "/api/digests/{id}/resume"},
     {"POST", "/api/digests/{id}/cancel"},
+    {"GET", "/api/breaking"},
+    {"POST", "/api/breaking"},
     {"GET", "/api/bounces"},
     {"GET", "/api/bounces/{id}"},
     {"POST", "/api/bounces/{id}/undo"},

@@ -240,6 +240,19 @@ def main():
         call("POST", "/api/digests/{id}/cancel", "/api/digests/%d/cancel" % did, ok=(200, 409))
         call("GET", "/api/digests/{id}", "/api/digests/999999", ok=404)
 
+        # breaking news: once per article and list
+        call("POST", "/api/breaking", body={"list": "ha-giang"}, ok=400)
+        call("POST", "/api/breaking", body={"list": "khong-co", "article": sid}, ok=404)
+        bn = json.loads(call("POST", "/api/breaking", body={"list": "ha-giang", "article": sid},
+                             ok=201)[2])
+        check(bn["list"] == "ha-giang" and bn["article"] == sid and bn["send_id"] > 0,
+              "breaking news: %r" % bn)
+        again = json.loads(call("POST", "/api/breaking",
+                                body={"list": "ha-giang", "article": sid}, ok=409)[2])
+        check(again["error"]["send_id"] == bn["send_id"], "the second one: %r" % again)
+        listed = json.loads(call("GET", "/api/breaking", ok=200)[2])["breaking"]
+        check([b["id"] for b in listed] == [bn["id"]], "GET /api/breaking: %r" % listed)
+
         # sends and the queue
         st, _, data = call("POST", "/share/{article_id}", "/share/" + urllib.parse.quote(sid),
                            body={"to": ["ban@example.vn"], "sender_email": "toi@example.vn"},
