@@ -312,6 +312,8 @@ static const char *status_reason(const char *status)
         case 1:
         case 2:
             return R("network");
+        case 4: /* unable to route: no MX, no address, an illegal domain name */
+            return R("domain_unknown");
         case 7:
             return R("expired");
         case 5:
@@ -442,8 +444,27 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
                   rcpt_stage(f)))
                 reason = NULL; /* the status or the vague words decide */
         }
+        /*
+         * Exchange Online's directory-based edge blocking refuses a
+         * recipient its tenant does not have with "550 5.4.1 Recipient
+         * address rejected: Access denied" (Microsoft's NDR reference for
+         * 5.4.1): X.4.1 is RFC 3463's "no answer from host", but with these
+         * words the mailbox does not exist. Postfix's own "Access denied"
+         * (an access(5) REJECT, 5.7.1) stays a policy refusal.
+         */
+        if (!reason && !strcmp(r->status + 1, ".4.1") &&
+            strstr(f, "recipient address rejected: access denied"))
+            reason = R("user_unknown");
         weak = tier_reason(f, bounce_words_tier3);
     }
+    /*
+     * RFC 7504 §3: 521 "host does not accept mail" and 556 "domain does not
+     * accept mail" say the destination takes no mail at all, whatever the
+     * status beside them (dragonfly's "521 5.3.2 ... System not accepting
+     * network messages"); RFC 7505's null MX is 556 5.1.10.
+     */
+    if (!reason && (!strcmp(r->reply_code, "521") || !strcmp(r->reply_code, "556")))
+        reason = R("no_mail");
     if (!reason)
         reason = status_reason(r->status);
     if (!reason)

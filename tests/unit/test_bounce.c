@@ -193,6 +193,24 @@ static void t_decide(void **state)
         {"failed", "5.7.1", "554",
          "after RCPT TO:<a@b>: 554 5.7.1 <a@b>: Recipient address rejected: Access denied", 1,
          BOUNCE_SOFT, "policy"},
+        /* Exchange Online's edge blocking: 5.4.1 with these words is a missing mailbox */
+        {"failed", "5.4.1", "550",
+         "550 5.4.1 Recipient address rejected: Access denied. AS(201806281) "
+         "[SN1PEPF000252A0.namprd05.prod.outlook.com]",
+         1, BOUNCE_HARD, "user_unknown"},
+        {"failed", "5.4.1", "550", "550 5.4.1 No answer from host", 1, BOUNCE_SOFT, "network"},
+        /* RFC 7504: 521 and 556, the destination takes no mail, whatever the status */
+        {"failed", "5.3.2", "521",
+         "did not like our RCPT TO: 521 5.3.2 <a@b>: Recipient address rejected: System not "
+         "accepting network messages",
+         1, BOUNCE_HARD, "no_mail"},
+        {"failed", "", "556", "556 example.net: no service here", 1, BOUNCE_HARD, "no_mail"},
+        {"failed", "5.3.2", "550", "550 5.3.2 System not accepting network messages", 1,
+         BOUNCE_SOFT, "system"},
+        /* RFC 3463 X.4.4 "unable to route": no MX or address, an illegal domain name */
+        {"failed", "5.4.4", "", "Illegal host/domain name found", 1, BOUNCE_HARD, "domain_unknown"},
+        {"delayed", "4.4.4", "", "unable to route", 0, BOUNCE_SOFT, "delayed"},
+        {"", "4.4.4", "", "", 0, BOUNCE_SOFT, "temporary"},
         /* X.1.7 / X.1.8: the server refused our sender's domain, whatever the words */
         {"failed", "5.1.7", "550", "550 5.1.7 No such domain hagiang.example.", 1, BOUNCE_SOFT,
          "policy"},
