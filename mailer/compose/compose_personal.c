@@ -24,8 +24,8 @@
  * By kind: list mail (a digest) carries List-Id (RFC 2919: "<slug>.<mail
  * domain>"), List-Unsubscribe with the one-click URL (RFC 8058) and the
  * mailto: address carrying the subscription's signed token (RFC 2369;
- * mailer/bounce unsubscribes whoever mails it), and the URL as the
- * unsubscribe_url variable;
+ * mailer/bounce unsubscribes whoever mails it), and the URL, which
+ * compose() also gives the templates as the unsubscribe_url variable;
  * a confirmation carries the confirm_url variable, valid from the
  * envelope's creation. Every message carries `name`.
  */
@@ -113,9 +113,6 @@ enum merr compose_personal(const struct config *cfg, struct db *db,
         out->rcpt.list_id = out->list_id;
         out->rcpt.unsubscribe_url = out->unsubscribe_url.data;
         out->rcpt.unsubscribe_mailto = out->mailto;
-        if (json_object_set_new(out->vars, "unsubscribe_url",
-                                json_string(out->unsubscribe_url.data)))
-            return merr_set(MERR_NOMEM, "out of memory");
         break;
     case OUTBOX_CONFIRM:
         if (!who->list_id || !who->subscriber_id)
