@@ -25,7 +25,7 @@ Before the mutants, the guarding tests run once on the unchanged code
 Exit status 0 only when every selected mutant is killed. Not part of CI: a
 whole run rebuilds once per mutant and takes tens of minutes on 2 cores.
 
-Usage: tests/mutation/run.py [-k SUBSTR]... [--list] [--check] [--no-baseline]
+Usage: tests/mutation/run.py [-k SUBSTR]... [--list] [--check [--check-build DIR]] [--no-baseline]
        [-j N] [--timeout S] [--scratch DIR] [--keep-going]
 """
 import argparse
@@ -33,6 +33,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -231,9 +232,51 @@ def restore(path, text):
         f.write(text)
 
 
-def check_only(mutants, root):
-    """Every mutant's text occurs exactly once in the working tree."""
+def compile_alone(commands, path, text):
+    """Compiles `text` as the C file `path` with the build's own command for
+    it (-Werror): the error's first line, or None."""
+    e = commands.get(os.path.realpath(path))
+    if not e:
+        return None
+    tmp = path + ".mutation-check.c"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    args, skip = [], False
+    for a in e.get("arguments") or shlex.split(e["command"]):
+        if skip:
+            skip = False
+        elif a == "-o":
+            skip = True
+        elif a != "-c":
+            same = os.path.realpath(os.path.join(e["directory"], a)) == os.path.realpath(path)
+            args.append(tmp if same else a)
+    try:
+        # compiled for real (to /dev/null): -fsyntax-only stops before the
+        # pass that finds an unused static function
+        res = subprocess.run(args + ["-c", "-o", os.devnull, "-Werror"], cwd=e["directory"],
+                             capture_output=True, text=True)
+    finally:
+        os.unlink(tmp)
+    if res.returncode == 0:
+        return None
+    lines = [l for l in res.stderr.splitlines() if "error" in l]
+    return (lines or res.stderr.splitlines() or ["exit %d" % res.returncode])[0]
+
+
+def check_only(mutants, root, build_dir):
+    """Every mutant's text occurs exactly once in the working tree, and, when
+    `build_dir` holds a configured build (compile_commands.json), each mutated
+    .c file compiles alone with the build's flags and -Werror: a mutant that
+    leaves a variable or function unused is found here, not hours into a run."""
     bad = 0
+    commands = {}
+    cc = os.path.join(build_dir, "compile_commands.json")
+    if os.path.isfile(cc):
+        with open(cc, encoding="utf-8") as f:
+            for e in json.load(f):
+                commands[os.path.realpath(os.path.join(e["directory"], e["file"]))] = e
+    else:
+        print(f"mutation: no {cc}: only the texts are checked, not that each mutant compiles")
     for m in mutants:
         path = os.path.join(root, m["file"])
         if not os.path.isfile(path):
@@ -241,11 +284,18 @@ def check_only(mutants, root):
             bad += 1
             continue
         with open(path, encoding="utf-8") as f:
-            n = f.read().count(m["find"])
+            text = f.read()
+        n = text.count(m["find"])
         if n != 1:
             print(f"{'STALE' if n == 0 else 'AMBIGUOUS':10} {m['id']}: text found {n} times in {m['file']}")
             bad += 1
-    print(f"{len(mutants) - bad}/{len(mutants)} mutants apply")
+            continue
+        err = compile_alone(commands, path, text.replace(m["find"], m["replace"]))
+        if err:
+            print(f"BUILD-ERROR {m['id']}: {err}")
+            bad += 1
+    print(f"{len(mutants) - bad}/{len(mutants)} mutants apply"
+          + (" and compile" if commands else ""))
     return 1 if bad else 0
 
 
@@ -255,7 +305,11 @@ def main():
                     help="run only mutants whose id contains this (repeatable)")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     ap.add_argument("--check", action="store_true",
-                    help="only check that every mutant's text is found once (no build)")
+                    help="only check that every mutant's text is found once and that each "
+                    "mutated .c file compiles alone (no build; needs a configured build dir)")
+    ap.add_argument("--check-build", default=os.path.join(ROOT, "build-test"),
+                    help="the configured build whose compile_commands.json --check compiles "
+                    "with (build-test/)")
     ap.add_argument("--no-baseline", action="store_true",
                     help="skip running the guarding tests on the unchanged code first")
     ap.add_argument("--keep-going", action="store_true",
@@ -282,7 +336,7 @@ def main():
         print(f"{len(mutants)} mutants")
         return 0
     if args.check:
-        return check_only(mutants, ROOT)
+        return check_only(mutants, ROOT, args.check_build)
 
     src = os.path.join(args.scratch, "src")
     bdir = os.path.join(args.scratch, "build")
