@@ -67,6 +67,10 @@ maillog_file_prefixes = {dir}
 """
 
 
+class MasterExited(Exception):
+    pass
+
+
 class PrivatePostfix:
     def __init__(self, name, hostname, main="", master_extra=""):
         if not os.path.exists(MASTER):
@@ -86,6 +90,25 @@ class PrivatePostfix:
         """Writes what main.cf names before the start (nothing here)."""
 
     def __enter__(self):
+        # free_port() only says the port was free a moment ago: another test
+        # may bind it before the master does. Then the master exits ("bind
+        # ... Address already in use") and what answers on the port is not
+        # Postfix (bounce.pipe once delivered into another test's server:
+        # "no reply within 10000 ms", and no maillog). So the start is taken
+        # only when smtpd greets with our own name, and a master that exits
+        # is started again on another port.
+        for attempt in range(5):
+            self._start()
+            try:
+                wait_for(self._ready, 60, "postfix to greet on port %d" % self.port,
+                         lambda: self.log()[-2000:])
+                return self
+            except MasterExited as e:
+                print("postfix master exited at start (attempt %d, port %d): %s" %
+                      (attempt + 1, self.port, e), file=sys.stderr)
+        raise RuntimeError("postfix master did not start in 5 attempts")
+
+    def _start(self):
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.conf)
         os.makedirs(self.data)
@@ -111,18 +134,24 @@ class PrivatePostfix:
             os.chown(os.path.join(self.queue, x), pf.pw_uid, postdrop)
         os.makedirs(os.path.join(self.queue, "pid"))
         os.chown(self.data, pf.pw_uid, pf.pw_gid)
-        self.proc = subprocess.Popen([MASTER, "-c", self.conf, "-d"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_for(self._ready, 30, "postfix to listen", lambda: self.log()[-2000:])
-        return self
+        with open(os.path.join(self.dir, "master.stderr"), "wb") as err:
+            self.proc = subprocess.Popen([MASTER, "-c", self.conf, "-d"],
+                                         stdout=subprocess.DEVNULL, stderr=err,
+                                         start_new_session=True)
 
     def _ready(self):
+        """True once smtpd greets with this Postfix's own name."""
         if self.proc.poll() is not None:
-            raise RuntimeError("postfix master exited: " + self.log()[-2000:])
+            with open(os.path.join(self.dir, "master.stderr"), errors="replace") as f:
+                err = f.read().strip()
+            raise MasterExited(err or self.log()[-2000:] or "exit %d" % self.proc.returncode)
         s = socket.socket()
+        s.settimeout(2)
         try:
             s.connect(("127.0.0.1", self.port))
-            return True
+            greeting = s.recv(512)
+            s.sendall(b"QUIT\r\n")
+            return greeting.startswith(("220 %s " % self.hostname).encode())
         except OSError:
             return False
         finally:
