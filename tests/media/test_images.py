@@ -155,6 +155,13 @@ def make_photos(d):
     p["alpha"] = os.path.join(img, "logo-alpha.png")
     sh(CONVERT, "-size", "800x400", "xc:none", "-fill", "#a30000", "-draw",
        "circle 400,200 400,20", p["alpha"])
+    # ... exported with GPS, XMP and a text chunk, which libvips reads and would
+    # write again unless told to strip (ImageMagick's own date chunks it drops)
+    sh("exiftool", "-q", "-overwrite_original", "-n", "-GPSLatitude=22.8233",
+       "-GPSLatitudeRef=N", "-GPSLongitude=104.9836", "-GPSLongitudeRef=E",
+       "-XMP:Creator=Nguyễn Văn Phóng Viên", "-PNG:Artist=Phóng viên", p["alpha"])
+    tags = exif_tags(open(p["alpha"], "rb").read())
+    assert any(k.startswith("GPS:") for k in tags), "test PNG has no GPS: %r" % tags
     # an animated GIF: green, then blue, then red frames
     p["gif"] = os.path.join(img, "anim.gif")
     sh(CONVERT, "-delay", "50", "-size", "640x480", "xc:#00c000", "xc:#0000c0", "xc:#c00000",
