@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from mailertest import build_dir, free_port, wait_for
+from mailertest import TIMEOUT_SCALE, build_dir, free_port, wait_for
 
 MASTER = "/usr/lib/postfix/sbin/master"
 QUEUE_DIRS = ("active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming",
@@ -67,6 +67,11 @@ maillog_file_prefixes = {dir}
 """
 
 
+# A master greets within a second or two on an idle machine.
+START_WAIT = 20
+START_ATTEMPTS = 4
+
+
 class MasterExited(Exception):
     pass
 
@@ -95,18 +100,27 @@ class PrivatePostfix:
         # ... Address already in use") and what answers on the port is not
         # Postfix (bounce.pipe once delivered into another test's server:
         # "no reply within 10000 ms", and no maillog). So the start is taken
-        # only when smtpd greets with our own name, and a master that exits
-        # is started again on another port.
-        for attempt in range(5):
+        # only when smtpd greets with our own name. A master that exits, or
+        # that has not greeted within START_WAIT seconds (a CI run once saw a
+        # master alive, silent and with no maillog for 180 s, beside four
+        # browser tests), is stopped, told on stderr with what could be seen
+        # of it, and started again on another port.
+        why = []
+        for attempt in range(START_ATTEMPTS):
             self._start()
             try:
-                wait_for(self._ready, 60, "postfix to greet on port %d" % self.port,
-                         lambda: self.log()[-2000:])
-                return self
+                end = time.time() + START_WAIT * TIMEOUT_SCALE
+                while time.time() < end:
+                    if self._ready():
+                        return self
+                    time.sleep(0.05)
+                reason = "no greeting from %s within %g s" % (self.hostname, START_WAIT * TIMEOUT_SCALE)
             except MasterExited as e:
-                print("postfix master exited at start (attempt %d, port %d): %s" %
-                      (attempt + 1, self.port, e), file=sys.stderr)
-        raise RuntimeError("postfix master did not start in 5 attempts")
+                reason = "the master exited: %s" % e
+            why.append("attempt %d, port %d: %s\n%s" % (attempt + 1, self.port, reason, self._seen()))
+            print("postfix did not start, " + why[-1], file=sys.stderr)
+            self._stop()
+        raise RuntimeError("postfix did not start in %d attempts:\n%s" % (START_ATTEMPTS, "\n".join(why)))
 
     def _start(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -123,6 +137,13 @@ class PrivatePostfix:
             f.write(master.replace(
                 "smtp      inet  n       -       y       -       -       smtpd",
                 "127.0.0.1:%d inet n - n - - smtpd" % self.port) + self.master_extra)
+        # Postfix reads a file written less than two seconds ago again and
+        # again until it is that old (load_file(3): "let it cool down"), in
+        # the master and in every daemon it starts: written in the past, the
+        # configuration and the maps are read at once.
+        past = time.time() - 10
+        for x in os.listdir(self.conf):
+            os.utime(os.path.join(self.conf, x), (past, past))
         pf = pwd.getpwnam("postfix")
         postdrop = grp.getgrnam("postdrop").gr_gid
         for x in QUEUE_DIRS:
@@ -140,7 +161,8 @@ class PrivatePostfix:
                                          start_new_session=True)
 
     def _ready(self):
-        """True once smtpd greets with this Postfix's own name."""
+        """True once smtpd greets with this Postfix's own name; what the
+        last probe saw is kept for _seen()."""
         if self.proc.poll() is not None:
             with open(os.path.join(self.dir, "master.stderr"), errors="replace") as f:
                 err = f.read().strip()
@@ -151,11 +173,37 @@ class PrivatePostfix:
             s.connect(("127.0.0.1", self.port))
             greeting = s.recv(512)
             s.sendall(b"QUIT\r\n")
+            self.probe = "greeted %r" % greeting[:120]
             return greeting.startswith(("220 %s " % self.hostname).encode())
-        except OSError:
+        except OSError as e:
+            self.probe = "%s: %s" % (type(e).__name__, e)
             return False
         finally:
             s.close()
+
+    def _seen(self):
+        """What can be seen of a master that did not start: the last probe,
+        the master's processes and their states, its stderr and the log."""
+        out = ["last probe of port %d: %s" % (self.port, getattr(self, "probe", "none"))]
+        ps = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,etime,args", "-s", str(self.proc.pid)],
+                            capture_output=True, text=True)
+        out.append("processes of the master's session:\n" + ps.stdout.rstrip())
+        try:
+            with open(os.path.join(self.dir, "master.stderr"), errors="replace") as f:
+                out.append("master stderr: " + (f.read().strip()[-2000:] or "(empty)"))
+        except OSError as e:
+            out.append("master stderr: %s" % e)
+        out.append("maillog: " + (self.log()[-2000:] or "(empty)"))
+        return "\n".join(out)
+
+    def _stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # master stops its children
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
 
     def log(self):
         try:
@@ -189,10 +237,4 @@ class PrivatePostfix:
         return out
 
     def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # master stops its children
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        self._stop()
