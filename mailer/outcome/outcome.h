@@ -3,8 +3,7 @@
  * one place.
  *
  * OpenSMTPD's MTA reports and its queue decides; here a delivery worker
- * (or, later, the bounce poller reading a DSN) reports what happened to
- * one envelope: the class of the outcome (merr_class: ok, temporary,
+ * reports what happened to one envelope: the class of the outcome (merr_class: ok, temporary,
  * permanent) and the server's reply. These rules turn the report into
  * the envelope's next state:
  *
@@ -21,8 +20,15 @@
  *
  * and outcome_apply records a batch of them in one transaction of the
  * caller's handle (the single writer's). It sits above outbox and
- * subscribers and below delivery and bounce, so `mailer bounce poll`
- * applies the same rules without delivery.
+ * subscribers and below delivery.
+ *
+ * A bounce that comes back later as mail is not an attempt and does not
+ * pass through here: its class comes from the report (bounce_class.c, not
+ * the reply's 5.1.x alone), it may fail an envelope that is already sent,
+ * soft bounces are counted across sends, and each consequence is kept as
+ * an effect so that `mailer bounce undo` lifts exactly it. bounce_policy.c
+ * applies those rules through the same owners (outbox_bounce_record,
+ * subs_block_suppress) inside the transaction that records the bounce.
  */
 #ifndef MAILER_OUTCOME_OUTCOME_H
 #define MAILER_OUTCOME_OUTCOME_H
