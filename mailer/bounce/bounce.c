@@ -21,7 +21,9 @@
  * From, a bounce Subject, X-Failed-Recipients) is read as prose ("report");
  * an RFC 3834 automatic reply (Auto-Submitted and its older cousins, an
  * out-of-office Subject, a challenge-response system's headers) is an
- * auto-reply; anything else is not a bounce. Exim marks its bounces
+ * auto-reply; anything else is not a bounce. An Amazon SES notification
+ * (JSON in the text, sent by Amazon SNS) is read before the prose, as a
+ * DSN (Bounce, Delivery) or ARF (Complaint). Exim marks its bounces
  * Auto-Submitted: auto-replied, hence bounces before auto-replies.
  */
 #include "bounce.h"
@@ -527,6 +529,17 @@ enum merr bounce_parse(const char *data, size_t len, const struct bounce_limits 
             goto out;
         if (r->n_rcpts) {
             r->kind = BOUNCE_KIND_DSN;
+            goto out;
+        }
+    }
+    if (!w.has_dsn && *human) {
+        int ses = 0;
+        rc = bounce_report_ses(r, human, strlen(human), &ses);
+        if (rc)
+            goto out;
+        if (ses) {
+            if (!r->n_rcpts)
+                rc = set_unparsed(r, "an Amazon SES notification that names no recipient");
             goto out;
         }
     }

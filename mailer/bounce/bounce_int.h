@@ -188,6 +188,15 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
 enum merr bounce_report_arf(struct bounce_report *r, const char *arf, size_t n,
                             const struct bounce_fields *ret);
 
+/*
+ * Amazon SES's notification (JSON, delivered by Amazon SNS as a mail whose
+ * text is the object, then SNS's footer) in text[0..n): appends its
+ * recipients to r, sets r->kind (a Bounce or Delivery is a DSN, a
+ * Complaint ARF) and *found = 1; *found = 0 if the text is no such
+ * notification. MERR_NOMEM.
+ */
+enum merr bounce_report_ses(struct bounce_report *r, const char *text, size_t n, int *found);
+
 /* ---- bounce.c ---- */
 
 /* Copies an address into dst[BOUNCE_ADDR_MAX]: angle brackets, "rfc822;" and spaces removed. */

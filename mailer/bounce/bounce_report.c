@@ -11,7 +11,9 @@
  * may say more than the code (the SMTP command a refusal answered, a
  * block behind a 5.1.1). A feedback-report part (RFC 5965 §3.1) gives a
  * complaint per Original-Rcpt-To (or the returned message's To), its
- * reason from the Feedback-Type.
+ * reason from the Feedback-Type. An Amazon SES notification (JSON, sent by
+ * Amazon SNS as mail) gives its bounced, complained-of or delivered
+ * recipients (bounce_report_ses).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -394,6 +396,177 @@ enum merr bounce_report_arf(struct bounce_report *r, const char *arf, size_t n,
     }
 out:
     bounce_fields_clear(&fs);
+    return rc;
+}
+
+/* Bytes of an SES notification read (the JSON; a notification is a few KB). */
+#define SES_JSON_MAX (128 * 1024)
+
+/*
+ * Amazon SES notifications that Amazon SNS delivers to an email
+ * subscription: the body is the notification, one JSON object (AWS's
+ * "Amazon SNS notification contents for Amazon SES"; event publishing
+ * names its type eventType), then SNS's footer. notificationType Bounce:
+ * bounce.bounceType Permanent, Transient or Undetermined, bounceSubType,
+ * bounce.bouncedRecipients[] with emailAddress, action, status,
+ * diagnosticCode; Complaint: complaint.complainedRecipients[] with
+ * emailAddress, complaint.complaintFeedbackType (RFC 5965's types);
+ * Delivery: delivery.recipients[] (strings), delivery.smtpResponse.
+ */
+
+/* The SES bounce subtypes AWS documents as "remove the address": the mailbox is gone or barred. */
+static const char *const SES_HARD_SUBTYPES[] = {"General", "NoEmail", "Suppressed",
+                                                "OnAccountSuppressionList", NULL};
+
+static const char *ses_str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void ses_diag(struct bounce_rcpt *x, const char *d)
+{
+    struct buf clean;
+    if (!d || !*d)
+        return;
+    buf_init(&clean, BOUNCE_DIAG_MAX + 4);
+    if (bounce_mime_clean(d, strlen(d), BOUNCE_DIAG_MAX, &clean) == MERR_OK && clean.len)
+        x->diagnostic = buf_detach(&clean, NULL);
+    buf_free(&clean);
+}
+
+static const char *ses_reason(const char *name)
+{
+    for (const char *const *p = bounce_reasons; *p; p++)
+        if (!strcmp(*p, name))
+            return *p;
+    return "unknown";
+}
+
+static enum merr ses_bounce(struct bounce_report *r, json_t *b)
+{
+    const char *type = ses_str(b, "bounceType"), *sub = ses_str(b, "bounceSubType");
+    json_t *list = json_object_get(b, "bouncedRecipients"), *v;
+    int permanent = !strcmp(type, "Permanent"), gone = 0;
+    size_t i;
+
+    for (const char *const *s = SES_HARD_SUBTYPES; *s; s++)
+        gone |= !strcmp(sub, *s);
+    r->kind = BOUNCE_KIND_DSN;
+    json_array_foreach(list, i, v)
+    {
+        struct bounce_rcpt *x = bounce_report_add(r);
+        const char *d = diag_text(ses_str(v, "diagnosticCode"));
+        size_t k = 0;
+        if (!x)
+            return r->n_rcpts >= BOUNCE_RCPT_MAX ? MERR_OK : MERR_NOMEM;
+        bounce_addr_copy(x->address, ses_str(v, "emailAddress"));
+        for (const char *a = ses_str(v, "action"); a[k] && k + 1 < sizeof x->action; k++)
+            x->action[k] = (char)tolower((unsigned char)a[k]);
+        x->action[k] = '\0';
+        bounce_class_find_status(ses_str(v, "status"), x->status);
+        if (!x->status[0])
+            bounce_class_find_status(d, x->status);
+        bounce_class_find_reply(d, x->reply_code);
+        ses_diag(x, d);
+        bounce_class_decide(x, d, permanent);
+        if (permanent && (gone || !strncmp(x->status, "5.1.", 4))) {
+            /* SES says the address is gone: hard whatever the words */
+            x->cls = BOUNCE_HARD;
+            if (bounce_reason_class(x->reason) != BOUNCE_HARD)
+                x->reason = ses_reason("user_unknown");
+        } else if (x->cls == BOUNCE_HARD) {
+            /* Transient, Undetermined, or a Permanent subtype that is no missing address */
+            x->cls = BOUNCE_SOFT;
+            x->reason = ses_reason(permanent ? "failed" : "temporary");
+        }
+    }
+    return MERR_OK;
+}
+
+static enum merr ses_complaint(struct bounce_report *r, json_t *c)
+{
+    const char *type = ses_str(c, "complaintFeedbackType"), *reason = "abuse";
+    json_t *list = json_object_get(c, "complainedRecipients"), *v;
+    size_t i;
+
+    r->kind = BOUNCE_KIND_ARF;
+    for (const struct feedback_map *m = feedback_types; *type && m->type; m++)
+        if (!strcasecmp(m->type, type))
+            reason = m->reason;
+    if (*type && !(r->feedback_type = strdup(type)))
+        return MERR_NOMEM;
+    json_array_foreach(list, i, v)
+    {
+        struct bounce_rcpt *x = bounce_report_add(r);
+        char d[64];
+        if (!x)
+            return r->n_rcpts >= BOUNCE_RCPT_MAX ? MERR_OK : MERR_NOMEM;
+        bounce_addr_copy(x->address, ses_str(v, "emailAddress"));
+        x->reason = ses_reason(reason);
+        x->cls = bounce_reason_class(x->reason);
+        snprintf(d, sizeof d, "SES complaint: %s", *type ? type : "abuse");
+        ses_diag(x, d);
+    }
+    return MERR_OK;
+}
+
+static enum merr ses_delivery(struct bounce_report *r, json_t *dl)
+{
+    const char *resp = ses_str(dl, "smtpResponse");
+    json_t *list = json_object_get(dl, "recipients"), *v;
+    size_t i;
+
+    r->kind = BOUNCE_KIND_DSN;
+    json_array_foreach(list, i, v)
+    {
+        struct bounce_rcpt *x = bounce_report_add(r);
+        if (!x)
+            return r->n_rcpts >= BOUNCE_RCPT_MAX ? MERR_OK : MERR_NOMEM;
+        bounce_addr_copy(x->address, json_string_value(v) ? json_string_value(v) : "");
+        snprintf(x->action, sizeof x->action, "delivered");
+        bounce_class_find_status(resp, x->status);
+        bounce_class_find_reply(resp, x->reply_code);
+        ses_diag(x, resp);
+        bounce_class_decide(x, resp, 0);
+    }
+    return MERR_OK;
+}
+
+enum merr bounce_report_ses(struct bounce_report *r, const char *text, size_t n, int *found)
+{
+    json_t *root, *o;
+    const char *type;
+    size_t i = 0;
+    enum merr rc = MERR_OK;
+
+    *found = 0;
+    while (i < n && isspace((unsigned char)text[i]))
+        i++;
+    if (i >= n || text[i] != '{' || n - i > SES_JSON_MAX)
+        return MERR_OK;
+    /* the object, then SNS's footer: stop after the first value */
+    root = json_loadb(text + i, n - i, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return MERR_OK;
+    }
+    type = json_string_value(json_object_get(root, "notificationType"));
+    if (!type)
+        type = json_string_value(json_object_get(root, "eventType"));
+    if (type && !strcmp(type, "Bounce") && json_is_object(o = json_object_get(root, "bounce"))) {
+        *found = 1;
+        rc = ses_bounce(r, o);
+    } else if (type && !strcmp(type, "Complaint") &&
+               json_is_object(o = json_object_get(root, "complaint"))) {
+        *found = 1;
+        rc = ses_complaint(r, o);
+    } else if (type && !strcmp(type, "Delivery") &&
+               json_is_object(o = json_object_get(root, "delivery"))) {
+        *found = 1;
+        rc = ses_delivery(r, o);
+    }
+    json_decref(root);
     return rc;
 }
 
