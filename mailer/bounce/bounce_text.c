@@ -216,6 +216,31 @@ static int is_own(const char *a, size_t al, const char *const *own)
     return 0;
 }
 
+/*
+ * 1 if the address t[at..at+al) is where the MTA's own format names a
+ * failed recipient, not prose about one: qmail-send's "<address>:" that
+ * opens each recipient's paragraph, Postfix's bounce(8) "<address>: ..."
+ * and "<address> (expanded from <alias>): ...", both at the start of a
+ * line, and the DragonFly Mail Agent's "There was an error delivering your
+ * mail to <address>." (dma's bounce.c). Such an address is a recipient
+ * even when it is the bounce's own To: (a test mail to oneself; a VERP
+ * return path never is one) or a postmaster@ (the daemon exclusion is for
+ * the reporting system's own addresses in the prose).
+ */
+static int in_recipient_slot(const char *t, size_t at, size_t al)
+{
+    static const char dma[] = "delivering your mail to ";
+    size_t ls = at, e = at + al;
+    if (at == 0 || t[at - 1] != '<' || t[e] != '>')
+        return 0;
+    while (ls > 0 && t[ls - 1] != '\n')
+        ls--;
+    if (ls == at - 1)
+        return t[e + 1] == ':' || !strncmp(t + e + 1, " (expanded from ", 16);
+    return at - 1 - ls >= sizeof dma - 1 &&
+           !strncasecmp(t + at - 1 - (sizeof dma - 1), dma, sizeof dma - 1);
+}
+
 /* 1 if the line holding t[at] starts with one of `names` (after blanks). */
 static int line_starts(const char *t, size_t at, const char *const *names)
 {
@@ -422,8 +447,8 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
                 snprintf(contacts[nc++], BOUNCE_ADDR_MAX, "%.*s", (int)l, t + s);
         for (size_t i = 0; nf < BOUNCE_RCPT_MAX && next_addr(t, cut, i, &s, &l); i = s + l) {
             int dup = 0;
-            if (is_own(t + s, l, in->own) || in_skipped_line(t, s) ||
-                (pass == 0 && in_addressee_line(t, s)))
+            if ((is_own(t + s, l, in->own) && !in_recipient_slot(t, s, l)) ||
+                in_skipped_line(t, s) || (pass == 0 && in_addressee_line(t, s)))
                 continue;
             for (size_t k = 0; k < nc && !dup; k++)
                 dup = same_addr(t + s, l, contacts[k]);
