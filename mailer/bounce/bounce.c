@@ -170,6 +170,70 @@ static void walk_part(struct walk *w, const struct mailmime *m, int depth)
     }
 }
 
+/*
+ * 1 if the message is a multipart whose declared boundary never starts a
+ * line of its body (body[0..n), the bytes after the header): libetpan then
+ * finds none of its parts (one part holding a scrap of the body). RFC 2046
+ * §5.1.1 leaves such a body undefined; the MTAs that write one (a Sendmail
+ * notice whose delimiters carry another queue id than its header, a relay
+ * that rewrote the header's boundary) still write their report in it as
+ * text.
+ */
+static int boundary_missing(const struct mailmime *root, const char *body, size_t n)
+{
+    const struct mailmime *m;
+    const char *b = NULL;
+    size_t bl;
+
+    if (!root || root->mm_type != MAILMIME_MESSAGE)
+        return 0;
+    m = root->mm_data.mm_message.mm_msg_mime;
+    if (!m || m->mm_type != MAILMIME_MULTIPLE || !m->mm_content_type ||
+        !m->mm_content_type->ct_parameters)
+        return 0;
+    for (clistiter *it = clist_begin(m->mm_content_type->ct_parameters); it; it = clist_next(it)) {
+        const struct mailmime_parameter *pa = clist_content(it);
+        if (pa && pa->pa_name && pa->pa_value && !strcasecmp(pa->pa_name, "boundary"))
+            b = pa->pa_value;
+    }
+    if (!b || !*b)
+        return 0;
+    bl = strlen(b);
+    for (size_t i = 0; i + 2 + bl <= n;) {
+        const char *nl;
+        if (body[i] == '-' && body[i + 1] == '-' && !memcmp(body + i + 2, b, bl))
+            return 0;
+        nl = memchr(body + i, '\n', n - i);
+        if (!nl)
+            break;
+        i = (size_t)(nl - body) + 1;
+    }
+    return 1;
+}
+
+/*
+ * Such a body read as text ends where, after the report has named an
+ * address, a line opens another part: "--" then a field of the part's
+ * header ("Content-Type: message/delivery-status" and the returned
+ * message follow), whatever boundary it carries.
+ */
+static void text_to_next_part(struct buf *t)
+{
+    int seen_at = 0;
+    for (size_t i = 0; i < t->len;) {
+        const char *line = t->data + i, *nl = memchr(line, '\n', t->len - i);
+        size_t ll = nl ? (size_t)(nl - line) : t->len - i;
+        if (seen_at && ll > 2 && line[0] == '-' && line[1] == '-' && nl &&
+            !strncasecmp(nl + 1, "content-", 8)) {
+            buf_truncate(t, i);
+            return;
+        }
+        if (memchr(line, '@', ll))
+            seen_at = 1;
+        i += ll + (nl ? 1 : 0);
+    }
+}
+
 /* ---- header values --------------------------------------------------------- */
 
 /* Finds in a list of addresses the first whose local part starts with `prefix`. */
@@ -492,6 +556,18 @@ enum merr bounce_parse(const char *data, size_t len, const struct bounce_limits 
     rc = w.rc;
     if (rc)
         goto out;
+    /*
+     * A multipart whose boundary never occurs: libetpan's one part is a
+     * scrap of it; the body, screened like the rest, is read as text.
+     */
+    if (!w.has_dsn && !w.has_arf && boundary_missing(root, data + hn, len - hn)) {
+        buf_reset(&w.text);
+        buf_reset(&w.html);
+        rc = bounce_mime_clean(data + hn, len - hn, PART_TEXT_MAX, &w.text);
+        if (rc)
+            goto out;
+        text_to_next_part(&w.text);
+    }
     human = w.text.len ? w.text.data : (w.html.len ? w.html.data : "");
     /* a prose bounce carries its returned copy inside the text */
     if (!w.has_returned && *human) {
