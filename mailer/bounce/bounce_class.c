@@ -383,8 +383,15 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
     char *f = NULL;
     int perm, temp;
 
+    /*
+     * RFC 3464 §2.3.3's delivered, relayed, expanded; Postfix's address
+     * verification report (sendmail -bv, verify(8)) says "deliverable"
+     * of an address that would be delivered (with a 2.x.x status).
+     */
     if (!strcmp(r->action, "delivered") || !strcmp(r->action, "relayed") ||
-        !strcmp(r->action, "expanded") || (!r->action[0] && r->status[0] == '2')) {
+        !strcmp(r->action, "expanded") ||
+        (!strcmp(r->action, "deliverable") && r->status[0] == '2') ||
+        (!r->action[0] && r->status[0] == '2')) {
         r->cls = BOUNCE_DELIVERED;
         r->reason = R("delivered");
         return;
