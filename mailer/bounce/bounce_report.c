@@ -491,11 +491,13 @@ static enum merr ses_complaint(struct bounce_report *r, json_t *c)
     size_t i;
 
     r->kind = BOUNCE_KIND_ARF;
+    /* kept only as the registry's own token, as an ARF part's is */
     for (const struct feedback_map *m = feedback_types; *type && m->type; m++)
-        if (!strcasecmp(m->type, type))
+        if (!strcasecmp(m->type, type)) {
             reason = m->reason;
-    if (*type && !(r->feedback_type = strdup(type)))
-        return MERR_NOMEM;
+            if (!r->feedback_type && !(r->feedback_type = strdup(m->type)))
+                return MERR_NOMEM;
+        }
     json_array_foreach(list, i, v)
     {
         struct bounce_rcpt *x = bounce_report_add(r);
@@ -505,7 +507,7 @@ static enum merr ses_complaint(struct bounce_report *r, json_t *c)
         bounce_addr_copy(x->address, ses_str(v, "emailAddress"));
         x->reason = ses_reason(reason);
         x->cls = bounce_reason_class(x->reason);
-        snprintf(d, sizeof d, "SES complaint: %s", *type ? type : "abuse");
+        snprintf(d, sizeof d, "SES complaint: %s", r->feedback_type ? r->feedback_type : "abuse");
         ses_diag(x, d);
     }
     return MERR_OK;
