@@ -127,6 +127,35 @@ static void human_paragraph(const char *human, const char *addr, struct buf *out
     buf_append(out, s, (size_t)(e - s));
 }
 
+/* The vocabulary's own string for a reason name. */
+static const char *reason_named(const char *name)
+{
+    for (const char *const *p = bounce_reasons; *p; p++)
+        if (!strcmp(*p, name))
+            return *p;
+    return "unknown";
+}
+
+/*
+ * 1 if the prose before the first line that names `addr` (the report's
+ * preamble: EZweb's "The user(s) account is disabled.") names a disabled
+ * account and no other specific cause.
+ */
+static int preamble_disabled(const char *human, const char *addr)
+{
+    const char *p, *reason;
+    char *pre;
+    if (!human || !addr[0] || !(p = strcasestr(human, addr)))
+        return 0;
+    while (p > human && p[-1] != '\n')
+        p--;
+    if (p == human || !(pre = strndup(human, (size_t)(p - human))))
+        return 0;
+    reason = bounce_class_text_reason(pre);
+    free(pre);
+    return reason && !strcmp(reason, "disabled");
+}
+
 /* Domains a and b (without '@') are the same or one is a subdomain of the
  * other (sendmail may name the host it tried: "@mx.example.org"). */
 static int domain_related(const char *a, size_t al, const char *b, size_t bl)
@@ -293,6 +322,18 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
             }
             buf_free(&both);
         }
+        if (x->cls == BOUNCE_HARD && !strcmp(x->reason, "user_unknown") &&
+            strncmp(x->status + 1, ".1.", 3) != 0 && preamble_disabled(human, x->address)) {
+            /*
+             * The report says, before it names the recipient, that the
+             * account is disabled (RFC 3463 X.2.1: the mailbox exists and
+             * may take mail again), and only a bare "user unknown" without
+             * an X.1.x status says it is gone: the softer cause wins, as a
+             * wrong hard bounce silences a reader for good.
+             */
+            x->reason = reason_named("disabled");
+            x->cls = BOUNCE_SOFT;
+        }
     }
     /* recipients without an address or any status are noise (an empty group) */
     for (size_t k = first; k < r->n_rcpts;) {
@@ -435,14 +476,6 @@ static void ses_diag(struct bounce_rcpt *x, const char *d)
     buf_free(&clean);
 }
 
-static const char *ses_reason(const char *name)
-{
-    for (const char *const *p = bounce_reasons; *p; p++)
-        if (!strcmp(*p, name))
-            return *p;
-    return "unknown";
-}
-
 static enum merr ses_bounce(struct bounce_report *r, json_t *b)
 {
     const char *type = ses_str(b, "bounceType"), *sub = ses_str(b, "bounceSubType");
@@ -474,11 +507,11 @@ static enum merr ses_bounce(struct bounce_report *r, json_t *b)
             /* SES says the address is gone: hard whatever the words */
             x->cls = BOUNCE_HARD;
             if (bounce_reason_class(x->reason) != BOUNCE_HARD)
-                x->reason = ses_reason("user_unknown");
+                x->reason = reason_named("user_unknown");
         } else if (x->cls == BOUNCE_HARD) {
             /* Transient, Undetermined, or a Permanent subtype that is no missing address */
             x->cls = BOUNCE_SOFT;
-            x->reason = ses_reason(permanent ? "failed" : "temporary");
+            x->reason = reason_named(permanent ? "failed" : "temporary");
         }
     }
     return MERR_OK;
@@ -505,7 +538,7 @@ static enum merr ses_complaint(struct bounce_report *r, json_t *c)
         if (!x)
             return r->n_rcpts >= BOUNCE_RCPT_MAX ? MERR_OK : MERR_NOMEM;
         bounce_addr_copy(x->address, ses_str(v, "emailAddress"));
-        x->reason = ses_reason(reason);
+        x->reason = reason_named(reason);
         x->cls = bounce_reason_class(x->reason);
         snprintf(d, sizeof d, "SES complaint: %s", r->feedback_type ? r->feedback_type : "abuse");
         ses_diag(x, d);
