@@ -189,6 +189,13 @@ enum merr bounce_report_arf(struct bounce_report *r, const char *arf, size_t n,
                             const struct bounce_fields *ret);
 
 /*
+ * Sets x->diagnostic to d[0..n) made safe to show (bounce_mime_clean: valid
+ * UTF-8, no controls, at most BOUNCE_DIAG_MAX bytes); nothing if d is empty
+ * or cleans to nothing.
+ */
+void bounce_rcpt_diag(struct bounce_rcpt *x, const char *d, size_t n);
+
+/*
  * Amazon SES's notification (JSON, delivered by Amazon SNS as a mail whose
  * text is the object, then SNS's footer) in text[0..n): appends its
  * recipients to r, sets r->kind (a Bounce or Delivery is a DSN, a

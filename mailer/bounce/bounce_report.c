@@ -127,6 +127,17 @@ static void human_paragraph(const char *human, const char *addr, struct buf *out
     buf_append(out, s, (size_t)(e - s));
 }
 
+void bounce_rcpt_diag(struct bounce_rcpt *x, const char *d, size_t n)
+{
+    struct buf clean;
+    if (!d || !n)
+        return;
+    buf_init(&clean, BOUNCE_DIAG_MAX + 4);
+    if (bounce_mime_clean(d, n, BOUNCE_DIAG_MAX, &clean) == MERR_OK && clean.len)
+        x->diagnostic = buf_detach(&clean, NULL);
+    buf_free(&clean);
+}
+
 /* The vocabulary's own string for a reason name. */
 static const char *reason_named(const char *name)
 {
@@ -285,11 +296,7 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
                 (!x->status[0] || !strcmp(x->status + 1, ".0.0")))
                 snprintf(x->status, sizeof x->status, "%s", st);
             bounce_class_find_reply(d, x->reply_code);
-            struct buf clean;
-            buf_init(&clean, BOUNCE_DIAG_MAX + 4);
-            if (bounce_mime_clean(d, strlen(d), BOUNCE_DIAG_MAX, &clean) == MERR_OK && clean.len)
-                x->diagnostic = buf_detach(&clean, NULL);
-            buf_free(&clean);
+            bounce_rcpt_diag(x, d, strlen(d));
         }
         int final = !strcmp(x->action, "failed") ||
                     (!x->action[0] && !bounce_class_is_warning(human ? human : ""));
@@ -424,16 +431,10 @@ enum merr bounce_report_arf(struct bounce_report *r, const char *arf, size_t n,
         snprintf(x->address, sizeof x->address, "%s", addrs[k]);
         x->reason = reason;
         x->cls = bounce_reason_class(reason);
-        for (const char *const *p = bounce_reasons; *p; p++)
-            if (!strcmp(*p, reason))
-                x->reason = *p;
+        x->reason = reason_named(reason);
         snprintf(d, sizeof d, "feedback report: %s%s%s",
                  r->feedback_type ? r->feedback_type : "abuse", ua ? " from " : "", ua ? ua : "");
-        struct buf clean;
-        buf_init(&clean, BOUNCE_DIAG_MAX + 4);
-        if (bounce_mime_clean(d, strlen(d), BOUNCE_DIAG_MAX, &clean) == MERR_OK && clean.len)
-            x->diagnostic = buf_detach(&clean, NULL);
-        buf_free(&clean);
+        bounce_rcpt_diag(x, d, strlen(d));
     }
 out:
     bounce_fields_clear(&fs);
@@ -465,17 +466,6 @@ static const char *ses_str(json_t *o, const char *key)
     return s ? s : "";
 }
 
-static void ses_diag(struct bounce_rcpt *x, const char *d)
-{
-    struct buf clean;
-    if (!d || !*d)
-        return;
-    buf_init(&clean, BOUNCE_DIAG_MAX + 4);
-    if (bounce_mime_clean(d, strlen(d), BOUNCE_DIAG_MAX, &clean) == MERR_OK && clean.len)
-        x->diagnostic = buf_detach(&clean, NULL);
-    buf_free(&clean);
-}
-
 static enum merr ses_bounce(struct bounce_report *r, json_t *b)
 {
     const char *type = ses_str(b, "bounceType"), *sub = ses_str(b, "bounceSubType");
@@ -501,7 +491,7 @@ static enum merr ses_bounce(struct bounce_report *r, json_t *b)
         if (!x->status[0])
             bounce_class_find_status(d, x->status);
         bounce_class_find_reply(d, x->reply_code);
-        ses_diag(x, d);
+        bounce_rcpt_diag(x, d, strlen(d));
         bounce_class_decide(x, d, permanent);
         if (permanent && (gone || !strncmp(x->status, "5.1.", 4))) {
             /* SES says the address is gone: hard whatever the words */
@@ -541,7 +531,7 @@ static enum merr ses_complaint(struct bounce_report *r, json_t *c)
         x->reason = reason_named(reason);
         x->cls = bounce_reason_class(x->reason);
         snprintf(d, sizeof d, "SES complaint: %s", r->feedback_type ? r->feedback_type : "abuse");
-        ses_diag(x, d);
+        bounce_rcpt_diag(x, d, strlen(d));
     }
     return MERR_OK;
 }
@@ -562,7 +552,7 @@ static enum merr ses_delivery(struct bounce_report *r, json_t *dl)
         snprintf(x->action, sizeof x->action, "delivered");
         bounce_class_find_status(resp, x->status);
         bounce_class_find_reply(resp, x->reply_code);
-        ses_diag(x, resp);
+        bounce_rcpt_diag(x, resp, strlen(resp));
         bounce_class_decide(x, resp, 0);
     }
     return MERR_OK;

@@ -384,14 +384,7 @@ static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char 
     if (!e) {
         const char *ctext = all.len ? all.data : diag.data;
         bounce_class_decide(rc, ctext, final);
-        if (diag.len) {
-            struct buf clean;
-            buf_init(&clean, BOUNCE_DIAG_MAX + 4);
-            if (bounce_mime_clean(diag.data, diag.len, BOUNCE_DIAG_MAX, &clean) == MERR_OK &&
-                clean.len)
-                rc->diagnostic = buf_detach(&clean, NULL);
-            buf_free(&clean);
-        }
+        bounce_rcpt_diag(rc, diag.data, diag.len);
     }
     buf_free(&diag);
     buf_free(&all);
