@@ -381,6 +381,13 @@ static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char 
         if (!e && !rc->reply_code[0])
             bounce_class_find_reply(all.data ? all.data : "", rc->reply_code);
     }
+    /*
+     * A notice that reads as a delay warning and gives this recipient no
+     * code at all is the prose form of RFC 3464 §2.3.3's Action: delayed:
+     * the MTA has not delivered the message yet and keeps trying.
+     */
+    if (!e && !final && !rc->status[0] && !rc->reply_code[0])
+        snprintf(rc->action, sizeof rc->action, "delayed");
     if (!e) {
         const char *ctext = all.len ? all.data : diag.data;
         bounce_class_decide(rc, ctext, final);
