@@ -306,6 +306,41 @@ struct found {
     char addr[BOUNCE_ADDR_MAX];
 };
 
+/*
+ * A bounce in prose reports a failure, so a success reply in it is a step
+ * of a session transcript ("250 2.1.5 Ok" to RCPT TO, then "451 4.3.0" to
+ * the data): RFC 5321 §4.2 gives every command its own reply, and the
+ * transaction fails at the first failing one. When the first code of the
+ * recipient's text is a success (2yz, 2.x.x), the first failure code
+ * after it (4yz/5yz, 4.x.x/5.x.x) is the one that counts, if there is one.
+ */
+static void prefer_failure(const char *text, char status[16], char reply[4])
+{
+    char st[16], rp[4];
+    const char *p;
+
+    for (p = text; status[0] == '2' && bounce_class_find_status(p, st);) {
+        const char *at = strstr(p, st);
+        if (st[0] != '2') {
+            snprintf(status, 16, "%s", st);
+            break;
+        }
+        if (!at)
+            break;
+        p = at + 1;
+    }
+    for (p = text; reply[0] == '2' && bounce_class_find_reply(p, rp);) {
+        const char *at = strstr(p, rp);
+        if (rp[0] != '2') {
+            snprintf(reply, 4, "%s", rp);
+            break;
+        }
+        if (!at)
+            break;
+        p = at + 1;
+    }
+}
+
 static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char *text, size_t at,
                           size_t from, size_t to, const char *pre, size_t prelen, int final)
 {
@@ -371,6 +406,7 @@ static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char 
     if (!e && diag.len) {
         bounce_class_find_status(diag.data, rc->status);
         bounce_class_find_reply(diag.data, rc->reply_code);
+        prefer_failure(diag.data, rc->status, rc->reply_code);
     }
     /* what to classify: the recipient's own text, else the whole prose */
     reason = diag.len ? bounce_class_text_reason(diag.data) : NULL;
