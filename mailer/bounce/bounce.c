@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bounce_int.h"
 #include "html.h"
@@ -478,6 +479,36 @@ static enum merr take_attribution(struct bounce_report *r, const struct bounce_f
     return MERR_OK;
 }
 
+/*
+ * RFC 3464 §2.1 wants at least one group of per-recipient fields in a
+ * delivery-status report; Postfix's bounce(8) sends one without any when it
+ * lost the recipient's delivery log ("--- Delivery report unavailable ---"),
+ * and its prose then names no one either. The returned message's To: says
+ * whom it was for when it names one address that is not the bounce's own:
+ * that recipient, with nothing to say why (never hard: no code, no words).
+ */
+static enum merr returned_addressee(struct bounce_report *r, const struct bounce_fields *ret,
+                                    const char *const *own)
+{
+    const char *tov = ret ? bounce_fields_get(ret, "To", 0) : NULL;
+    char a[BOUNCE_ADDR_MAX];
+    struct bounce_rcpt *x;
+
+    if (!tov || strchr(tov, ',') || !strchr(tov, '@') || strchr(tov, '@') != strrchr(tov, '@') ||
+        !bounce_fields_addr(tov, a))
+        return MERR_OK;
+    for (const char *const *o = own; *o; o++)
+        if (!strcasecmp(*o, a))
+            return MERR_OK;
+    if (!strncasecmp(a, "bounces+", 8))
+        return MERR_OK;
+    if (!(x = bounce_report_add(r)))
+        return MERR_NOMEM;
+    snprintf(x->address, sizeof x->address, "%s", a);
+    bounce_class_decide(x, NULL, 1);
+    return MERR_OK;
+}
+
 static const char *top_header_end(const char *data, size_t len, size_t *n)
 {
     size_t i = 0;
@@ -634,6 +665,11 @@ enum merr bounce_parse(const char *data, size_t len, const struct bounce_limits 
         if (rc)
             goto out;
         r->kind = BOUNCE_KIND_REPORT;
+        if (!r->n_rcpts && w.has_dsn) {
+            rc = returned_addressee(r, &ret, own);
+            if (rc)
+                goto out;
+        }
         if (!r->n_rcpts)
             rc = set_unparsed(r, "a bounce that names no recipient");
         else if (w.has_dsn)
