@@ -342,7 +342,8 @@ static void prefer_failure(const char *text, char status[16], char reply[4])
 }
 
 static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char *text, size_t at,
-                          size_t from, size_t to, const char *pre, size_t prelen, int final)
+                          size_t from, size_t to, const char *pre, size_t prelen, int final,
+                          int delay)
 {
     struct bounce_rcpt *rc = bounce_report_add(r);
     struct buf diag, all;
@@ -418,11 +419,12 @@ static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char 
             bounce_class_find_reply(all.data ? all.data : "", rc->reply_code);
     }
     /*
-     * A notice that reads as a delay warning and gives this recipient no
-     * code at all is the prose form of RFC 3464 §2.3.3's Action: delayed:
-     * the MTA has not delivered the message yet and keeps trying.
+     * A notice that reads as a delay warning before the returned copy and
+     * gives this recipient no code at all is the prose form of RFC 3464
+     * §2.3.3's Action: delayed: the MTA has not delivered the message yet
+     * and keeps trying.
      */
-    if (!e && !final && !rc->status[0] && !rc->reply_code[0])
+    if (!e && delay && !rc->status[0] && !rc->reply_code[0])
         snprintf(rc->action, sizeof rc->action, "delayed");
     if (!e) {
         const char *ctext = all.len ? all.data : diag.data;
@@ -440,11 +442,21 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
     size_t n = in->text ? in->len : 0, cut = bounce_text_cut(t, n);
     struct found *fv = calloc(BOUNCE_RCPT_MAX, sizeof *fv);
     size_t nf = 0, s, l;
-    int final = !bounce_class_is_warning(t);
+    int final = !bounce_class_is_warning(t), delay = 0;
     enum merr e = MERR_OK;
 
     if (!fv)
         return MERR_NOMEM;
+    /* a delay warning in the notice itself, not in the returned copy's words */
+    if (!final) {
+        char *pre = strndup(t, cut);
+        if (!pre) {
+            free(fv);
+            return MERR_NOMEM;
+        }
+        delay = bounce_class_is_warning(pre);
+        free(pre);
+    }
     /* X-Failed-Recipients: a comma-separated list (Exim, Gmail) */
     if (in->failed) {
         const char *p = in->failed;
@@ -521,7 +533,7 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
             }
         }
         e = add_rcpt(r, fv[k].addr, t, fv[k].pos < cut ? fv[k].pos : (size_t)-1, from, to, t, cut,
-                     final);
+                     final, delay);
     }
     free(fv);
     return e;
