@@ -74,7 +74,10 @@ enum merr bounce_fields_read(const char *text, size_t n, struct bounce_fields *f
         i += ll + (nl ? 1 : 0);
         if (ll && line[ll - 1] == '\r')
             ll--;
-        if (ll == 0 || strspn(line, " \t") >= ll) {
+        size_t blanks = 0; /* bounded by the line: the text need not end in a NUL */
+        while (blanks < ll && (line[blanks] == ' ' || line[blanks] == '\t'))
+            blanks++;
+        if (blanks == ll) {
             rc = finish(fs, &v);
             open = 0;
             if (!blank)

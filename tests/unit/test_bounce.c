@@ -125,6 +125,16 @@ static void t_fields(void **state)
     assert_int_equal(fs.f[3].group, 2);
     assert_string_equal(fs.f[3].value, "rfc822; c@d.example");
     bounce_fields_clear(&fs);
+
+    /* a text that ends in a line of blanks, with no NUL after it (libFuzzer's input) */
+    char *raw = malloc(7);
+    assert_non_null(raw);
+    memcpy(raw, "X: b\n \t", 7);
+    assert_int_equal(bounce_fields_read(raw, 7, &fs), MERR_OK);
+    assert_int_equal(fs.n, 1);
+    assert_string_equal(fs.f[0].value, "b");
+    bounce_fields_clear(&fs);
+    free(raw);
 }
 
 static void t_codes(void **state)
