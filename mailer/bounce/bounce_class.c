@@ -450,6 +450,15 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
                 !((no_specific_status(r->status) || !strncmp(r->status + 1, ".2.1", 4)) &&
                   rcpt_stage(f)))
                 reason = NULL; /* the status or the vague words decide */
+            /*
+             * RFC 3463 X.7.x: refused for security or policy. Postfix's
+             * access(5) REJECT with a text of its own answers "5.7.1 <a@b>:
+             * Recipient address rejected: User unknown" as readily as its
+             * recipient table answers 5.1.1: beside an X.7 status the words
+             * are the site's text, and the status says what was decided.
+             */
+            if (reason == R("user_unknown") && !strncmp(r->status + 1, ".7.", 3))
+                reason = R("policy");
         }
         /*
          * Exchange Online's directory-based edge blocking refuses a
