@@ -52,6 +52,7 @@ struct db {
     char *path;
     int busy_timeout_ms;
     struct timespec busy_since; /* the current wait's first try */
+    int depth;                  /* open db_begin levels: 1 = the transaction, more = savepoints */
     struct stmt_slot slots[STMT_SLOTS];
 };
 
@@ -247,16 +248,32 @@ enum merr db_exec(struct db *db, const char *sql)
 
 enum merr db_begin(struct db *db)
 {
-    return db_exec(db, "BEGIN IMMEDIATE");
+    enum merr rc;
+    if (db->depth > 0 && sqlite3_get_autocommit(db->h))
+        db->depth = 0; /* SQLite ended it (an I/O error, out of memory): start afresh */
+    rc = db_exec(db, db->depth ? "SAVEPOINT nest" : "BEGIN IMMEDIATE");
+    if (!rc)
+        db->depth++;
+    return rc;
 }
 
 enum merr db_commit(struct db *db)
 {
-    return db_exec(db, "COMMIT");
+    enum merr rc = db_exec(db, db->depth > 1 ? "RELEASE nest" : "COMMIT");
+    if (!rc && db->depth > 0)
+        db->depth--; /* a COMMIT that failed leaves the transaction open for db_rollback */
+    return rc;
 }
 
 void db_rollback(struct db *db)
 {
+    if (db->depth > 1 && !sqlite3_get_autocommit(db->h)) {
+        /* only this level's writes: the caller's transaction goes on */
+        sqlite3_exec(db->h, "ROLLBACK TO nest; RELEASE nest", NULL, NULL, NULL);
+        db->depth--;
+        return;
+    }
+    db->depth = 0;
     if (!sqlite3_get_autocommit(db->h))
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -62,7 +62,14 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql);
 /* Runs SQL without results. */
 enum merr db_exec(struct db *db, const char *sql);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. db_rollback never fails loudly. */
+/*
+ * BEGIN IMMEDIATE / COMMIT / ROLLBACK. db_rollback never fails loudly.
+ * They nest: db_begin inside an open transaction is a SAVEPOINT, its
+ * db_commit a RELEASE and its db_rollback undoes only what was written since
+ * that db_begin, so a function that keeps its writes in one transaction of
+ * its own is also one step of a caller's transaction (http_share.c: a share
+ * is one commit). Only the outermost db_commit makes anything durable.
+ */
 enum merr db_begin(struct db *db);
 enum merr db_commit(struct db *db);
 void db_rollback(struct db *db);

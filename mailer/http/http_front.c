@@ -551,6 +551,7 @@ void http_front_stop(struct http_front *s)
         pthread_join(s->watchdog, NULL);
     http_admin_import_stop();
     http_db_close_all();
+    db_close(s->ctx.write_db);
     tpl_set_free(s->ctx.tpl);
     net_cidrs_free(&s->proxies);
     pthread_mutex_destroy(&s->conn_lock);

@@ -34,6 +34,7 @@ struct http_ctx {
     struct http_health health; /* asks the serve parent for its parts (/healthz) */
     time_t started;
     pthread_mutex_t write_lock; /* serialises this process's write transactions */
+    struct db *write_db;        /* the share's handle, used under write_lock only (http_db.c) */
 };
 
 #define HTTP_MAX_HEADERS 8
@@ -82,6 +83,14 @@ struct db *http_db(struct http_req *r);
 
 /* Closes every thread's handle (the front's stop); the next http_db opens anew. */
 void http_db_close_all(void);
+
+/*
+ * The front's one handle for the share's step (http_share.c), opened on
+ * first use: call it and use the handle only while holding ctx->write_lock.
+ * NULL (merr set) if the database cannot be opened. Closed by the front's
+ * stop.
+ */
+struct db *http_db_write(struct http_req *r);
 
 /* ---- http_client.c ---- */
 

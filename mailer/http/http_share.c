@@ -26,8 +26,9 @@
  * again after the back button, a retry after a slow answer) finds that
  * share and gets the same 303 to the thank-you page, and no second share
  * is made. The look-up, the CSRF token, the rate limits and the enqueue
- * run under the write lock as one step, so two submits at the same moment
- * cannot both pass.
+ * run under the write lock as one step and one transaction, on the front's
+ * write handle (http_db_write), so two submits at the same moment cannot
+ * both pass and a refusal inside the step leaves nothing written.
  *
  * On a phone the form is one recipient box; "Thêm người nhận" opens the
  * next one (a <details> element: no script, no round trip), up to [limits]
@@ -492,16 +493,27 @@ static void to_thanks(struct http_req *r, const struct article *a)
     buf_free(&loc);
 }
 
+/* Ends the share's step under the lock: what was not committed is rolled back. */
+static void share_unlock(struct http_req *r, struct db *db, int *in_tx, int *locked)
+{
+    if (*in_tx)
+        db_rollback(db);
+    *in_tx = 0;
+    if (*locked)
+        pthread_mutex_unlock(&r->ctx->write_lock);
+    *locked = 0;
+}
+
 void http_share_post(struct http_req *r, const char *article_id)
 {
     const struct config *cfg = r->ctx->cfg;
-    struct db *db;
+    struct db *db = NULL, *wdb = NULL; /* the thread's handle; the front's for the step */
     struct http_form form;
     struct share_input in;
     struct form_errors errs = {0};
     struct article *a = NULL;
     json_t *j = NULL;
-    int json, locked = 0;
+    int json, locked = 0, in_tx = 0;
     const char *field = NULL;
     char why_field[64];
     char ipkey[80], senderkey[300];
@@ -590,10 +602,20 @@ void http_share_post(struct http_req *r, const char *article_id)
         }
     }
 
-    /* one step under the lock: a second submit waits for the first and then finds its share */
+    /* one step under the lock, and one transaction: a second submit waits for the first and
+     * then finds its share; the look-up, the limits, the token's use and the send are one
+     * commit (each function's own transaction nests in it as a savepoint, db.h) */
     pthread_mutex_lock(&r->ctx->write_lock);
     locked = 1;
-    if (in.fid && share_find_form(db, in.fid, &send_id) == MERR_OK) {
+    wdb = http_db_write(r);
+    if (!wdb || db_begin(wdb)) {
+        share_unlock(r, wdb, &in_tx, &locked);
+        db_unavailable(r);
+        goto out;
+    }
+    in_tx = 1;
+    if (in.fid && share_find_form(wdb, in.fid, &send_id) == MERR_OK) {
+        share_unlock(r, wdb, &in_tx, &locked);
         metrics_share("repeat");
         to_thanks(r, a);
         goto out;
@@ -605,28 +627,33 @@ void http_share_post(struct http_req *r, const char *article_id)
     limits[1] = cfg->share_per_sender_per_hour;
     keys[2] = "global";
     limits[2] = cfg->share_global_per_hour;
-    rc = http_store_rate_take(db, keys, limits, 3, now, RATE_WINDOW, &refused, &retry_after);
+    rc = http_store_rate_take(wdb, keys, limits, 3, now, RATE_WINDOW, &refused, &retry_after);
     if (rc == MERR_LIMIT) {
         static const char *const reasons[] = {"rate_ip", "rate_sender", "rate_global"};
         static const char *const msgs[] = {"rate.ip", "rate.sender", "rate.global"};
         char ra[24];
         metrics_share(reasons[refused]);
-        pthread_mutex_unlock(&r->ctx->write_lock);
-        locked = 0;
+        /* nothing taken; the prunes of what left the window are kept */
+        if (db_commit(wdb))
+            log_warn("http: share: keeping the rate limits' prunes: %s", merr_msg());
+        else
+            in_tx = 0;
+        share_unlock(r, wdb, &in_tx, &locked);
         snprintf(ra, sizeof ra, "%d", retry_after);
         refuse1(r, json, 429, "rate_limited", NULL, msgs[refused], a, &in);
         http_header(r, "Retry-After", ra);
         goto out;
     }
     if (rc) {
+        share_unlock(r, wdb, &in_tx, &locked);
         db_unavailable(r);
         goto out;
     }
     /* the single use of the form's token, written only now that the limits
-     * let the request through (a refused one writes nothing) */
-    if (!json && (rc = http_store_csrf_use(db, nonce, now)) != MERR_OK) {
-        pthread_mutex_unlock(&r->ctx->write_lock);
-        locked = 0;
+     * let the request through (a refused one writes nothing: its rollback takes
+     * the units back too) */
+    if (!json && (rc = http_store_csrf_use(wdb, nonce, now)) != MERR_OK) {
+        share_unlock(r, wdb, &in_tx, &locked);
         if (rc == MERR_EXISTS)
             csrf_refused(r, HTTP_CSRF_USED, a, &in);
         else
@@ -644,7 +671,7 @@ void http_share_post(struct http_req *r, const char *article_id)
             .client_ip = r->client_ip,
             .form_key = in.fid,
         };
-        rc = share_enqueue(db, cfg, &req, &send_id, &accepted);
+        rc = share_enqueue(wdb, cfg, &req, &send_id, &accepted);
     }
     if (rc) {
         const char *reason = merr_reason();
@@ -652,12 +679,19 @@ void http_share_post(struct http_req *r, const char *article_id)
         snprintf(why, sizeof why, "%s", merr_msg());
         snprintf(why_field, sizeof why_field, "%s", merr_field());
         field = why_field[0] ? why_field : NULL;
-        if (http_store_rate_give_back(db, keys, 3))
+        /* the form's token stays used, as for a share; the units come back */
+        if (http_store_rate_give_back(wdb, keys, 3))
             log_warn("http: share: giving back rate units: %s", merr_msg());
         merr_setr(rc, reason, "%s", why); /* the refusal's reason, for the answer */
     }
-    pthread_mutex_unlock(&r->ctx->write_lock);
-    locked = 0;
+    if (db_commit(wdb)) {
+        /* nothing of it is written: not the share, not the units, not the token's use */
+        log_warn("http: share: commit: %s", merr_msg());
+        rc = MERR_TEMPFAIL;
+    } else {
+        in_tx = 0;
+    }
+    share_unlock(r, wdb, &in_tx, &locked);
     if (rc == MERR_INVAL || rc == MERR_LIMIT) {
         metrics_share("invalid");
         refuse1(r, json, 400, "invalid", field, merr_reason(), a, &in);
@@ -681,8 +715,7 @@ void http_share_post(struct http_req *r, const char *article_id)
     else
         to_thanks(r, a);
 out:
-    if (locked)
-        pthread_mutex_unlock(&r->ctx->write_lock);
+    share_unlock(r, wdb, &in_tx, &locked);
     json_decref(j);
     http_form_free(&form);
     article_free(a);

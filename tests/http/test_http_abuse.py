@@ -227,9 +227,14 @@ def test_csrf(m):
     tok = csrf_from(page)
     st, h, _ = m.post_form(SHARE, form_body([("csrf", tok)] + base), xff("10.0.0.9"))
     check(st == 303 and h["location"].endswith("/sent"), "first use: %d %s" % (st, h))
+    taken = m.sql("SELECT count(*) FROM rate_events")[0][0]
     st, _, body = m.post_form(SHARE, form_body([("csrf", tok)] + base), xff("10.0.0.9"))
     # (without the form's one-time id "fid", the second post is not recognised as the same form)
     check(st == 403 and "đã được dùng".encode() in body, "reused CSRF: %d" % st)
+    # a refused request costs nothing: the units it took before its token was found used are
+    # rolled back with the rest of the share's one transaction
+    after = m.sql("SELECT count(*) FROM rate_events")[0][0]
+    check(after == taken, "the reused CSRF token took %d rate units" % (after - taken))
     st, _, page = m.request("GET", SHARE)
     forged = csrf_from(page)[:-2] + ("AA" if not csrf_from(page).endswith("AA") else "BB")
     st, _, _ = m.post_form(SHARE, form_body([("csrf", forged)] + base), xff("10.0.0.9"))

@@ -245,6 +245,53 @@ struct begin_job {
     enum merr rc;
 };
 
+/*
+ * Transactions nest (db.h): an inner db_rollback undoes only the inner
+ * writes and the outer transaction goes on; an inner db_commit makes
+ * nothing durable until the outer one commits; an outer rollback undoes
+ * the committed inner level too. Seen with a second connection, which only
+ * sees what the outermost COMMIT wrote.
+ */
+static void transactions_nest_as_savepoints(void **state)
+{
+    struct db *db = fresh("db-nest"), *other;
+    (void)state;
+    assert_int_equal(db_open(path, 1000, &other), MERR_OK);
+    assert_int_equal(db_exec(db, "CREATE TABLE t (x INTEGER)"), MERR_OK);
+
+    assert_int_equal(db_begin(db), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO t VALUES (1)"), MERR_OK);
+    assert_int_equal(db_begin(db), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO t VALUES (2)"), MERR_OK);
+    db_rollback(db); /* the inner level only */
+    assert_false(sqlite3_get_autocommit(db_sqlite(db)));
+    assert_int_equal(db_begin(db), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO t VALUES (4)"), MERR_OK);
+    assert_int_equal(db_commit(db), MERR_OK); /* inner: still one open transaction */
+    assert_false(sqlite3_get_autocommit(db_sqlite(db)));
+    assert_int_equal(test_db_int(other, "SELECT count(*) FROM t"), 0);
+    assert_int_equal(db_commit(db), MERR_OK);
+    assert_true(sqlite3_get_autocommit(db_sqlite(db)));
+    assert_int_equal(test_db_int(other, "SELECT sum(x) FROM t"), 5);
+
+    /* an inner commit is undone by the outer rollback */
+    assert_int_equal(db_begin(db), MERR_OK);
+    assert_int_equal(db_begin(db), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO t VALUES (10)"), MERR_OK);
+    assert_int_equal(db_commit(db), MERR_OK);
+    db_rollback(db);
+    assert_true(sqlite3_get_autocommit(db_sqlite(db)));
+    assert_int_equal(test_db_int(other, "SELECT sum(x) FROM t"), 5);
+
+    /* and a plain transaction after all that is one again (BEGIN, not SAVEPOINT) */
+    assert_int_equal(db_begin(db), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO t VALUES (100)"), MERR_OK);
+    assert_int_equal(db_commit(db), MERR_OK);
+    assert_int_equal(test_db_int(other, "SELECT sum(x) FROM t"), 105);
+    db_close(other);
+    db_close(db);
+}
+
 static void *begin_then_commit(void *arg)
 {
     struct begin_job *j = arg;
@@ -320,6 +367,7 @@ int main(void)
         cmocka_unit_test(failed_statement_maps_errors),
         cmocka_unit_test(settings_and_statement_cache),
         cmocka_unit_test(busy_writer_waits_then_gives_up),
+        cmocka_unit_test(transactions_nest_as_savepoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
