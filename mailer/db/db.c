@@ -278,6 +278,37 @@ void db_rollback(struct db *db)
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
+enum merr db_checkpoint(struct db *db, int restart_frames, int wait_ms, int *frames)
+{
+    int log = 0, done = 0, src, timeout = db->busy_timeout_ms;
+    if (frames)
+        *frames = 0;
+    src = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if ((src & 0xff) == SQLITE_BUSY) {
+        /* another connection is checkpointing (a commit's wal_autocheckpoint): its turn */
+        if (frames)
+            *frames = -1;
+        return MERR_OK;
+    }
+    if (src != SQLITE_OK)
+        return db_fail(db, src, "checkpoint");
+    if (log >= restart_frames && log > 0) {
+        /* busy_wait gives up after busy_timeout_ms: the readers' wait, not the handle's */
+        db->busy_timeout_ms = wait_ms;
+        sqlite3_busy_handler(db->h, wait_ms > 0 ? busy_wait : NULL, db);
+        src = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
+        db->busy_timeout_ms = timeout;
+        sqlite3_busy_handler(db->h, timeout > 0 ? busy_wait : NULL, db);
+        if (src == SQLITE_OK)
+            log = 0; /* every frame is in the database and no reader needs the WAL */
+        else if ((src & 0xff) != SQLITE_BUSY)
+            return db_fail(db, src, "checkpoint (restart)");
+    }
+    if (frames)
+        *frames = log;
+    return MERR_OK;
+}
+
 int db_changes(struct db *db)
 {
     return sqlite3_changes(db->h);

@@ -106,6 +106,23 @@ char *db_col_dup(sqlite3_stmt *st, int i);
 char *db_col_dup_null(sqlite3_stmt *st, int i);
 void db_col_copy(sqlite3_stmt *st, int i, char *out, size_t size);
 
+/*
+ * A WAL checkpoint that keeps the WAL bounded under a steady stream of
+ * writes. A PASSIVE checkpoint first (it never waits for anyone); it cannot
+ * finish while writers keep appending, and SQLite starts the WAL file over
+ * only after a checkpoint that finished, so under load the file grows for
+ * as long as the load lasts. When the WAL holds `restart_frames` frames or
+ * more, a RESTART checkpoint follows: it takes the write lock, copies what is
+ * left and waits up to `wait_ms` for the readers of older snapshots, so that
+ * the next writer starts the file over. It blocks writers while it runs (a
+ * short copy, then at most `wait_ms`); if the readers are not gone by then it
+ * gives up (MERR_OK: the next call tries again), as it does when another
+ * connection is checkpointing at that moment. `*frames` (may be NULL): the
+ * WAL's frames after it; 0 when the next writer starts the file over, -1
+ * when another checkpoint was running.
+ */
+enum merr db_checkpoint(struct db *db, int restart_frames, int wait_ms, int *frames);
+
 /* Number of rows sqlite3_changes() reports for the last statement. */
 int db_changes(struct db *db);
 
