@@ -305,6 +305,7 @@ struct churn {
     atomic_int stop;
     atomic_int writes;
     atomic_int reads; /* two readers count here */
+    atomic_int ended; /* the writer stopped (an error: rc says which) */
     enum merr rc;
 };
 
@@ -322,6 +323,7 @@ static void *keep_writing(void *arg)
         atomic_fetch_add(&c->writes, 1);
     }
     db_close(db);
+    atomic_store(&c->ended, 1);
     return NULL;
 }
 
@@ -367,7 +369,8 @@ static void checkpoint_keeps_wal_bounded(void **state)
         restarts += frames == 0;
         nanosleep(&nap, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (now.tv_sec - start.tv_sec < 2 || atomic_load(&w.writes) < 6000);
+    } while ((now.tv_sec - start.tv_sec < 2 || atomic_load(&w.writes) < 6000) &&
+             !atomic_load(&w.ended) && now.tv_sec - start.tv_sec < 120);
     atomic_store(&w.stop, 1);
     atomic_store(&r.stop, 1);
     pthread_join(tw, NULL);
