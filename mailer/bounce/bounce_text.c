@@ -314,31 +314,24 @@ struct found {
  * recipient's text is a success (2yz, 2.x.x), the first failure code
  * after it (4yz/5yz, 4.x.x/5.x.x) is the one that counts, if there is one.
  */
+static void first_failure(const char *text, char *code, size_t size,
+                          int (*find)(const char *text, char *out))
+{
+    char c[16];
+    for (const char *p = text, *at; code[0] == '2' && find(p, c); p = at + 1) {
+        if (c[0] != '2') {
+            snprintf(code, size, "%s", c);
+            return;
+        }
+        if (!(at = strstr(p, c)))
+            return;
+    }
+}
+
 static void prefer_failure(const char *text, char status[16], char reply[4])
 {
-    char st[16], rp[4];
-    const char *p;
-
-    for (p = text; status[0] == '2' && bounce_class_find_status(p, st);) {
-        const char *at = strstr(p, st);
-        if (st[0] != '2') {
-            snprintf(status, 16, "%s", st);
-            break;
-        }
-        if (!at)
-            break;
-        p = at + 1;
-    }
-    for (p = text; reply[0] == '2' && bounce_class_find_reply(p, rp);) {
-        const char *at = strstr(p, rp);
-        if (rp[0] != '2') {
-            snprintf(reply, 4, "%s", rp);
-            break;
-        }
-        if (!at)
-            break;
-        p = at + 1;
-    }
+    first_failure(text, status, 16, bounce_class_find_status);
+    first_failure(text, reply, 4, bounce_class_find_reply);
 }
 
 static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char *text, size_t at,
