@@ -501,8 +501,12 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
      * (Action: failed, a prose bounce that is not a warning) or the code is
      * permanent. A 4xx "user unknown" the MTA is still retrying is soft.
      */
-    if (reason == R("no_mail") && !perm) {
-        /* a null MX seen through a temporary code may be a DNS accident */
+    if (reason == R("no_mail") && (temp || (!perm && !final))) {
+        /*
+         * a null MX seen through a temporary code may be a DNS accident; with
+         * no code at all, a final report (Exim's "This is a permanent error")
+         * says the MTA gave up on it
+         */
         r->cls = BOUNCE_SOFT;
         r->reason = R("temporary");
         return;

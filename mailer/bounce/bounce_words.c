@@ -155,6 +155,7 @@ static const char *const P_NOMAIL[] = {"does not accept mail",
                                        "domain does not accept",
                                        "not receive any mail",
                                        "this domain is not used for mail",
+                                       "indicated no smtp service", /* Exim: a null MX (RFC 7505) */
                                        NULL};
 static const char *const P_DISABLED[] = {"account disabled",
                                          "account is disabled",
@@ -319,6 +320,7 @@ static const char *const P_DOMAIN[] = {"host unknown",
                                        "no such host",
                                        "domain could not be found",
                                        "hostname not found",
+                                       "dns lookup failure: host * not found", /* DragonFly dma */
                                        "domäne existiert nicht",
                                        "domaine inexistant",
                                        "dominio no existe",
@@ -433,6 +435,7 @@ static const char *const P_USER[] = {"no such mailbox",
                                      "không tồn tại",
                                      "recipient name is not recognized", /* Exchange IMS NDR */
                                      "invalid final delivery userid",    /* IMail */
+                                     "mail.local: unknown user",         /* sendmail's LDA */
                                      NULL};
 
 /*
