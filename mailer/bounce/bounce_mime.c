@@ -418,6 +418,7 @@ enum merr bounce_mime_text(const struct mailmime *m, size_t max, struct buf *out
     char *dec = NULL, *conv = NULL;
     size_t declen = 0, idx = 0;
     const char *cs = NULL;
+    int ascii = 1; /* no charset declared, or us-ascii */
     enum merr rc;
 
     if (!m || m->mm_type != MAILMIME_SINGLE || !(d = m->mm_data.mm_single) ||
@@ -440,6 +441,7 @@ enum merr bounce_mime_text(const struct mailmime *m, size_t max, struct buf *out
             if (*cs != '"')
                 clean[k++] = *cs;
         clean[k] = '\0';
+        ascii = !k || !strcasecmp(clean, "us-ascii");
         if (k && strcasecmp(clean, "us-ascii") && strcasecmp(clean, "utf-8") &&
             charconv("UTF-8", charset_alias(clean), dec, declen, &conv) == MAIL_CHARCONV_NO_ERROR &&
             conv) {
@@ -448,6 +450,19 @@ enum merr bounce_mime_text(const struct mailmime *m, size_t max, struct buf *out
             mailmime_decoded_part_free(dec);
             return rc;
         }
+    }
+    /*
+     * 7-bit text holding ISO-2022-JP's designators (RFC 1468: ESC $ B, ESC
+     * $ @) with no charset, or us-ascii, declared: Japanese MTAs write
+     * their Diagnostic-Code so, inside a message/delivery-status part that
+     * has no charset parameter (Lotus Domino).
+     */
+    if (ascii && (memmem(dec, declen, "\x1b$B", 3) || memmem(dec, declen, "\x1b$@", 3)) &&
+        charconv("UTF-8", "ISO-2022-JP", dec, declen, &conv) == MAIL_CHARCONV_NO_ERROR && conv) {
+        rc = bounce_mime_clean(conv, strlen(conv), max, out);
+        free(conv);
+        mailmime_decoded_part_free(dec);
+        return rc;
     }
     rc = bounce_mime_clean(dec, declen, max, out);
     mailmime_decoded_part_free(dec);

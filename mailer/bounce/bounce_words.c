@@ -431,6 +431,7 @@ static const char *const P_USER[] = {"no such mailbox",
                                      "不存在",
                                      "存在しません",
                                      "ディレクトリのリストにありません",
+                                     "ディレクトリには見つかりません", /* Domino */
                                      "宛先不明",
                                      "không tồn tại",
                                      "recipient name is not recognized", /* Exchange IMS NDR */
