@@ -372,6 +372,19 @@ static int rcpt_stage(const char *folded)
     return 0;
 }
 
+/*
+ * The receiving host checks the mailbox only once the data is sent. NTT
+ * DOCOMO's MX (mfsmax.docomo.ne.jp) takes every RCPT TO and answers "550
+ * Unknown user <a>" to the end of DATA for a subscriber it does not have
+ * (sisimai's Rhost::NTTDOCOMO): there the words name a missing mailbox,
+ * not a filter's refusal. An RFC 3463 X.2.x status beside them (the
+ * mailbox exists) still says otherwise.
+ */
+static int checks_mailbox_at_data(const char *folded, const char *status)
+{
+    return strstr(folded, "mfsmax.docomo.ne.jp") != NULL && strncmp(status + 1, ".2.", 3) != 0;
+}
+
 static int is_hard(const char *reason)
 {
     return reason && bounce_reason_class(reason) == BOUNCE_HARD;
@@ -418,7 +431,8 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
              */
             if (reason == R("user_unknown") && strncmp(r->status + 1, ".1.", 3) != 0 &&
                 (strstr(f, "end of data") || strstr(f, "after data") || strstr(f, "data command") ||
-                 strstr(f, ">>> data")))
+                 strstr(f, ">>> data")) &&
+                !checks_mailbox_at_data(f, r->status))
                 reason = R("policy");
             /*
              * RFC 3463 X.2.1 is a disabled mailbox. "User unknown" beside it
@@ -448,7 +462,7 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
              */
             if (bare && reason == R("user_unknown") && !rcpt_address_status(r->status) &&
                 !((no_specific_status(r->status) || !strncmp(r->status + 1, ".2.1", 4)) &&
-                  rcpt_stage(f)))
+                  (rcpt_stage(f) || checks_mailbox_at_data(f, r->status))))
                 reason = NULL; /* the status or the vague words decide */
             /*
              * RFC 3463 X.7.x: refused for security or policy. Postfix's
