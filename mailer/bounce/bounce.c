@@ -509,6 +509,47 @@ static enum merr returned_addressee(struct bounce_report *r, const struct bounce
     return MERR_OK;
 }
 
+/*
+ * RFC 3464's per-recipient fields written into the prose: a report whose
+ * MIME headers were lost on the way (no Content-Type, so the
+ * delivery-status part is only text; Sendmail's, as some relays and list
+ * archives pass it on). The block starts at the paragraph that holds the
+ * first "Final-Recipient:" line and ends at the next MIME boundary or part
+ * header, or where the returned copy starts. NULL when the text has none.
+ */
+static const char *prose_dsn_fields(const char *human, size_t *n)
+{
+    size_t hl = strlen(human), cut = bounce_text_cut(human, hl);
+    const char *p = human, *start, *end;
+
+    for (;;) {
+        p = strcasestr(p, "final-recipient:");
+        if (!p || (size_t)(p - human) >= cut)
+            return NULL;
+        if (p == human || p[-1] == '\n')
+            break;
+        p++;
+    }
+    start = p;
+    while (start > human && !(start[-1] == '\n' && start - 1 > human && start[-2] == '\n'))
+        start--;
+    for (end = p; (size_t)(end - human) < cut;) {
+        const char *nl = strchr(end, '\n');
+        if (!strncmp(end, "--", 2) || !strncasecmp(end, "content-type:", 13))
+            break;
+        if (!nl)
+            end = human + hl;
+        else
+            end = nl + 1;
+        if (!nl)
+            break;
+    }
+    if ((size_t)(end - human) > cut)
+        end = human + cut;
+    *n = (size_t)(end - start);
+    return start;
+}
+
 static const char *top_header_end(const char *data, size_t len, size_t *n)
 {
     size_t i = 0;
@@ -665,7 +706,19 @@ enum merr bounce_parse(const char *data, size_t len, const struct bounce_limits 
         if (rc)
             goto out;
         r->kind = BOUNCE_KIND_REPORT;
-        if (!r->n_rcpts && w.has_dsn) {
+        if (!r->n_rcpts && !w.has_dsn) {
+            size_t fl = 0;
+            const char *fields = prose_dsn_fields(human, &fl);
+            if (fields && (rc = bounce_report_dsn(r, fields, fl, human)) != MERR_OK)
+                goto out;
+        }
+        /*
+         * A report that names no recipient our way (a DSN without
+         * per-recipient fields, a prose notice that says only "Deferred:
+         * Connection timed out" above the unsent message): its returned
+         * copy's single To:.
+         */
+        if (!r->n_rcpts) {
             rc = returned_addressee(r, &ret, own);
             if (rc)
                 goto out;
