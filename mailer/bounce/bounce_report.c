@@ -632,9 +632,50 @@ enum merr bounce_report_ses(struct bounce_report *r, const char *text, size_t n,
         return MERR_OK;
     /* the object, then SNS's footer: stop after the first value */
     root = json_loadb(text + i, n - i, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, NULL);
+    if (!root) {
+        /*
+         * A line over the mail's length limit folded on the way (RFC 5322
+         * §2.1.1: a line break and a blank inserted), inside a JSON string
+         * where a raw line break is not allowed: unfold and read again.
+         */
+        char *u = malloc(n - i + 1);
+        size_t k = 0;
+        if (!u)
+            return MERR_NOMEM;
+        for (size_t j = i; j < n; j++) {
+            size_t e = j + (text[j] == '\r' && j + 1 < n && text[j + 1] == '\n');
+            if ((text[j] == '\n' || e > j) && e + 1 < n &&
+                (text[e + 1] == ' ' || text[e + 1] == '\t')) {
+                j = e;
+                continue;
+            }
+            u[k++] = text[j];
+        }
+        root = json_loadb(u, k, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, NULL);
+        free(u);
+    }
     if (!json_is_object(root)) {
         json_decref(root);
         return MERR_OK;
+    }
+    /*
+     * Amazon SNS's JSON envelope (an "email-json" subscription, or a
+     * message forwarded as it arrived at an HTTP endpoint): {"Type":
+     * "Notification", "Message": "<the SES notification as a JSON string>"}
+     */
+    if (!json_object_get(root, "notificationType") && !json_object_get(root, "eventType")) {
+        const char *type_sns = json_string_value(json_object_get(root, "Type"));
+        json_t *msg = json_object_get(root, "Message"), *inner = NULL;
+        if (type_sns && !strcmp(type_sns, "Notification") && json_is_string(msg) &&
+            json_string_length(msg) <= SES_JSON_MAX)
+            inner = json_loadb(json_string_value(msg), json_string_length(msg),
+                               JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_object(inner)) {
+            json_decref(root);
+            root = inner;
+        } else {
+            json_decref(inner);
+        }
     }
     type = json_string_value(json_object_get(root, "notificationType"));
     if (!type)
