@@ -81,6 +81,7 @@ transport = $dest
 ${DELIVERY_NICE:+nice = $DELIVERY_NICE}
 [smtp]
 tls = none
+helo = mailer.hagiang.example
 [http]
 listen = 127.0.0.1:$port
 threads = $hthreads
@@ -113,18 +114,22 @@ busy() {
          END {print (w == "" ? "-" : w), (s == "" ? "-" : s)}'
 }
 count() { /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from envelopes").fetchone()[0])' "$work/mailer.db"; }
+# envelopes the workers have delivered so far
+sent() { /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from envelopes where state = '"'"'sent'"'"'").fetchone()[0])' "$work/mailer.db"; }
 results=$work/rounds.txt
 echo "bench/http: $(nproc) cores, $hthreads server threads, $conns connections, $rounds rounds of ${secs}s, wrk $wthreads threads, delivery workers: $transport"
 echo "load_before $("$rounds_py" load)" >"$results"
 for r in $(seq "$rounds"); do
   load=$("$rounds_py" load | cut -d' ' -f1)
   before=$(count)
+  sent0=$(sent)
   busy0=$(busy)
   c0=$("$rounds_py" cpu "$pid")
   out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" --latency -s "$here/share.lua" "http://127.0.0.1:$port")
   c1=$("$rounds_py" cpu "$pid")
   busy1=$(busy)
   after=$(count)
+  sent1=$(sent)
   result=$(grep '^RESULT' <<<"$out")
   accepted=$(sed -E 's/.*accepted=([0-9]+).*/\1/' <<<"$result")
   # requests still in flight when wrk stops are enqueued but not counted by wrk
@@ -132,10 +137,10 @@ for r in $(seq "$rounds"); do
     echo "bench/http: round $r: accepted $accepted but $((after - before)) envelopes in the database" >&2
     exit 1
   fi
-  /usr/bin/python3 - "$result" "$c0" "$c1" "$r" "$load" "$((after - before))" "$busy0" "$busy1" \
+  /usr/bin/python3 - "$result" "$c0" "$c1" "$r" "$load" "$((after - before))" "$busy0" "$busy1" "$((sent1 - sent0))" \
     >>"$results" <<'PY'
 import sys
-result, c0, c1, r, load, enq, busy0, busy1 = sys.argv[1:]
+result, c0, c1, r, load, enq, busy0, busy1, sent = sys.argv[1:]
 d = dict(kv.split("=") for kv in result.split()[1:])
 acc = int(d["accepted"])
 b0, b1 = busy0.split(), busy1.split()
@@ -144,9 +149,9 @@ if "-" not in b0 + b1:
     busy = ", %d waits for the SQLite lock (%.3f s slept)" % (int(b1[0]) - int(b0[0]),
                                                              float(b1[1]) - float(b0[1]))
 print("side p99 round %s value %s cpu_ms_per_msg %.4f load %s text %s accepted/s, p50 %s ms, "
-      "p99 %s ms, max %s ms, %s refused, %s enqueued%s"
+      "p99 %s ms, max %s ms, %s refused, %s enqueued, %s delivered meanwhile%s"
       % (r, d["p99_ms"], (float(c1) - float(c0)) * 1000 / max(acc, 1), load, d["accepted_per_s"],
-         d["p50_ms"], d["p99_ms"], d["max_ms"], d["refused"], enq, busy))
+         d["p50_ms"], d["p99_ms"], d["max_ms"], d["refused"], enq, sent, busy))
 print("side accepted/s round %s value %s load %s" % (r, d["accepted_per_s"], load))
 PY
   echo "  round $r: $(sed -E 's/^RESULT //' <<<"$result")" >&2
