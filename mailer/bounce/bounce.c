@@ -534,15 +534,11 @@ static const char *prose_dsn_fields(const char *human, size_t *n)
     while (start > human && !(start[-1] == '\n' && start - 1 > human && start[-2] == '\n'))
         start--;
     for (end = p; (size_t)(end - human) < cut;) {
-        const char *nl = strchr(end, '\n');
+        const char *nl;
         if (!strncmp(end, "--", 2) || !strncasecmp(end, "content-type:", 13))
             break;
-        if (!nl)
-            end = human + hl;
-        else
-            end = nl + 1;
-        if (!nl)
-            break;
+        nl = strchr(end, '\n');
+        end = nl ? nl + 1 : human + hl;
     }
     if ((size_t)(end - human) > cut)
         end = human + cut;
