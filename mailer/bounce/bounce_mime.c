@@ -415,10 +415,9 @@ static const char *charset_alias(const char *cs)
 enum merr bounce_mime_text(const struct mailmime *m, size_t max, struct buf *out)
 {
     const struct mailmime_data *d;
-    char *dec = NULL, *conv = NULL;
+    char *dec = NULL, *conv = NULL, clean[64] = "";
     size_t declen = 0, idx = 0;
-    const char *cs = NULL;
-    int ascii = 1; /* no charset declared, or us-ascii */
+    const char *cs = NULL, *from = NULL; /* from: the charset to convert; NULL: UTF-8 or ASCII */
     enum merr rc;
 
     if (!m || m->mm_type != MAILMIME_SINGLE || !(d = m->mm_data.mm_single) ||
@@ -435,30 +434,24 @@ enum merr bounce_mime_text(const struct mailmime *m, size_t max, struct buf *out
     if (m->mm_content_type)
         cs = mailmime_content_param_get(m->mm_content_type, "charset");
     if (cs) {
-        char clean[64];
         size_t k = 0;
         for (; *cs && k + 1 < sizeof clean; cs++)
             if (*cs != '"')
                 clean[k++] = *cs;
         clean[k] = '\0';
-        ascii = !k || !strcasecmp(clean, "us-ascii");
-        if (k && strcasecmp(clean, "us-ascii") && strcasecmp(clean, "utf-8") &&
-            charconv("UTF-8", charset_alias(clean), dec, declen, &conv) == MAIL_CHARCONV_NO_ERROR &&
-            conv) {
-            rc = bounce_mime_clean(conv, strlen(conv), max, out);
-            free(conv);
-            mailmime_decoded_part_free(dec);
-            return rc;
-        }
     }
+    if (clean[0] && strcasecmp(clean, "us-ascii") && strcasecmp(clean, "utf-8"))
+        from = charset_alias(clean);
     /*
      * 7-bit text holding ISO-2022-JP's designators (RFC 1468: ESC $ B, ESC
      * $ @) with no charset, or us-ascii, declared: Japanese MTAs write
      * their Diagnostic-Code so, inside a message/delivery-status part that
      * has no charset parameter (Lotus Domino).
      */
-    if (ascii && (memmem(dec, declen, "\x1b$B", 3) || memmem(dec, declen, "\x1b$@", 3)) &&
-        charconv("UTF-8", "ISO-2022-JP", dec, declen, &conv) == MAIL_CHARCONV_NO_ERROR && conv) {
+    else if (strcasecmp(clean, "utf-8") &&
+             (memmem(dec, declen, "\x1b$B", 3) || memmem(dec, declen, "\x1b$@", 3)))
+        from = "ISO-2022-JP";
+    if (from && charconv("UTF-8", from, dec, declen, &conv) == MAIL_CHARCONV_NO_ERROR && conv) {
         rc = bounce_mime_clean(conv, strlen(conv), max, out);
         free(conv);
         mailmime_decoded_part_free(dec);
