@@ -373,16 +373,43 @@ static int rcpt_stage(const char *folded)
 }
 
 /*
- * The receiving host checks the mailbox only once the data is sent. NTT
- * DOCOMO's MX (mfsmax.docomo.ne.jp) takes every RCPT TO and answers "550
- * Unknown user <a>" to the end of DATA for a subscriber it does not have
- * (sisimai's Rhost::NTTDOCOMO): there the words name a missing mailbox,
- * not a filter's refusal. An RFC 3463 X.2.x status beside them (the
- * mailbox exists) still says otherwise.
+ * Receiving hosts whose "user unknown" names a missing mailbox where the
+ * general rules below would doubt it (a reply after the data, a bare
+ * "User unknown" that names no stage), as their operators answer and
+ * sisimai's Rhost classes (NTTDOCOMO, KDDI) record. Each names the host or
+ * the recipient's domain as it appears in the report, and the reply.
  */
-static int checks_mailbox_at_data(const char *folded, const char *status)
+static const struct mailbox_host {
+    const char *host, *words;
+} MAILBOX_HOSTS[] = {
+    /*
+     * NTT DOCOMO's MX (mfsmax.docomo.ne.jp) takes every RCPT TO and answers
+     * "550 Unknown user <a>" to the end of DATA for a subscriber it does
+     * not have.
+     */
+    {"mfsmax.docomo.ne.jp", "unknown user"},
+    /*
+     * KDDI's au (ezweb.ne.jp, au.com; MX msmx.au.com, lsean.ezweb.ne.jp)
+     * answers "550 <a>: User unknown" for a subscriber it does not have;
+     * its "550 : User unknown", naming nobody, is its filter's refusal.
+     */
+    {"ezweb.ne.jp", ">: user unknown"},
+    {"@au.com", ">: user unknown"},
+    {".au.com", ">: user unknown"},
+    {NULL, NULL},
+};
+
+/*
+ * The report's words are a known host's answer for a missing mailbox (an
+ * RFC 3463 X.2.x status beside them still decides below: the mailbox
+ * exists).
+ */
+static int known_mailbox_host(const char *folded)
 {
-    return strstr(folded, "mfsmax.docomo.ne.jp") != NULL && strncmp(status + 1, ".2.", 3) != 0;
+    for (const struct mailbox_host *h = MAILBOX_HOSTS; h->host; h++)
+        if (strstr(folded, h->host) && strstr(folded, h->words))
+            return 1;
+    return 0;
 }
 
 static int is_hard(const char *reason)
@@ -432,7 +459,7 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
             if (reason == R("user_unknown") && strncmp(r->status + 1, ".1.", 3) != 0 &&
                 (strstr(f, "end of data") || strstr(f, "after data") || strstr(f, "data command") ||
                  strstr(f, ">>> data")) &&
-                !checks_mailbox_at_data(f, r->status))
+                !known_mailbox_host(f))
                 reason = R("policy");
             /*
              * RFC 3463 X.2.1 is a disabled mailbox. "User unknown" beside it
@@ -462,7 +489,7 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
              */
             if (bare && reason == R("user_unknown") && !rcpt_address_status(r->status) &&
                 !((no_specific_status(r->status) || !strncmp(r->status + 1, ".2.1", 4)) &&
-                  (rcpt_stage(f) || checks_mailbox_at_data(f, r->status))))
+                  (rcpt_stage(f) || known_mailbox_host(f))))
                 reason = NULL; /* the status or the vague words decide */
             /*
              * RFC 3463 X.7.x: refused for security or policy. Postfix's
