@@ -127,6 +127,25 @@ static void human_paragraph(const char *human, const char *addr, struct buf *out
     buf_append(out, s, (size_t)(e - s));
 }
 
+/*
+ * A recipient's group without Diagnostic-Code: OpenSMTPD writes the
+ * remote reply only in its prose ("a@b: 550 5.1.1 <a@b>: Recipient address
+ * rejected: User unknown") under a bare "Status: 5.0.0". The recipient's
+ * own lines of the prose, from after its address, when they hold an SMTP
+ * reply, are its diagnostic (NULL otherwise); `line` keeps the text.
+ */
+static const char *prose_reply(const char *human, const char *addr, struct buf *line)
+{
+    const char *t, *a;
+    char code[4];
+    human_paragraph(human, addr, line);
+    if (!line->len || !line->data || !(a = strcasestr(line->data, addr)))
+        return NULL;
+    t = a + strlen(addr);
+    t += strspn(t, ">:; \t\n");
+    return bounce_class_find_reply(t, code) ? t : NULL;
+}
+
 void bounce_rcpt_diag(struct bounce_rcpt *x, const char *d, size_t n)
 {
     struct buf clean;
@@ -346,10 +365,14 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
         struct bounce_rcpt *x = &r->rcpts[k];
         const char *d = diag_of[k];
         char st[16];
+        struct buf line;
+        buf_init(&line, 2048);
         if (!x->address[0] && x->original[0])
             snprintf(x->address, sizeof x->address, "%s", x->original);
         if (x->address[0] == '@')
             repair_domain_only(x->address, x->original, human);
+        if (!d && x->address[0])
+            d = prose_reply(human, x->address, &line);
         if (d) {
             /* a more specific code in the text wins over X.0.0 or a missing Status */
             if (bounce_class_find_status(d, st) &&
@@ -401,6 +424,7 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
             x->reason = reason_named("disabled");
             x->cls = BOUNCE_SOFT;
         }
+        buf_free(&line);
     }
     /* recipients without an address or any status are noise (an empty group) */
     for (size_t k = first; k < r->n_rcpts;) {
