@@ -40,6 +40,7 @@ static const char *const CUT_MARKS[] = {
     "returned message",
     "undelivered message",
     "message headers follow",
+    "message header follows", /* T-Online */
     "header of the original message",
     "headers of the original message",
     "the original message was",
@@ -434,8 +435,8 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
     const char *t = in->text ? in->text : "";
     size_t n = in->text ? in->len : 0, cut = bounce_text_cut(t, n);
     struct found *fv = calloc(BOUNCE_RCPT_MAX, sizeof *fv);
-    size_t nf = 0, s, l;
-    int final = !bounce_class_is_warning(t), delay = 0;
+    size_t nf = 0, nh, s, l;
+    int final = !bounce_class_is_warning(t), delay = 0, named = 0, passes;
     enum merr e = MERR_OK;
 
     if (!fv)
@@ -465,6 +466,7 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
                 for (size_t i = 0; next_addr(t, cut, i, &s, &l); i = s + l)
                     if (same_addr(t + s, l, a)) {
                         fv[nf].pos = s;
+                        named = 1;
                         break;
                     }
                 nf++;
@@ -474,13 +476,19 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
                 p++;
         }
     }
+    nh = nf;
     /*
      * Else every address of the text before the copy, in order, but not a
      * contact offered for help (nor that address anywhere else), and not an
      * addressee echoed from the returned message's header unless the text
-     * names nobody else.
+     * names nobody else. When the header names nobody the text names while
+     * the text lists failed addresses of its own (a relay rewrote the
+     * header, or the report was edited), the text, which says what
+     * happened to each, wins over the bare list (the addressee pass is not
+     * tried then).
      */
-    for (int pass = 0; !nf && pass < 2; pass++) {
+    passes = !nh ? 2 : named ? 0 : 1;
+    for (int pass = 0; nf == nh && pass < passes; pass++) {
         char contacts[4][BOUNCE_ADDR_MAX];
         size_t nc = 0;
         for (size_t i = 0; nc < 4 && next_addr(t, cut, i, &s, &l); i = s + l)
@@ -493,7 +501,7 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
                 continue;
             for (size_t k = 0; k < nc && !dup; k++)
                 dup = same_addr(t + s, l, contacts[k]);
-            for (size_t k = 0; k < nf && !dup; k++)
+            for (size_t k = nh; k < nf && !dup; k++)
                 dup = same_addr(t + s, l, fv[k].addr);
             if (dup)
                 continue;
@@ -501,6 +509,10 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
             snprintf(fv[nf].addr, sizeof fv[nf].addr, "%.*s", (int)l, t + s);
             nf++;
         }
+    }
+    if (nf > nh && nh) { /* the text's list replaces the header's */
+        memmove(fv, fv + nh, (nf - nh) * sizeof *fv);
+        nf -= nh;
     }
     for (size_t k = 0; k < nf && !e; k++) {
         size_t from = fv[k].pos < cut ? fv[k].pos + strlen(fv[k].addr) : cut;
