@@ -412,6 +412,15 @@ static int known_mailbox_host(const char *folded)
     return 0;
 }
 
+/* The text names the reporting system's own directory (bounce_words_directory). */
+static int names_directory(const char *folded)
+{
+    for (const char *const *p = bounce_words_directory; *p; p++)
+        if (strstr(folded, *p))
+            return 1;
+    return 0;
+}
+
 static int is_hard(const char *reason)
 {
     return reason && bounce_reason_class(reason) == BOUNCE_HARD;
@@ -500,6 +509,19 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
              */
             if (reason == R("user_unknown") && !strncmp(r->status + 1, ".7.", 3))
                 reason = R("policy");
+            /*
+             * RFC 3463 X.0.0 is "other undefined status": the reporting MTA
+             * knew no more than that the delivery failed. Words beside it
+             * that are no SMTP reply (no code), name no stage, no known
+             * host and no directory of the reporting system's own are text
+             * of unknown origin, not a server's verdict on the mailbox: a
+             * failure of unsure cause, soft (repeated ones still suppress
+             * by count).
+             */
+            if (reason == R("user_unknown") && !strcmp(r->status + 1, ".0.0") &&
+                !r->reply_code[0] && !rcpt_stage(f) && !known_mailbox_host(f) &&
+                !names_directory(f))
+                reason = NULL;
         }
         /*
          * Exchange Online's directory-based edge blocking refuses a

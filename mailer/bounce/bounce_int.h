@@ -126,6 +126,7 @@ extern const struct bounce_words bounce_words_tier3[];
 /* Phrases of a delay warning (the MTA still tries), NULL-terminated. */
 extern const char *const bounce_words_warning[];
 extern const char *const bounce_words_rcpt_stage[];
+extern const char *const bounce_words_directory[];
 
 /* ---- bounce_text.c: bounces written in prose ---- */
 

@@ -471,6 +471,13 @@ static const char *const P_USER_WEAK[] = {"user unknown",
  * §4.1.1.3 writes it, "RCPT TO:<a>". A bare "RCPT TO: a" in a summary of
  * the envelope, "(ORCPT a)" in a Received line or "need RCPT" are no stage.
  */
+/*
+ * Words of a mail system's own directory lookup (Domino, Notes, Exchange's
+ * directory): the reporting system holds the mailboxes and says what its
+ * directory lacks, whatever status it writes beside it.
+ */
+const char *const bounce_words_directory[] = {"directory", "ディレクトリ", NULL};
+
 const char *const bounce_words_rcpt_stage[] = {"in reply to rcpt",
                                                "after rcpt",
                                                ">>> rcpt",
