@@ -141,6 +141,11 @@ def main():
         print("%-10s %10d %8d %7d %5.1f%% %7d %5.1f%% %9d" % ("all", allt[0], len(allt[3]), allt[1],
                                                             100.0 * allt[1] / allt[0], allt[2],
                                                             100.0 * allt[2] / allt[0], allt[4]))
+    if allt[0]:
+        # the goal (docs/bounces.md): at least 95 % right, fewer than 1 % wrongly hard
+        right, hard = 100.0 * allt[1] / allt[0], 100.0 * allt[2] / allt[0]
+        print("goal: right %.2f %% (>= 95: %s), wrongly hard %.2f %% (< 1: %s)" %
+              (right, "met" if right >= 95.0 else "NOT met", hard, "met" if hard < 1.0 else "NOT met"))
     print("misclassified:")
     for w in wrong:
         print("  [%s] %s #%d: want %s (%s), got %s (%s): %s" % (w[0], w[1], w[2], w[3], w[4], w[5], w[6],
