@@ -82,6 +82,13 @@ static int busy_wait(void *arg, int tries)
     return 1;
 }
 
+/* busy_wait as the handle's busy handler, giving up after `ms` (none when 0). */
+static void set_busy_timeout(struct db *db, int ms)
+{
+    db->busy_timeout_ms = ms;
+    sqlite3_busy_handler(db->h, ms > 0 ? busy_wait : NULL, db);
+}
+
 enum merr db_fail(struct db *db, int src, const char *what)
 {
     int base = src & 0xff;
@@ -164,8 +171,7 @@ enum merr db_open(const char *path, int busy_timeout_ms, struct db **out)
         db_close(db);
         return rc;
     }
-    db->busy_timeout_ms = busy_timeout_ms;
-    sqlite3_busy_handler(db->h, busy_timeout_ms > 0 ? busy_wait : NULL, db);
+    set_busy_timeout(db, busy_timeout_ms);
     sqlite3_extended_result_codes(db->h, 1);
     src = sqlite3_create_function_v2(db->h, "sha256_hex", 1,
                                      SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
@@ -294,11 +300,9 @@ enum merr db_checkpoint(struct db *db, int restart_frames, int wait_ms, int *fra
         return db_fail(db, src, "checkpoint");
     if (log >= restart_frames && log > 0) {
         /* busy_wait gives up after busy_timeout_ms: the readers' wait, not the handle's */
-        db->busy_timeout_ms = wait_ms;
-        sqlite3_busy_handler(db->h, wait_ms > 0 ? busy_wait : NULL, db);
+        set_busy_timeout(db, wait_ms);
         src = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
-        db->busy_timeout_ms = timeout;
-        sqlite3_busy_handler(db->h, timeout > 0 ? busy_wait : NULL, db);
+        set_busy_timeout(db, timeout);
         if (src == SQLITE_OK)
             log = 0; /* every frame is in the database and no reader needs the WAL */
         else if ((src & 0xff) != SQLITE_BUSY)
