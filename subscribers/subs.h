@@ -632,6 +632,7 @@ enum merr subs_find(struct db *db, const char *email, long long *subscriber_id);
  * lower-case hex (relays may fold the case of a local part, RFC 5321 §2.4).
  * Appended to out.
  */
+#define SUBS_UNSUBSCRIBE_PREFIX "unsubscribe+" /* the mailto's local part starts so */
 enum merr subs_unsubscribe_mailto(const struct config *cfg, long long subscriber_id,
                                   long long list_id, struct buf *out);
 

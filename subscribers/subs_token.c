@@ -196,8 +196,8 @@ enum merr subs_unsubscribe_mailto(const struct config *cfg, long long subscriber
     if (base && (at = strchr(base, '@')) != NULL)
         return buf_printf(out, "mailto:%.*s+%lld.%lld.%s%s?subject=unsubscribe", (int)(at - base),
                           base, subscriber_id, list_id, mac, at);
-    return buf_printf(out, "mailto:unsubscribe+%lld.%lld.%s@%s?subject=unsubscribe", subscriber_id,
-                      list_id, mac, cfg_mail_domain(cfg));
+    return buf_printf(out, "mailto:" SUBS_UNSUBSCRIBE_PREFIX "%lld.%lld.%s@%s?subject=unsubscribe",
+                      subscriber_id, list_id, mac, cfg_mail_domain(cfg));
 }
 
 static int parse_id(const char **p, long long *out)

@@ -37,6 +37,8 @@
 
 #include "bounce_int.h"
 #include "html.h"
+#include "outbox.h"
+#include "subs.h"
 
 const char *bounce_kind_name(enum bounce_kind k)
 {
@@ -457,10 +459,10 @@ static enum merr take_attribution(struct bounce_report *r, const struct bounce_f
         for (size_t i = 0; i < top->n; i++) {
             if (!bounce_fields_is(top, i, *f))
                 continue;
-            if (!r->verp && value_prefixed(top->f[i].value, "bounces+", a) &&
+            if (!r->verp && value_prefixed(top->f[i].value, OUTBOX_VERP_PREFIX, a) &&
                 !(r->verp = strdup(a)))
                 return MERR_NOMEM;
-            if (!r->unsubscribe && value_prefixed(top->f[i].value, "unsubscribe+", a) &&
+            if (!r->unsubscribe && value_prefixed(top->f[i].value, SUBS_UNSUBSCRIBE_PREFIX, a) &&
                 !(r->unsubscribe = strdup(a)))
                 return MERR_NOMEM;
         }
@@ -468,7 +470,7 @@ static enum merr take_attribution(struct bounce_report *r, const struct bounce_f
         const char *rp = bounce_fields_get(ret, "Return-Path", 0);
         r->returned_msgid = msgid_of(bounce_fields_get(ret, "Message-ID", 0));
         r->returned_list_id = msgid_of(bounce_fields_get(ret, "List-Id", 0));
-        if (rp && value_prefixed(rp, "bounces+", a))
+        if (rp && value_prefixed(rp, OUTBOX_VERP_PREFIX, a))
             r->returned_verp = strdup(a);
     }
     r->message_id = msgid_of(bounce_fields_get(top, "Message-ID", 0));
@@ -500,7 +502,7 @@ static enum merr returned_addressee(struct bounce_report *r, const struct bounce
     for (const char *const *o = own; *o; o++)
         if (!strcasecmp(*o, a))
             return MERR_OK;
-    if (!strncasecmp(a, "bounces+", 8))
+    if (!strncasecmp(a, OUTBOX_VERP_PREFIX, sizeof OUTBOX_VERP_PREFIX - 1))
         return MERR_OK;
     if (!(x = bounce_report_add(r)))
         return MERR_NOMEM;

@@ -209,8 +209,9 @@ static enum merr complaint(struct apply *a, const struct outbox_bounce_target *t
 static int attribute_message(struct apply *a, const struct bounce_report *r, const char *hint,
                              long long *eid, const char **by)
 {
-    const char *cands[3] = {hint && !strncasecmp(hint, "bounces+", 8) ? hint : NULL, r->verp,
-                            r->returned_verp};
+    const char *cands[3] = {
+        hint && !strncasecmp(hint, OUTBOX_VERP_PREFIX, sizeof OUTBOX_VERP_PREFIX - 1) ? hint : NULL,
+        r->verp, r->returned_verp};
     *eid = 0;
     for (int i = 0; i < 3; i++) {
         long long id;
@@ -231,7 +232,7 @@ static int attribute_message(struct apply *a, const struct bounce_report *r, con
     if (r->envid && token_shaped(r->envid)) {
         char addr[128];
         long long id;
-        snprintf(addr, sizeof addr, "bounces+%s@x", r->envid);
+        snprintf(addr, sizeof addr, OUTBOX_VERP_PREFIX "%s@x", r->envid);
         if (outbox_verp_parse(a->cfg->secret, addr, &id) != MERR_OK) {
             snprintf(a->res->note, sizeof a->res->note, "refused: ENVID forged or altered (%.100s)",
                      r->envid);
@@ -408,7 +409,10 @@ enum merr bounce_policy_apply(struct db *db, const struct config *cfg, long long
     const char *by = NULL;
     int forged, chosen = -1;
     enum merr rc = MERR_OK;
-    const char *unsub = hint && !strncasecmp(hint, "unsubscribe+", 12) ? hint : r->unsubscribe;
+    const char *unsub =
+        hint && !strncasecmp(hint, SUBS_UNSUBSCRIBE_PREFIX, sizeof SUBS_UNSUBSCRIBE_PREFIX - 1)
+            ? hint
+            : r->unsubscribe;
 
     if (unsub && r->kind != BOUNCE_KIND_DSN && r->kind != BOUNCE_KIND_ARF &&
         r->kind != BOUNCE_KIND_REPORT)

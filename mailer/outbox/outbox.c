@@ -185,7 +185,7 @@ void outbox_verp_token(const char *secret, struct crypto_hmac *secret_key, long 
 
 void outbox_verp_of_token(const char *token, const char *domain, char out[128])
 {
-    snprintf(out, 128, "bounces+%s@%s", token, domain);
+    snprintf(out, 128, OUTBOX_VERP_PREFIX "%s@%s", token, domain);
 }
 
 void outbox_verp(const char *secret, long long envelope_id, const char *domain, char out[128])
@@ -197,7 +197,7 @@ void outbox_verp(const char *secret, long long envelope_id, const char *domain, 
 
 enum merr outbox_verp_parse(const char *secret, const char *address, long long *envelope_id)
 {
-    static const char prefix[] = "bounces+";
+    static const char prefix[] = OUTBOX_VERP_PREFIX;
     char mac[2 * MAC_BYTES + 1], want[2 * MAC_BYTES + 1];
     const char *p = address;
     long long id = 0;

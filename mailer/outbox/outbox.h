@@ -180,6 +180,9 @@ void outbox_message_id(const char *secret, struct crypto_hmac *secret_key, const
                        char out[128]);
 long long outbox_message_id_envelope(const char *secret, const char *message_id);
 
+/* The local part's prefix of our VERP return paths (outbox_verp). */
+#define OUTBOX_VERP_PREFIX "bounces+"
+
 /*
  * VERP return path "bounces+ID.MAC@domain" where MAC authenticates ID with
  * HMAC-SHA256 under `secret`; out holds 128. outbox_verp_parse returns the
