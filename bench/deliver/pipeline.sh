@@ -14,10 +14,11 @@
 # send's plan, and each sent one is committed before the next leaves its
 # connection. Checks that `mailer queue status` says "sent N" and nothing
 # else, and prints on stdout, for run.sh:
-#   msgs N seconds S msgs_per_s R mb_per_s M peak_rss_mb P failed F cpu_s C [...] msg_bytes B
+#   msgs N seconds S msgs_per_s R mb_per_s M peak_rss_mb P failed F cpu_s C busy_cores U
+#   [...] msg_bytes B
 # (S: the wall time of `mailer deliver --once`, C: its user + system CPU
 # seconds from wait4's rusage, steadier than the rate on a shared
-# machine), then, if the mailer logged its summary at info level:
+# machine; U: the whole machine's busy CPU meanwhile, in cores), then, if the mailer logged its summary at info level:
 #   commits K record_s W claim_s L   (before msg_bytes, which stays last)
 # (the writer's commit rounds, and its seconds in result commits and claims)
 set -euo pipefail
@@ -78,6 +79,9 @@ c.execute("""INSERT INTO envelopes(send_id, recipient, name, next_attempt_at, cr
              SELECT e.send_id, 'doc-gia-' || k.i || '@example.net', e.name,
                     e.next_attempt_at, e.created_at, e.updated_at
              FROM k, (SELECT * FROM envelopes ORDER BY id LIMIT 1) e""", (n - 1,))
+# the per-send counters (migration 0016) are kept by the outbox's own inserts
+c.execute("UPDATE send_counts SET queued = queued + ? "
+          "WHERE send_id = (SELECT send_id FROM envelopes ORDER BY id LIMIT 1)", (n - 1,))
 c.commit()
 PY
 # PIPELINE_WRAP: a command put before the mailer's (profile.sh: perf record)
@@ -100,6 +104,6 @@ s, cpu = ru["wall_s"], ru["user_s"] + ru["sys_s"]
 # the writer's summary ("(C commits, S s; claims S s)", logged at info)
 w = re.search(r"\((\d+) commits, ([0-9.]+) s; claims ([0-9.]+) s\)", open(sys.argv[4]).read())
 print("msgs %d seconds %.3f msgs_per_s %.0f mb_per_s %.1f peak_rss_mb %.1f failed 0 cpu_s %.4f "
-      % (n, s, n / s, n * b / s / 1e6, ru["rss_mb"], cpu)
+      "busy_cores %.2f " % (n, s, n / s, n * b / s / 1e6, ru["rss_mb"], cpu, ru["busy_cores"])
       + ("commits %s record_s %s claim_s %s " % w.groups() if w else "") + "msg_bytes %d" % b)
 PY

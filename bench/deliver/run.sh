@@ -152,9 +152,10 @@ text = "%.2f s, peak RSS %s MB, %s failed" % (float(m["seconds"]), m["peak_rss_m
 if "commits" in m:
     text += ", writer: %s commits, %s s in result commits, %s s in claims" % (
         m["commits"], m["record_s"], m["claim_s"])
-print("side %s round %s value %s cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f load %s text %s"
+busy = " busy_cores %s" % m["busy_cores"] if "busy_cores" in m else ""
+print("side %s round %s value %s cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f%s load %s text %s"
       % (name, r, m["msgs_per_s"], float(m["cpu_s"]) * 1000 / n,
-         (float(s1) - float(s0)) * 1000 / n, load, text))
+         (float(s1) - float(s0)) * 1000 / n, busy, load, text))
 PY
   done
   # smtp-source: same count, size and connections, connections reused (-d)
@@ -164,15 +165,16 @@ PY
     smtp-source -d -s "$c" -m "$n" -l "$size" -f bench@news.example.org -t reader@example.net \
     127.0.0.1:"$port"
   s1=$(sink_cpu)
-  read -r _ wall _ user _ sys _ rss _ <"$work/source.ru"
-  /usr/bin/python3 - "$n" "$wall" "$user" "$sys" "$rss" "$s0" "$s1" "$r" "$load" >>"$results" <<'PY'
+  read -r _ wall _ user _ sys _ rss _ _ _ busy <"$work/source.ru"
+  /usr/bin/python3 - "$n" "$wall" "$user" "$sys" "$rss" "$s0" "$s1" "$r" "$load" "$busy" \
+    >>"$results" <<'PY'
 import sys
-n, wall, user, sys_, rss, s0, s1, r, load = sys.argv[1:]
+n, wall, user, sys_, rss, s0, s1, r, load, busy = sys.argv[1:]
 n = int(n)
-print("side smtp-source round %s value %.1f cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f load %s"
-      " text %.2f s, peak RSS %.1f MB"
+print("side smtp-source round %s value %.1f cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f"
+      " busy_cores %s load %s text %.2f s, peak RSS %.1f MB"
       % (r, n / float(wall), (float(user) + float(sys_)) * 1000 / n,
-         (float(s1) - float(s0)) * 1000 / n, load, float(wall), float(rss)))
+         (float(s1) - float(s0)) * 1000 / n, busy, load, float(wall), float(rss)))
 PY
   tail -$(($(echo $mailer_sides | wc -w) + 1)) "$results" | sed -n 's/^side \([^ ]*\) round \([0-9]*\) value \([^ ]*\).*/  round \2: \1 \3 msgs\/s/p' >&2
 done

@@ -14,8 +14,12 @@ Subcommands (the shell scripts call them):
 
   rounds.py measure OUT -- CMD ARGS...
       Runs CMD (stdout and stderr passed through), then writes to the file
-      OUT one line "wall_s W user_s U sys_s S rss_mb R rc C" from wait4's
-      rusage (microsecond user/sys, peak RSS). Exits with CMD's status.
+      OUT one line "wall_s W user_s U sys_s S rss_mb R rc C busy_cores B"
+      from wait4's rusage (microsecond user/sys, peak RSS) and /proc/stat
+      (B: the whole machine's busy CPU over the wall time, in cores: every
+      process and the kernel's interrupt work, which no rusage holds; B
+      near the machine's core count says the run was bound by CPU). Exits
+      with CMD's status.
 
   rounds.py cpu PID
       Prints the user + system CPU seconds PID has used so far
@@ -41,15 +45,25 @@ import sys
 import time
 
 
+def busy_ticks():
+    """The machine's busy clock ticks so far: /proc/stat's cpu line less idle and iowait."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return sum(v) - v[3] - v[4]
+
+
 def measure(out, cmd):
     t0 = time.monotonic()
+    b0 = busy_ticks()
     p = subprocess.Popen(cmd)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
+    busy = (busy_ticks() - b0) / os.sysconf("SC_CLK_TCK")
     rc = os.waitstatus_to_exitcode(status)
     with open(out, "w") as f:
-        f.write("wall_s %.6f user_s %.6f sys_s %.6f rss_mb %.1f rc %d\n"
-                % (wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss / 1024, rc))
+        f.write("wall_s %.6f user_s %.6f sys_s %.6f rss_mb %.1f rc %d busy_cores %.2f\n"
+                % (wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss / 1024, rc,
+                   busy / wall if wall > 0 else 0.0))
     return rc
 
 
@@ -106,6 +120,8 @@ def summary(path, unit):
             extra += "  CPU %.3f ms/msg" % float(d["cpu_ms_per_msg"])
         if "sink_cpu_ms_per_msg" in d:
             extra += " (sink %.3f)" % float(d["sink_cpu_ms_per_msg"])
+        if "busy_cores" in d:
+            extra += "  machine busy %s cores" % d["busy_cores"]
         if "load" in d:
             extra += "  load %s" % d["load"]
         if "text" in d:
@@ -125,6 +141,9 @@ def summary(path, unit):
             line += "; CPU %.3f ms/msg (median; %.3f-%.3f)" % (median(cpus), min(cpus), max(cpus))
         if sinks:
             line += "; sink CPU %.3f ms/msg" % median(sinks)
+        busy = [float(d["busy_cores"]) for d in rows if d["side"] == s and "busy_cores" in d]
+        if busy:
+            line += "; machine busy %.2f cores" % median(busy)
         print(line)
     # each side over each later one: 2 sides give mailer/baseline; 3 (the
     # signed mode: signed, unsigned, smtp-source) give all three ratios
