@@ -436,19 +436,24 @@ enum merr bounce_text_scan(const struct bounce_text_in *in, struct bounce_report
     size_t n = in->text ? in->len : 0, cut = bounce_text_cut(t, n);
     struct found *fv = calloc(BOUNCE_RCPT_MAX, sizeof *fv);
     size_t nf = 0, nh, s, l;
-    int final = !bounce_class_is_warning(t), delay = 0, named = 0, passes;
+    int final = 1, delay = 0, named = 0, passes;
     enum merr e = MERR_OK;
 
     if (!fv)
         return MERR_NOMEM;
-    /* a delay warning in the notice itself, not in the returned copy's words */
-    if (!final) {
+    /*
+     * A delay warning in the notice itself, not in the returned copy's
+     * words: a copy that says "no action is required" does not make a
+     * permanent failure a warning.
+     */
+    if (bounce_class_is_warning(t)) {
         char *pre = strndup(t, cut);
         if (!pre) {
             free(fv);
             return MERR_NOMEM;
         }
         delay = bounce_class_is_warning(pre);
+        final = !delay;
         free(pre);
     }
     /* X-Failed-Recipients: a comma-separated list (Exim, Gmail) */
