@@ -396,18 +396,27 @@ static const struct mailbox_host {
     {"ezweb.ne.jp", ">: user unknown"},
     {"@au.com", ">: user unknown"},
     {".au.com", ">: user unknown"},
+    /*
+     * Microsoft's consumer mail (Hotmail, Outlook.com): "550 5.5.0
+     * Requested action not taken: mailbox unavailable" is an address its
+     * lookup did not find (Microsoft's NDR reference for 5.5.0; sisimai's
+     * Rhost::Microsoft). RFC 5321 gives these words to any 550, so only
+     * from these hosts.
+     */
+    {"hotmail.com", "requested action not taken: mailbox unavailable"},
+    {"outlook.com", "requested action not taken: mailbox unavailable"},
     {NULL, NULL},
 };
 
 /*
- * The report's words are a known host's answer for a missing mailbox (an
- * RFC 3463 X.2.x status beside them still decides below: the mailbox
- * exists).
+ * The report's words are a known host's answer for a missing mailbox: the
+ * host named in the words or as the recipient's MTA (an RFC 3463 X.2.x
+ * status beside them still decides below: the mailbox exists).
  */
-static int known_mailbox_host(const char *folded)
+static int known_mailbox_host(const char *folded, const char *mta)
 {
     for (const struct mailbox_host *h = MAILBOX_HOSTS; h->host; h++)
-        if (strstr(folded, h->host) && strstr(folded, h->words))
+        if ((strstr(folded, h->host) || strstr(mta, h->host)) && strstr(folded, h->words))
             return 1;
     return 0;
 }
@@ -468,7 +477,7 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
             if (reason == R("user_unknown") && strncmp(r->status + 1, ".1.", 3) != 0 &&
                 (strstr(f, "end of data") || strstr(f, "after data") || strstr(f, "data command") ||
                  strstr(f, ">>> data")) &&
-                !known_mailbox_host(f))
+                !known_mailbox_host(f, r->mta))
                 reason = R("policy");
             /*
              * RFC 3463 X.2.1 is a disabled mailbox. "User unknown" beside it
@@ -498,7 +507,7 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
              */
             if (bare && reason == R("user_unknown") && !rcpt_address_status(r->status) &&
                 !((no_specific_status(r->status) || !strncmp(r->status + 1, ".2.1", 4)) &&
-                  (rcpt_stage(f) || known_mailbox_host(f))))
+                  (rcpt_stage(f) || known_mailbox_host(f, r->mta))))
                 reason = NULL; /* the status or the vague words decide */
             /*
              * RFC 3463 X.7.x: refused for security or policy. Postfix's
@@ -519,7 +528,7 @@ void bounce_class_decide(struct bounce_rcpt *r, const char *text, int final)
              * by count).
              */
             if (reason == R("user_unknown") && !strcmp(r->status + 1, ".0.0") &&
-                !r->reply_code[0] && !rcpt_stage(f) && !known_mailbox_host(f) &&
+                !r->reply_code[0] && !rcpt_stage(f) && !known_mailbox_host(f, r->mta) &&
                 !names_directory(f))
                 reason = NULL;
         }

@@ -128,6 +128,30 @@ static void human_paragraph(const char *human, const char *addr, struct buf *out
 }
 
 /*
+ * An RFC 3464 mta-name field ("dns; mx.example.net" or a bare name) as a
+ * lower-case host name, without its type, a trailing dot or an address in
+ * brackets; "" when there is none.
+ */
+static void mta_name(const char *v, char out[64])
+{
+    size_t k = 0;
+    const char *semi = v ? strchr(v, ';') : NULL;
+    out[0] = '\0';
+    if (!v)
+        return;
+    v = semi ? semi + 1 : v;
+    v += strspn(v, " \t");
+    while (v[k] && k < 63 &&
+           (isalnum((unsigned char)v[k]) || v[k] == '.' || v[k] == '-' || v[k] == '_')) {
+        out[k] = (char)tolower((unsigned char)v[k]);
+        k++;
+    }
+    while (k && out[k - 1] == '.')
+        k--;
+    out[k] = '\0';
+}
+
+/*
  * A recipient's group without Diagnostic-Code: OpenSMTPD writes the
  * remote reply only in its prose ("a@b: 550 5.1.1 <a@b>: Recipient address
  * rejected: User unknown") under a bare "Status: 5.0.0". The recipient's
@@ -359,6 +383,8 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
             bounce_class_find_status(v, cur->status);
         } else if (bounce_fields_is(&fs, i, "Diagnostic-Code")) {
             diag_of[cur - r->rcpts] = diag_text(v);
+        } else if (bounce_fields_is(&fs, i, "Remote-MTA")) {
+            mta_name(v, cur->mta);
         }
     }
     for (size_t k = first; k < r->n_rcpts; k++) {
@@ -373,6 +399,8 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
             repair_domain_only(x->address, x->original, human);
         if (!d && x->address[0])
             d = prose_reply(human, x->address, &line);
+        if (!x->mta[0])
+            mta_name(bounce_fields_get(&fs, "Reporting-MTA", 0), x->mta);
         if (d) {
             /* a more specific code in the text wins over X.0.0 or a missing Status */
             if (bounce_class_find_status(d, st) &&
