@@ -156,6 +156,32 @@ static enum merr too_many_pixels(const struct config *cfg, const char *name, lon
                     name, w, h, w * h, cfg->media_max_pixels);
 }
 
+/*
+ * A thumbnail fills its box and is then cropped (VIPS_SIZE_BOTH with
+ * VIPS_INTERESTING_CENTRE): an image far narrower or flatter than the box
+ * is first scaled up until it covers the box, and that intermediate image
+ * must fit the pixel limit too. A 20 x 36,740 GIF (734,800 pixels) would
+ * become 240 x 440,880 before the crop: 2 GB of memory (found by
+ * fuzz_media).
+ */
+static enum merr thumb_too_large(const struct config *cfg, const char *name, long long w,
+                                 long long h)
+{
+    double sw = (double)(2 * MEDIA_THUMB_CSS_W) / (double)(w > 0 ? w : 1);
+    double sh = (double)(2 * MEDIA_THUMB_CSS_H) / (double)(h > 0 ? h : 1);
+    double s = sw > sh ? sw : sh;
+    double px = (double)w * s * (double)h * s;
+
+    if (s <= 1.0 || px <= (double)cfg->media_max_pixels)
+        return MERR_OK;
+    return merr_set(MERR_LIMIT,
+                    "%.200s: %lldx%lld is too narrow or too flat for a thumbnail: filling its "
+                    "%dx%d box would take %.0f pixels, over the limit of %d ([media] "
+                    "max_pixels): refused before decoding",
+                    name, w, h, 2 * MEDIA_THUMB_CSS_W, 2 * MEDIA_THUMB_CSS_H, px,
+                    cfg->media_max_pixels);
+}
+
 void media_image_free(struct media_image *img)
 {
     if (img)
@@ -180,6 +206,8 @@ enum merr media_image_derive(const struct config *cfg, const char *name, const v
     /* The header, twice (ours, then libvips'), before a pixel is decoded. */
     if (src->width > 0 && src->height > 0) {
         rc = too_many_pixels(cfg, name, src->width, src->height);
+        if (!rc && use == MEDIA_USE_THUMB)
+            rc = thumb_too_large(cfg, name, src->width, src->height);
         if (rc)
             return rc;
     }
@@ -187,6 +215,8 @@ enum merr media_image_derive(const struct config *cfg, const char *name, const v
     if (!hdr)
         return decode_failed(name, src->content_type);
     rc = too_many_pixels(cfg, name, hdr->Xsize, hdr->Ysize);
+    if (!rc && use == MEDIA_USE_THUMB)
+        rc = thumb_too_large(cfg, name, hdr->Xsize, hdr->Ysize);
     g_object_unref(hdr);
     if (rc)
         return rc;

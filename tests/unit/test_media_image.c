@@ -194,6 +194,22 @@ static void bomb_and_truncated_refused_by_name(void **state)
     assert_null(img.bytes.data);
     buf_free(&b);
 
+    /*
+     * A sliver within the limit (20 x 2,000,000 = 40 M pixels) is refused as
+     * a thumbnail: covering the 240 x 160 box scales it to 240 x 24,000,000
+     * before the crop (found by fuzz_media as a 20 x 36,740 GIF: 2 GB). As
+     * the share's photo (never enlarged) it passes the check.
+     */
+    png_header(&b, 20, 2000000);
+    assert_int_equal(media_sniff((unsigned char *)b.data, b.len, &src), MERR_OK);
+    assert_int_equal(media_image_derive(&fx->cfg, "images/sliver.png", b.data, b.len, &src,
+                                        MEDIA_USE_THUMB, &img),
+                     MERR_LIMIT);
+    assert_msg("images/sliver.png: 20x2000000 is too narrow or too flat for a thumbnail: filling "
+               "its 240x160 box would take 5760000000 pixels, over the limit of 50000000");
+    assert_null(img.bytes.data);
+    buf_free(&b);
+
     read_example(fx, "pccc.jpg", &b);
     b.len /= 2;
     assert_int_equal(media_sniff((unsigned char *)b.data, b.len, &src), MERR_OK);
