@@ -135,11 +135,9 @@ static void human_paragraph(const char *human, const char *addr, struct buf *out
 static void mta_name(const char *v, char out[64])
 {
     size_t k = 0;
-    const char *semi = v ? strchr(v, ';') : NULL;
     out[0] = '\0';
-    if (!v)
+    if (!(v = diag_text(v))) /* the same "type; value" shape as Diagnostic-Code */
         return;
-    v = semi ? semi + 1 : v;
     v += strspn(v, " \t");
     while (v[k] && k < 63 &&
            (isalnum((unsigned char)v[k]) || v[k] == '.' || v[k] == '-' || v[k] == '_')) {
