@@ -19,8 +19,9 @@
 # (S: the wall time of `mailer deliver --once`, C: its user + system CPU
 # seconds from wait4's rusage, steadier than the rate on a shared
 # machine; U: the whole machine's busy CPU meanwhile, in cores), then, if the mailer logged its summary at info level:
-#   commits K record_s W claim_s L   (before msg_bytes, which stays last)
-# (the writer's commit rounds, and its seconds in result commits and claims)
+#   commits K record_s W claim_s L wait_s T   (before msg_bytes, which stays last)
+# (the writer's commit rounds, its seconds in result commits and claims, and
+# the workers' seconds waiting for commits, summed over the workers)
 set -euo pipefail
 mailer=$1 work=$2 port=$3 n=$4 c=$5 k=$6 article=$7
 mkdir -p "$work"
@@ -101,9 +102,11 @@ n, b = int(sys.argv[1]), int(sys.argv[2])
 f = open(sys.argv[3]).read().split()
 ru = {f[i]: float(f[i + 1]) for i in range(0, len(f) - 1, 2)}
 s, cpu = ru["wall_s"], ru["user_s"] + ru["sys_s"]
-# the writer's summary ("(C commits, S s; claims S s)", logged at info)
-w = re.search(r"\((\d+) commits, ([0-9.]+) s; claims ([0-9.]+) s\)", open(sys.argv[4]).read())
+# the writer's summary ("(C commits, S s; claims S s; workers waited S s for commits; ...)")
+w = re.search(r"\((\d+) commits, ([0-9.]+) s; claims ([0-9.]+) s; workers waited ([0-9.]+) s",
+              open(sys.argv[4]).read())
 print("msgs %d seconds %.3f msgs_per_s %.0f mb_per_s %.1f peak_rss_mb %.1f failed 0 cpu_s %.4f "
       "busy_cores %.2f " % (n, s, n / s, n * b / s / 1e6, ru["rss_mb"], cpu, ru["busy_cores"])
-      + ("commits %s record_s %s claim_s %s " % w.groups() if w else "") + "msg_bytes %d" % b)
+      + ("commits %s record_s %s claim_s %s wait_s %s " % w.groups() if w else "")
+      + "msg_bytes %d" % b)
 PY

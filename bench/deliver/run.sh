@@ -152,6 +152,9 @@ text = "%.2f s, peak RSS %s MB, %s failed" % (float(m["seconds"]), m["peak_rss_m
 if "commits" in m:
     text += ", writer: %s commits, %s s in result commits, %s s in claims" % (
         m["commits"], m["record_s"], m["claim_s"])
+    if "wait_s" in m:
+        text += ", workers waited %.0f us/msg for commits" % (
+            float(m["wait_s"]) * 1e6 / float(m["msgs"]))
 busy = " busy_cores %s" % m["busy_cores"] if "busy_cores" in m else ""
 print("side %s round %s value %s cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f%s load %s text %s"
       % (name, r, m["msgs_per_s"], float(m["cpu_s"]) * 1000 / n,

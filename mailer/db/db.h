@@ -123,6 +123,14 @@ void db_col_copy(sqlite3_stmt *st, int i, char *out, size_t size);
  */
 enum merr db_checkpoint(struct db *db, int restart_frames, int wait_ms, int *frames);
 
+/*
+ * The policy of the processes' checkpointers (serve's parent, the delivery
+ * writer's): a RESTART at 65,536 frames (256 MiB of 4 KiB pages) waiting at
+ * most 2 ms for readers. Why these figures: serve.c.
+ */
+#define DB_WAL_RESTART_FRAMES 65536
+#define DB_WAL_READER_WAIT_MS 2
+
 /* Number of rows sqlite3_changes() reports for the last statement. */
 int db_changes(struct db *db);
 

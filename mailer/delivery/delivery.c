@@ -128,10 +128,10 @@ out:
         stats->cancelled = writer.tally.cancelled + writer.cancelled;
     }
     log_info("delivery: sent %lld, deferred %lld, failed %lld, cancelled %lld (%llu commits, "
-             "%.2f s; claims %.2f s)",
+             "%.2f s; claims %.2f s; workers waited %.2f s for commits; %llu checkpoints)",
              writer.tally.sent, writer.tally.deferred, writer.tally.failed,
              writer.tally.cancelled + writer.cancelled, writer.rounds, writer.record_s,
-             writer.claim_s);
+             writer.claim_s, writer.wait_s, writer.checkpoints);
     if (plans_ok)
         delivery_plans_free(&plans);
     delivery_rate_free(&rate);

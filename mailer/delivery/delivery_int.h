@@ -144,6 +144,7 @@ struct delivery_writer {
     size_t qn, qcap;
     unsigned long long submitted, committed; /* tickets */
     int waiters;                             /* threads in delivery_writer_wait */
+    double wait_s; /* the workers' time in delivery_writer_wait, summed */
     size_t nworkers;                         /* a round is due at one report per worker */
     struct delivery_claim *claims;           /* claims to run, in order */
     int stop;
@@ -156,6 +157,13 @@ struct delivery_writer {
     size_t nheld, heldcap;
     struct outcome_tally tally;
     long long cancelled; /* at claim time (no longer wanted) */
+
+    /* the checkpointer: its own thread and handle (see delivery_writer.c) */
+    struct db *ckpt_db;
+    pthread_t ckpt_th;
+    int ckpt_started, ckpt_stop; /* ckpt_stop: under mu */
+    pthread_cond_t ckpt_wake;
+    unsigned long long checkpoints; /* read after it is joined */
 };
 
 /*

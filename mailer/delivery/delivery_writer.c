@@ -44,7 +44,18 @@
  *
  * If results cannot be recorded (after BUSY_RETRIES tries), the writer
  * fails: `fatal` is set, every waiter is released, and workers stop
- * (going on would only make duplicates); their leases expire.
+ * (going on would only make duplicates); their leases expire. *
+ * Checkpoints. The writer's handle never checkpoints the WAL inside a
+ * commit (wal_autocheckpoint = 0): SQLite's automatic checkpoint runs in
+ * the commit that crosses 1,000 frames, copies them into the database and
+ * syncs it twice, while every worker waiting for that commit holds its
+ * message's final "." (bench/deliver, 10,000 messages: some 70 such
+ * checkpoints, 146 fdatasync calls, 3.2 s of the workers' time waiting for
+ * commits against 2.3 s without). A checkpointer thread of the writer, on a
+ * handle of its own, runs db_checkpoint every CKPT_EVERY_MS instead, with
+ * the policy of serve's (DB_WAL_RESTART_FRAMES): a PASSIVE checkpoint
+ * never blocks the writer. At the writer's stop, one last checkpoint that
+ * starts the WAL over, so a run leaves no large WAL behind.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +67,8 @@
 #include "log.h"
 #include "subs.h"
 
-#define BUSY_RETRIES 100
+#define BUSY_RETRIES  100
+#define CKPT_EVERY_MS 100
 
 static void sleep_ms(long ms)
 {
@@ -327,6 +339,34 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* The checkpointer (see the top): every CKPT_EVERY_MS until told to stop. */
+static void *ckpt_main(void *arg)
+{
+    struct delivery_writer *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->ckpt_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += CKPT_EVERY_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->ckpt_wake, &w->mu, &ts);
+        if (w->ckpt_stop)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        if (db_checkpoint(w->ckpt_db, DB_WAL_RESTART_FRAMES, DB_WAL_READER_WAIT_MS, NULL))
+            log_warn("delivery: checkpoint: %s", merr_msg());
+        else
+            w->checkpoints++;
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
 enum merr delivery_writer_start(struct delivery_writer *w, const struct config *cfg, int once,
                                 size_t nworkers)
 {
@@ -343,9 +383,14 @@ enum merr delivery_writer_start(struct delivery_writer *w, const struct config *
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->work, &ca);
+    pthread_cond_init(&w->ckpt_wake, &ca);
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&w->done, NULL);
     rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &w->db);
+    if (!rc)
+        rc = db_exec(w->db, "PRAGMA wal_autocheckpoint=0");
+    if (!rc)
+        rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &w->ckpt_db);
     if (rc)
         return rc;
     /* a crashed run's envelopes: back to queued before anything is claimed */
@@ -355,6 +400,9 @@ enum merr delivery_writer_start(struct delivery_writer *w, const struct config *
     if (reclaimed)
         log_info("delivery: %lld envelopes with expired leases returned to the queue", reclaimed);
     w->last_reclaim = w->last_renew = date_mono();
+    if (pthread_create(&w->ckpt_th, NULL, ckpt_main, w) != 0)
+        return merr_set(MERR_INTERNAL, "cannot start the checkpointer thread");
+    w->ckpt_started = 1;
     if (pthread_create(&w->th, NULL, writer_main, w) != 0)
         return merr_set(MERR_INTERNAL, "cannot start the writer thread");
     w->started = 1;
@@ -371,6 +419,19 @@ void delivery_writer_stop(struct delivery_writer *w)
         pthread_join(w->th, NULL);
         w->started = 0;
     }
+    if (w->ckpt_started) {
+        pthread_mutex_lock(&w->mu);
+        w->ckpt_stop = 1;
+        pthread_cond_signal(&w->ckpt_wake);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->ckpt_th, NULL);
+        w->ckpt_started = 0;
+        /* everything is recorded: the WAL starts over (restart at any size) */
+        if (db_checkpoint(w->ckpt_db, 1, DB_WAL_READER_WAIT_MS, NULL))
+            log_warn("delivery: last checkpoint: %s", merr_msg());
+    }
+    db_close(w->ckpt_db);
+    w->ckpt_db = NULL;
     free(w->q);
     w->q = NULL;
     free(w->held);
@@ -380,6 +441,7 @@ void delivery_writer_stop(struct delivery_writer *w)
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->done);
+    pthread_cond_destroy(&w->ckpt_wake);
 }
 
 unsigned long long delivery_writer_submit(struct delivery_writer *w, const struct outcome_report *r,
@@ -414,11 +476,13 @@ void delivery_writer_wait(struct delivery_writer *w, unsigned long long ticket)
 {
     pthread_mutex_lock(&w->mu);
     if (w->committed < ticket && !delivery_writer_failed(w)) {
+        double t0 = date_mono();
         w->waiters++;
         pthread_cond_signal(&w->work);
         while (w->committed < ticket && !delivery_writer_failed(w))
             pthread_cond_wait(&w->done, &w->mu);
         w->waiters--;
+        w->wait_s += date_mono() - t0;
     }
     pthread_mutex_unlock(&w->mu);
 }

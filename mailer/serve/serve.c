@@ -82,13 +82,10 @@ struct serve_chore {
  * (~100 lock waits per 10 s round, 0.6-1.1 s slept, p99 up to 160 ms); at
  * 65,536, every second or two, ~25 waits and 0.15-0.26 s.
  */
-#define SERVE_WAL_RESTART_FRAMES 65536
-#define SERVE_WAL_READER_WAIT_MS 2
-
 static enum merr checkpoint(struct db *db, time_t now)
 {
     (void)now;
-    return db_checkpoint(db, SERVE_WAL_RESTART_FRAMES, SERVE_WAL_READER_WAIT_MS, NULL);
+    return db_checkpoint(db, DB_WAL_RESTART_FRAMES, DB_WAL_READER_WAIT_MS, NULL);
 }
 
 /* Sessions past the longest idle and absolute expiry [admin] allows (7 d, 30 d). */

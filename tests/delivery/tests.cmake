@@ -16,3 +16,5 @@ mailer_script_test(delivery.crash_sigkill delivery/test_crash.py LABELS integrat
 mailer_script_test(delivery.rate_limits delivery/test_rate.py LABELS integration TIMEOUT 60)
 mailer_script_test(delivery.blocked_erased_never_claimed delivery/test_consent.py
   LABELS integration TIMEOUT 120)
+mailer_script_test(delivery.checkpoints_beside_commits delivery/test_checkpoint.py
+  LABELS integration TIMEOUT 120)
