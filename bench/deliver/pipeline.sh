@@ -19,7 +19,8 @@
 # (S: the wall time of `mailer deliver --once`, C: its user + system CPU
 # seconds from wait4's rusage, steadier than the rate on a shared
 # machine; U: the whole machine's busy CPU meanwhile, in cores), then, if the mailer logged its summary at info level:
-#   commits K record_s W claim_s L wait_s T   (before msg_bytes, which stays last)
+#   commits K record_s W claim_s L wait_s T [cpu_worker_s Q runq_worker_s R]
+#   msg_bytes B   (msg_bytes stays last)
 # (the writer's commit rounds, its seconds in result commits and claims, and
 # the workers' seconds waiting for commits, summed over the workers)
 set -euo pipefail
@@ -108,5 +109,8 @@ w = re.search(r"\((\d+) commits, ([0-9.]+) s; claims ([0-9.]+) s; workers waited
 print("msgs %d seconds %.3f msgs_per_s %.0f mb_per_s %.1f peak_rss_mb %.1f failed 0 cpu_s %.4f "
       "busy_cores %.2f " % (n, s, n / s, n * b / s / 1e6, ru["rss_mb"], cpu, ru["busy_cores"])
       + ("commits %s record_s %s claim_s %s wait_s %s " % w.groups() if w else "")
+      # the workers' threads (dlv-worker-N): CPU and run-queue seconds, summed
+      + "".join("%s_worker_s %.4f " % (k, ru["%s_dlv-worker_s" % k]) for k in ("cpu", "runq")
+                if "%s_dlv-worker_s" % k in ru)
       + "msg_bytes %d" % b)
 PY

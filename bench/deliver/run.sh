@@ -124,15 +124,16 @@ side_name() {
 declare -F "run_mailer_$mode" >/dev/null || { echo "unknown mode $mode" >&2; exit 1; }
 field() { echo "$1" | awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}'; }
 sink_cpu() { "$rounds_py" cpu "$sink_pid"; }
+sink_runq() { "$rounds_py" runq "$sink_pid"; }
 results=$work/rounds.txt
 echo "load_before $("$rounds_py" load)" >"$results"
 for r in $(seq "$rounds"); do
   for side in $mailer_sides; do
   # the mailer's side
   load=$("$rounds_py" load | cut -d' ' -f1)
-  s0=$(sink_cpu)
+  s0=$(sink_cpu) q0=$(sink_runq)
   mailer_line=$(run_side "$side" "$r")
-  s1=$(sink_cpu)
+  s1=$(sink_cpu) q1=$(sink_runq)
   # the pipeline's messages are what they are: smtp-source sends the same size
   case $mailer_line in
     *msg_bytes*) size=$(field "$mailer_line" msg_bytes) ;;
@@ -141,10 +142,10 @@ for r in $(seq "$rounds"); do
     echo "deliver bench: mode $mode, $n messages of $size bytes, $c connections, $k per" \
       "connection, $rounds rounds (mailer, smtp-source, ...)"
   fi
-  /usr/bin/python3 - "$mailer_line" "$s0" "$s1" "$r" "$load" "$(side_name "$side")" \
+  /usr/bin/python3 - "$mailer_line" "$s0" "$s1" "$r" "$load" "$(side_name "$side")" "$q0" "$q1" \
     >>"$results" <<'PY'
 import sys
-line, s0, s1, r, load, name = sys.argv[1:]
+line, s0, s1, r, load, name, q0, q1 = sys.argv[1:]
 f = line.split()
 m = {f[i]: f[i + 1] for i in range(0, len(f) - 1, 2)}
 n = float(m["msgs"])
@@ -155,6 +156,10 @@ if "commits" in m:
     if "wait_s" in m:
         text += ", workers waited %.0f us/msg for commits" % (
             float(m["wait_s"]) * 1e6 / float(m["msgs"]))
+if "runq_worker_s" in m:
+    text += ", workers %.0f us/msg on CPU and %.0f us/msg in the run queue" % (
+        float(m["cpu_worker_s"]) * 1e6 / n, float(m["runq_worker_s"]) * 1e6 / n)
+text += ", sink %.0f us/msg in the run queue" % ((float(q1) - float(q0)) * 1e6 / n)
 busy = " busy_cores %s" % m["busy_cores"] if "busy_cores" in m else ""
 print("side %s round %s value %s cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f%s load %s text %s"
       % (name, r, m["msgs_per_s"], float(m["cpu_s"]) * 1000 / n,
@@ -163,21 +168,27 @@ PY
   done
   # smtp-source: same count, size and connections, connections reused (-d)
   load=$("$rounds_py" load | cut -d' ' -f1)
-  s0=$(sink_cpu)
+  s0=$(sink_cpu) q0=$(sink_runq)
   "$rounds_py" measure "$work/source.ru" -- \
     smtp-source -d -s "$c" -m "$n" -l "$size" -f bench@news.example.org -t reader@example.net \
     127.0.0.1:"$port"
-  s1=$(sink_cpu)
-  read -r _ wall _ user _ sys _ rss _ _ _ busy <"$work/source.ru"
+  s1=$(sink_cpu) q1=$(sink_runq)
+  read -r _ wall _ user _ sys _ rss _ _ _ busy rest <"$work/source.ru"
   /usr/bin/python3 - "$n" "$wall" "$user" "$sys" "$rss" "$s0" "$s1" "$r" "$load" "$busy" \
-    >>"$results" <<'PY'
+    "$q0" "$q1" "$rest" >>"$results" <<'PY'
 import sys
-n, wall, user, sys_, rss, s0, s1, r, load, busy = sys.argv[1:]
+n, wall, user, sys_, rss, s0, s1, r, load, busy, q0, q1, rest = sys.argv[1:]
 n = int(n)
+f = rest.split()
+threads = {f[i]: float(f[i + 1]) for i in range(0, len(f) - 1, 2)}
+runq = ""
+if "runq_smtp-source_s" in threads:
+    runq = ", smtp-source %.0f us/msg in the run queue" % (threads["runq_smtp-source_s"] * 1e6 / n)
 print("side smtp-source round %s value %.1f cpu_ms_per_msg %.4f sink_cpu_ms_per_msg %.4f"
-      " busy_cores %s load %s text %.2f s, peak RSS %.1f MB"
+      " busy_cores %s load %s text %.2f s, peak RSS %.1f MB%s, sink %.0f us/msg in the run queue"
       % (r, n / float(wall), (float(user) + float(sys_)) * 1000 / n,
-         (float(s1) - float(s0)) * 1000 / n, busy, load, float(wall), float(rss)))
+         (float(s1) - float(s0)) * 1000 / n, busy, load, float(wall), float(rss), runq,
+         (float(q1) - float(q0)) * 1e6 / n))
 PY
   tail -$(($(echo $mailer_sides | wc -w) + 1)) "$results" | sed -n 's/^side \([^ ]*\) round \([0-9]*\) value \([^ ]*\).*/  round \2: \1 \3 msgs\/s/p' >&2
 done

@@ -18,12 +18,21 @@ Subcommands (the shell scripts call them):
       from wait4's rusage (microsecond user/sys, peak RSS) and /proc/stat
       (B: the whole machine's busy CPU over the wall time, in cores: every
       process and the kernel's interrupt work, which no rusage holds; B
-      near the machine's core count says the run was bound by CPU). Exits
-      with CMD's status.
+      near the machine's core count says the run was bound by CPU), then
+      for each kind of thread of CMD (its name, /proc/PID/task/TID/comm,
+      less a trailing number: "dlv-worker-3" is of kind "dlv-worker")
+      "cpu_KIND_s C runq_KIND_s Q": the CPU seconds of those threads and
+      the seconds they waited in the run queue, runnable but without a CPU
+      (/proc/PID/task/TID/schedstat, sampled every 20 ms while CMD runs:
+      the last 20 ms are missing). Exits with CMD's status.
 
   rounds.py cpu PID
       Prints the user + system CPU seconds PID has used so far
       (/proc/PID/stat fields 14 and 15; clock ticks).
+
+  rounds.py runq PID
+      Prints the seconds PID's main thread has waited in the run queue so
+      far, runnable but without a CPU (/proc/PID/schedstat, field 2).
 
   rounds.py load
       Prints the 1, 5 and 15 minute load averages (/proc/loadavg).
@@ -42,6 +51,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -52,18 +62,51 @@ def busy_ticks():
     return sum(v) - v[3] - v[4]
 
 
+def sample_threads(pid, last, done):
+    """Until `done` is set: every 20 ms, last[tid] = (kind, cpu_ns, runq_ns) of each
+    thread of pid (/proc/PID/task/TID/comm and schedstat)."""
+    while not done.is_set():
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            tids = []
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                    kind = f.read().strip().rstrip("0123456789").rstrip("-") or "main"
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    cpu_ns, runq_ns = [int(x) for x in f.read().split()[:2]]
+            except (OSError, ValueError):
+                continue
+            last[tid] = (kind.replace(" ", "_"), cpu_ns, runq_ns)
+        done.wait(0.02)
+
+
 def measure(out, cmd):
     t0 = time.monotonic()
     b0 = busy_ticks()
     p = subprocess.Popen(cmd)
+    last, done = {}, threading.Event()
+    sampler = threading.Thread(target=sample_threads, args=(p.pid, last, done))
+    sampler.start()
     _, status, ru = os.wait4(p.pid, 0)
+    done.set()
+    sampler.join()
     wall = time.monotonic() - t0
     busy = (busy_ticks() - b0) / os.sysconf("SC_CLK_TCK")
     rc = os.waitstatus_to_exitcode(status)
+    kinds = {}
+    for kind, cpu_ns, runq_ns in last.values():
+        c, q = kinds.get(kind, (0, 0))
+        kinds[kind] = (c + cpu_ns, q + runq_ns)
     with open(out, "w") as f:
-        f.write("wall_s %.6f user_s %.6f sys_s %.6f rss_mb %.1f rc %d busy_cores %.2f\n"
+        f.write("wall_s %.6f user_s %.6f sys_s %.6f rss_mb %.1f rc %d busy_cores %.2f"
                 % (wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss / 1024, rc,
                    busy / wall if wall > 0 else 0.0))
+        for kind in sorted(kinds):
+            f.write(" cpu_%s_s %.4f runq_%s_s %.4f" % (kind, kinds[kind][0] / 1e9, kind,
+                                                      kinds[kind][1] / 1e9))
+        f.write("\n")
     return rc
 
 
@@ -73,6 +116,12 @@ def cpu(pid):
         rest = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(rest[11]) + int(rest[12])) / ticks  # fields 14, 15
+
+
+def runq(pid):
+    """Seconds PID's main thread has waited in the run queue so far (/proc/PID/schedstat)."""
+    with open("/proc/%s/schedstat" % pid) as f:
+        return int(f.read().split()[1]) / 1e9
 
 
 def load():
@@ -171,6 +220,9 @@ def main(argv):
         return measure(argv[2], argv[4:])
     if len(argv) == 3 and argv[1] == "cpu":
         print("%.2f" % cpu(argv[2]))
+        return 0
+    if len(argv) == 3 and argv[1] == "runq":
+        print("%.4f" % runq(argv[2]))
         return 0
     if len(argv) == 2 and argv[1] == "load":
         print(load())

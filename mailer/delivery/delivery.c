@@ -14,6 +14,7 @@
 #include "delivery.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,16 @@
 #include "delivery_int.h"
 #include "log.h"
 #include "transport.h"
+
+void delivery_thread_name(const char *fmt, ...)
+{
+    char name[16]; /* Linux: 15 characters and the NUL */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    pthread_setname_np(pthread_self(), name);
+}
 
 /* The run's shared settings; MERR_CONFIG without a secret. */
 static enum merr run_init(struct delivery_run_ctx *run, const struct config *cfg, int once,

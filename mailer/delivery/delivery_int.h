@@ -115,6 +115,13 @@ struct delivery_plan *delivery_plans_get(struct delivery_plans *c, struct db *db
                                          long long send_id);
 void delivery_plans_put(struct delivery_plans *c, struct delivery_plan *p);
 
+/*
+ * Names the calling thread (printf-style, at most 15 characters), as top,
+ * perf and /proc/PID/task/TID/comm show it; bench/deliver adds up the
+ * run-queue wait of each kind of thread by these names.
+ */
+__attribute__((format(printf, 1, 2))) void delivery_thread_name(const char *fmt, ...);
+
 /* ---- delivery_writer.c ---- */
 
 /* A worker's request for its next batch, run by the writer on its handle. */

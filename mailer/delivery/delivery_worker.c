@@ -410,6 +410,7 @@ void *delivery_worker_main(void *arg)
     memset(&b, 0, sizeof b);
     memset(&creq, 0, sizeof creq);
     w->b = &b;
+    delivery_thread_name("dlv-worker-%d", w->index);
     /* A long-running service yields the CPU to its HTTP front: Linux
      * niceness is per thread. Not the writer: it holds SQLite's lock. */
     if (!run->once && cfg->delivery_nice > 0) {

@@ -292,6 +292,7 @@ static void *writer_main(void *arg)
     struct outcome_report *batch = NULL;
     size_t bcap = 0;
 
+    delivery_thread_name("dlv-writer");
     pthread_mutex_lock(&w->mu);
     for (;;) {
         /* every report waits for a reason: a round when someone waits for
@@ -344,6 +345,7 @@ static void *ckpt_main(void *arg)
 {
     struct delivery_writer *w = arg;
 
+    delivery_thread_name("dlv-checkpoint");
     pthread_mutex_lock(&w->mu);
     while (!w->ckpt_stop) {
         struct timespec ts;

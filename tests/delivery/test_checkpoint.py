@@ -8,7 +8,8 @@ turns in every build). While `mailer deliver --once` runs, the test watches
 the database file: it must be written again and again during the run
 (the checkpointer copies committed pages into it while the workers send), and the run's summary
 must count the checkpointer's checkpoints and the workers' wait for
-commits. At the end everything is sent and recorded once.
+commits; its threads carry their names (dlv-writer, dlv-checkpoint,
+dlv-worker-N). At the end everything is sent and recorded once.
 """
 import os
 import re
@@ -31,13 +32,22 @@ env.env = lambda now=None: mailer_environ(now, {"MAILER_LOG": "info"})
 
 mtime0 = os.stat(env.db_path).st_mtime_ns
 p = env.spawn("deliver", "--once")
-mtimes = []
+mtimes, names = [], set()
 while p.poll() is None:
     mtimes.append(os.stat(env.db_path).st_mtime_ns)
+    try:
+        for tid in os.listdir("/proc/%d/task" % p.pid):
+            with open("/proc/%d/task/%s/comm" % (p.pid, tid)) as f:
+                names.add(f.read().strip())
+    except OSError:
+        pass  # it ended meanwhile
     time.sleep(0.02)
 out, err = p.communicate()
 check(p.returncode == 0, "deliver: exit %d\n%s" % (p.returncode, err.decode(errors="replace")))
 check(out == b"sent %d, deferred 0, failed 0\n" % N, "deliver output: %r" % out)
+# the threads are named as top and bench/deliver's run-queue figures show them
+want = {"dlv-writer", "dlv-checkpoint", "dlv-worker-0", "dlv-worker-1"}
+check(want <= names, "thread names while delivering: %r" % sorted(names))
 written = len(set(mtimes) - {mtime0})
 check(written >= 2,
       "the database file was written %d times in %d looks while delivering: nothing was "
