@@ -44,14 +44,15 @@
  *
  * If results cannot be recorded (after BUSY_RETRIES tries), the writer
  * fails: `fatal` is set, every waiter is released, and workers stop
- * (going on would only make duplicates); their leases expire. *
+ * (going on would only make duplicates); their leases expire.
+ *
  * Checkpoints. The writer's handle never checkpoints the WAL inside a
  * commit (wal_autocheckpoint = 0): SQLite's automatic checkpoint runs in
  * the commit that crosses 1,000 frames, copies them into the database and
  * syncs it twice, while every worker waiting for that commit holds its
  * message's final "." (bench/deliver, 10,000 messages: some 70 such
  * checkpoints, 146 fdatasync calls, 3.2 s of the workers' time waiting for
- * commits against 2.3 s without). A checkpointer thread of the writer, on a
+ * commits against 2.0-2.5 s without). A checkpointer thread of the writer, on a
  * handle of its own, runs db_checkpoint every CKPT_EVERY_MS instead, with
  * the policy of serve's (DB_WAL_RESTART_FRAMES): a PASSIVE checkpoint
  * never blocks the writer. At the writer's stop, one last checkpoint that

@@ -80,7 +80,9 @@ struct serve_chore {
  * syncs: at 4,096 frames it ran about ten times a second under bench/http
  * (a share writes some 26 frames) and its waits cost more than the growth
  * (~100 lock waits per 10 s round, 0.6-1.1 s slept, p99 up to 160 ms); at
- * 65,536, every second or two, ~25 waits and 0.15-0.26 s.
+ * 65,536, every second or two, ~25 waits and 0.15-0.26 s. The delivery
+ * writer's checkpointer (delivery_writer.c) runs the same policy on its own
+ * thread; when both try at once, one finds the other at work and yields.
  */
 static enum merr checkpoint(struct db *db, time_t now)
 {
