@@ -384,8 +384,13 @@ static void checkpoint_keeps_wal_bounded(void **state)
     assert_true(atomic_load(&r.reads) > 0);
     assert_true(restarts > 0);
     /* 6,000 commits of two or three 4 KiB frames each: over 24 MB if the WAL never starts
-     * over (10-16 MB seen with PASSIVE alone, in 4,200-4,500 commits); 2-5 MB seen here */
-    assert_true(st.st_size < 2000LL * (4096 + 24));
+     * over (10-16 MB seen with PASSIVE alone, in 4,200-4,500 commits); 2-5 MB seen here.
+     * The file's size is its high-water mark, the longest streak of restarts that found a
+     * reader in the way, which grows with the commits of a longer run (a loaded machine
+     * runs the full 2 s): 8.75 MB after 12,720 commits once. So the bound is 2,000 frames
+     * or a quarter of two frames per commit, whichever is more. */
+    long long bound = 2000LL > atomic_load(&w.writes) / 2 ? 2000LL : atomic_load(&w.writes) / 2;
+    assert_true(st.st_size < bound * (4096 + 24));
     db_close(db);
 }
 
