@@ -323,6 +323,7 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
     struct bounce_rcpt *cur = NULL;
     int cur_group = -1;
     const char *diag_of[BOUNCE_RCPT_MAX] = {0};
+    char reporting_mta[sizeof r->rcpts[0].mta];
     size_t first = r->n_rcpts;
     enum merr rc = bounce_fields_read(dsn, n, &fs);
 
@@ -385,6 +386,8 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
             mta_name(v, cur->mta);
         }
     }
+    /* the per-message field, the MTA of every recipient that names no Remote-MTA */
+    mta_name(bounce_fields_get(&fs, "Reporting-MTA", 0), reporting_mta);
     for (size_t k = first; k < r->n_rcpts; k++) {
         struct bounce_rcpt *x = &r->rcpts[k];
         const char *d = diag_of[k];
@@ -398,7 +401,7 @@ enum merr bounce_report_dsn(struct bounce_report *r, const char *dsn, size_t n, 
         if (!d && x->address[0])
             d = prose_reply(human, x->address, &line);
         if (!x->mta[0])
-            mta_name(bounce_fields_get(&fs, "Reporting-MTA", 0), x->mta);
+            memcpy(x->mta, reporting_mta, sizeof x->mta);
         if (d) {
             /* a more specific code in the text wins over X.0.0 or a missing Status */
             if (bounce_class_find_status(d, st) &&

@@ -270,21 +270,26 @@ static int round_due(const struct delivery_writer *w)
     return w->qn > 0 && (w->waiters > 0 || w->qn >= w->nworkers);
 }
 
-/* Waits on `work` (mu held), at most until the periodic work is due. */
-static void wait_for_work(struct delivery_writer *w)
+/* Waits on `cv` (mu held) at most `secs` seconds; the writer's conds use CLOCK_MONOTONIC. */
+static void timed_wait(struct delivery_writer *w, pthread_cond_t *cv, double secs)
 {
     struct timespec ts;
-    double left = periodic_in(w);
-    if (left <= 0)
-        return;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)left;
-    ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+    ts.tv_sec += (time_t)secs;
+    ts.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    pthread_cond_timedwait(&w->work, &w->mu, &ts);
+    pthread_cond_timedwait(cv, &w->mu, &ts);
+}
+
+/* Waits on `work` (mu held), at most until the periodic work is due. */
+static void wait_for_work(struct delivery_writer *w)
+{
+    double left = periodic_in(w);
+    if (left > 0)
+        timed_wait(w, &w->work, left);
 }
 
 static void *writer_main(void *arg)
@@ -349,14 +354,7 @@ static void *ckpt_main(void *arg)
     delivery_thread_name("dlv-checkpoint");
     pthread_mutex_lock(&w->mu);
     while (!w->ckpt_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += CKPT_EVERY_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&w->ckpt_wake, &w->mu, &ts);
+        timed_wait(w, &w->ckpt_wake, CKPT_EVERY_MS / 1000.0);
         if (w->ckpt_stop)
             break;
         pthread_mutex_unlock(&w->mu);
@@ -412,22 +410,24 @@ enum merr delivery_writer_start(struct delivery_writer *w, const struct config *
     return MERR_OK;
 }
 
+/* Sets a thread's stop flag (under mu), wakes it on `cv` and joins it. */
+static void stop_thread(struct delivery_writer *w, int *stop, pthread_cond_t *cv, pthread_t th)
+{
+    pthread_mutex_lock(&w->mu);
+    *stop = 1;
+    pthread_cond_signal(cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(th, NULL);
+}
+
 void delivery_writer_stop(struct delivery_writer *w)
 {
     if (w->started) {
-        pthread_mutex_lock(&w->mu);
-        w->stop = 1;
-        pthread_cond_signal(&w->work);
-        pthread_mutex_unlock(&w->mu);
-        pthread_join(w->th, NULL);
+        stop_thread(w, &w->stop, &w->work, w->th);
         w->started = 0;
     }
     if (w->ckpt_started) {
-        pthread_mutex_lock(&w->mu);
-        w->ckpt_stop = 1;
-        pthread_cond_signal(&w->ckpt_wake);
-        pthread_mutex_unlock(&w->mu);
-        pthread_join(w->ckpt_th, NULL);
+        stop_thread(w, &w->ckpt_stop, &w->ckpt_wake, w->ckpt_th);
         w->ckpt_started = 0;
         /* everything is recorded: the WAL starts over (restart at any size) */
         if (db_checkpoint(w->ckpt_db, 1, DB_WAL_READER_WAIT_MS, NULL))
