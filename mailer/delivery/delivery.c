@@ -82,7 +82,7 @@ enum merr delivery_run(const struct config *cfg, int once, atomic_int *stop,
     plans_ok = 1;
     if (rc)
         goto out;
-    rc = delivery_writer_start(&writer, cfg, once, (size_t)nw);
+    rc = delivery_writer_start(&writer, cfg, once);
     writer_ok = 1;
     if (rc)
         goto out;
@@ -94,9 +94,14 @@ enum merr delivery_run(const struct config *cfg, int once, atomic_int *stop,
         rc = merr_set(MERR_NOMEM, "out of memory");
         goto out;
     }
+    for (int i = 0; i < nw; i++)
+        w[i].journal.fd = -1;
     for (int i = 0; i < nw; i++) {
         w[i].run = &run;
         w[i].index = i;
+        if (delivery_journal_open(&w[i].journal, cfg->db_path))
+            log_warn("delivery: worker %d: %s; it waits for each sent result's commit instead", i,
+                     merr_msg());
         buf_init(&w[i].out, cfg->message_max_bytes);
         rc = db_open(cfg->db_path, cfg->db_busy_timeout_ms, &w[i].db);
         if (!rc)
@@ -129,6 +134,7 @@ out:
         for (int i = 0; i < nw; i++) {
             transport_close(w[i].tp);
             db_close(w[i].db);
+            delivery_journal_close(&w[i].journal);
         }
         free(w);
     }

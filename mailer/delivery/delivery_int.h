@@ -6,6 +6,8 @@
  *   delivery_plans.c   the plan cache: each send's plan built once, shared
  *   delivery_writer.c  the single writer: claims, results (through
  *                      outcome_apply), lease renewal, the commit waits
+ *   delivery_journal.c each worker's sent journal (the crash bound), and
+ *                      the recovery of a dead run's
  *   delivery_worker.c  a worker: claim, prepare, render on demand, send,
  *                      report each outcome
  *   delivery.c         delivery_run: starts and joins them
@@ -152,7 +154,7 @@ struct delivery_writer {
     unsigned long long submitted, committed; /* tickets */
     int waiters;                             /* threads in delivery_writer_wait */
     double wait_s; /* the workers' time in delivery_writer_wait, summed */
-    size_t nworkers;                         /* a round is due at one report per worker */
+    double q_since; /* monotonic seconds when the oldest queued report came */
     struct delivery_claim *claims;           /* claims to run, in order */
     int stop;
 
@@ -180,8 +182,7 @@ struct delivery_writer {
  * seconds. `once`: no periodic return of other processes' expired leases
  * (the run ends when nothing is due). MERR_DB, MERR_INTERNAL.
  */
-enum merr delivery_writer_start(struct delivery_writer *w, const struct config *cfg, int once,
-                                size_t nworkers);
+enum merr delivery_writer_start(struct delivery_writer *w, const struct config *cfg, int once);
 
 /* Applies what is queued, stops the thread and closes the handle. */
 void delivery_writer_stop(struct delivery_writer *w);
@@ -196,6 +197,9 @@ void delivery_writer_fail(struct delivery_writer *w, const char *what);
 unsigned long long delivery_writer_submit(struct delivery_writer *w, const struct outcome_report *r,
                                           size_t n);
 
+/* 1 if everything up to `ticket` is committed; does not wait. */
+int delivery_writer_committed(struct delivery_writer *w, unsigned long long ticket);
+
 /* Waits until everything up to `ticket` is committed (or the writer failed). */
 void delivery_writer_wait(struct delivery_writer *w, unsigned long long ticket);
 
@@ -205,6 +209,48 @@ void delivery_writer_claim_start(struct delivery_writer *w, struct delivery_clai
 
 /* Waits for a claim started with delivery_writer_claim_start. */
 void delivery_writer_claim_finish(struct delivery_writer *w, struct delivery_claim *c);
+
+/* ---- delivery_journal.c ---- */
+
+/* A worker's sent journal (see delivery_journal.c). */
+struct delivery_journal {
+    int fd; /* -1: none; the worker then waits for commits before each "." */
+    char path[4096];
+    size_t records;                 /* in the file since its last truncation */
+    unsigned long long last_ticket; /* the writer's ticket of the last record */
+};
+
+/* Creates and locks a new journal beside the database. MERR_IO, MERR_INVAL. */
+enum merr delivery_journal_open(struct delivery_journal *j, const char *db_path);
+
+/*
+ * Appends the sent report `r`, handed to the writer as `ticket`, with one
+ * write(2). 0, or -1 when it could not be written: the file is then given
+ * up (fd -1) and the caller waits for the commit instead. errno is kept.
+ */
+int delivery_journal_append(struct delivery_journal *j, const struct outcome_report *r,
+                            unsigned long long ticket);
+
+/* Every record is committed: the file goes back to its header. errno is kept. */
+void delivery_journal_forget(struct delivery_journal *j);
+
+/* Closes it; removes it when it holds no record (else the next run recovers it). */
+void delivery_journal_close(struct delivery_journal *j);
+
+/*
+ * The records of a journal's bytes `buf`, as sent results in `*out` (`*n`
+ * of them, malloc'd); `*ignored` = the bytes after the last whole, intact
+ * record. MERR_INVAL when it is not a journal of this format, MERR_NOMEM.
+ */
+enum merr delivery_journal_parse(const unsigned char *buf, size_t len, struct outbox_result **out,
+                                 size_t *n, size_t *ignored);
+
+/*
+ * Applies the journals of dead runs of the database `db_path` (their lock
+ * is free) to the envelopes still sending, through `db`, and removes them;
+ * `*applied` = envelopes recorded as sent. MERR_IO, MERR_DB, MERR_NOMEM.
+ */
+enum merr delivery_journal_recover(struct db *db, const char *db_path, long long *applied);
 
 /* ---- delivery_worker.c ---- */
 
@@ -239,6 +285,7 @@ struct delivery_worker {
     int out_busy;                   /* `out` holds a message not yet released */
     struct crypto_hmac *secret_mac; /* cfg->secret, prepared (VERP/ENVID); NULL: one-shot */
     struct crypto_hmac *salt_mac;   /* the last send's salt, prepared (Message-ID) */
+    struct delivery_journal journal; /* sent results not yet committed (the crash bound) */
 };
 
 /* The worker thread (pthread start routine; arg: struct delivery_worker). */

@@ -28,19 +28,22 @@
  * Crash safety. The transport reports each message as soon as the server
  * has answered the end of its data (transport_send: done), before the
  * next message starts on that connection; the worker hands the report to
- * the writer. Then, when the next message's data is written up to its end
- * (before_end), the worker waits until the writer has committed every sent
- * report it handed over, and only then lets the transport write the final
- * "." the server needs to accept that message. So at any instant a
- * connection has at most one message that the server accepted but the
- * outbox does not say is sent: after a crash (SIGKILL) at most
- * `connections` messages are sent twice, whatever batch_size is, and none
- * is lost (the leases expire and the envelopes are claimed again). The
- * commit overlaps with the next message's MAIL, RCPT and DATA round trips
- * and its transfer, so it rarely costs any waiting. Failures are not
- * waited for: sending them again duplicates nothing. (Power loss is
- * outside this bound: the database runs with synchronous = NORMAL, so the
- * last commits before it may be rolled back.)
+ * the writer and, when the message was accepted, appends it to its sent
+ * journal (delivery_journal.c) with one write(2), which outlives the
+ * process as a commit does. So at any instant a connection has at most
+ * one message that the server accepted and that neither the outbox nor a
+ * journal says is sent: after a crash (SIGKILL) at most `connections`
+ * messages are sent twice, whatever batch_size is, and none is lost (the
+ * next run records the journals' results, the leases expire and the rest
+ * is claimed again). The writer commits the results in rounds of its own
+ * choosing. Only if the journal cannot be written does the worker wait,
+ * when the next message's data is written up to its end (before_end),
+ * until the writer has committed every sent report it handed over, and
+ * only then let the transport write the final "." the server needs to
+ * accept that message. Failures are not journaled nor waited for: sending
+ * them again duplicates nothing. (Power loss is outside this bound: the
+ * journals are not synced, and the database runs with synchronous =
+ * NORMAL, so the last results before it may be lost.)
  */
 #include <ctype.h>
 #include <errno.h>
@@ -305,8 +308,13 @@ static int on_done(void *arg, struct transport_msg *m)
 
     outcome_of(b, k);
     w->ticket = delivery_writer_submit(w->run->writer, r, 1);
-    if (r->kind == OUTCOME_ATTEMPT && r->class == MERR_CLASS_OK)
+    if (r->kind == OUTCOME_ATTEMPT && r->class == MERR_CLASS_OK) {
         w->sent_ticket = w->ticket;
+        /* the journal's records are all committed: it starts over */
+        if (w->journal.records && delivery_writer_committed(w->run->writer, w->journal.last_ticket))
+            delivery_journal_forget(&w->journal);
+        delivery_journal_append(&w->journal, r, w->ticket); /* failed: on_before_end waits */
+    }
     return stopping(w->run);
 }
 
@@ -353,16 +361,17 @@ static void on_release(void *arg, struct transport_msg *m)
 
 /*
  * Message m's data is written but for its end: the server cannot accept it
- * before this returns. Waits until this worker's sent reports are
- * committed (see the top); non-zero keeps m from the server and stops the
- * batch, as on_done's answer does.
+ * before this returns. Without a sent journal, waits until this worker's
+ * sent reports are committed (see the top); non-zero keeps m from the
+ * server and stops the batch, as on_done's answer does.
  */
 static int on_before_end(void *arg, struct transport_msg *m)
 {
     struct delivery_worker *w = arg;
 
     (void)m;
-    delivery_writer_wait(w->run->writer, w->sent_ticket);
+    if (w->journal.fd < 0)
+        delivery_writer_wait(w->run->writer, w->sent_ticket);
     return stopping(w->run);
 }
 
@@ -504,6 +513,8 @@ void *delivery_worker_main(void *arg)
         creq.n = 0;
     }
     delivery_writer_wait(run->writer, w->ticket);
+    if (delivery_writer_committed(run->writer, w->journal.last_ticket))
+        delivery_journal_forget(&w->journal); /* then delivery_run removes it */
     batch_free(&b);
     buf_free(&w->out);
     crypto_hmac_free(w->secret_mac);

@@ -163,6 +163,16 @@ struct outbox_result {
 enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, time_t now);
 
 /*
+ * outbox_record for the results whose envelope is still being sent (state
+ * sending), inside the caller's transaction; the others are left alone (a
+ * dead run's sent journal, delivery_journal.c: an envelope recorded since,
+ * or reclaimed and handled by another run). `*recorded` = how many were.
+ * MERR_NOMEM, MERR_DB.
+ */
+enum merr outbox_record_sending(struct db *db, const struct outbox_result *r, size_t n,
+                                time_t now, long long *recorded);
+
+/*
  * The Message-ID of an envelope, without angle brackets: 32 lowercase hex
  * digits "@" domain, a keyed permutation under `secret` ([mail] secret) of
  * the envelope id and a tag under its send's `salt`, so it reveals no

@@ -579,6 +579,40 @@ out:
     return rc;
 }
 
+static const char SQL_IS_SENDING[] = "SELECT 1 FROM envelopes WHERE id = ?1 AND state = 'sending'";
+
+enum merr outbox_record_sending(struct db *db, const struct outbox_result *r, size_t n, time_t now,
+                                long long *recorded)
+{
+    struct outbox_result *keep = calloc(n ? n : 1, sizeof *keep);
+    size_t k = 0;
+    enum merr rc = MERR_OK;
+
+    *recorded = 0;
+    if (!keep)
+        return merr_set(MERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        sqlite3_stmt *st = db_stmt(db, SQL_IS_SENDING);
+        if (!st) {
+            rc = MERR_DB;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, r[i].envelope_id);
+        int src = sqlite3_step(st);
+        rc = db_row_end(db, st, src, MERR_NOTFOUND, "is it sending");
+        if (!rc)
+            keep[k++] = r[i];
+        else if (rc == MERR_NOTFOUND)
+            rc = MERR_OK;
+    }
+    if (!rc)
+        rc = outbox_record(db, keep, k, now);
+    if (!rc)
+        *recorded = (long long)k;
+    free(keep);
+    return rc;
+}
+
 enum merr outbox_cancel_subscriber(struct db *db, long long subscriber_id, long long list_id,
                                    long long *cancelled)
 {

@@ -12,17 +12,20 @@ Checked: every envelope ends sent; the server received every envelope's
 message (by its Message-ID, derived from the send's salt and the envelope
 id) at least once; and the duplicates are no more than the number of
 connections, although at the kill far more envelopes than that were claimed
-and not recorded (a whole batch per connection): the transport reports each
-message before starting the next on its connection, and the worker waits
-for that result's commit, so at most one message per connection is sent
-but unrecorded.
+and not recorded (a whole batch per connection), and far more messages were
+accepted by the server than the outbox said were sent: the transport
+reports each message before starting the next on its connection, and the
+worker appends each accepted one to its sent journal (one write(2)) at
+once, so at most one message per connection is sent but unrecorded. The
+killed run's journals are there after the kill, and gone once the next run
+has recorded what they say.
 
 To make that a test of the mechanism rather than of a fast disk, another
 process (this script) holds the database's write lock for 200 ms out of
 every 250 ms during the last 300 messages before the kill, as a busy
-`mailer serve` enqueuing shares would: commits are then slow, and a sender
-that did not wait for them would leave dozens of accepted messages
-unrecorded at the kill.
+`mailer serve` enqueuing shares would, and the kill falls 150 ms into such
+a hold: commits are then slow, and a sender that kept no journal would
+leave dozens of accepted messages unrecorded at the kill.
 """
 import json
 import os
@@ -79,10 +82,14 @@ with SmtpServer(store) as srv:
         h = sqlite3.connect(env.db_path, timeout=30, isolation_level=None)
         while not stop_holding.is_set():
             h.execute("BEGIN IMMEDIATE")
+            holding[0] = time.monotonic()
             stop_holding.wait(0.2)
+            holding[0] = None
             h.execute("COMMIT")
             time.sleep(0.05)
         h.close()
+
+    holding = [None]  # since when the lock is held, or None
 
     holder = threading.Thread(target=hold_write_lock)
     holder.start()
@@ -96,6 +103,15 @@ with SmtpServer(store) as srv:
             p.kill()
             fail("only %d messages after 60 s" % srv.stats()["messages"])
         time.sleep(0.01)
+    # the kill falls 150 ms into a hold of the lock: no commit for that long
+    while True:
+        since = holding[0]
+        if since is not None and time.monotonic() - since >= 0.15:
+            break
+        if time.time() - started > 60:
+            p.kill()
+            fail("the lock was never held at the kill")
+        time.sleep(0.002)
     p.send_signal(signal.SIGKILL)
     p.wait()
     p.stderr.close()
@@ -107,7 +123,18 @@ with SmtpServer(store) as srv:
     # the bound must come from the per-message commit, not from small batches
     check(states.get("sending", 0) > 2 * CONNECTIONS,
           "only %d envelopes in flight at the kill: %r" % (states.get("sending", 0), states))
-    print("killed after %d messages received; outbox then: %r" % (killed_at, states))
+    # the commits lagged behind the server: the journals carry the bound
+    check(killed_at - states.get("sent", 0) > 2 * CONNECTIONS,
+          "only %d accepted messages unrecorded at the kill" % (killed_at - states.get("sent", 0)))
+    dbdir, dbname = os.path.split(env.db_path)
+
+    def journals():
+        return [os.path.join(dbdir, n) for n in os.listdir(dbdir) if n.startswith(dbname + "-sent-")]
+    left = journals()
+    check(left, "the killed run left no sent journal")
+    journaled = sum((os.path.getsize(j) - 16) // 280 for j in left)
+    print("killed after %d messages received; outbox then: %r; %d journals, %d records" %
+          (killed_at, states, len(left), journaled))
 
     # a restart before the lease expired leaves the dead run's envelopes alone
     # (another live worker might hold them); after it, they are reclaimed
@@ -116,6 +143,7 @@ with SmtpServer(store) as srv:
     check(m, "second run: %r" % out)
     states = dict(env.q("SELECT state, count(*) FROM envelopes GROUP BY state"))
     check(states == {"sent": N}, "after the restart: %r" % states)
+    check(not journals(), "sent journals left after the restart: %r" % journals())
     check(env.q("SELECT status FROM sends WHERE id=1")[0][0] == "done", "send not done")
 
     # what the server received, by Message-ID
