@@ -12,8 +12,9 @@
 #   transport: one .eml file per message, fsynced), smtp (Postfix's
 #   smtp-sink on loopback), none (`serve --no-workers`: the intake alone).
 # Env: BUILD_DIR (default build-bench-http, a Release build made here),
-#      HTTP_THREADS (default 2), WRK_THREADS (default 2), DELIVERY_NICE
-#      ([delivery] nice of the workers; default the config's, 10).
+#      HTTP_THREADS (default 2), WRK_THREADS (default 2), DELIVERY_IDLE
+#      ([delivery] idle: yes, the default, runs the workers SCHED_IDLE; no
+#      uses DELIVERY_NICE), DELIVERY_NICE ([delivery] nice; default 10).
 # Method (bench/lib/rounds.py): after a 2 s warm-up, ROUNDS wrk runs of
 # SECONDS each against the same server; prints each round (accepted/s,
 # p50, p99, max, the server's CPU per accepted share from /proc, load) and
@@ -79,6 +80,7 @@ secret = bench-secret-0123456789abcdef
 [delivery]
 transport = $dest
 ${DELIVERY_NICE:+nice = $DELIVERY_NICE}
+${DELIVERY_IDLE:+idle = $DELIVERY_IDLE}
 [smtp]
 tls = none
 helo = mailer.hagiang.example

@@ -24,7 +24,7 @@
 #include "date.h"
 #include "net.h"
 
-enum kind { K_STR, K_INT, K_DOUBLE, K_SIZE, K_DURATION, K_TLS };
+enum kind { K_STR, K_INT, K_DOUBLE, K_SIZE, K_DURATION, K_TLS, K_BOOL };
 
 struct key {
     const char *section;
@@ -60,6 +60,7 @@ static const struct key keys[] = {
     {"delivery", "retry_max", K_DURATION, O(retry_max_seconds), "6h", 1, 7 * 86400},
     {"delivery", "max_age", K_DURATION, O(max_age_seconds), "3d", 60, 30 * 86400},
     {"delivery", "nice", K_INT, O(delivery_nice), "10", 0, 19},
+    {"delivery", "idle", K_BOOL, O(delivery_idle), "yes", 0, 0},
     {"smtp", "tls", K_TLS, O(smtp_tls), "required", 0, 0},
     {"smtp", "username", K_STR, O(smtp_username), NULL, 0, 0},
     {"smtp", "password", K_STR, O(smtp_password), NULL, 0, 0},
@@ -258,6 +259,16 @@ static int set_key(struct config *cfg, const struct key *k, const char *v, char 
             *(enum cfg_tls *)(base + k->offset) = CFG_TLS_NONE;
         else {
             snprintf(why, whylen, "\"%s\" is not one of required, opportunistic, none", v);
+            return 0;
+        }
+        return 1;
+    case K_BOOL:
+        if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+            *(int *)(base + k->offset) = 1;
+        else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+            *(int *)(base + k->offset) = 0;
+        else {
+            snprintf(why, whylen, "\"%s\" is not yes or no", v);
             return 0;
         }
         return 1;

@@ -60,6 +60,7 @@ struct config {
     double per_domain_rate; /* messages per second per recipient domain, 0 = unlimited */
     int batch_size;         /* envelopes claimed per worker round */
     int delivery_nice;      /* niceness of the workers under `mailer serve` */
+    int delivery_idle;      /* ... or SCHED_IDLE instead (then nice is not used) */
     int lease_seconds;
     int retry_base_seconds;
     int retry_max_seconds;

@@ -46,6 +46,7 @@
  * NORMAL, so the last results before it may be lost.)
  */
 #include <ctype.h>
+#include <sched.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -405,6 +406,28 @@ static void release_claimed(struct delivery_worker *w, struct outbox_envelope *e
     outbox_envelopes_free(env, n);
 }
 
+/*
+ * Under `serve` (or `deliver` without --once) the calling worker thread
+ * gives way to the HTTP front: SCHED_IDLE ([delivery] idle = yes: it runs
+ * only on a CPU no thread of normal priority wants, bench/http's p99 with
+ * the workers running), else [delivery] nice steps nicer.
+ */
+static void yield_cpu(struct delivery_worker *w, const struct config *cfg)
+{
+    if (cfg->delivery_idle) {
+        struct sched_param sp = {0};
+        if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
+            log_warn("delivery: worker %d: [delivery] idle: %s", w->index, strerror(errno));
+        return;
+    }
+    if (cfg->delivery_nice > 0) {
+        errno = 0;
+        int base = getpriority(PRIO_PROCESS, (id_t)gettid());
+        if (errno || setpriority(PRIO_PROCESS, (id_t)gettid(), base + cfg->delivery_nice) != 0)
+            log_warn("delivery: worker %d: [delivery] nice: %s", w->index, strerror(errno));
+    }
+}
+
 void *delivery_worker_main(void *arg)
 {
     struct delivery_worker *w = arg;
@@ -421,13 +444,9 @@ void *delivery_worker_main(void *arg)
     w->b = &b;
     delivery_thread_name("dlv-worker-%d", w->index);
     /* A long-running service yields the CPU to its HTTP front: Linux
-     * niceness is per thread. Not the writer: it holds SQLite's lock. */
-    if (!run->once && cfg->delivery_nice > 0) {
-        errno = 0;
-        int base = getpriority(PRIO_PROCESS, (id_t)gettid());
-        if (errno || setpriority(PRIO_PROCESS, (id_t)gettid(), base + cfg->delivery_nice) != 0)
-            log_warn("delivery: worker %d: [delivery] nice: %s", w->index, strerror(errno));
-    }
+     * scheduling is per thread. Not the writer: it holds SQLite's lock. */
+    if (!run->once)
+        yield_cpu(w, cfg);
     if (crypto_hmac_new(cfg->secret, strlen(cfg->secret), &w->secret_mac))
         w->secret_mac = NULL; /* one-shot HMACs then */
     while (!stopping(run)) {

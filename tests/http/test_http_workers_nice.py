@@ -1,11 +1,13 @@
-"""`mailer serve` runs its delivery workers nicer than the HTTP front.
+"""`mailer serve` runs its delivery workers below the HTTP front.
 
-[delivery] nice = 7 with connections = 3: exactly three threads of the
-server (the workers) run at the process's niceness + 7, every other thread
-(the HTTP pool, the result writer, the parent, the scheduler) at the
-process's own, read from /proc/PID/task/*/stat. A share posted then is
-still delivered by them (its .eml in the dir transport). With nice = 0 no
-thread changes.
+By default ([delivery] idle = yes) with connections = 3: exactly three
+threads of the server (the workers) run under SCHED_IDLE, every other
+thread (the HTTP pool, the result writer, the parent, the scheduler) under
+SCHED_OTHER, read from /proc/PID/task/*/stat (field 41, policy). A share
+posted then is still delivered by them (its .eml in the dir transport).
+With idle = no and nice = 7, the three workers run at the process's
+niceness + 7 under SCHED_OTHER and every other thread at the process's own;
+with idle = no and nice = 0 no thread changes.
 """
 import os
 import sys
@@ -19,8 +21,11 @@ SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "e
                       "articles", "tin-pccc-20211005.json")
 
 
-def niceness(pid):
-    """{tid: nice} of every thread of pid (stat field 19)."""
+SCHED_OTHER, SCHED_IDLE = 0, 5
+
+
+def threads(pid, field):
+    """{tid: value} of a numeric stat field of every thread of pid."""
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
@@ -28,12 +33,46 @@ def niceness(pid):
                 rest = f.read().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue  # a thread that ended meanwhile
-        out[int(tid)] = int(rest[16])
+        out[int(tid)] = int(rest[field - 3])
     return out
 
 
+def niceness(pid):
+    """{tid: nice} (stat field 19)."""
+    return threads(pid, 19)
+
+
+def policy(pid):
+    """{tid: scheduling policy} (stat field 41)."""
+    return threads(pid, 41)
+
+
+def share(m):
+    st, _, body = m.post_json(SHARE, {"to": ["ban.doc@example.vn"],
+                                      "sender_name": "Nguyễn Văn An",
+                                      "sender_email": "an.nguyen@example.vn",
+                                      "note": "Bài này hay."})
+    check(st == 202, "share: %d %s" % (st, body))
+
+
 def main():
-    with Mailer("http-workers-nice", delivery={"connections": 3, "nice": 7}) as m:
+    with Mailer("http-workers-idle", delivery={"connections": 3}) as m:
+        m.cli("article", "add", SAMPLE)
+        m.start()
+        pid = m.proc.pid
+
+        def workers_idle():
+            p = policy(pid)
+            return sum(1 for v in p.values() if v == SCHED_IDLE) == 3 and p
+        p = m.wait_for(workers_idle, "three threads under SCHED_IDLE")
+        others = [v for v in p.values() if v != SCHED_IDLE]
+        check(len(others) >= 3 and all(v == SCHED_OTHER for v in others),
+              "other threads not under SCHED_OTHER: %s" % p)
+        share(m)
+        m.wait_for(lambda: len(m.eml_files()) == 1, "the share delivered by the idle workers")
+        check(m.stop() == 0, "serve did not stop cleanly")
+
+    with Mailer("http-workers-nice", delivery={"connections": 3, "nice": 7, "idle": "no"}) as m:
         m.cli("article", "add", SAMPLE)
         m.start()
         pid = m.proc.pid
@@ -46,20 +85,18 @@ def main():
         others = [v for v in n.values() if v != base + 7]
         check(len(others) >= 3 and all(v == base for v in others),
               "other threads not at the process's niceness %d: %s" % (base, n))
-        st, _, body = m.post_json(SHARE, {"to": ["ban.doc@example.vn"],
-                                          "sender_name": "Nguyễn Văn An",
-                                          "sender_email": "an.nguyen@example.vn",
-                                          "note": "Bài này hay."})
-        check(st == 202, "share: %d %s" % (st, body))
+        check(set(policy(pid).values()) == {SCHED_OTHER}, "idle = no: %s" % policy(pid))
+        share(m)
         m.wait_for(lambda: len(m.eml_files()) == 1, "the share delivered by the niced workers")
         check(m.stop() == 0, "serve did not stop cleanly")
 
-    with Mailer("http-workers-nice-0", delivery={"connections": 3, "nice": 0}) as m:
+    with Mailer("http-workers-nice-0", delivery={"connections": 3, "nice": 0, "idle": "no"}) as m:
         m.start()
         pid = m.proc.pid
         m.wait_for(lambda: len(niceness(pid)) >= 6, "the server's threads")
         n = niceness(pid)
         check(set(n.values()) == {n[pid]}, "nice = 0 changed a thread: %s" % n)
+        check(set(policy(pid).values()) == {SCHED_OTHER}, "idle = no: %s" % policy(pid))
         check(m.stop() == 0, "serve did not stop cleanly")
     print("ok")
 

@@ -36,6 +36,8 @@ static void defaults_are_documented_values(void **state)
     assert_int_equal(c.share_max_recipients, 5);
     assert_int_equal(c.max_age_seconds, 3 * 86400);
     assert_int_equal(c.retry_base_seconds, 300);
+    assert_int_equal(c.delivery_idle, 1);
+    assert_int_equal(c.delivery_nice, 10);
     assert_null(c.secret);
     assert_string_equal(cfg_mail_domain(&c), "hagiang.example");
     cfg_free(&c);
@@ -45,16 +47,18 @@ static void file_values_override_defaults(void **state)
 {
     struct config c;
     (void)state;
-    write_cfg("; comment\n[site]\nname = Báo Hà Giang\ntimezone = Asia/Kolkata\n"
-              "[delivery]\ntransport = smtp://127.0.0.1:2525\nconnections = 8\nrate = 12.5\n"
-              "max_age = 2d\n[smtp]\ntls = opportunistic\n[limits]\nimage_max_bytes = 512KB\n"
-              "[mail]\nsecret = 0123456789abcdef0123\n");
+    write_cfg(
+        "; comment\n[site]\nname = Báo Hà Giang\ntimezone = Asia/Kolkata\n"
+        "[delivery]\ntransport = smtp://127.0.0.1:2525\nconnections = 8\nrate = 12.5\n"
+        "max_age = 2d\nidle = no\n[smtp]\ntls = opportunistic\n[limits]\nimage_max_bytes = 512KB\n"
+        "[mail]\nsecret = 0123456789abcdef0123\n");
     assert_int_equal(cfg_load(&c, cfgpath), MERR_OK);
     assert_string_equal(c.site_name, "Báo Hà Giang");
     assert_string_equal(c.transport, "smtp://127.0.0.1:2525");
     assert_int_equal(c.connections, 8);
     assert_true(c.rate > 12.4 && c.rate < 12.6);
     assert_int_equal(c.max_age_seconds, 2 * 86400);
+    assert_int_equal(c.delivery_idle, 0);
     assert_int_equal(c.smtp_tls, CFG_TLS_OPPORTUNISTIC);
     assert_int_equal(c.image_max_bytes, 512 * 1024);
     assert_string_equal(c.secret, "0123456789abcdef0123");
@@ -87,6 +91,8 @@ static void bad_values_name_the_reason(void **state)
     expect_refusal("[delivery]\nconnections = 0\n",
                    ":2: [delivery] connections: 0 is out of range");
     expect_refusal("[smtp]\ntls = maybe\n", ":2: [smtp] tls: \"maybe\" is not one of");
+    expect_refusal("[delivery]\nidle = sometimes\n",
+                   ":2: [delivery] idle: \"sometimes\" is not yes or no");
     expect_refusal("[limits]\nimage_max_bytes = lots\n", ":2: [limits] image_max_bytes:");
     expect_refusal("[delivery]\nmax_age = 3 weeks\n", ":2: [delivery] max_age:");
     expect_refusal("[delivery]\n\ntransport = ftp://x\n", ":3: [delivery] transport:");
@@ -174,6 +180,8 @@ static void example_file_matches_defaults(void **state)
     assert_string_equal(ex.http_listen, def.http_listen);
     assert_string_equal(ex.from_address, def.from_address);
     assert_int_equal(ex.connections, def.connections);
+    assert_int_equal(ex.delivery_idle, def.delivery_idle);
+    assert_int_equal(ex.delivery_nice, def.delivery_nice);
     assert_int_equal(ex.max_age_seconds, def.max_age_seconds);
     assert_int_equal(ex.image_max_bytes, def.image_max_bytes);
     assert_int_equal(ex.embed_max_bytes, def.embed_max_bytes);
