@@ -13,7 +13,7 @@
 #   smtp-sink on loopback), none (`serve --no-workers`: the intake alone).
 # Env: BUILD_DIR (default build-bench-http, a Release build made here),
 #      HTTP_THREADS (default 2), WRK_THREADS (default 2), DELIVERY_IDLE
-#      ([delivery] idle: yes, the default, runs the workers SCHED_IDLE; no
+#      ([delivery] idle: yes runs the workers SCHED_IDLE; no, the default,
 #      uses DELIVERY_NICE), DELIVERY_NICE ([delivery] nice; default 10).
 # Method (bench/lib/rounds.py): after a 2 s warm-up, ROUNDS wrk runs of
 # SECONDS each against the same server; prints each round (accepted/s,

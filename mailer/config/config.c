@@ -60,7 +60,7 @@ static const struct key keys[] = {
     {"delivery", "retry_max", K_DURATION, O(retry_max_seconds), "6h", 1, 7 * 86400},
     {"delivery", "max_age", K_DURATION, O(max_age_seconds), "3d", 60, 30 * 86400},
     {"delivery", "nice", K_INT, O(delivery_nice), "10", 0, 19},
-    {"delivery", "idle", K_BOOL, O(delivery_idle), "yes", 0, 0},
+    {"delivery", "idle", K_BOOL, O(delivery_idle), "no", 0, 0},
     {"smtp", "tls", K_TLS, O(smtp_tls), "required", 0, 0},
     {"smtp", "username", K_STR, O(smtp_username), NULL, 0, 0},
     {"smtp", "password", K_STR, O(smtp_password), NULL, 0, 0},

@@ -408,9 +408,11 @@ static void release_claimed(struct delivery_worker *w, struct outbox_envelope *e
 
 /*
  * Under `serve` (or `deliver` without --once) the calling worker thread
- * gives way to the HTTP front: SCHED_IDLE ([delivery] idle = yes: it runs
- * only on a CPU no thread of normal priority wants, bench/http's p99 with
- * the workers running), else [delivery] nice steps nicer.
+ * gives way to the HTTP front: [delivery] nice steps nicer, or with
+ * [delivery] idle = yes SCHED_IDLE (it runs only on a CPU no thread of
+ * normal priority wants; bench/http's p99 with the workers running falls,
+ * but anything busy on the machine holds delivery back, and without
+ * CAP_SYS_NICE the thread cannot leave SCHED_IDLE again: not the default).
  */
 static void yield_cpu(struct delivery_worker *w, const struct config *cfg)
 {

@@ -1,13 +1,13 @@
 """`mailer serve` runs its delivery workers below the HTTP front.
 
-By default ([delivery] idle = yes) with connections = 3: exactly three
-threads of the server (the workers) run under SCHED_IDLE, every other
-thread (the HTTP pool, the result writer, the parent, the scheduler) under
-SCHED_OTHER, read from /proc/PID/task/*/stat (field 41, policy). A share
-posted then is still delivered by them (its .eml in the dir transport).
-With idle = no and nice = 7, the three workers run at the process's
-niceness + 7 under SCHED_OTHER and every other thread at the process's own;
-with idle = no and nice = 0 no thread changes.
+[delivery] nice = 7 with connections = 3 (idle = no, the default):
+exactly three threads of the server (the workers) run at the process's
+niceness + 7, every other thread (the HTTP pool, the result writer, the
+parent, the scheduler) at the process's own, all under SCHED_OTHER, read
+from /proc/PID/task/*/stat (fields 19, nice, and 41, policy). With idle =
+yes the three workers run under SCHED_IDLE and every other thread under
+SCHED_OTHER. Each time a share posted is still delivered by them (its .eml
+in the dir transport). With nice = 0 no thread changes.
 """
 import os
 import sys
@@ -56,7 +56,7 @@ def share(m):
 
 
 def main():
-    with Mailer("http-workers-idle", delivery={"connections": 3}) as m:
+    with Mailer("http-workers-idle", delivery={"connections": 3, "idle": "yes"}) as m:
         m.cli("article", "add", SAMPLE)
         m.start()
         pid = m.proc.pid
@@ -72,7 +72,7 @@ def main():
         m.wait_for(lambda: len(m.eml_files()) == 1, "the share delivered by the idle workers")
         check(m.stop() == 0, "serve did not stop cleanly")
 
-    with Mailer("http-workers-nice", delivery={"connections": 3, "nice": 7, "idle": "no"}) as m:
+    with Mailer("http-workers-nice", delivery={"connections": 3, "nice": 7}) as m:
         m.cli("article", "add", SAMPLE)
         m.start()
         pid = m.proc.pid
@@ -90,7 +90,7 @@ def main():
         m.wait_for(lambda: len(m.eml_files()) == 1, "the share delivered by the niced workers")
         check(m.stop() == 0, "serve did not stop cleanly")
 
-    with Mailer("http-workers-nice-0", delivery={"connections": 3, "nice": 0, "idle": "no"}) as m:
+    with Mailer("http-workers-nice-0", delivery={"connections": 3, "nice": 0}) as m:
         m.start()
         pid = m.proc.pid
         m.wait_for(lambda: len(niceness(pid)) >= 6, "the server's threads")

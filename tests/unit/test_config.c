@@ -36,7 +36,7 @@ static void defaults_are_documented_values(void **state)
     assert_int_equal(c.share_max_recipients, 5);
     assert_int_equal(c.max_age_seconds, 3 * 86400);
     assert_int_equal(c.retry_base_seconds, 300);
-    assert_int_equal(c.delivery_idle, 1);
+    assert_int_equal(c.delivery_idle, 0);
     assert_int_equal(c.delivery_nice, 10);
     assert_null(c.secret);
     assert_string_equal(cfg_mail_domain(&c), "hagiang.example");
@@ -50,7 +50,7 @@ static void file_values_override_defaults(void **state)
     write_cfg(
         "; comment\n[site]\nname = Báo Hà Giang\ntimezone = Asia/Kolkata\n"
         "[delivery]\ntransport = smtp://127.0.0.1:2525\nconnections = 8\nrate = 12.5\n"
-        "max_age = 2d\nidle = no\n[smtp]\ntls = opportunistic\n[limits]\nimage_max_bytes = 512KB\n"
+        "max_age = 2d\nidle = yes\n[smtp]\ntls = opportunistic\n[limits]\nimage_max_bytes = 512KB\n"
         "[mail]\nsecret = 0123456789abcdef0123\n");
     assert_int_equal(cfg_load(&c, cfgpath), MERR_OK);
     assert_string_equal(c.site_name, "Báo Hà Giang");
@@ -58,7 +58,7 @@ static void file_values_override_defaults(void **state)
     assert_int_equal(c.connections, 8);
     assert_true(c.rate > 12.4 && c.rate < 12.6);
     assert_int_equal(c.max_age_seconds, 2 * 86400);
-    assert_int_equal(c.delivery_idle, 0);
+    assert_int_equal(c.delivery_idle, 1);
     assert_int_equal(c.smtp_tls, CFG_TLS_OPPORTUNISTIC);
     assert_int_equal(c.image_max_bytes, 512 * 1024);
     assert_string_equal(c.secret, "0123456789abcdef0123");
