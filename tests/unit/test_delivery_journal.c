@@ -67,16 +67,23 @@ static struct outcome_report sent(long long id, const char *text)
     return r;
 }
 
+/* A fresh folder `name` with a database path in it (dbp, 700 bytes) and a journal open beside it.
+ */
+static const char *fresh_journal(const char *name, char *dbp, struct delivery_journal *j)
+{
+    const char *dir = test_tmpdir(name);
+    snprintf(dbp, 700, "%s/m.db", dir);
+    assert_int_equal(delivery_journal_open(j, dbp), MERR_OK);
+    return dir;
+}
+
 /* Appends, starts over when all is committed, goes away when closed empty. */
 static void test_append_forget_close(void **state)
 {
     char dbp[700];
     struct delivery_journal j;
     (void)state;
-    const char *dir = test_tmpdir("journal-life");
-    snprintf(dbp, sizeof dbp, "%s/m.db", dir);
-
-    assert_int_equal(delivery_journal_open(&j, dbp), MERR_OK);
+    const char *dir = fresh_journal("journal-life", dbp, &j);
     assert_true(j.fd >= 0);
     assert_int_equal(journals_in(dir), 1);
     assert_int_equal(strncmp(j.path, dbp, strlen(dbp)), 0);
@@ -144,9 +151,7 @@ static void test_parse_damage(void **state)
     char dbp[700];
     struct delivery_journal j;
     (void)state;
-    const char *dir = test_tmpdir("journal-parse");
-    snprintf(dbp, sizeof dbp, "%s/m.db", dir);
-    assert_int_equal(delivery_journal_open(&j, dbp), MERR_OK);
+    fresh_journal("journal-parse", dbp, &j);
     for (int i = 1; i <= 3; i++) {
         struct outcome_report r = sent(100 + i, "2.0.0 Ok");
         assert_int_equal(delivery_journal_append(&j, &r, (unsigned long long)i), 0);
