@@ -11,8 +11,8 @@
 # times `mailer deliver --once` against smtp://127.0.0.1:PORT with
 # C connections and PER_CONN messages per connection and batch. Each message
 # is rendered per recipient (To, Message-ID, VERP return path) from the
-# send's plan, and each sent one is committed before the next leaves its
-# connection. Checks that `mailer queue status` says "sent N" and nothing
+# send's plan, and each accepted one is written to its worker's sent journal
+# before the next leaves its connection (results committed in rounds). Checks that `mailer queue status` says "sent N" and nothing
 # else, and prints on stdout, for run.sh:
 #   msgs N seconds S msgs_per_s R mb_per_s M peak_rss_mb P failed F cpu_s C busy_cores U
 #   [...] msg_bytes B

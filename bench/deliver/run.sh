@@ -13,8 +13,9 @@
 #   pipeline   the real thing (pipeline.sh): a database with N envelopes of
 #              one share of ARTICLE_JSON (default the one-photo
 #              tin-pccc-20211005, about 42 KB a message), then `mailer deliver
-#              --once` (claim, plan, render, send, commit each sent message
-#              before the next leaves its connection). SIZE is then the
+#              --once` (claim, plan, render, send, each accepted message in
+#              its worker's sent journal before the next leaves its
+#              connection, results committed in rounds). SIZE is then the
 #              composed message's size, so smtp-source sends the same bytes.
 #   signed     the pipeline signed (an RSA-2048 DKIM key; SIGN=both adds an
 #              Ed25519 signature), the same unsigned, then smtp-source, in

@@ -46,9 +46,9 @@
  * NORMAL, so the last results before it may be lost.)
  */
 #include <ctype.h>
-#include <sched.h>
 #include <errno.h>
 #include <jansson.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,7 +503,7 @@ void *delivery_worker_main(void *arg)
             }
         }
         /* what will not be sent goes to the writer now; the rest one by one
-         * from on_done, each sent one committed before the next can end */
+         * from on_done, each sent one in the journal before the next can end */
         nrest = 0;
         for (size_t i = 0, k = 0; i < b.n; i++) {
             if (k < b.nmsgs && b.msg_env[k] == i)
