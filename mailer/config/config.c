@@ -124,6 +124,18 @@ struct loader {
     char why[512]; /* reason for the first refused line (inih reports its number) */
 };
 
+/* yes/true/1 or no/false/0 into *out; -1 for anything else. */
+static int parse_bool(const char *v, int *out)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+        *out = 1;
+    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
 static int parse_long(const char *v, long long *out)
 {
     char *end;
@@ -263,11 +275,7 @@ static int set_key(struct config *cfg, const struct key *k, const char *v, char 
         }
         return 1;
     case K_BOOL:
-        if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-            *(int *)(base + k->offset) = 1;
-        else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-            *(int *)(base + k->offset) = 0;
-        else {
+        if (parse_bool(v, (int *)(base + k->offset)) != 0) {
             snprintf(why, whylen, "\"%s\" is not yes or no", v);
             return 0;
         }
@@ -362,11 +370,7 @@ static int mailbox_key(struct loader *ld, const char *section, const char *name,
                                                    : NULL;
     if (!flag)
         return refuse_line(ld, section, name, "unknown key");
-    if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
-        *flag = 1;
-    else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0"))
-        *flag = 0;
-    else
+    if (parse_bool(value, flag) != 0)
         return refuse_line(ld, section, name, "expected true or false");
     return 1;
 }
