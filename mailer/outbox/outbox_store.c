@@ -103,7 +103,9 @@ static const char SQL_RENEW[] =
 /*
  * Records up to RECORD_ROWS results at once: rows (id, state, code, text,
  * next_attempt_at) in ?1..?40, now in ?41; unused rows keep NULL ids and
- * match nothing. A sent envelope is never changed again; sent_at is set
+ * match nothing. An envelope in a final state is never changed again: a sent
+ * one, and one that a bounce failed meanwhile (results are committed in
+ * rounds, after the message left; the DSN may come first); sent_at is set
  * when the new state is 'sent'; RETURNING gives the sends to finish. One execution per commit
  * instead of one per result (a commit carries ~3 results). Each envelope is looked up by rowid
  * (SCAN v, SEARCH envelopes USING INTEGER PRIMARY KEY). Ids must be distinct within one execution
@@ -123,7 +125,8 @@ static const char SQL_RECORD_MANY[] =
     "(?26, ?27, ?28, ?29, ?30), "
     "(?31, ?32, ?33, ?34, ?35), "
     "(?36, ?37, ?38, ?39, ?40)"
-    ") AS v WHERE envelopes.id = v.column1 AND envelopes.state <> 'sent' RETURNING send_id, state";
+    ") AS v WHERE envelopes.id = v.column1 AND envelopes.state NOT IN ('sent', 'failed', "
+    "'cancelled') RETURNING send_id, state";
 
 /* New envelopes are counted by the code that inserts them (one UPDATE per INSERT ... SELECT). */
 static const char SQL_COUNTS_ADD_QUEUED[] =
