@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "db_vfs.h"
 #include "fs.h"
 #include "log.h"
 #include "metrics.h"
@@ -165,7 +166,8 @@ enum merr db_open(const char *path, int busy_timeout_ms, struct db **out)
         return merr_set(MERR_NOMEM, "out of memory");
     }
     src = sqlite3_open_v2(path, &db->h,
-                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                          db_vfs_init() == SQLITE_OK ? DB_VFS_NAME : NULL);
     if (src != SQLITE_OK) {
         rc = db_fail(db, src, path);
         db_close(db);
