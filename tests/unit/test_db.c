@@ -45,6 +45,33 @@ static void open_sets_wal_and_foreign_keys(void **state)
     sqlite3_finalize(st);
     assert_int_equal(test_db_int(db, "PRAGMA foreign_keys"), 1);
     assert_int_equal(db_version(db), 0);
+    /* a new database's pages are 1 KiB (db.c: the WAL bytes of a commit) */
+    assert_int_equal(test_db_int(db, "PRAGMA page_size"), 1024);
+    db_close(db);
+}
+
+/* A database made before (4 KiB pages, SQLite's default) keeps its pages:
+ * WAL mode cannot change them, and it opens, migrates and writes as before. */
+static void existing_database_keeps_its_page_size(void **state)
+{
+    struct db *db;
+    sqlite3 *h;
+    (void)state;
+    snprintf(path, sizeof path, "%s/old.db", test_tmpdir("db-pages"));
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "unix"),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; "
+                                  "CREATE TABLE old (x); INSERT INTO old VALUES (1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(db_open(path, 1000, &db), MERR_OK);
+    assert_int_equal(test_db_int(db, "PRAGMA page_size"), 4096);
+    assert_int_equal(db_migrate(db, 0), MERR_OK);
+    assert_int_equal(db_exec(db, "INSERT INTO old VALUES (2)"), MERR_OK);
+    assert_int_equal(test_db_int(db, "SELECT sum(x) FROM old"), 3);
+    assert_int_equal(test_db_int(db, "PRAGMA page_size"), 4096);
     db_close(db);
 }
 
@@ -461,6 +488,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(open_sets_wal_and_foreign_keys),
+        cmocka_unit_test(existing_database_keeps_its_page_size),
         cmocka_unit_test(migrate_empty_to_latest),
         cmocka_unit_test(migrate_from_every_earlier_version),
         cmocka_unit_test(ids_never_reused_migration_keeps_rows_and_references),
