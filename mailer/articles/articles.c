@@ -497,6 +497,16 @@ enum merr article_load(struct db *db, const char *id, struct article **out)
     return articles_store_load(db, id, 1, out);
 }
 
+enum merr article_load_head(struct db *db, const char *id, struct article **out)
+{
+    return articles_store_load(db, id, 0, out);
+}
+
+enum merr article_exists(struct db *db, const char *id, int *exists)
+{
+    return articles_store_exists(db, id, exists);
+}
+
 static enum merr list_common(struct db *db, time_t since, time_t until, const char *after_id,
                              const char *category, size_t max, int with_body, struct article ***out,
                              size_t *n)

@@ -101,6 +101,15 @@ enum merr article_to_json(const struct article *a, struct buf *out);
 /* Loads one article with its images (ordered). MERR_NOTFOUND. Free with article_free. */
 enum merr article_load(struct db *db, const char *id, struct article **out);
 
+/*
+ * As article_load without the body (body_html stays NULL): what pages that
+ * show an article's title, summary and photos need, a copy less per request.
+ */
+enum merr article_load_head(struct db *db, const char *id, struct article **out);
+
+/* Whether the article `id` is stored, in `*exists` (0 or 1); MERR_DB on a failure. */
+enum merr article_exists(struct db *db, const char *id, int *exists);
+
 void article_free(struct article *a);
 
 /*

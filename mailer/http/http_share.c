@@ -244,7 +244,7 @@ void http_share_get(struct http_req *r, const char *article_id)
 
     if (!db)
         return db_unavailable(r);
-    rc = article_load(db, article_id, &a);
+    rc = article_load_head(db, article_id, &a);
     if (rc == MERR_NOTFOUND)
         return http_page_error(r, 404, "article.not_found");
     if (rc)
@@ -264,7 +264,7 @@ void http_share_thanks(struct http_req *r, const char *article_id)
 
     if (!db)
         return db_unavailable(r);
-    if (article_load(db, article_id, &a))
+    if (article_load_head(db, article_id, &a))
         return http_page_error(r, 404, "article.not_found");
     d = json_pack("{s:{s:s, s:s}}", "article", "title", a->title, "url", a->url ? a->url : "");
     http_page(r, 200, "share_sent", d);
@@ -565,7 +565,7 @@ void http_share_post(struct http_req *r, const char *article_id)
         db_unavailable(r);
         goto out;
     }
-    rc = article_load(db, article_id, &a);
+    rc = article_load_head(db, article_id, &a);
     if (rc == MERR_NOTFOUND) {
         metrics_share("not_found");
         refuse1(r, json, 404, "not_found", "article_id", "article.not_found", NULL, NULL);

@@ -149,11 +149,10 @@ enum merr share_enqueue(struct db *db, const struct config *cfg, const struct sh
                         long long *send_id, size_t *accepted)
 {
     struct addr *to = NULL, sender;
-    struct article *art = NULL;
     char *name = NULL, *note = NULL, *plan = NULL;
     size_t nto = 0, kept = 0;
     int max = cfg->share_max_recipients > 0 ? cfg->share_max_recipients : 1;
-    int in_tx = 0;
+    int in_tx = 0, exists = 0;
     enum merr rc;
 
     *send_id = 0;
@@ -169,13 +168,12 @@ enum merr share_enqueue(struct db *db, const struct config *cfg, const struct sh
     rc = check_article_id(req->article_id);
     if (rc)
         return refuse(rc, "article");
-    rc = article_load(db, req->article_id, &art);
-    if (rc == MERR_NOTFOUND)
-        return refuse(merr_set(MERR_NOTFOUND, "article: no article \"%s\"", req->article_id),
-                      "article");
+    rc = article_exists(db, req->article_id, &exists);
     if (rc)
         return refuse(rc, "article");
-    article_free(art);
+    if (!exists)
+        return refuse(merr_set(MERR_NOTFOUND, "article: no article \"%s\"", req->article_id),
+                      "article");
 
     to = calloc((size_t)max, sizeof *to);
     name = trimmed(req->sender_name);

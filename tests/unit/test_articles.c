@@ -114,6 +114,27 @@ static void update_replaces_fields_and_images(void **state)
 
     assert_int_equal(article_load(fx->db, "nope", &a), MERR_NOTFOUND);
     assert_null(a);
+
+    /* the head: the same fields and photos, no body */
+    assert_int_equal(article_load_head(fx->db, "probe", &a), MERR_OK);
+    assert_string_equal(a->title, "Bản hai");
+    assert_null(a->body_html);
+    assert_int_equal(a->nimages, 1);
+    {
+        char sha[65];
+        test_db_text(fx->db, "SELECT media_sha256 FROM article_images", sha, sizeof sha);
+        assert_string_equal(a->images[0].sha256, sha);
+        assert_string_equal(a->images[0].alt, "Logo");
+    }
+    article_free(a);
+    assert_int_equal(article_load_head(fx->db, "nope", &a), MERR_NOTFOUND);
+    assert_null(a);
+
+    int exists = -1;
+    assert_int_equal(article_exists(fx->db, "probe", &exists), MERR_OK);
+    assert_int_equal(exists, 1);
+    assert_int_equal(article_exists(fx->db, "nope", &exists), MERR_OK);
+    assert_int_equal(exists, 0);
 }
 
 static void load_keeps_vietnamese_and_order(void **state)
