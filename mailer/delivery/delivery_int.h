@@ -252,6 +252,23 @@ enum merr delivery_journal_parse(const unsigned char *buf, size_t len, struct ou
  */
 enum merr delivery_journal_recover(struct db *db, const char *db_path, long long *applied);
 
+/*
+ * Takes the database's recovery lock ("<db_path>-recover.lock", flock) in
+ * `*fd_out`; close it to let go. wait = 0: MERR_TEMPFAIL at once when
+ * another process holds it. MERR_IO, MERR_INVAL.
+ */
+enum merr delivery_recover_lock(const char *db_path, int wait, int *fd_out);
+
+/*
+ * A dead run's envelopes, under the recovery lock: its sent journals
+ * recorded (delivery_journal_recover), then every lease expired at `now`
+ * returned to the queue (outbox_reclaim_expired), `*applied` and
+ * `*reclaimed` of them. Nothing is done when the lock is busy and wait = 0
+ * (MERR_TEMPFAIL: try at the next turn).
+ */
+enum merr delivery_recover_dead(struct db *db, const char *db_path, time_t now, int wait,
+                                long long *applied, long long *reclaimed);
+
 /* ---- delivery_worker.c ---- */
 
 /* What a run's workers share: each piece guards itself. */

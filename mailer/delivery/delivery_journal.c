@@ -31,7 +31,14 @@
  * messages become sent, not due again. A torn last record (the process
  * died inside the write) or a checksum that does not match ends a file's
  * records; what follows is ignored, and logged. A file of another format
- * is left where it is, with an error in the log.
+ * is left where it is, with an error in the log. A file shorter than a
+ * header is a journal being created (mkostemp, then its lock): skipped.
+ *
+ * Two processes recovering at once take turns (delivery_recover_dead,
+ * under "<database>-recover.lock"): one that met a journal locked by the
+ * other's recovery would skip it as a live run's and return its expired
+ * leases to the queue before the other had recorded them as sent, and
+ * those messages would go out twice.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -55,6 +62,7 @@
 #define RECORD_TEXT   256
 #define RECORD_SIZE   (4 + 8 + 4 + RECORD_TEXT + 8)
 #define JOURNAL_INFIX "-sent-"
+#define RECOVER_LOCK  "-recover.lock"
 #define RECOVER_MAX   (256u << 20) /* a larger file is not ours */
 
 /* FNV-1a, 64 bits: a torn or damaged record, not an attacker, is what it catches. */
@@ -96,7 +104,9 @@ enum merr delivery_journal_open(struct delivery_journal *j, const char *db_path)
     if (fd < 0)
         return merr_set(MERR_IO, "sent journal %s: %s", j->path, strerror(errno));
     header_fill(h);
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || write(fd, h, sizeof h) != (ssize_t)sizeof h) {
+    /* blocking: a recovery may hold the new file's lock for a moment (it skips a file
+     * without a header), nobody else can */
+    if (flock(fd, LOCK_EX) != 0 || write(fd, h, sizeof h) != (ssize_t)sizeof h) {
         enum merr rc = merr_set(MERR_IO, "sent journal %s: %s", j->path, strerror(errno));
         unlink(j->path);
         close(fd);
@@ -242,6 +252,10 @@ static enum merr recover_file(struct db *db, int fd, const char *path, long long
     long long recorded = 0;
     enum merr rc = read_all(fd, path, &buf, &len);
 
+    if (!rc && len < HEADER_SIZE) { /* being created: its run locks it and writes the header next */
+        free(buf);
+        return MERR_OK;
+    }
     if (!rc)
         rc = delivery_journal_parse(buf, len, &r, &n, &ignored);
     free(buf);
@@ -317,5 +331,47 @@ enum merr delivery_journal_recover(struct db *db, const char *db_path, long long
         close(fd);
     }
     closedir(d);
+    return rc;
+}
+
+enum merr delivery_recover_lock(const char *db_path, int wait, int *fd_out)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    *fd_out = -1;
+    if (snprintf(path, sizeof path, "%s" RECOVER_LOCK, db_path) >= (int)sizeof path)
+        return merr_set(MERR_INVAL, "recovery lock: database path too long: %s", db_path);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return merr_set(MERR_IO, "recovery lock %s: %s", path, strerror(errno));
+    while (flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return merr_set(MERR_TEMPFAIL, "recovery lock %s: another process is recovering", path);
+        return merr_set(MERR_IO, "recovery lock %s: %s", path, strerror(e));
+    }
+    *fd_out = fd;
+    return MERR_OK;
+}
+
+enum merr delivery_recover_dead(struct db *db, const char *db_path, time_t now, int wait,
+                                long long *applied, long long *reclaimed)
+{
+    int fd;
+    enum merr rc;
+
+    *applied = 0;
+    *reclaimed = 0;
+    rc = delivery_recover_lock(db_path, wait, &fd);
+    if (rc)
+        return rc;
+    rc = delivery_journal_recover(db, db_path, applied);
+    if (!rc)
+        rc = outbox_reclaim_expired(db, now, reclaimed);
+    close(fd); /* the lock goes with it; the file stays, as SQLite's -shm does */
     return rc;
 }

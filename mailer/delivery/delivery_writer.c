@@ -48,7 +48,10 @@
  *
  * Dead runs' sent journals are recovered (delivery_journal_recover) right
  * before expired leases are returned to the queue, at the start and
- * periodically, so that what a dead run sent is recorded, not sent again.
+ * periodically, so that what a dead run sent is recorded, not sent again;
+ * both under the database's recovery lock (delivery_recover_dead), which
+ * the start waits for and a periodic turn skips when another process
+ * holds it.
  *
  * Checkpoints. The writer's handle never checkpoints the WAL inside a
  * commit (wal_autocheckpoint = 0): SQLite's automatic checkpoint runs in
@@ -243,12 +246,16 @@ static int periodic_due(const struct delivery_writer *w)
     return periodic_in(w) <= 0;
 }
 
-/* Records what dead runs' sent journals say was sent (before their leases are returned). */
-static enum merr recover_journals(struct delivery_writer *w)
+/*
+ * Records what dead runs' sent journals say was sent, then returns expired
+ * leases to the queue (`*back` of them); wait = 0: MERR_TEMPFAIL when
+ * another process is doing it.
+ */
+static enum merr recover_dead(struct delivery_writer *w, int wait, long long *back)
 {
     long long applied = 0;
-    enum merr rc = delivery_journal_recover(w->db, w->cfg->db_path, &applied);
-    if (!rc && applied)
+    enum merr rc = delivery_recover_dead(w->db, w->cfg->db_path, date_now(), wait, &applied, back);
+    if (applied)
         log_info("delivery: %lld envelopes of stopped runs recorded as sent from their journals",
                  applied);
     return rc;
@@ -274,12 +281,13 @@ static void periodic(struct delivery_writer *w)
     }
     if (!w->once && now - w->last_reclaim >= reclaim_every(w)) {
         w->last_reclaim = now;
-        if (recover_journals(w))
-            log_warn("delivery: sent journals of stopped runs: %s; expired leases kept until "
-                     "they are recorded",
+        enum merr rc = recover_dead(w, 0, &back);
+        if (rc == MERR_TEMPFAIL)
+            log_debug("delivery: %s; expired leases at the next turn", merr_msg());
+        else if (rc)
+            log_warn("delivery: stopped runs' journals and expired leases: %s; kept until the "
+                     "next turn",
                      merr_msg());
-        else if (outbox_reclaim_expired(w->db, date_now(), &back))
-            log_warn("delivery: returning expired leases: %s", merr_msg());
         else if (back)
             log_info("delivery: %lld expired leases returned to the queue", back);
     }
@@ -424,9 +432,7 @@ enum merr delivery_writer_start(struct delivery_writer *w, const struct config *
         return rc;
     /* a crashed run's envelopes: what it sent recorded, the rest back to
      * queued, before anything is claimed */
-    rc = recover_journals(w);
-    if (!rc)
-        rc = outbox_reclaim_expired(w->db, date_now(), &reclaimed);
+    rc = recover_dead(w, 1, &reclaimed);
     if (rc)
         return rc;
     if (reclaimed)

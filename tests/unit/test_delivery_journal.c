@@ -2,7 +2,8 @@
  * test_delivery_journal.c: the workers' sent journals (delivery_journal.c):
  * what a journal holds, how it starts over and goes away, how a damaged
  * one is read, and the recovery of a dead run's journal into the outbox
- * (only envelopes still sending; a live run's journal left alone).
+ * (only envelopes still sending; a live run's journal left alone; two
+ * recoveries at once take turns).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "date.h"
@@ -268,6 +271,96 @@ static void test_recover(void **state)
     assert_int_equal(applied, 0);
     assert_int_equal(journals_in(dir), 1);
 
+    /* a file without a header yet is a journal being created: skipped, left alone */
+    char fresh[800];
+    snprintf(fresh, sizeof fresh, "%s-sent-NeW456", dbp);
+    test_write_file(fresh, "");
+    assert_int_equal(delivery_journal_recover(db, dbp, &applied), MERR_OK);
+    assert_int_equal(applied, 0);
+    assert_int_equal(journals_in(dir), 2);
+
+    outbox_envelopes_free(e, n);
+    db_close(db);
+}
+
+/*
+ * Two processes recovering at once take turns. While this one holds the
+ * recovery lock and a dead run's journal (it is recording it), a second
+ * one waits; without the turns it would take the journal for a live run's,
+ * return its envelopes to the queue as expired leases, and they would be
+ * sent twice. Once this one is done, they are sent and the rest queued.
+ */
+static void test_recover_takes_turns(void **state)
+{
+    char dbp[700], sql[200], st[32];
+    struct delivery_journal dead;
+    struct outbox_envelope *e;
+    size_t n = 0;
+    long long send_id, id, applied = -1, back = -1;
+    int lock_fd, jfd, status;
+    (void)state;
+
+    date_set_fake_now(T0);
+    const char *dir = test_tmpdir("journal-turns");
+    struct db *db = test_db_fresh(dir, dbp, sizeof dbp);
+    assert_int_equal(outbox_send_create(db, OUTBOX_SHARE, 0, "{\"kind\":\"share\"}", &send_id),
+                     MERR_OK);
+    for (int i = 0; i < 3; i++) {
+        char rcpt[64];
+        snprintf(rcpt, sizeof rcpt, "doc-gia-%d@example.vn", i);
+        assert_int_equal(outbox_envelope_add(db, send_id, 0, rcpt, "", &id), MERR_OK);
+    }
+    assert_int_equal(outbox_claim(db, T0, 60, 3, NULL, &e, &n, NULL), MERR_OK);
+    assert_int_equal(n, 3);
+    /* the dead run sent the first two and journaled them; its leases ran out */
+    assert_int_equal(delivery_journal_open(&dead, dbp), MERR_OK);
+    for (int k = 0; k < 2; k++) {
+        struct outcome_report r = sent(e[k].id, "2.0.0 Ok: queued");
+        assert_int_equal(delivery_journal_append(&dead, &r, (unsigned long long)k + 1), 0);
+    }
+    delivery_journal_close(&dead);
+    date_set_fake_now(T0 + 600);
+
+    /* this process is recovering: the recovery lock, and the journal's own */
+    assert_int_equal(delivery_recover_lock(dbp, 0, &lock_fd), MERR_OK);
+    jfd = open(dead.path, O_RDONLY | O_CLOEXEC);
+    assert_true(jfd >= 0);
+    assert_int_equal(flock(jfd, LOCK_EX | LOCK_NB), 0);
+    /* another turn without waiting does nothing */
+    assert_int_equal(delivery_recover_dead(db, dbp, date_now(), 0, &applied, &back), MERR_TEMPFAIL);
+    assert_int_equal(back, 0);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the other process: the writer's start, which waits its turn */
+        struct db *db2;
+        long long a2, b2;
+        close(lock_fd); /* this process's locks, not the other's (flock follows the fd) */
+        close(jfd);
+        if (db_open(dbp, 5000, &db2))
+            _exit(2);
+        enum merr rc = delivery_recover_dead(db2, dbp, date_now(), 1, &a2, &b2);
+        db_close(db2);
+        _exit(rc == MERR_OK && a2 == 0 && b2 == 1 ? 0 : 1);
+    }
+    usleep(500 * 1000);
+    assert_int_equal(test_db_int(db, "SELECT count(*) FROM envelopes WHERE state = 'sending'"), 3);
+    /* this one records the journal, and lets go */
+    close(jfd);
+    assert_int_equal(delivery_journal_recover(db, dbp, &applied), MERR_OK);
+    assert_int_equal(applied, 2);
+    close(lock_fd);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0); /* it returned the third lease only */
+    const char *want[] = {"sent", "sent", "queued"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(sql, sizeof sql, "SELECT state FROM envelopes WHERE id = %lld", e[i].id);
+        test_db_text(db, sql, st, sizeof st);
+        assert_string_equal(st, want[i]);
+    }
+    assert_int_equal(journals_in(dir), 0);
+
     outbox_envelopes_free(e, n);
     db_close(db);
 }
@@ -278,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_append_forget_close),
         cmocka_unit_test(test_parse_damage),
         cmocka_unit_test(test_recover),
+        cmocka_unit_test(test_recover_takes_turns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
