@@ -468,8 +468,8 @@ const char *subs_csv_delim_name(char delim);
 
 /* What to look for; zero fields do not filter. */
 struct subs_search {
-    const char *q;    /* an address prefix, or words of the name (each a prefix of a word,
-                         accents and case ignored); both are tried when it could be either */
+    const char *q; /* an address prefix, or words of the name (each a prefix of a word,
+                      accents and case ignored); both are tried when it could be either */
     long long list_id;
     int state;        /* enum subs_status (with a list: on that list; else on any),
                          SUBS_SEARCH_BLOCKED, or 0 */
@@ -492,8 +492,7 @@ struct subs_hit {
  * next page is q->before = the last id shown. MERR_INVAL for a search text
  * over 250 bytes or not UTF-8, MERR_DB.
  */
-enum merr subs_search(struct db *db, const struct subs_search *q, struct subs_hit *out,
-                      size_t *n);
+enum merr subs_search(struct db *db, const struct subs_search *q, struct subs_hit *out, size_t *n);
 
 /*
  * Adds up to `max` subscribers above the name index's high-water mark to

@@ -54,7 +54,7 @@ enum merr subs_store_list_insert(struct db *db, const char *slug, const char *na
     "l.id, l.slug, l.name, l.description, l.optin, l.digest_weekday, l.digest_time, "              \
     "l.digest_category, l.digest_max_articles, l.digest_subject, l.digest_template, "              \
     "l.digest_enabled, l.created_at, l.updated_at, "                                               \
-    "coalesce(c.confirmed, 0), coalesce(c.unconfirmed, 0), coalesce(c.unsubscribed, 0), "        \
+    "coalesce(c.confirmed, 0), coalesce(c.unconfirmed, 0), coalesce(c.unsubscribed, 0), "          \
     "l.public "
 
 /* The counts are the maintained counters (list_counts, the counters migration), not a count. */

@@ -50,7 +50,8 @@ static void sodium_start(void)
     randombytes_buf(pw, 32);
     pw[32] = '\0';
     if (crypto_pwhash_str_alg(dummy_hash, pw, 32, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) == 0)
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              crypto_pwhash_ALG_ARGON2ID13) == 0)
         sodium_ok = 1;
     sodium_memzero(pw, sizeof pw);
 }

@@ -79,8 +79,8 @@ struct bounce_rcpt {
     char status[16];                /* RFC 3463 "5.1.1", "" if none */
     char reply_code[4];             /* "550", "" if none */
     /* the host that answered (Remote-MTA), else the one that reported (Reporting-MTA) */
-    char mta[64];                   /* lower case; "" if the report names none */
-    char *diagnostic;               /* UTF-8, at most BOUNCE_DIAG_MAX bytes; NULL if none */
+    char mta[64];     /* lower case; "" if the report names none */
+    char *diagnostic; /* UTF-8, at most BOUNCE_DIAG_MAX bytes; NULL if none */
     enum bounce_class cls;
     const char *reason; /* one of bounce_reasons */
 };

@@ -55,9 +55,9 @@ static enum merr plan_of(struct db *db, const struct config *cfg, const char *li
     article_free(a);
     if (rc)
         goto fail;
-    inputs = json_pack("{s:s, s:s, s:{s:I, s:s, s:s}, s:s}", "kind", outbox_kind_name(OUTBOX_BREAKING), "article",
-                       article_id, "list", "id", (json_int_t)l->id, "slug", l->slug, "name",
-                       l->name, "template", "breaking");
+    inputs = json_pack("{s:s, s:s, s:{s:I, s:s, s:s}, s:s}", "kind",
+                       outbox_kind_name(OUTBOX_BREAKING), "article", article_id, "list", "id",
+                       (json_int_t)l->id, "slug", l->slug, "name", l->name, "template", "breaking");
     if (!inputs) {
         rc = merr_set(MERR_INVAL, "article id or list name is not UTF-8");
         goto fail;

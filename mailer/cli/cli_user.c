@@ -80,7 +80,8 @@ static int read_password(char *pw, size_t size)
         return 0;
     }
     FILE *tty = fopen("/dev/tty", "r+");
-    int bad = !tty || ask(tty, "Mật khẩu: ", pw, size) || ask(tty, "Nhập lại: ", again, sizeof again);
+    int bad =
+        !tty || ask(tty, "Mật khẩu: ", pw, size) || ask(tty, "Nhập lại: ", again, sizeof again);
     if (tty)
         fclose(tty);
     if (bad)

@@ -17,10 +17,10 @@
 #include "log.h"
 
 static const struct cli_command *const commands[] = {
-    &cli_init_cmd,    &cli_serve_cmd,  &cli_article_cmd, &cli_compose_cmd, &cli_share_cmd,
-    &cli_deliver_cmd, &cli_queue_cmd,  &cli_list_cmd,    &cli_sub_cmd,     &cli_digest_cmd,
-    &cli_token_cmd,   &cli_bounce_cmd, &cli_dkim_cmd,    &cli_doctor_cmd, &cli_user_cmd,
-    &cli_breaking_cmd,
+    &cli_init_cmd,  &cli_serve_cmd,   &cli_article_cmd, &cli_compose_cmd,
+    &cli_share_cmd, &cli_deliver_cmd, &cli_queue_cmd,   &cli_list_cmd,
+    &cli_sub_cmd,   &cli_digest_cmd,  &cli_token_cmd,   &cli_bounce_cmd,
+    &cli_dkim_cmd,  &cli_doctor_cmd,  &cli_user_cmd,    &cli_breaking_cmd,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

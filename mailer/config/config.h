@@ -81,7 +81,7 @@ struct config {
     int http_threads;
     int http_max_connections;
     int http_connection_timeout_s;
-    char *http_trusted_proxies; /* addresses or networks, comma-separated */
+    char *http_trusted_proxies;  /* addresses or networks, comma-separated */
     int http_per_ip_connections; /* open connections one client address may hold */
     int http_request_deadline_s; /* seconds for a whole request (head and body) to arrive */
     char *http_metrics_token;    /* Bearer token /metrics asks for; NULL: public */
@@ -131,9 +131,9 @@ struct config {
     char *dkim_ed25519_selector; /* optional second signature, ed25519-sha256 */
     char *dkim_keys_dir;         /* KEYS_DIR/DOMAIN/SELECTOR.key */
     /* [admin] the editors' web admin */
-    int admin_session_idle_s;    /* a session ends after this long without a request */
-    int admin_session_max_s;     /* and after this long in all */
-    int admin_login_per_minute;  /* failed logins allowed per client IP and per account */
+    int admin_session_idle_s;      /* a session ends after this long without a request */
+    int admin_session_max_s;       /* and after this long in all */
+    int admin_login_per_minute;    /* failed logins allowed per client IP and per account */
     size_t admin_import_max_bytes; /* largest CSV uploaded on the import page */
 };
 

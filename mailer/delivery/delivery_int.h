@@ -91,7 +91,7 @@ struct delivery_plan {
 
 struct delivery_plans {
     const struct config *cfg;
-    struct tpl_set *tpls;    /* loaded lazily under `mu` */
+    struct tpl_set *tpls;   /* loaded lazily under `mu` */
     struct dkimsig *signer; /* DKIM keys, loaded at start; NULL: not signing */
     pthread_mutex_t mu;
     struct delivery_plan **v;
@@ -153,9 +153,9 @@ struct delivery_writer {
     size_t qn, qcap;
     unsigned long long submitted, committed; /* tickets */
     int waiters;                             /* threads in delivery_writer_wait */
-    double wait_s; /* the workers' time in delivery_writer_wait, summed */
-    double q_since; /* monotonic seconds when the oldest queued report came */
-    struct delivery_claim *claims;           /* claims to run, in order */
+    double wait_s;                           /* the workers' time in delivery_writer_wait, summed */
+    double q_since;                /* monotonic seconds when the oldest queued report came */
+    struct delivery_claim *claims; /* claims to run, in order */
     int stop;
 
     /* the writer thread's own (read after it is joined) */
@@ -295,13 +295,13 @@ struct delivery_worker {
     int started;
     enum merr rc;
     char errmsg[512];
-    unsigned long long ticket;      /* last reports handed to the writer */
-    unsigned long long sent_ticket; /* ... that held a sent message */
-    struct delivery_batch *b;       /* the batch being sent (transport hooks) */
-    struct buf out;                 /* the message being sent (on_load) */
-    int out_busy;                   /* `out` holds a message not yet released */
-    struct crypto_hmac *secret_mac; /* cfg->secret, prepared (VERP/ENVID); NULL: one-shot */
-    struct crypto_hmac *salt_mac;   /* the last send's salt, prepared (Message-ID) */
+    unsigned long long ticket;       /* last reports handed to the writer */
+    unsigned long long sent_ticket;  /* ... that held a sent message */
+    struct delivery_batch *b;        /* the batch being sent (transport hooks) */
+    struct buf out;                  /* the message being sent (on_load) */
+    int out_busy;                    /* `out` holds a message not yet released */
+    struct crypto_hmac *secret_mac;  /* cfg->secret, prepared (VERP/ENVID); NULL: one-shot */
+    struct crypto_hmac *salt_mac;    /* the last send's salt, prepared (Message-ID) */
     struct delivery_journal journal; /* sent results not yet committed (the crash bound) */
 };
 

@@ -87,7 +87,7 @@ enum merr http_housekeep(struct db *db, time_t now);
 struct http_token {
     long long id;
     char name[128];
-    int read_only;        /* scope "read": GET and HEAD only */
+    int read_only; /* scope "read": GET and HEAD only */
     time_t created_at;
     time_t last_used_at; /* 0 = never */
     time_t revoked_at;   /* 0 = active */

@@ -95,8 +95,7 @@ void http_form_free(struct http_form *f)
     memset(f, 0, sizeof *f);
 }
 
-enum merr http_form_add(struct http_form *f, char *name, char *value, size_t vlen,
-                           char *filename)
+enum merr http_form_add(struct http_form *f, char *name, char *value, size_t vlen, char *filename)
 {
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 8;

@@ -121,8 +121,7 @@ void http_page(struct http_req *r, int status, const char *name, json_t *data)
     http_render(r, status, tname, "text/html; charset=utf-8", data);
 }
 
-void http_render(struct http_req *r, int status, const char *tname, const char *type,
-                 json_t *data)
+void http_render(struct http_req *r, int status, const char *tname, const char *type, json_t *data)
 {
     const struct tpl *t;
     json_t *site, *ctx[2];

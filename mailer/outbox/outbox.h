@@ -39,18 +39,18 @@ int outbox_state_parse(const char *name); /* -1 if unknown */
  * what sends.kind and a plan's "kind" hold.
  */
 enum outbox_kind {
-    OUTBOX_SHARE,   /* a reader's "Gửi Email": one article to the addresses they typed */
-    OUTBOX_DIGEST,  /* a list's weekly digest: list mail to its confirmed subscribers */
-    OUTBOX_CONFIRM, /* a double opt-in confirmation to one unconfirmed subscriber */
+    OUTBOX_SHARE,    /* a reader's "Gửi Email": one article to the addresses they typed */
+    OUTBOX_DIGEST,   /* a list's weekly digest: list mail to its confirmed subscribers */
+    OUTBOX_CONFIRM,  /* a double opt-in confirmation to one unconfirmed subscriber */
     OUTBOX_BREAKING, /* breaking news ("tin nóng"): one article, list mail like a digest */
-    OUTBOX_TEST, /* a digest or breaking news sent to one editor's address to look at: its
-                  * plan is of the kind it tests; list headers without a subscriber */
+    OUTBOX_TEST,     /* a digest or breaking news sent to one editor's address to look at: its
+                      * plan is of the kind it tests; list headers without a subscriber */
 };
 #define OUTBOX_KINDS 5
 
 /* "share", "digest", "confirm", "breaking", "test"; "?" */
 const char *outbox_kind_name(enum outbox_kind k);
-int outbox_kind_parse(const char *name);          /* -1 if unknown */
+int outbox_kind_parse(const char *name); /* -1 if unknown */
 
 /*
  * Envelopes of sends of `kind` created at or after `since`, to `recipient`
@@ -169,8 +169,8 @@ enum merr outbox_record(struct db *db, const struct outbox_result *r, size_t n, 
  * or reclaimed and handled by another run). `*recorded` = how many were.
  * MERR_NOMEM, MERR_DB.
  */
-enum merr outbox_record_sending(struct db *db, const struct outbox_result *r, size_t n,
-                                time_t now, long long *recorded);
+enum merr outbox_record_sending(struct db *db, const struct outbox_result *r, size_t n, time_t now,
+                                long long *recorded);
 
 /*
  * The Message-ID of an envelope, without angle brackets: 32 lowercase hex

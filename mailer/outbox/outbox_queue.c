@@ -52,7 +52,8 @@ enum merr outbox_queue_page(struct db *db, enum outbox_state state, time_t befor
         struct outbox_queue_row *r = &v[count++];
         r->row.id = sqlite3_column_int64(st, 0);
         r->row.send_id = sqlite3_column_int64(st, 1);
-        r->row.state = (enum outbox_state)outbox_state_parse((const char *)sqlite3_column_text(st, 2));
+        r->row.state =
+            (enum outbox_state)outbox_state_parse((const char *)sqlite3_column_text(st, 2));
         r->row.attempts = sqlite3_column_int(st, 3);
         r->row.last_code = sqlite3_column_int(st, 4);
         r->row.next_attempt_at = (time_t)sqlite3_column_int64(st, 5);

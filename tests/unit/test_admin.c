@@ -17,7 +17,7 @@
 #include "db.h"
 #include "testutil.h"
 
-#define PW  "mật-khẩu-đủ-dài"
+#define PW   "mật-khẩu-đủ-dài"
 #define IDLE 1800
 #define MAX  (12 * 3600)
 
@@ -74,8 +74,7 @@ static void accounts_and_passwords(void **state)
     /* refusals name what is wrong */
     assert_int_equal(admin_user_add(db, "hoa@hagiang.example.vn", "", ADMIN_EDITOR, PW, 1, NULL),
                      MERR_EXISTS);
-    assert_int_equal(admin_user_add(db, "khong-hop-le", "", ADMIN_EDITOR, PW, 1, NULL),
-                     MERR_INVAL);
+    assert_int_equal(admin_user_add(db, "khong-hop-le", "", ADMIN_EDITOR, PW, 1, NULL), MERR_INVAL);
     assert_int_equal(admin_user_add(db, "b@x.vn", "", ADMIN_EDITOR, "ngắn", 1, NULL), MERR_INVAL);
     assert_non_null(strstr(merr_msg(), "ít nhất 10"));
     assert_int_equal(admin_user_add(db, "b@x.vn", "a\nb", ADMIN_EDITOR, PW, 1, NULL), MERR_INVAL);
@@ -165,9 +164,9 @@ static void sessions_expire(void **state)
     /* malformed and unknown cookies */
     assert_int_equal(admin_session_check(db, "", 10000, IDLE, MAX, &s), MERR_NOTFOUND);
     assert_int_equal(admin_session_check(db, "x", 10000, IDLE, MAX, &s), MERR_NOTFOUND);
-    assert_int_equal(
-        admin_session_check(db, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 10000, IDLE, MAX, &s),
-        MERR_NOTFOUND);
+    assert_int_equal(admin_session_check(db, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 10000,
+                                         IDLE, MAX, &s),
+                     MERR_NOTFOUND);
 
     /* logout, password change and removal end sessions */
     buf_reset(&c1);
