@@ -82,7 +82,7 @@ int main(int argc, char **argv)
     struct config cfg;
     struct db *db = NULL;
     struct tpl_set *tpls = NULL;
-    struct compose_env env;
+    struct compose_env env = {0};
     struct compose_plan *share = NULL, *digest = NULL;
     char path[1024];
     json_t *in;

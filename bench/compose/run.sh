@@ -12,15 +12,8 @@ WORK=$(mktemp -d /tmp/bench-compose.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" --target compose articles html tpl db config core -j"$(nproc)" >/dev/null
-L=$BUILD/mailer
-gcc -std=c11 -O2 -D_GNU_SOURCE -DMAILER_SOURCE_DIR="\"$SRC\"" \
-  -I"$SRC/mailer/core" -I"$SRC/mailer/config" -I"$SRC/mailer/db" -I"$SRC/mailer/tpl" \
-  -I"$SRC/mailer/articles" -I"$SRC/mailer/compose" $(pkg-config --cflags jansson) \
-  "$SRC/bench/compose/bench_compose.c" -o "$WORK/bench_compose" \
-  "$L/compose/libcompose.a" "$L/articles/libarticles.a" "$L/html/libhtml.a" "$L/tpl/libtpl.a" \
-  "$L/config/libconfig.a" "$L/db/libdb.a" "$L/core/libcore.a" \
-  $(pkg-config --libs jansson libxml-2.0 libcurl sqlite3 openssl inih) -letpan -lpthread
+cmake --build "$BUILD" --target bench_compose -j"$(nproc)" >/dev/null
+cp "$BUILD/bin/bench_compose" "$WORK/bench_compose"
 
 PIN=""
 command -v taskset >/dev/null && PIN="taskset -c 0"
