@@ -80,6 +80,29 @@ static const char *fresh_journal(const char *name, char *dbp, struct delivery_jo
     return dir;
 }
 
+/*
+ * A fresh database in `dir` (its path in dbp, 700 bytes) with one share of
+ * `count` envelopes, all claimed at T0 for 60 s (`*e`, `*n`), as a run
+ * that then died would have left them.
+ */
+static struct db *claimed_share(const char *dir, char *dbp, int count, struct outbox_envelope **e,
+                                size_t *n)
+{
+    long long send_id, id;
+    date_set_fake_now(T0);
+    struct db *db = test_db_fresh(dir, dbp, 700);
+    assert_int_equal(outbox_send_create(db, OUTBOX_SHARE, 0, "{\"kind\":\"share\"}", &send_id),
+                     MERR_OK);
+    for (int i = 0; i < count; i++) {
+        char rcpt[64];
+        snprintf(rcpt, sizeof rcpt, "doc-gia-%d@example.vn", i);
+        assert_int_equal(outbox_envelope_add(db, send_id, 0, rcpt, "", &id), MERR_OK);
+    }
+    assert_int_equal(outbox_claim(db, T0, 60, (size_t)count, NULL, e, n, NULL), MERR_OK);
+    assert_int_equal(*n, (size_t)count);
+    return db;
+}
+
 /* Appends, starts over when all is committed, goes away when closed empty. */
 static void test_append_forget_close(void **state)
 {
@@ -200,21 +223,11 @@ static void test_recover(void **state)
     struct delivery_journal dead, live;
     struct outbox_envelope *e;
     size_t n = 0;
-    long long send_id, id, applied = -1;
+    long long applied = -1;
     (void)state;
 
-    date_set_fake_now(T0);
     const char *dir = test_tmpdir("journal-recover");
-    struct db *db = test_db_fresh(dir, dbp, sizeof dbp);
-    assert_int_equal(outbox_send_create(db, OUTBOX_SHARE, 0, "{\"kind\":\"share\"}", &send_id),
-                     MERR_OK);
-    for (int i = 0; i < 5; i++) {
-        char rcpt[64];
-        snprintf(rcpt, sizeof rcpt, "doc-gia-%d@example.vn", i);
-        assert_int_equal(outbox_envelope_add(db, send_id, 0, rcpt, "", &id), MERR_OK);
-    }
-    assert_int_equal(outbox_claim(db, T0, 60, 5, NULL, &e, &n, NULL), MERR_OK);
-    assert_int_equal(n, 5);
+    struct db *db = claimed_share(dir, dbp, 5, &e, &n);
 
     /* envelope 4 failed since (a bounce, another run): the journal does not undo it */
     struct outbox_result failed = {.envelope_id = e[3].id, .state = OUTBOX_FAILED, .code = 550};
@@ -263,21 +276,17 @@ static void test_recover(void **state)
     assert_int_equal(applied, 1);
     assert_int_equal(journals_in(dir), 0);
 
-    /* a file of another format is left where it is, and named in the log */
-    char foreign[800];
-    snprintf(foreign, sizeof foreign, "%s-sent-AbC123", dbp);
-    test_write_file(foreign, "not a journal at all");
-    assert_int_equal(delivery_journal_recover(db, dbp, &applied), MERR_OK);
-    assert_int_equal(applied, 0);
-    assert_int_equal(journals_in(dir), 1);
-
-    /* a file without a header yet is a journal being created: skipped, left alone */
-    char fresh[800];
-    snprintf(fresh, sizeof fresh, "%s-sent-NeW456", dbp);
-    test_write_file(fresh, "");
-    assert_int_equal(delivery_journal_recover(db, dbp, &applied), MERR_OK);
-    assert_int_equal(applied, 0);
-    assert_int_equal(journals_in(dir), 2);
+    /* left where they are: a file of another format (named in the log), and a file
+     * without a header yet (a journal being created: skipped) */
+    static const char *const left[][2] = {{"AbC123", "not a journal at all"}, {"NeW456", ""}};
+    for (int k = 0; k < 2; k++) {
+        char path[800];
+        snprintf(path, sizeof path, "%s-sent-%s", dbp, left[k][0]);
+        test_write_file(path, left[k][1]);
+        assert_int_equal(delivery_journal_recover(db, dbp, &applied), MERR_OK);
+        assert_int_equal(applied, 0);
+        assert_int_equal(journals_in(dir), k + 1);
+    }
 
     outbox_envelopes_free(e, n);
     db_close(db);
@@ -296,22 +305,12 @@ static void test_recover_takes_turns(void **state)
     struct delivery_journal dead;
     struct outbox_envelope *e;
     size_t n = 0;
-    long long send_id, id, applied = -1, back = -1;
+    long long applied = -1, back = -1;
     int lock_fd, jfd, status;
     (void)state;
 
-    date_set_fake_now(T0);
     const char *dir = test_tmpdir("journal-turns");
-    struct db *db = test_db_fresh(dir, dbp, sizeof dbp);
-    assert_int_equal(outbox_send_create(db, OUTBOX_SHARE, 0, "{\"kind\":\"share\"}", &send_id),
-                     MERR_OK);
-    for (int i = 0; i < 3; i++) {
-        char rcpt[64];
-        snprintf(rcpt, sizeof rcpt, "doc-gia-%d@example.vn", i);
-        assert_int_equal(outbox_envelope_add(db, send_id, 0, rcpt, "", &id), MERR_OK);
-    }
-    assert_int_equal(outbox_claim(db, T0, 60, 3, NULL, &e, &n, NULL), MERR_OK);
-    assert_int_equal(n, 3);
+    struct db *db = claimed_share(dir, dbp, 3, &e, &n);
     /* the dead run sent the first two and journaled them; its leases ran out */
     assert_int_equal(delivery_journal_open(&dead, dbp), MERR_OK);
     for (int k = 0; k < 2; k++) {
