@@ -49,6 +49,10 @@ enum merr transport_msg_check(struct transport_msg *m);
 enum merr transport_msg_check_envelope(struct transport_msg *m);
 enum merr transport_msg_check_data(struct transport_msg *m);
 
+/* 1 if in the n bytes at d every CR is followed by an LF, every LF follows
+ * a CR and no byte is NUL (the data check's one pass). */
+int transport_crlf_clean(const unsigned char *d, size_t n);
+
 /* 1 if m's data is to come from h->load. */
 int transport_msg_lazy(const struct transport_hooks *h, const struct transport_msg *m);
 

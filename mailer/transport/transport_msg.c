@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "transport_int.h"
 
@@ -155,6 +158,39 @@ enum merr transport_msg_check_envelope(struct transport_msg *m)
     return MERR_OK;
 }
 
+/*
+ * 1 if in [d, d + n) every CR is followed by an LF, every LF follows a CR
+ * and no byte is NUL. One pass, 16 bytes at a time where SSE2 is (every
+ * x86-64): the LFs of a block must sit exactly one place after its CRs,
+ * the block's last CR carried over to the next block's first byte. The
+ * message used to be scanned three times with a memchr per line (some
+ * 2,000 calls for a 71 KB digest, 4 % of a worker's CPU).
+ */
+int transport_crlf_clean(const unsigned char *d, size_t n)
+{
+    size_t i = 0;
+    unsigned carry = 0; /* 1: d[i - 1] is a CR, so d[i] must be an LF */
+#if defined(__SSE2__)
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
+        unsigned mcr = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr));
+        unsigned mlf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
+        unsigned mnul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+        if (mnul || (((mcr << 1) | carry) & 0xffffu) != mlf)
+            return 0;
+        carry = mcr >> 15;
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char c = d[i];
+        if (c == 0 || (unsigned)(c == '\n') != carry)
+            return 0;
+        carry = c == '\r';
+    }
+    return !carry;
+}
+
 enum merr transport_msg_check_data(struct transport_msg *m)
 {
     const char *d = m->data, *end, *hdr_end, *p;
@@ -164,7 +200,10 @@ enum merr transport_msg_check_data(struct transport_msg *m)
         return MERR_PERMFAIL;
     }
     end = d + m->len;
-    /* RFC 5322 section 2.3: CR and LF only together as CRLF */
+    /* RFC 5322 section 2.3: CR and LF only together as CRLF. One pass says
+     * whether all is well; the passes below say what is wrong. */
+    if (transport_crlf_clean((const unsigned char *)d, m->len))
+        goto lines_ok;
     for (p = d; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
         if (p == d || p[-1] != '\r') {
             transport_outcome(m, MERR_PERMFAIL, 0, "message has a bare LF (CRLF line ends needed)");
@@ -179,6 +218,7 @@ enum merr transport_msg_check_data(struct transport_msg *m)
         transport_outcome(m, MERR_PERMFAIL, 0, "message contains a NUL byte");
         return MERR_PERMFAIL;
     }
+lines_ok:
     hdr_end = memmem(d, m->len, "\r\n\r\n", 4);
     if (!hdr_end) {
         transport_outcome(m, MERR_PERMFAIL, 0, "message has no header/body separator");

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "testutil.h"
 #include "transport.h"
+#include "transport_int.h"
 
 static const char MSG[] = "Date: Thu, 26 Nov 2026 10:00:00 +0700\r\n"
                           "From: =?UTF-8?Q?B=C3=A1o?= <news@example.org>\r\n"
@@ -334,6 +335,61 @@ static void message_checks_refuse_before_any_io(void **state)
     cfg_free(&cfg);
 }
 
+/* The data check's rule, byte by byte: CR only before LF, LF only after CR, no NUL. */
+static int crlf_clean_ref(const unsigned char *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] == 0)
+            return 0;
+        if (d[i] == '\r' && (i + 1 == n || d[i + 1] != '\n'))
+            return 0;
+        if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The one-pass check (16 bytes at a time) says what the byte-by-byte rule
+ * says: every defect at every place around the blocks' edges, and random
+ * bytes drawn mostly from CR, LF and NUL. */
+static void crlf_check_matches_the_rule(void **state)
+{
+    unsigned char b[100];
+    static const unsigned char alphabet[] = {'a', '\r', '\n', '\r', '\n', 0, 0xc3, ' '};
+    unsigned seed = 12345;
+    (void)state;
+
+    /* clean CRLF text, then one defect at each place */
+    for (size_t i = 0; i < sizeof b; i++)
+        b[i] = i % 5 == 3 ? '\r' : i % 5 == 4 ? '\n' : 'x';
+    assert_int_equal(transport_crlf_clean(b, sizeof b), 1);
+    for (size_t at = 0; at < sizeof b; at++) {
+        static const unsigned char defects[] = {'\r', '\n', 0, 'y'};
+        for (size_t k = 0; k < sizeof defects; k++) {
+            unsigned char keep = b[at];
+            b[at] = defects[k];
+            for (size_t n = 0; n <= sizeof b; n++)
+                if (transport_crlf_clean(b, n) != crlf_clean_ref(b, n))
+                    fail_msg("byte %zu set to %d, length %zu: %d, the rule says %d", at, defects[k],
+                             n, transport_crlf_clean(b, n), crlf_clean_ref(b, n));
+            b[at] = keep;
+        }
+    }
+    for (int round = 0; round < 200000; round++) {
+        size_t n;
+        seed = seed * 1103515245u + 12345u;
+        n = (seed >> 16) % 70;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            /* mostly CRLF pairs, so that clean inputs come up too */
+            b[i] = (seed >> 16) % 4 ? (i % 2 ? '\n' : '\r') : alphabet[(seed >> 20) % 8];
+        }
+        if (transport_crlf_clean(b, n) != crlf_clean_ref(b, n))
+            fail_msg("round %d, length %zu: %d, the rule says %d", round, n,
+                     transport_crlf_clean(b, n), crlf_clean_ref(b, n));
+    }
+}
+
 static void address_rules(void **state)
 {
     (void)state;
@@ -522,6 +578,7 @@ int main(void)
         cmocka_unit_test(dir_write_error_is_tempfail_with_errno_text),
         cmocka_unit_test(message_checks_refuse_before_any_io),
         cmocka_unit_test(address_rules),
+        cmocka_unit_test(crlf_check_matches_the_rule),
         cmocka_unit_test(dir_loads_each_message_when_written),
         cmocka_unit_test(open_refusals),
         cmocka_unit_test(smtp_injection_refused_before_network),
