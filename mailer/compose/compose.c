@@ -154,14 +154,14 @@ static enum merr write_headers(const struct compose_plan *plan, const struct com
 }
 
 static enum merr write_text_part(struct buf *out, const char *boundary, const char *type,
-                                 const struct buf *body)
+                                 const struct buf *body, const struct compose_qp_memo *memo)
 {
     enum merr rc = buf_printf(out,
                               "--%s\r\nContent-Type: %s; charset=UTF-8\r\n"
                               "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
                               boundary, type);
     if (!rc)
-        rc = compose_qp(out, body->data ? body->data : "", body->len);
+        rc = compose_qp_with(out, body->data ? body->data : "", body->len, memo);
     return rc;
 }
 
@@ -235,9 +235,9 @@ enum merr compose_render(const struct compose_plan *plan, const struct compose_r
         rc = buf_printf(out, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n",
                         alt);
     if (!rc)
-        rc = write_text_part(out, alt, "text/plain", &w.text);
+        rc = write_text_part(out, alt, "text/plain", &w.text, plan->text_memo);
     if (!rc)
-        rc = write_text_part(out, alt, "text/html", &w.html);
+        rc = write_text_part(out, alt, "text/html", &w.html, plan->html_memo);
     if (!rc)
         rc = buf_printf(out, "--%s--\r\n", alt);
     for (size_t i = 0; !rc && i < plan->nimages; i++) {

@@ -42,8 +42,10 @@ struct compose_plan {
     size_t max_bytes;             /* [limits] message_max_bytes */
     const struct dkimsig *signer; /* borrowed from the env; NULL: not signed */
     size_t text_hint, html_hint;  /* trial render sizes: one allocation per body */
-    char feedback[200];           /* Feedback-ID after the send id: "list:kind:domain" */
-    char seed[33]; /* hex of SHA-256 of the inputs: the photos' Content-IDs derive from it */
+    /* list mail (many recipients): the trial render's lines QP-encoded, NULL otherwise */
+    struct compose_qp_memo *text_memo, *html_memo;
+    char feedback[200]; /* Feedback-ID after the send id: "list:kind:domain" */
+    char seed[33];      /* hex of SHA-256 of the inputs: the photos' Content-IDs derive from it */
 };
 
 #endif

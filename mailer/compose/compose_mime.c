@@ -198,6 +198,113 @@ enum merr compose_qp(struct buf *out, const char *text, size_t n)
     return MERR_OK;
 }
 
+/* One line of the memo's text (its '\n' included) and its encoding (its CRLF included). */
+struct qp_line {
+    size_t src, src_len, enc, enc_len;
+};
+
+struct compose_qp_memo {
+    char *text;     /* the lines, as rendered */
+    struct buf enc; /* their encodings, one after the other */
+    struct qp_line *lines;
+    size_t nlines;
+};
+
+enum merr compose_qp_memo_new(const char *text, size_t n, struct compose_qp_memo **out)
+{
+    struct compose_qp_memo *m = calloc(1, sizeof *m);
+    size_t cap = 0;
+    enum merr rc = MERR_OK;
+
+    *out = NULL;
+    if (!m)
+        return merr_set(MERR_NOMEM, "out of memory");
+    buf_init(&m->enc, 0);
+    m->text = malloc(n + 1);
+    if (!m->text) {
+        compose_qp_memo_free(m);
+        return merr_set(MERR_NOMEM, "out of memory");
+    }
+    memcpy(m->text, text, n);
+    m->text[n] = 0;
+    /* the lines that end in '\n'; what follows the last one is encoded each time */
+    for (size_t at = 0; at < n && !rc;) {
+        const char *nl = memchr(text + at, '\n', n - at);
+        size_t len;
+        if (!nl)
+            break;
+        len = (size_t)(nl - (text + at)) + 1;
+        if (m->nlines == cap) {
+            struct qp_line *l;
+            cap = cap ? cap * 2 : 64;
+            l = realloc(m->lines, cap * sizeof *l);
+            if (!l) {
+                rc = merr_set(MERR_NOMEM, "out of memory");
+                break;
+            }
+            m->lines = l;
+        }
+        m->lines[m->nlines].src = at;
+        m->lines[m->nlines].src_len = len;
+        m->lines[m->nlines].enc = m->enc.len;
+        rc = compose_qp(&m->enc, text + at, len);
+        m->lines[m->nlines].enc_len = m->enc.len - m->lines[m->nlines].enc;
+        m->nlines++;
+        at += len;
+    }
+    if (rc) {
+        compose_qp_memo_free(m);
+        return rc;
+    }
+    *out = m;
+    return MERR_OK;
+}
+
+void compose_qp_memo_free(struct compose_qp_memo *memo)
+{
+    if (!memo)
+        return;
+    free(memo->text);
+    buf_free(&memo->enc);
+    free(memo->lines);
+    free(memo);
+}
+
+enum merr compose_qp_with(struct buf *out, const char *text, size_t n,
+                          const struct compose_qp_memo *memo)
+{
+    size_t next = 0; /* the memo's line expected next */
+    enum merr rc;
+
+    if (!memo)
+        return compose_qp(out, text, n);
+    /* compose_qp's own reservation, so that the same bodies hit the cap; no
+     * line's own reservation can fail after it (at most 3.12 bytes out per
+     * byte in, 4 reserved) */
+    rc = buf_reserve(out, 4 * n + 8);
+    if (rc)
+        return rc;
+    for (size_t at = 0; at < n && !rc;) {
+        const char *line = text + at, *nl = memchr(line, '\n', n - at);
+        size_t len = nl ? (size_t)(nl - line) + 1 : n - at, hit = memo->nlines;
+        for (size_t k = next; k < memo->nlines && k < next + 3; k++) {
+            const struct qp_line *l = &memo->lines[k];
+            if (l->src_len == len && !memcmp(memo->text + l->src, line, len)) {
+                hit = k;
+                break;
+            }
+        }
+        if (hit < memo->nlines) {
+            rc = buf_append(out, memo->enc.data + memo->lines[hit].enc, memo->lines[hit].enc_len);
+            next = hit + 1;
+        } else {
+            rc = compose_qp(out, line, len);
+        }
+        at += len;
+    }
+    return rc;
+}
+
 /* RFC 2231 §7 attribute-char that need no %XX (a conservative subset). */
 static int fname_lit(unsigned char c)
 {

@@ -37,6 +37,30 @@ void compose_boundary(char out[COMPOSE_BOUNDARY_LEN], const char *message_id, co
 enum merr compose_qp(struct buf *out, const char *text, size_t n);
 
 /*
+ * The lines of one rendering of a body and their quoted-printable
+ * encodings, for the bodies of list mail: a digest's recipients differ in
+ * a few lines (the greeting, the unsubscribe link) and share the rest.
+ * compose_qp never looks across a line end (every line starts at column 0
+ * and the rules about a trailing space, a leading '.' or "From " look
+ * inside the line), so a body's encoding is the concatenation of its
+ * lines' encodings and a line seen before can be copied.
+ */
+struct compose_qp_memo;
+
+/* Encodes `text` line by line into a new memo. MERR_NOMEM. */
+enum merr compose_qp_memo_new(const char *text, size_t n, struct compose_qp_memo **out);
+void compose_qp_memo_free(struct compose_qp_memo *memo);
+
+/*
+ * compose_qp with the memo's lines (memo NULL: compose_qp): the same bytes
+ * and the same MERR_LIMIT. Lines are looked up in the memo's order, up to
+ * two ahead, so a line inserted or left out (a greeting with or without
+ * a name) or changed (a personal link) costs its own encoding only.
+ */
+enum merr compose_qp_with(struct buf *out, const char *text, size_t n,
+                          const struct compose_qp_memo *memo);
+
+/*
  * Appends one inline image part: its MIME header fields (Content-Type
  * `content_type`, Content-Transfer-Encoding: base64, Content-ID <cid>,
  * Content-Disposition: inline with the file name: filename="..." when it is

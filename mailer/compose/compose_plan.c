@@ -717,10 +717,15 @@ static enum merr shared_base(const struct config *cfg, json_t *shared)
 /*
  * Renders once with empty personal data: loads every layout and partial
  * (thread safety), checks the templates, and keeps only photo parts the
- * HTML references.
+ * HTML references. For list mail, rendered for every subscriber, it keeps
+ * the bodies' lines QP-encoded too (compose_qp_with): a digest's
+ * recipients differ from this render in the greeting and the unsubscribe
+ * links only. A share or a confirmation has one or a few recipients: the
+ * memo would cost more than it saves.
  */
 static enum merr trial_render(struct compose_plan *plan)
 {
+    int memo = plan->kind == OUTBOX_DIGEST || plan->kind == OUTBOX_BREAKING;
     json_t *personal = json_pack("{s:{s:s,s:s},s:s,s:s}", "recipient", "name", "", "email", "",
                                  "unsubscribe_url", "", "confirm_url", "");
     json_t *ctx[2] = {plan->shared, personal};
@@ -732,12 +737,16 @@ static enum merr trial_render(struct compose_plan *plan)
     buf_init(&out, plan->max_bytes);
     rc = tpl_render(plan->txt, plan->set, NULL, ctx, 2, &out);
     plan->text_hint = out.len + 1024;
+    if (!rc && memo)
+        rc = compose_qp_memo_new(out.data ? out.data : "", out.len, &plan->text_memo);
     if (!rc && plan->subject_file)
         rc = tpl_render(plan->subject_file, plan->set, NULL, ctx, 2, &out);
     buf_reset(&out);
     if (!rc)
         rc = tpl_render(plan->html, plan->set, NULL, ctx, 2, &out);
     plan->html_hint = out.len + 1024;
+    if (!rc && memo)
+        rc = compose_qp_memo_new(out.data ? out.data : "", out.len, &plan->html_memo);
     for (size_t i = 0; !rc && i < plan->nimages; i++) {
         struct compose_image *im = &plan->images[i];
         char ref[110];
@@ -879,5 +888,7 @@ void compose_plan_free(struct compose_plan *plan)
     free(plan->reply_address);
     tpl_free(plan->subject);
     json_decref(plan->shared);
+    compose_qp_memo_free(plan->text_memo);
+    compose_qp_memo_free(plan->html_memo);
     free(plan);
 }

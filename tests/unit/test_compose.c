@@ -512,6 +512,110 @@ static void test_qp_matches_reference(void **state)
     }
 }
 
+/*
+ * compose_qp_with gives compose_qp's bytes whatever its memo holds: the
+ * same text, a text with lines changed, left out or added (a digest's
+ * greeting and links), an unrelated one; lines of every piece of the test
+ * above, the last one with or without its line end; and the same
+ * MERR_LIMIT at every cap around the output's size.
+ */
+static void test_qp_memo_same_bytes(void **state)
+{
+    static const char *const pieces[] = {
+        "a",
+        "The quick brown fox ",
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+        " ",
+        "\t",
+        "=",
+        ".",
+        "From ",
+        "\r",
+        "ế",
+        "Cổng Thông tin điện tử ",
+        "<p style=\"margin:0\">",
+        "x y",
+        "\x01",
+        "https://tin.hagiang.example/huy?t=abc",
+    };
+    const size_t np = sizeof pieces / sizeof pieces[0];
+    unsigned long long seed = 0x2545F4914F6CDD1DULL;
+    (void)state;
+#define RND() (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, seed >> 33)
+    for (int t = 0; t < 2000; t++) {
+        char lines[24][300];
+        size_t nl = 1 + RND() % 24;
+        struct buf a, b, got, want;
+        struct compose_qp_memo *memo = NULL;
+        buf_init(&a, 0);
+        buf_init(&b, 0);
+        for (size_t i = 0; i < nl; i++) {
+            size_t len = 0;
+            int count = (int)(RND() % 12);
+            for (int k = 0; k < count; k++) {
+                const char *piece = pieces[RND() % np];
+                if (len + strlen(piece) < 250) {
+                    memcpy(lines[i] + len, piece, strlen(piece));
+                    len += strlen(piece);
+                }
+            }
+            strcpy(lines[i] + len, RND() % 3 ? "\n" : "\r\n");
+        }
+        /* the memo's text and the recipient's: the same lines, each kept,
+         * changed, left out or doubled on either side */
+        for (size_t i = 0; i < nl; i++) {
+            for (int side = 0; side < 2; side++) {
+                struct buf *x = side ? &b : &a;
+                unsigned long long r = RND() % 10;
+                if (r == 0)
+                    continue; /* left out */
+                if (r == 1)
+                    assert_int_equal(buf_puts(x, "Chào bạn Độc giả số 7,\n"), MERR_OK);
+                if (r == 2)
+                    assert_int_equal(buf_puts(x, side ? "<a href=\"\">\n" : "<a href=\"x\">\n"),
+                                     MERR_OK);
+                else
+                    assert_int_equal(buf_puts(x, lines[i]), MERR_OK);
+            }
+        }
+        if (RND() % 2 && a.len && a.data[a.len - 1] == '\n')
+            a.len--, a.data[a.len] = 0; /* the last line without its end */
+        if (t % 7 == 0) {               /* the memo of the recipient's own text */
+            buf_reset(&b);
+            assert_int_equal(buf_append(&b, a.data ? a.data : "", a.len), MERR_OK);
+        }
+        assert_int_equal(compose_qp_memo_new(b.data ? b.data : "", b.len, &memo), MERR_OK);
+        buf_init(&want, 0);
+        assert_int_equal(compose_qp(&want, a.data ? a.data : "", a.len), MERR_OK);
+        buf_init(&got, 0);
+        assert_int_equal(compose_qp_with(&got, a.data ? a.data : "", a.len, memo), MERR_OK);
+        assert_int_equal(got.len, want.len);
+        if (want.len)
+            assert_memory_equal(got.data, want.data, want.len);
+        if (t % 50 == 0) {
+            /* a cap anywhere around the reservation: the same answer */
+            for (size_t cap = want.len / 2; cap < 4 * a.len + 16; cap += 1 + cap / 64) {
+                struct buf g, w;
+                buf_init(&g, cap);
+                buf_init(&w, cap);
+                enum merr rg = compose_qp_with(&g, a.data ? a.data : "", a.len, memo);
+                enum merr rw = compose_qp(&w, a.data ? a.data : "", a.len);
+                if (rg != rw || g.len != w.len || (w.len && memcmp(g.data, w.data, w.len)))
+                    fail_msg("text %d, cap %zu: %d (%zu bytes), compose_qp %d (%zu bytes)", t, cap,
+                             rg, g.len, rw, w.len);
+                buf_free(&g);
+                buf_free(&w);
+            }
+        }
+        compose_qp_memo_free(memo);
+        buf_free(&a);
+        buf_free(&b);
+        buf_free(&got);
+        buf_free(&want);
+    }
+#undef RND
+}
+
 /* The filename parameter(s) of a part, decoded as RFC 2231 §3-§4 say. */
 static void part_filename(const char *part, char *out)
 {
@@ -894,8 +998,8 @@ int main(void)
         cmocka_unit_test(test_hdr_address_forms),    cmocka_unit_test(test_hdr_injection_refused),
         cmocka_unit_test(test_hdr_decode_vectors),   cmocka_unit_test(test_hdr_words_whole),
         cmocka_unit_test(test_hdr_raw_998),          cmocka_unit_test(test_qp_roundtrip),
-        cmocka_unit_test(test_qp_matches_reference), cmocka_unit_test(test_image_part),
-        cmocka_unit_test(test_boundary_random),
+        cmocka_unit_test(test_qp_matches_reference), cmocka_unit_test(test_qp_memo_same_bytes),
+        cmocka_unit_test(test_image_part),           cmocka_unit_test(test_boundary_random),
     };
     const struct CMUnitTest msgs[] = {
         cmocka_unit_test(test_share_message),   cmocka_unit_test(test_digest_message),
