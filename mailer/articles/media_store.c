@@ -28,7 +28,7 @@ static const char SQL_MEDIA_PUT[] =
     "INSERT INTO media(sha256, content_type, size, width, height, bytes, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING";
 static const char SQL_MEDIA_BYTES[] = "SELECT bytes FROM media WHERE sha256 = ?";
-static const char SQL_MEDIA_B64[] = "SELECT b64, bytes FROM media WHERE sha256 = ?";
+static const char SQL_MEDIA_B64[] = "SELECT b64 FROM media WHERE sha256 = ?";
 static const char SQL_MEDIA_B64_SET[] = "UPDATE media SET b64 = ? WHERE sha256 = ? AND b64 IS NULL";
 static const char SQL_DERIVED_GET[] =
     "SELECT m.sha256, m.content_type, m.size, coalesce(m.width, 0), coalesce(m.height, 0) "
@@ -96,16 +96,28 @@ enum merr media_base64(struct db *db, const char *sha256, struct buf *out)
     if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         cached = 1;
         rc = buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-    } else if (src == SQLITE_ROW) {
-        rc = enc_base64(out, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), 1);
     } else if (src == SQLITE_DONE) {
         rc = merr_set(MERR_NOTFOUND, "media %.64s: not found", sha256);
-    } else {
+    } else if (src != SQLITE_ROW) {
         rc = db_fail(db, src, "media");
+    } else {
+        rc = MERR_OK;
     }
     sqlite3_reset(st);
     if (rc || cached)
         return rc;
+    /* not encoded yet: the bytes, read only now (a photo's bytes are not
+     * copied out each time its base64 is wanted) */
+    {
+        struct buf raw;
+        buf_init(&raw, 0);
+        rc = media_bytes(db, sha256, &raw);
+        if (!rc)
+            rc = enc_base64(out, (const unsigned char *)raw.data, raw.len, 1);
+        buf_free(&raw);
+        if (rc)
+            return rc;
+    }
 
     st = db_stmt(db, SQL_MEDIA_B64_SET);
     if (!st) {
