@@ -350,6 +350,17 @@ static enum merr derive_stored(struct db *db, const struct config *cfg, const ch
     return rc;
 }
 
+enum merr media_image_stored(struct db *db, const struct config *cfg, const char *sha256,
+                             enum media_use use, struct media_info *info, struct buf *b64)
+{
+    char recipe[MEDIA_RECIPE_LEN];
+    enum merr rc;
+
+    media_image_recipe(cfg, use, recipe);
+    rc = media_store_derived_get(db, sha256, use, recipe, info);
+    return rc ? rc : media_base64(db, info->sha256, b64);
+}
+
 enum merr media_image_for_mail(struct db *db, const struct config *cfg, const char *sha256,
                                enum media_use use, struct media_info *info, struct buf *b64)
 {
@@ -357,15 +368,10 @@ enum merr media_image_for_mail(struct db *db, const struct config *cfg, const ch
     char recipe[MEDIA_RECIPE_LEN];
     enum merr rc;
 
-    media_image_recipe(cfg, use, recipe);
-    rc = media_store_derived_get(db, sha256, use, recipe, info);
-    if (!rc) {
-        rc = media_base64(db, info->sha256, b64);
-        if (rc != MERR_NOTFOUND)
-            return rc;
-    } else if (rc != MERR_NOTFOUND) {
+    rc = media_image_stored(db, cfg, sha256, use, info, b64);
+    if (rc != MERR_NOTFOUND)
         return rc;
-    }
+    media_image_recipe(cfg, use, recipe);
     /* First use: a database from before derived images, or a new recipe. */
     rc = derive_stored(db, cfg, sha256, use, &img);
     if (rc)

@@ -89,6 +89,14 @@ enum merr media_image_for_mail(struct db *db, const struct config *cfg, const ch
                                enum media_use use, struct media_info *info, struct buf *b64);
 
 /*
+ * The lookup half of media_image_for_mail: the derived image stored under
+ * the current recipe, or MERR_NOTFOUND when there is none yet (nothing is
+ * made). What it gives is in the database, so any process gives the same.
+ */
+enum merr media_image_stored(struct db *db, const struct config *cfg, const char *sha256,
+                             enum media_use use, struct media_info *info, struct buf *b64);
+
+/*
  * Makes every derived image the photos of stored articles lack under the
  * current recipes (`mailer init` after an upgrade). `*made` counts images
  * made, `*failed` photos that could not be decoded (each logged with its

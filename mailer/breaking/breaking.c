@@ -34,7 +34,7 @@ static enum merr plan_of(struct db *db, const struct config *cfg, const char *li
     struct article *a = NULL;
     struct tpl_set *set = NULL;
     struct compose_plan *plan = NULL;
-    struct compose_env env;
+    struct compose_env env = {0};
     json_t *inputs;
     enum merr rc;
 

@@ -141,7 +141,7 @@ static int compose_one(struct app *app, json_t *inputs, const struct compose_per
     struct tpl_set *tpls = NULL;
     struct compose_plan *plan = NULL;
     struct compose_personal personal;
-    struct compose_env env;
+    struct compose_env env = {0};
     struct dkimsig *signer = NULL;
     struct buf msg;
     enum merr rc;

@@ -40,13 +40,33 @@
 
 struct dkimsig;
 
+struct compose_media_cache;
+
 struct compose_env {
     const struct config *cfg;
-    struct db *db;                /* articles and media are read while planning only */
-    struct tpl_set *tpls;         /* templates/email/<name>.html and .txt, and the subject */
-    const struct dkimsig *signer; /* DKIM keys (dkimsig_from_config), NULL: not signed;
-                                     must outlive the plans made with it */
+    struct db *db;                     /* articles and media are read while planning only */
+    struct tpl_set *tpls;              /* templates/email/<name>.html and .txt, and the subject */
+    const struct dkimsig *signer;      /* DKIM keys (dkimsig_from_config), NULL: not signed;
+                                          must outlive the plans made with it */
+    struct compose_media_cache *media; /* NULL: none (compose_media_cache_new) */
 };
+
+/*
+ * Derived images kept from one plan to the next. A share is a send of its
+ * own, so each gets its own plan, and the photos of an article shared a
+ * thousand times were read from the database (the derived image's row,
+ * then some 30-300 KB of base64) a thousand times: a seventh of a delivery
+ * worker's CPU with shares arriving at 1,000 a second. The cache keeps
+ * only what media_image_stored gives (what the database holds, the same
+ * for every process: an image made on first use is cached from the next
+ * plan on), keyed by photo and use, at most `max_bytes` of base64 and 64
+ * images, the least recently used dropped first. Photos are
+ * content-addressed and a recipe is fixed by the configuration, so an
+ * entry never goes stale. Not thread-safe: plans given the same cache are
+ * built one at a time (delivery builds them under its plan cache's lock).
+ */
+enum merr compose_media_cache_new(size_t max_bytes, struct compose_media_cache **out);
+void compose_media_cache_free(struct compose_media_cache *c);
 
 struct compose_plan;
 

@@ -70,6 +70,110 @@ static char *media_link(const struct config *cfg, const char *sha256)
     return link;
 }
 
+#define MEDIA_CACHE_ENTRIES 64
+
+struct media_entry {
+    char sha256[65]; /* of the photo as sent */
+    enum media_use use;
+    struct media_info info; /* of the derived image */
+    char *b64;
+    size_t len;
+    unsigned long long last_use;
+};
+
+struct compose_media_cache {
+    struct media_entry v[MEDIA_CACHE_ENTRIES];
+    size_t n, bytes, max_bytes;
+    unsigned long long clock;
+};
+
+enum merr compose_media_cache_new(size_t max_bytes, struct compose_media_cache **out)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return merr_set(MERR_NOMEM, "out of memory");
+    (*out)->max_bytes = max_bytes;
+    return MERR_OK;
+}
+
+void compose_media_cache_free(struct compose_media_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].b64);
+    free(c);
+}
+
+/* Keeps a copy of `b64` for (sha256, use), making room least recently used first. */
+static void media_cache_put(struct compose_media_cache *c, const char *sha256, enum media_use use,
+                            const struct media_info *info, const char *b64, size_t len)
+{
+    struct media_entry *e;
+    if (len > c->max_bytes)
+        return;
+    while (c->n && (c->n == MEDIA_CACHE_ENTRIES || c->bytes + len > c->max_bytes)) {
+        size_t old = 0;
+        for (size_t i = 1; i < c->n; i++)
+            if (c->v[i].last_use < c->v[old].last_use)
+                old = i;
+        c->bytes -= c->v[old].len;
+        free(c->v[old].b64);
+        c->v[old] = c->v[--c->n];
+    }
+    e = &c->v[c->n];
+    e->b64 = malloc(len ? len : 1);
+    if (!e->b64)
+        return; /* not kept: read again next time */
+    memcpy(e->b64, b64, len);
+    e->len = len;
+    snprintf(e->sha256, sizeof e->sha256, "%s", sha256);
+    e->use = use;
+    e->info = *info;
+    e->last_use = ++c->clock;
+    c->bytes += len;
+    c->n++;
+}
+
+/*
+ * The derived image of photo `sha256` for `use` (media_image_for_mail),
+ * from the env's cache when it has it: `*data` and `*len` are its base64,
+ * in the cache or in `b64`, valid until the next call.
+ */
+static enum merr image_for_mail(struct planner *p, const char *sha256, enum media_use use,
+                                struct media_info *info, struct buf *b64, const char **data,
+                                size_t *len)
+{
+    struct compose_media_cache *c = p->env->media;
+    enum merr rc;
+
+    if (c) {
+        for (size_t i = 0; i < c->n; i++) {
+            struct media_entry *e = &c->v[i];
+            if (e->use == use && !strcmp(e->sha256, sha256)) {
+                e->last_use = ++c->clock;
+                *info = e->info;
+                *data = e->b64;
+                *len = e->len;
+                return MERR_OK;
+            }
+        }
+        rc = media_image_stored(p->env->db, p->env->cfg, sha256, use, info, b64);
+        if (rc == MERR_OK)
+            media_cache_put(c, sha256, use, info, b64->data ? b64->data : "", b64->len);
+        if (rc != MERR_NOTFOUND) {
+            *data = b64->data;
+            *len = b64->len;
+            return rc;
+        }
+        buf_reset(b64);
+    }
+    rc = media_image_for_mail(p->env->db, p->env->cfg, sha256, use, info, b64);
+    *data = b64->data;
+    *len = b64->len;
+    return rc;
+}
+
 /*
  * The plan's image for `img` in `use` (the share's body size or the
  * digest's thumbnail), fetching and writing its part on first use. What is
@@ -87,6 +191,8 @@ static enum merr plan_image(struct planner *p, const struct article_image *img, 
     struct compose_image *im, *grown;
     struct media_info info;
     struct buf b64;
+    const char *data = NULL;
+    size_t len = 0;
     enum merr rc;
 
     *out = NULL;
@@ -117,12 +223,12 @@ static enum merr plan_image(struct planner *p, const struct article_image *img, 
     plan->nimages++;
 
     buf_init(&b64, 0);
-    rc = media_image_for_mail(p->env->db, cfg, img->sha256, use, &info, &b64);
+    rc = image_for_mail(p, img->sha256, use, &info, &b64, &data, &len);
     if (rc == MERR_OK && info.size <= cfg->embed_max_bytes) {
         char *filename = media_safe_filename(img->filename, info.content_type);
-        rc = filename ? compose_image_part(&im->part, info.content_type, filename, im->cid,
-                                           b64.data, b64.len)
-                      : merr_set(MERR_NOMEM, "out of memory planning images");
+        rc = filename
+                 ? compose_image_part(&im->part, info.content_type, filename, im->cid, data, len)
+                 : merr_set(MERR_NOMEM, "out of memory planning images");
         free(filename);
         buf_free(&b64);
         if (rc)

@@ -91,8 +91,9 @@ struct delivery_plan {
 
 struct delivery_plans {
     const struct config *cfg;
-    struct tpl_set *tpls;   /* loaded lazily under `mu` */
-    struct dkimsig *signer; /* DKIM keys, loaded at start; NULL: not signing */
+    struct tpl_set *tpls;              /* loaded lazily under `mu` */
+    struct dkimsig *signer;            /* DKIM keys, loaded at start; NULL: not signing */
+    struct compose_media_cache *media; /* derived images between plans, used under `mu` */
     pthread_mutex_t mu;
     struct delivery_plan **v;
     size_t n, cap;

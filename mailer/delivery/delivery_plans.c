@@ -23,6 +23,9 @@
 #include "tpl.h"
 
 #define PLANS_KEEP 8
+/* base64 of derived images kept between plans: seven body-size photos of a
+ * share are about 2 MB, a digest's thumbnails 50 KB */
+#define MEDIA_KEEP_BYTES ((size_t)16 << 20)
 
 enum merr delivery_plans_init(struct delivery_plans *c, const struct config *cfg)
 {
@@ -30,6 +33,9 @@ enum merr delivery_plans_init(struct delivery_plans *c, const struct config *cfg
     memset(c, 0, sizeof *c);
     c->cfg = cfg;
     pthread_mutex_init(&c->mu, NULL);
+    rc = compose_media_cache_new(MEDIA_KEEP_BYTES, &c->media);
+    if (rc)
+        return rc;
     rc = tpl_set_open(cfg->templates_dir, cfg->templates_override, &c->tpls);
     if (rc)
         return merr_wrap(rc, "templates");
@@ -54,6 +60,7 @@ void delivery_plans_free(struct delivery_plans *c)
     free(c->v);
     tpl_set_free(c->tpls);
     dkimsig_free(c->signer);
+    compose_media_cache_free(c->media);
     pthread_mutex_destroy(&c->mu);
 }
 
@@ -97,7 +104,7 @@ static struct delivery_plan *plan_build(struct delivery_plans *c, struct db *db,
     if (!e->list_id && json_is_integer(json_object_get(list, "id")))
         e->list_id = json_integer_value(json_object_get(list, "id"));
 
-    struct compose_env env = {c->cfg, db, c->tpls, c->signer};
+    struct compose_env env = {c->cfg, db, c->tpls, c->signer, c->media};
     rc = compose_plan_new(&env, e->inputs, &e->plan);
     if (rc) {
         e->plan = NULL;

@@ -448,7 +448,7 @@ static enum merr preview_render(struct db *db, const struct config *cfg, const c
     struct tpl_set *set = NULL;
     struct compose_plan *plan = NULL;
     struct compose_personal personal;
-    struct compose_env env;
+    struct compose_env env = {0};
     struct dkimsig *signer = NULL;
     json_t *inputs = NULL;
     json_error_t jerr;

@@ -871,6 +871,122 @@ static void test_share_message(void **state)
     compose_plan_free(plan);
 }
 
+/* A share of the one-photo sample article, planned with `media` as the env's cache, rendered. */
+static void share_with_cache(struct compose_media_cache *media, struct buf *m)
+{
+    struct compose_recipient r = {
+        .email = "an@example.com", .name = "Trần An", .message_id = "cache1@hagiang.example"};
+    struct compose_plan *plan;
+    fx->env.media = media;
+    plan = plan_from("{\"kind\":\"share\",\"article\":\"tin-pccc-20211005\","
+                     "\"sender_name\":\"Hoa\",\"sender_email\":\"\",\"note\":\"\"}");
+    fx->env.media = NULL;
+    buf_reset(m);
+    assert_int_equal(compose_render(plan, &r, m), MERR_OK);
+    assert_int_equal(count(m->data, "Content-Transfer-Encoding: base64"), 1);
+    compose_plan_free(plan);
+}
+
+/*
+ * The derived images kept between plans (compose_media_cache): a second
+ * plan embeds the first one's bytes without reading them again, so with
+ * the database's base64 changed under it (inside a transaction rolled back
+ * at the end) the cached plan still sends the photo and a plan without
+ * the cache sends the change; a cache too small for the photo keeps
+ * nothing; an image made on first use is not kept (only what the database
+ * holds is), the next plan's read of it is.
+ */
+static void test_media_cache_between_plans(void **state)
+{
+    static const char marker[] = "TUFSS0VS"; /* base64 of "MARKER" */
+    struct compose_media_cache *media = NULL, *tiny = NULL, *fresh = NULL;
+    struct buf first, m;
+    (void)state;
+    buf_init(&first, 0);
+    buf_init(&m, 0);
+    date_set_fake_now(1701000000); /* one Date header for every message compared */
+    assert_int_equal(compose_media_cache_new((size_t)16 << 20, &media), MERR_OK);
+    assert_int_equal(compose_media_cache_new(10, &tiny), MERR_OK);
+    assert_int_equal(compose_media_cache_new((size_t)16 << 20, &fresh), MERR_OK);
+    assert_int_equal(db_begin(fx->db), MERR_OK);
+
+    share_with_cache(media, &first);
+    share_with_cache(tiny, &m);
+    /* with that photo's body image kept: a digest of its article (thumbnails)
+     * and a share of another (seven other photos) are what they are without
+     * the cache, byte for byte */
+    {
+        static const char *const inputs[] = {
+            "{\"kind\":\"digest\",\"articles\":[\"tin-pccc-20211005\"],"
+            "\"list\":{\"id\":1,\"slug\":\"tin-tuc\",\"name\":\"Tin\"},\"week\":\"2021-W40\"}",
+            "{\"kind\":\"share\",\"article\":\"ha-giang-tong-ket-thi-dua-2021\","
+            "\"sender_name\":\"Hoa\",\"sender_email\":\"\",\"note\":\"\"}",
+        };
+        struct compose_recipient r = {.email = "an@example.com",
+                                      .name = "Trần An",
+                                      .message_id = "cache2@hagiang.example",
+                                      .unsubscribe_url = "https://tin.hagiang.example/u/x"};
+        for (size_t i = 0; i < 2; i++) {
+            struct compose_plan *with, *without;
+            struct buf a, b;
+            buf_init(&a, 0);
+            buf_init(&b, 0);
+            fx->env.media = media;
+            with = plan_from(inputs[i]);
+            fx->env.media = NULL;
+            without = plan_from(inputs[i]);
+            assert_int_equal(compose_render(with, &r, &a), MERR_OK);
+            assert_int_equal(compose_render(without, &r, &b), MERR_OK);
+            assert_true(count(a.data, "Content-Transfer-Encoding: base64") >= 1);
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.data, b.data, b.len);
+            compose_plan_free(with);
+            compose_plan_free(without);
+            buf_free(&a);
+            buf_free(&b);
+        }
+    }
+    assert_int_equal(db_exec(fx->db, "UPDATE media SET b64 = CAST('TUFSS0VS' || char(13, 10) AS "
+                                     "BLOB) WHERE sha256 IN (SELECT derived_sha256 FROM "
+                                     "media_derived)"),
+                     MERR_OK);
+    share_with_cache(media, &m); /* from the cache: the same bytes as the first */
+    assert_null(strstr(m.data, marker));
+    assert_int_equal(m.len, first.len);
+    assert_memory_equal(m.data, first.data, first.len);
+    share_with_cache(NULL, &m); /* from the database: the change */
+    assert_non_null(strstr(m.data, marker));
+    share_with_cache(tiny, &m); /* nothing kept in 10 bytes */
+    assert_non_null(strstr(m.data, marker));
+
+    db_rollback(fx->db);
+
+    /* made on first use (outside a transaction, so that it is stored): not
+     * kept; read from the database next time: kept */
+    assert_int_equal(db_exec(fx->db, "DELETE FROM media_derived"), MERR_OK);
+    share_with_cache(fresh, &m);
+    assert_null(strstr(m.data, marker));
+    assert_int_equal(db_exec(fx->db, "UPDATE media SET b64 = CAST('TUFSS0VS' || char(13, 10) AS "
+                                     "BLOB) WHERE sha256 IN (SELECT derived_sha256 FROM "
+                                     "media_derived)"),
+                     MERR_OK);
+    share_with_cache(fresh, &m);
+    assert_non_null(strstr(m.data, marker));
+    /* the base64 made again from the bytes for the tests after this one */
+    assert_int_equal(db_exec(fx->db, "UPDATE media SET b64 = NULL"), MERR_OK);
+    share_with_cache(fresh, &m);
+    assert_non_null(strstr(m.data, marker));
+    share_with_cache(NULL, &m);
+    assert_null(strstr(m.data, marker));
+    assert_int_equal(m.len, first.len);
+    date_set_fake_now(0);
+    compose_media_cache_free(media);
+    compose_media_cache_free(tiny);
+    compose_media_cache_free(fresh);
+    buf_free(&first);
+    buf_free(&m);
+}
+
 static void test_digest_message(void **state)
 {
     (void)state;
@@ -1004,7 +1120,7 @@ int main(void)
     const struct CMUnitTest msgs[] = {
         cmocka_unit_test(test_share_message),   cmocka_unit_test(test_digest_message),
         cmocka_unit_test(test_confirm_message), cmocka_unit_test(test_render_threads),
-        cmocka_unit_test(test_plan_errors),
+        cmocka_unit_test(test_plan_errors),     cmocka_unit_test(test_media_cache_between_plans),
     };
     int failed = cmocka_run_group_tests_name("compose.hdr_mime", unit, NULL, NULL);
     failed += cmocka_run_group_tests_name("compose.messages", msgs, setup_db, teardown_db);
