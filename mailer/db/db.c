@@ -260,12 +260,33 @@ enum merr db_exec(struct db *db, const char *sql)
     return rc;
 }
 
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_SAVEPOINT[] = "SAVEPOINT nest";
+static const char SQL_RELEASE[] = "RELEASE nest";
+static const char SQL_COMMIT[] = "COMMIT";
+
+/*
+ * Runs one of the transaction statements above from the handle's cache: a
+ * share's step begins and ends a transaction and two savepoints, and
+ * sqlite3_exec compiled each of them every time (4 % of the front's CPU).
+ */
+static enum merr tx_step(struct db *db, const char *sql)
+{
+    sqlite3_stmt *st = db_stmt(db, sql);
+    enum merr rc;
+    if (!st)
+        return db_exec(db, sql);
+    rc = db_fail(db, sqlite3_step(st), sql);
+    sqlite3_reset(st);
+    return rc;
+}
+
 enum merr db_begin(struct db *db)
 {
     enum merr rc;
     if (db->depth > 0 && sqlite3_get_autocommit(db->h))
         db->depth = 0; /* SQLite ended it (an I/O error, out of memory): start afresh */
-    rc = db_exec(db, db->depth ? "SAVEPOINT nest" : "BEGIN IMMEDIATE");
+    rc = tx_step(db, db->depth ? SQL_SAVEPOINT : SQL_BEGIN);
     if (!rc)
         db->depth++;
     return rc;
@@ -273,7 +294,7 @@ enum merr db_begin(struct db *db)
 
 enum merr db_commit(struct db *db)
 {
-    enum merr rc = db_exec(db, db->depth > 1 ? "RELEASE nest" : "COMMIT");
+    enum merr rc = tx_step(db, db->depth > 1 ? SQL_RELEASE : SQL_COMMIT);
     if (!rc && db->depth > 0)
         db->depth--; /* a COMMIT that failed leaves the transaction open for db_rollback */
     return rc;
