@@ -35,6 +35,10 @@ static const char SQL_IMG_ADD[] =
 static const char SQL_ART_LOAD[] =
     "SELECT id, url, title, category, author, published_at, published_offset, summary, "
     "body_html FROM articles WHERE id = ?";
+/* without the body: SQLite would read its pages even if no one looks at it */
+static const char SQL_ART_HEAD[] =
+    "SELECT id, url, title, category, author, published_at, published_offset, summary "
+    "FROM articles WHERE id = ?";
 static const char SQL_IMG_LOAD[] =
     "SELECT ai.src, ai.caption, ai.alt, ai.filename, m.sha256, m.content_type, m.size, "
     "coalesce(m.width, 0), coalesce(m.height, 0) "
@@ -159,7 +163,7 @@ static enum merr load_images(struct db *db, struct article *a)
 
 enum merr articles_store_load(struct db *db, const char *id, int with_body, struct article **out)
 {
-    sqlite3_stmt *st = db_stmt(db, SQL_ART_LOAD);
+    sqlite3_stmt *st = db_stmt(db, with_body ? SQL_ART_LOAD : SQL_ART_HEAD);
     struct article *a = NULL;
     enum merr rc = MERR_OK;
     int src;
