@@ -8,6 +8,7 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <string.h>
 #include <strings.h>
 
 #include "utf8.h"
@@ -98,17 +99,28 @@ static int word_is_domain(const uint32_t *w, size_t n)
     return run_is_domain(&r);
 }
 
+/*
+ * 1 if one of the marks below is anywhere in s, in any case. One pass: only
+ * a byte that can start a mark (its first character, ASCII, either case)
+ * is compared with the marks; a share's name and note made some 700
+ * strncasecmp calls before, 5 % of the front's instructions per share.
+ */
 static int has_scheme_or_www(const char *s, size_t n)
 {
     static const char *const marks[] = {
         "http", "://", "www.", "mailto:", "ftp:", "file:", "javascript:", "data:", "xn--"};
-    for (size_t m = 0; m < sizeof marks / sizeof *marks; m++) {
-        size_t k = 0;
-        while (marks[m][k])
-            k++;
-        for (size_t i = 0; i + k <= n; i++)
-            if (!strncasecmp(s + i, marks[m], k))
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        for (size_t m = 0; m < sizeof marks / sizeof *marks; m++) {
+            size_t k;
+            if ((unsigned char)marks[m][0] != c)
+                continue;
+            k = strlen(marks[m]);
+            if (k <= n - i && !strncasecmp(s + i, marks[m], k))
                 return 1;
+        }
     }
     return 0;
 }

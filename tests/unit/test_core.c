@@ -448,6 +448,14 @@ static void text_filter_table(void **state)
         {"gửi tới an@evil", TEXT_LINK, TEXT_LINK},
         {"mailto:x", TEXT_LINK, TEXT_LINK},
         {"xn--bo-mia", TEXT_LINK, TEXT_LINK},
+        {"JavaScript:alert(1)", TEXT_LINK, TEXT_LINK},
+        {"Xem DATA:text", TEXT_LINK, TEXT_LINK},
+        {"Ftp:x", TEXT_LINK, TEXT_LINK},
+        {"fILe:x", TEXT_LINK, TEXT_LINK},
+        {"a ://b", TEXT_LINK, TEXT_LINK},
+        {"ở cuối xN--", TEXT_LINK, TEXT_LINK}, /* a mark that ends the text */
+        {"ở cuối htt", TEXT_OK, TEXT_OK},
+        {"Đà Lạt: http", TEXT_LINK, TEXT_LINK},
         {"Xem tại evil.example\nNgay", TEXT_LINE_BREAK, TEXT_LINK},
         /* line breaks and controls: C0, C1 (NEL), LS/PS, bidi, zero-width */
         {"An\r", TEXT_LINE_BREAK, TEXT_OK},
