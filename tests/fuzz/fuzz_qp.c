@@ -6,7 +6,9 @@
  *     printable ASCII (RFC 2045 §6.7), with no space or tab before its end;
  *   - no line starts with '.' (SMTP's dot) or "From " (mbox);
  *   - decoded, it is the input with its line breaks as LF (CRLF or LF in,
- *     a lone CR kept) and a final LF added when the input had none.
+ *     a lone CR kept) and a final LF added when the input had none;
+ *   - compose_qp_with gives the same bytes with a memo of the input itself
+ *     and with a memo of its second half (lines shared, lines missing).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -74,6 +76,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf_putc(&want, '\n');
     FUZZ_CHECK(got.len == want.len && (!want.len || !memcmp(got.data, want.data, want.len)),
                "decoded, not the input");
+
+    for (int half = 0; half < 2; half++) {
+        struct compose_qp_memo *memo = NULL;
+        size_t from = half ? size / 2 : 0;
+        buf_reset(&got);
+        FUZZ_CHECK(compose_qp_memo_new((const char *)data + from, size - from, &memo) == MERR_OK,
+                   "no memo");
+        FUZZ_CHECK(compose_qp_with(&got, (const char *)data, size, memo) == MERR_OK,
+                   "the encoder refused with a memo");
+        FUZZ_CHECK(got.len == q.len && (!q.len || !memcmp(got.data, q.data, q.len)),
+                   "with a memo, not compose_qp's bytes");
+        compose_qp_memo_free(memo);
+    }
     buf_free(&q);
     buf_free(&want);
     buf_free(&got);
