@@ -191,34 +191,33 @@ int transport_crlf_clean(const unsigned char *d, size_t n)
     return !carry;
 }
 
+/* What transport_crlf_clean found wrong in [d, d + n), in the order the
+ * outcome names it: a bare LF first, then a bare CR, then a NUL. */
+static const char *line_fault(const char *d, size_t n)
+{
+    const char *end = d + n, *p;
+    for (p = d; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        if (p == d || p[-1] != '\r')
+            return "message has a bare LF (CRLF line ends needed)";
+    for (p = d; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++)
+        if (p + 1 == end || p[1] != '\n')
+            return "message has a bare CR";
+    return "message contains a NUL byte";
+}
+
 enum merr transport_msg_check_data(struct transport_msg *m)
 {
-    const char *d = m->data, *end, *hdr_end, *p;
+    const char *d = m->data, *hdr_end;
 
     if (!d || m->len == 0 || m->len > (size_t)0x7fffffff) {
         transport_outcome(m, MERR_PERMFAIL, 0, "empty or oversized message");
         return MERR_PERMFAIL;
     }
-    end = d + m->len;
-    /* RFC 5322 section 2.3: CR and LF only together as CRLF. One pass says
-     * whether all is well; the passes below say what is wrong. */
-    if (transport_crlf_clean((const unsigned char *)d, m->len))
-        goto lines_ok;
-    for (p = d; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
-        if (p == d || p[-1] != '\r') {
-            transport_outcome(m, MERR_PERMFAIL, 0, "message has a bare LF (CRLF line ends needed)");
-            return MERR_PERMFAIL;
-        }
-    for (p = d; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++)
-        if (p + 1 == end || p[1] != '\n') {
-            transport_outcome(m, MERR_PERMFAIL, 0, "message has a bare CR");
-            return MERR_PERMFAIL;
-        }
-    if (memchr(d, '\0', m->len)) {
-        transport_outcome(m, MERR_PERMFAIL, 0, "message contains a NUL byte");
+    /* RFC 5322 section 2.3: CR and LF only together as CRLF */
+    if (!transport_crlf_clean((const unsigned char *)d, m->len)) {
+        transport_outcome(m, MERR_PERMFAIL, 0, "%s", line_fault(d, m->len));
         return MERR_PERMFAIL;
     }
-lines_ok:
     hdr_end = memmem(d, m->len, "\r\n\r\n", 4);
     if (!hdr_end) {
         transport_outcome(m, MERR_PERMFAIL, 0, "message has no header/body separator");

@@ -899,6 +899,10 @@ static void share_with_cache(struct compose_media_cache *media, struct buf *m)
 static void test_media_cache_between_plans(void **state)
 {
     static const char marker[] = "TUFSS0VS"; /* base64 of "MARKER" */
+    /* the derived images' base64 in the database changed to the marker */
+    static const char mark_sql[] =
+        "UPDATE media SET b64 = CAST('TUFSS0VS' || char(13, 10) AS BLOB) "
+        "WHERE sha256 IN (SELECT derived_sha256 FROM media_derived)";
     struct compose_media_cache *media = NULL, *tiny = NULL, *fresh = NULL;
     struct buf first, m;
     (void)state;
@@ -946,10 +950,7 @@ static void test_media_cache_between_plans(void **state)
             buf_free(&b);
         }
     }
-    assert_int_equal(db_exec(fx->db, "UPDATE media SET b64 = CAST('TUFSS0VS' || char(13, 10) AS "
-                                     "BLOB) WHERE sha256 IN (SELECT derived_sha256 FROM "
-                                     "media_derived)"),
-                     MERR_OK);
+    assert_int_equal(db_exec(fx->db, mark_sql), MERR_OK);
     share_with_cache(media, &m); /* from the cache: the same bytes as the first */
     assert_null(strstr(m.data, marker));
     assert_int_equal(m.len, first.len);
@@ -966,10 +967,7 @@ static void test_media_cache_between_plans(void **state)
     assert_int_equal(db_exec(fx->db, "DELETE FROM media_derived"), MERR_OK);
     share_with_cache(fresh, &m);
     assert_null(strstr(m.data, marker));
-    assert_int_equal(db_exec(fx->db, "UPDATE media SET b64 = CAST('TUFSS0VS' || char(13, 10) AS "
-                                     "BLOB) WHERE sha256 IN (SELECT derived_sha256 FROM "
-                                     "media_derived)"),
-                     MERR_OK);
+    assert_int_equal(db_exec(fx->db, mark_sql), MERR_OK);
     share_with_cache(fresh, &m);
     assert_non_null(strstr(m.data, marker));
     /* the base64 made again from the bytes for the tests after this one */
