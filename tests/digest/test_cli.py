@@ -12,6 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from digestlib import (NOW_2022, SITE, Env, check, digest_id_of, parse)  # noqa: E402
+from mailertest import TIMEOUT_SCALE  # noqa: E402
 
 WEEK = 7 * 86400
 
@@ -124,6 +125,19 @@ def main():
                    "2021-08-01", now=NOW_2022 + 2 * WEEK)
     check(b"\r" not in p.stderr and b"ETA" not in p.stderr, "progress without a terminal")
     check(b"sent 301, deferred 0" in p.stdout, p.stdout)
+
+    # the end of the delivery ends the command, not the next redraw: with the bar redrawn
+    # every ten minutes, the send still returns as soon as its 301 are delivered (the old
+    # poll slept out its period first: up to 250 ms on every send)
+    e = env.env(NOW_2022 + 2 * WEEK)
+    e["MAILER_PROGRESS_MS"] = "600000"
+    try:
+        p = subprocess.run(env.cmd("digest", "send", "--list", "tin-tuc", "--period", "2022-W07",
+                                   "--since", "2021-08-01"), env=e, capture_output=True,
+                           timeout=60 * TIMEOUT_SCALE)
+    except subprocess.TimeoutExpired:
+        check(False, "digest send waited for its next redraw after its delivery had ended")
+    check(p.returncode == 0 and b"sent 301, deferred 0" in p.stdout, (p.stdout, p.stderr))
     print("ok")
 
 
