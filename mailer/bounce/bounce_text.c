@@ -391,7 +391,8 @@ static enum merr add_rcpt(struct bounce_report *r, const char *addr, const char 
             start = ps;
             lines++;
         }
-        for (size_t i = start; i < ls && !e; i++)
+        /* capped as above: three long lines would overrun diag's limit and fail the parse */
+        for (size_t i = start; i < ls && !e && diag.len < 3 * BOUNCE_DIAG_MAX; i++)
             e = buf_putc(&diag, text[i] == '\n' || text[i] == '\t' ? ' ' : text[i]);
         while (diag.len && diag.data[diag.len - 1] == ' ')
             diag.len--;
