@@ -104,16 +104,9 @@ static long progress_ms(void)
 /* Waits until the delivery thread ends or `ms` pass; returns 1 once it has ended. */
 static int wait_ended(struct job *j, long ms)
 {
-    struct timespec ts;
+    struct timespec ts = date_mono_deadline((double)ms / 1000);
     int done;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&j->mu);
     while (!j->finished)
         if (pthread_cond_timedwait(&j->ended, &j->mu, &ts) == ETIMEDOUT)

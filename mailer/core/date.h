@@ -42,6 +42,13 @@ void date_set_fake_now(time_t t);
  */
 double date_mono(void);
 
+/*
+ * The CLOCK_MONOTONIC time `secs` seconds from now, as pthread_cond_timedwait
+ * takes it for a condition whose clock is CLOCK_MONOTONIC
+ * (pthread_condattr_setclock).
+ */
+struct timespec date_mono_deadline(double secs);
+
 /* RFC 5322 §3.3 date-time in the zone, e.g. "Fri, 31 Dec 2021 14:15:00 +0700". */
 void date_rfc5322(time_t t, char out[DATE_RFC5322_LEN]);
 

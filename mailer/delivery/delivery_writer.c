@@ -310,14 +310,7 @@ static int round_due(const struct delivery_writer *w)
 /* Waits on `cv` (mu held) at most `secs` seconds; the writer's conds use CLOCK_MONOTONIC. */
 static void timed_wait(struct delivery_writer *w, pthread_cond_t *cv, double secs)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)secs;
-    ts.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = date_mono_deadline(secs);
     pthread_cond_timedwait(cv, &w->mu, &ts);
 }
 

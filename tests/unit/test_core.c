@@ -257,6 +257,23 @@ static void date_rfc5322_offsets_in_zones(void **state)
     assert_int_equal(date_set_zone("Asia/Ho_Chi_Minh"), 0);
 }
 
+/* date_mono_deadline: `secs` after the monotonic clock's now, the nanoseconds
+ * carried into the seconds (the conditions' timeouts take it as it is) */
+static void date_mono_deadline_after_now(void **state)
+{
+    static const double secs[] = {0.0, 0.25, 0.9999999, 1.5, 600.0};
+    (void)state;
+    for (size_t i = 0; i < sizeof secs / sizeof *secs; i++) {
+        double before = date_mono();
+        struct timespec ts = date_mono_deadline(secs[i]);
+        double after = date_mono();
+        double at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+        assert_true(at >= before + secs[i] - 1e-6);
+        assert_true(at <= after + secs[i] + 1e-6);
+    }
+}
+
 static void date_iso8601_parse_and_format(void **state)
 {
     time_t t;
@@ -723,6 +740,7 @@ int main(void)
         cmocka_unit_test(utf8_validation),
         cmocka_unit_test(utf8_fold_key_ignores_case_accents_and_spacing),
         cmocka_unit_test(date_rfc5322_offsets_in_zones),
+        cmocka_unit_test(date_mono_deadline_after_now),
         cmocka_unit_test(date_iso8601_parse_and_format),
         cmocka_unit_test(date_fake_now),
         cmocka_unit_test(crypto_vectors),
